@@ -1,0 +1,29 @@
+//! Everything a node asks its driver to do: the one output of [`Node::step`](crate::Node::step).
+
+use crate::discovery::MembershipChange;
+use crate::id::{NodeId, NodeInfo};
+use crate::persist::Persisted;
+use crate::wire::Message;
+
+/// An output of a node, to be carried out by the driver in the order given.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Send `msg` to peer `to` over its link. Best effort: the node copes with loss.
+    Send {
+        /// The receiving peer.
+        to: NodeId,
+        /// The message.
+        msg: Message,
+    },
+    /// Send `msg` to every node on the multicast channel.
+    Multicast(Message),
+    /// Store this state durably before carrying out any later action of the same step.
+    Persist(Persisted),
+    /// A member's state changed in this node's view.
+    Member {
+        /// The member, as it last described itself.
+        node: NodeInfo,
+        /// What happened to it.
+        change: MembershipChange,
+    },
+}

@@ -1,0 +1,323 @@
+//! Discovery and failure detection.
+//!
+//! A starting node multicasts a probe; every member that hears it admits the newcomer
+//! and answers directly, so the newcomer learns the group at once. Every node
+//! multicasts an announcement each announce interval (jittered within the last
+//! quarter of the interval so announcements of nodes started together drift apart)
+//! and sends a heartbeat to every member it knows, dead ones included, each heartbeat
+//! interval. Anything heard from a member refreshes it; silence past the suspect and
+//! failure timeouts makes it suspect, then dead. A member is re-admitted as soon as
+//! it is heard from again, in the same life (a healed partition) or in a new one (a
+//! restart). Whoever admits a member from its announcement answers with a heartbeat,
+//! so the member learns of it too even if its own announcement was lost.
+
+mod membership;
+
+pub use membership::{Member, MemberState, Membership, MembershipChange};
+
+use crate::action::Action;
+use crate::config::Config;
+use crate::id::{NodeId, NodeInfo};
+use crate::time::Instant;
+use crate::wire::{Announce, Message};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// How many distinct foreign senders are logged at warn level before going quiet.
+const FOREIGN_REPORT_LIMIT: usize = 32;
+
+/// Counters of what discovery ignored, for status and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiscoveryStats {
+    /// Messages from nodes of another cluster.
+    pub foreign: u64,
+    /// Messages from another node claiming this node's id.
+    pub id_conflicts: u64,
+    /// Messages from an earlier life of a member.
+    pub stale: u64,
+    /// Newcomers refused because the view was full.
+    pub view_full: u64,
+}
+
+/// The discovery and failure-detection part of a node.
+#[derive(Debug)]
+pub(crate) struct Discovery {
+    me: NodeInfo,
+    cluster: String,
+    announce_interval: Duration,
+    heartbeat_interval: Duration,
+    suspect_timeout: Duration,
+    failure_timeout: Duration,
+    max_members: usize,
+    view: Membership,
+    next_announce: Instant,
+    next_heartbeat: Instant,
+    /// No member changes state before this; a lower bound, so it may wake us early.
+    next_check: Instant,
+    foreign_reported: BTreeSet<(String, NodeId)>,
+    stats: DiscoveryStats,
+}
+
+impl Discovery {
+    pub(crate) fn new(config: &Config, me: NodeInfo) -> Self {
+        Discovery {
+            me,
+            cluster: config.cluster.clone(),
+            announce_interval: config.announce_interval,
+            heartbeat_interval: config.heartbeat_interval,
+            suspect_timeout: config.suspect_timeout,
+            failure_timeout: config.failure_timeout,
+            max_members: config.max_members,
+            view: Membership::default(),
+            next_announce: Instant::MAX,
+            next_heartbeat: Instant::MAX,
+            next_check: Instant::MAX,
+            foreign_reported: BTreeSet::new(),
+            stats: DiscoveryStats::default(),
+        }
+    }
+
+    pub(crate) fn view(&self) -> &Membership {
+        &self.view
+    }
+
+    pub(crate) fn stats(&self) -> DiscoveryStats {
+        self.stats
+    }
+
+    pub(crate) fn next_deadline(&self) -> Instant {
+        self.next_announce
+            .min(self.next_heartbeat)
+            .min(self.next_check)
+    }
+
+    fn announce(&self) -> Announce {
+        Announce {
+            cluster: self.cluster.clone(),
+            node: self.me,
+        }
+    }
+
+    fn jittered_announce(&self, now: Instant, rng: &mut ChaCha8Rng) -> Instant {
+        let full = self.announce_interval.as_micros() as u64;
+        let jitter = rng.random_range(0..=full / 4);
+        now + Duration::from_micros(full - jitter)
+    }
+
+    pub(crate) fn start(&mut self, now: Instant, rng: &mut ChaCha8Rng, out: &mut Vec<Action>) {
+        out.push(Action::Multicast(Message::Probe(self.announce())));
+        self.next_announce = self.jittered_announce(now, rng);
+        self.next_heartbeat = now + self.heartbeat_interval;
+    }
+
+    pub(crate) fn leave(&mut self, out: &mut Vec<Action>) {
+        let bye = Message::Leave(self.announce());
+        for m in self.view.iter().filter(|m| m.state != MemberState::Left) {
+            out.push(Action::Send {
+                to: m.info.id,
+                msg: bye.clone(),
+            });
+        }
+        out.push(Action::Multicast(bye));
+        self.next_announce = Instant::MAX;
+        self.next_heartbeat = Instant::MAX;
+        self.next_check = Instant::MAX;
+    }
+
+    pub(crate) fn tick(&mut self, now: Instant, rng: &mut ChaCha8Rng, out: &mut Vec<Action>) {
+        if now >= self.next_announce {
+            out.push(Action::Multicast(Message::Announce(self.announce())));
+            self.next_announce = self.jittered_announce(now, rng);
+        }
+        if now >= self.next_heartbeat {
+            for m in self.view.iter().filter(|m| m.state != MemberState::Left) {
+                out.push(Action::Send {
+                    to: m.info.id,
+                    msg: Message::Heartbeat(self.me),
+                });
+            }
+            // Catch up without a burst if the driver was late.
+            self.next_heartbeat = (self.next_heartbeat + self.heartbeat_interval)
+                .max(now + self.heartbeat_interval / 2);
+        }
+        if now >= self.next_check {
+            self.check_timeouts(now, out);
+        }
+    }
+
+    fn check_timeouts(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let mut next = Instant::MAX;
+        for m in self.view.iter_mut() {
+            let suspect_at = m.last_heard + self.suspect_timeout;
+            let dead_at = m.last_heard + self.failure_timeout;
+            if m.state.is_live() && now >= dead_at {
+                m.state = MemberState::Dead;
+                m.since = now;
+                out.push(Action::Member {
+                    node: m.info,
+                    change: MembershipChange::Died,
+                });
+            } else if m.state == MemberState::Alive && now >= suspect_at {
+                m.state = MemberState::Suspect;
+                m.since = now;
+                out.push(Action::Member {
+                    node: m.info,
+                    change: MembershipChange::Suspected,
+                });
+            }
+            next = next.min(match m.state {
+                MemberState::Alive => suspect_at,
+                MemberState::Suspect => dead_at,
+                MemberState::Dead | MemberState::Left => Instant::MAX,
+            });
+        }
+        self.next_check = next;
+    }
+
+    /// Handles a message from a peer. Returns false if it was ignored (another
+    /// cluster, a conflicting id, a stale life), so other parts skip it too.
+    pub(crate) fn on_message(
+        &mut self,
+        now: Instant,
+        msg: &Message,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        if let Some(cluster) = msg.cluster() {
+            if cluster != self.cluster {
+                self.report_foreign(cluster, msg.from());
+                return false;
+            }
+        }
+        let sender = *msg.sender();
+        if sender.id == self.me.id {
+            // Our own multicast looped back is normal; anyone else with our id is a
+            // misconfiguration the operator must hear about.
+            if sender != self.me {
+                self.stats.id_conflicts += 1;
+                tracing::warn!(id = %sender.id, addr = %sender.addr, "another node uses this node's id; ignoring it");
+            }
+            return false;
+        }
+        let admitted = match msg {
+            Message::Leave(_) => self.on_leave(now, &sender, out),
+            _ => self.observe(now, &sender, out),
+        };
+        match admitted {
+            Observed::Ignored => return false,
+            Observed::Admitted if matches!(msg, Message::Announce(_)) => {
+                out.push(Action::Send {
+                    to: sender.id,
+                    msg: Message::Heartbeat(self.me),
+                });
+            }
+            _ => {}
+        }
+        if let Message::Probe(_) = msg {
+            out.push(Action::Send {
+                to: sender.id,
+                msg: Message::ProbeResponse(self.announce()),
+            });
+        }
+        true
+    }
+
+    fn report_foreign(&mut self, cluster: &str, from: NodeId) {
+        self.stats.foreign += 1;
+        let key = (cluster.to_owned(), from);
+        if self.foreign_reported.len() < FOREIGN_REPORT_LIMIT
+            && !self.foreign_reported.contains(&key)
+        {
+            tracing::warn!(cluster, node = %from, ours = %self.cluster, "ignoring a node of another cluster");
+            self.foreign_reported.insert(key);
+        } else {
+            tracing::debug!(cluster, node = %from, "ignoring a node of another cluster");
+        }
+    }
+
+    fn observe(&mut self, now: Instant, sender: &NodeInfo, out: &mut Vec<Action>) -> Observed {
+        let suspect_at = now + self.suspect_timeout;
+        let Some(m) = self.view.get_mut(sender.id) else {
+            if self.view.len() >= self.max_members {
+                self.stats.view_full += 1;
+                tracing::warn!(node = %sender.id, max = self.max_members, "view is full; ignoring a newcomer");
+                return Observed::Ignored;
+            }
+            self.view.insert(Member {
+                info: *sender,
+                state: MemberState::Alive,
+                last_heard: now,
+                since: now,
+            });
+            out.push(Action::Member {
+                node: *sender,
+                change: MembershipChange::Joined,
+            });
+            self.next_check = self.next_check.min(suspect_at);
+            return Observed::Admitted;
+        };
+        if sender.incarnation < m.info.incarnation {
+            self.stats.stale += 1;
+            return Observed::Ignored;
+        }
+        let new_life = sender.incarnation > m.info.incarnation;
+        if !new_life && m.state == MemberState::Left {
+            // A late message from a life that already said goodbye.
+            return Observed::Ignored;
+        }
+        m.last_heard = now;
+        let change = match (new_life, m.state) {
+            (true, _) | (false, MemberState::Dead) => Some(MembershipChange::Rejoined),
+            (false, MemberState::Suspect) => Some(MembershipChange::Recovered),
+            _ => None,
+        };
+        m.info = *sender;
+        let Some(change) = change else {
+            return Observed::Refreshed;
+        };
+        m.state = MemberState::Alive;
+        m.since = now;
+        out.push(Action::Member {
+            node: *sender,
+            change,
+        });
+        self.next_check = self.next_check.min(suspect_at);
+        if change == MembershipChange::Rejoined {
+            Observed::Admitted
+        } else {
+            Observed::Refreshed
+        }
+    }
+
+    fn on_leave(&mut self, now: Instant, sender: &NodeInfo, out: &mut Vec<Action>) -> Observed {
+        let Some(m) = self.view.get_mut(sender.id) else {
+            return Observed::Ignored;
+        };
+        if sender.incarnation < m.info.incarnation || m.state == MemberState::Left {
+            return Observed::Ignored;
+        }
+        m.info = *sender;
+        m.state = MemberState::Left;
+        m.since = now;
+        m.last_heard = now;
+        out.push(Action::Member {
+            node: *sender,
+            change: MembershipChange::Left,
+        });
+        Observed::Refreshed
+    }
+}
+
+/// What observing a sender did to the view.
+enum Observed {
+    /// Nothing: unknown, stale, or gone.
+    Ignored,
+    /// Already a live member; refreshed.
+    Refreshed,
+    /// Newly admitted, or re-admitted after death or a restart.
+    Admitted,
+}
+
+#[cfg(test)]
+mod tests;

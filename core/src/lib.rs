@@ -1,0 +1,47 @@
+#![warn(clippy::indexing_slicing)]
+//! # ringleader-core
+//!
+//! The sans-IO heart of ringleader: one pure state machine per server. No clocks, no
+//! sockets, no threads, no OS randomness and no hash-ordered iteration live here, so
+//! the same seed and the same inputs always give byte-identical outputs. The tokio
+//! runtime and the simulator drive the very same [`Node`].
+//!
+//! ## The driver contract
+//!
+//! 1. Build a node with [`Node::new`] (or [`Node::restore`] with what it persisted
+//!    before), then feed it [`Event::Start`].
+//! 2. Every input is one [`Event`], passed with the current time:
+//!    `node.step(now, event)` or `node.step_into(now, event, &mut buf)`. Time must not
+//!    go backwards between calls (asserted in debug builds).
+//! 3. Carry out the returned [`Action`]s in order. An [`Action::Persist`] must be
+//!    durable before any later action of the same step is carried out: later
+//!    messages may depend on it.
+//! 4. After every step ask [`Node::next_deadline`] and deliver [`Event::Tick`] once
+//!    that time is reached. A tick that comes early or twice does no harm; a tick that
+//!    never comes stalls the node. `None` means no timer is needed.
+//!
+//! ## Where things live
+//!
+//! - [`node`]: the state machine that composes the parts.
+//! - [`discovery`]: announcements, probes, heartbeats, the membership view.
+//! - [`wire`]: messages and their encodings (datagrams, frames).
+//! - [`time`], [`id`], [`config`], [`persist`]: the small types everything shares.
+
+pub mod action;
+pub mod config;
+pub mod discovery;
+pub mod event;
+pub mod id;
+pub mod node;
+pub mod persist;
+pub mod time;
+pub mod wire;
+
+pub use action::Action;
+pub use config::{Config, ConfigError};
+pub use discovery::{Member, MemberState, MembershipChange};
+pub use event::Event;
+pub use id::{Incarnation, NodeId, NodeInfo};
+pub use node::{Lifecycle, Node};
+pub use persist::Persisted;
+pub use time::Instant;

@@ -1,0 +1,68 @@
+//! The messages servers exchange.
+
+use crate::id::{NodeId, NodeInfo};
+use serde::{Deserialize, Serialize};
+
+/// A node introducing itself on the multicast channel, with the cluster it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Announce {
+    /// The sender's cluster; receivers of another cluster ignore the message.
+    pub cluster: String,
+    /// The sender.
+    pub node: NodeInfo,
+}
+
+/// A message between servers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Message {
+    /// Periodic "I am here", multicast.
+    Announce(Announce),
+    /// "Who is there?", multicast by a starting node; every member answers directly.
+    Probe(Announce),
+    /// The direct answer to a probe.
+    ProbeResponse(Announce),
+    /// "Still alive", sent directly to every member of the view.
+    Heartbeat(NodeInfo),
+    /// "I am leaving", multicast and sent directly, so peers react at once.
+    Leave(Announce),
+}
+
+impl Message {
+    /// The node that sent the message.
+    pub fn from(&self) -> NodeId {
+        self.sender().id
+    }
+
+    /// The sender's self-description carried by every message.
+    pub fn sender(&self) -> &NodeInfo {
+        match self {
+            Message::Announce(a)
+            | Message::Probe(a)
+            | Message::ProbeResponse(a)
+            | Message::Leave(a) => &a.node,
+            Message::Heartbeat(info) => info,
+        }
+    }
+
+    /// The cluster named in the message, where it names one.
+    pub fn cluster(&self) -> Option<&str> {
+        match self {
+            Message::Announce(a)
+            | Message::Probe(a)
+            | Message::ProbeResponse(a)
+            | Message::Leave(a) => Some(&a.cluster),
+            Message::Heartbeat(_) => None,
+        }
+    }
+
+    /// A short name of the message's kind, for traces and counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Announce(_) => "Announce",
+            Message::Probe(_) => "Probe",
+            Message::ProbeResponse(_) => "ProbeResponse",
+            Message::Heartbeat(_) => "Heartbeat",
+            Message::Leave(_) => "Leave",
+        }
+    }
+}
