@@ -1,0 +1,76 @@
+//! What a simulation run is made of.
+
+use crate::faults::{FaultProfile, ScheduledFault};
+use crate::network::NetworkConfig;
+use ringleader_core::Config;
+use std::time::Duration;
+
+/// Largest cluster the simulator runs; the link matrix grows with its square.
+pub const MAX_NODES: u32 = 256;
+
+/// Everything that determines a run. The same `SimConfig` gives the same run.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The one seed every random choice derives from.
+    pub seed: u64,
+    /// Number of servers, with ids 1..=nodes.
+    pub nodes: u32,
+    /// Virtual time the run lasts.
+    pub duration: Duration,
+    /// The network model.
+    pub network: NetworkConfig,
+    /// Node settings shared by all nodes (each gets its own address).
+    pub node: Config,
+    /// Nodes start at random times within this window.
+    pub start_spread: Duration,
+    /// Random faults generated from the seed.
+    pub faults: FaultProfile,
+    /// Whether the random generator may cut links.
+    pub partitions: bool,
+    /// Faults given explicitly, applied in addition to generated ones.
+    pub schedule: Vec<ScheduledFault>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 0,
+            nodes: 5,
+            duration: Duration::from_secs(60),
+            network: NetworkConfig::default(),
+            node: Config::default(),
+            start_spread: Duration::from_millis(100),
+            faults: FaultProfile::None,
+            partitions: true,
+            schedule: Vec::new(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// Checks the parts a user can get wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.nodes == 0 || self.nodes > MAX_NODES {
+            return Err(format!(
+                "nodes must be between 1 and {MAX_NODES}, got {}",
+                self.nodes
+            ));
+        }
+        if self.duration.is_zero() {
+            return Err("duration must be greater than zero".into());
+        }
+        self.network.validate()?;
+        self.node.validate().map_err(|e| e.to_string())?;
+        for f in &self.schedule {
+            for id in crate::world::fault_nodes(&f.fault) {
+                if id.0 == 0 || id.0 > self.nodes {
+                    return Err(format!(
+                        "fault '{}' at {} names {id}, but the cluster has nodes n1..n{}",
+                        f.fault, f.at, self.nodes
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

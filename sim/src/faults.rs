@@ -1,0 +1,353 @@
+//! Faults: what can go wrong, when, and the seeded generator of random schedules.
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use ringleader_core::{Instant, NodeId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One fault, applied at a virtual time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Fault {
+    /// The node stops at once; its in-memory state is gone.
+    Crash(NodeId),
+    /// The node starts again with fresh memory and whatever it persisted. A node
+    /// that is up is crashed first.
+    Restart(NodeId),
+    /// The node leaves gracefully.
+    Leave(NodeId),
+    /// Nodes in different groups cannot reach each other; nodes in no group form one
+    /// more group together. Replaces any earlier partition or cut.
+    Partition(Vec<Vec<NodeId>>),
+    /// Messages from `from` no longer reach `to` (the other direction is untouched).
+    Cut {
+        /// Sender side.
+        from: NodeId,
+        /// Receiver side.
+        to: NodeId,
+    },
+    /// Every link works again.
+    Heal,
+    /// The node's clock runs fast (positive) or slow (negative) by this many parts
+    /// per million from now on.
+    Skew {
+        /// The node.
+        node: NodeId,
+        /// Drift in parts per million.
+        drift_ppm: i32,
+    },
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Crash(n) => write!(f, "crash {n}"),
+            Fault::Restart(n) => write!(f, "restart {n}"),
+            Fault::Leave(n) => write!(f, "leave {n}"),
+            Fault::Partition(groups) => {
+                f.write_str("partition")?;
+                for (i, g) in groups.iter().enumerate() {
+                    f.write_str(if i == 0 { " " } else { " | " })?;
+                    let names: Vec<String> = g.iter().map(ToString::to_string).collect();
+                    f.write_str(&names.join(","))?;
+                }
+                Ok(())
+            }
+            Fault::Cut { from, to } => write!(f, "cut {from}->{to}"),
+            Fault::Heal => f.write_str("heal"),
+            Fault::Skew { node, drift_ppm } => write!(f, "skew {node} {drift_ppm:+}ppm"),
+        }
+    }
+}
+
+/// A fault and when it happens.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ScheduledFault {
+    /// Virtual time.
+    pub at: Instant,
+    /// What happens.
+    pub fault: Fault,
+}
+
+/// How hard the random fault generator hits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FaultProfile {
+    /// No faults.
+    #[default]
+    None,
+    /// Every 10-20 s one fault, healed before the next: a crash and restart, a
+    /// partition into two groups, or a clock drifting by up to 0.05 %.
+    Light,
+    /// Every 1-5 s, overlapping: crashes with quick or slow restarts (never all nodes
+    /// down), graceful leaves, partitions into up to three groups, one-way cuts, and
+    /// clocks drifting by up to 0.5 %.
+    Heavy,
+}
+
+impl FromStr for FaultProfile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(FaultProfile::None),
+            "light" => Ok(FaultProfile::Light),
+            "heavy" => Ok(FaultProfile::Heavy),
+            other => Err(format!(
+                "unknown fault profile '{other}' (expected none, light or heavy)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for FaultProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FaultProfile::None => "none",
+            FaultProfile::Light => "light",
+            FaultProfile::Heavy => "heavy",
+        })
+    }
+}
+
+/// What the generator may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GeneratorOptions {
+    /// The profile.
+    pub profile: FaultProfile,
+    /// Whether links may be cut (partitions, one-way cuts).
+    pub partitions: bool,
+}
+
+/// Builds a concrete fault schedule for `nodes` over `duration` from `seed`.
+///
+/// The schedule is plain data: it can be printed, stored and replayed without the
+/// generator. Every fault ends (restart, heal) before `duration`, so a run finishes
+/// with a quiet period in which liveness can be judged.
+pub fn generate(
+    seed: u64,
+    nodes: u32,
+    duration: Duration,
+    opts: GeneratorOptions,
+) -> Vec<ScheduledFault> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(2);
+    let mut gen = Generator {
+        rng,
+        nodes,
+        out: Vec::new(),
+        down_until: vec![Instant::ZERO; nodes as usize],
+    };
+    let end = Instant::ZERO + duration;
+    match opts.profile {
+        FaultProfile::None => {}
+        FaultProfile::Light => gen.light(end, opts.partitions),
+        FaultProfile::Heavy => gen.heavy(end, opts.partitions),
+    }
+    gen.out.sort_by_key(|f| f.at);
+    gen.out
+}
+
+struct Generator {
+    rng: ChaCha8Rng,
+    nodes: u32,
+    out: Vec<ScheduledFault>,
+    down_until: Vec<Instant>,
+}
+
+impl Generator {
+    fn secs(&mut self, lo: f64, hi: f64) -> Duration {
+        Duration::from_secs_f64(self.rng.random_range(lo..hi))
+    }
+
+    fn push(&mut self, at: Instant, fault: Fault) {
+        self.out.push(ScheduledFault { at, fault });
+    }
+
+    fn node(&mut self) -> NodeId {
+        NodeId(self.rng.random_range(1..=self.nodes))
+    }
+
+    fn random_groups(&mut self, max_groups: usize) -> Vec<Vec<NodeId>> {
+        let mut ids: Vec<NodeId> = (1..=self.nodes).map(NodeId).collect();
+        ids.shuffle(&mut self.rng);
+        let groups = self
+            .rng
+            .random_range(2..=max_groups.clamp(2, ids.len().max(2)));
+        let mut out = vec![Vec::new(); groups];
+        for (i, id) in ids.into_iter().enumerate() {
+            // The first ids seed every group so none is empty.
+            let g = if i < groups {
+                i
+            } else {
+                self.rng.random_range(0..groups)
+            };
+            if let Some(group) = out.get_mut(g) {
+                group.push(id);
+            }
+        }
+        out.iter_mut().for_each(|g| g.sort());
+        out.sort();
+        out
+    }
+
+    fn light(&mut self, end: Instant, partitions: bool) {
+        let mut t = Instant::ZERO + self.secs(5.0, 15.0);
+        while t < end {
+            let roll: f64 = self.rng.random();
+            let lasts = self.secs(2.0, 8.0);
+            if t + lasts >= end {
+                break;
+            }
+            if roll < 0.6 || (!partitions && roll < 0.85) || self.nodes < 2 {
+                let n = self.node();
+                self.push(t, Fault::Crash(n));
+                self.push(t + lasts, Fault::Restart(n));
+            } else if roll < 0.85 {
+                let groups = self.random_groups(2);
+                self.push(t, Fault::Partition(groups));
+                self.push(t + lasts, Fault::Heal);
+            } else {
+                let node = self.node();
+                let drift_ppm = self.rng.random_range(-500..=500);
+                self.push(t, Fault::Skew { node, drift_ppm });
+            }
+            t = t + lasts + self.secs(10.0, 20.0);
+        }
+    }
+
+    fn heavy(&mut self, end: Instant, partitions: bool) {
+        // Faults stop 10 s before the end so the run closes with a quiet period.
+        let last = end - Duration::from_secs(10);
+        let mut net_until = Instant::ZERO;
+        let mut t = Instant::ZERO + self.secs(1.0, 5.0);
+        while t < last {
+            let roll: f64 = self.rng.random();
+            if roll < 0.45 || !partitions {
+                let up: Vec<usize> = (0..self.nodes as usize)
+                    .filter(|&i| self.down_until.get(i).is_some_and(|d| *d <= t))
+                    .collect();
+                if up.len() > 1 {
+                    let i = up
+                        .get(self.rng.random_range(0..up.len()))
+                        .copied()
+                        .unwrap_or(0);
+                    let n = NodeId(i as u32 + 1);
+                    let back = (t + self.secs(0.2, 6.0)).min(last);
+                    let fault = if self.rng.random_bool(0.2) {
+                        Fault::Leave(n)
+                    } else {
+                        Fault::Crash(n)
+                    };
+                    self.push(t, fault);
+                    self.push(back, Fault::Restart(n));
+                    if let Some(d) = self.down_until.get_mut(i) {
+                        *d = back;
+                    }
+                }
+            } else if roll < 0.85 {
+                if t >= net_until {
+                    let lasts = self.secs(0.5, 6.0);
+                    let heal = (t + lasts).min(last);
+                    if self.rng.random_bool(0.3) && self.nodes >= 2 {
+                        let from = self.node();
+                        let mut to = self.node();
+                        while to == from {
+                            to = self.node();
+                        }
+                        self.push(t, Fault::Cut { from, to });
+                    } else {
+                        let groups = self.random_groups(3);
+                        self.push(t, Fault::Partition(groups));
+                    }
+                    self.push(heal, Fault::Heal);
+                    net_until = heal;
+                }
+            } else {
+                let node = self.node();
+                let drift_ppm = self.rng.random_range(-5000..=5000);
+                self.push(t, Fault::Skew { node, drift_ppm });
+            }
+            t = t + self.secs(1.0, 5.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(profile: FaultProfile) -> GeneratorOptions {
+        GeneratorOptions {
+            profile,
+            partitions: true,
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_schedule() {
+        let a = generate(7, 5, Duration::from_secs(120), opts(FaultProfile::Heavy));
+        assert_eq!(
+            a,
+            generate(7, 5, Duration::from_secs(120), opts(FaultProfile::Heavy))
+        );
+        assert_ne!(
+            a,
+            generate(8, 5, Duration::from_secs(120), opts(FaultProfile::Heavy))
+        );
+        assert!(a.len() > 20);
+        assert!(generate(7, 5, Duration::from_secs(120), opts(FaultProfile::None)).is_empty());
+    }
+
+    #[test]
+    fn every_fault_is_healed_before_the_end_and_never_all_nodes_are_down() {
+        for seed in 0..200 {
+            for profile in [FaultProfile::Light, FaultProfile::Heavy] {
+                let end = Duration::from_secs(90);
+                let plan = generate(seed, 3, end, opts(profile));
+                let mut down = std::collections::BTreeSet::new();
+                let mut cut = false;
+                for f in &plan {
+                    assert!(f.at < Instant::ZERO + end);
+                    match &f.fault {
+                        Fault::Crash(n) | Fault::Leave(n) => {
+                            down.insert(*n);
+                            assert!(down.len() < 3, "seed {seed}: all nodes down");
+                        }
+                        Fault::Restart(n) => {
+                            down.remove(n);
+                        }
+                        Fault::Partition(_) | Fault::Cut { .. } => cut = true,
+                        Fault::Heal => cut = false,
+                        Fault::Skew { .. } => {}
+                    }
+                }
+                assert!(
+                    down.is_empty() && !cut,
+                    "seed {seed} {profile}: a fault outlives the run"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn without_partitions_no_link_is_ever_cut() {
+        for seed in 0..100 {
+            let plan = generate(
+                seed,
+                5,
+                Duration::from_secs(120),
+                GeneratorOptions {
+                    profile: FaultProfile::Heavy,
+                    partitions: false,
+                },
+            );
+            assert!(plan.iter().all(|f| !matches!(
+                f.fault,
+                Fault::Partition(_) | Fault::Cut { .. } | Fault::Heal
+            )));
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! What a run reports.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One invariant that did not hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: &'static str,
+    /// Virtual time, in milliseconds, at which it was found broken.
+    pub at_ms: u64,
+    /// The nodes involved, by id.
+    pub nodes: Vec<u32>,
+    /// What exactly was wrong.
+    pub detail: String,
+}
+
+/// How often an invariant with a bound was checked, and how often a fault in its
+/// window excused it (a lost message, a cut link, a restart).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CheckCount {
+    /// Checks that ran and held (or failed, see violations).
+    pub checked: u64,
+    /// Checks skipped because their precondition did not hold.
+    pub excused: u64,
+}
+
+/// The outcome of one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The seed.
+    pub seed: u64,
+    /// Number of servers.
+    pub nodes: u32,
+    /// Events taken from the queue and delivered: messages, timer ticks, faults, starts.
+    pub events: u64,
+    /// Messages delivered to a running node.
+    pub messages: u64,
+    /// Messages handed to the network.
+    pub sent: u64,
+    /// Messages the network lost.
+    pub lost: u64,
+    /// Messages dropped by a cut link.
+    pub cut: u64,
+    /// Extra copies the network delivered.
+    pub duplicated: u64,
+    /// Messages that arrived at a node that was down.
+    pub to_down_node: u64,
+    /// Faults applied.
+    pub faults: u64,
+    /// Virtual time simulated, in milliseconds.
+    pub virtual_ms: u64,
+    /// Wall time the run took, in milliseconds.
+    pub wall_ms: u64,
+    /// Digest of the whole trace: equal digests, equal runs.
+    pub digest: String,
+    /// Every invariant that failed.
+    pub violations: Vec<Violation>,
+    /// Bounded invariants: how often each was checked and excused.
+    pub checks: BTreeMap<&'static str, CheckCount>,
+}
+
+impl Report {
+    /// True when every invariant held.
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
