@@ -1,1 +1,39 @@
-fn main() {}
+//! `ringleader`: run and inspect ringleader clusters, real or simulated.
+
+mod parse;
+mod sim;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Leader election and replication you can test deterministically.
+#[derive(Parser)]
+#[command(name = "ringleader", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a cluster: seeded, with faults, checking invariants on every step.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
+}
+
+/// Exit status for bad usage: bad flags, unreadable or unwritable files.
+pub const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Sim(cmd) => sim::run(cmd),
+    }
+}

@@ -68,7 +68,12 @@ impl Sub<Duration> for Instant {
 impl fmt::Display for Instant {
     /// Seconds with microsecond precision, e.g. `12.000250s`: stable, so traces can be diffed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}s", self.0 / 1_000_000, self.0 % 1_000_000)
+        // Through `pad` so `{:>12}` aligns trace columns.
+        f.pad(&format!(
+            "{}.{:06}s",
+            self.0 / 1_000_000,
+            self.0 % 1_000_000
+        ))
     }
 }
 
@@ -94,5 +99,6 @@ mod tests {
     fn display_is_seconds_with_micros() {
         assert_eq!(Instant::from_micros(12_000_250).to_string(), "12.000250s");
         assert_eq!(Instant::ZERO.to_string(), "0.000000s");
+        assert_eq!(format!("{:>11}", Instant::ZERO), "  0.000000s");
     }
 }

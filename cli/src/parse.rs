@@ -1,0 +1,96 @@
+//! Parsers for flag values: durations with units, probabilities.
+
+use std::time::Duration;
+
+/// Parses `250ms`, `1.5s`, `2m`, `100us`: a number and a unit.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("'{s}' has no unit: write e.g. 500ms, 60s or 2m"))?;
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' does not start with a number"))?;
+    let scale = match unit {
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{s}' (use us, ms, s, m or h)"
+            ))
+        }
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || secs > 1e9 {
+        return Err(format!("'{s}' is too long"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses a probability between 0 and 1.
+pub fn probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not a probability between 0 and 1"))
+    }
+}
+
+/// Parses a latency range `MIN..MAX`, e.g. `200us..2ms`, or a single fixed latency.
+pub fn latency(s: &str) -> Result<(Duration, Duration), String> {
+    let (lo, hi) = match s.split_once("..") {
+        Some((lo, hi)) => (duration(lo)?, duration(hi)?),
+        None => {
+            let d = duration(s)?;
+            (d, d)
+        }
+    };
+    if lo > hi {
+        return Err(format!("latency range '{s}' runs backwards"));
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_a_known_unit() {
+        assert_eq!(duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(duration("100us"), Ok(Duration::from_micros(100)));
+        assert!(duration("60").unwrap_err().contains("no unit"));
+        assert!(duration("5x").unwrap_err().contains("unknown unit"));
+        assert!(duration("ms").is_err());
+        assert!(duration("1.2.3s").is_err());
+        assert!(duration("99999999999h").is_err());
+    }
+
+    #[test]
+    fn probabilities_and_latencies_are_checked() {
+        assert_eq!(probability("0.05"), Ok(0.05));
+        assert!(probability("1.5").is_err());
+        assert!(probability("-0.1").is_err());
+        assert!(probability("NaN").is_err());
+        assert_eq!(
+            latency("200us..2ms"),
+            Ok((Duration::from_micros(200), Duration::from_millis(2)))
+        );
+        assert_eq!(
+            latency("1ms"),
+            Ok((Duration::from_millis(1), Duration::from_millis(1)))
+        );
+        assert!(latency("2ms..1ms").is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! `ringleader sim bench`: how fast the simulator runs.
+
+use clap::Args;
+use ringleader_core::Config;
+use ringleader_sim::{NetworkConfig, SimConfig};
+use serde::Serialize;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Flags of `sim bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Runs per workload; the median and the best are reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    repeat: u32,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Figures {
+    workload: &'static str,
+    nodes: u32,
+    virtual_s: u64,
+    events: u64,
+    median_wall_ms: f64,
+    best_wall_ms: f64,
+    median_events_per_s: f64,
+    best_events_per_s: f64,
+    median_virtual_s_per_wall_s: f64,
+}
+
+fn workloads() -> Vec<(&'static str, SimConfig)> {
+    let lossy = NetworkConfig {
+        loss: 0.05,
+        ..NetworkConfig::default()
+    };
+    let base = SimConfig {
+        seed: 1,
+        nodes: 5,
+        duration: Duration::from_secs(600),
+        network: lossy,
+        ..SimConfig::default()
+    };
+    let dense = SimConfig {
+        node: Config {
+            heartbeat_interval: Duration::from_millis(10),
+            suspect_timeout: Duration::from_millis(30),
+            failure_timeout: Duration::from_millis(50),
+            ..Config::default()
+        },
+        ..base.clone()
+    };
+    vec![
+        ("default timings, 5% loss", base),
+        ("10 ms heartbeat, 5% loss", dense),
+    ]
+}
+
+/// Runs `sim bench`.
+pub fn run(args: BenchArgs) -> ExitCode {
+    let mut all = Vec::new();
+    for (name, config) in workloads() {
+        let mut walls = Vec::new();
+        let mut events = 0;
+        for i in 0..args.repeat {
+            eprint!("\r{name}: run {}/{}", i + 1, args.repeat);
+            let start = std::time::Instant::now();
+            let report = match ringleader_sim::run(&config) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("\nerror: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            walls.push(start.elapsed().as_secs_f64());
+            events = report.events;
+            if !report.ok() {
+                eprintln!(
+                    "\nwarning: {name}: {} invariant violations",
+                    report.violations.len()
+                );
+            }
+        }
+        eprintln!();
+        walls.sort_by(f64::total_cmp);
+        let median = walls.get(walls.len() / 2).copied().unwrap_or(f64::NAN);
+        let best = walls.first().copied().unwrap_or(f64::NAN);
+        let virtual_s = config.duration.as_secs();
+        all.push(Figures {
+            workload: name,
+            nodes: config.nodes,
+            virtual_s,
+            events,
+            median_wall_ms: median * 1e3,
+            best_wall_ms: best * 1e3,
+            median_events_per_s: events as f64 / median,
+            best_events_per_s: events as f64 / best,
+            median_virtual_s_per_wall_s: virtual_s as f64 / median,
+        });
+    }
+    if args.json {
+        match serde_json::to_string(&all) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:<28} {:>5} {:>9} {:>10} {:>11} {:>14} {:>14} {:>13}",
+        "workload",
+        "nodes",
+        "virtual",
+        "events",
+        "wall (med)",
+        "events/s med",
+        "events/s best",
+        "virt s/wall s"
+    );
+    for f in &all {
+        println!(
+            "{:<28} {:>5} {:>8}s {:>10} {:>9.1}ms {:>14.0} {:>14.0} {:>13.0}",
+            f.workload,
+            f.nodes,
+            f.virtual_s,
+            f.events,
+            f.median_wall_ms,
+            f.median_events_per_s,
+            f.best_events_per_s,
+            f.median_virtual_s_per_wall_s
+        );
+    }
+    if cfg!(debug_assertions) {
+        println!("note: this is a debug build; measure with cargo run --release");
+    }
+    ExitCode::SUCCESS
+}

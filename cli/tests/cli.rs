@@ -1,0 +1,145 @@
+//! The `ringleader` binary as a user runs it: separate processes, exit codes, output.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::process::{Command, Output};
+
+fn ringleader(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringleader"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = ringleader(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one JSON object: {stdout}"
+    );
+    serde_json::from_str(&stdout).expect("valid JSON")
+}
+
+const RUN: &[&str] = &[
+    "sim",
+    "run",
+    "--nodes",
+    "5",
+    "--duration",
+    "20s",
+    "--loss",
+    "0.05",
+    "--faults",
+    "heavy",
+    "--json",
+];
+
+#[test]
+fn the_same_seed_gives_the_same_digest_in_separate_processes() {
+    let a = json(&[RUN, &["--seed", "42"]].concat());
+    let b = json(&[RUN, &["--seed", "42"]].concat());
+    let c = json(&[RUN, &["--seed", "43"]].concat());
+    assert_eq!(a["digest"], b["digest"]);
+    assert_eq!(a["events"], b["events"]);
+    assert_ne!(a["digest"], c["digest"]);
+}
+
+#[test]
+fn json_has_every_documented_field() {
+    let v = json(&[RUN, &["--seed", "1"]].concat());
+    for field in [
+        "seed",
+        "nodes",
+        "events",
+        "messages",
+        "virtual_ms",
+        "wall_ms",
+        "digest",
+        "violations",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field} in {v}");
+    }
+    assert_eq!(v["seed"], 1);
+    assert_eq!(v["nodes"], 5);
+    assert_eq!(v["virtual_ms"], 20_000);
+    assert!(v["events"].as_u64().unwrap() > 1000);
+    assert_eq!(v["violations"], serde_json::json!([]));
+}
+
+#[test]
+fn a_human_summary_and_a_trace_file_without_json() {
+    let dir = std::env::temp_dir().join(format!("ringleader-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("run.trace");
+    let out = ringleader(&[
+        "sim",
+        "run",
+        "--seed",
+        "5",
+        "--duration",
+        "2s",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("invariants: all held"), "{stdout}");
+    assert!(stdout.contains("digest "), "{stdout}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert!(text.lines().any(|l| l.contains("n1 >> all Probe n1#1")));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_usage_is_one_clear_line_and_exit_status_two() {
+    for (args, expect) in [
+        (vec!["sim", "run", "--duration", "60"], "no unit"),
+        (vec!["sim", "run", "--loss", "1.5"], "probability"),
+        (
+            vec!["sim", "run", "--faults", "medium"],
+            "unknown fault profile",
+        ),
+        (vec!["sim", "run", "--nodes", "0"], "nodes must be between"),
+        (
+            vec!["sim", "run", "--heartbeat", "900ms"],
+            "timeouts must satisfy",
+        ),
+        (
+            vec!["sim", "run", "--trace", "/nonexistent-dir/x.trace"],
+            "cannot create trace file",
+        ),
+        (vec!["sim", "run", "--seed", "-3"], "error"),
+        (vec!["sim", "frobnicate"], "unrecognized subcommand"),
+    ] {
+        let out = ringleader(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn help_explains_every_run_flag() {
+    let out = ringleader(&["sim", "run", "--help"]);
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--seed",
+        "--nodes",
+        "--duration",
+        "--loss",
+        "--faults",
+        "--trace",
+        "--json",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from help");
+    }
+}
