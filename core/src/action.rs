@@ -1,6 +1,7 @@
 //! Everything a node asks its driver to do: the one output of [`Node::step`](crate::Node::step).
 
 use crate::discovery::MembershipChange;
+use crate::election::Role;
 use crate::id::{NodeId, NodeInfo};
 use crate::persist::Persisted;
 use crate::wire::Message;
@@ -25,5 +26,16 @@ pub enum Action {
         node: NodeInfo,
         /// What happened to it.
         change: MembershipChange,
+    },
+    /// This node's view of leadership changed: its role, the leader it names, or the epoch.
+    RoleChanged {
+        /// The role before.
+        old: Role,
+        /// The role now.
+        new: Role,
+        /// The leader now named, if any.
+        leader: Option<NodeId>,
+        /// The epoch of that leadership.
+        epoch: u64,
     },
 }

@@ -1,5 +1,8 @@
 //! Per-node configuration, validated before a node is built.
 
+use crate::election::rank::RankBy;
+use crate::election::Algorithm;
+use crate::id::NodeId;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -25,6 +28,18 @@ pub struct Config {
     /// Most members a view holds; announcements beyond it are ignored and logged,
     /// so a flood of forged ids cannot exhaust memory.
     pub max_members: usize,
+    /// The election algorithm; every node of a cluster must run the same.
+    pub election: Algorithm,
+    /// What makes a node the preferred leader under `bully` and `ring`.
+    pub rank: RankBy,
+    /// How long a starting node listens before its first election, so nodes started
+    /// one after another agree on the same leader.
+    pub settle: Duration,
+    /// `bully`: wait for OK (twice it for COORDINATOR); `ring`: longest round;
+    /// `quorum`: the election timeout, randomized between one and two of it.
+    pub election_timeout: Duration,
+    /// `quorum`: the fixed voter set; a majority of it elects.
+    pub voters: Vec<NodeId>,
 }
 
 impl Default for Config {
@@ -39,6 +54,11 @@ impl Default for Config {
             suspect_timeout: Duration::from_millis(250),
             failure_timeout: Duration::from_millis(500),
             max_members: 1024,
+            election: Algorithm::Bully,
+            rank: RankBy::Id,
+            settle: Duration::from_millis(300),
+            election_timeout: Duration::from_millis(300),
+            voters: Vec::new(),
         }
     }
 }
@@ -54,6 +74,8 @@ pub enum ConfigError {
     TimeoutOrder,
     /// `max_members` is zero.
     NoMembers,
+    /// `quorum` without voters.
+    NoVoters,
 }
 
 impl fmt::Display for ConfigError {
@@ -69,6 +91,7 @@ impl fmt::Display for ConfigError {
                 "timeouts must satisfy heartbeat interval < suspect timeout <= failure timeout"
             ),
             ConfigError::NoMembers => write!(f, "max members must be at least 1"),
+            ConfigError::NoVoters => write!(f, "the quorum election needs a non-empty voter set"),
         }
     }
 }
@@ -87,6 +110,7 @@ impl Config {
             ("heartbeat interval", self.heartbeat_interval),
             ("suspect timeout", self.suspect_timeout),
             ("failure timeout", self.failure_timeout),
+            ("election timeout", self.election_timeout),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration(name));
@@ -99,6 +123,9 @@ impl Config {
         }
         if self.max_members == 0 {
             return Err(ConfigError::NoMembers);
+        }
+        if self.election == Algorithm::Quorum && self.voters.is_empty() {
+            return Err(ConfigError::NoVoters);
         }
         Ok(())
     }
@@ -135,5 +162,8 @@ mod tests {
         c.heartbeat_interval = Duration::from_millis(10);
         c.max_members = 0;
         assert_eq!(c.validate(), Err(ConfigError::NoMembers));
+        c.max_members = 8;
+        c.election = Algorithm::Quorum;
+        assert_eq!(c.validate(), Err(ConfigError::NoVoters));
     }
 }

@@ -24,22 +24,28 @@
 //!
 //! - [`node`]: the state machine that composes the parts.
 //! - [`discovery`]: announcements, probes, heartbeats, the membership view.
+//! - [`ring`]: the logical ring of live members ordered by rank.
+//! - [`election`]: bully, Chang-Roberts and quorum behind one trait; ranks; epochs.
 //! - [`wire`]: messages and their encodings (datagrams, frames).
 //! - [`time`], [`id`], [`config`], [`persist`]: the small types everything shares.
 
 pub mod action;
 pub mod config;
 pub mod discovery;
+pub mod election;
 pub mod event;
 pub mod id;
 pub mod node;
 pub mod persist;
+pub mod ring;
 pub mod time;
 pub mod wire;
 
 pub use action::Action;
 pub use config::{Config, ConfigError};
 pub use discovery::{Member, MemberState, MembershipChange};
+pub use election::rank::RankBy;
+pub use election::{Algorithm, ElectionMsg, Leadership, Role};
 pub use event::Event;
 pub use id::{Incarnation, NodeId, NodeInfo};
 pub use node::{Lifecycle, Node};

@@ -3,10 +3,12 @@
 use crate::action::Action;
 use crate::config::{Config, ConfigError};
 use crate::discovery::{Discovery, DiscoveryStats, Member, Membership};
+use crate::election::{Election, Leadership, Parts};
 use crate::event::Event;
 use crate::id::{Incarnation, NodeId, NodeInfo};
 use crate::persist::Persisted;
 use crate::time::Instant;
+use crate::wire::Message;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -30,6 +32,8 @@ pub struct Node {
     lifecycle: Lifecycle,
     last_now: Instant,
     discovery: Discovery,
+    election: Election,
+    rank: crate::election::rank::RankBy,
 }
 
 impl Node {
@@ -49,6 +53,7 @@ impl Node {
         config.validate()?;
         let persisted = Persisted {
             starts: persisted.starts.saturating_add(1),
+            ..persisted
         };
         let me = NodeInfo {
             id,
@@ -65,6 +70,8 @@ impl Node {
             lifecycle: Lifecycle::Idle,
             last_now: now,
             discovery: Discovery::new(&config, me),
+            election: Election::new(&config, now, &persisted),
+            rank: config.rank,
         })
     }
 
@@ -91,10 +98,38 @@ impl Node {
                 // Persist before announcing: the announcement carries the new incarnation.
                 out.push(Action::Persist(self.persisted));
                 self.discovery.start(now, &mut self.rng, out);
+                self.with_election(now, out, |e, p| e.start(p));
             }
-            (Lifecycle::Running, Event::Tick) => self.discovery.tick(now, &mut self.rng, out),
+            (Lifecycle::Running, Event::Tick) => {
+                let mark = out.len();
+                let claim = self.election.claim();
+                self.discovery.tick(now, &mut self.rng, claim, out);
+                self.membership_to_election(now, mark, out);
+                self.with_election(now, out, |e, p| e.tick(p));
+            }
             (Lifecycle::Running, Event::Received(msg)) => {
-                self.discovery.on_message(now, &msg, out);
+                let mark = out.len();
+                let accepted = self.discovery.on_message(now, &msg, out);
+                self.membership_to_election(now, mark, out);
+                if accepted {
+                    match &msg {
+                        Message::Heartbeat {
+                            from,
+                            leading: Some(epoch),
+                        } => self.with_election(now, out, |e, p| e.on_claim(p, from, *epoch)),
+                        Message::Heartbeat {
+                            from,
+                            leading: None,
+                        } => self.with_election(now, out, |e, p| e.on_unclaimed_heartbeat(p, from)),
+                        Message::Election {
+                            from,
+                            algorithm,
+                            msg,
+                        } => self
+                            .with_election(now, out, |e, p| e.on_message(p, from, *algorithm, msg)),
+                        _ => {}
+                    }
+                }
             }
             (Lifecycle::Running, Event::Leave) => {
                 self.lifecycle = Lifecycle::Left;
@@ -107,11 +142,48 @@ impl Node {
         }
     }
 
+    fn with_election(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<Action>,
+        f: impl FnOnce(&mut Election, Parts<'_>),
+    ) {
+        let parts = Parts {
+            now,
+            me: self.me,
+            view: self.discovery.view(),
+            rng: &mut self.rng,
+            out,
+            persisted: &mut self.persisted,
+        };
+        f(&mut self.election, parts);
+    }
+
+    /// Hands the membership changes discovery just reported to the election part.
+    fn membership_to_election(&mut self, now: Instant, mark: usize, out: &mut Vec<Action>) {
+        let changes: Vec<_> = out
+            .get(mark..)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| match a {
+                Action::Member { node, change } => Some((*node, *change)),
+                _ => None,
+            })
+            .collect();
+        for (node, change) in changes {
+            self.with_election(now, out, |e, p| e.on_member(p, &node, change));
+        }
+    }
+
     /// When the node next needs a [`Event::Tick`]; `None` when it needs none.
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.lifecycle {
             Lifecycle::Running => {
-                Some(self.discovery.next_deadline()).filter(|d| *d != Instant::MAX)
+                let at = self
+                    .discovery
+                    .next_deadline()
+                    .min(self.election.next_deadline());
+                Some(at).filter(|d| *d != Instant::MAX)
             }
             Lifecycle::Idle | Lifecycle::Left => None,
         }
@@ -140,6 +212,21 @@ impl Node {
     /// One member of the view.
     pub fn member(&self, id: NodeId) -> Option<&Member> {
         self.discovery.view().get(id)
+    }
+
+    /// Who leads, as far as this node knows, and since when.
+    pub fn leadership(&self) -> Leadership {
+        self.election.leadership()
+    }
+
+    /// The logical ring as this node sees it: live members and itself, by rank.
+    pub fn ring(&self) -> crate::ring::Ring {
+        crate::ring::Ring::new(&self.me, self.discovery.view(), self.rank)
+    }
+
+    /// What this node has persisted (or asked to persist) so far.
+    pub fn persisted(&self) -> Persisted {
+        self.persisted
     }
 
     /// What discovery ignored so far.

@@ -1,5 +1,6 @@
 //! State a node asks its driver to keep across restarts.
 
+use crate::id::NodeId;
 use serde::{Deserialize, Serialize};
 
 /// What survives a restart: handed back to [`Node::restore`](crate::Node::restore).
@@ -7,4 +8,8 @@ use serde::{Deserialize, Serialize};
 pub struct Persisted {
     /// How many times the node has started; gives each life a new incarnation.
     pub starts: u64,
+    /// `quorum`: the latest term this node has seen.
+    pub term: u64,
+    /// `quorum`: whom it voted for in that term.
+    pub voted_for: Option<NodeId>,
 }

@@ -48,6 +48,16 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
+    /// The node settings with the defaults the simulator fills in: under `quorum`
+    /// without explicit voters, every node votes.
+    pub fn node_config(&self) -> Config {
+        let mut node = self.node.clone();
+        if node.voters.is_empty() {
+            node.voters = (1..=self.nodes).map(ringleader_core::NodeId).collect();
+        }
+        node
+    }
+
     /// Checks the parts a user can get wrong.
     pub fn validate(&self) -> Result<(), String> {
         if self.nodes == 0 || self.nodes > MAX_NODES {
@@ -60,7 +70,7 @@ impl SimConfig {
             return Err("duration must be greater than zero".into());
         }
         self.network.validate()?;
-        self.node.validate().map_err(|e| e.to_string())?;
+        self.node_config().validate().map_err(|e| e.to_string())?;
         for f in &self.schedule {
             for id in crate::world::fault_nodes(&f.fault) {
                 if id.0 == 0 || id.0 > self.nodes {

@@ -80,7 +80,8 @@ pub enum FaultProfile {
     #[default]
     None,
     /// Every 10-20 s one fault, healed before the next: a crash and restart, a
-    /// partition into two groups, or a clock drifting by up to 0.05 %.
+    /// partition into two groups, or a clock drifting by up to 0.05 %; the last 10 s
+    /// stay quiet.
     Light,
     /// Every 1-5 s, overlapping: crashes with quick or slow restarts (never all nodes
     /// down), graceful leaves, partitions into up to three groups, one-way cuts, and
@@ -194,11 +195,13 @@ impl Generator {
     }
 
     fn light(&mut self, end: Instant, partitions: bool) {
+        // As in heavy, the last 10 s stay quiet so liveness can be judged.
+        let last = end - Duration::from_secs(10);
         let mut t = Instant::ZERO + self.secs(5.0, 15.0);
-        while t < end {
+        while t < last {
             let roll: f64 = self.rng.random();
             let lasts = self.secs(2.0, 8.0);
-            if t + lasts >= end {
+            if t + lasts >= last {
                 break;
             }
             if roll < 0.6 || (!partitions && roll < 0.85) || self.nodes < 2 {

@@ -59,6 +59,13 @@ pub struct Report {
     pub violations: Vec<Violation>,
     /// Bounded invariants: how often each was checked and excused.
     pub checks: BTreeMap<&'static str, CheckCount>,
+    /// The election algorithm.
+    pub election: String,
+    /// Election measurements.
+    #[serde(flatten)]
+    pub election_stats: crate::invariants::ElectionStats,
+    /// Each live node's view of the leader at the end (`null`: none), by node id.
+    pub leaders: BTreeMap<u32, Option<u32>>,
 }
 
 impl Report {

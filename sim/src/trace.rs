@@ -12,7 +12,8 @@
 //! ```
 //!
 //! `<` a message received, `>` sent, `>>` multicast, `x` dropped by the network,
-//! `+` a membership change, `~` a tick, `*` a start or persist, `!!` a fault. The
+//! `+` a membership change, `=` a role change, `~` a tick, `*` a start or persist,
+//! `!!` a fault. The
 //! digest covers exactly what the text shows, so it is computed whether or not the
 //! text is written, and writing the text never changes it.
 
@@ -55,7 +56,15 @@ struct Msg<'a>(&'a Message);
 impl std::fmt::Display for Msg<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = self.0.sender();
-        write!(f, "{} {}#{}", self.0.kind(), s.id, s.incarnation)
+        match self.0 {
+            Message::Election { msg, .. } => write!(f, "{msg} {}#{}", s.id, s.incarnation),
+            Message::Heartbeat {
+                leading: Some(e), ..
+            } => {
+                write!(f, "Heartbeat {}#{} leads e{e}", s.id, s.incarnation)
+            }
+            _ => write!(f, "{} {}#{}", self.0.kind(), s.id, s.incarnation),
+        }
     }
 }
 
@@ -157,10 +166,24 @@ impl<'w> Tracer<'w> {
             Action::Multicast(msg) => {
                 self.line(format_args!("{at:>12} {node} >> all {}\n", Msg(msg)))
             }
-            Action::Persist(p) => self.line(format_args!(
-                "{at:>12} {node} * persist starts={}\n",
-                p.starts
-            )),
+            Action::Persist(p) => {
+                let vote = p.voted_for.map_or("none".to_owned(), |v| v.to_string());
+                self.line(format_args!(
+                    "{at:>12} {node} * persist starts={} term={} vote={vote}\n",
+                    p.starts, p.term
+                ))
+            }
+            Action::RoleChanged {
+                old,
+                new,
+                leader,
+                epoch,
+            } => {
+                let leader = leader.map_or("none".to_owned(), |l| l.to_string());
+                self.line(format_args!(
+                    "{at:>12} {node} = {new}, leader {leader} e{epoch} (was {old})\n"
+                ))
+            }
             Action::Member { node: m, change } => self.line(format_args!(
                 "{at:>12} {node} + {}#{} {change}\n",
                 m.id, m.incarnation

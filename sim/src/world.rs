@@ -3,7 +3,7 @@
 use crate::clock::NodeClock;
 use crate::config::SimConfig;
 use crate::faults::{generate, Fault, GeneratorOptions, ScheduledFault};
-use crate::invariants::{DiscoveryChecker, Observed};
+use crate::invariants::{DiscoveryChecker, ElectionChecker, Observed};
 use crate::network::{Fate, Network};
 use crate::queue::EventQueue;
 use crate::report::Report;
@@ -141,6 +141,7 @@ struct World<'w> {
     rng: ChaCha8Rng,
     tracer: Tracer<'w>,
     checker: DiscoveryChecker,
+    election: ElectionChecker,
     counters: Counters,
     actions: Vec<Action>,
 }
@@ -149,6 +150,7 @@ impl<'w> World<'w> {
     fn new(config: &SimConfig, tracer: Tracer<'w>) -> Result<Self, SimError> {
         config.validate().map_err(SimError::Config)?;
         let n = config.nodes as usize;
+        let node_config = config.node_config();
         let mut setup = ChaCha8Rng::seed_from_u64(config.seed);
         setup.set_stream(3);
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -164,7 +166,7 @@ impl<'w> World<'w> {
                 id,
                 config: Config {
                     addr: sim_addr(id),
-                    ..config.node.clone()
+                    ..node_config.clone()
                 },
                 node: None,
                 up_since: Instant::ZERO,
@@ -191,7 +193,8 @@ impl<'w> World<'w> {
             net: Network::new(config.network.clone(), n),
             rng,
             tracer,
-            checker: DiscoveryChecker::new(n, &config.node, max_delay),
+            checker: DiscoveryChecker::new(n, &node_config, max_delay),
+            election: ElectionChecker::new(&node_config, n, max_delay),
             counters: Counters {
                 events: 0,
                 messages: 0,
@@ -216,6 +219,7 @@ impl<'w> World<'w> {
                 break;
             };
             self.checker.check_due(at, &self.slots);
+            self.election.check_due(at, &self.slots);
             self.now = at;
             self.handle(item);
         }
@@ -226,7 +230,21 @@ impl<'w> World<'w> {
             return Err(SimError::Trace(e));
         }
         let digest = self.tracer.digest().hex();
-        let (violations, checks) = self.checker.finish();
+        let leaders = (0..self.slots.0.len())
+            .filter_map(|i| self.slots.node(i))
+            .map(|n| (n.id().0, n.leadership().leader.map(|l| l.0)))
+            .collect();
+        let algorithm = self
+            .slots
+            .0
+            .first()
+            .map(|s| s.config.election.to_string())
+            .unwrap_or_default();
+        let (mut violations, mut checks) = self.checker.finish();
+        let (more, more_checks, election_stats) = self.election.finish(self.end);
+        violations.extend(more);
+        checks.extend(more_checks);
+        violations.sort_by_key(|v| v.at_ms);
         let c = &self.counters;
         Ok(Report {
             seed: self.seed,
@@ -244,6 +262,9 @@ impl<'w> World<'w> {
             digest,
             violations,
             checks,
+            election: algorithm,
+            election_stats,
+            leaders,
         })
     }
 
@@ -278,13 +299,17 @@ impl<'w> World<'w> {
             }
             Item::Start(i) => {
                 self.counters.events += 1;
+                self.election.on_fault(self.now);
                 self.start(i);
+                self.election.after_change(self.now, &self.slots);
             }
             Item::Fault(fault) => {
                 self.counters.events += 1;
                 self.counters.faults += 1;
                 self.tracer.fault(self.now, &fault);
+                self.election.on_fault(self.now);
                 self.apply_fault(fault);
+                self.election.after_change(self.now, &self.slots);
             }
         }
     }
@@ -299,11 +324,18 @@ impl<'w> World<'w> {
         let local = slot.clock.local(self.now);
         let mut actions = std::mem::take(&mut self.actions);
         node.step_into(local, event, &mut actions);
+        let mut leadership_changed = false;
         for action in actions.drain(..) {
-            self.tracer.action(self.now, NodeId(i as u32 + 1), &action);
+            let id = NodeId(i as u32 + 1);
+            self.tracer.action(self.now, id, &action);
+            self.election.on_action(self.now, id, &action);
+            leadership_changed |= matches!(action, Action::RoleChanged { .. });
             self.apply(i, action);
         }
         self.actions = actions;
+        if leadership_changed {
+            self.election.after_change(self.now, &self.slots);
+        }
         self.reschedule(i);
     }
 
@@ -341,6 +373,7 @@ impl<'w> World<'w> {
                     slot.persisted = p;
                 }
             }
+            Action::RoleChanged { .. } => {}
             Action::Member { node, change } => {
                 if change == MembershipChange::Died {
                     self.checker
@@ -375,6 +408,7 @@ impl<'w> World<'w> {
                     DropReason::Lost
                 };
                 self.checker.on_drop(self.now, from, to);
+                self.election.on_drop(self.now);
                 self.tracer.dropped(
                     self.now,
                     NodeId(from as u32 + 1),

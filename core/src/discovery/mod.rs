@@ -126,7 +126,13 @@ impl Discovery {
         self.next_check = Instant::MAX;
     }
 
-    pub(crate) fn tick(&mut self, now: Instant, rng: &mut ChaCha8Rng, out: &mut Vec<Action>) {
+    pub(crate) fn tick(
+        &mut self,
+        now: Instant,
+        rng: &mut ChaCha8Rng,
+        leading: Option<u64>,
+        out: &mut Vec<Action>,
+    ) {
         if now >= self.next_announce {
             out.push(Action::Multicast(Message::Announce(self.announce())));
             self.next_announce = self.jittered_announce(now, rng);
@@ -135,7 +141,10 @@ impl Discovery {
             for m in self.view.iter().filter(|m| m.state != MemberState::Left) {
                 out.push(Action::Send {
                     to: m.info.id,
-                    msg: Message::Heartbeat(self.me),
+                    msg: Message::Heartbeat {
+                        from: self.me,
+                        leading,
+                    },
                 });
             }
             // Catch up without a burst if the driver was late.
@@ -209,7 +218,10 @@ impl Discovery {
             Observed::Admitted if matches!(msg, Message::Announce(_)) => {
                 out.push(Action::Send {
                     to: sender.id,
-                    msg: Message::Heartbeat(self.me),
+                    msg: Message::Heartbeat {
+                        from: self.me,
+                        leading: None,
+                    },
                 });
             }
             _ => {}

@@ -55,7 +55,13 @@ fn changes_of(actions: &[Action]) -> Vec<(NodeId, MembershipChange)> {
 fn start_persists_the_new_incarnation_before_probing() {
     let (node, out) = started(1, ms(0));
     assert_eq!(out.len(), 2);
-    assert_eq!(out[0], Action::Persist(Persisted { starts: 1 }));
+    assert_eq!(
+        out[0],
+        Action::Persist(Persisted {
+            starts: 1,
+            ..Persisted::default()
+        })
+    );
     assert!(matches!(&out[1], Action::Multicast(Message::Probe(a)) if a.node == node.info()));
     assert_eq!(node.info().incarnation.counter, 1);
 }
@@ -97,10 +103,7 @@ fn an_announcement_from_a_stranger_is_answered_with_a_heartbeat() {
         node: b.info(),
     });
     let out = a.step(ms(1), Event::Received(announce.clone()));
-    assert_eq!(
-        sends_of(&out),
-        vec![(NodeId(2), Message::Heartbeat(a.info()))]
-    );
+    assert_eq!(sends_of(&out), vec![(NodeId(2), hb(a.info()))]);
     // Known members are not answered: heartbeats flow on their own schedule.
     let out = a.step(ms(2), Event::Received(announce));
     assert!(out.is_empty());
@@ -111,7 +114,7 @@ fn silence_makes_a_member_suspect_then_dead_at_exact_deadlines() {
     let cfg = config(1);
     let (mut a, _) = started(1, ms(0));
     let (b, _) = started(2, ms(0));
-    a.step(ms(10), Event::Received(Message::Heartbeat(b.info())));
+    a.step(ms(10), Event::Received(hb(b.info())));
     let mut changes = Vec::new();
     let mut now = ms(10);
     while let Some(at) = a.next_deadline() {
@@ -147,7 +150,7 @@ fn heartbeats_go_to_every_member_not_gone_including_the_dead() {
     let (mut a, _) = started(1, ms(0));
     for id in 2..=4 {
         let (peer, _) = started(id, ms(0));
-        a.step(ms(1), Event::Received(Message::Heartbeat(peer.info())));
+        a.step(ms(1), Event::Received(hb(peer.info())));
     }
     let (four, _) = started(4, ms(0));
     a.step(
@@ -164,11 +167,11 @@ fn heartbeats_go_to_every_member_not_gone_including_the_dead() {
     while now < ms(1000) {
         let at = a.next_deadline().unwrap();
         now = at;
-        a.step(now, Event::Received(Message::Heartbeat(two.info())));
+        a.step(now, Event::Received(hb(two.info())));
         let out = a.step(now, Event::Tick);
         let targets: Vec<NodeId> = sends_of(&out)
             .into_iter()
-            .filter(|(_, m)| matches!(m, Message::Heartbeat(_)))
+            .filter(|(_, m)| matches!(m, Message::Heartbeat { .. }))
             .map(|(to, _)| to)
             .collect();
         if !targets.is_empty() {
@@ -184,23 +187,33 @@ fn heartbeats_go_to_every_member_not_gone_including_the_dead() {
 fn a_restarted_member_is_readmitted_with_its_new_incarnation_and_its_old_life_ignored() {
     let (mut a, _) = started(1, ms(0));
     let (old, _) = started(2, ms(0));
-    a.step(ms(1), Event::Received(Message::Heartbeat(old.info())));
+    a.step(ms(1), Event::Received(hb(old.info())));
     let mut now = ms(1);
     while a.member(NodeId(2)).unwrap().state != MemberState::Dead {
         now = a.next_deadline().unwrap();
         a.step(now, Event::Tick);
     }
-    let mut new = Node::restore(config(2), NodeId(2), 2, now, Persisted { starts: 1 }).unwrap();
+    let mut new = Node::restore(
+        config(2),
+        NodeId(2),
+        2,
+        now,
+        Persisted {
+            starts: 1,
+            ..Persisted::default()
+        },
+    )
+    .unwrap();
     new.step(now, Event::Start);
     assert_eq!(new.info().incarnation.counter, 2);
-    let out = a.step(now, Event::Received(Message::Heartbeat(new.info())));
+    let out = a.step(now, Event::Received(hb(new.info())));
     assert_eq!(
         changes_of(&out),
         vec![(NodeId(2), MembershipChange::Rejoined)]
     );
     assert_eq!(a.member(NodeId(2)).unwrap().info, new.info());
 
-    let out = a.step(now, Event::Received(Message::Heartbeat(old.info())));
+    let out = a.step(now, Event::Received(hb(old.info())));
     assert!(out.is_empty());
     assert_eq!(a.discovery_stats().stale, 1);
     assert_eq!(a.member(NodeId(2)).unwrap().info, new.info());
@@ -221,13 +234,13 @@ fn a_wiped_node_still_gets_a_newer_incarnation_from_its_start_time() {
 fn a_dead_member_heard_again_in_the_same_life_is_readmitted() {
     let (mut a, _) = started(1, ms(0));
     let (b, _) = started(2, ms(0));
-    a.step(ms(1), Event::Received(Message::Heartbeat(b.info())));
+    a.step(ms(1), Event::Received(hb(b.info())));
     let mut now = ms(1);
     while a.member(NodeId(2)).unwrap().state != MemberState::Dead {
         now = a.next_deadline().unwrap();
         a.step(now, Event::Tick);
     }
-    let out = a.step(now, Event::Received(Message::Heartbeat(b.info())));
+    let out = a.step(now, Event::Received(hb(b.info())));
     assert_eq!(
         changes_of(&out),
         vec![(NodeId(2), MembershipChange::Rejoined)]
@@ -239,8 +252,8 @@ fn a_dead_member_heard_again_in_the_same_life_is_readmitted() {
 fn a_graceful_leave_is_seen_at_once_and_the_leaver_goes_quiet() {
     let (mut a, _) = started(1, ms(0));
     let (mut b, _) = started(2, ms(0));
-    a.step(ms(1), Event::Received(Message::Heartbeat(b.info())));
-    b.step(ms(1), Event::Received(Message::Heartbeat(a.info())));
+    a.step(ms(1), Event::Received(hb(b.info())));
+    b.step(ms(1), Event::Received(hb(a.info())));
     let out = b.step(ms(2), Event::Leave);
     let direct = sends_of(&out);
     assert_eq!(direct.len(), 1);
@@ -285,7 +298,7 @@ fn another_node_with_our_id_is_ignored_but_our_own_echo_is_not_a_conflict() {
     impostor_cfg.addr = "10.0.0.99:7000".parse().unwrap();
     let impostor = Node::new(impostor_cfg, NodeId(1), 9, ms(0)).unwrap();
     assert!(a
-        .step(ms(2), Event::Received(Message::Heartbeat(impostor.info())))
+        .step(ms(2), Event::Received(hb(impostor.info())))
         .is_empty());
     assert_eq!(a.discovery_stats().id_conflicts, 1);
     assert!(a.members().is_empty());
@@ -301,7 +314,7 @@ fn a_full_view_refuses_newcomers() {
     a.step(ms(0), Event::Start);
     for id in 2..=4 {
         let (peer, _) = started(id, ms(0));
-        a.step(ms(1), Event::Received(Message::Heartbeat(peer.info())));
+        a.step(ms(1), Event::Received(hb(peer.info())));
     }
     assert_eq!(a.members().len(), 2);
     assert_eq!(a.discovery_stats().view_full, 1);
@@ -332,9 +345,7 @@ fn events_before_start_and_after_leave_are_ignored() {
     assert_eq!(a.next_deadline(), None);
     assert!(a.step(ms(1), Event::Tick).is_empty());
     let (b, _) = started(2, ms(0));
-    assert!(a
-        .step(ms(1), Event::Received(Message::Heartbeat(b.info())))
-        .is_empty());
+    assert!(a.step(ms(1), Event::Received(hb(b.info()))).is_empty());
 }
 
 /// Drives two nodes through a fixed script and renders every action.
@@ -390,4 +401,11 @@ fn same_seed_and_inputs_give_byte_identical_outputs() {
     assert!(first.lines().count() > 100);
     assert_eq!(first, scripted_run(42));
     assert_ne!(first, scripted_run(43), "the seed must reach the outputs");
+}
+
+fn hb(from: crate::NodeInfo) -> Message {
+    Message::Heartbeat {
+        from,
+        leading: None,
+    }
 }

@@ -1,5 +1,6 @@
 //! The messages servers exchange.
 
+use crate::election::{Algorithm, ElectionMsg};
 use crate::id::{NodeId, NodeInfo};
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +22,22 @@ pub enum Message {
     Probe(Announce),
     /// The direct answer to a probe.
     ProbeResponse(Announce),
-    /// "Still alive", sent directly to every member of the view.
-    Heartbeat(NodeInfo),
+    /// "Still alive", sent directly to every member of the view; a leader adds its claim.
+    Heartbeat {
+        /// The sender.
+        from: NodeInfo,
+        /// `Some(epoch)` when the sender leads that epoch.
+        leading: Option<u64>,
+    },
+    /// An election message, tagged with the sender's algorithm.
+    Election {
+        /// The sender.
+        from: NodeInfo,
+        /// The algorithm the sender runs; a node running another ignores it.
+        algorithm: Algorithm,
+        /// The message.
+        msg: ElectionMsg,
+    },
     /// "I am leaving", multicast and sent directly, so peers react at once.
     Leave(Announce),
 }
@@ -40,7 +55,7 @@ impl Message {
             | Message::Probe(a)
             | Message::ProbeResponse(a)
             | Message::Leave(a) => &a.node,
-            Message::Heartbeat(info) => info,
+            Message::Heartbeat { from, .. } | Message::Election { from, .. } => from,
         }
     }
 
@@ -51,7 +66,7 @@ impl Message {
             | Message::Probe(a)
             | Message::ProbeResponse(a)
             | Message::Leave(a) => Some(&a.cluster),
-            Message::Heartbeat(_) => None,
+            Message::Heartbeat { .. } | Message::Election { .. } => None,
         }
     }
 
@@ -61,7 +76,8 @@ impl Message {
             Message::Announce(_) => "Announce",
             Message::Probe(_) => "Probe",
             Message::ProbeResponse(_) => "ProbeResponse",
-            Message::Heartbeat(_) => "Heartbeat",
+            Message::Heartbeat { .. } => "Heartbeat",
+            Message::Election { msg, .. } => msg.kind(),
             Message::Leave(_) => "Leave",
         }
     }

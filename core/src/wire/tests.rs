@@ -23,7 +23,10 @@ fn samples() -> Vec<Message> {
         Message::Announce(a.clone()),
         Message::Probe(a.clone()),
         Message::ProbeResponse(a.clone()),
-        Message::Heartbeat(info()),
+        Message::Heartbeat {
+            from: info(),
+            leading: Some(3),
+        },
         Message::Leave(a),
     ]
 }

@@ -8,5 +8,7 @@
 //! one of them crashed or restarted (which raises a fresh obligation of its own).
 
 mod discovery;
+mod election;
 
 pub use discovery::{DiscoveryChecker, Observed};
+pub use election::{ElectionChecker, ElectionStats};

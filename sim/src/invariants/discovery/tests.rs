@@ -67,10 +67,13 @@ fn a_lost_message_excuses_a_missed_discovery_bound() {
 fn a_crashed_member_still_held_alive_breaks_crash_detection() {
     let mut world = fake(2);
     let peer = world.nodes[1].as_ref().unwrap().info();
-    world.nodes[0]
-        .as_mut()
-        .unwrap()
-        .step(Instant::ZERO, Event::Received(Message::Heartbeat(peer)));
+    world.nodes[0].as_mut().unwrap().step(
+        Instant::ZERO,
+        Event::Received(Message::Heartbeat {
+            from: peer,
+            leading: None,
+        }),
+    );
     let mut c = checker();
     c.on_down(Instant::ZERO, 1, false, &world);
     // The observer is never ticked, so it never notices.

@@ -1,0 +1,166 @@
+//! Garcia-Molina's bully algorithm.
+//!
+//! A node that wants a leader sends ELECTION to every live node that outranks it. If
+//! none answers OK within the election timeout, it leads: it takes an epoch above any
+//! it has seen and sends COORDINATOR to everyone. A node that gets ELECTION from a
+//! lower rank answers OK and holds its own election (or, if it already leads,
+//! re-sends COORDINATOR to the asker). A node that got OK waits twice the timeout for
+//! COORDINATOR, then starts over.
+
+use super::{ranked_claim, Ctx, ElectionAlgorithm, ElectionMsg, Role, Verdict};
+use crate::config::Config;
+use crate::discovery::MembershipChange;
+use crate::id::NodeInfo;
+use crate::time::Instant;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    /// ELECTION sent to higher ranks; lead if no OK by then.
+    AwaitOk(Instant),
+    /// OK received; start over if no COORDINATOR by then.
+    AwaitCoordinator(Instant),
+}
+
+/// State of the bully algorithm.
+#[derive(Debug)]
+pub struct Bully {
+    timeout: Duration,
+    phase: Phase,
+}
+
+impl Bully {
+    pub(crate) fn new(config: &Config) -> Self {
+        Bully {
+            timeout: config.election_timeout,
+            phase: Phase::Idle,
+        }
+    }
+
+    fn become_leader(&mut self, cx: &mut Ctx<'_>) {
+        self.phase = Phase::Idle;
+        let epoch = *cx.max_seen + 1;
+        cx.lead_epoch(epoch);
+        cx.broadcast(ElectionMsg::Coordinator { epoch });
+    }
+
+    fn handle_verdict(&mut self, cx: &mut Ctx<'_>, verdict: Verdict) {
+        match verdict {
+            Verdict::Followed => self.phase = Phase::Idle,
+            Verdict::Challenge | Verdict::Conflict => {
+                self.phase = Phase::Idle;
+                self.start_election(cx);
+            }
+            Verdict::Stale => {}
+        }
+    }
+}
+
+impl ElectionAlgorithm for Bully {
+    fn start_election(&mut self, cx: &mut Ctx<'_>) {
+        if self.phase != Phase::Idle {
+            return;
+        }
+        let higher = cx.higher();
+        if higher.is_empty() {
+            return self.become_leader(cx);
+        }
+        let epoch = *cx.max_seen;
+        let current = cx.lead.epoch;
+        cx.set(Role::Candidate, None, current);
+        for to in higher {
+            cx.send(to, ElectionMsg::Election { epoch });
+        }
+        self.phase = Phase::AwaitOk(cx.now + self.timeout);
+    }
+
+    fn on_message(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, msg: &ElectionMsg) {
+        match *msg {
+            ElectionMsg::Election { epoch } => {
+                cx.observe_epoch(epoch);
+                if cx.rank_of(from) >= cx.my_rank() {
+                    return; // only lower ranks ask us
+                }
+                cx.send(
+                    from.id,
+                    ElectionMsg::Ok {
+                        epoch: *cx.max_seen,
+                    },
+                );
+                if cx.lead.role == Role::Leader {
+                    if *cx.max_seen > cx.lead.epoch {
+                        // Someone saw a newer epoch than ours: lead again above it, or
+                        // our claims would be ignored as stale.
+                        self.become_leader(cx);
+                    } else {
+                        let epoch = cx.lead.epoch;
+                        cx.send(from.id, ElectionMsg::Coordinator { epoch });
+                    }
+                } else {
+                    self.start_election(cx);
+                }
+            }
+            ElectionMsg::Ok { epoch } => {
+                cx.observe_epoch(epoch);
+                if let Phase::AwaitOk(_) = self.phase {
+                    self.phase = Phase::AwaitCoordinator(cx.now + self.timeout * 2);
+                }
+            }
+            ElectionMsg::Coordinator { epoch } => {
+                let verdict = ranked_claim(cx, from, epoch);
+                self.handle_verdict(cx, verdict);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_claim(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, epoch: u64) {
+        let verdict = ranked_claim(cx, from, epoch);
+        self.handle_verdict(cx, verdict);
+    }
+
+    fn on_leader_lost(&mut self, cx: &mut Ctx<'_>) {
+        self.phase = Phase::Idle;
+        self.start_election(cx);
+    }
+
+    fn on_member(&mut self, _cx: &mut Ctx<'_>, _node: &NodeInfo, _change: MembershipChange) {
+        // A higher-ranked newcomer holds its own election once it has settled; a
+        // member dying mid-election only shortens the wait for OK.
+    }
+
+    fn on_tick(&mut self, cx: &mut Ctx<'_>) {
+        match self.phase {
+            Phase::AwaitOk(at) if cx.now >= at => self.become_leader(cx),
+            Phase::AwaitCoordinator(at) if cx.now >= at => {
+                self.phase = Phase::Idle;
+                self.start_election(cx);
+            }
+            _ => {}
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        match self.phase {
+            Phase::Idle => Instant::MAX,
+            Phase::AwaitOk(at) | Phase::AwaitCoordinator(at) => at,
+        }
+    }
+
+    fn elect_after_settle(&self, cx: &Ctx<'_>) -> bool {
+        outranks_leader(cx)
+    }
+}
+
+/// True when there is no leader, or this node outranks the one it follows.
+pub(crate) fn outranks_leader(cx: &Ctx<'_>) -> bool {
+    match cx.lead.leader {
+        None => true,
+        Some(id) if id == cx.me.id => false,
+        Some(id) => cx
+            .view
+            .get(id)
+            .is_none_or(|m| cx.rank_of(&m.info) < cx.my_rank()),
+    }
+}

@@ -1,0 +1,189 @@
+//! Chang-Roberts election on the logical ring.
+//!
+//! An initiator sends its own candidacy to its successor. A node forwards a vote for
+//! a candidate that outranks it; a vote for a lower candidate is replaced by its own
+//! if it has not voted yet, and dropped if it has (so of concurrent initiators only
+//! the best vote survives). A vote that comes back to its candidate has passed every
+//! node: the candidate leads, takes an epoch above any seen on the way, and sends
+//! ELECTED round the ring. Successors come from the live view, so a dead node is
+//! skipped; a vote lost with a node that dies mid-election is re-sent to the new
+//! successor, and an election not finished within the timeout starts over.
+
+use super::bully::outranks_leader;
+use super::{ranked_claim, Ctx, ElectionAlgorithm, ElectionMsg, Role, Verdict};
+use crate::config::Config;
+use crate::discovery::MembershipChange;
+use crate::id::{NodeId, NodeInfo};
+use crate::ring::Ring;
+use crate::time::Instant;
+use std::time::Duration;
+
+/// State of the Chang-Roberts algorithm.
+#[derive(Debug)]
+pub struct ChangRoberts {
+    timeout: Duration,
+    /// Taking part in an election; start over if it has not finished by then.
+    participant_until: Option<Instant>,
+    /// The last ring message this node passed on, and to whom, for re-sending.
+    forwarded: Option<(NodeId, ElectionMsg)>,
+}
+
+impl ChangRoberts {
+    pub(crate) fn new(config: &Config) -> Self {
+        ChangRoberts {
+            timeout: config.election_timeout,
+            participant_until: None,
+            forwarded: None,
+        }
+    }
+
+    fn pass_on(&mut self, cx: &mut Ctx<'_>, msg: ElectionMsg) -> bool {
+        let ring = Ring::new(&cx.me, cx.view, cx.rank);
+        match ring.successor(cx.me.id) {
+            Some(next) => {
+                cx.send(next.id, msg.clone());
+                self.forwarded = Some((next.id, msg));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn win(&mut self, cx: &mut Ctx<'_>) {
+        self.participant_until = None;
+        let epoch = *cx.max_seen + 1;
+        cx.lead_epoch(epoch);
+        let me = cx.me;
+        if !self.pass_on(cx, ElectionMsg::Elected { leader: me, epoch }) {
+            self.forwarded = None;
+        }
+    }
+
+    fn join(&mut self, cx: &mut Ctx<'_>) {
+        self.participant_until = Some(cx.now + self.timeout);
+        if cx.lead.role != Role::Leader {
+            let epoch = cx.lead.epoch;
+            cx.set(Role::Candidate, None, epoch);
+        }
+    }
+
+    fn handle_verdict(&mut self, cx: &mut Ctx<'_>, verdict: Verdict) -> bool {
+        match verdict {
+            Verdict::Followed => {
+                self.participant_until = None;
+                true
+            }
+            Verdict::Challenge | Verdict::Conflict => {
+                self.participant_until = None;
+                self.start_election(cx);
+                false
+            }
+            Verdict::Stale => false,
+        }
+    }
+}
+
+impl ElectionAlgorithm for ChangRoberts {
+    fn start_election(&mut self, cx: &mut Ctx<'_>) {
+        if self.participant_until.is_some() {
+            return;
+        }
+        self.join(cx);
+        let me = cx.me;
+        let epoch = *cx.max_seen;
+        if !self.pass_on(
+            cx,
+            ElectionMsg::Vote {
+                candidate: me,
+                epoch,
+            },
+        ) {
+            self.win(cx); // alone on the ring
+        }
+    }
+
+    fn on_message(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, msg: &ElectionMsg) {
+        match msg {
+            ElectionMsg::Vote { candidate, epoch } => {
+                cx.observe_epoch(*epoch);
+                let epoch = *cx.max_seen;
+                if candidate.id == cx.me.id {
+                    self.win(cx);
+                } else if cx.rank_of(candidate) > cx.my_rank() {
+                    self.join(cx);
+                    self.pass_on(
+                        cx,
+                        ElectionMsg::Vote {
+                            candidate: *candidate,
+                            epoch,
+                        },
+                    );
+                } else if self.participant_until.is_none() {
+                    self.join(cx);
+                    let me = cx.me;
+                    self.pass_on(
+                        cx,
+                        ElectionMsg::Vote {
+                            candidate: me,
+                            epoch,
+                        },
+                    );
+                }
+            }
+            ElectionMsg::Elected { leader, epoch } => {
+                if leader.id == cx.me.id {
+                    // Back round the ring: everyone has heard.
+                    self.forwarded = None;
+                    return;
+                }
+                let _ = from;
+                let verdict = ranked_claim(cx, leader, *epoch);
+                if self.handle_verdict(cx, verdict) {
+                    let ring = Ring::new(&cx.me, cx.view, cx.rank);
+                    if ring.successor(cx.me.id).is_some_and(|n| n.id != leader.id) {
+                        self.pass_on(cx, msg.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_claim(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, epoch: u64) {
+        let verdict = ranked_claim(cx, from, epoch);
+        self.handle_verdict(cx, verdict);
+    }
+
+    fn on_leader_lost(&mut self, cx: &mut Ctx<'_>) {
+        self.participant_until = None;
+        self.start_election(cx);
+    }
+
+    fn on_member(&mut self, cx: &mut Ctx<'_>, node: &NodeInfo, change: MembershipChange) {
+        let gone = matches!(change, MembershipChange::Died | MembershipChange::Left);
+        if !gone || self.participant_until.is_none() {
+            return;
+        }
+        if let Some((to, msg)) = self.forwarded.clone() {
+            if to == node.id {
+                self.pass_on(cx, msg);
+            }
+        }
+    }
+
+    fn on_tick(&mut self, cx: &mut Ctx<'_>) {
+        if self.participant_until.is_some_and(|at| cx.now >= at) {
+            self.participant_until = None;
+            self.forwarded = None;
+            self.start_election(cx);
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        self.participant_until.unwrap_or(Instant::MAX)
+    }
+
+    fn elect_after_settle(&self, cx: &Ctx<'_>) -> bool {
+        outranks_leader(cx)
+    }
+}

@@ -1,0 +1,247 @@
+//! Majority election with terms (Raft's election, without its log).
+//!
+//! A voter that hears no leader for a randomized election timeout (between one and
+//! two timeouts, from the node's seeded rng) starts a new term, votes for itself and
+//! asks the other voters. A voter grants at most one vote per term; the term and the
+//! vote are persisted (an [`Action::Persist`](crate::Action::Persist) emitted before
+//! the reply) so a restart cannot vote twice. A candidate with a majority of the fixed
+//! voter set leads that term; any node that sees a newer term follows it.
+//!
+//! Two refinements keep a healthy cluster stable and failover fast:
+//! - a follower that heard from its leader within the election timeout refuses to
+//!   vote for anyone else (a node returning from a partition with a high term cannot
+//!   depose a healthy leader), but drops that lease the moment its failure detector
+//!   declares the leader dead or gone, so the first election after a crash is not
+//!   refused by voters still holding a lease;
+//! - a leader steps down once its failure detector no longer sees a majority of the
+//!   voters, which happens within one failure timeout of losing them.
+
+use super::{Ctx, ElectionAlgorithm, ElectionMsg, Role};
+use crate::config::Config;
+use crate::discovery::MembershipChange;
+use crate::id::{NodeId, NodeInfo};
+use crate::persist::Persisted;
+use crate::time::Instant;
+use rand::Rng;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// State of the quorum algorithm.
+#[derive(Debug)]
+pub struct Quorum {
+    voters: Vec<NodeId>,
+    timeout: Duration,
+    votes: BTreeSet<NodeId>,
+    election_at: Instant,
+    lease_until: Instant,
+    /// Whether the last candidacy found too few voters reachable (logged once).
+    short_of_quorum: bool,
+}
+
+impl Quorum {
+    pub(crate) fn new(config: &Config, _persisted: &Persisted) -> Self {
+        let mut voters = config.voters.clone();
+        voters.sort();
+        voters.dedup();
+        Quorum {
+            voters,
+            timeout: config.election_timeout,
+            votes: BTreeSet::new(),
+            election_at: Instant::MAX,
+            lease_until: Instant::ZERO,
+            short_of_quorum: false,
+        }
+    }
+
+    fn majority(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
+
+    fn is_voter(&self, id: NodeId) -> bool {
+        self.voters.binary_search(&id).is_ok()
+    }
+
+    fn reset_timer(&mut self, cx: &mut Ctx<'_>) {
+        let spread = self.timeout.as_micros() as u64;
+        let jitter = cx.rng.random_range(0..=spread);
+        self.election_at = cx.now + self.timeout + Duration::from_micros(jitter);
+    }
+
+    /// Voters this node can currently reach, itself included.
+    fn reachable_voters(&self, cx: &Ctx<'_>) -> usize {
+        self.voters
+            .iter()
+            .filter(|&&v| v == cx.me.id || cx.view.get(v).is_some_and(|m| m.state.is_live()))
+            .count()
+    }
+
+    /// Adopts a newer term: no vote in it yet, no leader known.
+    fn adopt_term(&mut self, cx: &mut Ctx<'_>, term: u64) {
+        if term > cx.persisted.term {
+            cx.persisted.term = term;
+            cx.persisted.voted_for = None;
+            cx.persist();
+            cx.set(Role::Follower, None, term);
+            if self.election_at == Instant::MAX {
+                self.reset_timer(cx); // stepped down from leading
+            }
+        }
+    }
+
+    fn become_leader(&mut self, cx: &mut Ctx<'_>) {
+        let term = cx.persisted.term;
+        self.votes.clear();
+        self.election_at = Instant::MAX; // a leader waits for no election
+        cx.lead_epoch(term);
+    }
+
+    fn check_quorum(&mut self, cx: &mut Ctx<'_>) {
+        if cx.lead.role == Role::Leader && self.reachable_voters(cx) < self.majority() {
+            tracing::warn!(
+                term = cx.persisted.term,
+                reachable = self.reachable_voters(cx),
+                voters = self.voters.len(),
+                "stepping down: a majority of voters is unreachable"
+            );
+            let term = cx.persisted.term;
+            cx.set(Role::Follower, None, term);
+            self.reset_timer(cx);
+        }
+    }
+}
+
+impl ElectionAlgorithm for Quorum {
+    fn on_start(&mut self, cx: &mut Ctx<'_>) {
+        self.reset_timer(cx);
+    }
+
+    fn start_election(&mut self, cx: &mut Ctx<'_>) {
+        self.reset_timer(cx);
+        if !self.is_voter(cx.me.id) || cx.lead.role == Role::Leader {
+            return;
+        }
+        let reachable = self.reachable_voters(cx);
+        let short = reachable < self.majority();
+        if short && !self.short_of_quorum {
+            tracing::warn!(
+                reachable,
+                voters = self.voters.len(),
+                needed = self.majority(),
+                "cannot become leader: too few voters reachable for a majority"
+            );
+        }
+        self.short_of_quorum = short;
+        let term = cx.persisted.term + 1;
+        cx.persisted.term = term;
+        cx.persisted.voted_for = Some(cx.me.id);
+        // Persist before asking: the request is a promise about this term's vote.
+        cx.persist();
+        cx.set(Role::Candidate, None, term);
+        self.votes.clear();
+        self.votes.insert(cx.me.id);
+        if self.votes.len() >= self.majority() {
+            return self.become_leader(cx);
+        }
+        let me = cx.me.id;
+        for &v in self.voters.clone().iter().filter(|&&v| v != me) {
+            cx.send(v, ElectionMsg::RequestVote { term });
+        }
+    }
+
+    fn on_message(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, msg: &ElectionMsg) {
+        match *msg {
+            ElectionMsg::RequestVote { term } => {
+                let leased =
+                    cx.now < self.lease_until && cx.lead.leader.is_some_and(|l| l != from.id);
+                if leased {
+                    let mine = cx.persisted.term;
+                    cx.send(
+                        from.id,
+                        ElectionMsg::VoteReply {
+                            term: mine,
+                            granted: false,
+                        },
+                    );
+                    return;
+                }
+                self.adopt_term(cx, term);
+                let mine = cx.persisted.term;
+                let free = cx.persisted.voted_for.is_none_or(|v| v == from.id);
+                let granted = term == mine && free && self.is_voter(from.id);
+                if granted && cx.persisted.voted_for != Some(from.id) {
+                    cx.persisted.voted_for = Some(from.id);
+                    cx.persist(); // before the reply that depends on it
+                }
+                if granted {
+                    self.reset_timer(cx);
+                }
+                cx.send(
+                    from.id,
+                    ElectionMsg::VoteReply {
+                        term: mine,
+                        granted,
+                    },
+                );
+            }
+            ElectionMsg::VoteReply { term, granted } => {
+                self.adopt_term(cx, term);
+                if cx.lead.role == Role::Candidate
+                    && term == cx.persisted.term
+                    && granted
+                    && self.is_voter(from.id)
+                {
+                    self.votes.insert(from.id);
+                    if self.votes.len() >= self.majority() {
+                        self.become_leader(cx);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_claim(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, term: u64) {
+        if term < cx.persisted.term {
+            return;
+        }
+        self.adopt_term(cx, term);
+        if cx.lead.role == Role::Leader && cx.lead.leader != Some(from.id) {
+            // Two leaders in one term would mean a broken vote count; never follow.
+            tracing::error!(term, other = %from.id, "another leader claims this node's term");
+            return;
+        }
+        cx.follow(from.id, term);
+        self.lease_until = cx.now + self.timeout;
+        self.reset_timer(cx);
+    }
+
+    fn on_leader_lost(&mut self, cx: &mut Ctx<'_>) {
+        // The failure detector has spoken: no lease, and a short random wait so the
+        // survivors do not all stand at once.
+        self.lease_until = Instant::ZERO;
+        let spread = self.timeout.as_micros() as u64 / 2;
+        let jitter = cx.rng.random_range(0..=spread);
+        self.election_at = self.election_at.min(cx.now + Duration::from_micros(jitter));
+    }
+
+    fn on_member(&mut self, cx: &mut Ctx<'_>, _node: &NodeInfo, change: MembershipChange) {
+        if matches!(change, MembershipChange::Died | MembershipChange::Left) {
+            self.check_quorum(cx);
+        }
+    }
+
+    fn on_tick(&mut self, cx: &mut Ctx<'_>) {
+        self.check_quorum(cx);
+        if cx.lead.role != Role::Leader && cx.now >= self.election_at {
+            self.start_election(cx);
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        self.election_at
+    }
+
+    fn elect_after_settle(&self, _cx: &Ctx<'_>) -> bool {
+        false // the randomized election timer decides
+    }
+}

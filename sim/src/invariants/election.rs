@@ -1,0 +1,297 @@
+//! The election invariants and measurements.
+//!
+//! - `one_leader_per_epoch` (safety, `quorum`): no two nodes ever lead the same epoch.
+//! - `one_vote_per_term` (safety, `quorum`): no node grants votes to two candidates
+//!   in one term, across restarts (term and vote are persisted).
+//! - `leader_agreement` (liveness, all algorithms): by `q + B` after the last fault
+//!   `q` (the cluster start if there is none), every live node names the same live
+//!   leader, which leads; under `bully` and `ring` it is the highest-ranked live node.
+//!   `B = A + F + H + S + 6·T + 4·n·D` with `S` the settle period and `T` the election
+//!   timeout (see the README). Excused only if a message was lost in the window.
+//!
+//! Measured: elections (a span of time during which the live nodes do not all name
+//! the same live leader), the time each took, messages by kind, and the virtual time
+//! during which more than one node led at once (split brain).
+
+use crate::report::{CheckCount, Violation};
+use ringleader_core::election::rank::rank_key;
+use ringleader_core::wire::Message;
+use ringleader_core::{Action, Algorithm, Config, ElectionMsg, Instant, NodeId, Role};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::Observed;
+
+/// Tracks leadership across the cluster.
+#[derive(Debug)]
+pub struct ElectionChecker {
+    algorithm: Algorithm,
+    rank: ringleader_core::RankBy,
+    leaders_by_epoch: BTreeMap<u64, NodeId>,
+    votes: BTreeMap<(NodeId, u64), NodeId>,
+    bound: Duration,
+    /// When the current disagreement began, if the cluster disagrees.
+    open_since: Option<Instant>,
+    durations: Vec<u64>,
+    messages: BTreeMap<&'static str, u64>,
+    leading_now: usize,
+    split_since: Option<Instant>,
+    split_brain: Duration,
+    pending_check: Option<(Instant, Instant)>,
+    last_drop: Option<Instant>,
+    counts: BTreeMap<&'static str, CheckCount>,
+    violations: Vec<Violation>,
+}
+
+/// What the election part of a run measured.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ElectionStats {
+    /// Elections: spans during which the live nodes did not all name one live leader.
+    pub elections: u64,
+    /// Time from each election's trigger to agreement, in virtual milliseconds
+    /// (the last entry is missing if the run ended in disagreement).
+    pub election_ms: Vec<u64>,
+    /// Election messages sent, by kind.
+    pub election_messages: BTreeMap<&'static str, u64>,
+    /// Virtual milliseconds during which more than one node led.
+    pub split_brain_ms: u64,
+}
+
+impl ElectionChecker {
+    /// A checker for nodes configured with `config`, `nodes` of them, on a network
+    /// whose longest delay is `max_delay`.
+    pub fn new(config: &Config, nodes: usize, max_delay: Duration) -> Self {
+        let bound = config.announce_interval
+            + config.failure_timeout
+            + config.heartbeat_interval
+            + config.settle
+            + config.election_timeout * 6
+            + max_delay * 4 * nodes as u32;
+        let mut counts = BTreeMap::new();
+        for name in [
+            "one_leader_per_epoch",
+            "one_vote_per_term",
+            "leader_agreement",
+        ] {
+            counts.insert(name, CheckCount::default());
+        }
+        ElectionChecker {
+            algorithm: config.election,
+            rank: config.rank,
+            leaders_by_epoch: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            bound,
+            open_since: None,
+            durations: Vec::new(),
+            messages: BTreeMap::new(),
+            leading_now: 0,
+            split_since: None,
+            split_brain: Duration::ZERO,
+            pending_check: None,
+            last_drop: None,
+            counts,
+            violations: Vec::new(),
+        }
+    }
+
+    /// The agreement bound `B`.
+    pub fn bound(&self) -> Duration {
+        self.bound
+    }
+
+    fn fail(&mut self, invariant: &'static str, at: Instant, nodes: Vec<u32>, detail: String) {
+        self.violations.push(Violation {
+            invariant,
+            at_ms: at.as_millis(),
+            nodes,
+            detail,
+        });
+    }
+
+    fn count(&mut self, name: &'static str, excused: bool) {
+        let c = self.counts.entry(name).or_default();
+        if excused {
+            c.excused += 1;
+        } else {
+            c.checked += 1;
+        }
+    }
+
+    /// A message was lost or cut.
+    pub fn on_drop(&mut self, at: Instant) {
+        self.last_drop = Some(at);
+    }
+
+    /// The latest fault so far happened at `at`: agreement is due by `at + B`.
+    pub fn on_fault(&mut self, at: Instant) {
+        self.pending_check = Some((at, at + self.bound));
+    }
+
+    /// Node `node` emitted `action` at `at`.
+    pub fn on_action(&mut self, at: Instant, node: NodeId, action: &Action) {
+        match action {
+            Action::Send {
+                to,
+                msg: Message::Election { msg, .. },
+            } => {
+                *self.messages.entry(msg.kind()).or_default() += 1;
+                if let ElectionMsg::VoteReply {
+                    term,
+                    granted: true,
+                } = msg
+                {
+                    self.on_vote(at, node, *term, *to);
+                }
+            }
+            Action::RoleChanged {
+                new: Role::Leader,
+                epoch,
+                ..
+            } if self.algorithm == Algorithm::Quorum => {
+                let previous = *self.leaders_by_epoch.entry(*epoch).or_insert(node);
+                let broken = previous != node;
+                self.count("one_leader_per_epoch", false);
+                if broken {
+                    self.fail(
+                        "one_leader_per_epoch",
+                        at,
+                        vec![previous.0, node.0],
+                        format!(
+                            "{node} became leader of epoch {epoch}, which {previous} already led"
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_vote(&mut self, at: Instant, voter: NodeId, term: u64, candidate: NodeId) {
+        let previous = *self.votes.entry((voter, term)).or_insert(candidate);
+        self.count("one_vote_per_term", false);
+        if previous != candidate {
+            self.fail(
+                "one_vote_per_term",
+                at,
+                vec![voter.0, previous.0, candidate.0],
+                format!("{voter} voted for {previous} and then for {candidate} in term {term}"),
+            );
+        }
+    }
+
+    /// The leader every live node agrees on, if they all agree on a live one that leads.
+    fn agreed(world: &dyn Observed) -> Option<NodeId> {
+        let mut agreed = None;
+        for i in 0..world.len() {
+            let Some(node) = world.node(i) else { continue };
+            let leader = node.leadership().leader?;
+            if agreed.is_some_and(|a| a != leader) {
+                return None;
+            }
+            agreed = Some(leader);
+        }
+        let leader = agreed?;
+        let lead = world.node(leader.0 as usize - 1)?.leadership();
+        (lead.role == Role::Leader).then_some(leader)
+    }
+
+    /// Re-evaluates agreement and split brain after something changed at `at`.
+    pub fn after_change(&mut self, at: Instant, world: &dyn Observed) {
+        let agreed = Self::agreed(world).is_some();
+        match (self.open_since, agreed) {
+            (None, false) => self.open_since = Some(at),
+            (Some(since), true) => {
+                self.durations
+                    .push(at.saturating_since(since).as_millis() as u64);
+                self.open_since = None;
+            }
+            _ => {}
+        }
+        let leading = (0..world.len())
+            .filter_map(|i| world.node(i))
+            .filter(|n| n.leadership().role == Role::Leader)
+            .count();
+        match (self.leading_now > 1, leading > 1) {
+            (false, true) => self.split_since = Some(at),
+            (true, false) => {
+                if let Some(since) = self.split_since.take() {
+                    self.split_brain += at.saturating_since(since);
+                }
+            }
+            _ => {}
+        }
+        self.leading_now = leading;
+    }
+
+    /// Evaluates the agreement bound if it fell due before `now`.
+    pub fn check_due(&mut self, now: Instant, world: &dyn Observed) {
+        let Some((fault_at, deadline)) = self.pending_check else {
+            return;
+        };
+        if deadline >= now {
+            return;
+        }
+        self.pending_check = None;
+        let agreed = Self::agreed(world);
+        let expected = match self.algorithm {
+            Algorithm::Quorum => agreed,
+            Algorithm::Bully | Algorithm::Ring => (0..world.len())
+                .filter_map(|i| world.node(i))
+                .max_by_key(|n| rank_key(self.rank, &n.info()))
+                .map(|n| n.id()),
+        };
+        let holds = agreed.is_some() && agreed == expected;
+        let excused = !holds && self.last_drop.is_some_and(|d| d >= fault_at);
+        self.count("leader_agreement", excused);
+        if !holds && !excused {
+            let views: Vec<String> = (0..world.len())
+                .filter_map(|i| world.node(i))
+                .map(|n| {
+                    let l = n.leadership();
+                    format!(
+                        "{}: {} of {} e{}",
+                        n.id(),
+                        l.role,
+                        l.leader.map_or("none".into(), |x| x.to_string()),
+                        l.epoch
+                    )
+                })
+                .collect();
+            let want = expected.map_or("one leader".to_owned(), |e| e.to_string());
+            let nodes = (0..world.len())
+                .filter_map(|i| world.node(i))
+                .map(|n| n.id().0)
+                .collect();
+            self.fail("leader_agreement", deadline, nodes, format!(
+                "{} after the last fault at {fault_at}, the live nodes should all follow {want}, but: {}",
+                humantime(self.bound), views.join("; ")
+            ));
+        }
+    }
+
+    /// Closes the books at the end of the run.
+    pub fn finish(
+        mut self,
+        end: Instant,
+    ) -> (
+        Vec<Violation>,
+        BTreeMap<&'static str, CheckCount>,
+        ElectionStats,
+    ) {
+        if let Some(since) = self.split_since.take() {
+            self.split_brain += end.saturating_since(since);
+        }
+        let elections = self.durations.len() as u64 + u64::from(self.open_since.is_some());
+        let stats = ElectionStats {
+            elections,
+            election_ms: self.durations,
+            election_messages: self.messages,
+            split_brain_ms: self.split_brain.as_millis() as u64,
+        };
+        (self.violations, self.counts, stats)
+    }
+}
+
+fn humantime(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
