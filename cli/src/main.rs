@@ -25,14 +25,19 @@ enum Command {
 pub const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Simulated nodes log through the same core as real ones; in a simulation the
+    // trace is the record, so their logs stay off unless RUST_LOG asks for them.
+    let default_filter = match cli.command {
+        Command::Sim(_) => "warn,ringleader_core=off",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
-    let cli = Cli::parse();
     match cli.command {
         Command::Sim(cmd) => sim::run(cmd),
     }

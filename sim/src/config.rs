@@ -23,6 +23,8 @@ pub struct SimConfig {
     pub node: Config,
     /// Nodes start at random times within this window.
     pub start_spread: Duration,
+    /// Nodes that start at a given time instead (servers started one after another).
+    pub start_at: Vec<(ringleader_core::NodeId, ringleader_core::Instant)>,
     /// Random faults generated from the seed.
     pub faults: FaultProfile,
     /// Whether the random generator may cut links.
@@ -40,6 +42,7 @@ impl Default for SimConfig {
             network: NetworkConfig::default(),
             node: Config::default(),
             start_spread: Duration::from_millis(100),
+            start_at: Vec::new(),
             faults: FaultProfile::None,
             partitions: true,
             schedule: Vec::new(),
@@ -71,6 +74,14 @@ impl SimConfig {
         }
         self.network.validate()?;
         self.node_config().validate().map_err(|e| e.to_string())?;
+        for (id, _) in &self.start_at {
+            if id.0 == 0 || id.0 > self.nodes {
+                return Err(format!(
+                    "start time given for {id}, but the cluster has nodes n1..n{}",
+                    self.nodes
+                ));
+            }
+        }
         for f in &self.schedule {
             for id in crate::world::fault_nodes(&f.fault) {
                 if id.0 == 0 || id.0 > self.nodes {

@@ -3,7 +3,7 @@
 use crate::parse;
 use crate::EXIT_USAGE;
 use clap::Args;
-use ringleader_core::Config;
+use ringleader_core::{Algorithm, Config, RankBy};
 use ringleader_sim::{fault_schedule, run_traced, FaultProfile, NetworkConfig, Report, SimConfig};
 use serde::Serialize;
 use std::fs::File;
@@ -42,6 +42,20 @@ pub struct RunArgs {
     /// Let the fault generator crash and restart nodes but never cut links.
     #[arg(long)]
     no_partitions: bool,
+    /// Election algorithm of every node: bully, ring (Chang-Roberts) or quorum.
+    #[arg(long, default_value = "bully", value_parser = parse_algorithm)]
+    election: Algorithm,
+    /// What makes a node the preferred leader under bully and ring: id (highest
+    /// wins), oldest (longest running wins) or address (lowest address and port wins).
+    #[arg(long, default_value = "id", value_parser = parse_rank)]
+    rank: RankBy,
+    /// How long a starting node listens before its first election.
+    #[arg(long, default_value = "300ms", value_parser = parse::duration)]
+    settle: Duration,
+    /// Election timeout (bully: wait for OK; ring: longest round; quorum: randomized
+    /// between one and two of it).
+    #[arg(long, default_value = "300ms", value_parser = parse::duration)]
+    election_timeout: Duration,
     /// Heartbeat interval of every node.
     #[arg(long, default_value = "100ms", value_parser = parse::duration)]
     heartbeat: Duration,
@@ -66,6 +80,14 @@ fn parse_profile(s: &str) -> Result<FaultProfile, String> {
     s.parse()
 }
 
+fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    s.parse()
+}
+
+fn parse_rank(s: &str) -> Result<RankBy, String> {
+    s.parse()
+}
+
 impl RunArgs {
     fn config(&self) -> SimConfig {
         SimConfig {
@@ -84,6 +106,10 @@ impl RunArgs {
                 suspect_timeout: self.suspect_timeout,
                 failure_timeout: self.failure_timeout,
                 announce_interval: self.announce,
+                election: self.election,
+                rank: self.rank,
+                settle: self.settle,
+                election_timeout: self.election_timeout,
                 ..Config::default()
             },
             faults: self.faults,
@@ -95,11 +121,13 @@ impl RunArgs {
     /// The command line that reproduces this run.
     fn replay_command(&self) -> String {
         let mut cmd = format!(
-            "ringleader sim run --seed {} --nodes {} --duration {}ms --faults {}",
+            "ringleader sim run --seed {} --nodes {} --duration {}ms --faults {} --election {} --rank {}",
             self.seed,
             self.nodes,
             self.duration.as_millis(),
-            self.faults
+            self.faults,
+            self.election,
+            self.rank
         );
         for (flag, p) in [
             ("loss", self.loss),
@@ -121,6 +149,8 @@ impl RunArgs {
             ("suspect-timeout", self.suspect_timeout),
             ("failure-timeout", self.failure_timeout),
             ("announce", self.announce),
+            ("settle", self.settle),
+            ("election-timeout", self.election_timeout),
         ] {
             cmd.push_str(&format!(" --{flag} {}us", d.as_micros()));
         }
@@ -224,6 +254,39 @@ fn print_summary(args: &RunArgs, config: &SimConfig, r: &Report, speed: f64) {
         .map(|(name, c)| format!("{name} {}/{}", c.checked, c.checked + c.excused))
         .collect();
     println!("  checks (run/raised): {}", checks.join(", "));
+    let e = &r.election_stats;
+    let mean = if e.election_ms.is_empty() {
+        0.0
+    } else {
+        e.election_ms.iter().sum::<u64>() as f64 / e.election_ms.len() as f64
+    };
+    let messages: Vec<String> = e
+        .election_messages
+        .iter()
+        .map(|(kind, n)| format!("{kind} {n}"))
+        .collect();
+    println!(
+        "  {} elections: {} (to agreement: mean {:.0} ms, max {} ms), split brain {} ms",
+        r.election,
+        e.elections,
+        mean,
+        e.election_ms.iter().max().copied().unwrap_or(0),
+        e.split_brain_ms
+    );
+    println!(
+        "  election messages: {}",
+        if messages.is_empty() {
+            "none".to_owned()
+        } else {
+            messages.join(", ")
+        }
+    );
+    let leaders: Vec<String> = r
+        .leaders
+        .iter()
+        .map(|(n, l)| format!("n{n}->{}", l.map_or("none".to_owned(), |l| format!("n{l}"))))
+        .collect();
+    println!("  leaders at the end: {}", leaders.join(" "));
     println!("  digest {}", r.digest);
     if r.ok() {
         println!("  invariants: all held");

@@ -16,6 +16,7 @@ use crate::discovery::MembershipChange;
 use crate::id::{NodeId, NodeInfo};
 use crate::ring::Ring;
 use crate::time::Instant;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// State of the Chang-Roberts algorithm.
@@ -26,6 +27,9 @@ pub struct ChangRoberts {
     participant_until: Option<Instant>,
     /// The last ring message this node passed on, and to whom, for re-sending.
     forwarded: Option<(NodeId, ElectionMsg)>,
+    /// Candidates whose votes this node passed on in the current election: a vote that
+    /// comes round a second time has not found its candidate on the ring, and is dropped.
+    passed: BTreeSet<NodeId>,
 }
 
 impl ChangRoberts {
@@ -34,6 +38,7 @@ impl ChangRoberts {
             timeout: config.election_timeout,
             participant_until: None,
             forwarded: None,
+            passed: BTreeSet::new(),
         }
     }
 
@@ -60,6 +65,9 @@ impl ChangRoberts {
     }
 
     fn join(&mut self, cx: &mut Ctx<'_>) {
+        if self.participant_until.is_none() {
+            self.passed.clear();
+        }
         self.participant_until = Some(cx.now + self.timeout);
         if cx.lead.role != Role::Leader {
             let epoch = cx.lead.epoch;
@@ -109,15 +117,15 @@ impl ElectionAlgorithm for ChangRoberts {
                 let epoch = *cx.max_seen;
                 if candidate.id == cx.me.id {
                     self.win(cx);
-                } else if cx.rank_of(candidate) > cx.my_rank() {
+                } else if cx.rank_of(candidate) > cx.my_rank() && on_ring(cx, candidate) {
                     self.join(cx);
-                    self.pass_on(
-                        cx,
-                        ElectionMsg::Vote {
+                    if self.passed.insert(candidate.id) {
+                        let vote = ElectionMsg::Vote {
                             candidate: *candidate,
                             epoch,
-                        },
-                    );
+                        };
+                        self.pass_on(cx, vote);
+                    }
                 } else if self.participant_until.is_none() {
                     self.join(cx);
                     let me = cx.me;
@@ -186,4 +194,12 @@ impl ElectionAlgorithm for ChangRoberts {
     fn elect_after_settle(&self, cx: &Ctx<'_>) -> bool {
         outranks_leader(cx)
     }
+}
+
+/// Whether `candidate` is alive, in that life, in this node's view; a vote for a dead
+/// candidate is treated like a vote for a lower one.
+fn on_ring(cx: &Ctx<'_>, candidate: &NodeInfo) -> bool {
+    cx.view
+        .get(candidate.id)
+        .is_some_and(|m| m.state.is_live() && m.info.incarnation == candidate.incarnation)
 }
