@@ -175,10 +175,13 @@ impl<'w> World<'w> {
                 lives: 0,
                 tick_at: None,
             });
-            queue.push(
-                Instant::from_micros(setup.random_range(0..=spread)),
-                Item::Start(i),
-            );
+            let random = Instant::from_micros(setup.random_range(0..=spread));
+            let at = config
+                .start_at
+                .iter()
+                .find(|(n, _)| *n == id)
+                .map_or(random, |(_, at)| *at);
+            queue.push(at, Item::Start(i));
         }
         for f in fault_schedule(config) {
             queue.push(f.at, Item::Fault(f.fault));
