@@ -102,10 +102,11 @@ impl Node {
             }
             (Lifecycle::Running, Event::Tick) => {
                 let mark = out.len();
-                let claim = self.election.claim();
-                self.discovery.tick(now, &mut self.rng, claim, out);
+                self.discovery.expire(now, out);
                 self.membership_to_election(now, mark, out);
                 self.with_election(now, out, |e, p| e.tick(p));
+                let claim = self.election.claim();
+                self.discovery.emit(now, &mut self.rng, claim, out);
             }
             (Lifecycle::Running, Event::Received(msg)) => {
                 let mark = out.len();

@@ -33,3 +33,32 @@ pub fn assert_clean(report: &Report) {
         report.violations.first()
     );
 }
+
+/// The election-relevant lines of a trace: faults, starts, deaths, leaves, rejoins,
+/// election messages and role changes. Heartbeats, announcements, probes, ticks and
+/// persists are left out so a snapshot reads like the protocol.
+pub fn election_lines(trace: &str) -> String {
+    const KEEP: [&str; 7] = [
+        "Election",
+        " Ok ",
+        "Coordinator",
+        "Vote",
+        "Elected",
+        "RequestVote",
+        "VoteReply",
+    ];
+    trace
+        .lines()
+        .filter(|l| {
+            let rest = l.trim_start();
+            rest.contains(" !! ")
+                || rest.contains(" = ")
+                || rest.contains(" * start")
+                || rest.ends_with(" died")
+                || rest.ends_with(" left")
+                || rest.ends_with(" rejoined")
+                || (!rest.contains("Heartbeat") && KEEP.iter().any(|k| rest.contains(k)))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}

@@ -126,7 +126,17 @@ impl Discovery {
         self.next_check = Instant::MAX;
     }
 
-    pub(crate) fn tick(
+    /// First half of a tick: members silent for too long become suspect or dead.
+    /// The node lets the election react before [`emit`](Self::emit) sends anything,
+    /// so this tick's heartbeats carry the leadership as it stands after the tick.
+    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if now >= self.next_check {
+            self.check_timeouts(now, out);
+        }
+    }
+
+    /// Second half of a tick: announcements and heartbeats that are due.
+    pub(crate) fn emit(
         &mut self,
         now: Instant,
         rng: &mut ChaCha8Rng,
@@ -150,9 +160,6 @@ impl Discovery {
             // Catch up without a burst if the driver was late.
             self.next_heartbeat = (self.next_heartbeat + self.heartbeat_interval)
                 .max(now + self.heartbeat_interval / 2);
-        }
-        if now >= self.next_check {
-            self.check_timeouts(now, out);
         }
     }
 

@@ -82,12 +82,14 @@ impl ElectionAlgorithm for Bully {
                 if cx.rank_of(from) >= cx.my_rank() {
                     return; // only lower ranks ask us
                 }
-                cx.send(
-                    from.id,
-                    ElectionMsg::Ok {
-                        epoch: *cx.max_seen,
-                    },
-                );
+                let ok = ElectionMsg::Ok {
+                    epoch: *cx.max_seen,
+                };
+                cx.send(from.id, ok);
+                if follows_a_higher_leader(cx) {
+                    // The asker wrote to our leader too; its COORDINATOR will answer.
+                    return;
+                }
                 if cx.lead.role == Role::Leader {
                     if *cx.max_seen > cx.lead.epoch {
                         // Someone saw a newer epoch than ours: lead again above it, or
@@ -125,9 +127,14 @@ impl ElectionAlgorithm for Bully {
         self.start_election(cx);
     }
 
-    fn on_member(&mut self, _cx: &mut Ctx<'_>, _node: &NodeInfo, _change: MembershipChange) {
-        // A higher-ranked newcomer holds its own election once it has settled; a
-        // member dying mid-election only shortens the wait for OK.
+    fn on_member(&mut self, cx: &mut Ctx<'_>, _node: &NodeInfo, change: MembershipChange) {
+        // A higher-ranked newcomer holds its own election once it has settled. A
+        // member dying while we wait for OK may leave nobody above us: lead now
+        // instead of waiting out the timeout for an answer that cannot come.
+        let gone = matches!(change, MembershipChange::Died | MembershipChange::Left);
+        if gone && matches!(self.phase, Phase::AwaitOk(_)) && cx.higher().is_empty() {
+            self.become_leader(cx);
+        }
     }
 
     fn on_tick(&mut self, cx: &mut Ctx<'_>) {
@@ -163,4 +170,14 @@ pub(crate) fn outranks_leader(cx: &Ctx<'_>) -> bool {
             .get(id)
             .is_none_or(|m| cx.rank_of(&m.info) < cx.my_rank()),
     }
+}
+
+/// True when this node follows a live leader that outranks it.
+fn follows_a_higher_leader(cx: &Ctx<'_>) -> bool {
+    cx.lead.role == Role::Follower
+        && cx.lead.leader.is_some_and(|l| {
+            cx.view
+                .get(l)
+                .is_some_and(|m| m.state.is_live() && cx.rank_of(&m.info) > cx.my_rank())
+        })
 }

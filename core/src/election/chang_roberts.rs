@@ -158,6 +158,11 @@ impl ElectionAlgorithm for ChangRoberts {
     }
 
     fn on_claim(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, epoch: u64) {
+        if self.participant_until.is_some() && epoch <= cx.lead.epoch {
+            // The leader this election replaces still heartbeats: only a newer
+            // epoch ends the election; ELECTED will bring it.
+            return;
+        }
         let verdict = ranked_claim(cx, from, epoch);
         self.handle_verdict(cx, verdict);
     }

@@ -120,6 +120,18 @@ pub enum ElectionMsg {
         /// The new epoch.
         epoch: u64,
     },
+    /// quorum: "would you vote for me in this term?", asked before raising the term.
+    PreVote {
+        /// The term the sender would stand in.
+        term: u64,
+    },
+    /// quorum: the answer to a pre-vote; changes nothing on either side.
+    PreVoteReply {
+        /// The term asked about.
+        term: u64,
+        /// Whether the vote would be given.
+        granted: bool,
+    },
     /// quorum: "vote for me in this term".
     RequestVote {
         /// The candidate's term.
@@ -143,6 +155,8 @@ impl ElectionMsg {
             ElectionMsg::Coordinator { .. } => "Coordinator",
             ElectionMsg::Vote { .. } => "Vote",
             ElectionMsg::Elected { .. } => "Elected",
+            ElectionMsg::PreVote { .. } => "PreVote",
+            ElectionMsg::PreVoteReply { .. } => "PreVoteReply",
             ElectionMsg::RequestVote { .. } => "RequestVote",
             ElectionMsg::VoteReply { .. } => "VoteReply",
         }
@@ -159,6 +173,14 @@ impl fmt::Display for ElectionMsg {
             }
             ElectionMsg::Vote { candidate, epoch } => write!(f, "Vote {} e{epoch}", candidate.id),
             ElectionMsg::Elected { leader, epoch } => write!(f, "Elected {} e{epoch}", leader.id),
+            ElectionMsg::PreVote { term } => write!(f, "PreVote t{term}"),
+            ElectionMsg::PreVoteReply { term, granted } => {
+                write!(
+                    f,
+                    "PreVoteReply t{term} {}",
+                    if *granted { "yes" } else { "no" }
+                )
+            }
             ElectionMsg::RequestVote { term } => write!(f, "RequestVote t{term}"),
             ElectionMsg::VoteReply { term, granted } => {
                 write!(
@@ -197,6 +219,8 @@ pub(crate) struct Ctx<'a> {
     pub persisted: &'a mut Persisted,
     /// Highest epoch seen anywhere.
     pub max_seen: &'a mut u64,
+    /// The node is still in its settle period: it follows, but does not challenge.
+    pub settling: bool,
 }
 
 impl Ctx<'_> {
@@ -299,7 +323,9 @@ pub(crate) fn ranked_claim(cx: &mut Ctx<'_>, from: &NodeInfo, epoch: u64) -> Ver
         return Verdict::Conflict;
     }
     cx.follow(from.id, epoch);
-    if cx.rank_of(from) < cx.my_rank() {
+    // While settling, the view may still miss higher nodes: the end of the settle
+    // period decides whether to challenge.
+    if cx.rank_of(from) < cx.my_rank() && !cx.settling {
         Verdict::Challenge
     } else {
         Verdict::Followed
@@ -397,6 +423,7 @@ impl Election {
             lead: &mut self.lead,
             persisted: p.persisted,
             max_seen: &mut self.max_seen,
+            settling: self.settle_until != Instant::MAX,
         };
         f(self.algo.as_mut(), &mut cx)
     }

@@ -7,7 +7,12 @@
 //! the reply) so a restart cannot vote twice. A candidate with a majority of the fixed
 //! voter set leads that term; any node that sees a newer term follows it.
 //!
-//! Two refinements keep a healthy cluster stable and failover fast:
+//! Three refinements keep a healthy cluster stable and failover fast:
+//! - pre-vote (as in etcd): before raising its term a voter asks whether the others
+//!   would vote for it; they say no while they believe in a live leader, and nobody
+//!   changes state either way. A node cut off in a minority, or one rejoining a
+//!   healthy cluster, therefore never inflates its term, and on return it simply
+//!   follows the leader's claim instead of deposing it;
 //! - a follower that heard from its leader within the election timeout refuses to
 //!   vote for anyone else (a node returning from a partition with a high term cannot
 //!   depose a healthy leader), but drops that lease the moment its failure detector
@@ -32,6 +37,8 @@ pub struct Quorum {
     voters: Vec<NodeId>,
     timeout: Duration,
     votes: BTreeSet<NodeId>,
+    /// Pre-votes gathered for the next term, while asking.
+    prevotes: Option<BTreeSet<NodeId>>,
     election_at: Instant,
     lease_until: Instant,
     /// Whether the last candidacy found too few voters reachable (logged once).
@@ -47,6 +54,7 @@ impl Quorum {
             voters,
             timeout: config.election_timeout,
             votes: BTreeSet::new(),
+            prevotes: None,
             election_at: Instant::MAX,
             lease_until: Instant::ZERO,
             short_of_quorum: false,
@@ -86,6 +94,34 @@ impl Quorum {
                 self.reset_timer(cx); // stepped down from leading
             }
         }
+    }
+
+    /// Stands for election in the next term, after a majority said it would vote.
+    fn campaign(&mut self, cx: &mut Ctx<'_>) {
+        self.prevotes = None;
+        let term = cx.persisted.term + 1;
+        cx.persisted.term = term;
+        cx.persisted.voted_for = Some(cx.me.id);
+        // Persist before asking: the request is a promise about this term's vote.
+        cx.persist();
+        cx.set(Role::Candidate, None, term);
+        self.votes.clear();
+        self.votes.insert(cx.me.id);
+        if self.votes.len() >= self.majority() {
+            return self.become_leader(cx);
+        }
+        let me = cx.me.id;
+        for &v in self.voters.clone().iter().filter(|&&v| v != me) {
+            cx.send(v, ElectionMsg::RequestVote { term });
+        }
+    }
+
+    /// Whether this node currently believes in a live leader other than `asker`.
+    fn has_other_leader(&self, cx: &Ctx<'_>, asker: NodeId) -> bool {
+        if cx.lead.role == Role::Leader {
+            return self.reachable_voters(cx) >= self.majority();
+        }
+        cx.now < self.lease_until && cx.lead.leader.is_some_and(|l| l != asker)
     }
 
     fn become_leader(&mut self, cx: &mut Ctx<'_>) {
@@ -131,37 +167,48 @@ impl ElectionAlgorithm for Quorum {
             );
         }
         self.short_of_quorum = short;
+        // Pre-vote: ask before raising the term, so a node that cannot win (cut off,
+        // or facing a healthy leader) leaves everyone's term alone.
         let term = cx.persisted.term + 1;
-        cx.persisted.term = term;
-        cx.persisted.voted_for = Some(cx.me.id);
-        // Persist before asking: the request is a promise about this term's vote.
-        cx.persist();
-        cx.set(Role::Candidate, None, term);
-        self.votes.clear();
-        self.votes.insert(cx.me.id);
-        if self.votes.len() >= self.majority() {
-            return self.become_leader(cx);
+        self.prevotes = Some(BTreeSet::from([cx.me.id]));
+        if self.majority() <= 1 {
+            return self.campaign(cx);
         }
         let me = cx.me.id;
         for &v in self.voters.clone().iter().filter(|&&v| v != me) {
-            cx.send(v, ElectionMsg::RequestVote { term });
+            cx.send(v, ElectionMsg::PreVote { term });
         }
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, msg: &ElectionMsg) {
         match *msg {
+            ElectionMsg::PreVote { term } => {
+                let granted = term > cx.persisted.term
+                    && self.is_voter(from.id)
+                    && !self.has_other_leader(cx, from.id);
+                cx.send(from.id, ElectionMsg::PreVoteReply { term, granted });
+            }
+            ElectionMsg::PreVoteReply { term, granted } => {
+                let asked = cx.persisted.term + 1;
+                let voter = self.is_voter(from.id);
+                let Some(prevotes) = self.prevotes.as_mut() else {
+                    return;
+                };
+                if granted && term == asked && voter {
+                    prevotes.insert(from.id);
+                    if prevotes.len() >= self.majority() {
+                        self.campaign(cx);
+                    }
+                }
+            }
             ElectionMsg::RequestVote { term } => {
-                let leased =
-                    cx.now < self.lease_until && cx.lead.leader.is_some_and(|l| l != from.id);
-                if leased {
+                if self.has_other_leader(cx, from.id) {
                     let mine = cx.persisted.term;
-                    cx.send(
-                        from.id,
-                        ElectionMsg::VoteReply {
-                            term: mine,
-                            granted: false,
-                        },
-                    );
+                    let reply = ElectionMsg::VoteReply {
+                        term: mine,
+                        granted: false,
+                    };
+                    cx.send(from.id, reply);
                     return;
                 }
                 self.adopt_term(cx, term);
@@ -211,6 +258,7 @@ impl ElectionAlgorithm for Quorum {
             return;
         }
         cx.follow(from.id, term);
+        self.prevotes = None;
         self.lease_until = cx.now + self.timeout;
         self.reset_timer(cx);
     }
