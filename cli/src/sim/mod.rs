@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 /// The simulator's commands.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum SimCommand {
     /// Run one seeded simulation and check every invariant on every step.
     ///
