@@ -23,6 +23,10 @@ pub struct SimConfig {
     pub node: Config,
     /// Nodes start at random times within this window.
     pub start_spread: Duration,
+    /// Each node's clock reads a random offset in `0..max_clock_offset` at virtual time
+    /// zero, as unsynchronised machines do; zero gives every node the same epoch
+    /// (needed when ranking by start time should mean what it says).
+    pub max_clock_offset: Duration,
     /// Nodes that start at a given time instead (servers started one after another).
     pub start_at: Vec<(ringleader_core::NodeId, ringleader_core::Instant)>,
     /// Random faults generated from the seed.
@@ -43,6 +47,7 @@ impl Default for SimConfig {
             node: Config::default(),
             start_spread: Duration::from_millis(100),
             start_at: Vec::new(),
+            max_clock_offset: Duration::from_secs(10),
             faults: FaultProfile::None,
             partitions: true,
             schedule: Vec::new(),

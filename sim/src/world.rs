@@ -161,7 +161,8 @@ impl<'w> World<'w> {
         for i in 0..n {
             let id = NodeId(i as u32 + 1);
             // Every node's clock has its own epoch, as on real machines.
-            let offset = Duration::from_micros(setup.random_range(0..10_000_000));
+            let max_offset = config.max_clock_offset.as_micros() as u64;
+            let offset = Duration::from_micros(setup.random_range(0..max_offset.max(1)));
             slots.push(Slot {
                 id,
                 config: Config {

@@ -65,10 +65,12 @@ impl ChangRoberts {
     }
 
     fn join(&mut self, cx: &mut Ctx<'_>) {
+        // The timeout bounds the whole election, so it is set once, on joining: an
+        // election whose vote was lost must end even while other votes keep coming.
         if self.participant_until.is_none() {
             self.passed.clear();
+            self.participant_until = Some(cx.now + self.timeout);
         }
-        self.participant_until = Some(cx.now + self.timeout);
         if cx.lead.role != Role::Leader {
             let epoch = cx.lead.epoch;
             cx.set(Role::Candidate, None, epoch);

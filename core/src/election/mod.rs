@@ -132,6 +132,12 @@ pub enum ElectionMsg {
         /// Whether the vote would be given.
         granted: bool,
     },
+    /// quorum: "your term is behind mine", sent to a leader whose claim is stale so
+    /// it steps down and a new election can run above both terms.
+    NewerTerm {
+        /// The sender's term.
+        term: u64,
+    },
     /// quorum: "vote for me in this term".
     RequestVote {
         /// The candidate's term.
@@ -157,6 +163,7 @@ impl ElectionMsg {
             ElectionMsg::Elected { .. } => "Elected",
             ElectionMsg::PreVote { .. } => "PreVote",
             ElectionMsg::PreVoteReply { .. } => "PreVoteReply",
+            ElectionMsg::NewerTerm { .. } => "NewerTerm",
             ElectionMsg::RequestVote { .. } => "RequestVote",
             ElectionMsg::VoteReply { .. } => "VoteReply",
         }
@@ -181,6 +188,7 @@ impl fmt::Display for ElectionMsg {
                     if *granted { "yes" } else { "no" }
                 )
             }
+            ElectionMsg::NewerTerm { term } => write!(f, "NewerTerm t{term}"),
             ElectionMsg::RequestVote { term } => write!(f, "RequestVote t{term}"),
             ElectionMsg::VoteReply { term, granted } => {
                 write!(
@@ -515,3 +523,6 @@ impl Election {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -201,6 +201,7 @@ impl ElectionAlgorithm for Quorum {
                     }
                 }
             }
+            ElectionMsg::NewerTerm { term } => self.adopt_term(cx, term),
             ElectionMsg::RequestVote { term } => {
                 if self.has_other_leader(cx, from.id) {
                     let mine = cx.persisted.term;
@@ -249,6 +250,11 @@ impl ElectionAlgorithm for Quorum {
 
     fn on_claim(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, term: u64) {
         if term < cx.persisted.term {
+            // This node moved past the leader's term (a lost election) and cannot
+            // follow it; a leader that keeps its majority would never learn that,
+            // so tell it: it steps down and the next election runs above both.
+            let mine = cx.persisted.term;
+            cx.send(from.id, ElectionMsg::NewerTerm { term: mine });
             return;
         }
         self.adopt_term(cx, term);

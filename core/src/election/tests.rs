@@ -1,0 +1,396 @@
+//! Election unit tests on a tiny lockstep network: zero latency, every message
+//! delivered in order, time advanced in 1 ms steps.
+
+use super::rank::{rank_key, RankBy};
+use crate::wire::Message;
+use crate::{
+    Action, Algorithm, Config, ElectionMsg, Event, Instant, Node, NodeId, Persisted, Role,
+};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+struct Net {
+    nodes: Vec<Option<Node>>,
+    queue: VecDeque<(usize, Message)>,
+    now: Instant,
+    log: Vec<(NodeId, Action)>,
+}
+
+fn config(id: u32, algorithm: Algorithm, n: u32) -> Config {
+    Config {
+        addr: format!("10.0.0.{id}:7000").parse().unwrap(),
+        election: algorithm,
+        voters: (1..=n).map(NodeId).collect(),
+        ..Config::default()
+    }
+}
+
+impl Net {
+    fn new(algorithm: Algorithm, n: u32) -> Net {
+        let mut net = Net {
+            nodes: Vec::new(),
+            queue: VecDeque::new(),
+            now: Instant::ZERO,
+            log: Vec::new(),
+        };
+        for id in 1..=n {
+            let node = Node::new(
+                config(id, algorithm, n),
+                NodeId(id),
+                u64::from(id),
+                Instant::ZERO,
+            )
+            .unwrap();
+            net.nodes.push(Some(node));
+        }
+        for i in 0..n as usize {
+            net.step(i, Event::Start);
+        }
+        net
+    }
+
+    fn step(&mut self, i: usize, event: Event) {
+        let Some(node) = self.nodes[i].as_mut() else {
+            return;
+        };
+        let id = node.id();
+        for action in node.step(self.now, event) {
+            match &action {
+                Action::Send { to, msg } => self.queue.push_back((to.0 as usize - 1, msg.clone())),
+                Action::Multicast(msg) => {
+                    for j in (0..self.nodes.len()).filter(|&j| j != i) {
+                        self.queue.push_back((j, msg.clone()));
+                    }
+                }
+                _ => {}
+            }
+            self.log.push((id, action));
+        }
+    }
+
+    fn run_for(&mut self, ms: u64) {
+        let end = self.now + Duration::from_millis(ms);
+        while self.now < end {
+            while let Some((to, msg)) = self.queue.pop_front() {
+                self.step(to, Event::Received(msg));
+            }
+            for i in 0..self.nodes.len() {
+                let due = self.nodes[i]
+                    .as_ref()
+                    .and_then(Node::next_deadline)
+                    .is_some_and(|d| d <= self.now);
+                if due {
+                    self.step(i, Event::Tick);
+                }
+            }
+            self.now = self.now + Duration::from_millis(1);
+        }
+    }
+
+    fn crash(&mut self, id: u32) {
+        self.nodes[id as usize - 1] = None;
+    }
+
+    fn leaders(&self) -> Vec<Option<u32>> {
+        self.nodes
+            .iter()
+            .flatten()
+            .map(|n| n.leadership().leader.map(|l| l.0))
+            .collect()
+    }
+
+    fn node(&self, id: u32) -> &Node {
+        self.nodes[id as usize - 1].as_ref().unwrap()
+    }
+}
+
+#[test]
+fn bully_elects_the_highest_id_and_reports_the_role_change() {
+    let mut net = Net::new(Algorithm::Bully, 3);
+    net.run_for(1000);
+    assert_eq!(net.leaders(), vec![Some(3); 3]);
+    let lead = net.node(3).leadership();
+    assert_eq!((lead.role, lead.epoch), (Role::Leader, 1));
+    assert!(
+        lead.since >= Instant::from_millis(300),
+        "not before the settle period ends"
+    );
+    assert!(net.log.iter().any(|(id, a)| *id == NodeId(1)
+        && *a
+            == Action::RoleChanged {
+                old: Role::Candidate,
+                new: Role::Follower,
+                leader: Some(NodeId(3)),
+                epoch: 1
+            }));
+}
+
+#[test]
+fn every_algorithm_replaces_a_crashed_leader() {
+    for algorithm in [Algorithm::Bully, Algorithm::Ring, Algorithm::Quorum] {
+        let mut net = Net::new(algorithm, 5);
+        net.run_for(2000);
+        let first = net.leaders()[0].unwrap();
+        assert!(
+            net.leaders().iter().all(|l| *l == Some(first)),
+            "{algorithm}"
+        );
+        net.crash(first);
+        net.run_for(2000);
+        let next = net.leaders()[0];
+        assert!(
+            next.is_some_and(|n| n != first),
+            "{algorithm}: {:?}",
+            net.leaders()
+        );
+        assert!(
+            net.leaders().iter().all(|l| *l == next),
+            "{algorithm}: {:?}",
+            net.leaders()
+        );
+        if algorithm != Algorithm::Quorum {
+            assert_eq!(next, Some(if first == 5 { 4 } else { 5 }), "{algorithm}");
+        }
+    }
+}
+
+#[test]
+fn chang_roberts_votes_travel_the_ring_and_the_winner_is_announced_round_it() {
+    let mut net = Net::new(Algorithm::Ring, 4);
+    net.run_for(1000);
+    assert_eq!(net.leaders(), vec![Some(4); 4]);
+    let elected: Vec<NodeId> = net
+        .log
+        .iter()
+        .filter(|(_, a)| {
+            matches!(
+                a,
+                Action::Send {
+                    msg: Message::Election {
+                        msg: ElectionMsg::Elected { .. },
+                        ..
+                    },
+                    ..
+                }
+            )
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    // n4 announces to n1, which passes it to n2, then n3; n3's successor is the
+    // leader itself, so the announcement stops there: everyone has heard it.
+    assert_eq!(elected, vec![NodeId(4), NodeId(1), NodeId(2)]);
+}
+
+#[test]
+fn quorum_persists_term_and_vote_before_answering_and_never_votes_twice() {
+    let mut voter =
+        Node::new(config(1, Algorithm::Quorum, 3), NodeId(1), 1, Instant::ZERO).unwrap();
+    voter.step(Instant::ZERO, Event::Start);
+    let candidate = |id: u32| {
+        Node::new(
+            config(id, Algorithm::Quorum, 3),
+            NodeId(id),
+            9,
+            Instant::ZERO,
+        )
+        .unwrap()
+        .info()
+    };
+    let ask = |id: u32| {
+        Event::Received(Message::Election {
+            from: candidate(id),
+            algorithm: Algorithm::Quorum,
+            msg: ElectionMsg::RequestVote { term: 5 },
+        })
+    };
+    let out = voter.step(Instant::from_millis(10), ask(2));
+    let persist = out.iter().position(
+        |a| matches!(a, Action::Persist(p) if p.term == 5 && p.voted_for == Some(NodeId(2))),
+    );
+    let reply = out.iter().position(|a| {
+        matches!(
+            a,
+            Action::Send {
+                msg: Message::Election {
+                    msg: ElectionMsg::VoteReply {
+                        term: 5,
+                        granted: true
+                    },
+                    ..
+                },
+                ..
+            }
+        )
+    });
+    assert!(persist.unwrap() < reply.unwrap(), "{out:?}");
+
+    // Restarted with what it persisted, it refuses n3 in the same term.
+    let mut restarted = Node::restore(
+        config(1, Algorithm::Quorum, 3),
+        NodeId(1),
+        1,
+        Instant::from_millis(20),
+        voter.persisted(),
+    )
+    .unwrap();
+    restarted.step(Instant::from_millis(20), Event::Start);
+    let out = restarted.step(Instant::from_millis(30), ask(3));
+    assert!(
+        out.iter().any(|a| matches!(
+            a,
+            Action::Send {
+                msg: Message::Election {
+                    msg: ElectionMsg::VoteReply {
+                        term: 5,
+                        granted: false
+                    },
+                    ..
+                },
+                ..
+            }
+        )),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn quorum_without_a_majority_has_no_leader() {
+    let mut net = Net::new(Algorithm::Quorum, 3);
+    net.crash(2);
+    net.crash(3);
+    net.run_for(3000);
+    assert_eq!(net.leaders(), vec![None]);
+    assert_ne!(net.node(1).leadership().role, Role::Leader);
+}
+
+#[test]
+fn a_stale_quorum_leader_is_told_of_the_newer_term_and_steps_down() {
+    let mut leader = Node::restore(
+        config(1, Algorithm::Quorum, 3),
+        NodeId(1),
+        1,
+        Instant::ZERO,
+        Persisted {
+            term: 3,
+            ..Persisted::default()
+        },
+    )
+    .unwrap();
+    leader.step(Instant::ZERO, Event::Start);
+    let ahead = Node::restore(
+        config(2, Algorithm::Quorum, 3),
+        NodeId(2),
+        2,
+        Instant::ZERO,
+        Persisted {
+            term: 4,
+            ..Persisted::default()
+        },
+    )
+    .unwrap();
+    // The follower that moved ahead answers the leader's claim with its term...
+    let mut follower = ahead;
+    follower.step(Instant::ZERO, Event::Start);
+    let out = follower.step(
+        Instant::from_millis(1),
+        Event::Received(Message::Heartbeat {
+            from: leader.info(),
+            leading: Some(3),
+        }),
+    );
+    let notice = out.iter().find_map(|a| match a {
+        Action::Send {
+            msg:
+                m @ Message::Election {
+                    msg: ElectionMsg::NewerTerm { term: 4 },
+                    ..
+                },
+            ..
+        } => Some(m.clone()),
+        _ => None,
+    });
+    // ...and whoever receives it adopts the newer term.
+    let out = leader.step(
+        Instant::from_millis(2),
+        Event::Received(notice.expect("a NewerTerm notice")),
+    );
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Persist(p) if p.term == 4)));
+    assert_eq!(leader.leadership().epoch, 4);
+}
+
+#[test]
+fn a_peer_running_another_algorithm_is_ignored() {
+    let mut net = Net::new(Algorithm::Bully, 2);
+    net.run_for(1000);
+    let before = net.node(1).leadership();
+    let stranger = net.node(2).info();
+    let out = net.nodes[0].as_mut().unwrap().step(
+        net.now,
+        Event::Received(Message::Election {
+            from: stranger,
+            algorithm: Algorithm::Ring,
+            msg: ElectionMsg::Elected {
+                leader: stranger,
+                epoch: 99,
+            },
+        }),
+    );
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(net.node(1).leadership(), before);
+}
+
+#[test]
+fn ranks_order_as_configured() {
+    let node = |id: u32, addr: &str, started: u64| crate::NodeInfo {
+        id: NodeId(id),
+        addr: addr.parse().unwrap(),
+        incarnation: crate::Incarnation {
+            counter: 1,
+            started_at: Instant::from_millis(started),
+        },
+    };
+    let a = node(1, "10.0.0.9:7000", 500);
+    let b = node(2, "10.0.0.3:7001", 100);
+    let c = node(3, "10.0.0.3:7000", 900);
+    let best = |rank| {
+        [a, b, c]
+            .into_iter()
+            .max_by_key(|n| rank_key(rank, n))
+            .unwrap()
+            .id
+    };
+    assert_eq!(best(RankBy::Id), NodeId(3));
+    assert_eq!(best(RankBy::OldestStart), NodeId(2));
+    assert_eq!(
+        best(RankBy::LowestAddr),
+        NodeId(3),
+        "lowest address, then lowest port"
+    );
+    assert_eq!("oldest".parse(), Ok(RankBy::OldestStart));
+    assert!("tallest".parse::<RankBy>().is_err());
+}
+
+#[test]
+fn the_ring_skips_dead_members_and_heals_when_they_return() {
+    let mut net = Net::new(Algorithm::Ring, 4);
+    net.run_for(500);
+    let ring = net.node(2).ring();
+    assert_eq!(
+        ring.order().map(|n| n.0).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(ring.successor(NodeId(2)).map(|n| n.id), Some(NodeId(3)));
+    assert_eq!(ring.successor(NodeId(4)).map(|n| n.id), Some(NodeId(1)));
+    assert_eq!(ring.predecessor(NodeId(1)).map(|n| n.id), Some(NodeId(4)));
+    net.crash(3);
+    net.run_for(1000);
+    let ring = net.node(2).ring();
+    assert_eq!(
+        ring.successor(NodeId(2)).map(|n| n.id),
+        Some(NodeId(4)),
+        "n3 is skipped once dead"
+    );
+    assert_eq!(ring.len(), 3);
+}

@@ -1,0 +1,107 @@
+//! Election invariants swept over many seeds. The invariants are checked on every
+//! step inside the simulator; these sweeps assert none broke and that each was
+//! exercised.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use ringleader_core::{Algorithm, Config};
+use ringleader_sim::report::CheckCount;
+use ringleader_sim::{run, FaultProfile, NetworkConfig, SimConfig};
+use ringleader_tests::assert_clean;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn sweep(
+    seeds: std::ops::Range<u64>,
+    make: impl Fn(u64) -> SimConfig,
+) -> BTreeMap<&'static str, CheckCount> {
+    let mut totals: BTreeMap<&'static str, CheckCount> = BTreeMap::new();
+    for seed in seeds {
+        let report = run(&make(seed)).expect("valid config");
+        assert_clean(&report);
+        for (name, c) in &report.checks {
+            let t = totals.entry(name).or_default();
+            t.checked += c.checked;
+            t.excused += c.excused;
+        }
+    }
+    totals
+}
+
+fn with(
+    algorithm: Algorithm,
+    seed: u64,
+    faults: FaultProfile,
+    loss: f64,
+    partitions: bool,
+) -> SimConfig {
+    SimConfig {
+        seed,
+        nodes: 5,
+        duration: Duration::from_secs(40),
+        network: NetworkConfig {
+            loss,
+            ..NetworkConfig::default()
+        },
+        node: Config {
+            election: algorithm,
+            ..Config::default()
+        },
+        faults,
+        partitions,
+        ..SimConfig::default()
+    }
+}
+
+#[test]
+fn quorum_never_elects_two_leaders_in_one_epoch_over_a_thousand_seeds() {
+    // Heavy faults: crashes and leaves with restarts, partitions into up to three
+    // groups, one-way cuts, drifting clocks; and 10 % loss on every link.
+    let totals = sweep(0..1000, |seed| {
+        with(Algorithm::Quorum, seed, FaultProfile::Heavy, 0.10, true)
+    });
+    assert!(
+        totals["one_leader_per_epoch"].checked > 3000,
+        "{:?}",
+        totals["one_leader_per_epoch"]
+    );
+    assert!(
+        totals["one_vote_per_term"].checked > 3000,
+        "{:?}",
+        totals["one_vote_per_term"]
+    );
+    // Agreement is checked after every fault followed by a quiet window, so at least
+    // once per run; under 10 % loss most windows are excused.
+    assert!(totals["leader_agreement"].checked + totals["leader_agreement"].excused >= 1000);
+}
+
+#[test]
+fn every_algorithm_agrees_on_the_right_leader_once_faults_heal() {
+    // No random loss: a window is excused only while a partition or cut drops
+    // messages; the window after the last heal drops nothing, so every run is
+    // checked strictly at least once, and most windows are.
+    for algorithm in [Algorithm::Bully, Algorithm::Ring, Algorithm::Quorum] {
+        let totals = sweep(2000..2200, |seed| {
+            with(algorithm, seed, FaultProfile::Heavy, 0.0, true)
+        });
+        let c = totals["leader_agreement"];
+        assert!(
+            c.checked >= 200 && c.excused < c.checked / 2,
+            "{algorithm}: {c:?}"
+        );
+    }
+}
+
+#[test]
+fn bully_and_ring_under_crashes_restarts_and_loss_without_partitions() {
+    for algorithm in [Algorithm::Bully, Algorithm::Ring] {
+        let totals = sweep(3000..3200, |seed| {
+            with(algorithm, seed, FaultProfile::Light, 0.05, false)
+        });
+        assert!(
+            totals["leader_agreement"].checked > 50,
+            "{algorithm}: {:?}",
+            totals["leader_agreement"]
+        );
+    }
+}
