@@ -118,6 +118,11 @@ fn bad_usage_is_one_clear_line_and_exit_status_two() {
         ),
         (vec!["sim", "run", "--seed", "-3"], "error"),
         (vec!["sim", "frobnicate"], "unrecognized subcommand"),
+        (
+            vec!["sim", "run", "--election", "raft"],
+            "unknown election algorithm",
+        ),
+        (vec!["sim", "run", "--rank", "tallest"], "unknown rank"),
     ] {
         let out = ringleader(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -141,5 +146,41 @@ fn help_explains_every_run_flag() {
         "--json",
     ] {
         assert!(help.contains(flag), "{flag} missing from help");
+    }
+}
+
+#[test]
+fn election_flags_and_measurements_reach_the_json() {
+    for election in ["bully", "ring", "quorum"] {
+        let v = json(&[
+            "sim",
+            "run",
+            "--seed",
+            "3",
+            "--nodes",
+            "3",
+            "--duration",
+            "5s",
+            "--election",
+            election,
+            "--json",
+        ]);
+        assert_eq!(v["election"], election);
+        assert!(v["elections"].as_u64().unwrap() >= 1, "{v}");
+        assert!(
+            v["election_messages"]
+                .as_object()
+                .is_some_and(|m| !m.is_empty()),
+            "{v}"
+        );
+        assert!(v["split_brain_ms"].is_u64(), "{v}");
+        let leaders = v["leaders"].as_object().unwrap();
+        assert_eq!(leaders.len(), 3);
+        let first = &leaders["1"];
+        assert!(first.is_u64(), "{v}");
+        assert!(leaders.values().all(|l| l == first), "{v}");
+        if election != "quorum" {
+            assert_eq!(first, 3, "the highest id leads under {election}");
+        }
     }
 }
