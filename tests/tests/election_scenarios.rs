@@ -202,3 +202,50 @@ fn rank_by_lowest_address_makes_the_lowest_address_lead() {
         );
     }
 }
+
+#[test]
+fn a_quorum_leader_cut_off_from_the_majority_steps_down_within_a_failure_timeout() {
+    let settled = cluster(Algorithm::Quorum, 5, 3000, vec![]);
+    let leader = leaders(&run(&settled).unwrap())[&1].unwrap();
+    let buddy = if leader == 1 { 2 } else { 1 };
+    let rest: Vec<NodeId> = (1..=5)
+        .filter(|n| *n != leader && *n != buddy)
+        .map(NodeId)
+        .collect();
+    let cut = vec![at(
+        3000,
+        Fault::Partition(vec![vec![NodeId(leader), NodeId(buddy)], rest]),
+    )];
+    // Failure timeout 500 ms after the last heartbeat heard (at most 100 ms before
+    // the cut), plus network delay: by 3.61 s the old leader must have stepped down.
+    let report = run(&cluster(Algorithm::Quorum, 5, 3610, cut)).unwrap();
+    assert_clean(&report);
+    let l = leaders(&report);
+    assert_eq!(l[&leader], None, "{l:?}");
+    assert_eq!(l[&buddy], None, "{l:?}");
+}
+
+#[test]
+fn servers_started_one_after_another_agree_in_either_order() {
+    for algorithm in [Algorithm::Bully, Algorithm::Ring, Algorithm::Quorum] {
+        for (first, second) in [(1, 2), (2, 1)] {
+            let mut config = cluster(algorithm, 2, 4000, vec![]);
+            config.start_at = vec![
+                (NodeId(first), Instant::ZERO),
+                (NodeId(second), Instant::from_millis(1500)),
+            ];
+            let report = run(&config).unwrap();
+            assert_clean(&report);
+            let l = leaders(&report);
+            assert_eq!(l[&1], l[&2], "{algorithm}, n{first} first: {l:?}");
+            assert!(l[&1].is_some(), "{algorithm}, n{first} first: {l:?}");
+            if algorithm != Algorithm::Quorum {
+                assert_eq!(
+                    l[&1],
+                    Some(2),
+                    "{algorithm}, n{first} first: the higher id leads"
+                );
+            }
+        }
+    }
+}
