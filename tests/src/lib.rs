@@ -62,3 +62,26 @@ pub fn election_lines(trace: &str) -> String {
         .map(|l| format!("{l}\n"))
         .collect()
 }
+
+/// Runs one simulation per seed, asserts each kept every invariant, and adds up how
+/// often each bounded invariant was checked and excused, so a sweep can also show
+/// that it exercised what it claims to.
+pub fn sweep(
+    seeds: std::ops::Range<u64>,
+    make: impl Fn(u64) -> SimConfig,
+) -> std::collections::BTreeMap<&'static str, ringleader_sim::report::CheckCount> {
+    let mut totals = std::collections::BTreeMap::new();
+    for seed in seeds {
+        let report = match ringleader_sim::run(&make(seed)) {
+            Ok(r) => r,
+            Err(e) => panic!("seed {seed}: {e}"),
+        };
+        assert_clean(&report);
+        for (name, c) in &report.checks {
+            let t: &mut ringleader_sim::report::CheckCount = totals.entry(*name).or_default();
+            t.checked += c.checked;
+            t.excused += c.excused;
+        }
+    }
+    totals
+}

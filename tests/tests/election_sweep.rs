@@ -5,28 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use ringleader_core::{Algorithm, Config};
-use ringleader_sim::report::CheckCount;
-use ringleader_sim::{run, FaultProfile, NetworkConfig, SimConfig};
-use ringleader_tests::assert_clean;
-use std::collections::BTreeMap;
+use ringleader_sim::{FaultProfile, NetworkConfig, SimConfig};
+use ringleader_tests::sweep;
 use std::time::Duration;
-
-fn sweep(
-    seeds: std::ops::Range<u64>,
-    make: impl Fn(u64) -> SimConfig,
-) -> BTreeMap<&'static str, CheckCount> {
-    let mut totals: BTreeMap<&'static str, CheckCount> = BTreeMap::new();
-    for seed in seeds {
-        let report = run(&make(seed)).expect("valid config");
-        assert_clean(&report);
-        for (name, c) in &report.checks {
-            let t = totals.entry(name).or_default();
-            t.checked += c.checked;
-            t.excused += c.excused;
-        }
-    }
-    totals
-}
 
 fn with(
     algorithm: Algorithm,

@@ -19,6 +19,7 @@
 //! suspicion needs `k` heartbeats lost in a row (probability about `p^k` per window:
 //! with the defaults `k = 5`, at 5 % loss about 3 in 10 million).
 
+use super::Findings;
 use crate::clock::virtual_duration;
 use crate::queue::EventQueue;
 use crate::report::{CheckCount, Violation};
@@ -73,8 +74,7 @@ pub struct DiscoveryChecker {
     /// `disturbed[from * nodes + to]`: last time a message on that link was dropped.
     disturbed: Vec<Option<Instant>>,
     pending: EventQueue<Obligation>,
-    counts: BTreeMap<&'static str, CheckCount>,
-    violations: Vec<Violation>,
+    findings: Findings,
 }
 
 fn id(i: usize) -> u32 {
@@ -85,17 +85,14 @@ impl DiscoveryChecker {
     /// A checker for `nodes` nodes configured with `config` on a network whose
     /// longest delay is `max_delay`.
     pub fn new(nodes: usize, config: &Config, max_delay: Duration) -> Self {
-        let mut counts = BTreeMap::new();
-        for name in [
+        let findings = Findings::new(&[
             "discovery",
             "rejoin",
             "heal",
             "crash_detection",
             "leave_detection",
             "false_death",
-        ] {
-            counts.insert(name, CheckCount::default());
-        }
+        ]);
         DiscoveryChecker {
             nodes,
             announce: config.announce_interval,
@@ -106,8 +103,7 @@ impl DiscoveryChecker {
             max_ppm: vec![0; nodes],
             disturbed: vec![None; nodes * nodes],
             pending: EventQueue::default(),
-            counts,
-            violations: Vec::new(),
+            findings,
         }
     }
 
@@ -127,24 +123,6 @@ impl DiscoveryChecker {
                 .flatten()
         };
         at(a, b).is_some_and(|t| t >= since) || at(b, a).is_some_and(|t| t >= since)
-    }
-
-    fn count(&mut self, name: &'static str, excused: bool) {
-        let c = self.counts.entry(name).or_default();
-        if excused {
-            c.excused += 1;
-        } else {
-            c.checked += 1;
-        }
-    }
-
-    fn fail(&mut self, invariant: &'static str, at: Instant, nodes: Vec<u32>, detail: String) {
-        self.violations.push(Violation {
-            invariant,
-            at_ms: at.as_millis(),
-            nodes,
-            detail,
-        });
     }
 
     /// A message from `from` to `to` was lost or cut at `at`.
@@ -239,20 +217,20 @@ impl DiscoveryChecker {
     ) {
         let s = subject.0 as usize - 1;
         let Some(s_node) = world.node(s) else {
-            return self.count("false_death", false);
+            return self.findings.count("false_death", false);
         };
         if s_node.info().incarnation != life {
-            return self.count("false_death", false);
+            return self.findings.count("false_death", false);
         }
         let window = virtual_duration(self.failure, self.fastest(observer));
         let from = at - window;
         let both_up = world.up_since(s).is_some_and(|t| t <= from)
             && world.up_since(observer).is_some_and(|t| t <= from);
         if !both_up || self.disturbed_since(observer, s, from) {
-            return self.count("false_death", true);
+            return self.findings.count("false_death", true);
         }
-        self.count("false_death", false);
-        self.fail(
+        self.findings.count("false_death", false);
+        self.findings.fail(
             "false_death",
             at,
             vec![id(observer), subject.0],
@@ -289,12 +267,12 @@ impl DiscoveryChecker {
                     && (observer_life != ob.observer_life
                         || subject_life != Some(ob.subject_life)
                         || self.disturbed_since(ob.observer, ob.subject, ob.created));
-                self.count(name, excused);
+                self.findings.count(name, excused);
                 if !excused && !holds {
                     let seen = view.map_or("unknown".to_owned(), |m| {
                         format!("{} #{}", m.state, m.info.incarnation)
                     });
-                    self.fail(name, deadline, vec![o, s], format!(
+                    self.findings.fail(name, deadline, vec![o, s], format!(
                         "by {deadline} n{o} should hold n{s}#{} alive (up since {}), but has it {seen}",
                         ob.subject_life, ob.created
                     ));
@@ -302,11 +280,11 @@ impl DiscoveryChecker {
             }
             Kind::Detects => {
                 let excused = observer.is_none();
-                self.count("crash_detection", excused);
+                self.findings.count("crash_detection", excused);
                 let still_alive = view
                     .is_some_and(|m| m.state.is_live() && m.info.incarnation == ob.subject_life);
                 if !excused && still_alive {
-                    self.fail(
+                    self.findings.fail(
                         "crash_detection",
                         deadline,
                         vec![o, s],
@@ -325,9 +303,9 @@ impl DiscoveryChecker {
                 let excused = !holds
                     && (observer_life != ob.observer_life
                         || self.disturbed_since(ob.observer, ob.subject, ob.created));
-                self.count("leave_detection", excused);
+                self.findings.count("leave_detection", excused);
                 if !excused && !holds {
-                    self.fail(
+                    self.findings.fail(
                         "leave_detection",
                         deadline,
                         vec![o, s],
@@ -343,17 +321,17 @@ impl DiscoveryChecker {
 
     /// Counts of checks run and excused, by invariant.
     pub fn counts(&self) -> &BTreeMap<&'static str, CheckCount> {
-        &self.counts
+        self.findings.counts()
     }
 
     /// Every violation found so far.
     pub fn violations(&self) -> &[Violation] {
-        &self.violations
+        self.findings.violations()
     }
 
     /// Hands over the findings.
     pub fn finish(self) -> (Vec<Violation>, BTreeMap<&'static str, CheckCount>) {
-        (self.violations, self.counts)
+        self.findings.finish()
     }
 }
 

@@ -13,6 +13,7 @@
 //! the same live leader), the time each took, messages by kind, and the virtual time
 //! during which more than one node led at once (split brain).
 
+use super::Findings;
 use crate::report::{CheckCount, Violation};
 use ringleader_core::election::rank::rank_key;
 use ringleader_core::wire::Message;
@@ -39,8 +40,7 @@ pub struct ElectionChecker {
     split_brain: Duration,
     pending_check: Option<(Instant, Instant)>,
     last_drop: Option<Instant>,
-    counts: BTreeMap<&'static str, CheckCount>,
-    violations: Vec<Violation>,
+    findings: Findings,
 }
 
 /// What the election part of a run measured.
@@ -67,14 +67,11 @@ impl ElectionChecker {
             + config.settle
             + config.election_timeout * 6
             + max_delay * 4 * nodes as u32;
-        let mut counts = BTreeMap::new();
-        for name in [
+        let findings = Findings::new(&[
             "one_leader_per_epoch",
             "one_vote_per_term",
             "leader_agreement",
-        ] {
-            counts.insert(name, CheckCount::default());
-        }
+        ]);
         ElectionChecker {
             algorithm: config.election,
             rank: config.rank,
@@ -89,32 +86,13 @@ impl ElectionChecker {
             split_brain: Duration::ZERO,
             pending_check: None,
             last_drop: None,
-            counts,
-            violations: Vec::new(),
+            findings,
         }
     }
 
     /// The agreement bound `B`.
     pub fn bound(&self) -> Duration {
         self.bound
-    }
-
-    fn fail(&mut self, invariant: &'static str, at: Instant, nodes: Vec<u32>, detail: String) {
-        self.violations.push(Violation {
-            invariant,
-            at_ms: at.as_millis(),
-            nodes,
-            detail,
-        });
-    }
-
-    fn count(&mut self, name: &'static str, excused: bool) {
-        let c = self.counts.entry(name).or_default();
-        if excused {
-            c.excused += 1;
-        } else {
-            c.checked += 1;
-        }
     }
 
     /// A message was lost or cut.
@@ -150,9 +128,9 @@ impl ElectionChecker {
             } if self.algorithm == Algorithm::Quorum => {
                 let previous = *self.leaders_by_epoch.entry(*epoch).or_insert(node);
                 let broken = previous != node;
-                self.count("one_leader_per_epoch", false);
+                self.findings.count("one_leader_per_epoch", false);
                 if broken {
-                    self.fail(
+                    self.findings.fail(
                         "one_leader_per_epoch",
                         at,
                         vec![previous.0, node.0],
@@ -168,9 +146,9 @@ impl ElectionChecker {
 
     fn on_vote(&mut self, at: Instant, voter: NodeId, term: u64, candidate: NodeId) {
         let previous = *self.votes.entry((voter, term)).or_insert(candidate);
-        self.count("one_vote_per_term", false);
+        self.findings.count("one_vote_per_term", false);
         if previous != candidate {
-            self.fail(
+            self.findings.fail(
                 "one_vote_per_term",
                 at,
                 vec![voter.0, previous.0, candidate.0],
@@ -242,7 +220,7 @@ impl ElectionChecker {
         };
         let holds = agreed.is_some() && agreed == expected;
         let excused = !holds && self.last_drop.is_some_and(|d| d >= fault_at);
-        self.count("leader_agreement", excused);
+        self.findings.count("leader_agreement", excused);
         if !holds && !excused {
             let views: Vec<String> = (0..world.len())
                 .filter_map(|i| world.node(i))
@@ -262,7 +240,7 @@ impl ElectionChecker {
                 .filter_map(|i| world.node(i))
                 .map(|n| n.id().0)
                 .collect();
-            self.fail("leader_agreement", deadline, nodes, format!(
+            self.findings.fail("leader_agreement", deadline, nodes, format!(
                 "{} after the last fault at {fault_at}, the live nodes should all follow {want}, but: {}",
                 humantime(self.bound), views.join("; ")
             ));
@@ -288,7 +266,8 @@ impl ElectionChecker {
             election_messages: self.messages,
             split_brain_ms: self.split_brain.as_millis() as u64,
         };
-        (self.violations, self.counts, stats)
+        let (violations, counts) = self.findings.finish();
+        (violations, counts, stats)
     }
 }
 

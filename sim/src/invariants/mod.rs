@@ -12,3 +12,61 @@ mod election;
 
 pub use discovery::{DiscoveryChecker, Observed};
 pub use election::{ElectionChecker, ElectionStats};
+
+use crate::report::{CheckCount, Violation};
+use ringleader_core::Instant;
+use std::collections::BTreeMap;
+
+/// What a checker found: how often each invariant was checked or excused, and
+/// every violation.
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    counts: BTreeMap<&'static str, CheckCount>,
+    violations: Vec<Violation>,
+}
+
+impl Findings {
+    /// Findings that list `names` even if they are never checked.
+    pub(crate) fn new(names: &[&'static str]) -> Self {
+        Findings {
+            counts: names.iter().map(|n| (*n, CheckCount::default())).collect(),
+            violations: Vec::new(),
+        }
+    }
+
+    pub(crate) fn count(&mut self, name: &'static str, excused: bool) {
+        let c = self.counts.entry(name).or_default();
+        if excused {
+            c.excused += 1;
+        } else {
+            c.checked += 1;
+        }
+    }
+
+    pub(crate) fn fail(
+        &mut self,
+        invariant: &'static str,
+        at: Instant,
+        nodes: Vec<u32>,
+        detail: String,
+    ) {
+        self.violations.push(Violation {
+            invariant,
+            at_ms: at.as_millis(),
+            nodes,
+            detail,
+        });
+    }
+
+    pub(crate) fn counts(&self) -> &BTreeMap<&'static str, CheckCount> {
+        &self.counts
+    }
+
+    pub(crate) fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    pub(crate) fn finish(self) -> (Vec<Violation>, BTreeMap<&'static str, CheckCount>) {
+        (self.violations, self.counts)
+    }
+}
