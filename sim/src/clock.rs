@@ -32,6 +32,11 @@ impl NodeClock {
 
     /// The node's time at virtual time `at`.
     pub fn local(&self, at: Instant) -> Instant {
+        if self.drift_ppm == 0 {
+            // Most clocks do not drift: skip the 128-bit arithmetic on the hot path.
+            let elapsed = at.as_micros().saturating_sub(self.base_virtual);
+            return Instant::from_micros(self.base_local.saturating_add(elapsed));
+        }
         let elapsed = i128::from(at.as_micros().saturating_sub(self.base_virtual));
         let scaled = elapsed * (MILLION + i128::from(self.drift_ppm)) / MILLION;
         let local = i128::from(self.base_local) + scaled;
@@ -46,6 +51,10 @@ impl NodeClock {
         let ahead = i128::from(local.as_micros()) - i128::from(self.base_local);
         if ahead <= 0 {
             return Instant::from_micros(self.base_virtual);
+        }
+        if self.drift_ppm == 0 {
+            let ahead = u64::try_from(ahead).unwrap_or(u64::MAX);
+            return Instant::from_micros(self.base_virtual.saturating_add(ahead));
         }
         let rate = MILLION + i128::from(self.drift_ppm);
         let elapsed = (ahead * MILLION + rate - 1) / rate;

@@ -68,6 +68,30 @@ impl std::fmt::Display for Msg<'_> {
     }
 }
 
+/// Mixes in what the text form shows of a message: its kind, sender and life, and
+/// its payload. Addresses are left out: in the simulator they follow from the id.
+fn digest_message(d: &mut Digest, msg: &Message) {
+    let sender = msg.sender();
+    d.word(u64::from(sender.id.0));
+    d.word(sender.incarnation.counter);
+    d.word(sender.incarnation.started_at.as_micros());
+    match msg {
+        Message::Announce(_) => d.word(1),
+        Message::Probe(_) => d.word(2),
+        Message::ProbeResponse(_) => d.word(3),
+        Message::Leave(_) => d.word(4),
+        Message::Heartbeat { leading, .. } => {
+            d.word(5);
+            d.word(leading.map_or(0, |e| e.wrapping_add(1)));
+        }
+        Message::Election { algorithm, msg, .. } => {
+            d.word(6);
+            d.value(algorithm);
+            d.value(msg);
+        }
+    }
+}
+
 impl<'w> Tracer<'w> {
     /// A tracer that only keeps the digest.
     pub fn digest_only() -> Self {
@@ -128,7 +152,7 @@ impl<'w> Tracer<'w> {
     /// A message was delivered.
     pub fn deliver(&mut self, at: Instant, to: NodeId, msg: &Message) {
         self.head(at, 3, to);
-        self.digest.value(msg);
+        digest_message(&mut self.digest, msg);
         self.line(format_args!(
             "{at:>12} {to} < {} {}\n",
             msg.from(),
@@ -158,7 +182,14 @@ impl<'w> Tracer<'w> {
     /// A node emitted an action.
     pub fn action(&mut self, at: Instant, node: NodeId, action: &Action) {
         self.head(at, 5, node);
-        self.digest.value(action);
+        match action {
+            Action::Send { to, msg } => {
+                self.digest.word(u64::from(to.0));
+                digest_message(&mut self.digest, msg);
+            }
+            Action::Multicast(msg) => digest_message(&mut self.digest, msg),
+            other => self.digest.value(other),
+        }
         match action {
             Action::Send { to, msg } => {
                 self.line(format_args!("{at:>12} {node} > {to} {}\n", Msg(msg)))

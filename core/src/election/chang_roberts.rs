@@ -59,7 +59,13 @@ impl ChangRoberts {
         let epoch = *cx.max_seen + 1;
         cx.lead_epoch(epoch);
         let me = cx.me;
-        if !self.pass_on(cx, ElectionMsg::Elected { leader: me, epoch }) {
+        if !self.pass_on(
+            cx,
+            ElectionMsg::Elected {
+                leader: Box::new(me),
+                epoch,
+            },
+        ) {
             self.forwarded = None;
         }
     }
@@ -104,7 +110,7 @@ impl ElectionAlgorithm for ChangRoberts {
         if !self.pass_on(
             cx,
             ElectionMsg::Vote {
-                candidate: me,
+                candidate: Box::new(me),
                 epoch,
             },
         ) {
@@ -123,7 +129,7 @@ impl ElectionAlgorithm for ChangRoberts {
                     self.join(cx);
                     if self.passed.insert(candidate.id) {
                         let vote = ElectionMsg::Vote {
-                            candidate: *candidate,
+                            candidate: candidate.clone(),
                             epoch,
                         };
                         self.pass_on(cx, vote);
@@ -134,7 +140,7 @@ impl ElectionAlgorithm for ChangRoberts {
                     self.pass_on(
                         cx,
                         ElectionMsg::Vote {
-                            candidate: me,
+                            candidate: Box::new(me),
                             epoch,
                         },
                     );

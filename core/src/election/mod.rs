@@ -108,15 +108,15 @@ pub enum ElectionMsg {
     },
     /// ring: the best candidate so far, travelling to the successor.
     Vote {
-        /// The candidate.
-        candidate: NodeInfo,
+        /// The candidate (boxed: rare and large, it would bloat every message).
+        candidate: Box<NodeInfo>,
         /// Highest epoch seen along the way.
         epoch: u64,
     },
     /// ring: the winner, announced round the ring.
     Elected {
-        /// The new leader.
-        leader: NodeInfo,
+        /// The new leader (boxed, as the candidate above).
+        leader: Box<NodeInfo>,
         /// The new epoch.
         epoch: u64,
     },

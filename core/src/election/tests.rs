@@ -332,7 +332,7 @@ fn a_peer_running_another_algorithm_is_ignored() {
             from: stranger,
             algorithm: Algorithm::Ring,
             msg: ElectionMsg::Elected {
-                leader: stranger,
+                leader: Box::new(stranger),
                 epoch: 99,
             },
         }),
