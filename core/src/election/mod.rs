@@ -392,7 +392,7 @@ impl Election {
         let algo: Box<dyn ElectionAlgorithm> = match config.election {
             Algorithm::Bully => Box::new(bully::Bully::new(config)),
             Algorithm::Ring => Box::new(chang_roberts::ChangRoberts::new(config)),
-            Algorithm::Quorum => Box::new(quorum::Quorum::new(config, persisted)),
+            Algorithm::Quorum => Box::new(quorum::Quorum::new(config)),
         };
         Election {
             algorithm: config.election,

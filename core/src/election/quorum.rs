@@ -25,7 +25,6 @@ use super::{Ctx, ElectionAlgorithm, ElectionMsg, Role};
 use crate::config::Config;
 use crate::discovery::MembershipChange;
 use crate::id::{NodeId, NodeInfo};
-use crate::persist::Persisted;
 use crate::time::Instant;
 use rand::Rng;
 use std::collections::BTreeSet;
@@ -46,7 +45,7 @@ pub struct Quorum {
 }
 
 impl Quorum {
-    pub(crate) fn new(config: &Config, _persisted: &Persisted) -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
         let mut voters = config.voters.clone();
         voters.sort();
         voters.dedup();

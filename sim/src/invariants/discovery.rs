@@ -215,7 +215,9 @@ impl DiscoveryChecker {
         life: Incarnation,
         world: &dyn Observed,
     ) {
-        let s = subject.0 as usize - 1;
+        let Some(s) = (subject.0 as usize).checked_sub(1) else {
+            return;
+        };
         let Some(s_node) = world.node(s) else {
             return self.findings.count("false_death", false);
         };

@@ -169,7 +169,9 @@ impl ElectionChecker {
             agreed = Some(leader);
         }
         let leader = agreed?;
-        let lead = world.node(leader.0 as usize - 1)?.leadership();
+        let lead = world
+            .node((leader.0 as usize).checked_sub(1)?)?
+            .leadership();
         (lead.role == Role::Leader).then_some(leader)
     }
 
