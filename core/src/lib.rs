@@ -26,6 +26,7 @@
 //! - [`discovery`]: announcements, probes, heartbeats, the membership view.
 //! - [`ring`]: the logical ring of live members ordered by rank.
 //! - [`election`]: bully, Chang-Roberts and quorum behind one trait; ranks; epochs.
+//! - [`log`]: the replicated log of client messages, with per-client deduplication.
 //! - [`wire`]: messages and their encodings (datagrams, frames).
 //! - [`time`], [`id`], [`config`], [`persist`]: the small types everything shares.
 
@@ -35,6 +36,7 @@ pub mod discovery;
 pub mod election;
 pub mod event;
 pub mod id;
+pub mod log;
 pub mod node;
 pub mod persist;
 pub mod ring;

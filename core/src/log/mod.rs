@@ -1,0 +1,227 @@
+//! The replicated log: a totally ordered history of client messages (the chat).
+//!
+//! Entries are numbered from 1 without gaps and carry the epoch of the leader that
+//! appended them. The log knows how far it is committed; committed entries are never
+//! removed. Followers accept entries only where they continue the log consistently
+//! (the entry before them matches in index and epoch); a conflicting suffix above the
+//! commit index is replaced, as in Raft.
+//!
+//! Duplicates are recognised per client: a client numbers its messages 1, 2, 3, ...
+//! and sends them in order (resending unacknowledged ones with the same numbers), so
+//! the log keeps, per client, only the last number appended and where. That makes
+//! deduplication cost memory per client, not per entry.
+//!
+//! The replication protocol that moves entries between nodes builds on this type;
+//! it arrives with the replication issue.
+
+mod entry;
+
+pub use entry::{ClientMsgId, Entry};
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What happened to a message offered to the leader's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offer {
+    /// Appended at this index.
+    Appended(u64),
+    /// Already in the log, at this index: acknowledge it again, append nothing.
+    Duplicate(u64),
+    /// Already in the log, but older than the client's last entry, whose index is
+    /// given: the client has seen it acknowledged before.
+    Old(u64),
+    /// The client skipped numbers: it must resend from `expected`.
+    Gap {
+        /// The number the log expects next from this client.
+        expected: u64,
+    },
+}
+
+/// Why entries offered by a leader were not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reject {
+    /// The log has no entry at `prev_index` with `prev_epoch`; the leader should
+    /// retry from `hint + 1` (the last index this log could possibly share).
+    Mismatch {
+        /// The last index worth retrying from.
+        hint: u64,
+    },
+    /// The entries would replace committed ones: a leader that should not exist.
+    CommittedConflict {
+        /// The committed index that would be replaced.
+        index: u64,
+    },
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reject::Mismatch { hint } => write!(f, "log does not match; retry after index {hint}"),
+            Reject::CommittedConflict { index } => {
+                write!(f, "would replace committed entry {index}")
+            }
+        }
+    }
+}
+
+/// The log of one node.
+#[derive(Clone, Debug, Default)]
+pub struct Log {
+    /// `entries[i]` has index `i + 1`.
+    entries: Vec<Entry>,
+    commit: u64,
+    /// Per client: the last message number in the log and its index.
+    clients: BTreeMap<u64, (u64, u64)>,
+}
+
+impl Log {
+    /// Index of the last entry, 0 when empty.
+    pub fn last_index(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// Epoch of the last entry, 0 when empty.
+    pub fn last_epoch(&self) -> u64 {
+        self.entries.last().map_or(0, |e| e.epoch)
+    }
+
+    /// Epoch of the entry at `index`; 0 for index 0; `None` past the end.
+    pub fn epoch_at(&self, index: u64) -> Option<u64> {
+        if index == 0 {
+            return Some(0);
+        }
+        self.get(index).map(|e| e.epoch)
+    }
+
+    /// The entry at `index`.
+    pub fn get(&self, index: u64) -> Option<&Entry> {
+        let i = usize::try_from(index.checked_sub(1)?).ok()?;
+        self.entries.get(i)
+    }
+
+    /// Up to `max` entries starting at `from`.
+    pub fn entries_from(&self, from: u64, max: usize) -> &[Entry] {
+        let start = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+        let rest = self.entries.get(start..).unwrap_or_default();
+        rest.get(..max.min(rest.len())).unwrap_or_default()
+    }
+
+    /// How far the log is committed.
+    pub fn commit_index(&self) -> u64 {
+        self.commit
+    }
+
+    /// The committed entries.
+    pub fn committed(&self) -> &[Entry] {
+        let n = usize::try_from(self.commit).unwrap_or(usize::MAX);
+        self.entries
+            .get(..n.min(self.entries.len()))
+            .unwrap_or_default()
+    }
+
+    /// Leader side: offers a client's message for appending in `epoch`.
+    pub fn offer(&mut self, epoch: u64, mut entry: Entry) -> Offer {
+        let ClientMsgId { client, seq } = entry.id;
+        let (last_seq, last_index) = self.clients.get(&client).copied().unwrap_or((0, 0));
+        if seq == last_seq && seq != 0 {
+            return Offer::Duplicate(last_index);
+        }
+        if seq < last_seq {
+            return Offer::Old(last_index);
+        }
+        if seq != last_seq + 1 {
+            return Offer::Gap {
+                expected: last_seq + 1,
+            };
+        }
+        entry.epoch = epoch;
+        entry.index = self.last_index() + 1;
+        let index = entry.index;
+        self.push(entry);
+        Offer::Appended(index)
+    }
+
+    fn push(&mut self, entry: Entry) {
+        self.clients
+            .insert(entry.id.client, (entry.id.seq, entry.index));
+        self.entries.push(entry);
+    }
+
+    /// Follower side: accepts `entries` that follow the entry at `prev_index` with
+    /// `prev_epoch`. Returns the index up to which this log now matches the leader's.
+    pub fn accept(
+        &mut self,
+        prev_index: u64,
+        prev_epoch: u64,
+        entries: &[Entry],
+    ) -> Result<u64, Reject> {
+        match self.epoch_at(prev_index) {
+            Some(e) if e == prev_epoch => {}
+            Some(_) => {
+                return Err(Reject::Mismatch {
+                    hint: prev_index.saturating_sub(1).max(self.commit),
+                })
+            }
+            None => {
+                return Err(Reject::Mismatch {
+                    hint: self.last_index(),
+                })
+            }
+        }
+        // A leader's batch is contiguous; refuse anything else before changing a thing.
+        let contiguous = entries
+            .iter()
+            .enumerate()
+            .all(|(offset, e)| e.index == prev_index + 1 + offset as u64);
+        if !contiguous {
+            return Err(Reject::Mismatch {
+                hint: self.last_index().min(prev_index),
+            });
+        }
+        for entry in entries {
+            match self.epoch_at(entry.index) {
+                Some(e) if e == entry.epoch => continue,
+                Some(_) if entry.index <= self.commit => {
+                    return Err(Reject::CommittedConflict { index: entry.index })
+                }
+                Some(_) => {
+                    // An uncommitted suffix from a deposed leader: replace it.
+                    self.entries.truncate((entry.index - 1) as usize);
+                    self.rebuild_clients();
+                }
+                None => {}
+            }
+            self.push(entry.clone());
+        }
+        Ok(prev_index + entries.len() as u64)
+    }
+
+    fn rebuild_clients(&mut self) {
+        self.clients.clear();
+        for e in &self.entries {
+            self.clients.insert(e.id.client, (e.id.seq, e.index));
+        }
+    }
+
+    /// Moves the commit index forward to `index` (never back, never past the end).
+    /// Returns true if it moved.
+    pub fn commit_to(&mut self, index: u64) -> bool {
+        let index = index.min(self.last_index());
+        if index > self.commit {
+            self.commit = index;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Raft's voting rule: a log ending at (`last_epoch`, `last_index`) is at least
+    /// as up to date as this one.
+    pub fn is_behind_or_equal(&self, last_epoch: u64, last_index: u64) -> bool {
+        (last_epoch, last_index) >= (self.last_epoch(), self.last_index())
+    }
+}
+
+#[cfg(test)]
+mod tests;
