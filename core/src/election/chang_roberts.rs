@@ -42,16 +42,21 @@ impl ChangRoberts {
         }
     }
 
+    /// Sends `msg` to the live successor, remembering it for a re-send should that
+    /// successor die; false when this node is alone on the ring.
     fn pass_on(&mut self, cx: &mut Ctx<'_>, msg: ElectionMsg) -> bool {
-        let ring = Ring::new(&cx.me, cx.view, cx.rank);
-        match ring.successor(cx.me.id) {
+        match successor(cx) {
             Some(next) => {
-                cx.send(next.id, msg.clone());
-                self.forwarded = Some((next.id, msg));
+                self.send_to(cx, next.id, msg);
                 true
             }
             None => false,
         }
+    }
+
+    fn send_to(&mut self, cx: &mut Ctx<'_>, to: NodeId, msg: ElectionMsg) {
+        cx.send(to, msg.clone());
+        self.forwarded = Some((to, msg));
     }
 
     fn win(&mut self, cx: &mut Ctx<'_>) {
@@ -105,20 +110,13 @@ impl ElectionAlgorithm for ChangRoberts {
             return;
         }
         self.join(cx);
-        let me = cx.me;
-        let epoch = *cx.max_seen;
-        if !self.pass_on(
-            cx,
-            ElectionMsg::Vote {
-                candidate: Box::new(me),
-                epoch,
-            },
-        ) {
+        let vote = own_vote(cx);
+        if !self.pass_on(cx, vote) {
             self.win(cx); // alone on the ring
         }
     }
 
-    fn on_message(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, msg: &ElectionMsg) {
+    fn on_message(&mut self, cx: &mut Ctx<'_>, _from: &NodeInfo, msg: &ElectionMsg) {
         match msg {
             ElectionMsg::Vote { candidate, epoch } => {
                 cx.observe_epoch(*epoch);
@@ -136,14 +134,8 @@ impl ElectionAlgorithm for ChangRoberts {
                     }
                 } else if self.participant_until.is_none() {
                     self.join(cx);
-                    let me = cx.me;
-                    self.pass_on(
-                        cx,
-                        ElectionMsg::Vote {
-                            candidate: Box::new(me),
-                            epoch,
-                        },
-                    );
+                    let vote = own_vote(cx);
+                    self.pass_on(cx, vote);
                 }
             }
             ElectionMsg::Elected { leader, epoch } => {
@@ -152,12 +144,11 @@ impl ElectionAlgorithm for ChangRoberts {
                     self.forwarded = None;
                     return;
                 }
-                let _ = from;
                 let verdict = ranked_claim(cx, leader, *epoch);
                 if self.handle_verdict(cx, verdict) {
-                    let ring = Ring::new(&cx.me, cx.view, cx.rank);
-                    if ring.successor(cx.me.id).is_some_and(|n| n.id != leader.id) {
-                        self.pass_on(cx, msg.clone());
+                    // The announcement stops before it reaches the leader again.
+                    if let Some(next) = successor(cx).filter(|n| n.id != leader.id) {
+                        self.send_to(cx, next.id, msg.clone());
                     }
                 }
             }
@@ -215,4 +206,17 @@ fn on_ring(cx: &Ctx<'_>, candidate: &NodeInfo) -> bool {
     cx.view
         .get(candidate.id)
         .is_some_and(|m| m.state.is_live() && m.info.incarnation == candidate.incarnation)
+}
+
+/// This node's live successor on the ring, if it is not alone.
+fn successor(cx: &Ctx<'_>) -> Option<NodeInfo> {
+    Ring::new(&cx.me, cx.view, cx.rank).successor(cx.me.id)
+}
+
+/// This node's own candidacy, carrying the highest epoch it has seen.
+fn own_vote(cx: &Ctx<'_>) -> ElectionMsg {
+    ElectionMsg::Vote {
+        candidate: Box::new(cx.me),
+        epoch: *cx.max_seen,
+    }
 }

@@ -257,9 +257,9 @@ impl Ctx<'_> {
 
     /// Sends to every member not known to be gone.
     pub fn broadcast(&mut self, msg: ElectionMsg) {
-        let targets: Vec<NodeId> = self.view.live().map(|m| m.info.id).collect();
-        for to in targets {
-            self.send(to, msg.clone());
+        let view = self.view; // a shared borrow of its own, so sending can borrow self
+        for m in view.live() {
+            self.send(m.info.id, msg.clone());
         }
     }
 
@@ -420,6 +420,7 @@ impl Election {
         p: Parts<'_>,
         f: impl FnOnce(&mut dyn ElectionAlgorithm, &mut Ctx<'_>) -> R,
     ) -> R {
+        let settling = self.settling();
         let mut cx = Ctx {
             now: p.now,
             me: p.me,
@@ -431,7 +432,7 @@ impl Election {
             lead: &mut self.lead,
             persisted: p.persisted,
             max_seen: &mut self.max_seen,
-            settling: self.settle_until != Instant::MAX,
+            settling,
         };
         f(self.algo.as_mut(), &mut cx)
     }
@@ -494,11 +495,7 @@ impl Election {
         if self.lead.leader != Some(from.id) || from.id == p.me.id {
             return;
         }
-        self.with(p, |algo, cx| {
-            let epoch = cx.lead.epoch;
-            cx.set(Role::Follower, None, epoch);
-            algo.on_leader_lost(cx);
-        });
+        self.with(p, drop_leader);
     }
 
     pub(crate) fn on_claim(&mut self, p: Parts<'_>, from: &NodeInfo, epoch: u64) {
@@ -514,14 +511,19 @@ impl Election {
             && node.id != p.me.id;
         self.with(p, |algo, cx| {
             if lost {
-                let epoch = cx.lead.epoch;
-                cx.set(Role::Follower, None, epoch);
-                algo.on_leader_lost(cx);
+                drop_leader(algo, cx);
             } else {
                 algo.on_member(cx, node, change);
             }
         });
     }
+}
+
+/// The leader this node followed is gone: name none, and let the algorithm react.
+fn drop_leader(algo: &mut dyn ElectionAlgorithm, cx: &mut Ctx<'_>) {
+    let epoch = cx.lead.epoch;
+    cx.set(Role::Follower, None, epoch);
+    algo.on_leader_lost(cx);
 }
 
 #[cfg(test)]

@@ -109,9 +109,14 @@ impl Quorum {
         if self.votes.len() >= self.majority() {
             return self.become_leader(cx);
         }
+        self.ask_voters(cx, ElectionMsg::RequestVote { term });
+    }
+
+    /// Sends `msg` to every other voter.
+    fn ask_voters(&self, cx: &mut Ctx<'_>, msg: ElectionMsg) {
         let me = cx.me.id;
-        for &v in self.voters.clone().iter().filter(|&&v| v != me) {
-            cx.send(v, ElectionMsg::RequestVote { term });
+        for &v in self.voters.iter().filter(|&&v| v != me) {
+            cx.send(v, msg.clone());
         }
     }
 
@@ -173,10 +178,7 @@ impl ElectionAlgorithm for Quorum {
         if self.majority() <= 1 {
             return self.campaign(cx);
         }
-        let me = cx.me.id;
-        for &v in self.voters.clone().iter().filter(|&&v| v != me) {
-            cx.send(v, ElectionMsg::PreVote { term });
-        }
+        self.ask_voters(cx, ElectionMsg::PreVote { term });
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, msg: &ElectionMsg) {

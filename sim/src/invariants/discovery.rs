@@ -19,27 +19,13 @@
 //! suspicion needs `k` heartbeats lost in a row (probability about `p^k` per window:
 //! with the defaults `k = 5`, at 5 % loss about 3 in 10 million).
 
-use super::Findings;
+use super::{Findings, Observed};
 use crate::clock::virtual_duration;
 use crate::queue::EventQueue;
 use crate::report::{CheckCount, Violation};
-use ringleader_core::{Config, Incarnation, Instant, MemberState, Node, NodeId};
+use ringleader_core::{Config, Incarnation, Instant, MemberState, NodeId};
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// What the checker may look at of a node: its current life and its state machine.
-pub trait Observed {
-    /// Number of nodes.
-    fn len(&self) -> usize;
-    /// The running node at index `i`, if up.
-    fn node(&self, i: usize) -> Option<&Node>;
-    /// When the node at index `i` last came up, if it is up.
-    fn up_since(&self, i: usize) -> Option<Instant>;
-    /// True when no node exists.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {

@@ -21,7 +21,7 @@ use ringleader_core::{Action, Algorithm, Config, ElectionMsg, Instant, NodeId, R
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::Observed;
+use super::{up_nodes, Observed};
 
 /// Tracks leadership across the cluster.
 #[derive(Debug)]
@@ -160,8 +160,7 @@ impl ElectionChecker {
     /// The leader every live node agrees on, if they all agree on a live one that leads.
     fn agreed(world: &dyn Observed) -> Option<NodeId> {
         let mut agreed = None;
-        for i in 0..world.len() {
-            let Some(node) = world.node(i) else { continue };
+        for node in up_nodes(world) {
             let leader = node.leadership().leader?;
             if agreed.is_some_and(|a| a != leader) {
                 return None;
@@ -187,8 +186,7 @@ impl ElectionChecker {
             }
             _ => {}
         }
-        let leading = (0..world.len())
-            .filter_map(|i| world.node(i))
+        let leading = up_nodes(world)
             .filter(|n| n.leadership().role == Role::Leader)
             .count();
         match (self.leading_now > 1, leading > 1) {
@@ -215,8 +213,7 @@ impl ElectionChecker {
         let agreed = Self::agreed(world);
         let expected = match self.algorithm {
             Algorithm::Quorum => agreed,
-            Algorithm::Bully | Algorithm::Ring => (0..world.len())
-                .filter_map(|i| world.node(i))
+            Algorithm::Bully | Algorithm::Ring => up_nodes(world)
                 .max_by_key(|n| rank_key(self.rank, &n.info()))
                 .map(|n| n.id()),
         };
@@ -224,8 +221,7 @@ impl ElectionChecker {
         let excused = !holds && self.last_drop.is_some_and(|d| d >= fault_at);
         self.findings.count("leader_agreement", excused);
         if !holds && !excused {
-            let views: Vec<String> = (0..world.len())
-                .filter_map(|i| world.node(i))
+            let views: Vec<String> = up_nodes(world)
                 .map(|n| {
                     let l = n.leadership();
                     format!(
@@ -238,10 +234,7 @@ impl ElectionChecker {
                 })
                 .collect();
             let want = expected.map_or("one leader".to_owned(), |e| e.to_string());
-            let nodes = (0..world.len())
-                .filter_map(|i| world.node(i))
-                .map(|n| n.id().0)
-                .collect();
+            let nodes = up_nodes(world).map(|n| n.id().0).collect();
             self.findings.fail("leader_agreement", deadline, nodes, format!(
                 "{} after the last fault at {fault_at}, the live nodes should all follow {want}, but: {}",
                 humantime(self.bound), views.join("; ")
