@@ -4,7 +4,7 @@ use crate::discovery::MembershipChange;
 use crate::election::Role;
 use crate::id::{NodeId, NodeInfo};
 use crate::persist::Persisted;
-use crate::wire::Message;
+use crate::wire::{ClientId, Message, ServerMsg};
 
 /// An output of a node, to be carried out by the driver in the order given.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -38,4 +38,14 @@ pub enum Action {
         /// The epoch of that leadership.
         epoch: u64,
     },
+    /// Send `msg` to a client: on its stream, or to the datagram source a probe
+    /// came from. Best effort: a client that is gone is simply skipped.
+    ToClient {
+        /// The client.
+        client: ClientId,
+        /// The message.
+        msg: ServerMsg,
+    },
+    /// Close a client's stream (its session ended at this server).
+    CloseClient(ClientId),
 }

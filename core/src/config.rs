@@ -40,6 +40,17 @@ pub struct Config {
     pub election_timeout: Duration,
     /// `quorum`: the fixed voter set; a majority of it elects.
     pub voters: Vec<NodeId>,
+    /// Replication: most entries in one append message.
+    pub batch_max: usize,
+    /// Replication: most append messages in flight to one follower before an ack.
+    pub inflight_max: usize,
+    /// Catch-up: entries per chunk sent to a lagging or new server; a follower
+    /// more than one chunk behind is caught up chunk by chunk and does not count
+    /// as in sync.
+    pub sync_chunk: usize,
+    /// Client sessions: silence after which the leader drops a client (it pings
+    /// every second).
+    pub client_timeout: Duration,
 }
 
 impl Default for Config {
@@ -59,6 +70,10 @@ impl Default for Config {
             settle: Duration::from_millis(300),
             election_timeout: Duration::from_millis(300),
             voters: Vec::new(),
+            batch_max: 256,
+            inflight_max: 4,
+            sync_chunk: 100,
+            client_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -76,6 +91,8 @@ pub enum ConfigError {
     NoMembers,
     /// `quorum` without voters.
     NoVoters,
+    /// A replication size is zero.
+    ZeroSize(&'static str),
 }
 
 impl fmt::Display for ConfigError {
@@ -92,6 +109,7 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::NoMembers => write!(f, "max members must be at least 1"),
             ConfigError::NoVoters => write!(f, "the quorum election needs a non-empty voter set"),
+            ConfigError::ZeroSize(what) => write!(f, "{what} must be at least 1"),
         }
     }
 }
@@ -111,6 +129,7 @@ impl Config {
             ("suspect timeout", self.suspect_timeout),
             ("failure timeout", self.failure_timeout),
             ("election timeout", self.election_timeout),
+            ("client timeout", self.client_timeout),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration(name));
@@ -126,6 +145,15 @@ impl Config {
         }
         if self.election == Algorithm::Quorum && self.voters.is_empty() {
             return Err(ConfigError::NoVoters);
+        }
+        for (name, value) in [
+            ("batch size", self.batch_max),
+            ("in-flight batches", self.inflight_max),
+            ("sync chunk", self.sync_chunk),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::ZeroSize(name));
+            }
         }
         Ok(())
     }

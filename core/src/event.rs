@@ -1,6 +1,6 @@
 //! Everything that can happen to a node: the one input of [`Node::step`](crate::Node::step).
 
-use crate::wire::Message;
+use crate::wire::{ClientId, ClientMsg, Message};
 
 /// An input to a node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -14,4 +14,17 @@ pub enum Event {
     Received(Message),
     /// Leave the cluster gracefully: tell the peers, then stop.
     Leave,
+    /// A message from a client: on its stream, or (a [`ClientMsg::Probe`]) by datagram.
+    FromClient {
+        /// The client, as it named itself; the driver maps it to the connection or
+        /// datagram source it came from.
+        client: ClientId,
+        /// The message.
+        msg: ClientMsg,
+    },
+    /// A client's stream closed.
+    ClientGone {
+        /// The client.
+        client: ClientId,
+    },
 }

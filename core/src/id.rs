@@ -6,7 +6,9 @@ use std::fmt;
 use std::net::SocketAddr;
 
 /// A server's identity within its cluster, unique and stable across restarts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 pub struct NodeId(pub u32);
 
 impl fmt::Display for NodeId {

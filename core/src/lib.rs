@@ -31,6 +31,7 @@
 //! - [`time`], [`id`], [`config`], [`persist`]: the small types everything shares.
 
 pub mod action;
+pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod election;
@@ -39,7 +40,9 @@ pub mod id;
 pub mod log;
 pub mod node;
 pub mod persist;
+pub mod replication;
 pub mod ring;
+mod sessions;
 pub mod time;
 pub mod wire;
 

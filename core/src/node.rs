@@ -6,9 +6,12 @@ use crate::discovery::{Discovery, DiscoveryStats, Member, Membership};
 use crate::election::{Election, Leadership, Parts};
 use crate::event::Event;
 use crate::id::{Incarnation, NodeId, NodeInfo};
+use crate::log::Log;
 use crate::persist::Persisted;
+use crate::replication::{Io, Replication};
+use crate::sessions::{self, Sessions};
 use crate::time::Instant;
-use crate::wire::Message;
+use crate::wire::{ClientId, Message, ReplicationMsg};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -33,6 +36,8 @@ pub struct Node {
     last_now: Instant,
     discovery: Discovery,
     election: Election,
+    replication: Replication,
+    sessions: Sessions,
     rank: crate::election::rank::RankBy,
 }
 
@@ -42,13 +47,25 @@ impl Node {
         Node::restore(config, id, seed, now, Persisted::default())
     }
 
-    /// A node restarting with the state it persisted in an earlier life.
+    /// A node restarting with the state it persisted in an earlier life, but no log.
     pub fn restore(
         config: Config,
         id: NodeId,
         seed: u64,
         now: Instant,
         persisted: Persisted,
+    ) -> Result<Node, ConfigError> {
+        Node::restore_with_log(config, id, seed, now, persisted, Log::default())
+    }
+
+    /// A node restarting with the state and the log it persisted in an earlier life.
+    pub fn restore_with_log(
+        config: Config,
+        id: NodeId,
+        seed: u64,
+        now: Instant,
+        persisted: Persisted,
+        log: Log,
     ) -> Result<Node, ConfigError> {
         config.validate()?;
         let persisted = Persisted {
@@ -71,6 +88,8 @@ impl Node {
             last_now: now,
             discovery: Discovery::new(&config, me),
             election: Election::new(&config, now, &persisted),
+            replication: Replication::new(&config, log, now),
+            sessions: Sessions::new(config.client_timeout),
             rank: config.rank,
         })
     }
@@ -107,6 +126,10 @@ impl Node {
                 self.with_election(now, out, |e, p| e.tick(p));
                 let claim = self.election.claim();
                 self.discovery.emit(now, &mut self.rng, claim, out);
+                self.sync_leadership(now, out);
+                self.with_replication(now, out, |r, io| r.tick(io));
+                self.with_sessions(now, out, |s, cx, _| s.tick(cx));
+                self.after_step(now, out);
             }
             (Lifecycle::Running, Event::Received(msg)) => {
                 let mark = out.len();
@@ -128,9 +151,21 @@ impl Node {
                             msg,
                         } => self
                             .with_election(now, out, |e, p| e.on_message(p, from, *algorithm, msg)),
+                        Message::Replication { from, msg } => {
+                            self.on_replication(now, from, msg, out)
+                        }
                         _ => {}
                     }
                 }
+                self.after_step(now, out);
+            }
+            (Lifecycle::Running, Event::FromClient { client, msg }) => {
+                self.with_sessions(now, out, |s, cx, r| s.on_message(cx, r, client, msg));
+                self.after_step(now, out);
+            }
+            (Lifecycle::Running, Event::ClientGone { client }) => {
+                self.with_sessions(now, out, |s, cx, _| s.gone(cx, client));
+                self.after_step(now, out);
             }
             (Lifecycle::Running, Event::Leave) => {
                 self.lifecycle = Lifecycle::Left;
@@ -143,15 +178,94 @@ impl Node {
         }
     }
 
+    /// A replication message. An append from a leader this node does not follow
+    /// yet counts as that leader's claim first (it may arrive before the heartbeat
+    /// that carries the claim).
+    fn on_replication(
+        &mut self,
+        now: Instant,
+        from: &NodeInfo,
+        msg: &ReplicationMsg,
+        out: &mut Vec<Action>,
+    ) {
+        if let ReplicationMsg::Append { epoch, .. } = msg {
+            let lead = self.election.leadership();
+            if (lead.leader != Some(from.id) || lead.epoch != *epoch) && *epoch >= lead.epoch {
+                self.with_election(now, out, |e, p| e.on_claim(p, from, *epoch));
+            }
+        }
+        self.sync_leadership(now, out);
+        self.with_replication(now, out, |r, io| r.on_message(io, from.id, msg));
+        if let Some(epoch) = self.replication.take_epoch_collision() {
+            self.with_election(now, out, |e, p| e.supersede(p, epoch));
+        }
+    }
+
+    /// Tells replication who leads now, so it starts or stops leading.
+    fn sync_leadership(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.with_replication(now, out, |r, io| r.on_leadership(io));
+    }
+
+    /// End of every step: replication and sessions catch up with what happened.
+    fn after_step(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.sync_leadership(now, out);
+        self.with_sessions(now, out, |s, cx, r| s.after_step(cx, r));
+        self.with_replication(now, out, |r, io| r.flush(io));
+        // The flush may have committed (a leader alone commits at once).
+        self.with_sessions(now, out, |s, cx, r| s.after_step(cx, r));
+    }
+
+    fn with_replication(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<Action>,
+        f: impl FnOnce(&mut Replication, &mut Io<'_>),
+    ) {
+        let mut io = Io {
+            now,
+            me: self.me,
+            view: self.discovery.view(),
+            lead: self.election.leadership(),
+            out,
+        };
+        f(&mut self.replication, &mut io);
+    }
+
+    fn with_sessions(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<Action>,
+        f: impl FnOnce(&mut Sessions, &mut sessions::Ctx<'_>, &mut Replication),
+    ) {
+        let lead = self.election.leadership();
+        let leader = lead.leader.and_then(|l| {
+            if l == self.me.id {
+                Some(self.me)
+            } else {
+                self.discovery.view().get(l).map(|m| m.info)
+            }
+        });
+        let mut cx = sessions::Ctx {
+            now,
+            me: self.me,
+            leader,
+            epoch: lead.epoch,
+            out,
+        };
+        f(&mut self.sessions, &mut cx, &mut self.replication);
+    }
+
     fn with_election(
         &mut self,
         now: Instant,
         out: &mut Vec<Action>,
         f: impl FnOnce(&mut Election, Parts<'_>),
     ) {
+        let log = self.replication.log();
         let parts = Parts {
             now,
             me: self.me,
+            log_tip: (log.last_epoch(), log.last_index()),
             view: self.discovery.view(),
             rng: &mut self.rng,
             out,
@@ -172,6 +286,7 @@ impl Node {
             })
             .collect();
         for (node, change) in changes {
+            self.replication.on_member(node.id, change);
             self.with_election(now, out, |e, p| e.on_member(p, &node, change));
         }
     }
@@ -183,7 +298,9 @@ impl Node {
                 let at = self
                     .discovery
                     .next_deadline()
-                    .min(self.election.next_deadline());
+                    .min(self.election.next_deadline())
+                    .min(self.replication.next_deadline())
+                    .min(self.sessions.next_deadline());
                 Some(at).filter(|d| *d != Instant::MAX)
             }
             Lifecycle::Idle | Lifecycle::Left => None,
@@ -228,6 +345,33 @@ impl Node {
     /// What this node has persisted (or asked to persist) so far.
     pub fn persisted(&self) -> Persisted {
         self.persisted
+    }
+
+    /// The log: every entry this node holds, and how far it is committed. The
+    /// driver keeps it durable (see the crate docs).
+    pub fn log(&self) -> &Log {
+        self.replication.log()
+    }
+
+    /// Gives up the node, keeping its log: what survives a crash when the log is
+    /// durable.
+    pub fn into_log(self) -> Log {
+        self.replication.into_log()
+    }
+
+    /// While leading: the followers counted as in sync.
+    pub fn in_sync(&self) -> Option<Vec<NodeId>> {
+        self.replication.in_sync()
+    }
+
+    /// While leading and serving: whether it accepts client messages now.
+    pub fn serving(&self) -> bool {
+        self.replication.serving()
+    }
+
+    /// While leading: the clients with a session, and their users.
+    pub fn clients(&self) -> Vec<(ClientId, String)> {
+        self.sessions.users()
     }
 
     /// What discovery ignored so far.

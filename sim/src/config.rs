@@ -7,6 +7,8 @@ use std::time::Duration;
 
 /// Largest cluster the simulator runs; the link matrix grows with its square.
 pub const MAX_NODES: u32 = 256;
+/// Most simulated clients in one run.
+pub const MAX_CLIENTS: u32 = 10_000;
 
 /// Everything that determines a run. The same `SimConfig` gives the same run.
 #[derive(Clone, Debug)]
@@ -35,6 +37,20 @@ pub struct SimConfig {
     pub partitions: bool,
     /// Faults given explicitly, applied in addition to generated ones.
     pub schedule: Vec<ScheduledFault>,
+    /// Simulated chat clients, `c1..=c<clients>`.
+    pub clients: u32,
+    /// Messages per second each client sends (0: clients only read).
+    pub rate: f64,
+    /// Clients that start at a given time (others start within the first second).
+    pub client_start_at: Vec<(u32, ringleader_core::Instant)>,
+    /// Clients that know these servers instead of probing by multicast (the first
+    /// is tried first).
+    pub client_servers: Vec<(u32, Vec<ringleader_core::NodeId>)>,
+    /// Clients stop sending this long before the end, so the run closes with a
+    /// quiet period in which every buffer must drain and every log converge.
+    pub client_quiet: Duration,
+    /// Unacknowledged messages a client keeps at most.
+    pub client_buffer: usize,
 }
 
 impl Default for SimConfig {
@@ -51,6 +67,12 @@ impl Default for SimConfig {
             faults: FaultProfile::None,
             partitions: true,
             schedule: Vec::new(),
+            clients: 0,
+            rate: 5.0,
+            client_start_at: Vec::new(),
+            client_servers: Vec::new(),
+            client_quiet: Duration::from_secs(10),
+            client_buffer: 1000,
         }
     }
 }
@@ -83,6 +105,46 @@ impl SimConfig {
             if id.0 == 0 || id.0 > self.nodes {
                 return Err(format!(
                     "start time given for {id}, but the cluster has nodes n1..n{}",
+                    self.nodes
+                ));
+            }
+        }
+        if self.clients > MAX_CLIENTS {
+            return Err(format!(
+                "clients must be at most {MAX_CLIENTS}, got {}",
+                self.clients
+            ));
+        }
+        if !self.rate.is_finite() || self.rate < 0.0 || self.rate > 10_000.0 {
+            return Err(format!(
+                "rate must be between 0 and 10000 messages per second, got {}",
+                self.rate
+            ));
+        }
+        if self.client_buffer == 0 {
+            return Err("client buffer must hold at least 1 message".into());
+        }
+        let named = self
+            .client_start_at
+            .iter()
+            .map(|(c, _)| *c)
+            .chain(self.client_servers.iter().map(|(c, _)| *c))
+            .chain(self.schedule.iter().filter_map(|f| match f.fault {
+                crate::faults::Fault::ClientLeave(c) => Some(c),
+                _ => None,
+            }));
+        for c in named {
+            if c == 0 || c > self.clients {
+                return Err(format!(
+                    "client c{c} is named, but the run has clients c1..c{}",
+                    self.clients
+                ));
+            }
+        }
+        for (c, servers) in &self.client_servers {
+            if let Some(bad) = servers.iter().find(|id| id.0 == 0 || id.0 > self.nodes) {
+                return Err(format!(
+                    "client c{c} is given server {bad}, but the cluster has nodes n1..n{}",
                     self.nodes
                 ));
             }

@@ -40,6 +40,8 @@ pub enum Fault {
         /// Drift in parts per million.
         drift_ppm: i32,
     },
+    /// Simulated client `c<n>` says goodbye and quits for good.
+    ClientLeave(u32),
 }
 
 impl fmt::Display for Fault {
@@ -60,6 +62,7 @@ impl fmt::Display for Fault {
             Fault::Cut { from, to } => write!(f, "cut {from}->{to}"),
             Fault::Heal => f.write_str("heal"),
             Fault::Skew { node, drift_ppm } => write!(f, "skew {node} {drift_ppm:+}ppm"),
+            Fault::ClientLeave(c) => write!(f, "client c{c} leaves"),
         }
     }
 }
@@ -324,7 +327,7 @@ mod tests {
                         }
                         Fault::Partition(_) | Fault::Cut { .. } => cut = true,
                         Fault::Heal => cut = false,
-                        Fault::Skew { .. } => {}
+                        Fault::Skew { .. } | Fault::ClientLeave(_) => {}
                     }
                 }
                 assert!(

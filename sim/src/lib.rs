@@ -22,6 +22,7 @@
 //! [`faults`] (fault kinds and the random generator), [`invariants`], [`trace`] and
 //! [`digest`], [`report`].
 
+mod clients;
 pub mod clock;
 pub mod config;
 pub mod digest;

@@ -142,7 +142,8 @@ impl Network {
         Fate::Delivered { delay, duplicate }
     }
 
-    fn delay(&self, rng: &mut ChaCha8Rng) -> Duration {
+    /// A latency drawn from the configured range (the model of a stream segment).
+    pub(crate) fn delay(&self, rng: &mut ChaCha8Rng) -> Duration {
         let c = &self.config;
         let lo = c.latency_min.as_micros() as u64;
         let hi = c.latency_max.as_micros() as u64;

@@ -66,6 +66,11 @@ pub struct Report {
     pub election_stats: crate::invariants::ElectionStats,
     /// Each live node's view of the leader at the end (`null`: none), by node id.
     pub leaders: BTreeMap<u32, Option<u32>>,
+    /// Simulated clients.
+    pub clients: u32,
+    /// Replication and client measurements.
+    #[serde(flatten)]
+    pub replication: crate::invariants::ReplicationStats,
 }
 
 impl Report {

@@ -19,7 +19,8 @@
 
 use crate::digest::Digest;
 use crate::faults::Fault;
-use ringleader_core::wire::Message;
+use ringleader_core::client::ClientOutput;
+use ringleader_core::wire::{ClientId, ClientMsg, Message, ServerMsg};
 use ringleader_core::{Action, Instant, NodeId};
 use std::io::{self, Write};
 
@@ -58,6 +59,7 @@ impl std::fmt::Display for Msg<'_> {
         let s = self.0.sender();
         match self.0 {
             Message::Election { msg, .. } => write!(f, "{msg} {}#{}", s.id, s.incarnation),
+            Message::Replication { msg, .. } => write!(f, "{msg} {}#{}", s.id, s.incarnation),
             Message::Heartbeat {
                 leading: Some(e), ..
             } => {
@@ -87,6 +89,10 @@ fn digest_message(d: &mut Digest, msg: &Message) {
         Message::Election { algorithm, msg, .. } => {
             d.word(6);
             d.value(algorithm);
+            d.value(msg);
+        }
+        Message::Replication { msg, .. } => {
+            d.word(7);
             d.value(msg);
         }
     }
@@ -219,7 +225,53 @@ impl<'w> Tracer<'w> {
                 "{at:>12} {node} + {}#{} {change}\n",
                 m.id, m.incarnation
             )),
+            Action::ToClient { client, msg } => {
+                self.line(format_args!("{at:>12} {node} > {client} {msg}\n"))
+            }
+            Action::CloseClient(client) => {
+                self.line(format_args!("{at:>12} {node} > {client} close\n"))
+            }
         }
+    }
+
+    /// A client's message reached server `to`.
+    pub fn client_msg(&mut self, at: Instant, to: NodeId, client: ClientId, msg: &ClientMsg) {
+        self.head(at, 7, to);
+        self.digest.word(client.0);
+        self.digest.value(msg);
+        self.line(format_args!("{at:>12} {to} < {client} {msg}\n"));
+    }
+
+    /// A server's message reached client `c<client>`.
+    pub fn server_msg(&mut self, at: Instant, client: u32, from: NodeId, msg: &ServerMsg) {
+        self.head(at, 8, from);
+        self.digest.word(u64::from(client));
+        self.digest.value(msg);
+        self.line(format_args!("{at:>12} c{client} < {from} {msg}\n"));
+    }
+
+    /// Client `c<client>` tells its user something.
+    pub fn client_output(&mut self, at: Instant, client: u32, output: &ClientOutput) {
+        self.head(at, 9, NodeId(0));
+        self.digest.word(u64::from(client));
+        self.digest.value(output);
+        self.line(format_args!("{at:>12} c{client} : {output}\n"));
+    }
+
+    /// Client `c<client>` connects, connected or lost its connection to `server`.
+    pub fn client_link(&mut self, at: Instant, client: u32, what: &'static str, server: NodeId) {
+        self.head(at, 10, server);
+        self.digest.word(u64::from(client));
+        self.digest.value(what);
+        self.line(format_args!("{at:>12} c{client} - {what} {server}\n"));
+    }
+
+    /// Something else happened to client `c<client>`.
+    pub fn client_note(&mut self, at: Instant, client: u32, what: &'static str) {
+        self.head(at, 11, NodeId(0));
+        self.digest.word(u64::from(client));
+        self.digest.value(what);
+        self.line(format_args!("{at:>12} c{client} * {what}\n"));
     }
 
     /// A fault was applied.

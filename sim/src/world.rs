@@ -1,17 +1,23 @@
 //! The run loop: nodes, network, faults and checker driven by one event queue.
 
+use crate::clients::{ordered, Link, SimClient};
 use crate::clock::NodeClock;
 use crate::config::SimConfig;
 use crate::faults::{generate, Fault, GeneratorOptions, ScheduledFault};
-use crate::invariants::{DiscoveryChecker, ElectionChecker, Observed};
+use crate::invariants::{DiscoveryChecker, ElectionChecker, Observed, ReplicationChecker};
 use crate::network::{Fate, Network};
 use crate::queue::EventQueue;
 use crate::report::Report;
 use crate::trace::{DropReason, Tracer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use ringleader_core::wire::Message;
-use ringleader_core::{Action, Config, Event, Instant, MembershipChange, Node, NodeId, Persisted};
+use ringleader_core::client::{Client, ClientAction, ClientConfig, ClientEvent};
+use ringleader_core::log::Log;
+use ringleader_core::wire::{ClientId, ClientMsg, Message, ServerMsg};
+use ringleader_core::{
+    Action, Algorithm, Config, Event, Instant, MembershipChange, Node, NodeId, Persisted,
+};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -67,7 +73,7 @@ pub fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
         Fault::Skew { node, .. } => vec![*node],
         Fault::Cut { from, to } => vec![*from, *to],
         Fault::Partition(groups) => groups.iter().flatten().copied().collect(),
-        Fault::Heal => Vec::new(),
+        Fault::Heal | Fault::ClientLeave(_) => Vec::new(),
     }
 }
 
@@ -85,11 +91,62 @@ fn node_seed(seed: u64, index: usize, life: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The node a simulated address belongs to (see [`sim_addr`]).
+fn addr_node(addr: SocketAddr) -> Option<usize> {
+    match addr {
+        SocketAddr::V4(a) if a.port() == 7000 => {
+            let [ten, zero, hi, lo] = a.ip().octets();
+            let id = u32::from(u16::from_be_bytes([hi, lo]));
+            ((ten, zero) == (10, 0) && id > 0).then(|| id as usize - 1)
+        }
+        _ => None,
+    }
+}
+
 enum Item {
     Start(usize),
     Tick(usize),
-    Deliver { to: usize, msg: Message },
+    Deliver {
+        to: usize,
+        msg: Message,
+    },
     Fault(Fault),
+    ClientStart(usize),
+    ClientTick(usize),
+    ClientSend(usize),
+    /// A client's segment reaches a server on connection `link`.
+    ToServer {
+        server: usize,
+        life: u64,
+        client: usize,
+        link: u64,
+        msg: Box<ClientMsg>,
+    },
+    /// A client's probe datagram reaches a server.
+    Probe {
+        server: usize,
+        client: usize,
+    },
+    /// A server's message reaches a client (`link: None`: a datagram).
+    ToClient {
+        client: usize,
+        from: NodeId,
+        link: Option<u64>,
+        msg: Box<ServerMsg>,
+    },
+    /// A connection came up (the handshake finished) or went down, client side.
+    LinkState {
+        client: usize,
+        link: u64,
+        up: bool,
+    },
+    /// The client closed connection `link`; the server hears of it.
+    LinkClosed {
+        server: usize,
+        life: u64,
+        client: usize,
+        link: u64,
+    },
 }
 
 struct Slot {
@@ -101,6 +158,10 @@ struct Slot {
     persisted: Persisted,
     lives: u64,
     tick_at: Option<Instant>,
+    /// The durable log, kept across crashes.
+    log: Log,
+    /// Client connections this server holds: client -> (client index, link).
+    links: BTreeMap<ClientId, (usize, u64)>,
 }
 
 struct Slots(Vec<Slot>);
@@ -142,8 +203,19 @@ struct World<'w> {
     tracer: Tracer<'w>,
     checker: DiscoveryChecker,
     election: ElectionChecker,
+    replication: ReplicationChecker,
     counters: Counters,
     actions: Vec<Action>,
+    clients: Vec<SimClient>,
+    client_actions: Vec<ClientAction>,
+    client_rng: ChaCha8Rng,
+    /// Clients send until then.
+    send_until: Instant,
+    /// Mean time between two messages of one client.
+    send_every: Option<Duration>,
+    /// When the run last changed (a fault or start); liveness needs quiet after it.
+    last_disturbance: Instant,
+    drain_bound: Duration,
 }
 
 impl<'w> World<'w> {
@@ -175,6 +247,8 @@ impl<'w> World<'w> {
                 persisted: Persisted::default(),
                 lives: 0,
                 tick_at: None,
+                log: Log::default(),
+                links: BTreeMap::new(),
             });
             let random = Instant::from_micros(setup.random_range(0..=spread));
             let at = config
@@ -184,10 +258,59 @@ impl<'w> World<'w> {
                 .map_or(random, |(_, at)| *at);
             queue.push(at, Item::Start(i));
         }
+        let mut last_disturbance = Instant::ZERO + config.start_spread;
+        for (_, at) in &config.start_at {
+            last_disturbance = last_disturbance.max(*at);
+        }
         for f in fault_schedule(config) {
+            if !matches!(f.fault, Fault::ClientLeave(_)) {
+                last_disturbance = last_disturbance.max(f.at);
+            }
             queue.push(f.at, Item::Fault(f.fault));
         }
+        let mut client_rng = ChaCha8Rng::seed_from_u64(config.seed);
+        client_rng.set_stream(5);
+        let mut clients = Vec::with_capacity(config.clients as usize);
+        for c in 0..config.clients as usize {
+            let number = c as u32 + 1;
+            let mut cc = ClientConfig::new(ClientId(u64::from(number)), format!("user{number}"));
+            cc.buffer_limit = config.client_buffer;
+            cc.servers = config
+                .client_servers
+                .iter()
+                .find(|(n, _)| *n == number)
+                .map(|(_, servers)| servers.iter().map(|id| sim_addr(*id)).collect())
+                .unwrap_or_default();
+            clients.push(SimClient::new(Client::new(cc)));
+            let random = Instant::from_micros(client_rng.random_range(500_000..1_500_000));
+            let at = config
+                .client_start_at
+                .iter()
+                .find(|(n, _)| *n == number)
+                .map_or(random, |(_, at)| *at);
+            queue.push(at, Item::ClientStart(c));
+        }
+        let end = Instant::ZERO + config.duration;
+        let quiet = config.client_quiet.min(config.duration / 2);
+        let send_until =
+            Instant::from_micros(end.as_micros().saturating_sub(quiet.as_micros() as u64));
+        let send_every = (config.rate > 0.0 && config.clients > 0)
+            .then(|| Duration::from_secs_f64(1.0 / config.rate));
+        if send_every.is_some() {
+            last_disturbance = last_disturbance.max(send_until);
+        }
         let max_delay = config.network.max_delay();
+        let election = ElectionChecker::new(&node_config, n, max_delay);
+        let client_timeout = ClientConfig::new(ClientId(1), "x").server_timeout;
+        let drain_bound = election.bound() + client_timeout + Duration::from_secs(1);
+        // Two leaders at once are the documented limit of bully and ring under
+        // partitions; there the replication checks count divergence instead.
+        let cuts = config.partitions && config.faults != crate::faults::FaultProfile::None
+            || config
+                .schedule
+                .iter()
+                .any(|f| matches!(f.fault, Fault::Partition(_) | Fault::Cut { .. }));
+        let strict = node_config.election == Algorithm::Quorum || !cuts;
         Ok(World {
             seed: config.seed,
             end: Instant::ZERO + config.duration,
@@ -198,7 +321,8 @@ impl<'w> World<'w> {
             rng,
             tracer,
             checker: DiscoveryChecker::new(n, &node_config, max_delay),
-            election: ElectionChecker::new(&node_config, n, max_delay),
+            election,
+            replication: ReplicationChecker::new(n, config.clients as usize, strict),
             counters: Counters {
                 events: 0,
                 messages: 0,
@@ -210,6 +334,13 @@ impl<'w> World<'w> {
                 faults: 0,
             },
             actions: Vec::new(),
+            clients,
+            client_actions: Vec::new(),
+            client_rng,
+            send_until,
+            send_every,
+            last_disturbance,
+            drain_bound,
         })
     }
 
@@ -248,6 +379,25 @@ impl<'w> World<'w> {
         let (more, more_checks, election_stats) = self.election.finish(self.end);
         violations.extend(more);
         checks.extend(more_checks);
+        let unacked: Vec<usize> = self.clients.iter().map(|c| c.client.unacked()).collect();
+        let settled = self.end >= self.last_disturbance + self.drain_bound;
+        let clients = self.clients.len() as u32;
+        let (more, more_checks, replication) = if clients > 0 {
+            self.replication
+                .finish(self.end, &self.slots, &unacked, settled)
+        } else {
+            // Without clients only leaders' markers are replicated: safety is still
+            // checked as the run goes, liveness needs no judging.
+            let (v, mut c, r) = self
+                .replication
+                .finish(self.end, &self.slots, &unacked, false);
+            c.retain(|name, _| {
+                !matches!(*name, "logs_converge" | "acked_durable" | "clients_drain")
+            });
+            (v, c, r)
+        };
+        violations.extend(more);
+        checks.extend(more_checks);
         violations.sort_by_key(|v| v.at_ms);
         let c = &self.counters;
         Ok(Report {
@@ -269,6 +419,8 @@ impl<'w> World<'w> {
             election: algorithm,
             election_stats,
             leaders,
+            clients,
+            replication,
         })
     }
 
@@ -307,6 +459,130 @@ impl<'w> World<'w> {
                 self.start(i);
                 self.election.after_change(self.now, &self.slots);
             }
+            Item::ClientStart(c) => {
+                self.counters.events += 1;
+                self.tracer.client_note(self.now, c as u32 + 1, "start");
+                self.client_step(c, ClientEvent::Start);
+                self.schedule_send(c);
+            }
+            Item::ClientTick(c) => {
+                let Some(sc) = self.clients.get_mut(c) else {
+                    return;
+                };
+                if sc.tick_at != Some(self.now) {
+                    return;
+                }
+                sc.tick_at = None;
+                self.counters.events += 1;
+                self.client_step(c, ClientEvent::Tick);
+            }
+            Item::ClientSend(c) => self.client_send(c),
+            Item::ToServer {
+                server,
+                life,
+                client,
+                link,
+                msg,
+            } => {
+                self.counters.events += 1;
+                let Some(slot) = self.slots.0.get_mut(server) else {
+                    return;
+                };
+                if slot.node.is_none() || slot.lives != life {
+                    return; // the server died; the client will time out
+                }
+                let id = ClientId(client as u64 + 1);
+                slot.links.insert(id, (client, link));
+                let node = slot.id;
+                self.tracer.client_msg(self.now, node, id, &msg);
+                self.step(
+                    server,
+                    Event::FromClient {
+                        client: id,
+                        msg: *msg,
+                    },
+                );
+            }
+            Item::Probe { server, client } => {
+                self.counters.events += 1;
+                if self.slots.node(server).is_none() {
+                    return;
+                }
+                let id = ClientId(client as u64 + 1);
+                let node = NodeId(server as u32 + 1);
+                self.tracer
+                    .client_msg(self.now, node, id, &ClientMsg::Probe);
+                self.step(
+                    server,
+                    Event::FromClient {
+                        client: id,
+                        msg: ClientMsg::Probe,
+                    },
+                );
+            }
+            Item::ToClient {
+                client,
+                from,
+                link,
+                msg,
+            } => {
+                self.counters.events += 1;
+                let Some(sc) = self.clients.get_mut(client) else {
+                    return;
+                };
+                if sc.quit || link.is_some_and(|l| sc.link_if(l).is_none()) {
+                    return; // a connection the client has given up
+                }
+                self.tracer
+                    .server_msg(self.now, client as u32 + 1, from, &msg);
+                self.client_step(client, ClientEvent::Received(*msg));
+            }
+            Item::LinkState { client, link, up } => {
+                self.counters.events += 1;
+                let Some(sc) = self.clients.get_mut(client) else {
+                    return;
+                };
+                let Some(l) = sc.link_if(link) else {
+                    return;
+                };
+                let server = NodeId(l.server as u32 + 1);
+                if !up {
+                    sc.link = None;
+                }
+                let what = if up {
+                    "connected to"
+                } else {
+                    "disconnected from"
+                };
+                self.tracer
+                    .client_link(self.now, client as u32 + 1, what, server);
+                let event = if up {
+                    ClientEvent::Connected
+                } else {
+                    ClientEvent::Disconnected
+                };
+                self.client_step(client, event);
+            }
+            Item::LinkClosed {
+                server,
+                life,
+                client,
+                link,
+            } => {
+                self.counters.events += 1;
+                let id = ClientId(client as u64 + 1);
+                let Some(slot) = self.slots.0.get_mut(server) else {
+                    return;
+                };
+                if slot.node.is_none()
+                    || slot.lives != life
+                    || slot.links.get(&id) != Some(&(client, link))
+                {
+                    return;
+                }
+                slot.links.remove(&id);
+                self.step(server, Event::ClientGone { client: id });
+            }
             Item::Fault(fault) => {
                 self.counters.events += 1;
                 self.counters.faults += 1;
@@ -339,6 +615,9 @@ impl<'w> World<'w> {
         self.actions = actions;
         if leadership_changed {
             self.election.after_change(self.now, &self.slots);
+        }
+        if let Some(node) = self.slots.node(i) {
+            self.replication.after_step(self.now, i, node);
         }
         self.reschedule(i);
     }
@@ -378,6 +657,15 @@ impl<'w> World<'w> {
                 }
             }
             Action::RoleChanged { .. } => {}
+            Action::ToClient { client, msg } => self.server_to_client(i, client, msg),
+            Action::CloseClient(client) => {
+                let Some(slot) = self.slots.0.get_mut(i) else {
+                    return;
+                };
+                if let Some((c, link)) = slot.links.remove(&client) {
+                    self.reset_link(c, link);
+                }
+            }
             Action::Member { node, change } => {
                 if change == MembershipChange::Died {
                     self.checker
@@ -434,10 +722,18 @@ impl<'w> World<'w> {
         let local = slot.clock.local(now);
         let seed = node_seed(self.seed, i, slot.lives);
         // The config was validated with the run, so building cannot fail here.
-        let Ok(node) = Node::restore(slot.config.clone(), slot.id, seed, local, slot.persisted)
-        else {
+        let log = std::mem::take(&mut slot.log);
+        let Ok(node) = Node::restore_with_log(
+            slot.config.clone(),
+            slot.id,
+            seed,
+            local,
+            slot.persisted,
+            log,
+        ) else {
             return;
         };
+        self.replication.on_restart(i, &node);
         let incarnation = node.info().incarnation.counter;
         slot.node = Some(node);
         slot.up_since = now;
@@ -448,30 +744,46 @@ impl<'w> World<'w> {
         self.checker.on_up(now, i, first, &self.slots);
     }
 
-    fn down(&mut self, i: usize, left: bool) {
+    /// Takes node `i` down. Its log survives (it is durable). `reset` tells its
+    /// clients at once (a process that exits resets its connections); a crash
+    /// leaves them to notice by their own timeout.
+    fn down(&mut self, i: usize, left: bool, reset: bool) {
         if self.slots.0.get(i).is_some_and(|s| s.node.is_some()) {
             self.checker.on_down(self.now, i, left, &self.slots);
         }
+        let mut links = BTreeMap::new();
         if let Some(slot) = self.slots.0.get_mut(i) {
-            slot.node = None;
+            if let Some(node) = slot.node.take() {
+                slot.log = node.into_log();
+            }
             slot.tick_at = None;
+            links = std::mem::take(&mut slot.links);
+        }
+        if reset {
+            for (_, (c, link)) in links {
+                self.reset_link(c, link);
+            }
         }
     }
 
     fn apply_fault(&mut self, fault: Fault) {
         let index = |n: NodeId| (n.0 as usize).wrapping_sub(1);
         match fault {
-            Fault::Crash(n) => self.down(index(n), false),
+            Fault::Crash(n) => self.down(index(n), false, false),
             Fault::Leave(n) => {
                 let i = index(n);
                 if self.slots.node(i).is_some() {
                     self.step(i, Event::Leave);
-                    self.down(i, true);
+                    self.down(i, true, true);
                 }
+            }
+            Fault::ClientLeave(c) => {
+                let c = (c as usize).wrapping_sub(1);
+                self.client_quit(c);
             }
             Fault::Restart(n) => {
                 let i = index(n);
-                self.down(i, false);
+                self.down(i, false, true);
                 if i < self.slots.0.len() {
                     self.start(i);
                 }
@@ -530,5 +842,227 @@ impl<'w> World<'w> {
                 }
             }
         }
+    }
+
+    /// Carries out a server's message to a client: on the client's connection to
+    /// that server, or (an answer to a probe) as a datagram.
+    fn server_to_client(&mut self, i: usize, client: ClientId, msg: ServerMsg) {
+        let from = NodeId(i as u32 + 1);
+        let link = self
+            .slots
+            .0
+            .get(i)
+            .and_then(|s| s.links.get(&client).copied());
+        let delay = self.net.delay(&mut self.rng);
+        match link {
+            Some((c, link)) => {
+                let Some(l) = self.clients.get_mut(c).and_then(|sc| sc.link_if(link)) else {
+                    return;
+                };
+                let at = ordered(self.now, delay, &mut l.down_last);
+                self.queue.push(
+                    at,
+                    Item::ToClient {
+                        client: c,
+                        from,
+                        link: Some(link),
+                        msg: Box::new(msg),
+                    },
+                );
+            }
+            None if matches!(msg, ServerMsg::Here { .. }) => {
+                let c = (client.0 as usize).wrapping_sub(1);
+                if c < self.clients.len() {
+                    self.queue.push(
+                        self.now + delay,
+                        Item::ToClient {
+                            client: c,
+                            from,
+                            link: None,
+                            msg: Box::new(msg),
+                        },
+                    );
+                }
+            }
+            None => {} // the client is not connected here any more
+        }
+    }
+
+    /// The server side closed connection `link` of client `c`: the client hears
+    /// of it after whatever is still in flight towards it.
+    fn reset_link(&mut self, c: usize, link: u64) {
+        let delay = self.net.delay(&mut self.rng);
+        let Some(l) = self.clients.get_mut(c).and_then(|sc| sc.link_if(link)) else {
+            return;
+        };
+        let at = ordered(self.now, delay, &mut l.down_last);
+        self.queue.push(
+            at,
+            Item::LinkState {
+                client: c,
+                link,
+                up: false,
+            },
+        );
+    }
+
+    fn client_step(&mut self, c: usize, event: ClientEvent) {
+        let Some(sc) = self.clients.get_mut(c) else {
+            return;
+        };
+        let mut out = std::mem::take(&mut self.client_actions);
+        sc.client.step(self.now, event, &mut out);
+        self.client_apply(c, &mut out);
+        self.client_actions = out;
+    }
+
+    fn client_apply(&mut self, c: usize, out: &mut Vec<ClientAction>) {
+        for action in out.drain(..) {
+            match action {
+                ClientAction::Probe(_) => {
+                    for server in 0..self.slots.0.len() {
+                        let delay = self.net.delay(&mut self.rng);
+                        self.queue
+                            .push(self.now + delay, Item::Probe { server, client: c });
+                    }
+                }
+                ClientAction::Connect(addr) => self.client_connect(c, addr),
+                ClientAction::Send(msg) => {
+                    let delay = self.net.delay(&mut self.rng);
+                    let Some(l) = self.clients.get_mut(c).and_then(|sc| sc.link.as_mut()) else {
+                        continue;
+                    };
+                    let at = ordered(self.now, delay, &mut l.up_last);
+                    let (server, life, link) = (l.server, l.life, l.id);
+                    self.queue.push(
+                        at,
+                        Item::ToServer {
+                            server,
+                            life,
+                            client: c,
+                            link,
+                            msg: Box::new(msg),
+                        },
+                    );
+                }
+                ClientAction::Disconnect => self.client_close(c),
+                ClientAction::Output(o) => {
+                    self.tracer.client_output(self.now, c as u32 + 1, &o);
+                    self.replication
+                        .on_client_output(self.now, c, c as u64 + 1, &o);
+                }
+            }
+        }
+        let Some(sc) = self.clients.get_mut(c) else {
+            return;
+        };
+        match sc.client.next_deadline() {
+            Some(at) if sc.tick_at.is_none_or(|t| at < t || t < self.now) => {
+                let at = at.max(self.now);
+                sc.tick_at = Some(at);
+                self.queue.push(at, Item::ClientTick(c));
+            }
+            Some(_) => {}
+            None => sc.tick_at = None,
+        }
+    }
+
+    /// Closes the client's current connection; the server hears of it.
+    fn client_close(&mut self, c: usize) {
+        let delay = self.net.delay(&mut self.rng);
+        let Some(sc) = self.clients.get_mut(c) else {
+            return;
+        };
+        if let Some(mut l) = sc.link.take() {
+            let at = ordered(self.now, delay, &mut l.up_last);
+            self.queue.push(
+                at,
+                Item::LinkClosed {
+                    server: l.server,
+                    life: l.life,
+                    client: c,
+                    link: l.id,
+                },
+            );
+        }
+    }
+
+    fn client_connect(&mut self, c: usize, addr: SocketAddr) {
+        self.client_close(c);
+        let server = addr_node(addr).filter(|&i| i < self.slots.0.len());
+        let life = server
+            .and_then(|i| self.slots.0.get(i))
+            .map(|s| (s.lives, s.node.is_some()));
+        let delay = self.net.delay(&mut self.rng) * 2; // the handshake's round trip
+        let Some(sc) = self.clients.get_mut(c) else {
+            return;
+        };
+        sc.next_link += 1;
+        let id = sc.next_link;
+        let at = self.now + delay;
+        sc.link = Some(Link {
+            id,
+            server: server.unwrap_or(usize::MAX),
+            life: life.map_or(0, |(l, _)| l),
+            up_last: at,
+            down_last: at,
+        });
+        let up = life.is_some_and(|(_, running)| running);
+        let target = server.map_or(NodeId(0), |i| NodeId(i as u32 + 1));
+        self.tracer
+            .client_link(self.now, c as u32 + 1, "connecting to", target);
+        self.queue.push(
+            at,
+            Item::LinkState {
+                client: c,
+                link: id,
+                up,
+            },
+        );
+    }
+
+    fn schedule_send(&mut self, c: usize) {
+        let Some(every) = self.send_every else {
+            return;
+        };
+        // Spread between half and one and a half of the mean interval.
+        let micros = every.as_micros() as u64;
+        let wait =
+            Duration::from_micros(micros / 2 + self.client_rng.random_range(0..=micros.max(1)));
+        let at = self.now + wait;
+        if at < self.send_until {
+            self.queue.push(at, Item::ClientSend(c));
+        }
+    }
+
+    fn client_send(&mut self, c: usize) {
+        self.counters.events += 1;
+        let Some(sc) = self.clients.get_mut(c) else {
+            return;
+        };
+        if sc.quit {
+            return;
+        }
+        let seq = sc.client.next_seq();
+        let text = format!("message {seq} from c{}", c + 1);
+        let mut out = std::mem::take(&mut self.client_actions);
+        let accepted = sc.client.send(self.now, text, &mut out).is_ok();
+        let unacked = sc.client.unacked();
+        self.replication.on_client_send(accepted, unacked);
+        self.client_apply(c, &mut out);
+        self.client_actions = out;
+        self.schedule_send(c);
+    }
+
+    fn client_quit(&mut self, c: usize) {
+        let Some(sc) = self.clients.get_mut(c) else {
+            return;
+        };
+        sc.quit = true;
+        let mut out = std::mem::take(&mut self.client_actions);
+        sc.client.quit(&mut out);
+        self.replication.on_client_quit(c);
+        self.client_apply(c, &mut out);
+        self.client_actions = out;
     }
 }

@@ -68,12 +68,41 @@ pub struct RunArgs {
     /// Interval of the multicast announcements.
     #[arg(long, default_value = "1s", value_parser = parse::duration)]
     announce: Duration,
+    /// Simulated chat clients, each sending at --rate and checked end to end.
+    #[arg(long, default_value_t = 0)]
+    clients: u32,
+    /// Messages per second each client sends (0: clients only read).
+    #[arg(long, default_value_t = 5.0, value_parser = parse_rate)]
+    rate: f64,
+    /// Entries per chunk when a new or restarted server catches up.
+    #[arg(long, default_value_t = 100, value_parser = parse_count)]
+    sync_chunk: usize,
     /// Write the readable trace (one line per event and action) to FILE.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// Print exactly one JSON object on stdout instead of the summary.
     #[arg(long)]
     json: bool,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of messages per second"))?;
+    if r.is_finite() && (0.0..=10_000.0).contains(&r) {
+        Ok(r)
+    } else {
+        Err(format!(
+            "rate must be between 0 and 10000 messages per second, got {s}"
+        ))
+    }
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("'{s}' is not a positive whole number")),
+    }
 }
 
 fn parse_profile(s: &str) -> Result<FaultProfile, String> {
@@ -110,10 +139,13 @@ impl RunArgs {
                 rank: self.rank,
                 settle: self.settle,
                 election_timeout: self.election_timeout,
+                sync_chunk: self.sync_chunk,
                 ..Config::default()
             },
             faults: self.faults,
             partitions: !self.no_partitions,
+            clients: self.clients,
+            rate: self.rate,
             ..SimConfig::default()
         }
     }
@@ -156,6 +188,12 @@ impl RunArgs {
         }
         if self.no_partitions {
             cmd.push_str(" --no-partitions");
+        }
+        if self.clients > 0 {
+            cmd.push_str(&format!(" --clients {} --rate {}", self.clients, self.rate));
+        }
+        if self.sync_chunk != 100 {
+            cmd.push_str(&format!(" --sync-chunk {}", self.sync_chunk));
         }
         cmd.push_str(" --trace failure.trace");
         cmd
@@ -281,6 +319,28 @@ fn print_summary(args: &RunArgs, config: &SimConfig, r: &Report, speed: f64) {
             messages.join(", ")
         }
     );
+    let x = &r.replication;
+    if r.clients > 0 {
+        println!(
+            "  {} clients: sent {}, acked {}, committed {}, lost acked {}, duplicates {}, order violations {}, buffer max {}, full {}, leader changes seen {}",
+            r.clients,
+            x.client_sent,
+            x.acked,
+            x.committed,
+            x.acked_lost,
+            x.duplicates,
+            x.order_violations,
+            x.max_client_buffer,
+            x.buffer_full,
+            x.leader_changes
+        );
+    }
+    if x.divergent_commits > 0 {
+        println!(
+            "  divergent commits: {} (two leaders under {} during a partition: its documented limit)",
+            x.divergent_commits, r.election
+        );
+    }
     let leaders: Vec<String> = r
         .leaders
         .iter()

@@ -124,6 +124,10 @@ pub enum ElectionMsg {
     PreVote {
         /// The term the sender would stand in.
         term: u64,
+        /// Epoch of the sender's last log entry.
+        last_epoch: u64,
+        /// Index of the sender's last log entry.
+        last_index: u64,
     },
     /// quorum: the answer to a pre-vote; changes nothing on either side.
     PreVoteReply {
@@ -142,6 +146,10 @@ pub enum ElectionMsg {
     RequestVote {
         /// The candidate's term.
         term: u64,
+        /// Epoch of the candidate's last log entry.
+        last_epoch: u64,
+        /// Index of the candidate's last log entry.
+        last_index: u64,
     },
     /// quorum: the answer to a vote request.
     VoteReply {
@@ -180,7 +188,11 @@ impl fmt::Display for ElectionMsg {
             }
             ElectionMsg::Vote { candidate, epoch } => write!(f, "Vote {} e{epoch}", candidate.id),
             ElectionMsg::Elected { leader, epoch } => write!(f, "Elected {} e{epoch}", leader.id),
-            ElectionMsg::PreVote { term } => write!(f, "PreVote t{term}"),
+            ElectionMsg::PreVote {
+                term,
+                last_epoch,
+                last_index,
+            } => write!(f, "PreVote t{term} log {last_index}/e{last_epoch}"),
             ElectionMsg::PreVoteReply { term, granted } => {
                 write!(
                     f,
@@ -189,7 +201,11 @@ impl fmt::Display for ElectionMsg {
                 )
             }
             ElectionMsg::NewerTerm { term } => write!(f, "NewerTerm t{term}"),
-            ElectionMsg::RequestVote { term } => write!(f, "RequestVote t{term}"),
+            ElectionMsg::RequestVote {
+                term,
+                last_epoch,
+                last_index,
+            } => write!(f, "RequestVote t{term} log {last_index}/e{last_epoch}"),
             ElectionMsg::VoteReply { term, granted } => {
                 write!(
                     f,
@@ -229,6 +245,8 @@ pub(crate) struct Ctx<'a> {
     pub max_seen: &'a mut u64,
     /// The node is still in its settle period: it follows, but does not challenge.
     pub settling: bool,
+    /// (epoch, index) of the last entry of this node's log.
+    pub log_tip: (u64, u64),
 }
 
 impl Ctx<'_> {
@@ -385,6 +403,8 @@ pub(crate) struct Parts<'a> {
     pub rng: &'a mut ChaCha8Rng,
     pub out: &'a mut Vec<Action>,
     pub persisted: &'a mut Persisted,
+    /// (epoch, index) of the last entry of this node's log.
+    pub log_tip: (u64, u64),
 }
 
 impl Election {
@@ -433,6 +453,7 @@ impl Election {
             persisted: p.persisted,
             max_seen: &mut self.max_seen,
             settling,
+            log_tip: p.log_tip,
         };
         f(self.algo.as_mut(), &mut cx)
     }
@@ -496,6 +517,21 @@ impl Election {
             return;
         }
         self.with(p, drop_leader);
+    }
+
+    /// `bully`/`ring`: this node leads an epoch that another leader already used
+    /// (they never heard of each other). Entries are known by (index, epoch), so
+    /// one epoch must have one leader: give it up and elect again above `epoch`.
+    pub(crate) fn supersede(&mut self, p: Parts<'_>, epoch: u64) {
+        if self.algorithm == Algorithm::Quorum {
+            return; // terms are unique by the vote
+        }
+        self.with(p, |algo, cx| {
+            cx.observe_epoch(epoch);
+            let current = cx.lead.epoch;
+            cx.set(Role::Follower, None, current);
+            algo.start_election(cx);
+        });
     }
 
     pub(crate) fn on_claim(&mut self, p: Parts<'_>, from: &NodeInfo, epoch: u64) {

@@ -1,4 +1,4 @@
-//! Majority election with terms (Raft's election, without its log).
+//! Majority election with terms (Raft's election, with its up-to-date rule).
 //!
 //! A voter that hears no leader for a randomized election timeout (between one and
 //! two timeouts, from the node's seeded rng) starts a new term, votes for itself and
@@ -109,7 +109,15 @@ impl Quorum {
         if self.votes.len() >= self.majority() {
             return self.become_leader(cx);
         }
-        self.ask_voters(cx, ElectionMsg::RequestVote { term });
+        let (last_epoch, last_index) = cx.log_tip;
+        self.ask_voters(
+            cx,
+            ElectionMsg::RequestVote {
+                term,
+                last_epoch,
+                last_index,
+            },
+        );
     }
 
     /// Sends `msg` to every other voter.
@@ -178,13 +186,26 @@ impl ElectionAlgorithm for Quorum {
         if self.majority() <= 1 {
             return self.campaign(cx);
         }
-        self.ask_voters(cx, ElectionMsg::PreVote { term });
+        let (last_epoch, last_index) = cx.log_tip;
+        self.ask_voters(
+            cx,
+            ElectionMsg::PreVote {
+                term,
+                last_epoch,
+                last_index,
+            },
+        );
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, msg: &ElectionMsg) {
         match *msg {
-            ElectionMsg::PreVote { term } => {
+            ElectionMsg::PreVote {
+                term,
+                last_epoch,
+                last_index,
+            } => {
                 let granted = term > cx.persisted.term
+                    && (last_epoch, last_index) >= cx.log_tip
                     && self.is_voter(from.id)
                     && !self.has_other_leader(cx, from.id);
                 cx.send(from.id, ElectionMsg::PreVoteReply { term, granted });
@@ -203,7 +224,11 @@ impl ElectionAlgorithm for Quorum {
                 }
             }
             ElectionMsg::NewerTerm { term } => self.adopt_term(cx, term),
-            ElectionMsg::RequestVote { term } => {
+            ElectionMsg::RequestVote {
+                term,
+                last_epoch,
+                last_index,
+            } => {
                 if self.has_other_leader(cx, from.id) {
                     let mine = cx.persisted.term;
                     let reply = ElectionMsg::VoteReply {
@@ -216,7 +241,10 @@ impl ElectionAlgorithm for Quorum {
                 self.adopt_term(cx, term);
                 let mine = cx.persisted.term;
                 let free = cx.persisted.voted_for.is_none_or(|v| v == from.id);
-                let granted = term == mine && free && self.is_voter(from.id);
+                // Raft's up-to-date rule: a candidate whose log is behind this
+                // voter's could lack committed entries, so it gets no vote.
+                let up_to_date = (last_epoch, last_index) >= cx.log_tip;
+                let granted = term == mine && free && up_to_date && self.is_voter(from.id);
                 if granted && cx.persisted.voted_for != Some(from.id) {
                     cx.persisted.voted_for = Some(from.id);
                     cx.persist(); // before the reply that depends on it

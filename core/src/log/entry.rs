@@ -1,7 +1,28 @@
 //! One entry of the log.
 
+use crate::id::NodeId;
 use crate::time::Instant;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which leadership appended an entry: its epoch and its leader. Under `quorum` an
+/// epoch has one leader by the vote; under `bully` and `ring` two leaders that never
+/// heard of each other can claim the same epoch, so entries are matched by both.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Stamp {
+    /// The epoch.
+    pub epoch: u64,
+    /// The leader that appended in it.
+    pub leader: NodeId,
+}
+
+impl fmt::Display for Stamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "e{}@{}", self.epoch, self.leader)
+    }
+}
 
 /// A client message's identity: the client and its own sequence number, 1, 2, 3, ...
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -17,6 +38,8 @@ pub struct ClientMsgId {
 pub struct Entry {
     /// Epoch of the leader that appended it.
     pub epoch: u64,
+    /// The leader that appended it.
+    pub leader: NodeId,
     /// Position in the log, from 1.
     pub index: u64,
     /// The client message it carries.
@@ -29,7 +52,42 @@ pub struct Entry {
     pub at: Instant,
 }
 
+/// The client id reserved for the leader's own entries: a new leader appends one
+/// marker entry in its epoch before anything else, so entries of earlier epochs
+/// can commit with it (Raft's rule: only an entry of the leader's own epoch is
+/// committed by counting acknowledgements). Real clients use ids from 1.
+pub const MARKER_CLIENT: u64 = 0;
+
 impl Entry {
+    /// The marker a new leader appends; epoch and index are set when appended.
+    pub fn marker(leader: NodeId, at: Instant) -> Entry {
+        Entry {
+            epoch: 0,
+            leader,
+            index: 0,
+            id: ClientMsgId {
+                client: MARKER_CLIENT,
+                seq: 0,
+            },
+            author: leader.to_string(),
+            payload: Vec::new(),
+            at,
+        }
+    }
+
+    /// The leadership that appended it.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            epoch: self.epoch,
+            leader: self.leader,
+        }
+    }
+
+    /// True for a leader's marker, false for a client's message.
+    pub fn is_marker(&self) -> bool {
+        self.id.client == MARKER_CLIENT
+    }
+
     /// A new entry for the leader to offer; epoch and index are set when appended.
     pub fn new(
         id: ClientMsgId,
@@ -39,6 +97,7 @@ impl Entry {
     ) -> Entry {
         Entry {
             epoch: 0,
+            leader: NodeId(0),
             index: 0,
             id,
             author: author.into(),

@@ -1,7 +1,7 @@
 //! The replicated log: a totally ordered history of client messages (the chat).
 //!
-//! Entries are numbered from 1 without gaps and carry the epoch of the leader that
-//! appended them. The log knows how far it is committed; committed entries are never
+//! Entries are numbered from 1 without gaps and carry the stamp (epoch and leader)
+//! of the leadership that appended them. The log knows how far it is committed; committed entries are never
 //! removed. Followers accept entries only where they continue the log consistently
 //! (the entry before them matches in index and epoch); a conflicting suffix above the
 //! commit index is replaced, as in Raft.
@@ -11,12 +11,12 @@
 //! the log keeps, per client, only the last number appended and where. That makes
 //! deduplication cost memory per client, not per entry.
 //!
-//! The replication protocol that moves entries between nodes builds on this type;
-//! it arrives with the replication issue.
+//! The replication protocol that moves entries between nodes is in
+//! [`replication`](crate::replication); the log is durable (see the crate docs).
 
 mod entry;
 
-pub use entry::{ClientMsgId, Entry};
+pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -41,7 +41,7 @@ pub enum Offer {
 /// Why entries offered by a leader were not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reject {
-    /// The log has no entry at `prev_index` with `prev_epoch`; the leader should
+    /// The log has no entry at `prev_index` with stamp `prev`; the leader should
     /// retry from `hint + 1` (the last index this log could possibly share).
     Mismatch {
         /// The last index worth retrying from.
@@ -86,6 +86,14 @@ impl Log {
         self.entries.last().map_or(0, |e| e.epoch)
     }
 
+    /// Stamp of the entry at `index`; the zero stamp for index 0; `None` past the end.
+    pub fn stamp_at(&self, index: u64) -> Option<Stamp> {
+        if index == 0 {
+            return Some(Stamp::default());
+        }
+        self.get(index).map(Entry::stamp)
+    }
+
     /// Epoch of the entry at `index`; 0 for index 0; `None` past the end.
     pub fn epoch_at(&self, index: u64) -> Option<u64> {
         if index == 0 {
@@ -120,9 +128,42 @@ impl Log {
             .unwrap_or_default()
     }
 
-    /// Leader side: offers a client's message for appending in `epoch`.
-    pub fn offer(&mut self, epoch: u64, mut entry: Entry) -> Offer {
+    /// Leader side: appends a new leader's marker in `epoch`; returns its index.
+    pub fn append_marker(&mut self, stamp: Stamp, mut marker: Entry) -> u64 {
+        marker.id = ClientMsgId {
+            client: MARKER_CLIENT,
+            seq: 0,
+        };
+        marker.epoch = stamp.epoch;
+        marker.leader = stamp.leader;
+        marker.index = self.last_index() + 1;
+        let index = marker.index;
+        self.push(marker);
+        index
+    }
+
+    /// The leader of `epoch`, as recorded by its marker among the last entries
+    /// (`None` when the log's last epoch is another or its marker is not here).
+    pub fn leader_of_last_epoch(&self, epoch: u64) -> Option<crate::id::NodeId> {
+        self.entries
+            .last()
+            .filter(|e| e.epoch == epoch)
+            .map(|e| e.leader)
+    }
+
+    /// Where the log stands for `client`: its last message number and that
+    /// message's index (0, 0 when it has none).
+    pub fn client_position(&self, client: u64) -> (u64, u64) {
+        self.clients.get(&client).copied().unwrap_or((0, 0))
+    }
+
+    /// Leader side: offers a client's message for appending by leadership `stamp`.
+    pub fn offer(&mut self, stamp: Stamp, mut entry: Entry) -> Offer {
         let ClientMsgId { client, seq } = entry.id;
+        if client == MARKER_CLIENT {
+            // Reserved for markers; a client claiming it is refused as a gap.
+            return Offer::Gap { expected: 1 };
+        }
         let (last_seq, last_index) = self.clients.get(&client).copied().unwrap_or((0, 0));
         if seq == last_seq && seq != 0 {
             return Offer::Duplicate(last_index);
@@ -135,7 +176,8 @@ impl Log {
                 expected: last_seq + 1,
             };
         }
-        entry.epoch = epoch;
+        entry.epoch = stamp.epoch;
+        entry.leader = stamp.leader;
         entry.index = self.last_index() + 1;
         let index = entry.index;
         self.push(entry);
@@ -143,21 +185,23 @@ impl Log {
     }
 
     fn push(&mut self, entry: Entry) {
-        self.clients
-            .insert(entry.id.client, (entry.id.seq, entry.index));
+        if !entry.is_marker() {
+            self.clients
+                .insert(entry.id.client, (entry.id.seq, entry.index));
+        }
         self.entries.push(entry);
     }
 
     /// Follower side: accepts `entries` that follow the entry at `prev_index` with
-    /// `prev_epoch`. Returns the index up to which this log now matches the leader's.
+    /// stamp `prev`. Returns the index up to which this log now matches the leader's.
     pub fn accept(
         &mut self,
         prev_index: u64,
-        prev_epoch: u64,
+        prev: Stamp,
         entries: &[Entry],
     ) -> Result<u64, Reject> {
-        match self.epoch_at(prev_index) {
-            Some(e) if e == prev_epoch => {}
+        match self.stamp_at(prev_index) {
+            Some(s) if s == prev => {}
             Some(_) => {
                 return Err(Reject::Mismatch {
                     hint: prev_index.saturating_sub(1).max(self.commit),
@@ -180,8 +224,8 @@ impl Log {
             });
         }
         for entry in entries {
-            match self.epoch_at(entry.index) {
-                Some(e) if e == entry.epoch => continue,
+            match self.stamp_at(entry.index) {
+                Some(s) if s == entry.stamp() => continue,
                 Some(_) if entry.index <= self.commit => {
                     return Err(Reject::CommittedConflict { index: entry.index })
                 }
@@ -199,7 +243,7 @@ impl Log {
 
     fn rebuild_clients(&mut self) {
         self.clients.clear();
-        for e in &self.entries {
+        for e in self.entries.iter().filter(|e| !e.is_marker()) {
             self.clients.insert(e.id.client, (e.id.seq, e.index));
         }
     }

@@ -1,5 +1,6 @@
 //! The messages servers exchange.
 
+use super::ReplicationMsg;
 use crate::election::{Algorithm, ElectionMsg};
 use crate::id::{NodeId, NodeInfo};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,14 @@ pub enum Message {
     },
     /// "I am leaving", multicast and sent directly, so peers react at once.
     Leave(Announce),
+    /// A replication message (boxed: it may carry entries, and would bloat every
+    /// other message).
+    Replication {
+        /// The sender.
+        from: NodeInfo,
+        /// The message.
+        msg: Box<ReplicationMsg>,
+    },
 }
 
 impl Message {
@@ -55,7 +64,9 @@ impl Message {
             | Message::Probe(a)
             | Message::ProbeResponse(a)
             | Message::Leave(a) => &a.node,
-            Message::Heartbeat { from, .. } | Message::Election { from, .. } => from,
+            Message::Heartbeat { from, .. }
+            | Message::Election { from, .. }
+            | Message::Replication { from, .. } => from,
         }
     }
 
@@ -66,7 +77,9 @@ impl Message {
             | Message::Probe(a)
             | Message::ProbeResponse(a)
             | Message::Leave(a) => Some(&a.cluster),
-            Message::Heartbeat { .. } | Message::Election { .. } => None,
+            Message::Heartbeat { .. } | Message::Election { .. } | Message::Replication { .. } => {
+                None
+            }
         }
     }
 
@@ -79,6 +92,7 @@ impl Message {
             Message::Heartbeat { .. } => "Heartbeat",
             Message::Election { msg, .. } => msg.kind(),
             Message::Leave(_) => "Leave",
+            Message::Replication { msg, .. } => msg.kind(),
         }
     }
 }

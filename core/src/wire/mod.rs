@@ -6,15 +6,19 @@
 //! enforces a size limit and returns a typed [`WireError`] for bad input: nothing
 //! that arrives from the network can make it panic.
 
+mod client;
 mod datagram;
 mod error;
 mod frame;
 mod message;
+mod replication;
 
+pub use client::{ClientId, ClientMsg, ServerMsg, MAX_CHAT_BYTES, MAX_HISTORY, MAX_USER_NAME};
 pub use datagram::{decode_datagram, encode_datagram, DATAGRAM_HEADER, MAGIC, MAX_DATAGRAM};
 pub use error::WireError;
 pub use frame::{encode_frame, FrameDecoder, DEFAULT_MAX_FRAME, FRAME_HEADER};
 pub use message::{Announce, Message};
+pub use replication::{AppendOutcome, ReplicationMsg};
 
 /// Version of the wire protocol; a peer speaking another version is refused.
 pub const PROTOCOL_VERSION: u8 = 1;

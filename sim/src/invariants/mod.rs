@@ -9,9 +9,11 @@
 
 mod discovery;
 mod election;
+mod replication;
 
 pub use discovery::DiscoveryChecker;
 pub use election::{ElectionChecker, ElectionStats};
+pub use replication::{ReplicationChecker, ReplicationStats};
 
 use crate::report::{CheckCount, Violation};
 use ringleader_core::{Instant, Node};

@@ -1,0 +1,166 @@
+//! The follower's side: accept appends in order, catch up from a helper when told.
+
+use super::{Io, Settings};
+use crate::id::NodeId;
+use crate::log::{Entry, Log, Reject, Stamp};
+use crate::time::Instant;
+use crate::wire::{AppendOutcome, ReplicationMsg};
+
+/// A catch-up from a helper in progress.
+#[derive(Debug, Clone, Copy)]
+struct HelperFetch {
+    helper: NodeId,
+    epoch: u64,
+    retry_at: Instant,
+}
+
+/// The follower's replication state.
+#[derive(Debug, Default)]
+pub(super) struct Follower {
+    fetch: Option<HelperFetch>,
+    /// The epoch this node last took appends in, and from whom.
+    took: Option<(u64, NodeId)>,
+}
+
+impl Follower {
+    pub(super) fn next_deadline(&self) -> Instant {
+        self.fetch.map_or(Instant::MAX, |f| f.retry_at)
+    }
+
+    pub(super) fn tick(&mut self, log: &Log, s: &Settings, io: &mut Io<'_>) {
+        let Some(f) = self.fetch.as_mut() else {
+            return;
+        };
+        if io.now < f.retry_at {
+            return;
+        }
+        if !io.is_live(f.helper) || io.lead.epoch != f.epoch {
+            self.fetch = None; // the leader will name another helper if need be
+            return;
+        }
+        f.retry_at = io.now + s.retransmit;
+        let (helper, epoch) = (f.helper, f.epoch);
+        ask(io, helper, epoch, log.commit_index() + 1);
+    }
+
+    pub(super) fn on_message(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        io: &mut Io<'_>,
+        from: NodeId,
+        msg: &ReplicationMsg,
+    ) {
+        let follows = io.lead.leader == Some(from) && io.lead.epoch == msg.epoch();
+        match msg {
+            ReplicationMsg::Append {
+                epoch,
+                prev_index,
+                prev,
+                entries,
+                commit,
+            } if follows => {
+                // Under bully and ring two leaders can claim one epoch until they
+                // hear of each other; entries are known by (index, epoch), so taking
+                // appends from both would mix two histories. One leader per epoch.
+                let first = self
+                    .took
+                    .filter(|(e, _)| e == epoch)
+                    .map(|(_, l)| l)
+                    .or_else(|| log.leader_of_last_epoch(*epoch));
+                if first.is_some_and(|l| l != from) {
+                    tracing::warn!(leader = %from, epoch, "refusing appends from a second leader of one epoch");
+                    return;
+                }
+                self.took = Some((*epoch, from));
+                let outcome = append(log, *prev_index, *prev, entries, *commit);
+                if let AppendOutcome::Conflict { index } = outcome {
+                    tracing::error!(leader = %from, epoch, index, "leader would replace a committed entry; refused");
+                }
+                io.send(
+                    from,
+                    ReplicationMsg::AppendReply {
+                        epoch: *epoch,
+                        outcome,
+                    },
+                );
+            }
+            ReplicationMsg::CatchUpFrom { epoch, helper } if follows => {
+                if self.fetch.is_none() {
+                    tracing::info!(%helper, from = log.commit_index() + 1, "catching up from a helper: the leader is busy");
+                    self.fetch = Some(HelperFetch {
+                        helper: *helper,
+                        epoch: *epoch,
+                        retry_at: io.now + s.retransmit,
+                    });
+                    ask(io, *helper, *epoch, log.commit_index() + 1);
+                }
+            }
+            ReplicationMsg::Chunk {
+                epoch,
+                prev_index,
+                prev,
+                entries,
+                commit,
+                complete,
+            } => {
+                let Some(f) = self.fetch.as_mut() else {
+                    return;
+                };
+                if f.helper != from || f.epoch != *epoch {
+                    return;
+                }
+                match log.accept(*prev_index, *prev, entries) {
+                    Ok(matched) => {
+                        // The helper sends committed entries only: they are final.
+                        log.commit_to((*commit).min(matched));
+                        if *complete {
+                            tracing::info!(%from, commit = log.commit_index(), "caught up from the helper");
+                            self.fetch = None;
+                        } else {
+                            f.retry_at = io.now + s.retransmit;
+                            let (helper, epoch) = (f.helper, f.epoch);
+                            ask(io, helper, epoch, matched + 1);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(%from, error = %e, "helper's chunk does not fit; leaving catch-up to the leader");
+                        self.fetch = None;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn ask(io: &mut Io<'_>, helper: NodeId, epoch: u64, from: u64) {
+    io.send(
+        helper,
+        ReplicationMsg::Fetch {
+            epoch,
+            from,
+            committed_only: true,
+        },
+    );
+}
+
+/// Applies an append from the leader this node follows.
+fn append(
+    log: &mut Log,
+    prev_index: u64,
+    prev: Stamp,
+    entries: &[Entry],
+    commit: u64,
+) -> AppendOutcome {
+    match log.accept(prev_index, prev, entries) {
+        Ok(matched) => {
+            // Only what this append proved to match may be committed: entries past
+            // it may be a deposed leader's suffix.
+            log.commit_to(commit.min(matched));
+            AppendOutcome::Matched(matched)
+        }
+        Err(Reject::Mismatch { hint }) => AppendOutcome::Mismatch { hint },
+        Err(Reject::CommittedConflict { index }) => AppendOutcome::Conflict { index },
+    }
+}

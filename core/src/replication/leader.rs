@@ -1,0 +1,656 @@
+//! The leader's side: sync first (`bully`/`ring`), then sequence, replicate, commit.
+
+use super::{Io, Settings};
+use crate::election::Algorithm;
+use crate::id::NodeId;
+use crate::log::{Entry, Log, Offer, Reject, Stamp};
+use crate::ring::Ring;
+use crate::time::Instant;
+use crate::wire::{AppendOutcome, ReplicationMsg};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How many failed fetches a syncing leader tolerates before it serves with the
+/// log it has (the source's answers keep not fitting: a broken invariant, logged).
+const MAX_SYNC_TRIES: u32 = 20;
+
+#[derive(Debug)]
+enum Phase {
+    /// `bully`/`ring`: waiting for the live members' log tips.
+    Gathering {
+        waiting: BTreeSet<NodeId>,
+        /// The most up-to-date tip heard so far, if better than ours:
+        /// (last epoch, last index, node).
+        best: Option<(u64, u64, NodeId)>,
+        /// When to ask the silent members again.
+        retry_at: Instant,
+        /// Last resort against a member that stays live but never answers (a
+        /// one-way cut): serve with the answers heard.
+        until: Instant,
+    },
+    /// `bully`/`ring`: taking the history of the most up-to-date member.
+    Fetching {
+        source: NodeId,
+        next: u64,
+        retry_at: Instant,
+        tries: u32,
+    },
+    /// Sequencing and replicating client messages.
+    Serving,
+}
+
+/// How one follower's replication stands.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    /// Next index to send.
+    next: u64,
+    /// Highest index known to match the leader's log.
+    matched: u64,
+    /// Until the first successful answer, the leader only probes where the
+    /// follower's log ends.
+    probing: bool,
+    /// Counted by the `bully`/`ring` commit rule. Presumed until the follower shows
+    /// it lags (so a follower is never skipped merely for being new), regained
+    /// once it holds everything committed.
+    in_sync: bool,
+    last_progress: Instant,
+    last_sent: Instant,
+    told_helper: Option<Instant>,
+}
+
+impl Progress {
+    fn new(now: Instant, last: u64) -> Self {
+        Progress {
+            next: last + 1,
+            matched: 0,
+            probing: true,
+            in_sync: true,
+            last_progress: now,
+            last_sent: Instant::ZERO,
+            told_helper: None,
+        }
+    }
+}
+
+/// The leader's replication state for one epoch.
+#[derive(Debug)]
+pub(super) struct Leader {
+    epoch: u64,
+    phase: Phase,
+    progress: BTreeMap<NodeId, Progress>,
+    /// The lagging follower the leader catches up itself; others go to a helper.
+    catching_up: Option<NodeId>,
+    next_beat: Instant,
+    /// A member's log already holds entries of this epoch (or a later one): the
+    /// epoch has another leader and must not be served.
+    collision: Option<u64>,
+    /// `bully`/`ring`: serve no sooner than this (see `Settings::warmup`).
+    warm_at: Instant,
+}
+
+impl Leader {
+    pub(super) fn start(log: &mut Log, s: &Settings, io: &mut Io<'_>, warm_at: Instant) -> Leader {
+        let mut leader = Leader {
+            epoch: io.lead.epoch,
+            phase: Phase::Serving,
+            progress: BTreeMap::new(),
+            catching_up: None,
+            next_beat: io.now,
+            collision: None,
+            warm_at,
+        };
+        if s.algorithm == Algorithm::Quorum {
+            leader.serve(log, io);
+            return leader;
+        }
+        let waiting: BTreeSet<NodeId> = io.view.live().map(|m| m.info.id).collect();
+        if io.now >= warm_at {
+            leader.warm_at = Instant::ZERO;
+        }
+        if waiting.is_empty() && leader.warm_at == Instant::ZERO {
+            leader.serve(log, io);
+            return leader;
+        }
+        tracing::info!(
+            epoch = leader.epoch,
+            asking = waiting.len(),
+            "leading; asking the members how far their logs go before serving"
+        );
+        for &id in &waiting {
+            io.send(
+                id,
+                ReplicationMsg::TipRequest {
+                    epoch: leader.epoch,
+                },
+            );
+        }
+        leader.phase = Phase::Gathering {
+            waiting,
+            best: None,
+            retry_at: io.now + s.retransmit,
+            until: io.now + s.gather_timeout * 10,
+        };
+        leader
+    }
+
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    pub(super) fn take_collision(&mut self) -> Option<u64> {
+        self.collision.take()
+    }
+
+    pub(super) fn serving(&self) -> bool {
+        matches!(self.phase, Phase::Serving)
+    }
+
+    pub(super) fn in_sync(&self) -> Vec<NodeId> {
+        self.progress
+            .iter()
+            .filter(|(_, p)| p.in_sync && !p.probing)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Starts serving: the marker of this epoch goes first.
+    fn serve(&mut self, log: &mut Log, io: &mut Io<'_>) {
+        self.phase = Phase::Serving;
+        let index = log.append_marker(self.stamp(io), Entry::marker(io.me.id, io.now));
+        tracing::info!(
+            epoch = self.epoch,
+            marker = index,
+            commit = log.commit_index(),
+            "leading: serving clients"
+        );
+        self.next_beat = io.now;
+    }
+
+    pub(super) fn propose(&mut self, log: &mut Log, me: NodeId, entry: Entry) -> Offer {
+        let stamp = Stamp {
+            epoch: self.epoch,
+            leader: me,
+        };
+        log.offer(stamp, entry)
+    }
+
+    fn stamp(&self, io: &Io<'_>) -> Stamp {
+        Stamp {
+            epoch: self.epoch,
+            leader: io.me.id,
+        }
+    }
+
+    pub(super) fn forget(&mut self, node: NodeId) {
+        self.progress.remove(&node);
+        if self.catching_up == Some(node) {
+            self.catching_up = None;
+        }
+        if let Phase::Gathering { waiting, .. } = &mut self.phase {
+            // Finishing waits for the next tick: the node's step is not over.
+            waiting.remove(&node);
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Instant {
+        match self.phase {
+            Phase::Gathering {
+                retry_at, until, ..
+            } => retry_at.min(until).min(self.warm_at.max(retry_at)),
+            Phase::Fetching { retry_at, .. } => retry_at,
+            Phase::Serving => self.next_beat,
+        }
+    }
+
+    pub(super) fn tick(&mut self, log: &mut Log, s: &Settings, io: &mut Io<'_>) {
+        match &mut self.phase {
+            Phase::Gathering { until, .. } if io.now >= *until && self.collision.is_none() => {
+                tracing::warn!(
+                    epoch = self.epoch,
+                    "a live member never told its log tip; serving with the answers heard"
+                );
+                self.finish_gathering(log, io);
+            }
+            Phase::Gathering {
+                waiting, retry_at, ..
+            } if io.now >= *retry_at => {
+                *retry_at = io.now + s.retransmit;
+                waiting.retain(|id| io.is_live(*id));
+                let ask: Vec<NodeId> = waiting.iter().copied().collect();
+                if ask.is_empty() {
+                    if io.now < self.warm_at {
+                        return; // answers are in; serving waits for the warm-up
+                    }
+                    if self.warm_at != Instant::ZERO {
+                        // The view may have grown while warming up: ask everyone
+                        // live once more, now that it is whole.
+                        tracing::info!(
+                            epoch = self.epoch,
+                            "warm-up over: asking the members for their log tips again"
+                        );
+                        *self = Leader::start(log, s, io, Instant::ZERO);
+                        return;
+                    }
+                    return self.finish_gathering(log, io);
+                }
+                for id in ask {
+                    io.send(id, ReplicationMsg::TipRequest { epoch: self.epoch });
+                }
+            }
+            Phase::Fetching {
+                source,
+                next,
+                retry_at,
+                ..
+            } if io.now >= *retry_at => {
+                let (source, next) = (*source, *next);
+                if io.is_live(source) {
+                    *retry_at = io.now + s.retransmit;
+                    self.fetch(io, source, next);
+                } else {
+                    tracing::info!(epoch = self.epoch, %source, "the most up-to-date member is gone; asking again");
+                    *self = Leader::start(log, s, io, self.warm_at);
+                }
+            }
+            Phase::Serving if io.now >= self.next_beat => {
+                self.next_beat = io.now + s.heartbeat;
+                self.replicate(log, s, io, true);
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn flush(&mut self, log: &mut Log, s: &Settings, io: &mut Io<'_>) {
+        if self.serving() {
+            self.replicate(log, s, io, false);
+        }
+    }
+
+    fn fetch(&self, io: &mut Io<'_>, source: NodeId, from: u64) {
+        io.send(
+            source,
+            ReplicationMsg::Fetch {
+                epoch: self.epoch,
+                from,
+                committed_only: false,
+            },
+        );
+    }
+
+    fn finish_gathering(&mut self, log: &mut Log, io: &mut Io<'_>) {
+        let Phase::Gathering { best, .. } = &self.phase else {
+            return;
+        };
+        match *best {
+            Some((e, i, source)) if (e, i) > (log.last_epoch(), log.last_index()) => {
+                tracing::info!(epoch = self.epoch, %source, last = i, "syncing the log from the most up-to-date member before serving");
+                let next = log.commit_index() + 1;
+                self.phase = Phase::Fetching {
+                    source,
+                    next,
+                    retry_at: io.now,
+                    tries: 0,
+                };
+            }
+            _ => self.serve(log, io),
+        }
+    }
+
+    pub(super) fn on_message(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        io: &mut Io<'_>,
+        from: NodeId,
+        msg: &ReplicationMsg,
+    ) {
+        if msg.epoch() != self.epoch {
+            return;
+        }
+        match msg {
+            ReplicationMsg::Tip {
+                last_index,
+                last_epoch,
+                ..
+            } => {
+                let Phase::Gathering { waiting, best, .. } = &mut self.phase else {
+                    return;
+                };
+                waiting.remove(&from);
+                if *last_epoch >= self.epoch {
+                    tracing::warn!(epoch = self.epoch, member = %from, their_epoch = last_epoch, "another leader already used this epoch; electing again above it");
+                    self.collision = Some(*last_epoch);
+                    return;
+                }
+                let theirs = (*last_epoch, *last_index);
+                if theirs > (log.last_epoch(), log.last_index())
+                    && best.is_none_or(|(e, i, _)| theirs > (e, i))
+                {
+                    *best = Some((*last_epoch, *last_index, from));
+                }
+                if waiting.is_empty() && self.warm_at == Instant::ZERO {
+                    self.finish_gathering(log, io);
+                }
+            }
+            ReplicationMsg::Chunk {
+                prev_index,
+                prev,
+                entries,
+                commit,
+                complete,
+                ..
+            } => self.on_chunk(
+                log,
+                s,
+                io,
+                from,
+                (*prev_index, *prev),
+                entries,
+                *commit,
+                *complete,
+            ),
+            ReplicationMsg::AppendReply { outcome, .. } => {
+                self.on_reply(log, s, io, from, *outcome);
+            }
+            _ => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_chunk(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        io: &mut Io<'_>,
+        from: NodeId,
+        prev: (u64, Stamp),
+        entries: &[Entry],
+        commit: u64,
+        complete: bool,
+    ) {
+        let Phase::Fetching {
+            source,
+            next,
+            retry_at,
+            tries,
+        } = &mut self.phase
+        else {
+            return;
+        };
+        if *source != from || prev.0 + 1 != *next {
+            return; // a stale or duplicated answer
+        }
+        match log.accept(prev.0, prev.1, entries) {
+            Ok(matched) => {
+                // The source's committed entries are committed everywhere.
+                log.commit_to(commit.min(matched));
+                if complete {
+                    return self.serve(log, io);
+                }
+                *next = matched + 1;
+            }
+            Err(Reject::Mismatch { hint }) => {
+                *tries += 1;
+                *next = hint + 1;
+            }
+            Err(Reject::CommittedConflict { index }) => {
+                tracing::error!(epoch = self.epoch, %from, index, "the most up-to-date member's log conflicts with a committed entry here; serving with this log");
+                return self.serve(log, io);
+            }
+        }
+        if *tries > MAX_SYNC_TRIES {
+            tracing::error!(epoch = self.epoch, %from, "cannot sync from the most up-to-date member; serving with this log");
+            return self.serve(log, io);
+        }
+        *retry_at = io.now + s.retransmit;
+        let (source, next) = (*source, *next);
+        self.fetch(io, source, next);
+    }
+
+    fn on_reply(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        io: &mut Io<'_>,
+        from: NodeId,
+        outcome: AppendOutcome,
+    ) {
+        if !self.serving() {
+            return;
+        }
+        let last = log.last_index();
+        let commit = log.commit_index();
+        let Some(p) = self.progress.get_mut(&from) else {
+            return;
+        };
+        match outcome {
+            AppendOutcome::Matched(m) => {
+                let m = m.min(last);
+                p.probing = false;
+                if m > p.matched {
+                    p.matched = m;
+                    p.last_progress = io.now;
+                }
+                p.next = p.next.max(m + 1);
+                if !p.in_sync && p.matched >= commit {
+                    tracing::info!(follower = %from, matched = p.matched, "follower in sync");
+                    p.in_sync = true;
+                }
+                if last.saturating_sub(p.matched) > s.chunk as u64 {
+                    p.in_sync = false;
+                }
+            }
+            AppendOutcome::Mismatch { hint } => {
+                if hint < p.matched {
+                    return; // answers an older append
+                }
+                p.next = hint.min(last) + 1;
+                p.probing = true;
+                p.last_sent = Instant::ZERO; // probe again at once
+                if last.saturating_sub(hint) > s.chunk as u64 {
+                    p.in_sync = false;
+                }
+            }
+            AppendOutcome::Conflict { index } => {
+                tracing::error!(follower = %from, index, "follower refuses to replace a committed entry: two histories exist");
+                return;
+            }
+        }
+        self.advance_commit(log, s, io);
+    }
+
+    fn advance_commit(&mut self, log: &mut Log, s: &Settings, io: &Io<'_>) {
+        let last = log.last_index();
+        let candidate = match s.algorithm {
+            Algorithm::Quorum => {
+                let mut matched: Vec<u64> = s
+                    .voters
+                    .iter()
+                    .map(|v| {
+                        if *v == io.me.id {
+                            last
+                        } else {
+                            self.progress.get(v).map_or(0, |p| p.matched)
+                        }
+                    })
+                    .collect();
+                matched.sort_unstable_by(|a, b| b.cmp(a));
+                let majority = s.voters.len() / 2 + 1;
+                matched.get(majority - 1).copied().unwrap_or(0)
+            }
+            Algorithm::Bully | Algorithm::Ring => self
+                .progress
+                .values()
+                .filter(|p| p.in_sync)
+                .map(|p| if p.probing { 0 } else { p.matched })
+                .fold(last, u64::min),
+        };
+        if candidate > log.commit_index() && log.stamp_at(candidate) == Some(self.stamp(io)) {
+            log.commit_to(candidate);
+        }
+    }
+
+    /// Sends every live follower what it needs. `beat` is the periodic pass:
+    /// retransmissions, empty appends that carry the commit index, catch-up notices.
+    fn replicate(&mut self, log: &mut Log, s: &Settings, io: &mut Io<'_>, beat: bool) {
+        let now = io.now;
+        let last = log.last_index();
+        let live: Vec<NodeId> = io.view.live().map(|m| m.info.id).collect();
+        self.progress.retain(|id, _| live.binary_search(id).is_ok());
+        for &id in &live {
+            self.progress
+                .entry(id)
+                .or_insert_with(|| Progress::new(now, last));
+        }
+        if self
+            .catching_up
+            .is_some_and(|c| !self.progress.contains_key(&c))
+        {
+            self.catching_up = None;
+        }
+        let window = (s.inflight_max * s.batch_max) as u64;
+        let commit = log.commit_index();
+        let ids: Vec<NodeId> = self.progress.keys().copied().collect();
+        for id in ids {
+            let Some(mut p) = self.progress.get(&id).copied() else {
+                continue;
+            };
+            if p.next > p.matched + 1 && now >= p.last_progress + s.retransmit {
+                // No progress for a while: something was lost. Go back, and give
+                // the resent entries their own time before going back again.
+                p.next = p.matched + 1;
+                p.last_progress = now;
+            }
+            if p.probing {
+                if now >= p.last_sent + s.retransmit || p.last_sent == Instant::ZERO {
+                    self.append(log, io, id, &mut p, 0, commit);
+                }
+            } else if last.saturating_sub(p.matched) > s.chunk as u64 {
+                self.catch_up(log, s, io, id, &mut p, beat);
+            } else {
+                if self.catching_up == Some(id) {
+                    self.catching_up = None;
+                }
+                let mut sent = false;
+                while p.next <= last && (p.next - 1).saturating_sub(p.matched) < window {
+                    let in_flight = (p.next - 1).saturating_sub(p.matched);
+                    let room = (window - in_flight).min(s.batch_max as u64);
+                    self.append(log, io, id, &mut p, room as usize, commit);
+                    sent = true;
+                }
+                if !sent && beat && now >= p.last_sent + s.heartbeat {
+                    self.heartbeat(log, io, id, &mut p, commit);
+                }
+            }
+            self.progress.insert(id, p);
+        }
+        self.advance_commit(log, s, io);
+    }
+
+    fn catch_up(
+        &mut self,
+        log: &Log,
+        s: &Settings,
+        io: &mut Io<'_>,
+        id: NodeId,
+        p: &mut Progress,
+        beat: bool,
+    ) {
+        let commit = log.commit_index();
+        let mine = self.catching_up.is_none_or(|c| c == id);
+        let helper = if mine {
+            None
+        } else {
+            self.helper_for(s, io, id)
+        };
+        match helper {
+            None => {
+                self.catching_up.get_or_insert(id);
+                if p.next == p.matched + 1 {
+                    self.append(log, io, id, p, s.chunk, commit);
+                } else if beat && io.now >= p.last_sent + s.heartbeat {
+                    self.heartbeat(log, io, id, p, commit);
+                }
+            }
+            Some(helper) => {
+                if p.told_helper.is_none_or(|t| io.now >= t + s.retransmit) {
+                    p.told_helper = Some(io.now);
+                    io.send(
+                        id,
+                        ReplicationMsg::CatchUpFrom {
+                            epoch: self.epoch,
+                            helper,
+                        },
+                    );
+                }
+                if beat && io.now >= p.last_sent + s.heartbeat {
+                    self.heartbeat(log, io, id, p, commit);
+                }
+            }
+        }
+    }
+
+    /// An in-sync follower to catch `id` up from: its ring predecessor if that one
+    /// is in sync, else the first in-sync follower before it on the ring.
+    fn helper_for(&self, s: &Settings, io: &Io<'_>, id: NodeId) -> Option<NodeId> {
+        let ring = Ring::new(&io.me, io.view, s.rank);
+        let order: Vec<NodeId> = ring.order().collect();
+        let at = order.iter().position(|n| *n == id)?;
+        (1..order.len())
+            .filter_map(|back| order.get((at + order.len() - back) % order.len()))
+            .copied()
+            .find(|n| {
+                *n != io.me.id
+                    && self
+                        .progress
+                        .get(n)
+                        .is_some_and(|p| p.in_sync && !p.probing && p.matched >= 1)
+            })
+    }
+
+    fn heartbeat(&self, log: &Log, io: &mut Io<'_>, id: NodeId, p: &mut Progress, commit: u64) {
+        // Anchored where the follower is known to match, so it never causes a
+        // spurious mismatch while batches are in flight.
+        let prev_index = p.matched;
+        let prev = log.stamp_at(prev_index).unwrap_or_default();
+        p.last_sent = io.now;
+        io.send(
+            id,
+            ReplicationMsg::Append {
+                epoch: self.epoch,
+                prev_index,
+                prev,
+                entries: Vec::new(),
+                commit: commit.min(prev_index),
+            },
+        );
+    }
+
+    fn append(
+        &self,
+        log: &Log,
+        io: &mut Io<'_>,
+        id: NodeId,
+        p: &mut Progress,
+        max: usize,
+        commit: u64,
+    ) {
+        let prev_index = p.next - 1;
+        let Some(prev) = log.stamp_at(prev_index) else {
+            p.next = log.last_index() + 1;
+            return;
+        };
+        let entries = log.entries_from(p.next, max).to_vec();
+        p.next += entries.len() as u64;
+        p.last_sent = io.now;
+        io.send(
+            id,
+            ReplicationMsg::Append {
+                epoch: self.epoch,
+                prev_index,
+                prev,
+                entries,
+                commit,
+            },
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! Replication of the log: the leader sequences client messages and copies them to
+//! the followers; what enough of them hold is committed.
+//!
+//! - The leader appends (a marker of its epoch first, then client messages) and
+//!   sends each follower batches of up to `batch_max` entries, with up to
+//!   `inflight_max` batches in flight before an acknowledgement (pipelining). A lost
+//!   batch is resent after `3 × heartbeat` without progress; an empty append every
+//!   heartbeat carries the commit index.
+//! - Followers accept entries only where they continue the log (Raft's consistency
+//!   check); a mismatch answers with a hint and the leader backs up. A conflicting
+//!   uncommitted suffix is replaced; a committed entry never is.
+//! - Commit: under `quorum` an index held by a majority of the voters, under `bully`
+//!   and `ring` an index held by every live follower that is in sync. Either way only
+//!   an entry of the leader's own epoch commits by counting; earlier entries commit
+//!   with it (hence the marker).
+//! - A follower more than `sync_chunk` entries behind is caught up chunk by chunk,
+//!   one chunk in flight, and does not count as in sync meanwhile, so it stalls
+//!   nobody. The leader catches up one such follower at a time; while it is busy,
+//!   others fetch the committed history from an in-sync follower (their ring
+//!   predecessor when it is one).
+//! - `bully` and `ring` elect by rank, not by log. So a new leader first asks every
+//!   live member for the tip of its log and, if one is more up to date, fetches its
+//!   history before serving. Under `quorum` the vote already guarantees that the
+//!   leader holds every committed entry (Raft's up-to-date rule, in the election).
+
+mod follower;
+mod leader;
+#[cfg(test)]
+mod tests;
+
+use crate::action::Action;
+use crate::config::Config;
+use crate::discovery::{Membership, MembershipChange};
+use crate::election::rank::RankBy;
+use crate::election::{Algorithm, Leadership, Role};
+use crate::id::{NodeId, NodeInfo};
+use crate::log::{Entry, Log, Offer};
+use crate::time::Instant;
+use crate::wire::{Message, ReplicationMsg};
+use follower::Follower;
+use leader::Leader;
+use std::time::Duration;
+
+/// Replication settings, from the node's [`Config`].
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    algorithm: Algorithm,
+    voters: Vec<NodeId>,
+    rank: RankBy,
+    batch_max: usize,
+    inflight_max: usize,
+    chunk: usize,
+    heartbeat: Duration,
+    retransmit: Duration,
+    gather_timeout: Duration,
+    /// `bully`/`ring`: a leader serves no sooner than this after its node started,
+    /// so every member has announced itself at least once and the view is whole.
+    warmup: Duration,
+}
+
+impl Settings {
+    fn new(config: &Config) -> Self {
+        let mut voters = config.voters.clone();
+        voters.sort();
+        voters.dedup();
+        Settings {
+            algorithm: config.election,
+            voters,
+            rank: config.rank,
+            batch_max: config.batch_max,
+            inflight_max: config.inflight_max,
+            chunk: config.sync_chunk,
+            heartbeat: config.heartbeat_interval,
+            retransmit: config.heartbeat_interval * 3,
+            gather_timeout: config.election_timeout,
+            warmup: config.announce_interval + config.heartbeat_interval,
+        }
+    }
+}
+
+/// What replication may use and do while handling one input.
+pub(crate) struct Io<'a> {
+    pub now: Instant,
+    pub me: NodeInfo,
+    pub view: &'a Membership,
+    pub lead: Leadership,
+    pub out: &'a mut Vec<Action>,
+}
+
+impl Io<'_> {
+    fn send(&mut self, to: NodeId, msg: ReplicationMsg) {
+        self.out.push(Action::Send {
+            to,
+            msg: Message::Replication {
+                from: self.me,
+                msg: Box::new(msg),
+            },
+        });
+    }
+
+    fn is_live(&self, id: NodeId) -> bool {
+        self.view.get(id).is_some_and(|m| m.state.is_live())
+    }
+}
+
+/// Why a client message could not be offered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NotServing {
+    /// This node does not lead.
+    NotLeader,
+    /// It leads, but is still syncing its log before serving.
+    Syncing,
+}
+
+#[derive(Debug)]
+enum Part {
+    Follower(Follower),
+    Leader(Box<Leader>),
+}
+
+/// The replication part of a node: the log and this node's role in copying it.
+#[derive(Debug)]
+pub(crate) struct Replication {
+    log: Log,
+    settings: Settings,
+    part: Part,
+    started_at: Instant,
+}
+
+impl Replication {
+    pub(crate) fn new(config: &Config, log: Log, now: Instant) -> Self {
+        Replication {
+            log,
+            settings: Settings::new(config),
+            part: Part::Follower(Follower::default()),
+            started_at: now,
+        }
+    }
+
+    pub(crate) fn log(&self) -> &Log {
+        &self.log
+    }
+
+    pub(crate) fn into_log(self) -> Log {
+        self.log
+    }
+
+    /// True while this node leads and serves clients.
+    pub(crate) fn serving(&self) -> bool {
+        matches!(&self.part, Part::Leader(l) if l.serving())
+    }
+
+    /// Followers the leader counts as in sync (`None` when not leading).
+    pub(crate) fn in_sync(&self) -> Option<Vec<NodeId>> {
+        match &self.part {
+            Part::Leader(l) => Some(l.in_sync()),
+            Part::Follower(_) => None,
+        }
+    }
+
+    /// Follows the election's view of leadership: starts or stops leading.
+    pub(crate) fn on_leadership(&mut self, io: &mut Io<'_>) {
+        let leading_now = io.lead.role == Role::Leader && io.lead.leader == Some(io.me.id);
+        match &self.part {
+            Part::Leader(l) if leading_now && l.epoch() == io.lead.epoch => {}
+            _ if leading_now => {
+                let warm_at = self.started_at + self.settings.warmup;
+                let leader = Leader::start(&mut self.log, &self.settings, io, warm_at);
+                self.part = Part::Leader(Box::new(leader));
+            }
+            Part::Leader(_) => {
+                tracing::info!(epoch = io.lead.epoch, "stopped leading; following");
+                self.part = Part::Follower(Follower::default());
+            }
+            Part::Follower(_) => {}
+        }
+    }
+
+    /// `bully`/`ring`: the epoch this node leads turned out to be used by another
+    /// leader already; returns the newest epoch seen so the node elects above it.
+    pub(crate) fn take_epoch_collision(&mut self) -> Option<u64> {
+        match &mut self.part {
+            Part::Leader(l) => l.take_collision(),
+            Part::Follower(_) => None,
+        }
+    }
+
+    /// Leader side: offers a client's message. `Ok` tells where it is in the log.
+    pub(crate) fn propose(&mut self, me: NodeId, entry: Entry) -> Result<Offer, NotServing> {
+        match &mut self.part {
+            Part::Leader(l) if l.serving() => Ok(l.propose(&mut self.log, me, entry)),
+            Part::Leader(_) => Err(NotServing::Syncing),
+            Part::Follower(_) => Err(NotServing::NotLeader),
+        }
+    }
+
+    /// A replication message from a peer.
+    pub(crate) fn on_message(&mut self, io: &mut Io<'_>, from: NodeId, msg: &ReplicationMsg) {
+        // Questions anyone answers, whatever its role.
+        match msg {
+            ReplicationMsg::TipRequest { epoch } => {
+                let tip = ReplicationMsg::Tip {
+                    epoch: *epoch,
+                    last_index: self.log.last_index(),
+                    last_epoch: self.log.last_epoch(),
+                    commit: self.log.commit_index(),
+                };
+                return io.send(from, tip);
+            }
+            ReplicationMsg::Fetch {
+                epoch,
+                from: first,
+                committed_only,
+            } => return self.serve_fetch(io, from, *epoch, *first, *committed_only),
+            _ => {}
+        }
+        match &mut self.part {
+            Part::Leader(l) => l.on_message(&mut self.log, &self.settings, io, from, msg),
+            Part::Follower(f) => f.on_message(&mut self.log, &self.settings, io, from, msg),
+        }
+    }
+
+    fn serve_fetch(&self, io: &mut Io<'_>, to: NodeId, epoch: u64, first: u64, committed: bool) {
+        let end = if committed {
+            self.log.commit_index()
+        } else {
+            self.log.last_index()
+        };
+        let first = first.max(1);
+        let prev_index = first - 1;
+        let Some(prev) = self.log.stamp_at(prev_index) else {
+            // The asker is ahead of this node: nothing to give.
+            return io.send(
+                to,
+                ReplicationMsg::Chunk {
+                    epoch,
+                    prev_index,
+                    prev: Default::default(),
+                    entries: Vec::new(),
+                    commit: self.log.commit_index(),
+                    complete: true,
+                },
+            );
+        };
+        let room = usize::try_from(end.saturating_sub(prev_index)).unwrap_or(usize::MAX);
+        let entries = self
+            .log
+            .entries_from(first, room.min(self.settings.chunk))
+            .to_vec();
+        let complete = prev_index + entries.len() as u64 >= end;
+        io.send(
+            to,
+            ReplicationMsg::Chunk {
+                epoch,
+                prev_index,
+                prev,
+                entries,
+                commit: self.log.commit_index(),
+                complete,
+            },
+        );
+    }
+
+    /// A member changed: a peer that died, left or came back in a new life starts
+    /// over as far as the leader's bookkeeping goes.
+    pub(crate) fn on_member(&mut self, node: NodeId, change: MembershipChange) {
+        if let Part::Leader(l) = &mut self.part {
+            if !matches!(change, MembershipChange::Joined) {
+                l.forget(node);
+            }
+        }
+    }
+
+    /// Time passed.
+    pub(crate) fn tick(&mut self, io: &mut Io<'_>) {
+        match &mut self.part {
+            Part::Leader(l) => l.tick(&mut self.log, &self.settings, io),
+            Part::Follower(f) => f.tick(&self.log, &self.settings, io),
+        }
+    }
+
+    /// End of a step: the leader sends what became sendable during it, so client
+    /// messages that arrived together travel in one batch.
+    pub(crate) fn flush(&mut self, io: &mut Io<'_>) {
+        if let Part::Leader(l) = &mut self.part {
+            l.flush(&mut self.log, &self.settings, io);
+        }
+    }
+
+    pub(crate) fn next_deadline(&self) -> Instant {
+        match &self.part {
+            Part::Leader(l) => l.next_deadline(),
+            Part::Follower(f) => f.next_deadline(),
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The leader's client sessions: who is connected, what each has been sent, and
+//! which of its messages await their commit to be acknowledged.
+//!
+//! Only the leader holds sessions. A non-leader answers every client request with a
+//! redirect to the leader it knows of (or to none, meaning "try again shortly"),
+//! never by pretending to lead. When the leader stops leading it redirects and
+//! closes every session, so clients move on without waiting for a timeout.
+
+use crate::action::Action;
+use crate::id::NodeInfo;
+use crate::log::{ClientMsgId, Entry, Log, Offer};
+use crate::replication::Replication;
+use crate::time::Instant;
+use crate::wire::{ClientId, ClientMsg, ServerMsg, MAX_CHAT_BYTES, MAX_HISTORY, MAX_USER_NAME};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// Most entries in one push to a client.
+const PUSH_MAX: usize = 512;
+/// Most messages a session holds while its leader is still syncing.
+const HELD_MAX: usize = 10_000;
+
+#[derive(Debug)]
+struct Session {
+    user: String,
+    /// Next committed index to push.
+    next: u64,
+    last_heard: Instant,
+    /// Log index -> the client's number at that index, awaiting commit.
+    awaiting: BTreeMap<u64, u64>,
+    /// Messages received while the leader was not yet serving.
+    held: VecDeque<(u64, Vec<u8>)>,
+}
+
+/// Everything the sessions need from the node for one input.
+pub(crate) struct Ctx<'a> {
+    pub now: Instant,
+    pub me: NodeInfo,
+    /// The leader this node names, with its epoch.
+    pub leader: Option<NodeInfo>,
+    pub epoch: u64,
+    pub out: &'a mut Vec<Action>,
+}
+
+impl Ctx<'_> {
+    fn to(&mut self, client: ClientId, msg: ServerMsg) {
+        self.out.push(Action::ToClient { client, msg });
+    }
+    fn leading(&self) -> bool {
+        self.leader.is_some_and(|l| l.id == self.me.id)
+    }
+}
+
+/// The leader's client sessions.
+#[derive(Debug)]
+pub(crate) struct Sessions {
+    sessions: BTreeMap<ClientId, Session>,
+    /// The epoch the sessions belong to: their pending acknowledgements name
+    /// indexes of this leadership's log, meaningless in any other.
+    epoch: Option<u64>,
+    timeout: Duration,
+    next_check: Instant,
+}
+
+impl Sessions {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Sessions {
+            sessions: BTreeMap::new(),
+            epoch: None,
+            timeout,
+            next_check: Instant::MAX,
+        }
+    }
+
+    /// Connected users, for status.
+    pub(crate) fn users(&self) -> Vec<(ClientId, String)> {
+        self.sessions
+            .iter()
+            .map(|(c, s)| (*c, s.user.clone()))
+            .collect()
+    }
+
+    pub(crate) fn next_deadline(&self) -> Instant {
+        self.next_check
+    }
+
+    fn reschedule(&mut self) {
+        self.next_check = self
+            .sessions
+            .values()
+            .map(|s| s.last_heard + self.timeout)
+            .min()
+            .unwrap_or(Instant::MAX);
+    }
+
+    pub(crate) fn on_message(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        repl: &mut Replication,
+        client: ClientId,
+        msg: ClientMsg,
+    ) {
+        if let ClientMsg::Probe = msg {
+            let (server, leader, epoch) = (cx.me, cx.leader, cx.epoch);
+            return cx.to(
+                client,
+                ServerMsg::Here {
+                    server,
+                    leader,
+                    epoch,
+                },
+            );
+        }
+        if !cx.leading() {
+            if let Some(s) = self.sessions.remove(&client) {
+                tracing::debug!(%client, user = %s.user, "session ended: no longer leading");
+            }
+            let (leader, epoch) = (cx.leader, cx.epoch);
+            return cx.to(client, ServerMsg::Redirect { leader, epoch });
+        }
+        if let Some(s) = self.sessions.get_mut(&client) {
+            s.last_heard = cx.now;
+        }
+        match msg {
+            ClientMsg::Probe => {}
+            ClientMsg::Hello {
+                user,
+                from_index,
+                resume,
+            } => self.hello(cx, repl.log(), client, user, from_index, resume),
+            ClientMsg::Chat { seq, text } => {
+                let Some(s) = self.sessions.get_mut(&client) else {
+                    return refuse(cx, client, "no session: send Hello first".into());
+                };
+                if text.len() > MAX_CHAT_BYTES {
+                    return refuse(
+                        cx,
+                        client,
+                        format!(
+                            "message #{seq} is {} bytes; the limit is {MAX_CHAT_BYTES}",
+                            text.len()
+                        ),
+                    );
+                }
+                if s.held.len() >= HELD_MAX {
+                    return refuse(
+                        cx,
+                        client,
+                        "too many messages while the leader syncs".into(),
+                    );
+                }
+                s.held.push_back((seq, text));
+                offer_held(cx, repl, client, s);
+            }
+            ClientMsg::History { last } => {
+                let n = last.min(MAX_HISTORY) as usize;
+                let committed = repl.log().committed();
+                let mut entries: Vec<Entry> = committed
+                    .iter()
+                    .rev()
+                    .filter(|e| !e.is_marker())
+                    .take(n)
+                    .cloned()
+                    .collect();
+                entries.reverse();
+                cx.to(client, ServerMsg::History(entries));
+            }
+            ClientMsg::Ping => cx.to(client, ServerMsg::Pong),
+            ClientMsg::Bye => {
+                if let Some(s) = self.sessions.remove(&client) {
+                    tracing::info!(%client, user = %s.user, "client left");
+                    self.tell_others(cx, client, &s.user, false);
+                }
+                cx.out.push(Action::CloseClient(client));
+            }
+        }
+        self.reschedule();
+    }
+
+    fn hello(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        log: &Log,
+        client: ClientId,
+        user: String,
+        from_index: u64,
+        resume: bool,
+    ) {
+        if user.is_empty() || user.len() > MAX_USER_NAME || user.chars().any(char::is_control) {
+            refuse(
+                cx,
+                client,
+                format!("user name must be 1 to {MAX_USER_NAME} printable bytes"),
+            );
+            return cx.out.push(Action::CloseClient(client));
+        }
+        let known = self.sessions.contains_key(&client);
+        tracing::info!(%client, %user, resume, "client connected");
+        self.sessions.insert(
+            client,
+            Session {
+                user: user.clone(),
+                next: from_index.max(1),
+                last_heard: cx.now,
+                awaiting: BTreeMap::new(),
+                held: VecDeque::new(),
+            },
+        );
+        let users = self.sessions.values().map(|s| s.user.clone()).collect();
+        let next_seq = log.client_position(client.0).0 + 1;
+        cx.to(
+            client,
+            ServerMsg::Welcome {
+                leader: cx.me.id,
+                epoch: cx.epoch,
+                users,
+                next_seq,
+            },
+        );
+        if !resume && !known {
+            self.tell_others(cx, client, &user, true);
+        }
+    }
+
+    fn tell_others(&self, cx: &mut Ctx<'_>, about: ClientId, user: &str, joined: bool) {
+        for &c in self.sessions.keys().filter(|c| **c != about) {
+            cx.to(
+                c,
+                ServerMsg::Presence {
+                    user: user.to_owned(),
+                    joined,
+                },
+            );
+        }
+    }
+
+    /// A client's stream closed.
+    pub(crate) fn gone(&mut self, cx: &mut Ctx<'_>, client: ClientId) {
+        if let Some(s) = self.sessions.remove(&client) {
+            tracing::info!(%client, user = %s.user, "client disconnected");
+            self.tell_others(cx, client, &s.user, false);
+            self.reschedule();
+        }
+    }
+
+    /// Time passed: drop silent clients.
+    pub(crate) fn tick(&mut self, cx: &mut Ctx<'_>) {
+        if cx.now < self.next_check {
+            return;
+        }
+        let silent: Vec<ClientId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| cx.now >= s.last_heard + self.timeout)
+            .map(|(c, _)| *c)
+            .collect();
+        for client in silent {
+            if let Some(s) = self.sessions.remove(&client) {
+                tracing::info!(%client, user = %s.user, "client timed out");
+                self.tell_others(cx, client, &s.user, false);
+                cx.out.push(Action::CloseClient(client));
+            }
+        }
+        self.reschedule();
+    }
+
+    /// End of a step: the node's leadership may have changed, messages held while
+    /// syncing may now be offered, and the commit index may have moved.
+    pub(crate) fn after_step(&mut self, cx: &mut Ctx<'_>, repl: &mut Replication) {
+        let current = cx.leading().then_some(cx.epoch);
+        if self.epoch != current {
+            self.epoch = current;
+            if !self.sessions.is_empty() {
+                // Possibly to this very node, leading a new epoch: the clients come
+                // back and resend, and the acknowledgements start afresh.
+                let (leader, epoch) = (cx.leader, cx.epoch);
+                tracing::info!(
+                    sessions = self.sessions.len(),
+                    "leadership changed: redirecting clients"
+                );
+                for client in std::mem::take(&mut self.sessions).into_keys() {
+                    cx.to(client, ServerMsg::Redirect { leader, epoch });
+                    cx.out.push(Action::CloseClient(client));
+                }
+                self.reschedule();
+            }
+        }
+        if current.is_none() {
+            return;
+        }
+        let serving = repl.serving();
+        let clients: Vec<ClientId> = self.sessions.keys().copied().collect();
+        for client in clients {
+            let Some(s) = self.sessions.get_mut(&client) else {
+                continue;
+            };
+            if serving && !s.held.is_empty() {
+                offer_held(cx, repl, client, s);
+            }
+            let log = repl.log();
+            let commit = log.commit_index();
+            let mut acked = None;
+            while let Some(entry) = s.awaiting.first_entry() {
+                if *entry.key() > commit {
+                    break;
+                }
+                acked = acked.max(Some(entry.remove()));
+            }
+            if let Some(seq) = acked {
+                cx.to(client, ServerMsg::Ack { seq });
+            }
+            while s.next <= commit {
+                let n = usize::try_from(commit - s.next + 1)
+                    .unwrap_or(PUSH_MAX)
+                    .min(PUSH_MAX);
+                let entries = log.entries_from(s.next, n).to_vec();
+                if entries.is_empty() {
+                    break;
+                }
+                s.next += entries.len() as u64;
+                cx.to(client, ServerMsg::Entries(entries));
+            }
+        }
+    }
+}
+
+fn refuse(cx: &mut Ctx<'_>, client: ClientId, why: String) {
+    tracing::info!(%client, %why, "client request refused");
+    cx.to(client, ServerMsg::Refused(why));
+}
+
+/// Offers a session's held messages in order, while the leader serves. A message
+/// leaves the queue only once the log has taken it.
+fn offer_held(cx: &mut Ctx<'_>, repl: &mut Replication, client: ClientId, s: &mut Session) {
+    if !repl.serving() {
+        return;
+    }
+    while let Some((seq, text)) = s.held.pop_front() {
+        let id = ClientMsgId {
+            client: client.0,
+            seq,
+        };
+        match repl.propose(cx.me.id, Entry::new(id, s.user.clone(), text, cx.now)) {
+            Ok(Offer::Appended(i) | Offer::Duplicate(i) | Offer::Old(i)) => {
+                s.awaiting.insert(i, seq);
+            }
+            Ok(Offer::Gap { expected }) => {
+                tracing::warn!(%client, seq, expected, "client skipped message numbers; ignored until resent in order");
+            }
+            Err(why) => {
+                // Checked above; cannot happen within one step.
+                tracing::error!(%client, seq, ?why, "leader stopped serving while offering");
+                return;
+            }
+        }
+    }
+}

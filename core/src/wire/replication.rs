@@ -1,0 +1,204 @@
+//! The messages that move the log between servers.
+
+use crate::id::NodeId;
+use crate::log::{Entry, Stamp};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A replication message between servers. Every one names the epoch of the
+/// leadership it belongs to; a message of another epoch is ignored.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReplicationMsg {
+    /// Leader to follower: `entries` follow the entry at `prev_index` (of
+    /// `prev_epoch`); the leader has committed up to `commit`. Empty, it is a probe
+    /// that carries the commit index.
+    Append {
+        /// The leader's epoch.
+        epoch: u64,
+        /// Index of the entry just before `entries`.
+        prev_index: u64,
+        /// Stamp of that entry.
+        prev: Stamp,
+        /// The entries, contiguous.
+        entries: Vec<Entry>,
+        /// The leader's commit index.
+        commit: u64,
+    },
+    /// Follower to leader: how an append went.
+    AppendReply {
+        /// The epoch of the append answered.
+        epoch: u64,
+        /// What happened.
+        outcome: AppendOutcome,
+    },
+    /// `bully`/`ring`: a new leader asks every live member how far its log goes,
+    /// so it can first take the most up-to-date history.
+    TipRequest {
+        /// The new leader's epoch.
+        epoch: u64,
+    },
+    /// The answer to a tip request.
+    Tip {
+        /// The epoch asked about.
+        epoch: u64,
+        /// Index of the last entry.
+        last_index: u64,
+        /// Epoch of the last entry.
+        last_epoch: u64,
+        /// Commit index.
+        commit: u64,
+    },
+    /// "Send me your entries from index `from`": a new leader syncing from the most
+    /// up-to-date node, or a lagging follower catching up from a helper.
+    Fetch {
+        /// The epoch of the leadership this belongs to.
+        epoch: u64,
+        /// First index wanted.
+        from: u64,
+        /// Only committed entries (a helper's uncommitted suffix may still change).
+        committed_only: bool,
+    },
+    /// The answer to a fetch: one chunk of entries.
+    Chunk {
+        /// The epoch of the fetch.
+        epoch: u64,
+        /// Index of the entry just before `entries`.
+        prev_index: u64,
+        /// Stamp of that entry.
+        prev: Stamp,
+        /// The entries.
+        entries: Vec<Entry>,
+        /// The sender's commit index.
+        commit: u64,
+        /// True when the chunk reaches the end of what was asked for.
+        complete: bool,
+    },
+    /// Leader to a lagging follower: "I am busy catching up another server; fetch
+    /// your history from `helper`".
+    CatchUpFrom {
+        /// The leader's epoch.
+        epoch: u64,
+        /// An in-sync follower to fetch from.
+        helper: NodeId,
+    },
+}
+
+/// How an append went at the follower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AppendOutcome {
+    /// The follower's log now matches the leader's up to this index.
+    Matched(u64),
+    /// The entry before the append did not match; retry after `hint`.
+    Mismatch {
+        /// The last index worth retrying from.
+        hint: u64,
+    },
+    /// The append would have replaced a committed entry: a broken invariant,
+    /// reported rather than obeyed.
+    Conflict {
+        /// The committed index concerned.
+        index: u64,
+    },
+}
+
+impl ReplicationMsg {
+    /// A short name, for traces and counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReplicationMsg::Append { .. } => "Append",
+            ReplicationMsg::AppendReply { .. } => "AppendReply",
+            ReplicationMsg::TipRequest { .. } => "TipRequest",
+            ReplicationMsg::Tip { .. } => "Tip",
+            ReplicationMsg::Fetch { .. } => "Fetch",
+            ReplicationMsg::Chunk { .. } => "Chunk",
+            ReplicationMsg::CatchUpFrom { .. } => "CatchUpFrom",
+        }
+    }
+
+    /// The epoch the message belongs to.
+    pub fn epoch(&self) -> u64 {
+        match self {
+            ReplicationMsg::Append { epoch, .. }
+            | ReplicationMsg::AppendReply { epoch, .. }
+            | ReplicationMsg::TipRequest { epoch }
+            | ReplicationMsg::Tip { epoch, .. }
+            | ReplicationMsg::Fetch { epoch, .. }
+            | ReplicationMsg::Chunk { epoch, .. }
+            | ReplicationMsg::CatchUpFrom { epoch, .. } => *epoch,
+        }
+    }
+}
+
+/// `first..=last` of a run of entries, `-` when empty.
+struct Span<'a>(&'a [Entry]);
+
+impl fmt::Display for Span<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0.first(), self.0.last()) {
+            (Some(a), Some(b)) if a.index == b.index => write!(f, "[{}]", a.index),
+            (Some(a), Some(b)) => write!(f, "[{}..{}]", a.index, b.index),
+            _ => f.write_str("[]"),
+        }
+    }
+}
+
+impl fmt::Display for ReplicationMsg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplicationMsg::Append {
+                epoch,
+                prev_index,
+                prev,
+                entries,
+                commit,
+            } => write!(
+                f,
+                "Append e{epoch} after {prev_index}/{prev} {} commit {commit}",
+                Span(entries)
+            ),
+            ReplicationMsg::AppendReply { epoch, outcome } => match outcome {
+                AppendOutcome::Matched(i) => write!(f, "AppendReply e{epoch} matched {i}"),
+                AppendOutcome::Mismatch { hint } => {
+                    write!(f, "AppendReply e{epoch} mismatch, hint {hint}")
+                }
+                AppendOutcome::Conflict { index } => {
+                    write!(f, "AppendReply e{epoch} CONFLICT at committed {index}")
+                }
+            },
+            ReplicationMsg::TipRequest { epoch } => write!(f, "TipRequest e{epoch}"),
+            ReplicationMsg::Tip {
+                epoch,
+                last_index,
+                last_epoch,
+                commit,
+            } => write!(
+                f,
+                "Tip e{epoch} last {last_index}/e{last_epoch} commit {commit}"
+            ),
+            ReplicationMsg::Fetch {
+                epoch,
+                from,
+                committed_only,
+            } => write!(
+                f,
+                "Fetch e{epoch} from {from}{}",
+                if *committed_only { " committed" } else { "" }
+            ),
+            ReplicationMsg::Chunk {
+                epoch,
+                entries,
+                commit,
+                complete,
+                ..
+            } => write!(
+                f,
+                "Chunk e{epoch} {} commit {commit}{}",
+                Span(entries),
+                if *complete { " complete" } else { "" }
+            ),
+            ReplicationMsg::CatchUpFrom { epoch, helper } => {
+                write!(f, "CatchUpFrom e{epoch} {helper}")
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Simulated chat clients: the core's sans-IO [`Client`] behind a modelled TCP
+//! connection.
+//!
+//! A connection is reliable and ordered (TCP) with the network's latency in each
+//! direction. It breaks when either side closes it. A server that restarts or
+//! leaves resets its connections (the client hears of it); a crashed server simply
+//! falls silent, and the client must notice by its own timeout, as with a machine
+//! that lost power.
+
+use ringleader_core::client::Client;
+use ringleader_core::Instant;
+
+/// One client's end of a connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Link {
+    /// The connection's number, unique per client; events of older ones are stale.
+    pub id: u64,
+    /// The server's index.
+    pub server: usize,
+    /// The server's life when the connection was opened.
+    pub life: u64,
+    /// When the last client-to-server segment arrives; later ones arrive after it.
+    pub up_last: Instant,
+    /// The same for server to client.
+    pub down_last: Instant,
+}
+
+/// One simulated client.
+pub(crate) struct SimClient {
+    pub client: Client,
+    pub link: Option<Link>,
+    pub next_link: u64,
+    pub tick_at: Option<Instant>,
+    pub quit: bool,
+}
+
+impl SimClient {
+    pub(crate) fn new(client: Client) -> Self {
+        SimClient {
+            client,
+            link: None,
+            next_link: 0,
+            tick_at: None,
+            quit: false,
+        }
+    }
+
+    /// The current link if it is connection `id`.
+    pub(crate) fn link_if(&mut self, id: u64) -> Option<&mut Link> {
+        self.link.as_mut().filter(|l| l.id == id)
+    }
+}
+
+/// Delivery time on an ordered stream: after `delay`, and never before the
+/// segment sent before it.
+pub(crate) fn ordered(now: Instant, delay: std::time::Duration, last: &mut Instant) -> Instant {
+    let at = (now + delay).max(*last);
+    *last = at;
+    at
+}
