@@ -98,7 +98,7 @@ impl Quorum {
     /// Stands for election in the next term, after a majority said it would vote.
     fn campaign(&mut self, cx: &mut Ctx<'_>) {
         self.prevotes = None;
-        let term = cx.persisted.term + 1;
+        let term = next_term(cx);
         cx.persisted.term = term;
         cx.persisted.voted_for = Some(cx.me.id);
         // Persist before asking: the request is a promise about this term's vote.
@@ -181,7 +181,7 @@ impl ElectionAlgorithm for Quorum {
         self.short_of_quorum = short;
         // Pre-vote: ask before raising the term, so a node that cannot win (cut off,
         // or facing a healthy leader) leaves everyone's term alone.
-        let term = cx.persisted.term + 1;
+        let term = next_term(cx);
         self.prevotes = Some(BTreeSet::from([cx.me.id]));
         if self.majority() <= 1 {
             return self.campaign(cx);
@@ -211,7 +211,7 @@ impl ElectionAlgorithm for Quorum {
                 cx.send(from.id, ElectionMsg::PreVoteReply { term, granted });
             }
             ElectionMsg::PreVoteReply { term, granted } => {
-                let asked = cx.persisted.term + 1;
+                let asked = next_term(cx);
                 let voter = self.is_voter(from.id);
                 let Some(prevotes) = self.prevotes.as_mut() else {
                     return;
@@ -327,4 +327,10 @@ impl ElectionAlgorithm for Quorum {
     fn elect_after_settle(&self, _cx: &Ctx<'_>) -> bool {
         false // the randomized election timer decides
     }
+}
+
+/// The term a candidate stands in: above the persisted term and above the epoch of
+/// its last log entry (a log restored without its term must not reuse an epoch).
+fn next_term(cx: &Ctx<'_>) -> u64 {
+    cx.persisted.term.max(cx.log_tip.0) + 1
 }

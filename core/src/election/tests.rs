@@ -200,7 +200,11 @@ fn quorum_persists_term_and_vote_before_answering_and_never_votes_twice() {
         Event::Received(Message::Election {
             from: candidate(id),
             algorithm: Algorithm::Quorum,
-            msg: ElectionMsg::RequestVote { term: 5 },
+            msg: ElectionMsg::RequestVote {
+                term: 5,
+                last_epoch: 0,
+                last_index: 0,
+            },
         })
     };
     let out = voter.step(Instant::from_millis(10), ask(2));
@@ -393,4 +397,63 @@ fn the_ring_skips_dead_members_and_heals_when_they_return() {
         "n3 is skipped once dead"
     );
     assert_eq!(ring.len(), 3);
+}
+
+#[test]
+fn quorum_refuses_its_vote_to_a_candidate_whose_log_is_behind() {
+    use crate::log::{ClientMsgId, Entry, Log, Stamp};
+    let mut log = Log::default();
+    let stamp = Stamp {
+        epoch: 3,
+        leader: NodeId(1),
+    };
+    log.offer(
+        stamp,
+        Entry::new(
+            ClientMsgId { client: 1, seq: 1 },
+            "a",
+            Vec::new(),
+            Instant::ZERO,
+        ),
+    );
+    let cfg = config(1, Algorithm::Quorum, 3);
+    let mut voter =
+        Node::restore_with_log(cfg, NodeId(1), 1, Instant::ZERO, Persisted::default(), log)
+            .unwrap();
+    voter.step(Instant::ZERO, Event::Start);
+    let candidate = Node::new(config(2, Algorithm::Quorum, 3), NodeId(2), 2, Instant::ZERO)
+        .unwrap()
+        .info();
+    let ask = |last_epoch, last_index| {
+        Event::Received(Message::Election {
+            from: candidate,
+            algorithm: Algorithm::Quorum,
+            msg: ElectionMsg::RequestVote {
+                term: 5,
+                last_epoch,
+                last_index,
+            },
+        })
+    };
+    let granted = |out: &[Action]| {
+        out.iter().any(|a| {
+            matches!(
+                a,
+                Action::Send {
+                    msg: Message::Election {
+                        msg: ElectionMsg::VoteReply { granted: true, .. },
+                        ..
+                    },
+                    ..
+                }
+            )
+        })
+    };
+    let behind = voter.step(Instant::from_millis(10), ask(2, 9));
+    assert!(
+        !granted(&behind),
+        "a log ending in an older epoch is behind, however long"
+    );
+    let equal = voter.step(Instant::from_millis(11), ask(3, 1));
+    assert!(granted(&equal));
 }

@@ -1,4 +1,13 @@
 use super::*;
+use crate::id::NodeId;
+
+/// The stamp of leader n1 in `epoch` (0: the empty log's).
+fn st(epoch: u64) -> Stamp {
+    Stamp {
+        epoch,
+        leader: NodeId(if epoch == 0 { 0 } else { 1 }),
+    }
+}
 use crate::time::Instant;
 
 fn msg(client: u64, seq: u64) -> Entry {
@@ -13,7 +22,10 @@ fn msg(client: u64, seq: u64) -> Entry {
 fn leader_log(epoch: u64, msgs: &[(u64, u64)]) -> Log {
     let mut log = Log::default();
     for &(c, s) in msgs {
-        assert!(matches!(log.offer(epoch, msg(c, s)), Offer::Appended(_)));
+        assert!(matches!(
+            log.offer(st(epoch), msg(c, s)),
+            Offer::Appended(_)
+        ));
     }
     log
 }
@@ -21,17 +33,17 @@ fn leader_log(epoch: u64, msgs: &[(u64, u64)]) -> Log {
 #[test]
 fn the_leader_numbers_entries_and_recognises_resends() {
     let mut log = Log::default();
-    assert_eq!(log.offer(1, msg(7, 1)), Offer::Appended(1));
-    assert_eq!(log.offer(1, msg(8, 1)), Offer::Appended(2));
-    assert_eq!(log.offer(1, msg(7, 2)), Offer::Appended(3));
+    assert_eq!(log.offer(st(1), msg(7, 1)), Offer::Appended(1));
+    assert_eq!(log.offer(st(1), msg(8, 1)), Offer::Appended(2));
+    assert_eq!(log.offer(st(1), msg(7, 2)), Offer::Appended(3));
     assert_eq!(
-        log.offer(2, msg(7, 2)),
+        log.offer(st(2), msg(7, 2)),
         Offer::Duplicate(3),
         "a resend is acknowledged again"
     );
-    assert_eq!(log.offer(2, msg(7, 1)), Offer::Old(3));
-    assert_eq!(log.offer(2, msg(7, 5)), Offer::Gap { expected: 3 });
-    assert_eq!(log.offer(2, msg(9, 0)), Offer::Gap { expected: 1 });
+    assert_eq!(log.offer(st(2), msg(7, 1)), Offer::Old(3));
+    assert_eq!(log.offer(st(2), msg(7, 5)), Offer::Gap { expected: 3 });
+    assert_eq!(log.offer(st(2), msg(9, 0)), Offer::Gap { expected: 1 });
     assert_eq!(log.last_index(), 3);
     assert_eq!(log.get(3).map(|e| (e.epoch, e.id.seq)), Some((1, 2)));
     assert_eq!(log.epoch_at(0), Some(0));
@@ -43,20 +55,20 @@ fn the_leader_numbers_entries_and_recognises_resends() {
 fn a_follower_appends_only_what_continues_its_log() {
     let leader = leader_log(1, &[(1, 1), (1, 2), (2, 1)]);
     let mut follower = Log::default();
-    assert_eq!(follower.accept(0, 0, leader.entries_from(1, 2)), Ok(2));
+    assert_eq!(follower.accept(0, st(0), leader.entries_from(1, 2)), Ok(2));
     // A batch that does not follow on is refused with where to retry.
     assert_eq!(
-        follower.accept(3, 1, leader.entries_from(4, 10)),
+        follower.accept(3, st(1), leader.entries_from(4, 10)),
         Err(Reject::Mismatch { hint: 2 })
     );
-    assert_eq!(follower.accept(2, 1, leader.entries_from(3, 10)), Ok(3));
+    assert_eq!(follower.accept(2, st(1), leader.entries_from(3, 10)), Ok(3));
     // Delivered twice, the same batch changes nothing.
-    assert_eq!(follower.accept(2, 1, leader.entries_from(3, 10)), Ok(3));
+    assert_eq!(follower.accept(2, st(1), leader.entries_from(3, 10)), Ok(3));
     assert_eq!(follower.last_index(), 3);
     // A non-contiguous batch is refused untouched.
     let mut bad = leader.entries_from(1, 3).to_vec();
     bad.swap(0, 1);
-    assert!(follower.accept(0, 0, &bad).is_err());
+    assert!(follower.accept(0, st(0), &bad).is_err());
     assert_eq!(follower.last_index(), 3);
 }
 
@@ -67,17 +79,17 @@ fn an_uncommitted_conflicting_suffix_is_replaced_and_dedup_follows_it() {
     old.commit_to(1);
     // The new leader of epoch 2 has only index 1, then a message from client 2.
     let mut new = Log::default();
-    new.accept(0, 0, old.entries_from(1, 1)).unwrap();
-    assert_eq!(new.offer(2, msg(2, 1)), Offer::Appended(2));
-    assert_eq!(old.accept(1, 1, new.entries_from(2, 10)), Ok(2));
+    new.accept(0, st(0), old.entries_from(1, 1)).unwrap();
+    assert_eq!(new.offer(st(2), msg(2, 1)), Offer::Appended(2));
+    assert_eq!(old.accept(1, st(1), new.entries_from(2, 10)), Ok(2));
     assert_eq!(old.last_index(), 2);
     assert_eq!(
         old.get(2).map(|e| e.id),
         Some(ClientMsgId { client: 2, seq: 1 })
     );
     // Client 1's second message is gone from the log, so it is expected again.
-    assert_eq!(old.offer(2, msg(1, 3)), Offer::Gap { expected: 2 });
-    assert_eq!(old.offer(2, msg(1, 2)), Offer::Appended(3));
+    assert_eq!(old.offer(st(2), msg(1, 3)), Offer::Gap { expected: 2 });
+    assert_eq!(old.offer(st(2), msg(1, 2)), Offer::Appended(3));
 }
 
 #[test]
@@ -85,8 +97,8 @@ fn committed_entries_are_never_replaced() {
     let mut follower = leader_log(1, &[(1, 1), (1, 2)]);
     follower.commit_to(2);
     let mut rogue = leader_log(1, &[(1, 1)]);
-    rogue.offer(3, msg(5, 1));
-    let result = follower.accept(1, 1, rogue.entries_from(2, 1));
+    rogue.offer(st(3), msg(5, 1));
+    let result = follower.accept(1, st(1), rogue.entries_from(2, 1));
     assert_eq!(result, Err(Reject::CommittedConflict { index: 2 }));
     assert_eq!(follower.get(2).map(|e| e.id.client), Some(1));
 }

@@ -85,16 +85,14 @@ impl Follower {
                     },
                 );
             }
-            ReplicationMsg::CatchUpFrom { epoch, helper } if follows => {
-                if self.fetch.is_none() {
-                    tracing::info!(%helper, from = log.commit_index() + 1, "catching up from a helper: the leader is busy");
-                    self.fetch = Some(HelperFetch {
-                        helper: *helper,
-                        epoch: *epoch,
-                        retry_at: io.now + s.retransmit,
-                    });
-                    ask(io, *helper, *epoch, log.commit_index() + 1);
-                }
+            ReplicationMsg::CatchUpFrom { epoch, helper } if follows && self.fetch.is_none() => {
+                tracing::info!(%helper, from = log.commit_index() + 1, "catching up from a helper: the leader is busy");
+                self.fetch = Some(HelperFetch {
+                    helper: *helper,
+                    epoch: *epoch,
+                    retry_at: io.now + s.retransmit,
+                });
+                ask(io, *helper, *epoch, log.commit_index() + 1);
             }
             ReplicationMsg::Chunk {
                 epoch,

@@ -21,6 +21,9 @@ enum Phase {
         /// The most up-to-date tip heard so far, if better than ours:
         /// (last epoch, last index, node).
         best: Option<(u64, u64, NodeId)>,
+        /// The highest commit index anyone has heard of: the leader must hold
+        /// at least that much before it serves.
+        needed: u64,
         /// When to ask the silent members again.
         retry_at: Instant,
         /// Last resort against a member that stays live but never answers (a
@@ -85,6 +88,8 @@ pub(super) struct Leader {
     collision: Option<u64>,
     /// `bully`/`ring`: serve no sooner than this (see `Settings::warmup`).
     warm_at: Instant,
+    /// The highest commit index any member told of, kept across re-gathering.
+    needed: u64,
 }
 
 impl Leader {
@@ -97,6 +102,7 @@ impl Leader {
             next_beat: io.now,
             collision: None,
             warm_at,
+            needed: log.commit_index(),
         };
         if s.algorithm == Algorithm::Quorum {
             leader.serve(log, io);
@@ -126,6 +132,7 @@ impl Leader {
         leader.phase = Phase::Gathering {
             waiting,
             best: None,
+            needed: log.commit_index(),
             retry_at: io.now + s.retransmit,
             until: io.now + s.gather_timeout * 10,
         };
@@ -134,6 +141,14 @@ impl Leader {
 
     pub(super) fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Committed entries up to `index` exist somewhere: do not serve without them.
+    pub(super) fn require(&mut self, index: u64) {
+        self.needed = self.needed.max(index);
+        if let Phase::Gathering { needed, .. } = &mut self.phase {
+            *needed = (*needed).max(index);
+        }
     }
 
     pub(super) fn take_collision(&mut self) -> Option<u64> {
@@ -248,7 +263,12 @@ impl Leader {
                     self.fetch(io, source, next);
                 } else {
                     tracing::info!(epoch = self.epoch, %source, "the most up-to-date member is gone; asking again");
+                    let needed = self.needed;
                     *self = Leader::start(log, s, io, self.warm_at);
+                    self.needed = self.needed.max(needed);
+                    if let Phase::Gathering { needed: n, .. } = &mut self.phase {
+                        *n = (*n).max(needed);
+                    }
                 }
             }
             Phase::Serving if io.now >= self.next_beat => {
@@ -277,9 +297,32 @@ impl Leader {
     }
 
     fn finish_gathering(&mut self, log: &mut Log, io: &mut Io<'_>) {
-        let Phase::Gathering { best, .. } = &self.phase else {
+        let Phase::Gathering { best, needed, .. } = &self.phase else {
             return;
         };
+        let reachable = best.map_or(log.last_index(), |(_, i, _)| i.max(log.last_index()));
+        let needed = &(*needed).max(self.needed);
+        if reachable < *needed {
+            // Committed entries exist that no live member holds: they come back
+            // with a member that restarts (logs are durable). Serving without
+            // them would lose acknowledged messages, so wait and ask again.
+            tracing::warn!(
+                epoch = self.epoch,
+                needed,
+                reachable,
+                "committed entries are on members that are down; waiting for them before serving"
+            );
+            let needed = *needed;
+            let waiting = io.view.live().map(|m| m.info.id).collect();
+            self.phase = Phase::Gathering {
+                waiting,
+                best: None,
+                needed,
+                retry_at: io.now,
+                until: Instant::MAX,
+            };
+            return;
+        }
         match *best {
             Some((e, i, source)) if (e, i) > (log.last_epoch(), log.last_index()) => {
                 tracing::info!(epoch = self.epoch, %source, last = i, "syncing the log from the most up-to-date member before serving");
@@ -312,10 +355,20 @@ impl Leader {
                 last_epoch,
                 ..
             } => {
-                let Phase::Gathering { waiting, best, .. } = &mut self.phase else {
+                let Phase::Gathering {
+                    waiting,
+                    best,
+                    needed,
+                    ..
+                } = &mut self.phase
+                else {
                     return;
                 };
                 waiting.remove(&from);
+                if let ReplicationMsg::Tip { commit, .. } = msg {
+                    *needed = (*needed).max(*commit);
+                    self.needed = self.needed.max(*commit);
+                }
                 if *last_epoch >= self.epoch {
                     tracing::warn!(epoch = self.epoch, member = %from, their_epoch = last_epoch, "another leader already used this epoch; electing again above it");
                     self.collision = Some(*last_epoch);

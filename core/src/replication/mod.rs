@@ -125,6 +125,9 @@ pub(crate) struct Replication {
     settings: Settings,
     part: Part,
     started_at: Instant,
+    /// The highest commit index this node has heard of from anyone; told in tips,
+    /// so a new `bully`/`ring` leader knows what it must not go on without.
+    heard_commit: u64,
 }
 
 impl Replication {
@@ -134,6 +137,7 @@ impl Replication {
             settings: Settings::new(config),
             part: Part::Follower(Follower::default()),
             started_at: now,
+            heard_commit: 0,
         }
     }
 
@@ -165,7 +169,8 @@ impl Replication {
             Part::Leader(l) if leading_now && l.epoch() == io.lead.epoch => {}
             _ if leading_now => {
                 let warm_at = self.started_at + self.settings.warmup;
-                let leader = Leader::start(&mut self.log, &self.settings, io, warm_at);
+                let mut leader = Leader::start(&mut self.log, &self.settings, io, warm_at);
+                leader.require(self.heard_commit);
                 self.part = Part::Leader(Box::new(leader));
             }
             Part::Leader(_) => {
@@ -196,6 +201,15 @@ impl Replication {
 
     /// A replication message from a peer.
     pub(crate) fn on_message(&mut self, io: &mut Io<'_>, from: NodeId, msg: &ReplicationMsg) {
+        if let ReplicationMsg::Append { commit, .. }
+        | ReplicationMsg::Chunk { commit, .. }
+        | ReplicationMsg::Tip { commit, .. } = msg
+        {
+            self.heard_commit = self.heard_commit.max(*commit);
+            if let Part::Leader(l) = &mut self.part {
+                l.require(*commit);
+            }
+        }
         // Questions anyone answers, whatever its role.
         match msg {
             ReplicationMsg::TipRequest { epoch } => {
@@ -203,7 +217,7 @@ impl Replication {
                     epoch: *epoch,
                     last_index: self.log.last_index(),
                     last_epoch: self.log.last_epoch(),
-                    commit: self.log.commit_index(),
+                    commit: self.log.commit_index().max(self.heard_commit),
                 };
                 return io.send(from, tip);
             }
