@@ -43,6 +43,8 @@ pub mod persist;
 pub mod replication;
 pub mod ring;
 mod sessions;
+#[cfg(test)]
+mod test_net;
 pub mod time;
 pub mod wire;
 

@@ -58,6 +58,10 @@ pub(crate) struct Sessions {
     /// The epoch the sessions belong to: their pending acknowledgements name
     /// indexes of this leadership's log, meaningless in any other.
     epoch: Option<u64>,
+    /// The commit index the sessions were last brought up to.
+    delivered: u64,
+    /// A session changed since (a hello, a chat, held messages): walk them again.
+    dirty: bool,
     timeout: Duration,
     next_check: Instant,
 }
@@ -67,6 +71,8 @@ impl Sessions {
         Sessions {
             sessions: BTreeMap::new(),
             epoch: None,
+            delivered: 0,
+            dirty: false,
             timeout,
             next_check: Instant::MAX,
         }
@@ -121,6 +127,7 @@ impl Sessions {
         if let Some(s) = self.sessions.get_mut(&client) {
             s.last_heard = cx.now;
         }
+        self.dirty = true;
         match msg {
             ClientMsg::Probe => {}
             ClientMsg::Hello {
@@ -285,15 +292,15 @@ impl Sessions {
                 self.reschedule();
             }
         }
-        if current.is_none() {
+        let serving = repl.serving();
+        let commit = repl.log().commit_index();
+        // Called after every step, twice: most steps change nothing here.
+        let held = serving && self.sessions.values().any(|s| !s.held.is_empty());
+        if current.is_none() || (!self.dirty && !held && commit == self.delivered) {
             return;
         }
-        let serving = repl.serving();
-        let clients: Vec<ClientId> = self.sessions.keys().copied().collect();
-        for client in clients {
-            let Some(s) = self.sessions.get_mut(&client) else {
-                continue;
-            };
+        self.dirty = false;
+        for (&client, s) in self.sessions.iter_mut() {
             if serving && !s.held.is_empty() {
                 offer_held(cx, repl, client, s);
             }
@@ -321,6 +328,7 @@ impl Sessions {
                 cx.to(client, ServerMsg::Entries(entries));
             }
         }
+        self.delivered = repl.log().commit_index();
     }
 }
 
@@ -340,7 +348,7 @@ fn offer_held(cx: &mut Ctx<'_>, repl: &mut Replication, client: ClientId, s: &mu
             client: client.0,
             seq,
         };
-        match repl.propose(cx.me.id, Entry::new(id, s.user.clone(), text, cx.now)) {
+        match repl.propose(Entry::new(id, s.user.clone(), text, cx.now)) {
             Ok(Offer::Appended(i) | Offer::Duplicate(i) | Offer::Old(i)) => {
                 s.awaiting.insert(i, seq);
             }

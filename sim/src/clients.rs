@@ -8,7 +8,18 @@
 //! that lost power.
 
 use ringleader_core::client::Client;
+use ringleader_core::wire::ClientId;
 use ringleader_core::Instant;
+
+/// Client index `c` (from 0) is `c<c + 1>` in traces and reports.
+pub(crate) fn number(c: usize) -> u32 {
+    c as u32 + 1
+}
+
+/// The id simulated client index `c` uses on the wire: its number.
+pub(crate) fn client_id(c: usize) -> ClientId {
+    ClientId(u64::from(number(c)))
+}
 
 /// One client's end of a connection.
 #[derive(Clone, Copy, Debug)]

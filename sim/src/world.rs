@@ -1,6 +1,6 @@
 //! The run loop: nodes, network, faults and checker driven by one event queue.
 
-use crate::clients::{ordered, Link, SimClient};
+use crate::clients::{client_id, number, ordered, Link, SimClient};
 use crate::clock::NodeClock;
 use crate::config::SimConfig;
 use crate::faults::{generate, Fault, GeneratorOptions, ScheduledFault};
@@ -272,13 +272,12 @@ impl<'w> World<'w> {
         client_rng.set_stream(5);
         let mut clients = Vec::with_capacity(config.clients as usize);
         for c in 0..config.clients as usize {
-            let number = c as u32 + 1;
-            let mut cc = ClientConfig::new(ClientId(u64::from(number)), format!("user{number}"));
+            let mut cc = ClientConfig::new(client_id(c), format!("user{}", number(c)));
             cc.buffer_limit = config.client_buffer;
             cc.servers = config
                 .client_servers
                 .iter()
-                .find(|(n, _)| *n == number)
+                .find(|(n, _)| *n == number(c))
                 .map(|(_, servers)| servers.iter().map(|id| sim_addr(*id)).collect())
                 .unwrap_or_default();
             clients.push(SimClient::new(Client::new(cc)));
@@ -286,7 +285,7 @@ impl<'w> World<'w> {
             let at = config
                 .client_start_at
                 .iter()
-                .find(|(n, _)| *n == number)
+                .find(|(n, _)| *n == number(c))
                 .map_or(random, |(_, at)| *at);
             queue.push(at, Item::ClientStart(c));
         }
@@ -461,7 +460,7 @@ impl<'w> World<'w> {
             }
             Item::ClientStart(c) => {
                 self.counters.events += 1;
-                self.tracer.client_note(self.now, c as u32 + 1, "start");
+                self.tracer.client_note(self.now, number(c), "start");
                 self.client_step(c, ClientEvent::Start);
                 self.schedule_send(c);
             }
@@ -491,7 +490,7 @@ impl<'w> World<'w> {
                 if slot.node.is_none() || slot.lives != life {
                     return; // the server died; the client will time out
                 }
-                let id = ClientId(client as u64 + 1);
+                let id = client_id(client);
                 slot.links.insert(id, (client, link));
                 let node = slot.id;
                 self.tracer.client_msg(self.now, node, id, &msg);
@@ -508,7 +507,7 @@ impl<'w> World<'w> {
                 if self.slots.node(server).is_none() {
                     return;
                 }
-                let id = ClientId(client as u64 + 1);
+                let id = client_id(client);
                 let node = NodeId(server as u32 + 1);
                 self.tracer
                     .client_msg(self.now, node, id, &ClientMsg::Probe);
@@ -533,8 +532,7 @@ impl<'w> World<'w> {
                 if sc.quit || link.is_some_and(|l| sc.link_if(l).is_none()) {
                     return; // a connection the client has given up
                 }
-                self.tracer
-                    .server_msg(self.now, client as u32 + 1, from, &msg);
+                self.tracer.server_msg(self.now, number(client), from, &msg);
                 self.client_step(client, ClientEvent::Received(*msg));
             }
             Item::LinkState { client, link, up } => {
@@ -555,7 +553,7 @@ impl<'w> World<'w> {
                     "disconnected from"
                 };
                 self.tracer
-                    .client_link(self.now, client as u32 + 1, what, server);
+                    .client_link(self.now, number(client), what, server);
                 let event = if up {
                     ClientEvent::Connected
                 } else {
@@ -570,7 +568,7 @@ impl<'w> World<'w> {
                 link,
             } => {
                 self.counters.events += 1;
-                let id = ClientId(client as u64 + 1);
+                let id = client_id(client);
                 let Some(slot) = self.slots.0.get_mut(server) else {
                     return;
                 };
@@ -907,13 +905,21 @@ impl<'w> World<'w> {
     }
 
     fn client_step(&mut self, c: usize, event: ClientEvent) {
-        let Some(sc) = self.clients.get_mut(c) else {
-            return;
-        };
+        self.with_client(c, |sc, now, out| sc.client.step(now, event, out));
+    }
+
+    /// Lets client `c` act, then carries out what it asked for.
+    fn with_client<R>(
+        &mut self,
+        c: usize,
+        f: impl FnOnce(&mut SimClient, Instant, &mut Vec<ClientAction>) -> R,
+    ) -> Option<R> {
+        let sc = self.clients.get_mut(c)?;
         let mut out = std::mem::take(&mut self.client_actions);
-        sc.client.step(self.now, event, &mut out);
+        let result = f(sc, self.now, &mut out);
         self.client_apply(c, &mut out);
         self.client_actions = out;
+        Some(result)
     }
 
     fn client_apply(&mut self, c: usize, out: &mut Vec<ClientAction>) {
@@ -947,9 +953,8 @@ impl<'w> World<'w> {
                 }
                 ClientAction::Disconnect => self.client_close(c),
                 ClientAction::Output(o) => {
-                    self.tracer.client_output(self.now, c as u32 + 1, &o);
-                    self.replication
-                        .on_client_output(self.now, c, c as u64 + 1, &o);
+                    self.tracer.client_output(self.now, number(c), &o);
+                    self.replication.on_client_output(self.now, c, &o);
                 }
             }
         }
@@ -1010,7 +1015,7 @@ impl<'w> World<'w> {
         let up = life.is_some_and(|(_, running)| running);
         let target = server.map_or(NodeId(0), |i| NodeId(i as u32 + 1));
         self.tracer
-            .client_link(self.now, c as u32 + 1, "connecting to", target);
+            .client_link(self.now, number(c), "connecting to", target);
         self.queue.push(
             at,
             Item::LinkState {
@@ -1037,32 +1042,28 @@ impl<'w> World<'w> {
 
     fn client_send(&mut self, c: usize) {
         self.counters.events += 1;
-        let Some(sc) = self.clients.get_mut(c) else {
-            return;
-        };
-        if sc.quit {
+        if self.clients.get(c).is_none_or(|sc| sc.quit) {
             return;
         }
-        let seq = sc.client.next_seq();
-        let text = format!("message {seq} from c{}", c + 1);
-        let mut out = std::mem::take(&mut self.client_actions);
-        let accepted = sc.client.send(self.now, text, &mut out).is_ok();
-        let unacked = sc.client.unacked();
-        self.replication.on_client_send(accepted, unacked);
-        self.client_apply(c, &mut out);
-        self.client_actions = out;
+        let sent = self.with_client(c, |sc, now, out| {
+            let seq = sc.client.next_seq();
+            let text = format!("message {seq} from c{}", number(c));
+            let accepted = sc.client.send(now, text, out).is_ok();
+            (accepted, sc.client.unacked())
+        });
+        if let Some((accepted, unacked)) = sent {
+            self.replication.on_client_send(accepted, unacked);
+        }
         self.schedule_send(c);
     }
 
     fn client_quit(&mut self, c: usize) {
-        let Some(sc) = self.clients.get_mut(c) else {
-            return;
-        };
-        sc.quit = true;
-        let mut out = std::mem::take(&mut self.client_actions);
-        sc.client.quit(&mut out);
-        self.replication.on_client_quit(c);
-        self.client_apply(c, &mut out);
-        self.client_actions = out;
+        let quit = self.with_client(c, |sc, _, out| {
+            sc.quit = true;
+            sc.client.quit(out);
+        });
+        if quit.is_some() {
+            self.replication.on_client_quit(c);
+        }
     }
 }

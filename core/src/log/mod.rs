@@ -142,8 +142,7 @@ impl Log {
         index
     }
 
-    /// The leader of `epoch`, as recorded by its marker among the last entries
-    /// (`None` when the log's last epoch is another or its marker is not here).
+    /// The leader of `epoch`, if the log's last entry belongs to it.
     pub fn leader_of_last_epoch(&self, epoch: u64) -> Option<crate::id::NodeId> {
         self.entries
             .last()
@@ -239,6 +238,21 @@ impl Log {
             self.push(entry.clone());
         }
         Ok(prev_index + entries.len() as u64)
+    }
+
+    /// Follower side: [`accept`](Self::accept)s `entries`, then commits what the
+    /// sender has committed, but only as far as this call proved the log to match
+    /// (entries past it may be a deposed leader's suffix).
+    pub fn accept_and_commit(
+        &mut self,
+        prev_index: u64,
+        prev: Stamp,
+        entries: &[Entry],
+        commit: u64,
+    ) -> Result<u64, Reject> {
+        let matched = self.accept(prev_index, prev, entries)?;
+        self.commit_to(commit.min(matched));
+        Ok(matched)
     }
 
     fn rebuild_clients(&mut self) {

@@ -2,7 +2,7 @@
 
 use super::{Io, Settings};
 use crate::id::NodeId;
-use crate::log::{Entry, Log, Reject, Stamp};
+use crate::log::{Log, Reject};
 use crate::time::Instant;
 use crate::wire::{AppendOutcome, ReplicationMsg};
 
@@ -18,8 +18,6 @@ struct HelperFetch {
 #[derive(Debug, Default)]
 pub(super) struct Follower {
     fetch: Option<HelperFetch>,
-    /// The epoch this node last took appends in, and from whom.
-    took: Option<(u64, NodeId)>,
 }
 
 impl Follower {
@@ -61,19 +59,17 @@ impl Follower {
                 commit,
             } if follows => {
                 // Under bully and ring two leaders can claim one epoch until they
-                // hear of each other; entries are known by (index, epoch), so taking
-                // appends from both would mix two histories. One leader per epoch.
-                let first = self
-                    .took
-                    .filter(|(e, _)| e == epoch)
-                    .map(|(_, l)| l)
-                    .or_else(|| log.leader_of_last_epoch(*epoch));
-                if first.is_some_and(|l| l != from) {
+                // hear of each other; taking entries of one epoch from both would
+                // mix two histories. The log's last stamp says whom it took from.
+                if log.leader_of_last_epoch(*epoch).is_some_and(|l| l != from) {
                     tracing::warn!(leader = %from, epoch, "refusing appends from a second leader of one epoch");
                     return;
                 }
-                self.took = Some((*epoch, from));
-                let outcome = append(log, *prev_index, *prev, entries, *commit);
+                let outcome = match log.accept_and_commit(*prev_index, *prev, entries, *commit) {
+                    Ok(matched) => AppendOutcome::Matched(matched),
+                    Err(Reject::Mismatch { hint }) => AppendOutcome::Mismatch { hint },
+                    Err(Reject::CommittedConflict { index }) => AppendOutcome::Conflict { index },
+                };
                 if let AppendOutcome::Conflict { index } = outcome {
                     tracing::error!(leader = %from, epoch, index, "leader would replace a committed entry; refused");
                 }
@@ -108,10 +104,9 @@ impl Follower {
                 if f.helper != from || f.epoch != *epoch {
                     return;
                 }
-                match log.accept(*prev_index, *prev, entries) {
+                // The helper sends committed entries only: they are final.
+                match log.accept_and_commit(*prev_index, *prev, entries, *commit) {
                     Ok(matched) => {
-                        // The helper sends committed entries only: they are final.
-                        log.commit_to((*commit).min(matched));
                         if *complete {
                             tracing::info!(%from, commit = log.commit_index(), "caught up from the helper");
                             self.fetch = None;
@@ -141,24 +136,4 @@ fn ask(io: &mut Io<'_>, helper: NodeId, epoch: u64, from: u64) {
             committed_only: true,
         },
     );
-}
-
-/// Applies an append from the leader this node follows.
-fn append(
-    log: &mut Log,
-    prev_index: u64,
-    prev: Stamp,
-    entries: &[Entry],
-    commit: u64,
-) -> AppendOutcome {
-    match log.accept(prev_index, prev, entries) {
-        Ok(matched) => {
-            // Only what this append proved to match may be committed: entries past
-            // it may be a deposed leader's suffix.
-            log.commit_to(commit.min(matched));
-            AppendOutcome::Matched(matched)
-        }
-        Err(Reject::Mismatch { hint }) => AppendOutcome::Mismatch { hint },
-        Err(Reject::CommittedConflict { index }) => AppendOutcome::Conflict { index },
-    }
 }

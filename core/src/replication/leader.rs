@@ -21,9 +21,9 @@ enum Phase {
         /// The most up-to-date tip heard so far, if better than ours:
         /// (last epoch, last index, node).
         best: Option<(u64, u64, NodeId)>,
-        /// The highest commit index anyone has heard of: the leader must hold
-        /// at least that much before it serves.
-        needed: u64,
+        /// When the members were asked; answers from before the warm-up ended
+        /// may miss members the view did not hold yet.
+        asked_at: Instant,
         /// When to ask the silent members again.
         retry_at: Instant,
         /// Last resort against a member that stays live but never answers (a
@@ -77,7 +77,8 @@ impl Progress {
 /// The leader's replication state for one epoch.
 #[derive(Debug)]
 pub(super) struct Leader {
-    epoch: u64,
+    /// This leadership: its epoch and this node.
+    stamp: Stamp,
     phase: Phase,
     progress: BTreeMap<NodeId, Progress>,
     /// The lagging follower the leader catches up itself; others go to a helper.
@@ -88,67 +89,73 @@ pub(super) struct Leader {
     collision: Option<u64>,
     /// `bully`/`ring`: serve no sooner than this (see `Settings::warmup`).
     warm_at: Instant,
-    /// The highest commit index any member told of, kept across re-gathering.
-    needed: u64,
+    /// Whether waiting for committed entries held by members that are down has
+    /// been reported (once per wait, not on every retry).
+    missing_reported: bool,
 }
 
 impl Leader {
-    pub(super) fn start(log: &mut Log, s: &Settings, io: &mut Io<'_>, warm_at: Instant) -> Leader {
+    /// Starts leading. `known_commit` is the highest commit index this node has
+    /// heard of: under `bully`/`ring` it does not serve without those entries.
+    pub(super) fn start(
+        log: &mut Log,
+        s: &Settings,
+        io: &mut Io<'_>,
+        warm_at: Instant,
+        known_commit: u64,
+    ) -> Leader {
         let mut leader = Leader {
-            epoch: io.lead.epoch,
+            stamp: Stamp {
+                epoch: io.lead.epoch,
+                leader: io.me.id,
+            },
             phase: Phase::Serving,
             progress: BTreeMap::new(),
             catching_up: None,
             next_beat: io.now,
             collision: None,
             warm_at,
-            needed: log.commit_index(),
+            missing_reported: false,
         };
         if s.algorithm == Algorithm::Quorum {
             leader.serve(log, io);
             return leader;
         }
-        let waiting: BTreeSet<NodeId> = io.view.live().map(|m| m.info.id).collect();
-        if io.now >= warm_at {
-            leader.warm_at = Instant::ZERO;
-        }
-        if waiting.is_empty() && leader.warm_at == Instant::ZERO {
-            leader.serve(log, io);
-            return leader;
-        }
         tracing::info!(
-            epoch = leader.epoch,
-            asking = waiting.len(),
+            epoch = leader.stamp.epoch,
             "leading; asking the members how far their logs go before serving"
         );
+        leader.gather(s, io);
+        if let Phase::Gathering { waiting, .. } = &leader.phase {
+            if waiting.is_empty() {
+                leader.finish_gathering(log, s, io, known_commit);
+            }
+        }
+        leader
+    }
+
+    /// Asks every live member for the tip of its log (again).
+    fn gather(&mut self, s: &Settings, io: &mut Io<'_>) {
+        let waiting: BTreeSet<NodeId> = io.view.live().map(|m| m.info.id).collect();
         for &id in &waiting {
             io.send(
                 id,
                 ReplicationMsg::TipRequest {
-                    epoch: leader.epoch,
+                    epoch: self.stamp.epoch,
                 },
             );
         }
-        leader.phase = Phase::Gathering {
+        self.phase = Phase::Gathering {
             waiting,
             best: None,
-            needed: log.commit_index(),
+            asked_at: io.now,
             retry_at: io.now + s.retransmit,
             until: io.now + s.gather_timeout * 10,
         };
-        leader
     }
 
     pub(super) fn epoch(&self) -> u64 {
-        self.epoch
-    }
-
-    /// Committed entries up to `index` exist somewhere: do not serve without them.
-    pub(super) fn require(&mut self, index: u64) {
-        self.needed = self.needed.max(index);
-        if let Phase::Gathering { needed, .. } = &mut self.phase {
-            *needed = (*needed).max(index);
-        }
+        self.stamp.epoch
     }
 
     pub(super) fn take_collision(&mut self) -> Option<u64> {
@@ -170,9 +177,9 @@ impl Leader {
     /// Starts serving: the marker of this epoch goes first.
     fn serve(&mut self, log: &mut Log, io: &mut Io<'_>) {
         self.phase = Phase::Serving;
-        let index = log.append_marker(self.stamp(io), Entry::marker(io.me.id, io.now));
+        let index = log.append_marker(self.stamp, Entry::marker(io.me.id, io.now));
         tracing::info!(
-            epoch = self.epoch,
+            epoch = self.stamp.epoch,
             marker = index,
             commit = log.commit_index(),
             "leading: serving clients"
@@ -180,19 +187,8 @@ impl Leader {
         self.next_beat = io.now;
     }
 
-    pub(super) fn propose(&mut self, log: &mut Log, me: NodeId, entry: Entry) -> Offer {
-        let stamp = Stamp {
-            epoch: self.epoch,
-            leader: me,
-        };
-        log.offer(stamp, entry)
-    }
-
-    fn stamp(&self, io: &Io<'_>) -> Stamp {
-        Stamp {
-            epoch: self.epoch,
-            leader: io.me.id,
-        }
+    pub(super) fn propose(&mut self, log: &mut Log, entry: Entry) -> Offer {
+        log.offer(self.stamp, entry)
     }
 
     pub(super) fn forget(&mut self, node: NodeId) {
@@ -210,45 +206,36 @@ impl Leader {
         match self.phase {
             Phase::Gathering {
                 retry_at, until, ..
-            } => retry_at.min(until).min(self.warm_at.max(retry_at)),
+            } => retry_at.min(until),
             Phase::Fetching { retry_at, .. } => retry_at,
             Phase::Serving => self.next_beat,
         }
     }
 
-    pub(super) fn tick(&mut self, log: &mut Log, s: &Settings, io: &mut Io<'_>) {
+    pub(super) fn tick(&mut self, log: &mut Log, s: &Settings, io: &mut Io<'_>, known_commit: u64) {
         match &mut self.phase {
             Phase::Gathering { until, .. } if io.now >= *until && self.collision.is_none() => {
                 tracing::warn!(
-                    epoch = self.epoch,
-                    "a live member never told its log tip; serving with the answers heard"
+                    epoch = self.stamp.epoch,
+                    "a live member never told its log tip; going on with the answers heard"
                 );
-                self.finish_gathering(log, io);
+                self.finish_gathering(log, s, io, known_commit);
             }
             Phase::Gathering {
                 waiting, retry_at, ..
             } if io.now >= *retry_at => {
                 *retry_at = io.now + s.retransmit;
                 waiting.retain(|id| io.is_live(*id));
-                let ask: Vec<NodeId> = waiting.iter().copied().collect();
-                if ask.is_empty() {
-                    if io.now < self.warm_at {
-                        return; // answers are in; serving waits for the warm-up
-                    }
-                    if self.warm_at != Instant::ZERO {
-                        // The view may have grown while warming up: ask everyone
-                        // live once more, now that it is whole.
-                        tracing::info!(
-                            epoch = self.epoch,
-                            "warm-up over: asking the members for their log tips again"
-                        );
-                        *self = Leader::start(log, s, io, Instant::ZERO);
-                        return;
-                    }
-                    return self.finish_gathering(log, io);
+                if waiting.is_empty() {
+                    return self.finish_gathering(log, s, io, known_commit);
                 }
-                for id in ask {
-                    io.send(id, ReplicationMsg::TipRequest { epoch: self.epoch });
+                for &id in waiting.iter() {
+                    io.send(
+                        id,
+                        ReplicationMsg::TipRequest {
+                            epoch: self.stamp.epoch,
+                        },
+                    );
                 }
             }
             Phase::Fetching {
@@ -262,13 +249,8 @@ impl Leader {
                     *retry_at = io.now + s.retransmit;
                     self.fetch(io, source, next);
                 } else {
-                    tracing::info!(epoch = self.epoch, %source, "the most up-to-date member is gone; asking again");
-                    let needed = self.needed;
-                    *self = Leader::start(log, s, io, self.warm_at);
-                    self.needed = self.needed.max(needed);
-                    if let Phase::Gathering { needed: n, .. } = &mut self.phase {
-                        *n = (*n).max(needed);
-                    }
+                    tracing::info!(epoch = self.stamp.epoch, %source, "the most up-to-date member is gone; asking again");
+                    self.gather(s, io);
                 }
             }
             Phase::Serving if io.now >= self.next_beat => {
@@ -289,50 +271,61 @@ impl Leader {
         io.send(
             source,
             ReplicationMsg::Fetch {
-                epoch: self.epoch,
+                epoch: self.stamp.epoch,
                 from,
                 committed_only: false,
             },
         );
     }
 
-    fn finish_gathering(&mut self, log: &mut Log, io: &mut Io<'_>) {
-        let Phase::Gathering { best, needed, .. } = &self.phase else {
+    /// Every live member answered (or the last resort came): serve, or first
+    /// fetch the most up-to-date history, or keep asking.
+    fn finish_gathering(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        io: &mut Io<'_>,
+        known_commit: u64,
+    ) {
+        let Phase::Gathering { best, asked_at, .. } = self.phase else {
             return;
         };
+        if self.collision.is_some() {
+            return; // the node elects again above the epoch
+        }
+        if io.now < self.warm_at {
+            return; // the retries bring this back once the view is whole
+        }
+        if asked_at < self.warm_at {
+            return self.gather(s, io); // ask the whole view, now that it is whole
+        }
         let reachable = best.map_or(log.last_index(), |(_, i, _)| i.max(log.last_index()));
-        let needed = &(*needed).max(self.needed);
-        if reachable < *needed {
+        if reachable < known_commit {
             // Committed entries exist that no live member holds: they come back
             // with a member that restarts (logs are durable). Serving without
-            // them would lose acknowledged messages, so wait and ask again.
-            tracing::warn!(
-                epoch = self.epoch,
-                needed,
-                reachable,
-                "committed entries are on members that are down; waiting for them before serving"
-            );
-            let needed = *needed;
-            let waiting = io.view.live().map(|m| m.info.id).collect();
-            self.phase = Phase::Gathering {
-                waiting,
-                best: None,
-                needed,
-                retry_at: io.now,
-                until: Instant::MAX,
-            };
-            return;
+            // them would lose acknowledged messages, so keep asking.
+            if !self.missing_reported {
+                self.missing_reported = true;
+                tracing::warn!(
+                    epoch = self.stamp.epoch,
+                    known_commit,
+                    reachable,
+                    "committed entries are on members that are down; waiting for them before serving"
+                );
+            }
+            return self.gather(s, io);
         }
-        match *best {
+        match best {
             Some((e, i, source)) if (e, i) > (log.last_epoch(), log.last_index()) => {
-                tracing::info!(epoch = self.epoch, %source, last = i, "syncing the log from the most up-to-date member before serving");
+                tracing::info!(epoch = self.stamp.epoch, %source, last = i, "syncing the log from the most up-to-date member before serving");
                 let next = log.commit_index() + 1;
                 self.phase = Phase::Fetching {
                     source,
                     next,
-                    retry_at: io.now,
+                    retry_at: io.now + s.retransmit,
                     tries: 0,
                 };
+                self.fetch(io, source, next);
             }
             _ => self.serve(log, io),
         }
@@ -345,8 +338,9 @@ impl Leader {
         io: &mut Io<'_>,
         from: NodeId,
         msg: &ReplicationMsg,
+        known_commit: u64,
     ) {
-        if msg.epoch() != self.epoch {
+        if msg.epoch() != self.stamp.epoch {
             return;
         }
         match msg {
@@ -355,22 +349,12 @@ impl Leader {
                 last_epoch,
                 ..
             } => {
-                let Phase::Gathering {
-                    waiting,
-                    best,
-                    needed,
-                    ..
-                } = &mut self.phase
-                else {
+                let Phase::Gathering { waiting, best, .. } = &mut self.phase else {
                     return;
                 };
                 waiting.remove(&from);
-                if let ReplicationMsg::Tip { commit, .. } = msg {
-                    *needed = (*needed).max(*commit);
-                    self.needed = self.needed.max(*commit);
-                }
-                if *last_epoch >= self.epoch {
-                    tracing::warn!(epoch = self.epoch, member = %from, their_epoch = last_epoch, "another leader already used this epoch; electing again above it");
+                if *last_epoch >= self.stamp.epoch {
+                    tracing::warn!(epoch = self.stamp.epoch, member = %from, their_epoch = last_epoch, "another leader already used this epoch; electing again above it");
                     self.collision = Some(*last_epoch);
                     return;
                 }
@@ -380,8 +364,8 @@ impl Leader {
                 {
                     *best = Some((*last_epoch, *last_index, from));
                 }
-                if waiting.is_empty() && self.warm_at == Instant::ZERO {
-                    self.finish_gathering(log, io);
+                if waiting.is_empty() {
+                    self.finish_gathering(log, s, io, known_commit);
                 }
             }
             ReplicationMsg::Chunk {
@@ -432,10 +416,9 @@ impl Leader {
         if *source != from || prev.0 + 1 != *next {
             return; // a stale or duplicated answer
         }
-        match log.accept(prev.0, prev.1, entries) {
+        // The source's committed entries are committed everywhere.
+        match log.accept_and_commit(prev.0, prev.1, entries, commit) {
             Ok(matched) => {
-                // The source's committed entries are committed everywhere.
-                log.commit_to(commit.min(matched));
                 if complete {
                     return self.serve(log, io);
                 }
@@ -446,12 +429,12 @@ impl Leader {
                 *next = hint + 1;
             }
             Err(Reject::CommittedConflict { index }) => {
-                tracing::error!(epoch = self.epoch, %from, index, "the most up-to-date member's log conflicts with a committed entry here; serving with this log");
+                tracing::error!(epoch = self.stamp.epoch, %from, index, "the most up-to-date member's log conflicts with a committed entry here; serving with this log");
                 return self.serve(log, io);
             }
         }
         if *tries > MAX_SYNC_TRIES {
-            tracing::error!(epoch = self.epoch, %from, "cannot sync from the most up-to-date member; serving with this log");
+            tracing::error!(epoch = self.stamp.epoch, %from, "cannot sync from the most up-to-date member; serving with this log");
             return self.serve(log, io);
         }
         *retry_at = io.now + s.retransmit;
@@ -505,10 +488,9 @@ impl Leader {
             }
             AppendOutcome::Conflict { index } => {
                 tracing::error!(follower = %from, index, "follower refuses to replace a committed entry: two histories exist");
-                return;
             }
         }
-        self.advance_commit(log, s, io);
+        // The commit index moves in the flush that ends every step.
     }
 
     fn advance_commit(&mut self, log: &mut Log, s: &Settings, io: &Io<'_>) {
@@ -537,7 +519,7 @@ impl Leader {
                 .map(|p| if p.probing { 0 } else { p.matched })
                 .fold(last, u64::min),
         };
-        if candidate > log.commit_index() && log.stamp_at(candidate) == Some(self.stamp(io)) {
+        if candidate > log.commit_index() && log.stamp_at(candidate) == Some(self.stamp) {
             log.commit_to(candidate);
         }
     }
@@ -630,7 +612,7 @@ impl Leader {
                     io.send(
                         id,
                         ReplicationMsg::CatchUpFrom {
-                            epoch: self.epoch,
+                            epoch: self.stamp.epoch,
                             helper,
                         },
                     );
@@ -660,22 +642,42 @@ impl Leader {
             })
     }
 
+    /// An empty append that carries the commit index. Anchored where the follower
+    /// is known to match, so it never causes a spurious mismatch while batches are
+    /// in flight.
     fn heartbeat(&self, log: &Log, io: &mut Io<'_>, id: NodeId, p: &mut Progress, commit: u64) {
-        // Anchored where the follower is known to match, so it never causes a
-        // spurious mismatch while batches are in flight.
         let prev_index = p.matched;
-        let prev = log.stamp_at(prev_index).unwrap_or_default();
+        self.send_append(log, io, id, p, prev_index, 0, commit.min(prev_index));
+    }
+
+    /// Sends up to `max` entries after `prev_index`; returns how many, or `None`
+    /// when this log has no entry at `prev_index`.
+    #[allow(clippy::too_many_arguments)]
+    fn send_append(
+        &self,
+        log: &Log,
+        io: &mut Io<'_>,
+        id: NodeId,
+        p: &mut Progress,
+        prev_index: u64,
+        max: usize,
+        commit: u64,
+    ) -> Option<u64> {
+        let prev = log.stamp_at(prev_index)?;
+        let entries = log.entries_from(prev_index + 1, max).to_vec();
+        let sent = entries.len() as u64;
         p.last_sent = io.now;
         io.send(
             id,
             ReplicationMsg::Append {
-                epoch: self.epoch,
+                epoch: self.stamp.epoch,
                 prev_index,
                 prev,
-                entries: Vec::new(),
-                commit: commit.min(prev_index),
+                entries,
+                commit,
             },
         );
+        Some(sent)
     }
 
     fn append(
@@ -687,23 +689,9 @@ impl Leader {
         max: usize,
         commit: u64,
     ) {
-        let prev_index = p.next - 1;
-        let Some(prev) = log.stamp_at(prev_index) else {
-            p.next = log.last_index() + 1;
-            return;
-        };
-        let entries = log.entries_from(p.next, max).to_vec();
-        p.next += entries.len() as u64;
-        p.last_sent = io.now;
-        io.send(
-            id,
-            ReplicationMsg::Append {
-                epoch: self.epoch,
-                prev_index,
-                prev,
-                entries,
-                commit,
-            },
-        );
+        match self.send_append(log, io, id, p, p.next - 1, max, commit) {
+            Some(sent) => p.next += sent,
+            None => p.next = log.last_index() + 1,
+        }
     }
 }

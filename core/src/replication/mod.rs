@@ -169,8 +169,8 @@ impl Replication {
             Part::Leader(l) if leading_now && l.epoch() == io.lead.epoch => {}
             _ if leading_now => {
                 let warm_at = self.started_at + self.settings.warmup;
-                let mut leader = Leader::start(&mut self.log, &self.settings, io, warm_at);
-                leader.require(self.heard_commit);
+                let known = self.known_commit();
+                let leader = Leader::start(&mut self.log, &self.settings, io, warm_at, known);
                 self.part = Part::Leader(Box::new(leader));
             }
             Part::Leader(_) => {
@@ -190,10 +190,15 @@ impl Replication {
         }
     }
 
+    /// The highest commit index this node knows of: its own or one heard of.
+    fn known_commit(&self) -> u64 {
+        self.log.commit_index().max(self.heard_commit)
+    }
+
     /// Leader side: offers a client's message. `Ok` tells where it is in the log.
-    pub(crate) fn propose(&mut self, me: NodeId, entry: Entry) -> Result<Offer, NotServing> {
+    pub(crate) fn propose(&mut self, entry: Entry) -> Result<Offer, NotServing> {
         match &mut self.part {
-            Part::Leader(l) if l.serving() => Ok(l.propose(&mut self.log, me, entry)),
+            Part::Leader(l) if l.serving() => Ok(l.propose(&mut self.log, entry)),
             Part::Leader(_) => Err(NotServing::Syncing),
             Part::Follower(_) => Err(NotServing::NotLeader),
         }
@@ -206,9 +211,6 @@ impl Replication {
         | ReplicationMsg::Tip { commit, .. } = msg
         {
             self.heard_commit = self.heard_commit.max(*commit);
-            if let Part::Leader(l) = &mut self.part {
-                l.require(*commit);
-            }
         }
         // Questions anyone answers, whatever its role.
         match msg {
@@ -217,7 +219,7 @@ impl Replication {
                     epoch: *epoch,
                     last_index: self.log.last_index(),
                     last_epoch: self.log.last_epoch(),
-                    commit: self.log.commit_index().max(self.heard_commit),
+                    commit: self.known_commit(),
                 };
                 return io.send(from, tip);
             }
@@ -228,8 +230,9 @@ impl Replication {
             } => return self.serve_fetch(io, from, *epoch, *first, *committed_only),
             _ => {}
         }
+        let known = self.known_commit();
         match &mut self.part {
-            Part::Leader(l) => l.on_message(&mut self.log, &self.settings, io, from, msg),
+            Part::Leader(l) => l.on_message(&mut self.log, &self.settings, io, from, msg, known),
             Part::Follower(f) => f.on_message(&mut self.log, &self.settings, io, from, msg),
         }
     }
@@ -287,8 +290,9 @@ impl Replication {
 
     /// Time passed.
     pub(crate) fn tick(&mut self, io: &mut Io<'_>) {
+        let known = self.known_commit();
         match &mut self.part {
-            Part::Leader(l) => l.tick(&mut self.log, &self.settings, io),
+            Part::Leader(l) => l.tick(&mut self.log, &self.settings, io, known),
             Part::Follower(f) => f.tick(&self.log, &self.settings, io),
         }
     }

@@ -1,144 +1,9 @@
-//! Replication unit tests on a lockstep network of whole nodes: zero latency,
-//! messages delivered in order, time advanced in 1 ms steps. A test client talks
-//! to the nodes through `Event::FromClient`.
+//! Replication unit tests on the lockstep network of [`crate::test_net`].
 
 use crate::log::{ClientMsgId, Entry, Log, Stamp};
-use crate::wire::{ClientId, ClientMsg, Message, ReplicationMsg, ServerMsg};
-use crate::{Action, Algorithm, Config, Event, Instant, Node, NodeId, Persisted, Role};
-use std::collections::VecDeque;
-use std::time::Duration;
-
-struct Net {
-    nodes: Vec<Option<Node>>,
-    queue: VecDeque<(usize, Message)>,
-    now: Instant,
-    sent: Vec<(NodeId, NodeId, Message)>,
-    to_clients: Vec<(NodeId, ClientId, ServerMsg)>,
-}
-
-fn config(id: u32, algorithm: Algorithm, n: u32, chunk: usize) -> Config {
-    Config {
-        addr: format!("10.0.0.{id}:7000").parse().unwrap(),
-        election: algorithm,
-        voters: (1..=n).map(NodeId).collect(),
-        sync_chunk: chunk,
-        ..Config::default()
-    }
-}
-
-impl Net {
-    fn with_logs(algorithm: Algorithm, logs: Vec<Log>, chunk: usize) -> Net {
-        let n = logs.len() as u32;
-        let mut net = Net {
-            nodes: Vec::new(),
-            queue: VecDeque::new(),
-            now: Instant::ZERO,
-            sent: Vec::new(),
-            to_clients: Vec::new(),
-        };
-        for (i, log) in logs.into_iter().enumerate() {
-            let id = i as u32 + 1;
-            let cfg = config(id, algorithm, n, chunk);
-            let node = Node::restore_with_log(
-                cfg,
-                NodeId(id),
-                u64::from(id),
-                Instant::ZERO,
-                Persisted::default(),
-                log,
-            )
-            .unwrap();
-            net.nodes.push(Some(node));
-        }
-        net
-    }
-
-    fn new(algorithm: Algorithm, n: u32) -> Net {
-        let mut net = Net::with_logs(algorithm, (0..n).map(|_| Log::default()).collect(), 100);
-        net.start_all();
-        net
-    }
-
-    fn start_all(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.step(i, Event::Start);
-        }
-    }
-
-    fn step(&mut self, i: usize, event: Event) {
-        let Some(node) = self.nodes[i].as_mut() else {
-            return;
-        };
-        let id = node.id();
-        for action in node.step(self.now, event) {
-            match action {
-                Action::Send { to, msg } => {
-                    self.sent.push((id, to, msg.clone()));
-                    self.queue.push_back((to.0 as usize - 1, msg));
-                }
-                Action::Multicast(msg) => {
-                    for j in (0..self.nodes.len()).filter(|&j| j != i) {
-                        self.queue.push_back((j, msg.clone()));
-                    }
-                }
-                Action::ToClient { client, msg } => self.to_clients.push((id, client, msg)),
-                _ => {}
-            }
-        }
-    }
-
-    fn run_for(&mut self, ms: u64) {
-        let end = self.now + Duration::from_millis(ms);
-        while self.now < end {
-            while let Some((to, msg)) = self.queue.pop_front() {
-                self.step(to, Event::Received(msg));
-            }
-            for i in 0..self.nodes.len() {
-                let due = self.nodes[i]
-                    .as_ref()
-                    .and_then(Node::next_deadline)
-                    .is_some_and(|d| d <= self.now);
-                if due {
-                    self.step(i, Event::Tick);
-                }
-            }
-            self.now = self.now + Duration::from_millis(1);
-        }
-    }
-
-    fn node(&self, id: u32) -> &Node {
-        self.nodes[id as usize - 1].as_ref().unwrap()
-    }
-
-    fn leader(&self) -> u32 {
-        let l = self.node(1).leadership().leader.expect("a leader");
-        l.0
-    }
-
-    fn client(&mut self, at: u32, client: u64, msg: ClientMsg) {
-        self.step(
-            at as usize - 1,
-            Event::FromClient {
-                client: ClientId(client),
-                msg,
-            },
-        );
-    }
-
-    fn hello(&mut self, at: u32, client: u64, user: &str) {
-        let msg = ClientMsg::Hello {
-            user: user.into(),
-            from_index: 1,
-            resume: false,
-        };
-        self.client(at, client, msg);
-    }
-
-    fn chat(&mut self, at: u32, client: u64, seq: u64) {
-        let text = format!("hello {seq}").into_bytes();
-        self.client(at, client, ClientMsg::Chat { seq, text });
-    }
-}
+use crate::test_net::Net;
+use crate::wire::{ClientId, Message, ReplicationMsg, ServerMsg};
+use crate::{Algorithm, Event, Instant, NodeId, Role};
 
 /// A log of `n` committed client entries from leader n9 in epoch 1.
 fn history(n: u64) -> Log {
@@ -167,14 +32,17 @@ fn a_committed_message_is_on_every_node_and_acknowledged_only_then() {
         }
         // Nothing is acknowledged before the followers answered.
         assert!(!net
-            .to_clients
-            .iter()
+            .to_clients()
+            .into_iter()
             .any(|(_, _, m)| matches!(m, ServerMsg::Ack { .. })));
         net.run_for(200);
-        let acked = net.to_clients.iter().filter_map(|(_, c, m)| match m {
-            ServerMsg::Ack { seq } if *c == ClientId(5) => Some(*seq),
-            _ => None,
-        });
+        let acked = net
+            .to_clients()
+            .into_iter()
+            .filter_map(|(_, c, m)| match m {
+                ServerMsg::Ack { seq } if *c == ClientId(5) => Some(*seq),
+                _ => None,
+            });
         assert_eq!(acked.max(), Some(20), "{algorithm}");
         for id in 1..=3 {
             let log = net.node(id).log();
@@ -208,7 +76,8 @@ fn a_non_leader_redirects_a_client_to_the_leader() {
     let leader = net.leader();
     let other = if leader == 1 { 2 } else { 1 };
     net.hello(other, 6, "bob");
-    let (from, _, reply) = net.to_clients.last().unwrap().clone();
+    let (from, _, reply) = net.to_clients().last().copied().unwrap();
+    let (from, reply) = (*from, reply.clone());
     assert_eq!(from, NodeId(other));
     match reply {
         ServerMsg::Redirect {
@@ -232,8 +101,8 @@ fn a_new_follower_catches_up_in_chunks_of_the_configured_size() {
     assert!(net.node(4).log().commit_index() > 450);
     let leader = NodeId(net.leader());
     let to_new: Vec<usize> = net
-        .sent
-        .iter()
+        .sent()
+        .into_iter()
         .filter_map(|(from, to, m)| match m {
             Message::Replication { msg, .. } if *to == NodeId(4) && *from == leader => match &**msg
             {
@@ -259,7 +128,7 @@ fn while_the_leader_catches_one_up_another_laggard_fetches_from_a_helper() {
     net.start_all();
     net.run_for(4000);
     let leader = NodeId(net.leader());
-    let helped = net.sent.iter().any(|(from, to, m)| {
+    let helped = net.sent().into_iter().any(|(from, to, m)| {
         matches!(m, Message::Replication { msg, .. }
             if matches!(**msg, ReplicationMsg::Fetch { committed_only: true, .. }))
             && *to != leader

@@ -175,8 +175,9 @@ impl ReplicationChecker {
         }
     }
 
-    /// Client `c` (index from 0) was told `output`.
-    pub fn on_client_output(&mut self, at: Instant, c: usize, id: u64, output: &ClientOutput) {
+    /// Client `c` (index from 0, named `c<c + 1>`) was told `output`.
+    pub fn on_client_output(&mut self, at: Instant, c: usize, output: &ClientOutput) {
+        let id = u64::from(crate::clients::number(c));
         match output {
             ClientOutput::Acked { seq } => {
                 let committed = self.committed_seq.get(&id).copied().unwrap_or(0);
@@ -268,7 +269,7 @@ impl ReplicationChecker {
         // Acked messages: (client, seq) for every seq up to each client's ack.
         let mut acked_ids: Vec<(u64, u64)> = Vec::new();
         for (c, v) in self.clients.iter().enumerate() {
-            acked_ids.push((c as u64 + 1, v.acked));
+            acked_ids.push((u64::from(crate::clients::number(c)), v.acked));
         }
         for node in &live {
             let committed = node.log().committed();
@@ -330,7 +331,7 @@ impl ReplicationChecker {
                     Vec::new(),
                     format!(
                         "c{} ends with {left} unacknowledged messages and has seen {} of {total} entries",
-                        c + 1,
+                        crate::clients::number(c),
                         v.seen
                     ),
                 );

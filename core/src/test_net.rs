@@ -1,0 +1,171 @@
+//! A lockstep network of whole nodes for unit tests: zero latency, every message
+//! delivered in order, time advanced in 1 ms steps. Tests talk to a node as a
+//! client through `Event::FromClient`.
+
+use crate::log::Log;
+use crate::wire::{ClientId, ClientMsg, Message, ServerMsg};
+use crate::{Action, Algorithm, Config, Event, Instant, Node, NodeId, Persisted};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+pub(crate) struct Net {
+    pub nodes: Vec<Option<Node>>,
+    pub queue: VecDeque<(usize, Message)>,
+    pub now: Instant,
+    /// Every action every node emitted, in order.
+    pub log: Vec<(NodeId, Action)>,
+}
+
+/// Node `id` of an `n`-node cluster running `algorithm`, every node a voter.
+pub(crate) fn config(id: u32, algorithm: Algorithm, n: u32) -> Config {
+    Config {
+        addr: format!("10.0.0.{id}:7000").parse().unwrap(),
+        election: algorithm,
+        voters: (1..=n).map(NodeId).collect(),
+        ..Config::default()
+    }
+}
+
+impl Net {
+    /// `n` fresh nodes, started.
+    pub fn new(algorithm: Algorithm, n: u32) -> Net {
+        let mut net = Net::with_logs(algorithm, (0..n).map(|_| Log::default()).collect(), 100);
+        net.start_all();
+        net
+    }
+
+    /// One node per log, restored with it, not started yet.
+    pub fn with_logs(algorithm: Algorithm, logs: Vec<Log>, chunk: usize) -> Net {
+        let n = logs.len() as u32;
+        let mut net = Net {
+            nodes: Vec::new(),
+            queue: VecDeque::new(),
+            now: Instant::ZERO,
+            log: Vec::new(),
+        };
+        for (i, log) in logs.into_iter().enumerate() {
+            let id = i as u32 + 1;
+            let cfg = Config {
+                sync_chunk: chunk,
+                ..config(id, algorithm, n)
+            };
+            let p = Persisted::default();
+            let node =
+                Node::restore_with_log(cfg, NodeId(id), u64::from(id), Instant::ZERO, p, log)
+                    .unwrap();
+            net.nodes.push(Some(node));
+        }
+        net
+    }
+
+    pub fn start_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.step(i, Event::Start);
+        }
+    }
+
+    pub fn step(&mut self, i: usize, event: Event) {
+        let Some(node) = self.nodes[i].as_mut() else {
+            return;
+        };
+        let id = node.id();
+        for action in node.step(self.now, event) {
+            match &action {
+                Action::Send { to, msg } => self.queue.push_back((to.0 as usize - 1, msg.clone())),
+                Action::Multicast(msg) => {
+                    for j in (0..self.nodes.len()).filter(|&j| j != i) {
+                        self.queue.push_back((j, msg.clone()));
+                    }
+                }
+                _ => {}
+            }
+            self.log.push((id, action));
+        }
+    }
+
+    pub fn run_for(&mut self, ms: u64) {
+        let end = self.now + Duration::from_millis(ms);
+        while self.now < end {
+            while let Some((to, msg)) = self.queue.pop_front() {
+                self.step(to, Event::Received(msg));
+            }
+            for i in 0..self.nodes.len() {
+                let due = self.nodes[i]
+                    .as_ref()
+                    .and_then(Node::next_deadline)
+                    .is_some_and(|d| d <= self.now);
+                if due {
+                    self.step(i, Event::Tick);
+                }
+            }
+            self.now = self.now + Duration::from_millis(1);
+        }
+    }
+
+    pub fn crash(&mut self, id: u32) {
+        self.nodes[id as usize - 1] = None;
+    }
+
+    /// Every live node's leader.
+    pub fn leaders(&self) -> Vec<Option<u32>> {
+        self.nodes
+            .iter()
+            .flatten()
+            .map(|n| n.leadership().leader.map(|l| l.0))
+            .collect()
+    }
+
+    pub fn node(&self, id: u32) -> &Node {
+        self.nodes[id as usize - 1].as_ref().unwrap()
+    }
+
+    /// The leader n1 names.
+    pub fn leader(&self) -> u32 {
+        self.node(1).leadership().leader.expect("a leader").0
+    }
+
+    /// Every message sent to a peer: (from, to, message).
+    pub fn sent(&self) -> Vec<(&NodeId, &NodeId, &Message)> {
+        self.log
+            .iter()
+            .filter_map(|(from, a)| match a {
+                Action::Send { to, msg } => Some((from, to, msg)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every message sent to a client: (server, client, message).
+    pub fn to_clients(&self) -> Vec<(&NodeId, &ClientId, &ServerMsg)> {
+        self.log
+            .iter()
+            .filter_map(|(from, a)| match a {
+                Action::ToClient { client, msg } => Some((from, client, msg)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Client `client` sends `msg` to node `at`.
+    pub fn client(&mut self, at: u32, client: u64, msg: ClientMsg) {
+        let event = Event::FromClient {
+            client: ClientId(client),
+            msg,
+        };
+        self.step(at as usize - 1, event);
+    }
+
+    pub fn hello(&mut self, at: u32, client: u64, user: &str) {
+        let msg = ClientMsg::Hello {
+            user: user.into(),
+            from_index: 1,
+            resume: false,
+        };
+        self.client(at, client, msg);
+    }
+
+    pub fn chat(&mut self, at: u32, client: u64, seq: u64) {
+        let text = format!("hello {seq}").into_bytes();
+        self.client(at, client, ClientMsg::Chat { seq, text });
+    }
+}
