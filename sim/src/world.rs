@@ -162,6 +162,10 @@ struct Slot {
     log: Log,
     /// Client connections this server holds: client -> (client index, link).
     links: BTreeMap<ClientId, (usize, u64)>,
+    /// Per client, the newest connection this server closed or saw replaced by a
+    /// newer one. Like a TCP server, it reads nothing more from such a connection:
+    /// a late message on it must not be taken for the client's current session.
+    retired: BTreeMap<ClientId, u64>,
 }
 
 struct Slots(Vec<Slot>);
@@ -249,6 +253,7 @@ impl<'w> World<'w> {
                 tick_at: None,
                 log: Log::default(),
                 links: BTreeMap::new(),
+                retired: BTreeMap::new(),
             });
             let random = Instant::from_micros(setup.random_range(0..=spread));
             let at = config
@@ -491,6 +496,17 @@ impl<'w> World<'w> {
                     return; // the server died; the client will time out
                 }
                 let id = client_id(client);
+                if slot.retired.get(&id).is_some_and(|r| link <= *r) {
+                    return; // a connection this server closed or replaced
+                }
+                if let Some(&(_, current)) = slot.links.get(&id) {
+                    if link < current {
+                        return;
+                    }
+                    if link > current {
+                        slot.retired.insert(id, current);
+                    }
+                }
                 slot.links.insert(id, (client, link));
                 let node = slot.id;
                 self.tracer.client_msg(self.now, node, id, &msg);
@@ -661,6 +677,7 @@ impl<'w> World<'w> {
                     return;
                 };
                 if let Some((c, link)) = slot.links.remove(&client) {
+                    slot.retired.insert(client, link);
                     self.reset_link(c, link);
                 }
             }

@@ -54,7 +54,89 @@ fn bully_loses_no_acknowledged_message_under_crashes_and_loss() {
 }
 
 #[test]
-#[ignore = "open bug: seed 427 (and about 1 in 1000) loses committed entries when their holders leave or crash while a new ring leader syncs; see issue 4's notes"]
 fn ring_loses_no_acknowledged_message_under_crashes_and_loss() {
     sweep_and_check(Algorithm::Ring, false, 0..1000);
+}
+
+/// A run that once broke an invariant, kept as a regression test for its bug.
+struct Regression {
+    bug: &'static str,
+    seed: u64,
+    election: Algorithm,
+    nodes: u32,
+    clients: u32,
+    loss: f64,
+    secs: u64,
+}
+
+/// Runs that wider sweeps (more seeds, 10 % loss, 60 s, 7 nodes) found failing.
+#[test]
+fn regressions_found_by_wider_sweeps_stay_fixed() {
+    let cases = [
+        Regression {
+            bug: "a member restarted with the entries while the ring leader gathered tips; \
+                  it was not asked and the leader served without them",
+            seed: 427,
+            election: Algorithm::Ring,
+            nodes: 5,
+            clients: 3,
+            loss: 0.05,
+            secs: 30,
+        },
+        Regression {
+            bug: "the only node that knew the commit index crashed while it waited as leader \
+                  (tip requests now carry it to every member)",
+            seed: 427,
+            election: Algorithm::Bully,
+            nodes: 5,
+            clients: 3,
+            loss: 0.05,
+            secs: 30,
+        },
+        Regression {
+            bug: "every follower was catching up, so the leader committed alone, then left",
+            seed: 5992,
+            election: Algorithm::Ring,
+            nodes: 5,
+            clients: 4,
+            loss: 0.1,
+            secs: 60,
+        },
+        Regression {
+            bug: "as seed 5992: a lost probe sent the leader back to index 0 (the whole log), \
+                  its followers fell behind and it committed alone",
+            seed: 5522,
+            election: Algorithm::Ring,
+            nodes: 5,
+            clients: 4,
+            loss: 0.1,
+            secs: 60,
+        },
+        Regression {
+            bug: "a late message on a client connection the server had closed was taken for \
+                  the client's new session, and the old connection's close ended that session",
+            seed: 7134,
+            election: Algorithm::Ring,
+            nodes: 7,
+            clients: 5,
+            loss: 0.05,
+            secs: 40,
+        },
+    ];
+    for r in cases {
+        let mut c = config(r.seed, r.election, false);
+        c.nodes = r.nodes;
+        c.clients = r.clients;
+        c.network.loss = r.loss;
+        c.duration = Duration::from_secs(r.secs);
+        let (report, _) = ringleader_tests::traced(&c);
+        assert!(
+            report.violations.is_empty(),
+            "regression (seed {}, {:?}): {}: {:#?}",
+            r.seed,
+            r.election,
+            r.bug,
+            report.violations
+        );
+    }
 }

@@ -57,6 +57,9 @@ struct Progress {
     in_sync: bool,
     last_progress: Instant,
     last_sent: Instant,
+    /// The commit index last sent: an idle follower that has it hears from
+    /// replication only every retransmit interval, not every heartbeat.
+    told_commit: u64,
     told_helper: Option<Instant>,
 }
 
@@ -69,6 +72,7 @@ impl Progress {
             in_sync: true,
             last_progress: now,
             last_sent: Instant::ZERO,
+            told_commit: 0,
             told_helper: None,
         }
     }
@@ -92,6 +96,13 @@ pub(super) struct Leader {
     /// Whether waiting for committed entries held by members that are down has
     /// been reported (once per wait, not on every retry).
     missing_reported: bool,
+    /// A member joined or came back before serving began: its log may be the most
+    /// up to date (a restart brings its durable log back), so everyone is asked again.
+    view_grew: bool,
+    /// Something the end-of-step flush acts on happened: entries were appended, a
+    /// follower answered, or a member came or went. Without it the flush is skipped;
+    /// timers are checked on the heartbeat tick.
+    dirty: bool,
 }
 
 impl Leader {
@@ -116,6 +127,8 @@ impl Leader {
             collision: None,
             warm_at,
             missing_reported: false,
+            view_grew: false,
+            dirty: false,
         };
         if s.algorithm == Algorithm::Quorum {
             leader.serve(log, io);
@@ -125,7 +138,7 @@ impl Leader {
             epoch = leader.stamp.epoch,
             "leading; asking the members how far their logs go before serving"
         );
-        leader.gather(s, io);
+        leader.gather(s, io, known_commit);
         if let Phase::Gathering { waiting, .. } = &leader.phase {
             if waiting.is_empty() {
                 leader.finish_gathering(log, s, io, known_commit);
@@ -135,13 +148,14 @@ impl Leader {
     }
 
     /// Asks every live member for the tip of its log (again).
-    fn gather(&mut self, s: &Settings, io: &mut Io<'_>) {
+    fn gather(&mut self, s: &Settings, io: &mut Io<'_>, known_commit: u64) {
         let waiting: BTreeSet<NodeId> = io.view.live().map(|m| m.info.id).collect();
         for &id in &waiting {
             io.send(
                 id,
                 ReplicationMsg::TipRequest {
                     epoch: self.stamp.epoch,
+                    commit: known_commit,
                 },
             );
         }
@@ -177,6 +191,7 @@ impl Leader {
     /// Starts serving: the marker of this epoch goes first.
     fn serve(&mut self, log: &mut Log, io: &mut Io<'_>) {
         self.phase = Phase::Serving;
+        self.dirty = true;
         let index = log.append_marker(self.stamp, Entry::marker(io.me.id, io.now));
         tracing::info!(
             epoch = self.stamp.epoch,
@@ -188,10 +203,13 @@ impl Leader {
     }
 
     pub(super) fn propose(&mut self, log: &mut Log, entry: Entry) -> Offer {
-        log.offer(self.stamp, entry)
+        let offer = log.offer(self.stamp, entry);
+        self.dirty |= matches!(offer, Offer::Appended(_));
+        offer
     }
 
     pub(super) fn forget(&mut self, node: NodeId) {
+        self.dirty = true;
         self.progress.remove(&node);
         if self.catching_up == Some(node) {
             self.catching_up = None;
@@ -199,6 +217,14 @@ impl Leader {
         if let Phase::Gathering { waiting, .. } = &mut self.phase {
             // Finishing waits for the next tick: the node's step is not over.
             waiting.remove(&node);
+        }
+    }
+
+    /// A member joined or came back in a new life.
+    pub(super) fn arrived(&mut self, node: NodeId) {
+        self.forget(node);
+        if !self.serving() {
+            self.view_grew = true;
         }
     }
 
@@ -234,6 +260,7 @@ impl Leader {
                         id,
                         ReplicationMsg::TipRequest {
                             epoch: self.stamp.epoch,
+                            commit: known_commit,
                         },
                     );
                 }
@@ -250,7 +277,7 @@ impl Leader {
                     self.fetch(io, source, next);
                 } else {
                     tracing::info!(epoch = self.stamp.epoch, %source, "the most up-to-date member is gone; asking again");
-                    self.gather(s, io);
+                    self.gather(s, io, known_commit);
                 }
             }
             Phase::Serving if io.now >= self.next_beat => {
@@ -261,9 +288,23 @@ impl Leader {
         }
     }
 
-    pub(super) fn flush(&mut self, log: &mut Log, s: &Settings, io: &mut Io<'_>) {
+    pub(super) fn flush(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        io: &mut Io<'_>,
+        known_commit: u64,
+    ) {
         if self.serving() {
-            self.replicate(log, s, io, false);
+            if std::mem::take(&mut self.dirty) {
+                self.replicate(log, s, io, false);
+            }
+        } else if std::mem::take(&mut self.view_grew) && self.collision.is_none() {
+            tracing::info!(
+                epoch = self.stamp.epoch,
+                "a member arrived before serving began; asking every member again"
+            );
+            self.gather(s, io, known_commit);
         }
     }
 
@@ -297,7 +338,7 @@ impl Leader {
             return; // the retries bring this back once the view is whole
         }
         if asked_at < self.warm_at {
-            return self.gather(s, io); // ask the whole view, now that it is whole
+            return self.gather(s, io, known_commit); // ask the whole view, now that it is whole
         }
         let reachable = best.map_or(log.last_index(), |(_, i, _)| i.max(log.last_index()));
         if reachable < known_commit {
@@ -313,7 +354,7 @@ impl Leader {
                     "committed entries are on members that are down; waiting for them before serving"
                 );
             }
-            return self.gather(s, io);
+            return self.gather(s, io, known_commit);
         }
         match best {
             Some((e, i, source)) if (e, i) > (log.last_epoch(), log.last_index()) => {
@@ -453,6 +494,7 @@ impl Leader {
         if !self.serving() {
             return;
         }
+        self.dirty = true;
         let last = log.last_index();
         let commit = log.commit_index();
         let Some(p) = self.progress.get_mut(&from) else {
@@ -512,12 +554,20 @@ impl Leader {
                 let majority = s.voters.len() / 2 + 1;
                 matched.get(majority - 1).copied().unwrap_or(0)
             }
-            Algorithm::Bully | Algorithm::Ring => self
-                .progress
-                .values()
-                .filter(|p| p.in_sync)
-                .map(|p| if p.probing { 0 } else { p.matched })
-                .fold(last, u64::min),
+            Algorithm::Bully | Algorithm::Ring => {
+                let held = |p: &Progress| if p.probing { 0 } else { p.matched };
+                let by_all_in_sync = self
+                    .progress
+                    .values()
+                    .filter(|p| p.in_sync)
+                    .map(held)
+                    .fold(last, u64::min);
+                // Laggards are not waited for, but an entry never commits on the
+                // leader alone while a follower is live: were every follower
+                // lagging, the leader's crash would take committed entries with it.
+                let by_some_follower = self.progress.values().map(held).max().unwrap_or(last);
+                by_all_in_sync.min(by_some_follower)
+            }
         };
         if candidate > log.commit_index() && log.stamp_at(candidate) == Some(self.stamp) {
             log.commit_to(candidate);
@@ -527,6 +577,7 @@ impl Leader {
     /// Sends every live follower what it needs. `beat` is the periodic pass:
     /// retransmissions, empty appends that carry the commit index, catch-up notices.
     fn replicate(&mut self, log: &mut Log, s: &Settings, io: &mut Io<'_>, beat: bool) {
+        self.dirty = false;
         let now = io.now;
         let last = log.last_index();
         let live: Vec<NodeId> = io.view.live().map(|m| m.info.id).collect();
@@ -549,7 +600,7 @@ impl Leader {
             let Some(mut p) = self.progress.get(&id).copied() else {
                 continue;
             };
-            if p.next > p.matched + 1 && now >= p.last_progress + s.retransmit {
+            if !p.probing && p.next > p.matched + 1 && now >= p.last_progress + s.retransmit {
                 // No progress for a while: something was lost. Go back, and give
                 // the resent entries their own time before going back again.
                 p.next = p.matched + 1;
@@ -572,7 +623,12 @@ impl Leader {
                     self.append(log, io, id, &mut p, room as usize, commit);
                     sent = true;
                 }
-                if !sent && beat && now >= p.last_sent + s.heartbeat {
+                let due = if p.told_commit < commit {
+                    s.heartbeat
+                } else {
+                    s.retransmit
+                };
+                if !sent && beat && now >= p.last_sent + due {
                     self.heartbeat(log, io, id, &mut p, commit);
                 }
             }
@@ -647,7 +703,10 @@ impl Leader {
     /// in flight.
     fn heartbeat(&self, log: &Log, io: &mut Io<'_>, id: NodeId, p: &mut Progress, commit: u64) {
         let prev_index = p.matched;
-        self.send_append(log, io, id, p, prev_index, 0, commit.min(prev_index));
+        // The whole commit index, though the follower commits only what it matches:
+        // a lagging follower then still knows what was committed, and tells a
+        // later leader that must not serve without it.
+        self.send_append(log, io, id, p, prev_index, 0, commit);
     }
 
     /// Sends up to `max` entries after `prev_index`; returns how many, or `None`
@@ -667,6 +726,7 @@ impl Leader {
         let entries = log.entries_from(prev_index + 1, max).to_vec();
         let sent = entries.len() as u64;
         p.last_sent = io.now;
+        p.told_commit = commit;
         io.send(
             id,
             ReplicationMsg::Append {

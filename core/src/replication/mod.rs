@@ -208,13 +208,14 @@ impl Replication {
     pub(crate) fn on_message(&mut self, io: &mut Io<'_>, from: NodeId, msg: &ReplicationMsg) {
         if let ReplicationMsg::Append { commit, .. }
         | ReplicationMsg::Chunk { commit, .. }
-        | ReplicationMsg::Tip { commit, .. } = msg
+        | ReplicationMsg::Tip { commit, .. }
+        | ReplicationMsg::TipRequest { commit, .. } = msg
         {
             self.heard_commit = self.heard_commit.max(*commit);
         }
         // Questions anyone answers, whatever its role.
         match msg {
-            ReplicationMsg::TipRequest { epoch } => {
+            ReplicationMsg::TipRequest { epoch, .. } => {
                 let tip = ReplicationMsg::Tip {
                     epoch: *epoch,
                     last_index: self.log.last_index(),
@@ -282,8 +283,9 @@ impl Replication {
     /// over as far as the leader's bookkeeping goes.
     pub(crate) fn on_member(&mut self, node: NodeId, change: MembershipChange) {
         if let Part::Leader(l) = &mut self.part {
-            if !matches!(change, MembershipChange::Joined) {
-                l.forget(node);
+            match change {
+                MembershipChange::Joined | MembershipChange::Rejoined => l.arrived(node),
+                _ => l.forget(node),
             }
         }
     }
@@ -300,8 +302,9 @@ impl Replication {
     /// End of a step: the leader sends what became sendable during it, so client
     /// messages that arrived together travel in one batch.
     pub(crate) fn flush(&mut self, io: &mut Io<'_>) {
+        let known = self.known_commit();
         if let Part::Leader(l) = &mut self.part {
-            l.flush(&mut self.log, &self.settings, io);
+            l.flush(&mut self.log, &self.settings, io, known);
         }
     }
 

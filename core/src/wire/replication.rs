@@ -36,6 +36,10 @@ pub enum ReplicationMsg {
     TipRequest {
         /// The new leader's epoch.
         epoch: u64,
+        /// The highest commit index the asker knows of. Told to every member, so
+        /// that should this leader fall before it has the committed entries, the
+        /// next one still knows what it must not serve without.
+        commit: u64,
     },
     /// The answer to a tip request.
     Tip {
@@ -120,7 +124,7 @@ impl ReplicationMsg {
         match self {
             ReplicationMsg::Append { epoch, .. }
             | ReplicationMsg::AppendReply { epoch, .. }
-            | ReplicationMsg::TipRequest { epoch }
+            | ReplicationMsg::TipRequest { epoch, .. }
             | ReplicationMsg::Tip { epoch, .. }
             | ReplicationMsg::Fetch { epoch, .. }
             | ReplicationMsg::Chunk { epoch, .. }
@@ -165,7 +169,9 @@ impl fmt::Display for ReplicationMsg {
                     write!(f, "AppendReply e{epoch} CONFLICT at committed {index}")
                 }
             },
-            ReplicationMsg::TipRequest { epoch } => write!(f, "TipRequest e{epoch}"),
+            ReplicationMsg::TipRequest { epoch, commit } => {
+                write!(f, "TipRequest e{epoch} commit {commit}")
+            }
             ReplicationMsg::Tip {
                 epoch,
                 last_index,
