@@ -1,7 +1,11 @@
 //! `ringleader`: run and inspect ringleader clusters, real or simulated.
 
+mod chat;
+mod cluster;
+mod node;
 mod parse;
 mod sim;
+mod status;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,6 +20,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one real node. With only --id, nodes 1, 2, 3 started in three terminals
+    /// find each other by multicast on loopback and elect a leader.
+    Node(node::NodeArgs),
+    /// Start a local cluster of N node processes, print who leads and every role
+    /// change, and stop them all cleanly on Ctrl-C.
+    Cluster(cluster::ClusterArgs),
+    /// Chat through the cluster: finds the leader and follows it across failovers.
+    /// Lines you type are sent; /history [N], /status and /quit are commands.
+    Chat(chat::ChatArgs),
+    /// Ask a node how it stands: role, leader, epoch, members, ring, log, clients.
+    Status(status::StatusArgs),
     /// Simulate a cluster: seeded, with faults, checking invariants on every step.
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -30,9 +45,12 @@ fn main() -> ExitCode {
     // trace is the record, so their logs stay off unless RUST_LOG asks for them.
     let default_filter = match cli.command {
         Command::Sim(_) => "warn,ringleader_core=off",
+        Command::Node(_) => "info",
+        Command::Cluster(_) | Command::Chat(_) | Command::Status(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
@@ -40,5 +58,9 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Sim(cmd) => sim::run(cmd),
+        Command::Node(args) => node::run(args),
+        Command::Cluster(args) => cluster::run(args),
+        Command::Chat(args) => chat::run(args),
+        Command::Status(args) => status::run(args),
     }
 }

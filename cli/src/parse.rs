@@ -59,6 +59,34 @@ pub fn latency(s: &str) -> Result<(Duration, Duration), String> {
     Ok((lo, hi))
 }
 
+/// Parses an election algorithm: bully, ring or quorum.
+pub fn algorithm(s: &str) -> Result<ringleader_core::Algorithm, String> {
+    s.parse()
+}
+
+/// Parses a rank rule: id, oldest or address.
+pub fn rank(s: &str) -> Result<ringleader_core::RankBy, String> {
+    s.parse()
+}
+
+/// Parses a positive whole number.
+pub fn count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("'{s}' is not a positive whole number")),
+    }
+}
+
+/// Parses a comma-separated list of node ids, e.g. `1,2,3`.
+pub fn ids(s: &str) -> Result<Vec<ringleader_core::NodeId>, String> {
+    s.split(',')
+        .map(|part| match part.trim().parse::<u32>() {
+            Ok(n) if n > 0 => Ok(ringleader_core::NodeId(n)),
+            _ => Err(format!("'{part}' is not a node id (a whole number from 1)")),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

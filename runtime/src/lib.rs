@@ -1,6 +1,33 @@
 //! # ringleader-runtime
 //!
-//! The tokio driver for [`ringleader_core::Node`] arrives with the real-network issue;
-//! until then this crate only re-exports the core so the workspace layout is final.
+//! Runs the sans-IO [`ringleader_core::Node`] on real sockets with tokio, and the
+//! sans-IO chat [`ringleader_core::client::Client`] against real servers.
+//!
+//! - [`driver`]: one task per node: events in, actions out ([`run_node`]).
+//! - [`udp`]: the multicast group socket and the unicast socket (socket2).
+//! - [`listener`]: incoming TCP connections (peers, clients, status queries).
+//! - [`peers`]: outgoing peer links with bounded queues and reconnect backoff.
+//! - [`frames`]: length-prefixed frames on streams.
+//! - [`envelope`]: the preface of a TCP connection and the datagram envelope.
+//! - [`chat`]: the chat client's driver.
+//! - [`status`]: what `ringleader status` shows.
+//! - [`store`]: the data directory (term, vote and start count, synced).
+//! - [`hooks`]: commands run on role changes.
+//! - [`clock`]: the core's clock on a real machine.
 
-pub use ringleader_core as core;
+pub mod chat;
+pub mod clock;
+pub mod driver;
+pub mod envelope;
+pub mod frames;
+pub mod hooks;
+pub mod listener;
+pub mod peers;
+pub mod status;
+pub mod store;
+pub mod udp;
+
+pub use driver::{run_node, NodeEvent, NodeOptions, RuntimeError};
+pub use hooks::Hooks;
+pub use status::Status;
+pub use udp::MulticastConfig;

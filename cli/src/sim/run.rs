@@ -43,11 +43,11 @@ pub struct RunArgs {
     #[arg(long)]
     no_partitions: bool,
     /// Election algorithm of every node: bully, ring (Chang-Roberts) or quorum.
-    #[arg(long, default_value = "bully", value_parser = parse_algorithm)]
+    #[arg(long, default_value = "bully", value_parser = parse::algorithm)]
     election: Algorithm,
     /// What makes a node the preferred leader under bully and ring: id (highest
     /// wins), oldest (longest running wins) or address (lowest address and port wins).
-    #[arg(long, default_value = "id", value_parser = parse_rank)]
+    #[arg(long, default_value = "id", value_parser = parse::rank)]
     rank: RankBy,
     /// How long a starting node listens before its first election.
     #[arg(long, default_value = "300ms", value_parser = parse::duration)]
@@ -75,7 +75,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 5.0, value_parser = parse_rate)]
     rate: f64,
     /// Entries per chunk when a new or restarted server catches up.
-    #[arg(long, default_value_t = 100, value_parser = parse_count)]
+    #[arg(long, default_value_t = 100, value_parser = parse::count)]
     sync_chunk: usize,
     /// Write the readable trace (one line per event and action) to FILE.
     #[arg(long, value_name = "FILE")]
@@ -98,22 +98,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_count(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("'{s}' is not a positive whole number")),
-    }
-}
-
 fn parse_profile(s: &str) -> Result<FaultProfile, String> {
-    s.parse()
-}
-
-fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
-    s.parse()
-}
-
-fn parse_rank(s: &str) -> Result<RankBy, String> {
     s.parse()
 }
 

@@ -1,0 +1,266 @@
+//! `ringleader node`: one real node.
+
+use crate::parse;
+use clap::Args;
+use ringleader_core::{Algorithm, Config, NodeId, RankBy, Role};
+use ringleader_runtime::{run_node, Hooks, MulticastConfig, NodeEvent, NodeOptions};
+use serde_json::json;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The port of node N is `port_base + N` unless `--listen` says otherwise.
+pub const DEFAULT_PORT_BASE: u16 = 7100;
+
+/// Flags of `node`.
+#[derive(Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// This node's id, from 1. With no other flag, nodes 1, 2, 3, ... started on one
+    /// machine find each other by multicast on loopback and form a cluster.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60000))]
+    pub id: u32,
+    /// TCP address for peers, clients and `status` (the same port on UDP takes
+    /// datagrams from static peers and client probes). Default: 127.0.0.1:<port-base + id>.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// The address peers and clients are told to use, when it differs from --listen
+    /// (e.g. listening on 0.0.0.0).
+    #[arg(long)]
+    pub advertise: Option<SocketAddr>,
+    /// Base of the default port: node N listens on port-base + N.
+    #[arg(long, default_value_t = DEFAULT_PORT_BASE)]
+    pub port_base: u16,
+    /// The cluster's name; nodes of other clusters on the same group are ignored.
+    #[arg(long, default_value = "ringleader")]
+    pub cluster: String,
+    /// Multicast group for discovery (administratively scoped by default).
+    #[arg(long, default_value = "239.77.76.1")]
+    pub group: Ipv4Addr,
+    /// Multicast UDP port, shared by every node of the cluster.
+    #[arg(long, default_value_t = 7400)]
+    pub mcast_port: u16,
+    /// Interface (its IPv4 address) to use for multicast: 127.0.0.1 keeps the
+    /// cluster on this machine; a LAN address spans the LAN.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub interface: Ipv4Addr,
+    /// Do not use multicast; find peers through --peer only.
+    #[arg(long)]
+    pub no_multicast: bool,
+    /// A peer's address (its --listen), told every announcement directly. Repeat it.
+    #[arg(long = "peer", value_name = "ADDR")]
+    pub peers: Vec<SocketAddr>,
+    /// Election algorithm: bully, ring (Chang-Roberts) or quorum.
+    #[arg(long, default_value = "bully", value_parser = parse::algorithm)]
+    pub election: Algorithm,
+    /// What makes a node the preferred leader under bully and ring: id, oldest or address.
+    #[arg(long, default_value = "id", value_parser = parse::rank)]
+    pub rank: RankBy,
+    /// quorum: the voting members, e.g. 1,2,3 (default 1,2,3).
+    #[arg(long, value_parser = parse::ids)]
+    pub voters: Option<Vec<NodeId>>,
+    /// Heartbeat interval.
+    #[arg(long, default_value = "100ms", value_parser = parse::duration)]
+    pub heartbeat: Duration,
+    /// Election timeout (bully: wait for OK; ring: longest round; quorum: randomized
+    /// between one and two of it).
+    #[arg(long, default_value = "300ms", value_parser = parse::duration)]
+    pub election_timeout: Duration,
+    /// Silence after which a member is suspected (default: 2.5 heartbeats).
+    #[arg(long, value_parser = parse::duration)]
+    pub suspect_timeout: Option<Duration>,
+    /// Silence after which a member is declared dead (default: 5 heartbeats).
+    #[arg(long, value_parser = parse::duration)]
+    pub failure_timeout: Option<Duration>,
+    /// Interval of the multicast announcements.
+    #[arg(long, default_value = "1s", value_parser = parse::duration)]
+    pub announce: Duration,
+    /// How long a starting node listens before its first election.
+    #[arg(long, default_value = "300ms", value_parser = parse::duration)]
+    pub settle: Duration,
+    /// Where the node keeps its state (start count; quorum's term and vote).
+    /// Default: ./ringleader-data/<cluster>/n<id>.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Shell command run when this node becomes leader (environment:
+    /// RINGLEADER_ROLE, RINGLEADER_LEADER, RINGLEADER_EPOCH, RINGLEADER_NODE).
+    #[arg(long, value_name = "CMD")]
+    pub on_leader: Option<String>,
+    /// Shell command run when this node becomes a follower of a known leader.
+    #[arg(long, value_name = "CMD")]
+    pub on_follower: Option<String>,
+    /// How long a hook may run before it is killed.
+    #[arg(long, default_value = "10s", value_parser = parse::duration)]
+    pub hook_timeout: Duration,
+    /// Print one JSON object per event (start, role change, member change) on stdout.
+    #[arg(long)]
+    pub events: bool,
+}
+
+impl NodeArgs {
+    /// The TCP address this node listens on.
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        match self.listen {
+            Some(a) => Ok(a),
+            None => {
+                let port = u32::from(self.port_base) + self.id;
+                let port = u16::try_from(port).map_err(|_| {
+                    format!(
+                        "--port-base {} + --id {} is past port 65535",
+                        self.port_base, self.id
+                    )
+                })?;
+                Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+            }
+        }
+    }
+
+    /// Everything the runtime needs, checked.
+    pub fn options(&self) -> Result<NodeOptions, String> {
+        let listen = self.listen_addr()?;
+        let advertise = self.advertise.unwrap_or(listen);
+        if advertise.ip().is_unspecified() {
+            return Err(format!(
+                "--listen {listen} is not an address peers can reach: add --advertise ADDR"
+            ));
+        }
+        let defaults = Config::default();
+        let suspect = self.suspect_timeout.unwrap_or(self.heartbeat * 5 / 2);
+        let failure = self.failure_timeout.unwrap_or(self.heartbeat * 5);
+        let config = Config {
+            cluster: self.cluster.clone(),
+            addr: advertise,
+            announce_interval: self.announce,
+            heartbeat_interval: self.heartbeat,
+            suspect_timeout: suspect,
+            failure_timeout: failure,
+            election: self.election,
+            rank: self.rank,
+            settle: self.settle,
+            election_timeout: self.election_timeout,
+            voters: self
+                .voters
+                .clone()
+                .unwrap_or_else(|| (1..=3).map(NodeId).collect()),
+            ..defaults
+        };
+        config
+            .validate()
+            .map_err(|e| format!("invalid configuration: {e}"))?;
+        if self.no_multicast && self.peers.is_empty() {
+            return Err("--no-multicast needs at least one --peer to find the cluster".into());
+        }
+        let data_dir = self.data_dir.clone().unwrap_or_else(|| {
+            PathBuf::from("ringleader-data")
+                .join(&self.cluster)
+                .join(format!("n{}", self.id))
+        });
+        Ok(NodeOptions {
+            id: NodeId(self.id),
+            config,
+            listen,
+            multicast: (!self.no_multicast).then_some(MulticastConfig {
+                group: self.group,
+                port: self.mcast_port,
+                interface: self.interface,
+                ttl: 1,
+            }),
+            peers: self.peers.clone(),
+            data_dir,
+            hooks: Hooks {
+                on_leader: self.on_leader.clone(),
+                on_follower: self.on_follower.clone(),
+                timeout: self.hook_timeout,
+            },
+        })
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Leader => "leader",
+        Role::Follower => "follower",
+        Role::Candidate => "candidate",
+    }
+}
+
+/// The JSON line printed for an event with `--events`.
+pub fn event_json(id: u32, event: &NodeEvent) -> serde_json::Value {
+    match event {
+        NodeEvent::Started { addr, starts } => {
+            json!({"event": "started", "node": id, "addr": addr.to_string(), "starts": starts})
+        }
+        NodeEvent::Role {
+            role,
+            leader,
+            epoch,
+        } => json!({
+            "event": "role", "node": id, "role": role_name(*role),
+            "leader": leader.map(|l| l.0), "epoch": epoch
+        }),
+        NodeEvent::Member { node, change } => {
+            json!({"event": "member", "node": id, "member": node.0, "change": change})
+        }
+    }
+}
+
+/// Runs `node`.
+pub fn run(args: NodeArgs) -> ExitCode {
+    let opts = match args.options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(crate::EXIT_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let id = args.id;
+    let print_events = args.events;
+    runtime.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let printer = tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                if print_events {
+                    println!("{}", event_json(id, &event));
+                }
+            }
+        });
+        let result = run_node(opts, Some(tx), shutdown_signal()).await;
+        let _ = printer.await;
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,227 @@
+//! Real node processes on loopback: discovery by multicast, elections, chat
+//! through the cluster, failover after `kill -9`, bad input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod real;
+
+use real::*;
+use std::time::Duration;
+
+fn three_nodes_elect_one_leader(election: &str) {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new(&format!("elect-{election}"));
+    let cluster = format!("elect-{election}-{}", ports.base);
+    let nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node(&cluster, &ports, id, &scratch, &["--election", election]))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let leader = wait_for(
+        Duration::from_secs(20),
+        "one leader that all three name",
+        || agreed_leader(&addrs),
+    );
+    if election != "quorum" {
+        assert_eq!(leader, 3, "{election}: the highest id leads");
+    }
+    for a in &addrs {
+        let s = status(a).unwrap();
+        let members = s["members"].as_array().unwrap();
+        assert_eq!(members.len(), 2, "{a} knows both others: {s}");
+        assert!(members.iter().all(|m| m["state"] == "alive"), "{s}");
+        assert_eq!(s["ring"].as_array().unwrap().len(), 3);
+    }
+}
+
+#[test]
+fn three_processes_find_each_other_by_multicast_and_elect_one_leader_bully() {
+    three_nodes_elect_one_leader("bully");
+}
+
+#[test]
+fn three_processes_find_each_other_by_multicast_and_elect_one_leader_ring() {
+    three_nodes_elect_one_leader("ring");
+}
+
+#[test]
+fn three_processes_find_each_other_by_multicast_and_elect_one_leader_quorum() {
+    three_nodes_elect_one_leader("quorum");
+}
+
+#[test]
+fn two_chat_clients_exchange_messages_through_the_cluster() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("chat");
+    let cluster = format!("chat-{}", ports.base);
+    let nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node(&cluster, &ports, id, &scratch, &[]))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+    // One finds the leader by multicast, the other starts at a follower.
+    let mut alice = ChatProc::start("alice", &ports, &scratch, &[]);
+    let mut bob = ChatProc::start("bob", &ports, &scratch, &["--server", &addrs[0]]);
+    alice.say("hello bob");
+    bob.say("hello alice");
+    wait_for(
+        Duration::from_secs(10),
+        "both messages at both clients",
+        || (alice.entries().len() >= 2 && bob.entries().len() >= 2).then_some(()),
+    );
+    let (a, b) = (alice.entries(), bob.entries());
+    assert_eq!(a, b, "both see one order");
+    let texts: Vec<&str> = a.iter().map(|e| e.2.as_str()).collect();
+    assert!(
+        texts.contains(&"hello bob") && texts.contains(&"hello alice"),
+        "{texts:?}"
+    );
+    // Presence: bob is told alice joined (or saw her among the users) and left.
+    assert!(alice.finish().success());
+    wait_for(Duration::from_secs(10), "bob told that alice left", || {
+        bob.events()
+            .iter()
+            .any(|e| e["event"] == "leave" && e["user"] == "alice")
+            .then_some(())
+    });
+    assert!(bob.finish().success());
+}
+
+#[test]
+fn kill_9_of_the_leader_loses_no_acknowledged_message() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("failover");
+    let cluster = format!("failover-{}", ports.base);
+    let mut nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node(&cluster, &ports, id, &scratch, &[]))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let leader = wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+    let mut alice = ChatProc::start("alice", &ports, &scratch, &[]);
+    let mut bob = ChatProc::start("bob", &ports, &scratch, &[]);
+    for i in 0..10 {
+        alice.say(&format!("a{i}"));
+        bob.say(&format!("b{i}"));
+    }
+    wait_for(Duration::from_secs(10), "the first 20 messages", || {
+        (alice.entries().len() >= 20 && bob.entries().len() >= 20).then_some(())
+    });
+    // kill -9: no goodbye, no FIN from the process's point of view of the protocol.
+    let victim = nodes
+        .iter_mut()
+        .find(|n| u64::from(n.id) == leader)
+        .unwrap();
+    victim.child.kill().unwrap();
+    victim.child.wait().unwrap();
+    for i in 10..20 {
+        alice.say(&format!("a{i}"));
+        bob.say(&format!("b{i}"));
+    }
+    let survivors: Vec<String> = nodes
+        .iter()
+        .filter(|n| u64::from(n.id) != leader)
+        .map(|n| n.addr.clone())
+        .collect();
+    let new_leader = wait_for(Duration::from_secs(20), "a new leader", || {
+        agreed_leader(&survivors)
+    });
+    assert_ne!(new_leader, leader);
+    wait_for(
+        Duration::from_secs(20),
+        "all 40 messages at both clients",
+        || (alice.entries().len() >= 40 && bob.entries().len() >= 40).then_some(()),
+    );
+    let (a, b) = (alice.entries(), bob.entries());
+    assert_eq!(a, b, "both clients show the same order");
+    for who in ["a", "b"] {
+        for i in 0..20 {
+            let text = format!("{who}{i}");
+            assert_eq!(
+                a.iter().filter(|e| e.2 == text).count(),
+                1,
+                "{text} exactly once: {a:?}"
+            );
+        }
+    }
+    // Both were told the leader changed, by themselves.
+    for c in [&alice, &bob] {
+        assert!(
+            c.events().iter().any(|e| e["event"] == "leader_changed"),
+            "{:?}",
+            c.events()
+        );
+    }
+    assert!(alice.finish().success(), "every message acknowledged");
+    assert!(bob.finish().success(), "every message acknowledged");
+    // The survivors' logs agree.
+    let commits: Vec<u64> = survivors
+        .iter()
+        .map(|a| status(a).unwrap()["commit_index"].as_u64().unwrap())
+        .collect();
+    assert!(commits.iter().all(|c| *c >= 41), "{commits:?}");
+}
+
+#[test]
+fn a_port_in_use_is_one_clear_line_and_a_failure() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("port");
+    let taken = std::net::TcpListener::bind(("127.0.0.1", ports.base + 1)).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["node", "--id", "1", "--port-base", &ports.base.to_string()])
+        .args(["--mcast-port", &ports.mcast.to_string()])
+        .arg("--data-dir")
+        .arg(scratch.0.join("n1"))
+        .output()
+        .unwrap();
+    drop(taken);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(line.contains("in use"), "{err}");
+}
+
+#[test]
+fn garbage_on_every_port_is_dropped_and_the_node_keeps_serving() {
+    use std::io::Write;
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("garbage");
+    let cluster = format!("garbage-{}", ports.base);
+    let nodes: Vec<NodeProc> = (1..=2)
+        .map(|id| start_node(&cluster, &ports, id, &scratch, &[]))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let leader = wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for junk in [&b"RLDR\x01\xff\xff\xff"[..], b"hello", &[0u8; 3000][..]] {
+        udp.send_to(junk, ("239.77.76.1", ports.mcast)).unwrap();
+        udp.send_to(junk, &addrs[0]).unwrap();
+    }
+    // A garbage frame, then an oversized length: the connection is closed.
+    let mut tcp = std::net::TcpStream::connect(&addrs[0]).unwrap();
+    let _ = tcp.write_all(&[0, 0, 0, 3, 1, 0xff, 0xff]);
+    let mut tcp = std::net::TcpStream::connect(&addrs[1]).unwrap();
+    let _ = tcp.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
+    // Still one leader, and the chat still works.
+    let mut alice = ChatProc::start("alice", &ports, &scratch, &[]);
+    alice.say("still here");
+    wait_for(
+        Duration::from_secs(10),
+        "the message through the cluster",
+        || (!alice.entries().is_empty()).then_some(()),
+    );
+    assert_eq!(agreed_leader(&addrs), Some(leader));
+    assert!(alice.finish().success());
+    let log = std::fs::read_to_string(scratch.0.join("n1.log")).unwrap();
+    assert!(
+        log.contains("dropped a datagram"),
+        "the node logs what it drops"
+    );
+}

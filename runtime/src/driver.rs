@@ -1,0 +1,395 @@
+//! One tokio task drives one [`Node`]: datagrams, peer and client frames, status
+//! queries and its timer go in as events; its actions go out on the sockets.
+
+use crate::clock::Clock;
+use crate::envelope::Datagram;
+use crate::frames::frame;
+use crate::hooks::Hooks;
+use crate::listener::{accept_loop, Input};
+use crate::peers::PeerLinks;
+use crate::status::Status;
+use crate::store::{Store, StoreError};
+use crate::udp::{multicast_socket, unicast_socket, MulticastConfig};
+use ringleader_core::wire::{
+    decode_datagram, encode_datagram, ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM,
+};
+use ringleader_core::{Action, Config, ConfigError, Event, Node, NodeId, Role};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+/// Everything a real node needs to run.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// The node's id.
+    pub id: NodeId,
+    /// The core's configuration; `config.addr` is the address peers and clients
+    /// are told to use (usually `listen`).
+    pub config: Config,
+    /// TCP address for peers, clients and status queries; the same port on UDP
+    /// takes datagrams from static peers and clients' probes.
+    pub listen: SocketAddr,
+    /// The multicast channel, or `None` to rely on static peers only.
+    pub multicast: Option<MulticastConfig>,
+    /// Static peers' addresses (their `listen`), told every announcement by unicast.
+    pub peers: Vec<SocketAddr>,
+    /// Where the node keeps its state across restarts.
+    pub data_dir: PathBuf,
+    /// Role-change hooks.
+    pub hooks: Hooks,
+}
+
+/// Something that happened, for whoever runs the node (the CLI prints them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// Listening, with the node's incarnation counter.
+    Started {
+        /// TCP address.
+        addr: SocketAddr,
+        /// How many times this node has started, this time included.
+        starts: u64,
+    },
+    /// The node's role or the leader it names changed.
+    Role {
+        /// The role now.
+        role: Role,
+        /// The leader named.
+        leader: Option<NodeId>,
+        /// The epoch.
+        epoch: u64,
+    },
+    /// A member's state changed.
+    Member {
+        /// The member.
+        node: NodeId,
+        /// What happened (`joined`, `died`, ...).
+        change: String,
+    },
+}
+
+/// Why a node could not start or had to stop.
+#[derive(Debug)]
+pub enum RuntimeError {
+    /// The TCP or UDP address could not be bound.
+    Listen(SocketAddr, io::Error),
+    /// The multicast channel could not be set up.
+    Multicast(MulticastConfig, io::Error),
+    /// The data directory is unusable.
+    Store(StoreError),
+    /// The configuration is invalid.
+    Config(ConfigError),
+}
+
+impl std::fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuntimeError::Listen(addr, e) if e.kind() == io::ErrorKind::AddrInUse => {
+                write!(f, "cannot listen on {addr}: the address is in use (another node with this id or port?)")
+            }
+            RuntimeError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            RuntimeError::Multicast(m, e) => write!(
+                f,
+                "cannot use multicast group {}:{} on interface {}: {e} (use --no-multicast with --peer to run without it)",
+                m.group, m.port, m.interface
+            ),
+            RuntimeError::Store(e) => write!(f, "{e}"),
+            RuntimeError::Config(e) => write!(f, "invalid configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+impl From<StoreError> for RuntimeError {
+    fn from(e: StoreError) -> Self {
+        RuntimeError::Store(e)
+    }
+}
+
+/// How long a leaving node waits for its last messages to go out.
+const LEAVE_GRACE: Duration = Duration::from_millis(500);
+/// Probe sources remembered for answers, before the table is cleared.
+const PROBE_SOURCES_MAX: usize = 4096;
+
+/// Runs a node until `shutdown` completes, then leaves gracefully: the peers hear
+/// of it at once instead of after their failure timeout.
+pub async fn run_node(
+    opts: NodeOptions,
+    events: Option<mpsc::UnboundedSender<NodeEvent>>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RuntimeError> {
+    let store = Store::open(&opts.data_dir)?;
+    let persisted = store.load()?;
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| RuntimeError::Listen(opts.listen, e))?;
+    let unicast = Arc::new(
+        unicast_socket(opts.listen, opts.multicast.as_ref())
+            .map_err(|e| RuntimeError::Listen(opts.listen, e))?,
+    );
+    let group = match &opts.multicast {
+        Some(m) => Some(multicast_socket(m).map_err(|e| RuntimeError::Multicast(*m, e))?),
+        None => None,
+    };
+    let clock = Clock::start();
+    let node = Node::restore(
+        opts.config.clone(),
+        opts.id,
+        rand::random(),
+        clock.now(),
+        persisted,
+    )
+    .map_err(RuntimeError::Config)?;
+    let (inbox_tx, mut inbox) = mpsc::channel(8192);
+    let accept = tokio::spawn(accept_loop(listener, opts.config.cluster.clone(), inbox_tx));
+    let mut d = Driver {
+        peers: PeerLinks::new(opts.id, opts.config.cluster.clone()),
+        node,
+        clock,
+        store,
+        unicast: unicast.clone(),
+        clients: BTreeMap::new(),
+        probe_sources: BTreeMap::new(),
+        gone: Vec::new(),
+        actions: Vec::new(),
+        events,
+        opts,
+    };
+    d.step(Event::Start)?;
+    d.emit(NodeEvent::Started {
+        addr: d.opts.listen,
+        starts: d.node.persisted().starts,
+    });
+    tracing::info!(node = %d.opts.id, addr = %d.opts.listen, election = %d.opts.config.election, "started");
+    tokio::pin!(shutdown);
+    let mut group_buf = vec![0u8; MAX_DATAGRAM];
+    let mut unicast_buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let deadline = d.node.next_deadline().map_or_else(
+            || d.clock.to_tokio(ringleader_core::Instant::MAX),
+            |t| d.clock.to_tokio(t),
+        );
+        tokio::select! {
+            () = &mut shutdown => break,
+            input = inbox.recv() => match input {
+                Some(input) => d.on_input(input)?,
+                None => break,
+            },
+            got = recv(group.as_ref(), &mut group_buf) => {
+                if let Ok((n, from)) = got {
+                    d.on_datagram(group_buf.get(..n).unwrap_or_default(), from)?;
+                }
+            }
+            got = unicast.recv_from(&mut unicast_buf) => {
+                if let Ok((n, from)) = got {
+                    d.on_datagram(unicast_buf.get(..n).unwrap_or_default(), from)?;
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => d.step(Event::Tick)?,
+        }
+    }
+    tracing::info!(node = %d.opts.id, "leaving");
+    d.step(Event::Leave)?;
+    accept.abort();
+    d.peers.drain(LEAVE_GRACE).await;
+    Ok(())
+}
+
+async fn recv(socket: Option<&UdpSocket>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    match socket {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Driver {
+    opts: NodeOptions,
+    node: Node,
+    clock: Clock,
+    store: Store,
+    peers: PeerLinks,
+    unicast: Arc<UdpSocket>,
+    /// Each connected client's newest connection and its frame queue.
+    clients: BTreeMap<ClientId, (u64, mpsc::Sender<Vec<u8>>)>,
+    /// Where clients' probes came from, to answer them by datagram.
+    probe_sources: BTreeMap<ClientId, SocketAddr>,
+    /// Clients whose queue overflowed during a step: closed after it.
+    gone: Vec<ClientId>,
+    actions: Vec<Action>,
+    events: Option<mpsc::UnboundedSender<NodeEvent>>,
+}
+
+impl Driver {
+    fn emit(&self, event: NodeEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(event);
+        }
+    }
+
+    fn step(&mut self, event: Event) -> Result<(), RuntimeError> {
+        let now = self.clock.now();
+        let mut actions = std::mem::take(&mut self.actions);
+        self.node.step_into(now, event, &mut actions);
+        let result = actions.drain(..).try_for_each(|a| self.apply(a));
+        self.actions = actions;
+        result?;
+        while let Some(client) = self.gone.pop() {
+            tracing::warn!(%client, "client too slow to keep up; closing its connection");
+            self.clients.remove(&client);
+            self.step(Event::ClientGone { client })?;
+        }
+        Ok(())
+    }
+
+    fn on_input(&mut self, input: Input) -> Result<(), RuntimeError> {
+        match input {
+            Input::Peer(msg) => self.step(Event::Received(msg)),
+            Input::ClientOpened { id, conn, tx } => {
+                // The newest connection of a client wins; dropping the old queue
+                // closes the old connection, and nothing more is read from it.
+                if self.clients.get(&id).is_none_or(|(c, _)| *c < conn) {
+                    self.clients.insert(id, (conn, tx));
+                }
+                Ok(())
+            }
+            Input::FromClient { id, conn, msg } => {
+                if self.clients.get(&id).is_some_and(|(c, _)| *c == conn) {
+                    self.step(Event::FromClient { client: id, msg })
+                } else {
+                    Ok(()) // a replaced or closed connection
+                }
+            }
+            Input::ClientClosed { id, conn } => {
+                if self.clients.get(&id).is_some_and(|(c, _)| *c == conn) {
+                    self.clients.remove(&id);
+                    self.step(Event::ClientGone { client: id })
+                } else {
+                    Ok(())
+                }
+            }
+            Input::Status(reply) => {
+                let status = Status::of(
+                    &self.node,
+                    &self.opts.config.cluster,
+                    &self.opts.config.election.to_string(),
+                    self.clock.now(),
+                );
+                let _ = reply.send(status);
+                Ok(())
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) -> Result<(), RuntimeError> {
+        match decode_datagram::<Datagram>(bytes, MAX_DATAGRAM) {
+            Ok(Datagram::Server(msg)) => {
+                if msg.from() == self.opts.id {
+                    return Ok(()); // our own multicast, looped back
+                }
+                self.step(Event::Received(msg))
+            }
+            Ok(Datagram::ClientProbe { client }) => {
+                if self.probe_sources.len() >= PROBE_SOURCES_MAX {
+                    self.probe_sources.clear();
+                }
+                self.probe_sources.insert(client, from);
+                self.step(Event::FromClient {
+                    client,
+                    msg: ClientMsg::Probe,
+                })
+            }
+            Ok(Datagram::ToClient(_)) => Ok(()),
+            Err(e) => {
+                tracing::warn!(%from, "dropped a datagram: {e}");
+                Ok(())
+            }
+        }
+    }
+
+    fn apply(&mut self, action: Action) -> Result<(), RuntimeError> {
+        match action {
+            Action::Send { to, msg } => self.send(to, &msg),
+            Action::Multicast(msg) => self.multicast(msg),
+            Action::Persist(state) => self.store.save(&state)?,
+            Action::Member { node, change } => {
+                tracing::info!(member = %node.id, addr = %node.addr, "member {change}");
+                self.emit(NodeEvent::Member {
+                    node: node.id,
+                    change: change.to_string(),
+                });
+            }
+            Action::RoleChanged {
+                new, leader, epoch, ..
+            } => {
+                let named = leader.map_or_else(|| "none".to_owned(), |l| l.to_string());
+                tracing::info!(role = %new, leader = %named, epoch, "role changed");
+                self.opts.hooks.fire(self.opts.id, new, leader, epoch);
+                self.emit(NodeEvent::Role {
+                    role: new,
+                    leader,
+                    epoch,
+                });
+            }
+            Action::ToClient { client, msg } => self.send_to_client(client, &msg),
+            Action::CloseClient(client) => {
+                self.clients.remove(&client);
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, to: NodeId, msg: &Message) {
+        let Some(addr) = self.node.member(to).map(|m| m.info.addr) else {
+            tracing::debug!(peer = %to, "no address known; message dropped");
+            return;
+        };
+        if let Some(bytes) = frame(msg) {
+            self.peers.send(to, addr, bytes);
+        }
+    }
+
+    fn multicast(&mut self, msg: Message) {
+        let bytes = match encode_datagram(&Datagram::Server(msg), MAX_DATAGRAM) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("datagram not sent: {e}");
+                return;
+            }
+        };
+        let targets = self.opts.multicast.map(|m| m.dest()).into_iter().chain(
+            self.opts
+                .peers
+                .iter()
+                .copied()
+                .filter(|p| *p != self.opts.listen),
+        );
+        for to in targets {
+            if let Err(e) = self.unicast.try_send_to(&bytes, to) {
+                tracing::debug!(%to, "datagram not sent: {e}");
+            }
+        }
+    }
+
+    fn send_to_client(&mut self, client: ClientId, msg: &ServerMsg) {
+        if let Some((_, tx)) = self.clients.get(&client) {
+            if let Some(bytes) = frame(msg) {
+                if tx.try_send(bytes).is_err() {
+                    self.gone.push(client);
+                }
+            }
+        } else if let Some(addr) = self.probe_sources.get(&client) {
+            match encode_datagram(&Datagram::ToClient(msg.clone()), MAX_DATAGRAM) {
+                Ok(bytes) => {
+                    let _ = self.unicast.try_send_to(&bytes, *addr);
+                }
+                Err(e) => tracing::debug!("answer to a probe not sent: {e}"),
+            }
+        }
+    }
+}

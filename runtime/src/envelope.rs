@@ -1,0 +1,49 @@
+//! What the runtime wraps around the core's messages on real sockets.
+//!
+//! - A TCP connection starts with one [`Preface`] frame saying who is calling: a
+//!   peer, a chat client, or a status query. Peers and clients share one port.
+//! - A UDP datagram is one [`Datagram`]: a server message (multicast or unicast to a
+//!   static peer), a client's probe for the leader, or a server's answer to it.
+
+use crate::status::Status;
+use ringleader_core::wire::Message;
+use ringleader_core::wire::{ClientId, ServerMsg};
+use ringleader_core::NodeId;
+use serde::{Deserialize, Serialize};
+
+/// The first frame on every TCP connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Preface {
+    /// A peer server; its `Message` frames follow.
+    Peer {
+        /// The calling node.
+        from: NodeId,
+        /// Its cluster: a connection from another cluster is closed.
+        cluster: String,
+    },
+    /// A chat client; its `ClientMsg` frames follow and `ServerMsg` frames answer.
+    Client {
+        /// The client's self-chosen id.
+        id: ClientId,
+    },
+    /// `ringleader status`: the node answers with one [`StatusReply`] and closes.
+    Status,
+}
+
+/// The answer to a status query.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatusReply(pub Status);
+
+/// One UDP datagram.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Datagram {
+    /// A server's message: announcements, probes and leaves.
+    Server(Message),
+    /// A client looking for the leader; every server answers to the source.
+    ClientProbe {
+        /// The client.
+        client: ClientId,
+    },
+    /// A server's answer to a client's probe.
+    ToClient(ServerMsg),
+}

@@ -1,0 +1,69 @@
+//! Role-change hooks: a shell command run when this node becomes leader or follower,
+//! with the new state in its environment. A hook that fails or hangs is logged and
+//! killed after its timeout; it never stops or slows the node (it runs on its own task).
+
+use ringleader_core::{NodeId, Role};
+use std::time::Duration;
+use tokio::process::Command;
+
+/// The commands to run, and how long each may take.
+#[derive(Clone, Debug, Default)]
+pub struct Hooks {
+    /// Run (by `sh -c`) when this node becomes leader.
+    pub on_leader: Option<String>,
+    /// Run when this node becomes a follower with a known leader.
+    pub on_follower: Option<String>,
+    /// How long a hook may run before it is killed.
+    pub timeout: Duration,
+}
+
+impl Hooks {
+    /// Starts the hook for `role`, if one is set; returns at once.
+    pub fn fire(&self, node: NodeId, role: Role, leader: Option<NodeId>, epoch: u64) {
+        let cmd = match role {
+            Role::Leader => self.on_leader.clone(),
+            Role::Follower if leader.is_some() => self.on_follower.clone(),
+            _ => None,
+        };
+        let Some(cmd) = cmd else { return };
+        let role_name = match role {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+        };
+        let timeout = self.timeout;
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(&cmd)
+            .env("RINGLEADER_ROLE", role_name)
+            .env(
+                "RINGLEADER_LEADER",
+                leader.map_or(String::new(), |l| l.0.to_string()),
+            )
+            .env("RINGLEADER_EPOCH", epoch.to_string())
+            .env("RINGLEADER_NODE", node.0.to_string())
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        tokio::spawn(async move {
+            let mut child = match command.spawn() {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(hook = %cmd, "cannot start the {role_name} hook: {e}");
+                    return;
+                }
+            };
+            match tokio::time::timeout(timeout, child.wait()).await {
+                Ok(Ok(status)) if status.success() => {
+                    tracing::info!(hook = %cmd, "{role_name} hook done");
+                }
+                Ok(Ok(status)) => tracing::warn!(hook = %cmd, %status, "{role_name} hook failed"),
+                Ok(Err(e)) => tracing::warn!(hook = %cmd, "{role_name} hook: {e}"),
+                Err(_) => {
+                    let _ = child.kill().await;
+                    tracing::warn!(hook = %cmd, ?timeout, "{role_name} hook timed out and was killed");
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,161 @@
+//! Incoming TCP connections: each starts with a [`Preface`] and is then a peer link,
+//! a client session, or a one-shot status query. What arrives is handed to the
+//! node's task as an [`Input`].
+
+use crate::envelope::{Preface, StatusReply};
+use crate::frames::{frame, read_one, write_queued, FrameReader};
+use crate::status::Status;
+use ringleader_core::wire::{ClientId, ClientMsg, Message};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+/// Frames queued towards one client before it counts as too slow and is closed.
+pub const CLIENT_QUEUE: usize = 4096;
+const PREFACE_MAX: usize = 4096;
+const PREFACE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the connections hand to the node's task.
+#[derive(Debug)]
+pub enum Input {
+    /// A message from a peer.
+    Peer(Message),
+    /// A client connected; `tx` carries frames to it.
+    ClientOpened {
+        /// The client.
+        id: ClientId,
+        /// This connection's number (a client may reconnect; the newest wins).
+        conn: u64,
+        /// Frames to the client.
+        tx: mpsc::Sender<Vec<u8>>,
+    },
+    /// A message from a client.
+    FromClient {
+        /// The client.
+        id: ClientId,
+        /// The connection it came on.
+        conn: u64,
+        /// The message.
+        msg: ClientMsg,
+    },
+    /// A client's connection closed.
+    ClientClosed {
+        /// The client.
+        id: ClientId,
+        /// The connection.
+        conn: u64,
+    },
+    /// A status query waits for the answer.
+    Status(oneshot::Sender<Status>),
+}
+
+/// Accepts connections until the node's task goes away.
+pub async fn accept_loop(listener: TcpListener, cluster: String, inbox: mpsc::Sender<Input>) {
+    let mut next_conn = 0u64;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, do not spin.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if inbox.is_closed() {
+            return;
+        }
+        next_conn += 1;
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve(
+            stream,
+            peer,
+            next_conn,
+            cluster.clone(),
+            inbox.clone(),
+        ));
+    }
+}
+
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    conn: u64,
+    cluster: String,
+    inbox: mpsc::Sender<Input>,
+) {
+    let (mut read, mut write) = stream.into_split();
+    let preface = match tokio::time::timeout(
+        PREFACE_TIMEOUT,
+        read_one::<Preface>(&mut read, PREFACE_MAX),
+    )
+    .await
+    {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            tracing::warn!(%peer, "closing a connection: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "closing a connection that sent no preface in {PREFACE_TIMEOUT:?}");
+            return;
+        }
+    };
+    match preface {
+        Preface::Peer {
+            from,
+            cluster: theirs,
+        } => {
+            if theirs != cluster {
+                tracing::warn!(%peer, node = %from, cluster = %theirs, "closing a peer link from another cluster");
+                return;
+            }
+            let mut frames = FrameReader::<Message>::new(read, peer);
+            while let Some(msg) = frames.next().await {
+                if msg.from() != from {
+                    tracing::warn!(%peer, "dropped a message whose sender is not the link's peer");
+                    continue;
+                }
+                if inbox.send(Input::Peer(msg)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Preface::Client { id } => {
+            let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+            tokio::spawn(write_queued(write, rx));
+            if inbox
+                .send(Input::ClientOpened { id, conn, tx })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let mut frames = FrameReader::<ClientMsg>::new(read, peer);
+            while let Some(msg) = frames.next().await {
+                if inbox
+                    .send(Input::FromClient { id, conn, msg })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            let _ = inbox.send(Input::ClientClosed { id, conn }).await;
+        }
+        Preface::Status => {
+            let (tx, rx) = oneshot::channel();
+            if inbox.send(Input::Status(tx)).await.is_err() {
+                return;
+            }
+            if let Ok(status) = rx.await {
+                if let Some(bytes) = frame(&StatusReply(status)) {
+                    let _ = write.write_all(&bytes).await;
+                }
+            }
+            let _ = write.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! What `ringleader status` shows: a node's own account of itself.
+
+use ringleader_core::{Node, Role};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A member as the answering node sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberStatus {
+    /// Its id.
+    pub id: u32,
+    /// Its TCP address.
+    pub addr: String,
+    /// `alive`, `suspect`, `dead` or `left`.
+    pub state: String,
+    /// Milliseconds since anything was heard from it.
+    pub last_heard_ms: u64,
+}
+
+/// A node's status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The node's id.
+    pub id: u32,
+    /// Its TCP address (peers and clients).
+    pub addr: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// The election algorithm.
+    pub election: String,
+    /// `leader`, `follower` or `candidate`.
+    pub role: String,
+    /// The leader it names, if any.
+    pub leader: Option<u32>,
+    /// The epoch (term) of that leadership.
+    pub epoch: u64,
+    /// True while it leads and serves clients (a bully/ring leader syncs first).
+    pub serving: bool,
+    /// Every member it knows of, itself excluded.
+    pub members: Vec<MemberStatus>,
+    /// The live members in ring order.
+    pub ring: Vec<u32>,
+    /// Its log: last index and commit index.
+    pub last_index: u64,
+    /// Highest committed index.
+    pub commit_index: u64,
+    /// Connected chat users (at the leader).
+    pub clients: Vec<String>,
+    /// Start time, milliseconds since the Unix epoch.
+    pub started_at_ms: u64,
+    /// Milliseconds since start.
+    pub uptime_ms: u64,
+}
+
+impl Status {
+    /// Reads the status off a running node.
+    pub fn of(node: &Node, cluster: &str, election: &str, now: ringleader_core::Instant) -> Self {
+        let lead = node.leadership();
+        let info = node.info();
+        let started = info.incarnation.started_at;
+        Status {
+            id: node.id().0,
+            addr: info.addr.to_string(),
+            cluster: cluster.to_owned(),
+            election: election.to_owned(),
+            role: match lead.role {
+                Role::Leader => "leader",
+                Role::Follower => "follower",
+                Role::Candidate => "candidate",
+            }
+            .to_owned(),
+            leader: lead.leader.map(|l| l.0),
+            epoch: lead.epoch,
+            serving: node.serving(),
+            members: node
+                .members()
+                .iter()
+                .map(|m| MemberStatus {
+                    id: m.info.id.0,
+                    addr: m.info.addr.to_string(),
+                    state: m.state.to_string(),
+                    last_heard_ms: now.as_millis().saturating_sub(m.last_heard.as_millis()),
+                })
+                .collect(),
+            ring: node.ring().order().map(|n| n.0).collect(),
+            last_index: node.log().last_index(),
+            commit_index: node.log().commit_index(),
+            clients: node.clients().into_iter().map(|(_, u)| u).collect(),
+            started_at_ms: started.as_millis(),
+            uptime_ms: now.as_millis().saturating_sub(started.as_millis()),
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let leader = self
+            .leader
+            .map_or_else(|| "none".to_owned(), |l| format!("n{l}"));
+        writeln!(
+            f,
+            "n{} at {} (cluster {}, {}): {}, leader {leader}, epoch {}{}",
+            self.id,
+            self.addr,
+            self.cluster,
+            self.election,
+            self.role,
+            self.epoch,
+            if self.serving { ", serving" } else { "" }
+        )?;
+        writeln!(
+            f,
+            "log: {} entries, {} committed",
+            self.last_index, self.commit_index
+        )?;
+        let ring: Vec<String> = self.ring.iter().map(|n| format!("n{n}")).collect();
+        writeln!(f, "ring: {}", ring.join(" -> "))?;
+        writeln!(f, "members:")?;
+        if self.members.is_empty() {
+            writeln!(f, "  (none heard of)")?;
+        }
+        for m in &self.members {
+            writeln!(
+                f,
+                "  n{:<4} {:<21} {:<8} last heard {} ms ago",
+                m.id, m.addr, m.state, m.last_heard_ms
+            )?;
+        }
+        if self.clients.is_empty() {
+            writeln!(f, "clients: none")?;
+        } else {
+            writeln!(f, "clients: {}", self.clients.join(", "))?;
+        }
+        write!(
+            f,
+            "up {:.1} s (started at {} ms since the Unix epoch)",
+            self.uptime_ms as f64 / 1000.0,
+            self.started_at_ms
+        )
+    }
+}
