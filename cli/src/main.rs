@@ -1,5 +1,6 @@
 //! `ringleader`: run and inspect ringleader clusters, real or simulated.
 
+mod bench;
 mod chat;
 mod cluster;
 mod node;
@@ -31,6 +32,9 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Ask a node how it stands: role, leader, epoch, members, ring, log, clients.
     Status(status::StatusArgs),
+    /// Measure real nodes on loopback: failover time, throughput, memory.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Simulate a cluster: seeded, with faults, checking invariants on every step.
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -46,7 +50,7 @@ fn main() -> ExitCode {
     let default_filter = match cli.command {
         Command::Sim(_) => "warn,ringleader_core=off",
         Command::Node(_) => "info",
-        Command::Cluster(_) | Command::Chat(_) | Command::Status(_) => "warn",
+        Command::Cluster(_) | Command::Chat(_) | Command::Status(_) | Command::Bench(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -62,5 +66,6 @@ fn main() -> ExitCode {
         Command::Cluster(args) => cluster::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Status(args) => status::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
     }
 }

@@ -58,7 +58,7 @@ pub struct NodeArgs {
     pub rank: RankBy,
     /// quorum: the voting members, e.g. 1,2,3 (default 1,2,3).
     #[arg(long, value_parser = parse::ids)]
-    pub voters: Option<Vec<NodeId>>,
+    pub voters: Option<parse::Ids>,
     /// Heartbeat interval.
     #[arg(long, default_value = "100ms", value_parser = parse::duration)]
     pub heartbeat: Duration,
@@ -141,7 +141,7 @@ impl NodeArgs {
             voters: self
                 .voters
                 .clone()
-                .unwrap_or_else(|| (1..=3).map(NodeId).collect()),
+                .map_or_else(|| (1..=3).map(NodeId).collect(), |v| v.0),
             ..defaults
         };
         config

@@ -77,14 +77,19 @@ pub fn count(s: &str) -> Result<usize, String> {
     }
 }
 
+/// A comma-separated list of node ids (one flag value, not repeated flags).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ids(pub Vec<ringleader_core::NodeId>);
+
 /// Parses a comma-separated list of node ids, e.g. `1,2,3`.
-pub fn ids(s: &str) -> Result<Vec<ringleader_core::NodeId>, String> {
+pub fn ids(s: &str) -> Result<Ids, String> {
     s.split(',')
         .map(|part| match part.trim().parse::<u32>() {
             Ok(n) if n > 0 => Ok(ringleader_core::NodeId(n)),
             _ => Err(format!("'{part}' is not a node id (a whole number from 1)")),
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .map(Ids)
 }
 
 #[cfg(test)]

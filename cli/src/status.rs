@@ -23,7 +23,7 @@ pub struct StatusArgs {
     timeout: Duration,
 }
 
-async fn ask(addr: SocketAddr) -> Result<StatusReply, String> {
+pub(crate) async fn ask(addr: SocketAddr) -> Result<StatusReply, String> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("no node answers at {addr}: {e}"))?;

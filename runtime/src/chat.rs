@@ -87,6 +87,10 @@ pub async fn run_chat(
     let mut config = ClientConfig::new(id, opts.user.clone());
     config.servers = opts.servers.clone();
     config.buffer_limit = opts.buffer_limit;
+    // On a real network a redirect or a "no leader yet" costs a round trip of well
+    // under a millisecond; asking again every 50 ms finds a new leader within a
+    // heartbeat of its election, at a negligible load.
+    config.retry_interval = Duration::from_millis(50);
     let mut client = Client::new(config);
     let probe = probe_socket(&opts.multicast)?;
     let (net_tx, mut net) = mpsc::channel::<Net>(1024);

@@ -4,6 +4,7 @@ use crate::id::NodeId;
 use crate::time::Instant;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// Which leadership appended an entry: its epoch and its leader. Under `quorum` an
 /// epoch has one leader by the vote; under `bully` and `ring` two leaders that never
@@ -44,10 +45,10 @@ pub struct Entry {
     pub index: u64,
     /// The client message it carries.
     pub id: ClientMsgId,
-    /// Who wrote it (the chat user name).
-    pub author: String,
+    /// Who wrote it (the chat user name); the log keeps one shared copy per client.
+    pub author: Arc<String>,
     /// What was written.
-    pub payload: Vec<u8>,
+    pub payload: Box<[u8]>,
     /// When the leader appended it, on the leader's clock.
     pub at: Instant,
 }
@@ -69,8 +70,8 @@ impl Entry {
                 client: MARKER_CLIENT,
                 seq: 0,
             },
-            author: leader.to_string(),
-            payload: Vec::new(),
+            author: Arc::new(leader.to_string()),
+            payload: Box::default(),
             at,
         }
     }
@@ -92,7 +93,7 @@ impl Entry {
     pub fn new(
         id: ClientMsgId,
         author: impl Into<String>,
-        payload: impl Into<Vec<u8>>,
+        payload: impl Into<Box<[u8]>>,
         at: Instant,
     ) -> Entry {
         Entry {
@@ -100,7 +101,7 @@ impl Entry {
             leader: NodeId(0),
             index: 0,
             id,
-            author: author.into(),
+            author: Arc::new(author.into()),
             payload: payload.into(),
             at,
         }

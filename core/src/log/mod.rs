@@ -20,6 +20,7 @@ pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// What happened to a message offered to the leader's log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +74,9 @@ pub struct Log {
     commit: u64,
     /// Per client: the last message number in the log and its index.
     clients: BTreeMap<u64, (u64, u64)>,
+    /// One shared copy of each client's author name: a million messages of one
+    /// user hold one string, not a million.
+    authors: BTreeMap<u64, Arc<String>>,
 }
 
 impl Log {
@@ -183,8 +187,14 @@ impl Log {
         Offer::Appended(index)
     }
 
-    fn push(&mut self, entry: Entry) {
+    fn push(&mut self, mut entry: Entry) {
         if !entry.is_marker() {
+            match self.authors.get(&entry.id.client) {
+                Some(shared) if **shared == *entry.author => entry.author = shared.clone(),
+                _ => {
+                    self.authors.insert(entry.id.client, entry.author.clone());
+                }
+            }
             self.clients
                 .insert(entry.id.client, (entry.id.seq, entry.index));
         }

@@ -14,7 +14,7 @@ fn msg(client: u64, seq: u64) -> Entry {
     Entry::new(
         ClientMsgId { client, seq },
         format!("user{client}"),
-        format!("hello {seq}"),
+        format!("hello {seq}").into_bytes(),
         Instant::from_millis(seq),
     )
 }

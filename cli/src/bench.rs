@@ -1,0 +1,463 @@
+//! `ringleader bench`: real nodes on loopback, measured. Figures are printed, never
+//! asserted: failover time, replication throughput, memory per message.
+
+use clap::{Args, Subcommand};
+use ringleader_core::client::ClientOutput;
+use ringleader_runtime::chat::{run_chat, ChatCommand, ChatOptions, ChatUpdate};
+use ringleader_runtime::envelope::StatusReply;
+use ringleader_runtime::MulticastConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+/// The benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// From `kill -9` of the leader to the first message acknowledged through the
+    /// new leader, over a number of runs: median and worst.
+    Failover(FailoverArgs),
+    /// Committed chat messages per second through a 3-node cluster on loopback.
+    Throughput(ThroughputArgs),
+    /// A node's resident memory holding N messages of 100 bytes.
+    Memory(MemoryArgs),
+}
+
+/// Flags of `bench failover`.
+#[derive(Args, Debug)]
+pub struct FailoverArgs {
+    /// How many failovers to measure.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    runs: u32,
+    /// Election algorithm.
+    #[arg(long, default_value = "bully", value_parser = crate::parse::algorithm)]
+    election: ringleader_core::Algorithm,
+    /// Heartbeat interval.
+    #[arg(long, default_value = "100ms", value_parser = crate::parse::duration)]
+    heartbeat: Duration,
+    /// Election timeout.
+    #[arg(long, default_value = "300ms", value_parser = crate::parse::duration)]
+    election_timeout: Duration,
+    /// Port block: nodes on base+1.., multicast on base+19.
+    #[arg(long, default_value_t = 27100)]
+    port_base: u16,
+}
+
+/// Flags of `bench throughput`.
+#[derive(Args, Debug)]
+pub struct ThroughputArgs {
+    /// Concurrent chat clients.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    clients: u32,
+    /// Messages each client sends.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    messages: u64,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 100)]
+    size: usize,
+    /// Election algorithm of the 3 nodes.
+    #[arg(long, default_value = "quorum", value_parser = crate::parse::algorithm)]
+    election: ringleader_core::Algorithm,
+    /// Port block: nodes on base+1.., multicast on base+19.
+    #[arg(long, default_value_t = 27200)]
+    port_base: u16,
+}
+
+/// Flags of `bench memory`.
+#[derive(Args, Debug)]
+pub struct MemoryArgs {
+    /// Messages the node ends up holding.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    messages: u64,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 100)]
+    size: usize,
+    /// Port block: the node on base+1, multicast on base+19.
+    #[arg(long, default_value_t = 27300)]
+    port_base: u16,
+}
+
+/// Runs a benchmark.
+pub fn run(cmd: BenchCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cmd {
+            BenchCommand::Failover(a) => failover(a).await,
+            BenchCommand::Throughput(a) => throughput(a).await,
+            BenchCommand::Memory(a) => memory(a).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Node processes of one benchmark cluster, killed on drop.
+struct Nodes {
+    children: Vec<(u32, Child)>,
+    base: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = c.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Nodes {
+    fn start(n: u32, base: u16, name: &str, extra: &[String]) -> Result<Nodes, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let dir =
+            std::env::temp_dir().join(format!("ringleader-bench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let voters: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+        let mut children = Vec::new();
+        for id in 1..=n {
+            let child = Command::new(&exe)
+                .arg("node")
+                .args(["--id", &id.to_string(), "--cluster", name])
+                .args([
+                    "--port-base",
+                    &base.to_string(),
+                    "--mcast-port",
+                    &(base + 19).to_string(),
+                ])
+                .args(["--voters", &voters.join(",")])
+                .arg("--data-dir")
+                .arg(dir.join(format!("n{id}")))
+                .args(extra)
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| format!("cannot start a node: {e}"))?;
+            children.push((id, child));
+        }
+        Ok(Nodes {
+            children,
+            base,
+            dir,
+        })
+    }
+
+    fn addr(&self, id: u32) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.base + id as u16))
+    }
+
+    fn multicast(&self) -> MulticastConfig {
+        MulticastConfig {
+            port: self.base + 19,
+            ..MulticastConfig::default()
+        }
+    }
+
+    /// Waits until every running node names one serving leader.
+    async fn leader(&self, limit: Duration) -> Result<u32, String> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let mut named = Vec::new();
+            for (id, _) in &self.children {
+                if let Ok(Ok(StatusReply(s))) = tokio::time::timeout(
+                    Duration::from_millis(500),
+                    crate::status::ask(self.addr(*id)),
+                )
+                .await
+                {
+                    named.push((s.leader, s.id == s.leader.unwrap_or(0) && s.serving));
+                }
+            }
+            if named.len() == self.children.len() {
+                if let Some(l) = named.first().and_then(|n| n.0) {
+                    if named.iter().all(|n| n.0 == Some(l)) && named.iter().any(|n| n.1) {
+                        return Ok(l);
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(format!("no leader within {limit:?}"))
+    }
+}
+
+struct ChatHandle {
+    commands: mpsc::Sender<ChatCommand>,
+    updates: mpsc::UnboundedReceiver<ChatUpdate>,
+    task: tokio::task::JoinHandle<std::io::Result<ringleader_runtime::chat::ChatSummary>>,
+}
+
+fn chat(
+    user: &str,
+    servers: Vec<SocketAddr>,
+    multicast: MulticastConfig,
+    buffer: usize,
+) -> ChatHandle {
+    let (ctx, crx) = mpsc::channel(1 << 16);
+    let (utx, urx) = mpsc::unbounded_channel();
+    let opts = ChatOptions {
+        user: user.to_owned(),
+        servers,
+        multicast,
+        buffer_limit: buffer,
+    };
+    ChatHandle {
+        commands: ctx,
+        updates: urx,
+        task: tokio::spawn(run_chat(opts, crx, utx)),
+    }
+}
+
+fn median_and_worst(v: &mut [f64]) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let median = if v.is_empty() {
+        0.0
+    } else if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    (median, v.last().copied().unwrap_or(0.0))
+}
+
+async fn failover(a: FailoverArgs) -> Result<(), String> {
+    let extra = vec![
+        "--election".to_owned(),
+        a.election.to_string(),
+        "--heartbeat".to_owned(),
+        format!("{}us", a.heartbeat.as_micros()),
+        "--election-timeout".to_owned(),
+        format!("{}us", a.election_timeout.as_micros()),
+    ];
+    println!(
+        "failover: {} runs, 3 {} nodes, heartbeat {:?}, election timeout {:?}",
+        a.runs, a.election, a.heartbeat, a.election_timeout
+    );
+    let mut times = Vec::new();
+    for run in 1..=a.runs {
+        let name = format!("bench-failover-{run}");
+        let mut nodes = Nodes::start(3, a.port_base, &name, &extra)?;
+        let leader = nodes.leader(Duration::from_secs(20)).await?;
+        let servers = (1..=3).map(|i| nodes.addr(i)).collect();
+        let mut c = chat("bench", servers, nodes.multicast(), 1000);
+        // Traffic all along: a message every 2 ms.
+        let sender = {
+            let tx = c.commands.clone();
+            tokio::spawn(async move {
+                let mut i = 0u64;
+                loop {
+                    i += 1;
+                    if tx.send(ChatCommand::Send(format!("m{i}"))).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+        };
+        wait_acked(&mut c.updates, Duration::from_secs(10)).await?;
+        let victim = nodes
+            .children
+            .iter_mut()
+            .find(|(id, _)| *id == leader)
+            .ok_or("the leader is not one of ours")?;
+        let killed_at = Instant::now();
+        victim.1.start_kill().map_err(|e| e.to_string())?;
+        // The first acknowledgement from a session at another leader.
+        let mut moved = false;
+        let deadline = killed_at + Duration::from_secs(30);
+        let took = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, c.updates.recv()).await {
+                Ok(Some(ChatUpdate::Output(ClientOutput::Connected { leader: l, .. })))
+                    if l.0 != leader =>
+                {
+                    moved = true
+                }
+                Ok(Some(ChatUpdate::Output(ClientOutput::Acked { .. }))) if moved => {
+                    break killed_at.elapsed()
+                }
+                Ok(Some(_)) => {}
+                _ => {
+                    return Err(format!(
+                        "run {run}: no acknowledgement through a new leader within 30 s"
+                    ))
+                }
+            }
+        };
+        sender.abort();
+        let _ = c.commands.send(ChatCommand::Quit(Duration::ZERO)).await;
+        let _ = c.task.await;
+        let ms = took.as_secs_f64() * 1000.0;
+        println!(
+            "  run {run}/{}: {ms:.0} ms (leader n{leader} killed)",
+            a.runs
+        );
+        times.push(ms);
+        drop(nodes);
+        tokio::time::sleep(Duration::from_millis(200)).await; // ports free again
+    }
+    let (median, worst) = median_and_worst(&mut times);
+    println!(
+        "failover: median {median:.0} ms, worst {worst:.0} ms over {} runs",
+        a.runs
+    );
+    Ok(())
+}
+
+async fn wait_acked(
+    updates: &mut mpsc::UnboundedReceiver<ChatUpdate>,
+    limit: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, updates.recv()).await {
+            Ok(Some(ChatUpdate::Output(ClientOutput::Acked { .. }))) => return Ok(()),
+            Ok(Some(_)) => {}
+            _ => return Err("no message acknowledged".into()),
+        }
+    }
+}
+
+/// One client sending `n` messages as fast as acknowledgements allow, keeping at
+/// most `window` in flight; returns when all are acknowledged.
+async fn blast(mut c: ChatHandle, n: u64, size: usize, window: u64) -> Result<(), String> {
+    let payload = "x".repeat(size);
+    let (mut sent, mut acked) = (0u64, 0u64);
+    while acked < n {
+        while sent < n && sent - acked < window {
+            sent += 1;
+            c.commands
+                .send(ChatCommand::Send(payload.clone()))
+                .await
+                .map_err(|_| "client stopped")?;
+        }
+        match tokio::time::timeout(Duration::from_secs(30), c.updates.recv()).await {
+            Ok(Some(ChatUpdate::Output(ClientOutput::Acked { seq }))) => acked = acked.max(seq),
+            Ok(Some(ChatUpdate::Refused(e))) => return Err(e.to_string()),
+            Ok(Some(_)) => {}
+            _ => return Err(format!("stalled at {acked} of {n} acknowledged")),
+        }
+    }
+    let _ = c.commands.send(ChatCommand::Quit(Duration::ZERO)).await;
+    let _ = c.task.await;
+    Ok(())
+}
+
+async fn throughput(a: ThroughputArgs) -> Result<(), String> {
+    let extra = vec!["--election".to_owned(), a.election.to_string()];
+    let nodes = Nodes::start(3, a.port_base, "bench-throughput", &extra)?;
+    let leader = nodes.leader(Duration::from_secs(20)).await?;
+    println!(
+        "throughput: 3 {} nodes (leader n{leader}), {} clients x {} messages of {} bytes",
+        a.election, a.clients, a.messages, a.size
+    );
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..a.clients {
+        let c = chat(
+            &format!("c{i}"),
+            vec![nodes.addr(leader)],
+            nodes.multicast(),
+            1000,
+        );
+        tasks.push(tokio::spawn(blast(c, a.messages, a.size, 900)));
+    }
+    let progress = tokio::spawn({
+        let addr = nodes.addr(leader);
+        let total = u64::from(a.clients) * a.messages;
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if let Ok(Ok(StatusReply(s))) =
+                    tokio::time::timeout(Duration::from_millis(500), crate::status::ask(addr)).await
+                {
+                    eprintln!("  {} of {total} committed", s.commit_index);
+                }
+            }
+        }
+    });
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    progress.abort();
+    let secs = start.elapsed().as_secs_f64();
+    let total = u64::from(a.clients) * a.messages;
+    println!(
+        "throughput: {total} messages committed and acknowledged in {secs:.2} s: {:.0} messages/s",
+        total as f64 / secs
+    );
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+async fn memory(a: MemoryArgs) -> Result<(), String> {
+    let nodes = Nodes::start(1, a.port_base, "bench-memory", &[])?;
+    nodes.leader(Duration::from_secs(20)).await?;
+    let pid = nodes
+        .children
+        .first()
+        .and_then(|(_, c)| c.id())
+        .ok_or("node gone")?;
+    let before = rss_kib(pid).unwrap_or(0);
+    println!(
+        "memory: one node, {} messages of {} bytes (resident before: {} MiB)",
+        a.messages,
+        a.size,
+        before / 1024
+    );
+    let clients = 4u64;
+    let per = a.messages.div_ceil(clients);
+    let mut tasks = Vec::new();
+    for i in 0..clients {
+        let c = chat(
+            &format!("m{i}"),
+            vec![nodes.addr(1)],
+            nodes.multicast(),
+            1000,
+        );
+        tasks.push(tokio::spawn(blast(c, per, a.size, 900)));
+    }
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(pid).ok_or("cannot read the node's memory")?;
+    let payload = per * clients * a.size as u64;
+    println!(
+        "memory: resident {:.1} MiB holding {} messages ({:.1} MiB of payload): {:.2} x the payload, {:.0} bytes per message",
+        after as f64 / 1024.0,
+        per * clients,
+        payload as f64 / 1048576.0,
+        (after * 1024) as f64 / payload as f64,
+        (after * 1024) as f64 / (per * clients) as f64
+    );
+    Ok(())
+}
