@@ -44,6 +44,9 @@ pub struct Status {
     pub last_index: u64,
     /// Highest committed index.
     pub commit_index: u64,
+    /// A digest (FNV-1a, hex) of the committed entries' positions, stamps and ids:
+    /// two nodes with the same committed history show the same digest.
+    pub commit_digest: String,
     /// Connected chat users (at the leader).
     pub clients: Vec<String>,
     /// Start time, milliseconds since the Unix epoch.
@@ -85,11 +88,33 @@ impl Status {
             ring: node.ring().order().map(|n| n.0).collect(),
             last_index: node.log().last_index(),
             commit_index: node.log().commit_index(),
+            commit_digest: format!("{:016x}", history_digest(node.log().committed())),
             clients: node.clients().into_iter().map(|(_, u)| u).collect(),
             started_at_ms: started.as_millis(),
             uptime_ms: now.as_millis().saturating_sub(started.as_millis()),
         }
     }
+}
+
+/// FNV-1a over what identifies each committed entry (not its payload: the ids
+/// already name it uniquely, and the digest stays cheap).
+fn history_digest(entries: &[ringleader_core::log::Entry]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for e in entries {
+        for word in [
+            e.index,
+            e.epoch,
+            u64::from(e.leader.0),
+            e.id.client,
+            e.id.seq,
+        ] {
+            for b in word.to_le_bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    h
 }
 
 impl fmt::Display for Status {
@@ -110,8 +135,8 @@ impl fmt::Display for Status {
         )?;
         writeln!(
             f,
-            "log: {} entries, {} committed",
-            self.last_index, self.commit_index
+            "log: {} entries, {} committed (digest {})",
+            self.last_index, self.commit_index, self.commit_digest
         )?;
         let ring: Vec<String> = self.ring.iter().map(|n| format!("n{n}")).collect();
         writeln!(f, "ring: {}", ring.join(" -> "))?;

@@ -26,9 +26,11 @@ impl Ports {
     /// A fresh block of ports (node N on base + N) and a multicast port, spread by
     /// process id so parallel test binaries do not collide either.
     pub fn fresh() -> Ports {
-        let block = NEXT_BLOCK.fetch_add(1, Ordering::SeqCst);
-        let pid_part = (std::process::id() % 97) as u16;
-        let base = 20000 + (pid_part * 50 + block) * 20 % 30000;
+        let block = u32::from(NEXT_BLOCK.fetch_add(1, Ordering::SeqCst));
+        let pid_part = std::process::id() % 97;
+        // 1500 blocks of 20 ports from 20000: below the ephemeral range (32768+).
+        let slot = (pid_part * 16 + block) % 600;
+        let base = u16::try_from(20000 + slot * 20).unwrap_or(20000);
         Ports {
             base,
             mcast: base + 19,

@@ -212,9 +212,10 @@ impl Log {
         match self.stamp_at(prev_index) {
             Some(s) if s == prev => {}
             Some(_) => {
+                self.forgo_committed_markers(prev_index);
                 return Err(Reject::Mismatch {
                     hint: prev_index.saturating_sub(1).max(self.commit),
-                })
+                });
             }
             None => {
                 return Err(Reject::Mismatch {
@@ -235,7 +236,9 @@ impl Log {
         for entry in entries {
             match self.stamp_at(entry.index) {
                 Some(s) if s == entry.stamp() => continue,
-                Some(_) if entry.index <= self.commit => {
+                Some(_)
+                    if entry.index <= self.commit && !self.forgo_committed_markers(entry.index) =>
+                {
                     return Err(Reject::CommittedConflict { index: entry.index })
                 }
                 Some(_) => {
@@ -248,6 +251,29 @@ impl Log {
             self.push(entry.clone());
         }
         Ok(prev_index + entries.len() as u64)
+    }
+
+    /// Un-commits `from..=commit` if those entries are all leaders' markers.
+    ///
+    /// A `bully`/`ring` node cut off alone leads by itself and commits its own
+    /// marker with nobody else. Those entries carry no message and were never
+    /// acknowledged to anyone, so when the node rejoins a cluster whose history
+    /// differs there, they give way instead of keeping it out for good. A committed
+    /// client message is never given up.
+    fn forgo_committed_markers(&mut self, from: u64) -> bool {
+        if from == 0 || from > self.commit {
+            return from > self.commit;
+        }
+        let first = usize::try_from(from - 1).unwrap_or(usize::MAX);
+        let last = usize::try_from(self.commit).unwrap_or(usize::MAX);
+        let markers_only = self
+            .entries
+            .get(first..last)
+            .is_some_and(|run| run.iter().all(Entry::is_marker));
+        if markers_only {
+            self.commit = from - 1;
+        }
+        markers_only
     }
 
     /// Follower side: [`accept`](Self::accept)s `entries`, then commits what the

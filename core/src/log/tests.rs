@@ -104,6 +104,43 @@ fn committed_entries_are_never_replaced() {
 }
 
 #[test]
+fn markers_a_node_committed_alone_give_way_to_the_cluster_history() {
+    // The node was cut off alone, led epoch 2 by itself and committed its marker.
+    let mut lonely = leader_log(1, &[(1, 1)]);
+    let stamp = Stamp {
+        epoch: 2,
+        leader: NodeId(5),
+    };
+    lonely.append_marker(stamp, Entry::marker(NodeId(5), Instant::ZERO));
+    lonely.commit_to(2);
+    // Meanwhile the cluster committed a message at index 2.
+    let cluster = leader_log(1, &[(1, 1), (2, 1)]);
+    // A probe at the conflicting index is refused, and the marker un-committed...
+    let probe = lonely.accept(2, st(1), &[]);
+    assert!(
+        matches!(probe, Err(Reject::Mismatch { hint: 1 })),
+        "{probe:?}"
+    );
+    assert_eq!(lonely.commit_index(), 1);
+    // ... so the cluster's entry replaces it.
+    assert_eq!(lonely.accept(1, st(1), cluster.entries_from(2, 1)), Ok(2));
+    assert_eq!(lonely.get(2).map(|e| e.id.client), Some(2));
+    // A committed client message never gives way.
+    let mut holder = leader_log(1, &[(1, 1)]);
+    holder.offer(st(2), msg(3, 1));
+    holder.commit_to(2);
+    assert_eq!(
+        holder.accept(1, st(1), cluster.entries_from(2, 1)),
+        Err(Reject::CommittedConflict { index: 2 })
+    );
+    assert!(matches!(
+        holder.accept(2, st(1), &[]),
+        Err(Reject::Mismatch { hint: 2 })
+    ));
+    assert_eq!(holder.commit_index(), 2);
+}
+
+#[test]
 fn the_commit_index_only_moves_forward_and_never_past_the_end() {
     let mut log = leader_log(1, &[(1, 1), (1, 2), (1, 3)]);
     assert!(log.commit_to(2));
