@@ -1,0 +1,261 @@
+//! One real node's duties: leaving gracefully on SIGTERM, running hooks, keeping
+//! quorum's term and vote on disk, and the `cluster` command that runs several.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod real;
+
+use real::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn sigterm(child: &std::process::Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+}
+
+fn member_state(s: &serde_json::Value, id: u32) -> Option<String> {
+    s["members"]
+        .as_array()?
+        .iter()
+        .find(|m| m["id"].as_u64() == Some(u64::from(id)))
+        .and_then(|m| m["state"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn sigterm_leaves_gracefully_and_the_others_react_at_once() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("sigterm");
+    let cluster = format!("sigterm-{}", ports.base);
+    // A long failure timeout: only the goodbye can make the others react quickly.
+    let slow = ["--failure-timeout", "30s", "--suspect-timeout", "20s"];
+    let mut nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node(&cluster, &ports, id, &scratch, &slow))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    assert_eq!(
+        wait_for(Duration::from_secs(20), "a leader", || agreed_leader(
+            &addrs
+        )),
+        3
+    );
+    let leader = nodes.pop().unwrap();
+    sigterm(&leader.child);
+    let mut leader = leader;
+    let exit = leader.child.wait().unwrap();
+    assert!(exit.success(), "a graceful leave exits 0: {exit:?}");
+    // Well inside the 30 s failure timeout, the others know and elect n2.
+    let start = Instant::now();
+    let survivors = &addrs[..2];
+    wait_for(Duration::from_secs(10), "n3 left and n2 leads", || {
+        let s = status(&survivors[0])?;
+        (member_state(&s, 3).as_deref() == Some("left") && agreed_leader(survivors) == Some(2))
+            .then_some(())
+    });
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn hooks_run_with_the_role_in_their_environment_and_a_hanging_one_is_killed() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("hooks");
+    let cluster = format!("hooks-{}", ports.base);
+    let out = scratch.0.join("hook.out");
+    let record = format!(
+        "echo \"$RINGLEADER_ROLE $RINGLEADER_NODE $RINGLEADER_LEADER $RINGLEADER_EPOCH\" >> {}",
+        out.display()
+    );
+    let hang = "sleep 30".to_owned();
+    // n1's follower hook records and then fails; its leader hook hangs.
+    let record_and_fail = format!("{record}; exit 3");
+    let n1 = start_node(
+        &cluster,
+        &ports,
+        1,
+        &scratch,
+        &[
+            "--on-follower",
+            &record_and_fail,
+            "--on-leader",
+            &hang,
+            "--hook-timeout",
+            "300ms",
+        ],
+    );
+    let n2 = start_node(&cluster, &ports, 2, &scratch, &["--on-leader", &record]);
+    let addrs = vec![n1.addr.clone(), n2.addr.clone()];
+    assert_eq!(
+        wait_for(Duration::from_secs(20), "a leader", || agreed_leader(
+            &addrs
+        )),
+        2
+    );
+    let lines = wait_for(Duration::from_secs(10), "both hooks' lines", || {
+        let text = std::fs::read_to_string(&out).ok()?;
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        (lines.len() >= 2).then_some(lines)
+    });
+    assert!(
+        lines.iter().any(|l| l.starts_with("leader 2 2 ")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("follower 1 2 ")),
+        "{lines:?}"
+    );
+    // n1's leader hook would hang; make n1 lead by stopping n2, and check the hook
+    // is killed and the node goes on.
+    drop(n2);
+    wait_for(Duration::from_secs(10), "n1 leads", || {
+        let s = status(&addrs[0])?;
+        (s["role"] == "leader").then_some(())
+    });
+    wait_for(Duration::from_secs(10), "the hanging hook killed", || {
+        let log = std::fs::read_to_string(scratch.0.join("n1.log")).ok()?;
+        log.contains("timed out and was killed").then_some(())
+    });
+    assert!(status(&addrs[0]).is_some(), "the node still answers");
+    let log1 = std::fs::read_to_string(scratch.0.join("n1.log")).unwrap();
+    assert!(
+        log1.contains("follower hook failed"),
+        "a failing hook is logged"
+    );
+}
+
+#[test]
+fn quorum_keeps_term_and_vote_on_disk_across_a_restart() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("quorum-disk");
+    let cluster = format!("qdisk-{}", ports.base);
+    let q = ["--election", "quorum"];
+    let mut nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node(&cluster, &ports, id, &scratch, &q))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let leader = wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+    let state = |id: u32| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(scratch.0.join(format!("n{id}/state.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let epoch = status(&addrs[0]).unwrap()["epoch"].as_u64().unwrap();
+    let mut votes_for_leader = 0;
+    for id in 1..=3 {
+        let s = state(id);
+        assert!(s["term"].as_u64().unwrap() >= epoch, "n{id}: {s}");
+        if s["voted_for"].as_u64() == Some(leader) {
+            votes_for_leader += 1;
+        }
+    }
+    assert!(votes_for_leader >= 2, "a majority's vote is on disk");
+    // Restart a follower with kill -9: its term and vote come back, its start count grows.
+    let f = (1..=3u32).find(|i| u64::from(*i) != leader).unwrap();
+    let before = state(f);
+    let victim = nodes.iter_mut().find(|n| n.id == f).unwrap();
+    victim.child.kill().unwrap();
+    victim.child.wait().unwrap();
+    *victim = start_node(&cluster, &ports, f, &scratch, &q);
+    wait_for(
+        Duration::from_secs(20),
+        "the restarted node follows again",
+        || {
+            let s = status(&addrs[(f - 1) as usize])?;
+            (s["leader"].as_u64() == Some(leader)).then_some(())
+        },
+    );
+    let after = state(f);
+    assert_eq!(
+        after["starts"].as_u64(),
+        before["starts"].as_u64().map(|s| s + 1)
+    );
+    assert!(after["term"].as_u64() >= before["term"].as_u64());
+}
+
+#[test]
+fn an_unusable_data_directory_is_one_clear_line_and_a_failure() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("datadir");
+    let file = scratch.0.join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let out = Command::new(BIN)
+        .args(["node", "--id", "1", "--port-base", &ports.base.to_string()])
+        .args(["--mcast-port", &ports.mcast.to_string()])
+        .arg("--data-dir")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines().any(|l| l.starts_with("error: data directory")),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_cluster_command_reports_the_leader_and_stops_every_node() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("cluster-cmd");
+    let mut child = Command::new(BIN)
+        .args([
+            "cluster",
+            "--nodes",
+            "3",
+            "--cluster",
+            &format!("cmd-{}", ports.base),
+        ])
+        .args([
+            "--port-base",
+            &ports.base.to_string(),
+            "--mcast-port",
+            &ports.mcast.to_string(),
+        ])
+        .arg("--data-dir")
+        .arg(&scratch.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let agreed = loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line.starts_with("== all 3 nodes follow n3") => break line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no agreement line; saw {seen:?}"),
+        }
+    };
+    assert!(agreed.contains("epoch"), "{agreed}");
+    let addrs: Vec<String> = (1..=3)
+        .map(|i| format!("127.0.0.1:{}", u32::from(ports.base) + i))
+        .collect();
+    assert_eq!(
+        wait_for(Duration::from_secs(10), "n3 serving", || agreed_leader(
+            &addrs
+        )),
+        3
+    );
+    sigterm(&child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    for a in &addrs {
+        assert!(status_of_gone(a), "{a} stopped");
+    }
+}
+
+fn status_of_gone(addr: &str) -> bool {
+    std::net::TcpStream::connect(addr).is_err()
+}
