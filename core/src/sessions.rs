@@ -2,9 +2,12 @@
 //! which of its messages await their commit to be acknowledged.
 //!
 //! Only the leader holds sessions. A non-leader answers every client request with a
-//! redirect to the leader it knows of (or to none, meaning "try again shortly"),
-//! never by pretending to lead. When the leader stops leading it redirects and
-//! closes every session, so clients move on without waiting for a timeout.
+//! redirect to the leader it knows of, never by pretending to lead. A hello that
+//! arrives while no leader is known (an election is under way) is held for up to a
+//! third of the client timeout and answered the moment a leader is known, so a
+//! client reaches the new leader within a round trip of its election instead of
+//! after its next retry; only then "no leader" is the answer. When the leader stops
+//! leading it redirects and closes every session, so clients move on at once.
 
 use crate::action::Action;
 use crate::id::NodeInfo;
@@ -30,6 +33,15 @@ struct Session {
     awaiting: BTreeMap<u64, u64>,
     /// Messages received while the leader was not yet serving.
     held: VecDeque<(u64, Vec<u8>)>,
+}
+
+/// A hello held while no leader is known.
+#[derive(Debug)]
+struct Waiting {
+    until: Instant,
+    user: String,
+    from_index: u64,
+    resume: bool,
 }
 
 /// Everything the sessions need from the node for one input.
@@ -64,6 +76,8 @@ pub(crate) struct Sessions {
     dirty: bool,
     timeout: Duration,
     next_check: Instant,
+    /// Hellos held while no leader is known, answered once one is.
+    waiting: BTreeMap<ClientId, Waiting>,
 }
 
 impl Sessions {
@@ -75,6 +89,7 @@ impl Sessions {
             dirty: false,
             timeout,
             next_check: Instant::MAX,
+            waiting: BTreeMap::new(),
         }
     }
 
@@ -91,12 +106,9 @@ impl Sessions {
     }
 
     fn reschedule(&mut self) {
-        self.next_check = self
-            .sessions
-            .values()
-            .map(|s| s.last_heard + self.timeout)
-            .min()
-            .unwrap_or(Instant::MAX);
+        let sessions = self.sessions.values().map(|s| s.last_heard + self.timeout);
+        let waiting = self.waiting.values().map(|w| w.until);
+        self.next_check = sessions.chain(waiting).min().unwrap_or(Instant::MAX);
     }
 
     pub(crate) fn on_message(
@@ -121,6 +133,25 @@ impl Sessions {
             if let Some(s) = self.sessions.remove(&client) {
                 tracing::debug!(%client, user = %s.user, "session ended: no longer leading");
             }
+            if let (
+                None,
+                ClientMsg::Hello {
+                    user,
+                    from_index,
+                    resume,
+                },
+            ) = (cx.leader, &msg)
+            {
+                let waiting = Waiting {
+                    until: cx.now + self.timeout / 3,
+                    user: user.clone(),
+                    from_index: *from_index,
+                    resume: *resume,
+                };
+                self.waiting.insert(client, waiting);
+                return self.reschedule();
+            }
+            self.waiting.remove(&client);
             let (leader, epoch) = (cx.leader, cx.epoch);
             return cx.to(client, ServerMsg::Redirect { leader, epoch });
         }
@@ -243,6 +274,7 @@ impl Sessions {
 
     /// A client's stream closed.
     pub(crate) fn gone(&mut self, cx: &mut Ctx<'_>, client: ClientId) {
+        self.waiting.remove(&client);
         if let Some(s) = self.sessions.remove(&client) {
             tracing::info!(%client, user = %s.user, "client disconnected");
             self.tell_others(cx, client, &s.user, false);
@@ -266,6 +298,40 @@ impl Sessions {
                 tracing::info!(%client, user = %s.user, "client timed out");
                 self.tell_others(cx, client, &s.user, false);
                 cx.out.push(Action::CloseClient(client));
+            }
+        }
+        let now = cx.now;
+        let expired: Vec<ClientId> = self
+            .waiting
+            .iter()
+            .filter(|(_, w)| now >= w.until)
+            .map(|(c, _)| *c)
+            .collect();
+        for client in expired {
+            self.waiting.remove(&client);
+            let epoch = cx.epoch;
+            cx.to(
+                client,
+                ServerMsg::Redirect {
+                    leader: None,
+                    epoch,
+                },
+            );
+        }
+        self.reschedule();
+    }
+
+    /// A leader is known again: answer the hellos held meanwhile.
+    fn answer_waiting(&mut self, cx: &mut Ctx<'_>, log: &Log) {
+        if self.waiting.is_empty() || cx.leader.is_none() {
+            return;
+        }
+        for (client, w) in std::mem::take(&mut self.waiting) {
+            if cx.leading() {
+                self.hello(cx, log, client, w.user, w.from_index, w.resume);
+            } else {
+                let (leader, epoch) = (cx.leader, cx.epoch);
+                cx.to(client, ServerMsg::Redirect { leader, epoch });
             }
         }
         self.reschedule();
@@ -292,6 +358,8 @@ impl Sessions {
                 self.reschedule();
             }
         }
+        // After the sessions of an old leadership are gone, not before.
+        self.answer_waiting(cx, repl.log());
         let serving = repl.serving();
         let commit = repl.log().commit_index();
         // Called after every step, twice: most steps change nothing here.

@@ -299,12 +299,21 @@ impl ElectionAlgorithm for Quorum {
     }
 
     fn on_leader_lost(&mut self, cx: &mut Ctx<'_>) {
-        // The failure detector has spoken: no lease, and a short random wait so the
-        // survivors do not all stand at once.
+        // The failure detector has spoken: no lease. The survivors stand one after
+        // the other, highest id first, a slot of an eighth of the timeout apart (plus
+        // a little jitter): standing all at once would split the vote, and a split
+        // costs a whole randomized timeout. A slot is far longer than a vote's round
+        // trip, so the first candidate has its votes before the second would stand.
         self.lease_until = Instant::ZERO;
-        let spread = self.timeout.as_micros() as u64 / 2;
-        let jitter = cx.rng.random_range(0..=spread);
-        self.election_at = self.election_at.min(cx.now + Duration::from_micros(jitter));
+        let slot = self.timeout.as_micros() as u64 / 8;
+        let ahead = self
+            .voters
+            .iter()
+            .filter(|&&v| v > cx.me.id && cx.view.get(v).is_some_and(|m| m.state.is_live()))
+            .count() as u64;
+        let jitter = cx.rng.random_range(0..=slot / 2);
+        let wait = Duration::from_micros(ahead * slot + jitter);
+        self.election_at = self.election_at.min(cx.now + wait);
     }
 
     fn on_member(&mut self, cx: &mut Ctx<'_>, _node: &NodeInfo, change: MembershipChange) {

@@ -211,10 +211,14 @@ impl Log {
     ) -> Result<u64, Reject> {
         match self.stamp_at(prev_index) {
             Some(s) if s == prev => {}
-            Some(_) => {
+            Some(mine) => {
                 self.forgo_committed_markers(prev_index);
+                // Everything this log holds of that leadership conflicts alike: point
+                // before its first entry, so the leader skips the whole run in one
+                // round trip instead of backing up one entry per round trip.
+                let run_start = self.first_of_run(prev_index, mine);
                 return Err(Reject::Mismatch {
-                    hint: prev_index.saturating_sub(1).max(self.commit),
+                    hint: run_start.saturating_sub(1).max(self.commit),
                 });
             }
             None => {
@@ -251,6 +255,15 @@ impl Log {
             self.push(entry.clone());
         }
         Ok(prev_index + entries.len() as u64)
+    }
+
+    /// The first index of the run of entries stamped `stamp` that ends at `index`.
+    fn first_of_run(&self, index: u64, stamp: Stamp) -> u64 {
+        let mut first = index;
+        while first > 1 && self.stamp_at(first - 1) == Some(stamp) {
+            first -= 1;
+        }
+        first
     }
 
     /// Un-commits `from..=commit` if those entries are all leaders' markers.

@@ -104,6 +104,19 @@ fn committed_entries_are_never_replaced() {
 }
 
 #[test]
+fn a_mismatch_points_before_the_whole_conflicting_run() {
+    // Entries 2..=5 come from a deposed leader of epoch 2; the leader of epoch 3
+    // probes at 5. One answer sends it back before the whole run, not to 4.
+    let mut follower = leader_log(1, &[(1, 1)]);
+    for seq in 1..=4 {
+        follower.offer(st(2), msg(2, seq));
+    }
+    follower.commit_to(1);
+    let probe = follower.accept(5, st(3), &[]);
+    assert_eq!(probe, Err(Reject::Mismatch { hint: 1 }));
+}
+
+#[test]
 fn markers_a_node_committed_alone_give_way_to_the_cluster_history() {
     // The node was cut off alone, led epoch 2 by itself and committed its marker.
     let mut lonely = leader_log(1, &[(1, 1)]);

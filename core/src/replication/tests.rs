@@ -88,6 +88,29 @@ fn a_non_leader_redirects_a_client_to_the_leader() {
 }
 
 #[test]
+fn a_hello_before_any_leader_is_known_is_answered_once_one_is() {
+    let mut net = Net::new(Algorithm::Bully, 3);
+    net.run_for(5);
+    assert!(net.node(1).leadership().leader.is_none(), "still settling");
+    net.hello(1, 6, "bob");
+    assert!(
+        net.to_clients().is_empty(),
+        "held, not answered with 'no leader'"
+    );
+    net.run_for(2000);
+    let answers = net.to_clients();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    let (from, _, reply) = answers[0];
+    assert_eq!(*from, NodeId(1));
+    match reply {
+        ServerMsg::Redirect {
+            leader: Some(l), ..
+        } => assert_eq!(l.id, NodeId(3)),
+        other => panic!("expected a redirect to the leader, got {other}"),
+    }
+}
+
+#[test]
 fn a_new_follower_catches_up_in_chunks_of_the_configured_size() {
     let mut logs: Vec<Log> = (0..3).map(|_| history(450)).collect();
     logs.push(Log::default());
