@@ -127,6 +127,12 @@ fn show(update: &ChatUpdate, as_json: bool) {
             ),
             None => format!("* no leader yet; {unacked} messages waiting"),
         }),
+        (ChatUpdate::Unreachable { server, error }, true) => Some(
+            json!({"event": "unreachable", "server": server.to_string(), "error": error}).to_string(),
+        ),
+        (ChatUpdate::Unreachable { server, error }, false) => {
+            Some(format!("! cannot reach {server}: {error}; still trying"))
+        }
         (ChatUpdate::NoSession, true) => Some(json!({"event": "no_session"}).to_string()),
         (ChatUpdate::NoSession, false) => Some("! no leader reachable right now; try again".into()),
     };

@@ -225,3 +225,37 @@ fn garbage_on_every_port_is_dropped_and_the_node_keeps_serving() {
         "the node logs what it drops"
     );
 }
+
+#[test]
+fn static_peers_form_a_cluster_without_multicast() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("static");
+    let cluster = format!("static-{}", ports.base);
+    let addr = |i: u32| format!("127.0.0.1:{}", u32::from(ports.base) + i);
+    let nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| {
+            let mut args = vec!["--no-multicast".to_owned()];
+            for other in (1..=3).filter(|o| *o != id) {
+                args.push("--peer".into());
+                args.push(addr(other));
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            start_node(&cluster, &ports, id, &scratch, &args)
+        })
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    assert_eq!(
+        wait_for(
+            Duration::from_secs(20),
+            "a leader over static peers",
+            || agreed_leader(&addrs)
+        ),
+        3
+    );
+    let mut alice = ChatProc::start("alice", &ports, &scratch, &["--server", &addrs[0]]);
+    alice.say("no multicast needed");
+    wait_for(Duration::from_secs(10), "the message", || {
+        (!alice.entries().is_empty()).then_some(())
+    });
+    assert!(alice.finish().success());
+}

@@ -60,6 +60,13 @@ pub enum ChatUpdate {
     },
     /// History was asked for while no leader was reachable.
     NoSession,
+    /// A server could not be reached (told once per server until one answers).
+    Unreachable {
+        /// The server.
+        server: SocketAddr,
+        /// Why.
+        error: String,
+    },
 }
 
 /// How a chat session ended.
@@ -71,6 +78,7 @@ pub struct ChatSummary {
 
 enum Net {
     Connected(u64, mpsc::Sender<Vec<u8>>),
+    Failed(u64, SocketAddr, String),
     Received(u64, ServerMsg),
     Closed(u64),
 }
@@ -101,6 +109,7 @@ pub async fn run_chat(
     let mut drained_at: Option<tokio::time::Instant> = None;
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut commands_open = true;
+    let mut unreachable = std::collections::BTreeSet::new();
 
     client.step(clock.now(), ClientEvent::Start, &mut out);
     loop {
@@ -197,7 +206,14 @@ pub async fn run_chat(
                 let event = match got {
                     Net::Connected(g, tx) if g == generation => {
                         conn = Some((g, tx));
+                        unreachable.clear();
                         Some(ClientEvent::Connected)
+                    }
+                    Net::Failed(g, server, error) if g == generation => {
+                        if unreachable.insert(server) {
+                            let _ = updates.send(ChatUpdate::Unreachable { server, error });
+                        }
+                        Some(ClientEvent::Disconnected)
                     }
                     Net::Received(g, msg) if g == generation => Some(ClientEvent::Received(msg)),
                     Net::Closed(g) if g == generation => {
@@ -234,12 +250,13 @@ async fn connect(addr: SocketAddr, id: ClientId, generation: u64, net: mpsc::Sen
     {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            tracing::debug!(%addr, "cannot connect: {e}");
-            let _ = net.send(Net::Closed(generation)).await;
+            let _ = net.send(Net::Failed(generation, addr, e.to_string())).await;
             return;
         }
         Err(_) => {
-            let _ = net.send(Net::Closed(generation)).await;
+            let _ = net
+                .send(Net::Failed(generation, addr, "timed out".into()))
+                .await;
             return;
         }
     };
