@@ -34,8 +34,14 @@ fn ip_ok(args: &[&str]) {
     );
 }
 
-/// Can this process make namespaces? `None` if yes, else why not.
+/// Can this process make namespaces? `None` if yes, else why not. Asked once per
+/// test binary: the tests run in parallel and would race on the probe's name.
 fn missing_requirement() -> Option<String> {
+    static ANSWER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    ANSWER.get_or_init(probe_requirements).clone()
+}
+
+fn probe_requirements() -> Option<String> {
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
