@@ -106,6 +106,7 @@ async fn cluster(args: ClusterArgs) -> ExitCode {
             announce: Duration::from_secs(1),
             settle: Duration::from_millis(300),
             data_dir: None,
+            sync_log: false,
             on_leader: None,
             on_follower: None,
             hook_timeout: Duration::from_secs(10),

@@ -82,6 +82,11 @@ pub struct NodeArgs {
     /// Default: ./ringleader-data/<cluster>/n<id>.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Flush every log write to the disk before the messages that depend on it
+    /// leave: survives power loss, at a cost in throughput. Without it the log is
+    /// written to the OS first, which survives a crash of the process.
+    #[arg(long)]
+    pub sync_log: bool,
     /// Shell command run when this node becomes leader (environment:
     /// RINGLEADER_ROLE, RINGLEADER_LEADER, RINGLEADER_EPOCH, RINGLEADER_NODE).
     #[arg(long, value_name = "CMD")]
@@ -167,6 +172,7 @@ impl NodeArgs {
             }),
             peers: self.peers.clone(),
             data_dir,
+            sync_log: self.sync_log,
             hooks: Hooks {
                 on_leader: self.on_leader.clone(),
                 on_follower: self.on_follower.clone(),

@@ -259,3 +259,52 @@ fn the_cluster_command_reports_the_leader_and_stops_every_node() {
 fn status_of_gone(addr: &str) -> bool {
     std::net::TcpStream::connect(addr).is_err()
 }
+
+#[test]
+fn the_history_survives_kill_9_of_every_node() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("whole-restart");
+    let cluster = format!("restart-{}", ports.base);
+    for election in ["quorum", "bully"] {
+        let args = ["--election", election];
+        let nodes: Vec<NodeProc> = (1..=3)
+            .map(|id| start_node(&cluster, &ports, id, &scratch, &args))
+            .collect();
+        let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+        wait_for(Duration::from_secs(20), "a leader", || {
+            agreed_leader(&addrs)
+        });
+        let mut alice = ChatProc::start(&format!("alice-{election}"), &ports, &scratch, &[]);
+        for i in 0..5 {
+            alice.say(&format!("{election} {i}"));
+        }
+        assert!(alice.finish().success(), "all acknowledged");
+        drop(nodes); // kill -9 of every node
+        let nodes: Vec<NodeProc> = (1..=3)
+            .map(|id| start_node(&cluster, &ports, id, &scratch, &args))
+            .collect();
+        wait_for(
+            Duration::from_secs(20),
+            "a leader after the restart",
+            || agreed_leader(&addrs),
+        );
+        let bob = ChatProc::start(&format!("bob-{election}"), &ports, &scratch, &[]);
+        let texts = wait_for(Duration::from_secs(10), "the old history", || {
+            let texts: Vec<String> = bob.entries().into_iter().map(|e| e.2).collect();
+            texts
+                .iter()
+                .any(|t| t == &format!("{election} 4"))
+                .then_some(texts)
+        });
+        for i in 0..5 {
+            let t = format!("{election} {i}");
+            assert_eq!(
+                texts.iter().filter(|x| **x == t).count(),
+                1,
+                "{t} once: {texts:?}"
+            );
+        }
+        assert!(bob.finish().success());
+        drop(nodes);
+    }
+}

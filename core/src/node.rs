@@ -353,6 +353,12 @@ impl Node {
         self.replication.log()
     }
 
+    /// The lowest log index replaced since the last call (see
+    /// [`Log::take_rewritten_from`]): for a driver that keeps the log on disk.
+    pub fn take_log_rewritten_from(&mut self) -> Option<u64> {
+        self.replication.log_mut().take_rewritten_from()
+    }
+
     /// Gives up the node, keeping its log: what survives a crash when the log is
     /// durable.
     pub fn into_log(self) -> Log {

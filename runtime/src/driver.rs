@@ -6,6 +6,7 @@ use crate::envelope::Datagram;
 use crate::frames::frame;
 use crate::hooks::Hooks;
 use crate::listener::{accept_loop, Input};
+use crate::logfile::LogFile;
 use crate::peers::PeerLinks;
 use crate::status::Status;
 use crate::store::{Store, StoreError};
@@ -39,8 +40,12 @@ pub struct NodeOptions {
     pub multicast: Option<MulticastConfig>,
     /// Static peers' addresses (their `listen`), told every announcement by unicast.
     pub peers: Vec<SocketAddr>,
-    /// Where the node keeps its state across restarts.
+    /// Where the node keeps its state and its log across restarts.
     pub data_dir: PathBuf,
+    /// Flush every log write to the disk (survives power loss; slower). Without it
+    /// a write reaches the operating system before the step's messages leave, which
+    /// survives a crash of the process.
+    pub sync_log: bool,
     /// Role-change hooks.
     pub hooks: Hooks,
 }
@@ -126,6 +131,14 @@ pub async fn run_node(
 ) -> Result<(), RuntimeError> {
     let store = Store::open(&opts.data_dir)?;
     let persisted = store.load()?;
+    let (log_file, log) = LogFile::open(&opts.data_dir, opts.sync_log)?;
+    if log.last_index() > 0 {
+        tracing::info!(
+            entries = log.last_index(),
+            committed = log.commit_index(),
+            "log read back"
+        );
+    }
     let listener = TcpListener::bind(opts.listen)
         .await
         .map_err(|e| RuntimeError::Listen(opts.listen, e))?;
@@ -138,12 +151,13 @@ pub async fn run_node(
         None => None,
     };
     let clock = Clock::start();
-    let node = Node::restore(
+    let node = Node::restore_with_log(
         opts.config.clone(),
         opts.id,
         rand::random(),
         clock.now(),
         persisted,
+        log,
     )
     .map_err(RuntimeError::Config)?;
     let (inbox_tx, mut inbox) = mpsc::channel(8192);
@@ -153,6 +167,7 @@ pub async fn run_node(
         node,
         clock,
         store,
+        log_file,
         unicast: unicast.clone(),
         clients: BTreeMap::new(),
         probe_sources: BTreeMap::new(),
@@ -160,6 +175,7 @@ pub async fn run_node(
         actions: Vec::new(),
         events,
         opts,
+        last_push: None,
     };
     d.step(Event::Start)?;
     d.emit(NodeEvent::Started {
@@ -213,6 +229,7 @@ struct Driver {
     node: Node,
     clock: Clock,
     store: Store,
+    log_file: LogFile,
     peers: PeerLinks,
     unicast: Arc<UdpSocket>,
     /// Each connected client's newest connection and its frame queue.
@@ -223,6 +240,22 @@ struct Driver {
     gone: Vec<ClientId>,
     actions: Vec<Action>,
     events: Option<mpsc::UnboundedSender<NodeEvent>>,
+    /// The last push of entries to a client, encoded: (what it holds, the frame).
+    last_push: Option<(PushKey, Vec<u8>)>,
+}
+
+/// What identifies a run of committed entries: committed entries never change, so
+/// the first and last index with their stamps name the run.
+type PushKey = (
+    u64,
+    u64,
+    ringleader_core::log::Stamp,
+    ringleader_core::log::Stamp,
+);
+
+fn push_key(entries: &[ringleader_core::log::Entry]) -> Option<PushKey> {
+    let (first, last) = (entries.first()?, entries.last()?);
+    Some((first.index, last.index, first.stamp(), last.stamp()))
 }
 
 impl Driver {
@@ -236,6 +269,11 @@ impl Driver {
         let now = self.clock.now();
         let mut actions = std::mem::take(&mut self.actions);
         self.node.step_into(now, event, &mut actions);
+        // The log first: what the step's messages acknowledge must be written.
+        if let Err(e) = self.log_file.save(&mut self.node) {
+            self.actions = actions;
+            return Err(e.into());
+        }
         let result = actions.drain(..).try_for_each(|a| self.apply(a));
         self.actions = actions;
         result?;
@@ -378,7 +416,19 @@ impl Driver {
 
     fn send_to_client(&mut self, client: ClientId, msg: &ServerMsg) {
         if let Some((_, tx)) = self.clients.get(&client) {
-            if let Some(bytes) = frame(msg) {
+            // Every client caught up gets the same push: encode it once.
+            let bytes = match (msg, &self.last_push) {
+                (ServerMsg::Entries(e), Some((key, bytes))) if push_key(e) == Some(*key) => {
+                    Some(bytes.clone())
+                }
+                (ServerMsg::Entries(e), _) => {
+                    let bytes = frame(msg);
+                    self.last_push = push_key(e).zip(bytes.clone());
+                    bytes
+                }
+                _ => frame(msg),
+            };
+            if let Some(bytes) = bytes {
                 if tx.try_send(bytes).is_err() {
                     self.gone.push(client);
                 }

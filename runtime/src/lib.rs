@@ -22,6 +22,7 @@ pub mod envelope;
 pub mod frames;
 pub mod hooks;
 pub mod listener;
+pub mod logfile;
 pub mod peers;
 pub mod status;
 pub mod store;

@@ -48,6 +48,7 @@ pub struct Entry {
     /// Who wrote it (the chat user name); the log keeps one shared copy per client.
     pub author: Arc<String>,
     /// What was written.
+    #[serde(with = "serde_bytes")]
     pub payload: Box<[u8]>,
     /// When the leader appended it, on the leader's clock.
     pub at: Instant,

@@ -77,6 +77,10 @@ pub struct Log {
     /// One shared copy of each client's author name: a million messages of one
     /// user hold one string, not a million.
     authors: BTreeMap<u64, Arc<String>>,
+    /// The lowest index replaced since the driver last asked
+    /// ([`take_rewritten_from`](Self::take_rewritten_from)): a driver that mirrors the
+    /// log on disk must cut its copy there before appending.
+    rewritten_from: Option<u64>,
 }
 
 impl Log {
@@ -248,6 +252,10 @@ impl Log {
                 Some(_) => {
                     // An uncommitted suffix from a deposed leader: replace it.
                     self.entries.truncate((entry.index - 1) as usize);
+                    self.rewritten_from = Some(
+                        self.rewritten_from
+                            .map_or(entry.index, |r| r.min(entry.index)),
+                    );
                     self.rebuild_clients();
                 }
                 None => {}
@@ -255,6 +263,30 @@ impl Log {
             self.push(entry.clone());
         }
         Ok(prev_index + entries.len() as u64)
+    }
+
+    /// The lowest index whose entry was replaced since the last call, if any.
+    pub fn take_rewritten_from(&mut self) -> Option<u64> {
+        self.rewritten_from.take()
+    }
+
+    /// A log holding `entries` (indexes 1, 2, 3, ... in order) with `commit` of them
+    /// committed: what a driver reads back from disk. `None` if the indexes do not
+    /// run from 1 without a gap.
+    pub fn restore(entries: Vec<Entry>, commit: u64) -> Option<Log> {
+        let mut log = Log::default();
+        let contiguous = entries
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.index == i as u64 + 1);
+        if !contiguous {
+            return None;
+        }
+        for e in entries {
+            log.push(e);
+        }
+        log.commit_to(commit);
+        Some(log)
     }
 
     /// The first index of the run of entries stamped `stamp` that ends at `index`.

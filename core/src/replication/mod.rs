@@ -145,6 +145,10 @@ impl Replication {
         &self.log
     }
 
+    pub(crate) fn log_mut(&mut self) -> &mut Log {
+        &mut self.log
+    }
+
     pub(crate) fn into_log(self) -> Log {
         self.log
     }

@@ -46,6 +46,7 @@ pub enum ClientMsg {
         /// The client's number for it.
         seq: u64,
         /// What was written.
+        #[serde(with = "serde_bytes")]
         text: Vec<u8>,
     },
     /// The last `last` committed messages.
