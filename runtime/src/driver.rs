@@ -161,9 +161,10 @@ pub async fn run_node(
     )
     .map_err(RuntimeError::Config)?;
     let (inbox_tx, mut inbox) = mpsc::channel(8192);
+    let peers = PeerLinks::new(opts.id, opts.config.cluster.clone(), inbox_tx.clone());
     let accept = tokio::spawn(accept_loop(listener, opts.config.cluster.clone(), inbox_tx));
     let mut d = Driver {
-        peers: PeerLinks::new(opts.id, opts.config.cluster.clone()),
+        peers,
         node,
         clock,
         store,
@@ -288,6 +289,14 @@ impl Driver {
     fn on_input(&mut self, input: Input) -> Result<(), RuntimeError> {
         match input {
             Input::Peer(msg) => self.step(Event::Received(msg)),
+            Input::PeerOpened { from, conn, tx } => {
+                self.peers.accepted(from, conn, tx);
+                Ok(())
+            }
+            Input::PeerClosed { from, conn } => {
+                self.peers.closed(from, conn);
+                Ok(())
+            }
             Input::ClientOpened { id, conn, tx } => {
                 // The newest connection of a client wins; dropping the old queue
                 // closes the old connection, and nothing more is read from it.

@@ -6,6 +6,7 @@ use crate::envelope::{Preface, StatusReply};
 use crate::frames::{frame, read_one, write_queued, FrameReader};
 use crate::status::Status;
 use ringleader_core::wire::{ClientId, ClientMsg, Message};
+use ringleader_core::NodeId;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -14,6 +15,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Frames queued towards one client before it counts as too slow and is closed.
 pub const CLIENT_QUEUE: usize = 4096;
+/// Frames queued towards a peer on the connection it dialled, before new ones are
+/// dropped.
+pub const PEER_QUEUE: usize = 4096;
 const PREFACE_MAX: usize = 4096;
 const PREFACE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -22,6 +26,22 @@ const PREFACE_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum Input {
     /// A message from a peer.
     Peer(Message),
+    /// A peer (with a lower id) dialled in; `tx` carries frames back to it.
+    PeerOpened {
+        /// The peer.
+        from: NodeId,
+        /// This connection's number.
+        conn: u64,
+        /// Frames to the peer.
+        tx: mpsc::Sender<Vec<u8>>,
+    },
+    /// A dialled-in peer connection closed.
+    PeerClosed {
+        /// The peer.
+        from: NodeId,
+        /// The connection.
+        conn: u64,
+    },
     /// A client connected; `tx` carries frames to it.
     ClientOpened {
         /// The client.
@@ -112,6 +132,15 @@ async fn serve(
                 tracing::warn!(%peer, node = %from, cluster = %theirs, "closing a peer link from another cluster");
                 return;
             }
+            let (tx, rx) = mpsc::channel(PEER_QUEUE);
+            tokio::spawn(write_queued(write, rx));
+            if inbox
+                .send(Input::PeerOpened { from, conn, tx })
+                .await
+                .is_err()
+            {
+                return;
+            }
             let mut frames = FrameReader::<Message>::new(read, peer);
             while let Some(msg) = frames.next().await {
                 if msg.from() != from {
@@ -122,6 +151,7 @@ async fn serve(
                     return;
                 }
             }
+            let _ = inbox.send(Input::PeerClosed { from, conn }).await;
         }
         Preface::Client { id } => {
             let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
