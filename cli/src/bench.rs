@@ -81,16 +81,8 @@ pub struct MemoryArgs {
 
 /// Runs a benchmark.
 pub fn run(cmd: BenchCommand) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = crate::async_runtime(2) else {
+        return ExitCode::FAILURE;
     };
     let result = runtime.block_on(async {
         match cmd {

@@ -198,15 +198,8 @@ pub fn run(args: ChatArgs) -> ExitCode {
         },
         buffer_limit: args.buffer,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = crate::async_runtime(1) else {
+        return ExitCode::FAILURE;
     };
     let interactive = std::io::stdin().is_terminal();
     let (as_json, linger) = (args.json, args.linger);

@@ -52,15 +52,8 @@ struct Running {
 
 /// Runs `cluster`.
 pub fn run(args: ClusterArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = crate::async_runtime(1) else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(cluster(args))
 }

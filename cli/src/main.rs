@@ -40,6 +40,24 @@ enum Command {
     Sim(sim::SimCommand),
 }
 
+/// A tokio runtime with `threads` worker threads (1: on the calling thread only);
+/// `None`, with the reason printed, if the system will not give one.
+pub fn async_runtime(threads: usize) -> Option<tokio::runtime::Runtime> {
+    let built = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    };
+    built
+        .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
+        .ok()
+}
+
 /// Exit status for bad usage: bad flags, unreadable or unwritable files.
 pub const EXIT_USAGE: u8 = 2;
 

@@ -237,16 +237,8 @@ pub fn run(args: NodeArgs) -> ExitCode {
             return ExitCode::from(crate::EXIT_USAGE);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = crate::async_runtime(2) else {
+        return ExitCode::FAILURE;
     };
     let id = args.id;
     let print_events = args.events;

@@ -46,15 +46,8 @@ pub fn run(args: StatusArgs) -> ExitCode {
     let addr = args
         .server
         .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT_BASE + 1)));
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = crate::async_runtime(1) else {
+        return ExitCode::FAILURE;
     };
     let result = runtime.block_on(async {
         tokio::time::timeout(args.timeout, ask(addr))

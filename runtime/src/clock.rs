@@ -44,9 +44,4 @@ impl Clock {
         let micros = micros.min(86_400_000_000);
         self.base + std::time::Duration::from_micros(micros)
     }
-
-    /// Microseconds since the Unix epoch of a core time.
-    pub fn unix_micros(at: Instant) -> u64 {
-        at.as_micros()
-    }
 }
