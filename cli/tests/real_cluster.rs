@@ -77,6 +77,30 @@ fn two_chat_clients_exchange_messages_through_the_cluster() {
         texts.contains(&"hello bob") && texts.contains(&"hello alice"),
         "{texts:?}"
     );
+    // Commands work on piped input too: the last messages, and where the client stands.
+    bob.say("/history 5");
+    bob.say("/status");
+    let (history, status) = wait_for(
+        Duration::from_secs(10),
+        "history and status answers",
+        || {
+            let events = bob.events();
+            let h = events.iter().find(|e| e["event"] == "history")?.clone();
+            let s = events.iter().find(|e| e["event"] == "status")?.clone();
+            Some((h, s))
+        },
+    );
+    let texts: Vec<&str> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"hello bob") && texts.contains(&"hello alice"),
+        "{history}"
+    );
+    assert!(status["leader"].is_u64(), "{status}");
     // Presence: bob is told alice joined (or saw her among the users) and left.
     assert!(alice.finish().success());
     wait_for(Duration::from_secs(10), "bob told that alice left", || {
