@@ -49,7 +49,7 @@ pub mod time;
 pub mod wire;
 
 pub use action::Action;
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, InjectedBug};
 pub use discovery::{Member, MemberState, MembershipChange};
 pub use election::rank::RankBy;
 pub use election::{Algorithm, ElectionMsg, Leadership, Role};

@@ -1,5 +1,6 @@
 //! Faults: what can go wrong, when, and the seeded generator of random schedules.
 
+use crate::units::{format_duration, parse_client, parse_duration, parse_node};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand::SeedableRng;
@@ -42,6 +43,15 @@ pub enum Fault {
     },
     /// Simulated client `c<n>` says goodbye and quits for good.
     ClientLeave(u32),
+    /// The node stops taking steps for a while, as a process stopped by a debugger,
+    /// a long garbage collection or an overloaded host: what arrives for it waits,
+    /// its timers fire late, and then it carries on where it was.
+    Pause {
+        /// The node.
+        node: NodeId,
+        /// How long it stands still.
+        lasts: Duration,
+    },
 }
 
 impl fmt::Display for Fault {
@@ -63,6 +73,111 @@ impl fmt::Display for Fault {
             Fault::Heal => f.write_str("heal"),
             Fault::Skew { node, drift_ppm } => write!(f, "skew {node} {drift_ppm:+}ppm"),
             Fault::ClientLeave(c) => write!(f, "client c{c} leaves"),
+            Fault::Pause { node, lasts } => {
+                write!(f, "pause {node} for {}", format_duration(*lasts))
+            }
+        }
+    }
+}
+
+/// Reads a fault as [`Fault`]'s `Display` writes it: `crash n3`, `restart n3`,
+/// `leave n3`, `partition n1,n2 | n3,n4`, `cut n1->n2`, `heal`, `skew n2 +500ppm`,
+/// `pause n2 for 3s`, `client c1 leaves`.
+impl FromStr for Fault {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let (verb, rest) = s.split_once(' ').unwrap_or((s, ""));
+        let rest = rest.trim();
+        let one_node = |what: &str| -> Result<NodeId, String> {
+            if rest.is_empty() {
+                return Err(format!("'{what}' needs a node, e.g. '{what} n2'"));
+            }
+            parse_node(rest)
+        };
+        match verb {
+            "crash" => Ok(Fault::Crash(one_node("crash")?)),
+            "restart" => Ok(Fault::Restart(one_node("restart")?)),
+            "leave" => Ok(Fault::Leave(one_node("leave")?)),
+            "heal" if rest.is_empty() => Ok(Fault::Heal),
+            "heal" => Err(format!("'heal' takes nothing after it, got '{rest}'")),
+            "partition" => {
+                let groups = rest
+                    .split('|')
+                    .map(|g| {
+                        let mut ids = g
+                            .split(',')
+                            .map(parse_node)
+                            .collect::<Result<Vec<_>, _>>()?;
+                        ids.sort();
+                        Ok(ids)
+                    })
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(|e| format!("{e} in '{s}' (write 'partition n1,n2 | n3,n4,n5')"))?;
+                if groups.len() < 2 && groups.iter().flatten().count() < 2 {
+                    return Err(format!(
+                        "'{s}' splits nothing: name at least two groups, e.g. 'partition n1,n2 | n3'"
+                    ));
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                if let Some(twice) = groups.iter().flatten().find(|id| !seen.insert(**id)) {
+                    return Err(format!("{twice} is in two groups in '{s}'"));
+                }
+                Ok(Fault::Partition(groups))
+            }
+            "cut" => {
+                let (from, to) = rest
+                    .split_once("->")
+                    .ok_or_else(|| format!("'{s}' needs a direction, e.g. 'cut n1->n2'"))?;
+                let (from, to) = (parse_node(from)?, parse_node(to)?);
+                if from == to {
+                    return Err(format!("'{s}' cuts a node off from itself"));
+                }
+                Ok(Fault::Cut { from, to })
+            }
+            "skew" => {
+                let (node, ppm) = rest
+                    .split_once(' ')
+                    .ok_or_else(|| format!("'{s}' needs a node and a drift, e.g. 'skew n2 +500ppm'"))?;
+                let ppm = ppm.trim();
+                let drift_ppm = ppm
+                    .strip_suffix("ppm")
+                    .and_then(|p| p.trim_start_matches('+').parse::<i32>().ok())
+                    .filter(|p| p.abs() <= 100_000)
+                    .ok_or_else(|| {
+                        format!("'{ppm}' is not a drift: write parts per million between -100000ppm and +100000ppm")
+                    })?;
+                Ok(Fault::Skew {
+                    node: parse_node(node)?,
+                    drift_ppm,
+                })
+            }
+            "pause" => {
+                let (node, lasts) = rest
+                    .split_once(" for ")
+                    .ok_or_else(|| format!("'{s}' needs a length, e.g. 'pause n2 for 3s'"))?;
+                let lasts = parse_duration(lasts)?;
+                if lasts.is_zero() {
+                    return Err(format!("'{s}' pauses for no time"));
+                }
+                Ok(Fault::Pause {
+                    node: parse_node(node)?,
+                    lasts,
+                })
+            }
+            "client" => {
+                let (c, leaves) = rest
+                    .split_once(' ')
+                    .ok_or_else(|| format!("'{s}': write 'client c1 leaves'"))?;
+                if leaves.trim() != "leaves" {
+                    return Err(format!("'{s}': write 'client c1 leaves'"));
+                }
+                Ok(Fault::ClientLeave(parse_client(c)?))
+            }
+            "" => Err("an empty fault".to_owned()),
+            other => Err(format!(
+                "unknown fault '{other}' (expected crash, restart, leave, partition, cut, heal, skew, pause or client)"
+            )),
         }
     }
 }
@@ -327,7 +442,7 @@ mod tests {
                         }
                         Fault::Partition(_) | Fault::Cut { .. } => cut = true,
                         Fault::Heal => cut = false,
-                        Fault::Skew { .. } | Fault::ClientLeave(_) => {}
+                        Fault::Skew { .. } | Fault::ClientLeave(_) | Fault::Pause { .. } => {}
                     }
                 }
                 assert!(
@@ -335,6 +450,57 @@ mod tests {
                     "seed {seed} {profile}: a fault outlives the run"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn every_fault_reads_back_as_it_is_written() {
+        let all = [
+            Fault::Crash(NodeId(3)),
+            Fault::Restart(NodeId(1)),
+            Fault::Leave(NodeId(12)),
+            Fault::Partition(vec![vec![NodeId(1), NodeId(2)], vec![NodeId(3)]]),
+            Fault::Cut {
+                from: NodeId(1),
+                to: NodeId(2),
+            },
+            Fault::Heal,
+            Fault::Skew {
+                node: NodeId(2),
+                drift_ppm: -450,
+            },
+            Fault::Skew {
+                node: NodeId(2),
+                drift_ppm: 450,
+            },
+            Fault::Pause {
+                node: NodeId(4),
+                lasts: Duration::from_micros(1_500_001),
+            },
+            Fault::ClientLeave(2),
+        ];
+        for f in all {
+            assert_eq!(f.to_string().parse::<Fault>(), Ok(f.clone()), "{f}");
+        }
+    }
+
+    #[test]
+    fn bad_faults_say_what_is_wrong() {
+        for (text, says) in [
+            ("crsh n3", "unknown fault 'crsh'"),
+            ("crash", "needs a node"),
+            ("crash x", "not a node"),
+            ("cut n1 n2", "direction"),
+            ("cut n1->n1", "itself"),
+            ("partition n1,n2 | n2", "two groups"),
+            ("skew n2 fast", "not a drift"),
+            ("pause n2", "needs a length"),
+            ("pause n2 for 0s", "no time"),
+            ("heal n1", "nothing after"),
+            ("client c1 stays", "client c1 leaves"),
+        ] {
+            let e = text.parse::<Fault>().unwrap_err();
+            assert!(e.contains(says), "{text}: {e}");
         }
     }
 

@@ -31,11 +31,17 @@ pub mod invariants;
 pub mod network;
 pub mod queue;
 pub mod report;
+pub mod scenario;
+pub mod shrink;
+pub mod stats;
+pub mod sweep;
 pub mod trace;
+pub mod units;
+pub mod viewer;
 pub mod world;
 
 pub use config::SimConfig;
 pub use faults::{Fault, FaultProfile, ScheduledFault};
 pub use network::NetworkConfig;
 pub use report::{Report, Violation};
-pub use world::{fault_schedule, run, run_traced, SimError};
+pub use world::{fault_schedule, run, run_recorded, run_traced, SimError};

@@ -29,6 +29,69 @@ pub struct Tracer<'w> {
     digest: Digest,
     out: Option<&'w mut dyn Write>,
     error: Option<io::Error>,
+    records: Option<&'w mut Vec<Record>>,
+}
+
+/// One thing that happened, structured for the trace viewer. Times are virtual
+/// microseconds.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// A message between two nodes: delivered at `at`, or dropped (`dropped`
+    /// says why; `at` is then when it was lost or turned away).
+    Message {
+        /// When it was sent.
+        sent: u64,
+        /// When it arrived or was dropped.
+        at: u64,
+        /// Sender.
+        from: u32,
+        /// Receiver.
+        to: u32,
+        /// Its kind, e.g. `Heartbeat`, `Election`, `Append`.
+        kind: String,
+        /// The message as the text trace shows it.
+        label: String,
+        /// `lost`, `cut` or `down` when it never arrived.
+        dropped: Option<&'static str>,
+    },
+    /// A fault (or the end of a pause).
+    Fault {
+        /// When.
+        at: u64,
+        /// What, as scenario files write it.
+        text: String,
+    },
+    /// A node's role changed.
+    Role {
+        /// When.
+        at: u64,
+        /// The node.
+        node: u32,
+        /// Its new role.
+        role: String,
+        /// The leader it now follows (itself when leading), if any.
+        leader: Option<u32>,
+        /// The epoch (term) of that leadership.
+        epoch: u64,
+    },
+    /// A node started.
+    Start {
+        /// When.
+        at: u64,
+        /// The node.
+        node: u32,
+    },
+}
+
+/// The first word of a message's text form: its kind, finer than
+/// [`Message::kind`] for election and replication messages.
+fn kind_of(label: &str) -> String {
+    label
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// Why the network dropped a message.
@@ -105,6 +168,7 @@ impl<'w> Tracer<'w> {
             digest: Digest::default(),
             out: None,
             error: None,
+            records: None,
         }
     }
 
@@ -114,7 +178,42 @@ impl<'w> Tracer<'w> {
             digest: Digest::default(),
             out: Some(out),
             error: None,
+            records: None,
         }
+    }
+
+    /// Also keeps structured records of the run (for the trace viewer).
+    pub fn recording(mut self, records: &'w mut Vec<Record>) -> Self {
+        self.records = Some(records);
+        self
+    }
+
+    fn record(&mut self, make: impl FnOnce() -> Record) {
+        if let Some(r) = self.records.as_mut() {
+            r.push(make());
+        }
+    }
+
+    fn record_message(
+        &mut self,
+        sent: Instant,
+        at: Instant,
+        (from, to): (NodeId, NodeId),
+        msg: &Message,
+        dropped: Option<DropReason>,
+    ) {
+        self.record(|| {
+            let label = Msg(msg).to_string();
+            Record::Message {
+                sent: sent.as_micros(),
+                at: at.as_micros(),
+                from: from.0,
+                to: to.0,
+                kind: kind_of(&label),
+                label,
+                dropped: dropped.map(DropReason::as_str),
+            }
+        });
     }
 
     /// The digest of everything recorded so far.
@@ -144,6 +243,10 @@ impl<'w> Tracer<'w> {
 
     /// A node started (or restarted) in life `incarnation`.
     pub fn start(&mut self, at: Instant, node: NodeId, incarnation: u64) {
+        self.record(|| Record::Start {
+            at: at.as_micros(),
+            node: node.0,
+        });
         self.head(at, 1, node);
         self.digest.word(incarnation);
         self.line(format_args!("{at:>12} {node} * start #{incarnation}\n"));
@@ -155,8 +258,9 @@ impl<'w> Tracer<'w> {
         self.line(format_args!("{at:>12} {node} ~ tick\n"));
     }
 
-    /// A message was delivered.
-    pub fn deliver(&mut self, at: Instant, to: NodeId, msg: &Message) {
+    /// A message sent at `sent` was delivered.
+    pub fn deliver(&mut self, sent: Instant, at: Instant, to: NodeId, msg: &Message) {
+        self.record_message(sent, at, (msg.from(), to), msg, None);
         self.head(at, 3, to);
         digest_message(&mut self.digest, msg);
         self.line(format_args!(
@@ -166,15 +270,16 @@ impl<'w> Tracer<'w> {
         ));
     }
 
-    /// The network dropped a message from `from` to `to`.
+    /// The network dropped a message from `from` to `to`, sent at `sent`.
     pub fn dropped(
         &mut self,
-        at: Instant,
+        (sent, at): (Instant, Instant),
         from: NodeId,
         to: NodeId,
         msg: &Message,
         why: DropReason,
     ) {
+        self.record_message(sent, at, (from, to), msg, Some(why));
         self.head(at, 4, from);
         self.digest.word(u64::from(to.0));
         self.digest.word(why as u64);
@@ -187,6 +292,18 @@ impl<'w> Tracer<'w> {
 
     /// A node emitted an action.
     pub fn action(&mut self, at: Instant, node: NodeId, action: &Action) {
+        if let Action::RoleChanged {
+            new, leader, epoch, ..
+        } = action
+        {
+            self.record(|| Record::Role {
+                at: at.as_micros(),
+                node: node.0,
+                role: new.to_string(),
+                leader: leader.map(|l| l.0),
+                epoch: *epoch,
+            });
+        }
         self.head(at, 5, node);
         match action {
             Action::Send { to, msg } => {
@@ -274,8 +391,22 @@ impl<'w> Tracer<'w> {
         self.line(format_args!("{at:>12} c{client} * {what}\n"));
     }
 
+    /// A paused node carries on.
+    pub fn resume(&mut self, at: Instant, node: NodeId) {
+        self.record(|| Record::Fault {
+            at: at.as_micros(),
+            text: format!("resume {node}"),
+        });
+        self.head(at, 12, node);
+        self.line(format_args!("{at:>12} !! resume {node}\n"));
+    }
+
     /// A fault was applied.
     pub fn fault(&mut self, at: Instant, fault: &Fault) {
+        self.record(|| Record::Fault {
+            at: at.as_micros(),
+            text: fault.to_string(),
+        });
         self.head(at, 6, NodeId(0));
         self.digest.value(fault);
         self.line(format_args!("{at:>12} !! {fault}\n"));

@@ -1,7 +1,13 @@
 //! `ringleader sim ...`: the simulator's commands.
 
 mod bench;
+mod outcome;
+mod progress;
 mod run;
+mod setup;
+mod shrink;
+mod stats;
+mod sweep;
 
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -14,6 +20,23 @@ pub enum SimCommand {
     ///
     /// Exit status: 0 when every invariant held, 1 when one failed, 2 for bad usage.
     Run(run::RunArgs),
+    /// Replay a failing run from its replay file and check that it fails the same
+    /// way, with the same trace digest.
+    ///
+    /// Exit status: 0 when reproduced, 1 when not, 2 for bad usage.
+    Replay(run::ReplayArgs),
+    /// Run many seeds in parallel and summarise the failures; each failure is
+    /// written as a replay file.
+    ///
+    /// Exit status: 0 when every seed passed, 1 when one failed, 2 for bad usage.
+    Sweep(sweep::SweepArgs),
+    /// Reduce a failing run to a small one that fails the same invariant.
+    ///
+    /// Exit status: 0 when a failing run was written, 1 when the run does not
+    /// fail, 2 for bad usage.
+    Shrink(shrink::ShrinkArgs),
+    /// Election figures over many seeds: messages by kind and time to agreement.
+    Stats(stats::StatsArgs),
     /// Measure the simulator: delivered events and virtual seconds per wall second.
     Bench(bench::BenchArgs),
 }
@@ -22,6 +45,10 @@ pub enum SimCommand {
 pub fn run(cmd: SimCommand) -> ExitCode {
     match cmd {
         SimCommand::Run(args) => run::run(args),
+        SimCommand::Replay(args) => run::replay(args),
+        SimCommand::Sweep(args) => sweep::run(args),
+        SimCommand::Shrink(args) => shrink::run(args),
+        SimCommand::Stats(args) => stats::run(args),
         SimCommand::Bench(args) => bench::run(args),
     }
 }

@@ -34,6 +34,7 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Quorum {
     voters: Vec<NodeId>,
+    bug: crate::config::InjectedBug,
     timeout: Duration,
     votes: BTreeSet<NodeId>,
     /// Pre-votes gathered for the next term, while asking.
@@ -51,6 +52,7 @@ impl Quorum {
         voters.dedup();
         Quorum {
             voters,
+            bug: config.inject_bug,
             timeout: config.election_timeout,
             votes: BTreeSet::new(),
             prevotes: None,
@@ -61,7 +63,7 @@ impl Quorum {
     }
 
     fn majority(&self) -> usize {
-        self.voters.len() / 2 + 1
+        self.bug.majority(self.voters.len())
     }
 
     fn is_voter(&self, id: NodeId) -> bool {

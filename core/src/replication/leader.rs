@@ -551,7 +551,7 @@ impl Leader {
                     })
                     .collect();
                 matched.sort_unstable_by(|a, b| b.cmp(a));
-                let majority = s.voters.len() / 2 + 1;
+                let majority = s.bug.majority(s.voters.len());
                 matched.get(majority - 1).copied().unwrap_or(0)
             }
             Algorithm::Bully | Algorithm::Ring => {

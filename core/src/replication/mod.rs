@@ -56,6 +56,7 @@ pub(crate) struct Settings {
     /// `bully`/`ring`: a leader serves no sooner than this after its node started,
     /// so every member has announced itself at least once and the view is whole.
     warmup: Duration,
+    bug: crate::config::InjectedBug,
 }
 
 impl Settings {
@@ -74,6 +75,7 @@ impl Settings {
             retransmit: config.heartbeat_interval * 3,
             gather_timeout: config.election_timeout,
             warmup: config.announce_interval + config.heartbeat_interval,
+            bug: config.inject_bug,
         }
     }
 }

@@ -1,0 +1,198 @@
+//! The flags that describe a simulated run, shared by `run`, `sweep` and `stats`:
+//! a scenario file and/or flags, the flags winning over the file.
+
+use crate::parse;
+use clap::Args;
+use ringleader_core::{Algorithm, InjectedBug, RankBy};
+use ringleader_sim::scenario::{self, Scenario};
+use ringleader_sim::FaultProfile;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What to simulate. Without `--scenario`, a default run (5 nodes, 60 s, bully, a
+/// LAN, no faults, no clients) changed by the flags given.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SetupArgs {
+    /// A scenario file (TOML, see scenarios/README.md); flags given as well
+    /// override its settings.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Number of servers, ids 1..=N [default: 5].
+    #[arg(long)]
+    nodes: Option<u32>,
+    /// Virtual time to simulate, e.g. 60s, 500ms, 10m [default: 60s].
+    #[arg(long, value_parser = parse::duration)]
+    duration: Option<Duration>,
+    /// Probability that a message is lost [default: 0].
+    #[arg(long, value_parser = parse::probability)]
+    loss: Option<f64>,
+    /// Probability that a delivered message arrives twice [default: 0].
+    #[arg(long, value_parser = parse::probability)]
+    duplicate: Option<f64>,
+    /// Probability that a message is held back so later ones overtake it [default: 0].
+    #[arg(long, value_parser = parse::probability)]
+    reorder: Option<f64>,
+    /// One-way latency, a range MIN..MAX or one value [default: 200us..2ms].
+    #[arg(long, value_parser = parse::latency)]
+    latency: Option<(Duration, Duration)>,
+    /// Random faults generated from the seed, on top of the scenario's timeline:
+    /// none, light or heavy [default: none].
+    #[arg(long, value_parser = parse_profile)]
+    faults: Option<FaultProfile>,
+    /// Let the fault generator crash and restart nodes but never cut links.
+    #[arg(long)]
+    no_partitions: bool,
+    /// Election algorithm of every node: bully, ring (Chang-Roberts) or quorum
+    /// [default: bully]; `sim stats` takes several, comma-separated.
+    #[arg(long = "election", value_delimiter = ',', value_parser = parse::algorithm)]
+    pub elections: Vec<Algorithm>,
+    /// What makes a node the preferred leader under bully and ring: id (highest
+    /// wins), oldest (longest running wins) or address (lowest address and port
+    /// wins) [default: id].
+    #[arg(long, value_parser = parse::rank)]
+    rank: Option<RankBy>,
+    /// How long a starting node listens before its first election [default: 300ms].
+    #[arg(long, value_parser = parse::duration)]
+    settle: Option<Duration>,
+    /// Election timeout (bully: wait for OK; ring: longest round; quorum: randomized
+    /// between one and two of it) [default: 300ms].
+    #[arg(long, value_parser = parse::duration)]
+    election_timeout: Option<Duration>,
+    /// Heartbeat interval of every node [default: 100ms].
+    #[arg(long, value_parser = parse::duration)]
+    heartbeat: Option<Duration>,
+    /// Silence after which a member is suspected [default: 250ms].
+    #[arg(long, value_parser = parse::duration)]
+    suspect_timeout: Option<Duration>,
+    /// Silence after which a member is declared dead [default: 500ms].
+    #[arg(long, value_parser = parse::duration)]
+    failure_timeout: Option<Duration>,
+    /// Interval of the multicast announcements [default: 1s].
+    #[arg(long, value_parser = parse::duration)]
+    announce: Option<Duration>,
+    /// Simulated chat clients, each sending at --rate and checked end to end
+    /// [default: 0].
+    #[arg(long)]
+    clients: Option<u32>,
+    /// Messages per second each client sends, 0 for clients that only read
+    /// [default: 5].
+    #[arg(long, value_parser = parse_rate)]
+    rate: Option<f64>,
+    /// Entries per chunk when a new or restarted server catches up [default: 100].
+    #[arg(long, value_parser = parse::count)]
+    sync_chunk: Option<usize>,
+    /// A deliberate bug, to test the simulator's tools against.
+    #[arg(long, hide = true, value_parser = InjectedBug::from_name)]
+    inject_bug: Option<InjectedBug>,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of messages per second"))?;
+    if r.is_finite() && (0.0..=10_000.0).contains(&r) {
+        Ok(r)
+    } else {
+        Err(format!(
+            "rate must be between 0 and 10000 messages per second, got {s}"
+        ))
+    }
+}
+
+fn parse_profile(s: &str) -> Result<FaultProfile, String> {
+    s.parse()
+}
+
+impl SetupArgs {
+    /// The scenario these flags describe: the file's (or the default run), with
+    /// every given flag applied, and `election` instead of the flag's if given.
+    pub fn scenario_with(&self, election: Option<Algorithm>) -> Result<Scenario, String> {
+        let mut s = match &self.scenario {
+            Some(path) => scenario::load(path).map_err(|e| e.to_string())?,
+            None => Scenario::default(),
+        };
+        let c = &mut s.config;
+        let set = |field: &mut Duration, v: Option<Duration>| {
+            if let Some(v) = v {
+                *field = v;
+            }
+        };
+        if let Some(n) = self.nodes {
+            c.nodes = n;
+        }
+        set(&mut c.duration, self.duration);
+        if let Some(p) = self.loss {
+            c.network.loss = p;
+        }
+        if let Some(p) = self.duplicate {
+            c.network.duplicate = p;
+        }
+        if let Some(p) = self.reorder {
+            c.network.reorder = p;
+        }
+        if let Some((lo, hi)) = self.latency {
+            c.network.latency_min = lo;
+            c.network.latency_max = hi;
+        }
+        if let Some(f) = self.faults {
+            c.faults = f;
+        }
+        if self.no_partitions {
+            c.partitions = false;
+        }
+        let given = match self.elections.as_slice() {
+            [] => None,
+            [one] => Some(*one),
+            more => {
+                return Err(format!(
+                    "this command runs one election algorithm, but --election names {}",
+                    more.len()
+                ))
+            }
+        };
+        if let Some(e) = election.or(given) {
+            c.node.election = e;
+        }
+        if let Some(r) = self.rank {
+            c.node.rank = r;
+        }
+        set(&mut c.node.settle, self.settle);
+        set(&mut c.node.election_timeout, self.election_timeout);
+        set(&mut c.node.heartbeat_interval, self.heartbeat);
+        set(&mut c.node.suspect_timeout, self.suspect_timeout);
+        set(&mut c.node.failure_timeout, self.failure_timeout);
+        set(&mut c.node.announce_interval, self.announce);
+        if let Some(n) = self.clients {
+            c.clients = n;
+        }
+        if let Some(r) = self.rate {
+            c.rate = r;
+        }
+        if let Some(n) = self.sync_chunk {
+            c.node.sync_chunk = n;
+        }
+        if let Some(b) = self.inject_bug {
+            c.node.inject_bug = b;
+        }
+        // A scenario's timeline may name nodes a smaller --nodes no longer has.
+        c.validate()?;
+        Ok(s)
+    }
+
+    /// The scenario these flags describe.
+    pub fn scenario(&self) -> Result<Scenario, String> {
+        self.scenario_with(None)
+    }
+
+    /// A short name for what is simulated, for titles and file names.
+    pub fn title(&self, s: &Scenario) -> String {
+        if !s.name.is_empty() {
+            s.name.clone()
+        } else if let Some(p) = &self.scenario {
+            p.file_stem()
+                .map_or("scenario".into(), |n| n.to_string_lossy().into_owned())
+        } else {
+            format!("{} {} nodes", s.config.node.election, s.config.nodes)
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! `ringleader sim stats`: election figures over many seeds, per algorithm.
+
+use super::progress::Progress;
+use super::setup::SetupArgs;
+use super::sweep::parse_seeds;
+use crate::EXIT_USAGE;
+use clap::Args;
+use ringleader_core::Algorithm;
+use ringleader_sim::stats::{figures, ElectionFigures, Summary};
+use ringleader_sim::sweep::{sweep, SweepOptions};
+use ringleader_sim::Report;
+use serde::Serialize;
+use std::ops::RangeInclusive;
+use std::process::ExitCode;
+
+/// Flags of `sim stats`.
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// The seeds to run for each algorithm, both ends included: A..B.
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: RangeInclusive<u64>,
+    #[command(flatten)]
+    setup: SetupArgs,
+    /// Runs at once [default: the number of CPUs].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    jobs: Option<u32>,
+    /// Print exactly one JSON object on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Output {
+    seeds: [u64; 2],
+    nodes: u32,
+    scenario: Option<String>,
+    elections: Vec<ElectionFigures>,
+}
+
+/// Runs `sim stats`.
+pub fn run(args: StatsArgs) -> ExitCode {
+    let algorithms = if args.setup.elections.is_empty() {
+        vec![Algorithm::Bully, Algorithm::Ring, Algorithm::Quorum]
+    } else {
+        args.setup.elections.clone()
+    };
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |j| j as usize,
+    );
+    let mut out = Output {
+        seeds: [*args.seeds.start(), *args.seeds.end()],
+        nodes: 0,
+        scenario: args
+            .setup
+            .scenario
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        elections: Vec::new(),
+    };
+    let per = args.seeds.end() - args.seeds.start() + 1;
+    let mut progress = Progress::new("runs", per * algorithms.len() as u64, false);
+    for algorithm in algorithms {
+        let scenario = match args.setup.scenario_with(Some(algorithm)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        out.nodes = scenario.config.nodes;
+        let runs = sweep(
+            &scenario.config,
+            args.seeds.clone(),
+            SweepOptions {
+                jobs,
+                fail_fast: false,
+            },
+            |r| progress.tick(r.failed()),
+        );
+        let mut reports: Vec<&Report> = Vec::with_capacity(runs.len());
+        for r in &runs {
+            match &r.report {
+                Ok(rep) => reports.push(rep),
+                Err(e) => {
+                    eprintln!("error: seed {}: {e}", r.seed);
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            }
+        }
+        out.elections
+            .push(figures(&algorithm.to_string(), &reports));
+    }
+    progress.finish();
+    if args.json {
+        match serde_json::to_string(&out) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: cannot encode the figures: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    } else {
+        print_table(&out);
+    }
+    ExitCode::SUCCESS
+}
+
+fn row(name: &str, s: &Summary) -> String {
+    format!(
+        "  {name:<24} {:>10.1} {:>8} {:>8} {:>8}",
+        s.mean, s.p50, s.p99, s.max
+    )
+}
+
+fn print_table(out: &Output) {
+    println!(
+        "{} nodes, seeds {}..{}{}",
+        out.nodes,
+        out.seeds[0],
+        out.seeds[1],
+        out.scenario
+            .as_ref()
+            .map_or(String::new(), |s| format!(", scenario {s}"))
+    );
+    for e in &out.elections {
+        println!();
+        println!(
+            "{}: {} seeds, {} with a failed invariant",
+            e.election, e.seeds, e.failed_seeds
+        );
+        println!(
+            "  {:<24} {:>10} {:>8} {:>8} {:>8}",
+            "per seed", "mean", "p50", "p99", "max"
+        );
+        println!("{}", row("elections", &e.elections));
+        println!("{}", row("election messages", &e.messages_total));
+        for (kind, s) in &e.messages {
+            println!("{}", row(&format!("  {kind}"), s));
+        }
+        println!("{}", row("split brain ms", &e.split_brain_ms));
+        println!(
+            "  {:<24} {:>10} {:>8} {:>8} {:>8}",
+            "per election", "mean", "p50", "p99", "max"
+        );
+        println!("{}", row("time to agreement ms", &e.time_to_agreement_ms));
+    }
+}

@@ -1,0 +1,271 @@
+//! `ringleader sim sweep`: many seeds in parallel, failures summarised and written
+//! as replay files.
+
+use super::outcome::{replay_command, replay_scenario, write_scenario};
+use super::progress::Progress;
+use super::setup::SetupArgs;
+use super::shrink::shrink_and_write;
+use crate::EXIT_USAGE;
+use clap::Args;
+use ringleader_sim::sweep::{sweep, SweepOptions};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `sim sweep`.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// The seeds to run, both ends included: A..B, e.g. 1..1000.
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: RangeInclusive<u64>,
+    #[command(flatten)]
+    setup: SetupArgs,
+    /// Runs at once [default: the number of CPUs].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    jobs: Option<u32>,
+    /// Stop starting new seeds after the first failure.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Shrink the first failing seed of each invariant and write the minimal run.
+    #[arg(long)]
+    shrink: bool,
+    /// Where replay files of failures go.
+    #[arg(long, value_name = "DIR", default_value = "sim-failures")]
+    failures: PathBuf,
+    /// Print exactly one JSON object on stdout instead of the summary (progress
+    /// still goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses `A..B` (both included), or one seed.
+pub fn parse_seeds(s: &str) -> Result<RangeInclusive<u64>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .map(|(a, b)| (a, b.trim_start_matches('=')))
+        .unwrap_or((s, s));
+    let num = |x: &str| {
+        x.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("'{x}' is not a seed in '{s}' (write A..B, e.g. 1..1000)"))
+    };
+    let (a, b) = (num(a)?, num(b)?);
+    if a > b {
+        return Err(format!("seed range '{s}' runs backwards"));
+    }
+    Ok(a..=b)
+}
+
+#[derive(Serialize)]
+struct Failure {
+    seed: u64,
+    invariant: String,
+    at_ms: u64,
+    detail: String,
+    replay_file: Option<String>,
+    replay: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Shrunk {
+    invariant: String,
+    seed: u64,
+    file: String,
+    faults: usize,
+    nodes: u32,
+    clients: u32,
+    duration_ms: u64,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    seeds: usize,
+    seed_range: [u64; 2],
+    election: String,
+    nodes: u32,
+    jobs: usize,
+    wall_s: f64,
+    runs_per_second: f64,
+    passed: usize,
+    failures: Vec<Failure>,
+    failures_by_invariant: BTreeMap<String, usize>,
+    shrunk: Vec<Shrunk>,
+}
+
+/// Runs `sim sweep`.
+pub fn run(args: SweepArgs) -> ExitCode {
+    let scenario = match args.setup.scenario() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let title = args.setup.title(&scenario);
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |j| j as usize,
+    );
+    let total = args.seeds.end() - args.seeds.start() + 1;
+    let mut progress = Progress::new("seeds", total, false);
+    let runs = sweep(
+        &scenario.config,
+        args.seeds.clone(),
+        SweepOptions {
+            jobs,
+            fail_fast: args.fail_fast,
+        },
+        |r| progress.tick(r.failed()),
+    );
+    progress.finish();
+    let wall = progress.elapsed().as_secs_f64();
+    let mut failures = Vec::new();
+    let mut by_invariant: BTreeMap<String, usize> = BTreeMap::new();
+    let mut first_of: BTreeMap<String, u64> = BTreeMap::new();
+    let mut write_errors = Vec::new();
+    for r in &runs {
+        let report = match &r.report {
+            Ok(rep) if rep.ok() => continue,
+            Ok(rep) => rep,
+            Err(e) => {
+                eprintln!("error: seed {}: {e}", r.seed);
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        let Some(first) = report.violations.first() else {
+            continue;
+        };
+        *by_invariant.entry(first.invariant.to_owned()).or_default() += 1;
+        first_of.entry(first.invariant.to_owned()).or_insert(r.seed);
+        let replay = replay_scenario(&title, &scenario, report);
+        let file = match write_scenario(&args.failures, &title, &replay) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                write_errors.push(e);
+                None
+            }
+        };
+        failures.push(Failure {
+            seed: r.seed,
+            invariant: first.invariant.to_owned(),
+            at_ms: first.at_ms,
+            detail: first.detail.clone(),
+            replay: file.as_deref().map(replay_command),
+            replay_file: file.map(|p| p.display().to_string()),
+        });
+    }
+    let mut shrunk = Vec::new();
+    if args.shrink {
+        for (invariant, seed) in &first_of {
+            let Some(f) = failures.iter().find(|f| f.seed == *seed) else {
+                continue;
+            };
+            let Some(file) = &f.replay_file else {
+                continue;
+            };
+            eprintln!("shrinking seed {seed} ({invariant})");
+            match shrink_and_write(&PathBuf::from(file), Some(invariant), 2000, !args.json) {
+                Ok((path, size)) => shrunk.push(Shrunk {
+                    invariant: invariant.clone(),
+                    seed: *seed,
+                    file: path.display().to_string(),
+                    faults: size.faults,
+                    nodes: size.nodes,
+                    clients: size.clients,
+                    duration_ms: size.duration.as_millis() as u64,
+                }),
+                Err(e) => eprintln!("warning: cannot shrink seed {seed}: {e}"),
+            }
+        }
+    }
+    let summary = Summary {
+        seeds: runs.len(),
+        seed_range: [*args.seeds.start(), *args.seeds.end()],
+        election: scenario.config.node.election.to_string(),
+        nodes: scenario.config.nodes,
+        jobs,
+        wall_s: wall,
+        runs_per_second: runs.len() as f64 / wall.max(1e-9),
+        passed: runs.len() - failures.len(),
+        failures,
+        failures_by_invariant: by_invariant,
+        shrunk,
+    };
+    for e in &write_errors {
+        eprintln!("warning: {e}");
+    }
+    if args.json {
+        match serde_json::to_string(&summary) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: cannot encode the summary: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    } else {
+        print_summary(&title, &summary, args.fail_fast);
+    }
+    if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
+    let cut_short = fail_fast && s.seeds < (s.seed_range[1] - s.seed_range[0] + 1) as usize;
+    println!(
+        "sweep of {title}: {} seeds ({}..{}{}) in {:.1} s on {} jobs, {:.1} runs/s",
+        s.seeds,
+        s.seed_range[0],
+        s.seed_range[1],
+        if cut_short {
+            ", stopped at the first failure"
+        } else {
+            ""
+        },
+        s.wall_s,
+        s.jobs,
+        s.runs_per_second
+    );
+    if s.failures.is_empty() {
+        println!("  every seed kept every invariant");
+        return;
+    }
+    println!("  {} passed, {} FAILED", s.passed, s.failures.len());
+    for (invariant, count) in &s.failures_by_invariant {
+        let seeds: Vec<String> = s
+            .failures
+            .iter()
+            .filter(|f| f.invariant == *invariant)
+            .map(|f| f.seed.to_string())
+            .collect();
+        let shown = seeds
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if seeds.len() > 20 { ", ..." } else { "" };
+        println!("  {invariant}: {count} seeds ({shown}{more})");
+    }
+    println!("  replay the first of each:");
+    for invariant in s.failures_by_invariant.keys() {
+        if let Some(cmd) = s
+            .failures
+            .iter()
+            .find(|f| f.invariant == *invariant)
+            .and_then(|f| f.replay.as_ref())
+        {
+            println!("    {cmd}");
+        }
+    }
+    for sh in &s.shrunk {
+        println!(
+            "  shrunk seed {} ({}) to {} faults, {} nodes, {} clients, {} ms: ringleader sim replay {}",
+            sh.seed, sh.invariant, sh.faults, sh.nodes, sh.clients, sh.duration_ms, sh.file
+        );
+    }
+}
