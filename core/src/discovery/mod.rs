@@ -130,6 +130,7 @@ impl Discovery {
     /// The node lets the election react before [`emit`](Self::emit) sends anything,
     /// so this tick's heartbeats carry the leadership as it stands after the tick.
     pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.forgive_own_pause(now);
         if now >= self.next_check {
             self.check_timeouts(now, out);
         }
@@ -161,6 +162,26 @@ impl Discovery {
             self.next_heartbeat = (self.next_heartbeat + self.heartbeat_interval)
                 .max(now + self.heartbeat_interval / 2);
         }
+    }
+
+    /// A tick far later than the earliest deadline this node asked for means the
+    /// node itself stood still: a stopped process, a long collection, a suspended
+    /// machine. The others' silence over that time is ours, not theirs (their
+    /// messages are waiting to be read), so it does not count against them;
+    /// otherwise a paused node would wake, declare everyone dead and lead alone.
+    fn forgive_own_pause(&mut self, now: Instant) {
+        let overslept = now.saturating_since(self.next_deadline());
+        if overslept <= self.heartbeat_interval * 2 {
+            return;
+        }
+        tracing::warn!(
+            paused_ms = overslept.as_millis() as u64,
+            "this node stood still; not counting the others' silence over that time"
+        );
+        for m in self.view.iter_mut().filter(|m| m.state.is_live()) {
+            m.last_heard = (m.last_heard + overslept).min(now);
+        }
+        self.next_check = now;
     }
 
     fn check_timeouts(&mut self, now: Instant, out: &mut Vec<Action>) {

@@ -409,3 +409,40 @@ fn hb(from: crate::NodeInfo) -> Message {
         leading: None,
     }
 }
+
+#[test]
+fn a_node_that_stood_still_does_not_blame_the_others_for_its_own_silence() {
+    let cfg = config(1);
+    let (mut a, _) = started(1, ms(0));
+    let (b, _) = started(2, ms(0));
+    a.step(ms(10), Event::Received(hb(b.info())));
+    let due = a.next_deadline().unwrap();
+
+    // The process was stopped for far longer than the failure timeout; its first
+    // tick after waking must not declare the member that kept talking dead.
+    let woke = due + cfg.failure_timeout * 4;
+    let out = a.step(woke, Event::Tick);
+    assert_eq!(changes_of(&out), vec![]);
+    assert_eq!(a.member(NodeId(2)).unwrap().state, MemberState::Alive);
+
+    // Its queued heartbeat arrives next and the member stays alive...
+    a.step(
+        woke + Duration::from_millis(1),
+        Event::Received(hb(b.info())),
+    );
+    assert_eq!(a.member(NodeId(2)).unwrap().state, MemberState::Alive);
+
+    // ...but silence after the wake-up still counts, on the ordinary deadlines.
+    let heard = woke + Duration::from_millis(1);
+    let mut died_at = None;
+    while let Some(at) = a.next_deadline() {
+        if at > heard + cfg.failure_timeout * 2 {
+            break;
+        }
+        if changes_of(&a.step(at, Event::Tick)).contains(&(NodeId(2), MembershipChange::Died)) {
+            died_at = Some(at);
+            break;
+        }
+    }
+    assert_eq!(died_at, Some(heard + cfg.failure_timeout));
+}
