@@ -42,12 +42,19 @@ impl Size {
 
 impl std::fmt::Display for Size {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: u64, what: &str| {
+            if n == 1 {
+                format!("1 {what}")
+            } else {
+                format!("{n} {what}s")
+            }
+        };
         write!(
             f,
-            "{} faults, {} nodes, {} clients, {}",
-            self.faults,
-            self.nodes,
-            self.clients,
+            "{}, {}, {}, {}",
+            plural(self.faults as u64, "fault"),
+            plural(u64::from(self.nodes), "node"),
+            plural(u64::from(self.clients), "client"),
             crate::units::format_duration(self.duration)
         )
     }

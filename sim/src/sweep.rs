@@ -70,7 +70,13 @@ pub fn sweep(
                     ..base.clone()
                 };
                 let report = run(&config).map_err(|e: SimError| e.to_string());
-                if tx.send(SeedRun { seed, report }).is_err() {
+                let run = SeedRun { seed, report };
+                // The worker that failed raises the flag itself, before it could
+                // take another seed; the receiver would be too late for one job.
+                if opts.fail_fast && run.failed() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if tx.send(run).is_err() {
                     break;
                 }
                 if seed == last {
@@ -80,9 +86,6 @@ pub fn sweep(
         }
         drop(tx);
         for r in rx {
-            if opts.fail_fast && r.failed() {
-                stop.store(true, Ordering::Relaxed);
-            }
             on_run(&r);
             out.push(r);
         }
@@ -139,16 +142,19 @@ mod tests {
         bad.faults = crate::FaultProfile::Heavy;
         bad.node.election = ringleader_core::Algorithm::Quorum;
         bad.node.inject_bug = ringleader_core::InjectedBug::AckBeforeAppend;
-        let runs = sweep(
-            &bad,
-            1..=1000,
-            SweepOptions {
-                jobs: 2,
-                fail_fast: true,
-            },
-            |_| {},
-        );
-        assert!(runs.len() < 100, "{} runs", runs.len());
-        assert!(runs.iter().any(SeedRun::failed));
+        for jobs in [1, 2] {
+            let runs = sweep(
+                &bad,
+                1..=1000,
+                SweepOptions {
+                    jobs,
+                    fail_fast: true,
+                },
+                |_| {},
+            );
+            // Each job has at most the one run in hand when the first fails.
+            assert!(runs.len() <= jobs, "{jobs} jobs: {} runs", runs.len());
+            assert!(runs.iter().any(SeedRun::failed));
+        }
     }
 }

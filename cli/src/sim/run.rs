@@ -197,9 +197,15 @@ fn finish(
             }
         }
     } else {
+        if !scenario.name.is_empty() {
+            println!("scenario: {}", scenario.name);
+        }
         print_summary(&scenario.config, report, speed);
         for m in unmet {
             println!("  expectation not met: {m}");
+        }
+        if unmet.is_empty() && !scenario.expect.is_empty() {
+            println!("  expectations: all met");
         }
         if let Some(path) = &replay_file {
             println!("  replay file written: {}", path.display());

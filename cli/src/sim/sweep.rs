@@ -77,6 +77,8 @@ struct Shrunk {
     nodes: u32,
     clients: u32,
     duration_ms: u64,
+    #[serde(skip)]
+    size: ringleader_sim::shrink::Size,
 }
 
 #[derive(Serialize)]
@@ -175,6 +177,7 @@ pub fn run(args: SweepArgs) -> ExitCode {
                     nodes: size.nodes,
                     clients: size.clients,
                     duration_ms: size.duration.as_millis() as u64,
+                    size,
                 }),
                 Err(e) => eprintln!("warning: cannot shrink seed {seed}: {e}"),
             }
@@ -264,8 +267,8 @@ fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
     }
     for sh in &s.shrunk {
         println!(
-            "  shrunk seed {} ({}) to {} faults, {} nodes, {} clients, {} ms: ringleader sim replay {}",
-            sh.seed, sh.invariant, sh.faults, sh.nodes, sh.clients, sh.duration_ms, sh.file
+            "  shrunk seed {} ({}) to {}: ringleader sim replay {}",
+            sh.seed, sh.invariant, sh.size, sh.file
         );
     }
 }

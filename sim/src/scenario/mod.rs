@@ -147,3 +147,6 @@ pub fn load(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
     })?;
     parse(&text, &path.display().to_string())
 }
+
+#[cfg(test)]
+mod tests;

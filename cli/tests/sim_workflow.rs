@@ -1,0 +1,370 @@
+//! The simulator's workflow as a user runs it, one process per step: a sweep
+//! finds failures and writes replay files, `sim replay` reproduces each in a
+//! fresh process with the same trace digest, `sim shrink` makes it small,
+//! `sim stats` compares the elections, scenario files run and report their
+//! expectations, and bad files and flags are refused with a line number.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ringleader(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringleader"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout_json(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one JSON object on stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).expect("valid JSON")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ringleader-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// A sweep over a planted bug (the hidden `--inject-bug`), so failures are sure.
+fn buggy_sweep(dir: &Path, faults: &str, extra: &[&str]) -> (Output, Value) {
+    let failures = dir.to_str().unwrap();
+    let mut args = vec![
+        "sim",
+        "sweep",
+        "--election",
+        "quorum",
+        "--nodes",
+        "3",
+        "--faults",
+        faults,
+        "--clients",
+        "2",
+        "--duration",
+        "20s",
+        "--inject-bug",
+        "ack-before-append",
+        "--failures",
+        failures,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = ringleader(&args);
+    let v = stdout_json(&out);
+    (out, v)
+}
+
+#[test]
+fn a_sweep_failure_replays_in_another_process_with_the_same_digest() {
+    let dir = scratch("sweep-replay");
+    let (out, v) = buggy_sweep(&dir, "light", &["--seeds", "1..6", "--jobs", "2"]);
+    assert_eq!(out.status.code(), Some(1), "a sweep with failures exits 1");
+    assert_eq!(v["seeds"], 6);
+    let failures = v["failures"].as_array().unwrap();
+    assert!(!failures.is_empty(), "{v}");
+    let by_invariant = v["failures_by_invariant"].as_object().unwrap();
+    assert_eq!(
+        by_invariant
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum::<u64>(),
+        failures.len() as u64
+    );
+    assert!(v["runs_per_second"].as_f64().unwrap() > 0.0);
+    for f in failures {
+        let seed = f["seed"].as_u64().unwrap();
+        let invariant = f["invariant"].as_str().unwrap();
+        let file = f["replay_file"].as_str().unwrap();
+        assert_eq!(f["replay"], format!("ringleader sim replay {file}"));
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.contains(&format!("seed = {seed}")), "{text}");
+        assert!(
+            text.contains(&format!("violation = \"{invariant}\"")),
+            "{text}"
+        );
+        // Random faults are written out as the timeline they produced.
+        assert!(text.contains("random = \"none\""), "{text}");
+
+        // The same run in a fresh process: same violation, same digest.
+        let replay = ringleader(&["sim", "replay", file, "--json"]);
+        assert_eq!(
+            replay.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&replay.stdout)
+        );
+        let r = stdout_json(&replay);
+        assert_eq!(r["seed"].as_u64(), Some(seed));
+        assert_eq!(r["expectations_unmet"], Value::Array(vec![]));
+        assert!(text.contains(&format!("digest = \"{}\"", r["digest"].as_str().unwrap())));
+        assert!(r["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["invariant"] == invariant));
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_replay_that_no_longer_reproduces_says_so_and_exits_one() {
+    let dir = scratch("replay-stale");
+    let (_, v) = buggy_sweep(&dir, "light", &["--seeds", "1..1"]);
+    let file = v["failures"][0]["replay_file"].as_str().unwrap().to_owned();
+    let text = std::fs::read_to_string(&file).unwrap();
+    // The bug is fixed: the same run no longer fails.
+    let fixed = dir.join("fixed.toml");
+    let without_bug: String = text
+        .lines()
+        .filter(|l| !l.starts_with("inject_bug"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&fixed, without_bug).unwrap();
+    let out = ringleader(&["sim", "replay", fixed.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("NOT reproduced"), "{stdout}");
+    assert!(stdout.contains("expected invariant"), "{stdout}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn fail_fast_stops_at_the_first_failure_and_shrink_shrinks_it() {
+    let dir = scratch("fail-fast");
+    let (_, v) = buggy_sweep(
+        &dir,
+        "light",
+        &[
+            "--seeds",
+            "1..400",
+            "--jobs",
+            "1",
+            "--fail-fast",
+            "--shrink",
+        ],
+    );
+    let run = v["seeds"].as_u64().unwrap();
+    assert_eq!(run, 1, "one job stops at its first failure");
+    assert_eq!(v["failures"].as_array().unwrap().len(), 1, "{v}");
+    // --shrink shrinks the first failure of each invariant and names the file.
+    let shrunk = v["shrunk"].as_array().unwrap();
+    assert_eq!(shrunk.len(), 1, "{v}");
+    assert_eq!(shrunk[0]["invariant"], v["failures"][0]["invariant"]);
+    assert!(shrunk[0]["faults"].as_u64().unwrap() <= 5, "{v}");
+    assert!(Path::new(shrunk[0]["file"].as_str().unwrap()).exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn shrink_writes_a_smaller_scenario_that_fails_the_same_way() {
+    let dir = scratch("shrink");
+    let (_, v) = buggy_sweep(&dir, "heavy", &["--seeds", "1..1"]);
+    let file = v["failures"][0]["replay_file"].as_str().unwrap().to_owned();
+    let invariant = v["failures"][0]["invariant"].as_str().unwrap().to_owned();
+    let before = std::fs::read_to_string(&file).unwrap();
+    let out = ringleader(&["sim", "shrink", &file, "--budget", "300"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let min = file.replace(".toml", "-min.toml");
+    assert!(stdout.contains(&min), "names the file it wrote: {stdout}");
+    let after = std::fs::read_to_string(&min).unwrap();
+    let faults = |t: &str| t.matches("[[timeline]]").count();
+    assert!(faults(&after) <= 5, "{after}");
+    assert!(faults(&after) < faults(&before), "{before}\n---\n{after}");
+    assert!(
+        after.contains(&format!("violation = \"{invariant}\"")),
+        "{after}"
+    );
+    let replay = ringleader(&["sim", "replay", &min]);
+    assert_eq!(
+        replay.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
+
+    // A run that does not fail cannot be shrunk.
+    let ok = scenarios().join("ringchat-1-three-servers.toml");
+    let out = ringleader(&["sim", "shrink", ok.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn stats_give_mean_p50_p99_and_max_per_election_as_json() {
+    let out = ringleader(&["sim", "stats", "--nodes", "3", "--seeds", "1..4", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = stdout_json(&out);
+    let elections = v["elections"].as_array().unwrap();
+    let names: Vec<&str> = elections
+        .iter()
+        .map(|e| e["election"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bully", "ring", "quorum"]);
+    for e in elections {
+        assert_eq!(e["seeds"], 4);
+        for field in ["time_to_agreement_ms", "messages_total", "elections"] {
+            for stat in ["mean", "p50", "p99", "max"] {
+                assert!(e[field][stat].is_number(), "{field}.{stat}: {e}");
+            }
+        }
+        let kinds = e["messages"].as_object().unwrap();
+        assert!(!kinds.is_empty(), "{e}");
+        assert!(e["time_to_agreement_ms"]["max"].as_f64().unwrap() > 0.0);
+    }
+    assert!(elections[0]["messages"].get("Coordinator").is_some());
+    assert!(elections[2]["messages"].get("RequestVote").is_some());
+
+    let out = ringleader(&[
+        "sim",
+        "stats",
+        "--election",
+        "ring",
+        "--nodes",
+        "4",
+        "--seeds",
+        "1..2",
+    ]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("time to agreement ms"), "{table}");
+    assert!(table.contains("p99") && !table.contains("bully"), "{table}");
+}
+
+#[test]
+fn scenario_files_run_and_report_their_expectations() {
+    let file = scenarios().join("ringchat-2-leader-failure.toml");
+    let out = ringleader(&["sim", "run", "--scenario", file.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("scenario: ringchat example 2"), "{stdout}");
+    assert!(stdout.contains("expectations: all met"), "{stdout}");
+
+    let dir = scratch("scenario");
+    let wrong = dir.join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        "seed = 1\n[cluster]\nnodes = 2\n[expect]\nleader = \"n1\"\n",
+    )
+    .unwrap();
+    let out = ringleader(&["sim", "run", "--scenario", wrong.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("expectation not met: expected n1 to lead"),
+        "{stdout}"
+    );
+
+    // Flags given beside a scenario override it.
+    let out = ringleader(&[
+        "sim",
+        "run",
+        "--scenario",
+        wrong.to_str().unwrap(),
+        "--election",
+        "quorum",
+        "--json",
+    ]);
+    assert_eq!(stdout_json(&out)["election"], "quorum");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_bad_scenario_file_is_refused_with_its_line() {
+    let dir = scratch("bad-scenario");
+    for (text, line, needle) in [
+        ("[cluster]\nnodes = 3\nvoterz = [1]\n", 3, "unknown field"),
+        (
+            "[[timeline]]\nat = \"1s\"\nfault = \"crash n7\"\n",
+            3,
+            "n7 is not in the cluster",
+        ),
+        ("duration = \"ten seconds\"\n", 1, "duration"),
+    ] {
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, text).unwrap();
+        let path = file.to_str().unwrap();
+        for cmd in [
+            vec!["sim", "run", "--scenario", path],
+            vec!["sim", "sweep", "--scenario", path, "--seeds", "1..2"],
+            vec!["sim", "replay", path],
+            vec!["sim", "shrink", path],
+            vec!["sim", "stats", "--scenario", path, "--seeds", "1..2"],
+        ] {
+            let out = ringleader(&cmd);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{path}:{line}:")),
+                "{cmd:?}: {stderr}"
+            );
+            assert!(stderr.contains(needle), "{cmd:?}: {stderr}");
+        }
+    }
+    let out = ringleader(&["sim", "run", "--scenario", "/nonexistent/none.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    for (args, needle) in [
+        (vec!["sim", "sweep", "--seeds", "9..3"], "seeds"),
+        (vec!["sim", "sweep", "--seeds", "x"], "seeds"),
+        (
+            vec!["sim", "sweep", "--seeds", "1..3", "--jobs", "0"],
+            "jobs",
+        ),
+        (vec!["sim", "shrink"], "FILE"),
+    ] {
+        let out = ringleader(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn help_explains_the_simulator_commands() {
+    for (cmd, flags) in [
+        (
+            "sweep",
+            &[
+                "--seeds",
+                "--scenario",
+                "--faults",
+                "--election",
+                "--jobs",
+                "--fail-fast",
+                "--json",
+                "--shrink",
+            ][..],
+        ),
+        ("replay", &["--trace", "--html", "--json"][..]),
+        ("shrink", &["--invariant", "--budget", "--out"][..]),
+        (
+            "stats",
+            &["--election", "--nodes", "--seeds", "--scenario", "--json"][..],
+        ),
+        ("run", &["--scenario", "--html", "--failures"][..]),
+    ] {
+        let out = ringleader(&["sim", cmd, "--help"]);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0));
+        for flag in flags {
+            assert!(help.contains(flag), "sim {cmd}: {flag} missing from help");
+        }
+        assert!(
+            !help.contains("inject"),
+            "the planted bugs stay hidden: {help}"
+        );
+    }
+}
