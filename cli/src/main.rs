@@ -5,6 +5,7 @@ mod chat;
 mod cluster;
 mod node;
 mod parse;
+mod pipe;
 mod sim;
 mod status;
 
@@ -62,6 +63,7 @@ pub fn async_runtime(threads: usize) -> Option<tokio::runtime::Runtime> {
 pub const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    pipe::exit_quietly_when_stdout_closes();
     let cli = Cli::parse();
     // Simulated nodes log through the same core as real ones; in a simulation the
     // trace is the record, so their logs stay off unless RUST_LOG asks for them.

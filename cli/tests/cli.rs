@@ -2,14 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use std::process::{Command, Output};
+mod real;
 
-fn ringleader(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringleader"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use real::ringleader;
 
 fn json(args: &[&str]) -> serde_json::Value {
     let out = ringleader(args);

@@ -6,16 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+mod real;
+
+use real::{ringleader, Scratch};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn ringleader(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringleader"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 fn stdout_json(out: &Output) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -26,13 +23,6 @@ fn stdout_json(out: &Output) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_str(&stdout).expect("valid JSON")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ringleader-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn scenarios() -> PathBuf {
@@ -69,8 +59,9 @@ fn buggy_sweep(dir: &Path, faults: &str, extra: &[&str]) -> (Output, Value) {
 
 #[test]
 fn a_sweep_failure_replays_in_another_process_with_the_same_digest() {
-    let dir = scratch("sweep-replay");
-    let (out, v) = buggy_sweep(&dir, "light", &["--seeds", "1..6", "--jobs", "2"]);
+    let scratch = Scratch::new("sweep-replay");
+    let dir = &scratch.0;
+    let (out, v) = buggy_sweep(dir, "light", &["--seeds", "1..6", "--jobs", "2"]);
     assert_eq!(out.status.code(), Some(1), "a sweep with failures exits 1");
     assert_eq!(v["seeds"], 6);
     let failures = v["failures"].as_array().unwrap();
@@ -116,13 +107,13 @@ fn a_sweep_failure_replays_in_another_process_with_the_same_digest() {
             .iter()
             .any(|x| x["invariant"] == invariant));
     }
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn a_replay_that_no_longer_reproduces_says_so_and_exits_one() {
-    let dir = scratch("replay-stale");
-    let (_, v) = buggy_sweep(&dir, "light", &["--seeds", "1..1"]);
+    let scratch = Scratch::new("replay-stale");
+    let dir = &scratch.0;
+    let (_, v) = buggy_sweep(dir, "light", &["--seeds", "1..1"]);
     let file = v["failures"][0]["replay_file"].as_str().unwrap().to_owned();
     let text = std::fs::read_to_string(&file).unwrap();
     // The bug is fixed: the same run no longer fails.
@@ -138,14 +129,14 @@ fn a_replay_that_no_longer_reproduces_says_so_and_exits_one() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("NOT reproduced"), "{stdout}");
     assert!(stdout.contains("expected invariant"), "{stdout}");
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn fail_fast_stops_at_the_first_failure_and_shrink_shrinks_it() {
-    let dir = scratch("fail-fast");
+    let scratch = Scratch::new("fail-fast");
+    let dir = &scratch.0;
     let (_, v) = buggy_sweep(
-        &dir,
+        dir,
         "light",
         &[
             "--seeds",
@@ -165,13 +156,13 @@ fn fail_fast_stops_at_the_first_failure_and_shrink_shrinks_it() {
     assert_eq!(shrunk[0]["invariant"], v["failures"][0]["invariant"]);
     assert!(shrunk[0]["faults"].as_u64().unwrap() <= 5, "{v}");
     assert!(Path::new(shrunk[0]["file"].as_str().unwrap()).exists());
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn shrink_writes_a_smaller_scenario_that_fails_the_same_way() {
-    let dir = scratch("shrink");
-    let (_, v) = buggy_sweep(&dir, "heavy", &["--seeds", "1..1"]);
+    let scratch = Scratch::new("shrink");
+    let dir = &scratch.0;
+    let (_, v) = buggy_sweep(dir, "heavy", &["--seeds", "1..1"]);
     let file = v["failures"][0]["replay_file"].as_str().unwrap().to_owned();
     let invariant = v["failures"][0]["invariant"].as_str().unwrap().to_owned();
     let before = std::fs::read_to_string(&file).unwrap();
@@ -200,7 +191,6 @@ fn shrink_writes_a_smaller_scenario_that_fails_the_same_way() {
     let ok = scenarios().join("ringchat-1-three-servers.toml");
     let out = ringleader(&["sim", "shrink", ok.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -252,7 +242,8 @@ fn scenario_files_run_and_report_their_expectations() {
     assert!(stdout.contains("scenario: ringchat example 2"), "{stdout}");
     assert!(stdout.contains("expectations: all met"), "{stdout}");
 
-    let dir = scratch("scenario");
+    let scratch = Scratch::new("scenario");
+    let dir = &scratch.0;
     let wrong = dir.join("wrong.toml");
     std::fs::write(
         &wrong,
@@ -278,12 +269,12 @@ fn scenario_files_run_and_report_their_expectations() {
         "--json",
     ]);
     assert_eq!(stdout_json(&out)["election"], "quorum");
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn a_bad_scenario_file_is_refused_with_its_line() {
-    let dir = scratch("bad-scenario");
+    let scratch = Scratch::new("bad-scenario");
+    let dir = &scratch.0;
     for (text, line, needle) in [
         ("[cluster]\nnodes = 3\nvoterz = [1]\n", 3, "unknown field"),
         (
@@ -329,7 +320,6 @@ fn a_bad_scenario_file_is_refused_with_its_line() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -367,4 +357,20 @@ fn help_explains_the_simulator_commands() {
             "the planted bugs stay hidden: {help}"
         );
     }
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringleader"))
+        .args(["sim", "stats", "--nodes", "3", "--seeds", "1..2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before anything is printed, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
 }

@@ -58,8 +58,8 @@ pub fn run(args: StatsArgs) -> ExitCode {
             .map(|p| p.display().to_string()),
         elections: Vec::new(),
     };
-    let per = args.seeds.end() - args.seeds.start() + 1;
-    let mut progress = Progress::new("runs", per * algorithms.len() as u64, false);
+    let per = (args.seeds.end() - args.seeds.start()).saturating_add(1);
+    let mut progress = Progress::new("runs", per.saturating_mul(algorithms.len() as u64), false);
     for algorithm in algorithms {
         let scenario = match args.setup.scenario_with(Some(algorithm)) {
             Ok(s) => s,

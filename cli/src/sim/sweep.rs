@@ -110,7 +110,7 @@ pub fn run(args: SweepArgs) -> ExitCode {
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
     );
-    let total = args.seeds.end() - args.seeds.start() + 1;
+    let total = (args.seeds.end() - args.seeds.start()).saturating_add(1);
     let mut progress = Progress::new("seeds", total, false);
     let runs = sweep(
         &scenario.config,
@@ -218,7 +218,8 @@ pub fn run(args: SweepArgs) -> ExitCode {
 }
 
 fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
-    let cut_short = fail_fast && s.seeds < (s.seed_range[1] - s.seed_range[0] + 1) as usize;
+    let range = (s.seed_range[1] - s.seed_range[0]).saturating_add(1);
+    let cut_short = fail_fast && (s.seeds as u64) < range;
     println!(
         "sweep of {title}: {} seeds ({}..{}{}) in {:.1} s on {} jobs, {:.1} runs/s",
         s.seeds,

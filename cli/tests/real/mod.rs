@@ -52,6 +52,14 @@ impl Drop for NodeProc {
     }
 }
 
+/// Runs the binary to the end and returns what it did.
+pub fn ringleader(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
 /// A scratch directory removed at the end.
 pub struct Scratch(pub PathBuf);
 
