@@ -258,6 +258,21 @@ fn scenario_files_run_and_report_their_expectations() {
         "{stdout}"
     );
 
+    // A sweep holds every seed to the scenario's expected leader.
+    let out = ringleader(&[
+        "sim",
+        "sweep",
+        "--scenario",
+        wrong.to_str().unwrap(),
+        "--seeds",
+        "1..3",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = stdout_json(&out);
+    assert_eq!(v["expectations_unmet"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v["passed"], 0);
+
     // Flags given beside a scenario override it.
     let out = ringleader(&[
         "sim",

@@ -39,13 +39,15 @@ fn the_folder_holds_the_seed_systems_scenarios() {
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
     for prefix in [
-        "protocol-1",
+        "protocol-1-",
+        "protocol-1b",
         "protocol-2",
         "protocol-3",
         "ringchat-1",
         "ringchat-2",
         "ringchat-3",
         "ringchat-4",
+        "ringchat-5",
     ] {
         assert!(
             names.iter().any(|n| n.starts_with(prefix)),

@@ -7,6 +7,7 @@ use super::setup::SetupArgs;
 use super::shrink::shrink_and_write;
 use crate::EXIT_USAGE;
 use clap::Args;
+use ringleader_sim::scenario::Expect;
 use ringleader_sim::sweep::{sweep, SweepOptions};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -93,7 +94,15 @@ struct Summary {
     passed: usize,
     failures: Vec<Failure>,
     failures_by_invariant: BTreeMap<String, usize>,
+    /// Seeds that kept every invariant but not the scenario's expected leader.
+    expectations_unmet: Vec<Unmet>,
     shrunk: Vec<Shrunk>,
+}
+
+#[derive(Serialize)]
+struct Unmet {
+    seed: u64,
+    unmet: Vec<String>,
 }
 
 /// Runs `sim sweep`.
@@ -183,6 +192,23 @@ pub fn run(args: SweepArgs) -> ExitCode {
             }
         }
     }
+    // A scenario's expected leader should hold at every seed; its digest and
+    // violation belong to its own seed only, and a broken invariant is counted above.
+    let leader_only = Expect {
+        leader: scenario.expect.leader,
+        ..Expect::default()
+    };
+    let expectations_unmet: Vec<Unmet> = runs
+        .iter()
+        .filter_map(|r| {
+            let report = r.report.as_ref().ok().filter(|rep| rep.ok())?;
+            let unmet = leader_only.mismatches(report);
+            (!unmet.is_empty()).then_some(Unmet {
+                seed: r.seed,
+                unmet,
+            })
+        })
+        .collect();
     let summary = Summary {
         seeds: runs.len(),
         seed_range: [*args.seeds.start(), *args.seeds.end()],
@@ -191,9 +217,10 @@ pub fn run(args: SweepArgs) -> ExitCode {
         jobs,
         wall_s: wall,
         runs_per_second: runs.len() as f64 / wall.max(1e-9),
-        passed: runs.len() - failures.len(),
+        passed: runs.len() - failures.len() - expectations_unmet.len(),
         failures,
         failures_by_invariant: by_invariant,
+        expectations_unmet,
         shrunk,
     };
     for e in &write_errors {
@@ -210,7 +237,7 @@ pub fn run(args: SweepArgs) -> ExitCode {
     } else {
         print_summary(&title, &summary, args.fail_fast);
     }
-    if summary.failures.is_empty() {
+    if summary.failures.is_empty() && summary.expectations_unmet.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -234,8 +261,28 @@ fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
         s.jobs,
         s.runs_per_second
     );
+    for u in s.expectations_unmet.iter().take(20) {
+        println!(
+            "  seed {}: expectation not met: {}",
+            u.seed,
+            u.unmet.join("; ")
+        );
+    }
+    if s.expectations_unmet.len() > 20 {
+        println!(
+            "  ... and {} more seeds that missed the expectation",
+            s.expectations_unmet.len() - 20
+        );
+    }
     if s.failures.is_empty() {
-        println!("  every seed kept every invariant");
+        if s.expectations_unmet.is_empty() {
+            println!("  every seed kept every invariant");
+        } else {
+            println!(
+                "  every seed kept every invariant; {} missed the expected leader",
+                s.expectations_unmet.len()
+            );
+        }
         return;
     }
     println!("  {} passed, {} FAILED", s.passed, s.failures.len());
