@@ -10,12 +10,12 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+}
+
 fn sigterm(child: &std::process::Child) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    signal(child, nix::sys::signal::Signal::SIGTERM);
 }
 
 fn member_state(s: &serde_json::Value, id: u32) -> Option<String> {
@@ -123,6 +123,45 @@ fn hooks_run_with_the_role_in_their_environment_and_a_hanging_one_is_killed() {
     assert!(
         log1.contains("follower hook failed"),
         "a failing hook is logged"
+    );
+}
+
+#[test]
+fn a_node_stopped_and_continued_does_not_blame_the_others_for_its_own_silence() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("pause");
+    let cluster = format!("pause-{}", ports.base);
+    let nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node(&cluster, &ports, id, &scratch, &[]))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+
+    // n1 stands still for four failure timeouts (the stop is the fault, not a wait
+    // for a condition); the others' heartbeats queue up on its sockets meanwhile.
+    signal(&nodes[0].child, nix::sys::signal::Signal::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&nodes[0].child, nix::sys::signal::Signal::SIGCONT);
+
+    let log = scratch.0.join("n1.log");
+    wait_for(Duration::from_secs(10), "n1 notices it stood still", || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.contains("this node stood still").then_some(())
+    });
+    assert_eq!(
+        wait_for(
+            Duration::from_secs(20),
+            "agreement again",
+            || agreed_leader(&addrs)
+        ),
+        3
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("member died"),
+        "n1 declared a member dead after its own pause:\n{text}"
     );
 }
 
