@@ -59,6 +59,7 @@ fn rendered(chromium: &Path, page: &Path, fragment: &str, scratch: &Path) -> Str
             "--no-sandbox",
             "--disable-gpu",
             "--disable-dev-shm-usage",
+            "--disable-quic",
             "--no-first-run",
             "--disable-background-networking",
             "--disable-component-update",
