@@ -1,34 +1,12 @@
 //! Parsers for flag values: durations with units, probabilities.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
-/// Parses `250ms`, `1.5s`, `2m`, `100us`: a number and a unit.
+/// Parses `250ms`, `1.5s`, `2m`, `100us`: a number and a unit, exact to the
+/// microsecond, the same way scenario files are read.
 pub fn duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("'{s}' has no unit: write e.g. 500ms, 60s or 2m"))?;
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' does not start with a number"))?;
-    let scale = match unit {
-        "us" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit '{other}' in '{s}' (use us, ms, s, m or h)"
-            ))
-        }
-    };
-    let secs = value * scale;
-    if !secs.is_finite() || secs > 1e9 {
-        return Err(format!("'{s}' is too long"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    ringleader_sim::units::parse_duration(s)
 }
 
 /// Parses a probability between 0 and 1.
@@ -46,17 +24,7 @@ pub fn probability(s: &str) -> Result<f64, String> {
 
 /// Parses a latency range `MIN..MAX`, e.g. `200us..2ms`, or a single fixed latency.
 pub fn latency(s: &str) -> Result<(Duration, Duration), String> {
-    let (lo, hi) = match s.split_once("..") {
-        Some((lo, hi)) => (duration(lo)?, duration(hi)?),
-        None => {
-            let d = duration(s)?;
-            (d, d)
-        }
-    };
-    if lo > hi {
-        return Err(format!("latency range '{s}' runs backwards"));
-    }
-    Ok((lo, hi))
+    ringleader_sim::units::parse_latency(s)
 }
 
 /// Parses an election algorithm: bully, ring or quorum.
@@ -74,6 +42,43 @@ pub fn count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("'{s}' is not a positive whole number")),
+    }
+}
+
+/// Parses `A..B` (both included), or one seed.
+pub fn seeds(s: &str) -> Result<RangeInclusive<u64>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .map(|(a, b)| (a, b.trim_start_matches('=')))
+        .unwrap_or((s, s));
+    let num = |x: &str| {
+        x.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("'{x}' is not a seed in '{s}' (write A..B, e.g. 1..1000)"))
+    };
+    let (a, b) = (num(a)?, num(b)?);
+    if a > b {
+        return Err(format!("seed range '{s}' runs backwards"));
+    }
+    Ok(a..=b)
+}
+
+/// Parses a fault profile: none, light or heavy.
+pub fn fault_profile(s: &str) -> Result<ringleader_sim::FaultProfile, String> {
+    s.parse()
+}
+
+/// Parses messages per second, 0 to 10000.
+pub fn rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of messages per second"))?;
+    if r.is_finite() && (0.0..=10_000.0).contains(&r) {
+        Ok(r)
+    } else {
+        Err(format!(
+            "rate must be between 0 and 10000 messages per second, got {s}"
+        ))
     }
 }
 

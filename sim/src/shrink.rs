@@ -63,6 +63,8 @@ impl std::fmt::Display for Size {
 /// What shrinking found.
 #[derive(Debug)]
 pub struct Shrunk {
+    /// The size of the run shrinking started from.
+    pub from: Size,
     /// The smallest failing scenario found (concrete: no random faults).
     pub scenario: Scenario,
     /// Its report.
@@ -109,6 +111,7 @@ pub fn shrink(
     mut progress: impl FnMut(Size, u64),
 ) -> Result<Shrunk, ShrinkError> {
     let mut best = scenario.concrete();
+    let from = Size::of(&best.config);
     let first = run(&best.config).map_err(|e| ShrinkError::Invalid(e.to_string()))?;
     let invariant = match invariant {
         Some(i) => i.to_owned(),
@@ -156,6 +159,7 @@ pub fn shrink(
         ..Default::default()
     };
     Ok(Shrunk {
+        from,
         scenario: best,
         report,
         runs,
@@ -221,17 +225,16 @@ fn candidates(config: &SimConfig, report: &Report) -> Vec<SimConfig> {
     }
     // A kinder network.
     let net = &config.network;
-    for (p, clear) in [(net.loss, 0usize), (net.duplicate, 1), (net.reorder, 2)] {
+    let mut without = |p: f64, clear: fn(&mut NetworkConfig)| {
         if p > 0.0 {
             let mut c = config.clone();
-            match clear {
-                0 => c.network.loss = 0.0,
-                1 => c.network.duplicate = 0.0,
-                _ => c.network.reorder = 0.0,
-            }
+            clear(&mut c.network);
             out.push(c);
         }
-    }
+    };
+    without(net.loss, |n| n.loss = 0.0);
+    without(net.duplicate, |n| n.duplicate = 0.0);
+    without(net.reorder, |n| n.reorder = 0.0);
     let lan = NetworkConfig {
         loss: net.loss,
         duplicate: net.duplicate,

@@ -76,6 +76,21 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// Parses a one-way latency, a range `MIN..MAX` (`200us..2ms`) or one fixed value.
+pub fn parse_latency(s: &str) -> Result<(Duration, Duration), String> {
+    let (lo, hi) = match s.split_once("..") {
+        Some((lo, hi)) => (parse_duration(lo)?, parse_duration(hi)?),
+        None => {
+            let d = parse_duration(s)?;
+            (d, d)
+        }
+    };
+    if lo > hi {
+        return Err(format!("latency range '{}' runs backwards", s.trim()));
+    }
+    Ok((lo, hi))
+}
+
 /// Parses a node name, `n3` or `3`.
 pub fn parse_node(s: &str) -> Result<NodeId, String> {
     let s = s.trim();

@@ -290,7 +290,15 @@ impl<'w> World<'w> {
         for (_, at) in &config.start_at {
             last_disturbance = last_disturbance.max(*at);
         }
-        for f in fault_schedule(config) {
+        let schedule = fault_schedule(config);
+        // Two leaders at once are the documented limit of bully and ring under
+        // partitions (see `strict` below). Judged on the concrete schedule, so a
+        // replay file (random faults written out) is checked exactly as the run it
+        // came from.
+        let cuts = schedule
+            .iter()
+            .any(|f| matches!(f.fault, Fault::Partition(_) | Fault::Cut { .. }));
+        for f in schedule {
             match f.fault {
                 Fault::ClientLeave(_) => {}
                 Fault::Pause { lasts, .. } => last_disturbance = last_disturbance.max(f.at + lasts),
@@ -334,11 +342,6 @@ impl<'w> World<'w> {
         let drain_bound = election.bound() + client_timeout + Duration::from_secs(1);
         // Two leaders at once are the documented limit of bully and ring under
         // partitions; there the replication checks count divergence instead.
-        // Judged on the concrete schedule, so a replay file (random faults written
-        // out) is checked exactly as the run it came from.
-        let cuts = fault_schedule(config)
-            .iter()
-            .any(|f| matches!(f.fault, Fault::Partition(_) | Fault::Cut { .. }));
         let strict = node_config.election == Algorithm::Quorum || !cuts;
         Ok(World {
             seed: config.seed,

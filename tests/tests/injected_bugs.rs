@@ -68,8 +68,8 @@ fn find_and_shrink(buggy: SimConfig, expected: &[&str]) {
     };
     scenario.config = buggy.clone();
     scenario.config.seed = first.seed;
-    let before = Size::of(&scenario.concrete().config);
     let shrunk = shrink(&scenario, None, 400, |_, _| {}).unwrap();
+    let before = shrunk.from;
     let after = Size::of(&shrunk.scenario.config);
     assert!(
         shrunk

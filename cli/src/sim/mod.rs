@@ -12,6 +12,12 @@ mod sweep;
 use clap::Subcommand;
 use std::process::ExitCode;
 
+/// Says what was wrong with the command line or its files, for exit status 2.
+fn usage_error(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(crate::EXIT_USAGE)
+}
+
 /// The simulator's commands.
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing

@@ -1,7 +1,7 @@
 //! Carrying out one simulated run with its optional outputs (text trace, HTML
 //! viewer), and writing a failing run down as a replay file.
 
-use ringleader_sim::report::Report;
+use ringleader_sim::report::{Report, Violation};
 use ringleader_sim::scenario::{Expect, Scenario};
 use ringleader_sim::{run, run_recorded, run_traced, viewer};
 use std::fs::File;
@@ -78,6 +78,11 @@ fn slug(s: &str) -> String {
     out.trim_matches('-').chars().take(40).collect()
 }
 
+/// A violation in one line, for a scenario's description.
+pub fn describe(v: &Violation) -> String {
+    format!("at {} ms, nodes {:?}: {}", v.at_ms, v.nodes, v.detail)
+}
+
 /// The replay scenario of a failing run: the seed, every fault written out, the
 /// first violation and the trace digest to reproduce.
 pub fn replay_scenario(title: &str, scenario: &Scenario, report: &Report) -> Scenario {
@@ -92,9 +97,7 @@ pub fn replay_scenario(title: &str, scenario: &Scenario, report: &Report) -> Sce
         report.seed,
         invariant.as_deref().unwrap_or("nothing")
     );
-    replay.description = first.map_or(String::new(), |v| {
-        format!("at {} ms, nodes {:?}: {}", v.at_ms, v.nodes, v.detail)
-    });
+    replay.description = first.map_or(String::new(), describe);
     replay.expect = Expect {
         violation: invariant,
         digest: Some(report.digest.clone()),

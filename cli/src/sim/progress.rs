@@ -13,13 +13,11 @@ pub struct Progress {
     started: Instant,
     last_drawn: Option<Instant>,
     terminal: bool,
-    quiet: bool,
 }
 
 impl Progress {
-    /// A progress display for `total` runs of `what` (e.g. "seeds"); `quiet`
-    /// shows nothing.
-    pub fn new(what: &'static str, total: u64, quiet: bool) -> Self {
+    /// A progress display for `total` runs of `what` (e.g. "seeds").
+    pub fn new(what: &'static str, total: u64) -> Self {
         Progress {
             what,
             total,
@@ -28,12 +26,11 @@ impl Progress {
             started: Instant::now(),
             last_drawn: None,
             terminal: std::io::stderr().is_terminal(),
-            quiet,
         }
     }
 
     /// Runs finished per wall second so far.
-    pub fn rate(&self) -> f64 {
+    fn rate(&self) -> f64 {
         self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9)
     }
 
@@ -58,9 +55,6 @@ impl Progress {
     }
 
     fn draw(&mut self) {
-        if self.quiet {
-            return;
-        }
         self.last_drawn = Some(Instant::now());
         let rate = self.rate();
         let left = self.total.saturating_sub(self.done);
@@ -92,7 +86,7 @@ impl Progress {
 
     /// Ends the display (a batch cut short by --fail-fast ends before its total).
     pub fn finish(&mut self) {
-        if !self.quiet && self.terminal && self.done < self.total {
+        if self.terminal && self.done < self.total {
             self.draw();
             let _ = writeln!(std::io::stderr());
         }

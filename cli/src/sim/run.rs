@@ -2,7 +2,7 @@
 
 use super::outcome::{execute, replay_command, replay_scenario, write_scenario, Outputs};
 use super::setup::SetupArgs;
-use crate::EXIT_USAGE;
+use super::usage_error;
 use clap::Args;
 use ringleader_sim::scenario::{self, Scenario};
 use ringleader_sim::{fault_schedule, Report, SimConfig};
@@ -76,10 +76,7 @@ fn passes(scenario: &Scenario, report: &Report, unmet: &[String]) -> bool {
 pub fn run(args: RunArgs) -> ExitCode {
     let mut scenario = match args.setup.scenario() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return usage_error(e),
     };
     if let Some(seed) = args.seed {
         scenario.config.seed = seed;
@@ -92,10 +89,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let report = match execute(&scenario, &outputs) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return usage_error(e),
     };
     let unmet = scenario.expect.mismatches(&report);
     let mut replay_file = None;
@@ -113,18 +107,14 @@ pub fn run(args: RunArgs) -> ExitCode {
 pub fn replay(args: ReplayArgs) -> ExitCode {
     let scenario = match scenario::load(&args.file) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return usage_error(e),
     };
     if scenario.expect.is_empty() {
-        eprintln!(
-            "error: {} expects nothing, so there is nothing to reproduce; run it with: ringleader sim run --scenario {}",
+        return usage_error(format_args!(
+            "{} expects nothing, so there is nothing to reproduce; run it with: ringleader sim run --scenario {}",
             args.file.display(),
             args.file.display()
-        );
-        return ExitCode::from(EXIT_USAGE);
+        ));
     }
     let title = if scenario.name.is_empty() {
         args.file.display().to_string()
@@ -138,10 +128,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     };
     let report = match execute(&scenario, &outputs) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return usage_error(e),
     };
     let unmet = scenario.expect.mismatches(&report);
     if !args.json {
@@ -191,10 +178,7 @@ fn finish(
         };
         match serde_json::to_string(&json) {
             Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("error: cannot encode the report: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
+            Err(e) => return usage_error(format_args!("cannot encode the report: {e}")),
         }
     } else {
         if !scenario.name.is_empty() {

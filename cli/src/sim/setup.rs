@@ -6,8 +6,35 @@ use clap::Args;
 use ringleader_core::{Algorithm, InjectedBug, RankBy};
 use ringleader_sim::scenario::{self, Scenario};
 use ringleader_sim::FaultProfile;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// Which seeds to run, and how many at once: `sweep` and `stats`.
+#[derive(Args, Debug, Clone)]
+pub struct SeedArgs {
+    /// The seeds to run, both ends included: A..B, e.g. 1..1000.
+    #[arg(long, value_parser = parse::seeds)]
+    pub seeds: RangeInclusive<u64>,
+    /// Runs at once [default: the number of CPUs].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    jobs: Option<u32>,
+}
+
+impl SeedArgs {
+    /// Runs at once.
+    pub fn jobs(&self) -> usize {
+        self.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |j| j as usize,
+        )
+    }
+
+    /// How many seeds the range holds (saturating for 0..u64::MAX).
+    pub fn count(&self) -> u64 {
+        (self.seeds.end() - self.seeds.start()).saturating_add(1)
+    }
+}
 
 /// What to simulate. Without `--scenario`, a default run (5 nodes, 60 s, bully, a
 /// LAN, no faults, no clients) changed by the flags given.
@@ -37,7 +64,7 @@ pub struct SetupArgs {
     latency: Option<(Duration, Duration)>,
     /// Random faults generated from the seed, on top of the scenario's timeline:
     /// none, light or heavy [default: none].
-    #[arg(long, value_parser = parse_profile)]
+    #[arg(long, value_parser = parse::fault_profile)]
     faults: Option<FaultProfile>,
     /// Let the fault generator crash and restart nodes but never cut links.
     #[arg(long)]
@@ -76,7 +103,7 @@ pub struct SetupArgs {
     clients: Option<u32>,
     /// Messages per second each client sends, 0 for clients that only read
     /// [default: 5].
-    #[arg(long, value_parser = parse_rate)]
+    #[arg(long, value_parser = parse::rate)]
     rate: Option<f64>,
     /// Entries per chunk when a new or restarted server catches up [default: 100].
     #[arg(long, value_parser = parse::count)]
@@ -84,23 +111,6 @@ pub struct SetupArgs {
     /// A deliberate bug, to test the simulator's tools against.
     #[arg(long, hide = true, value_parser = InjectedBug::from_name)]
     inject_bug: Option<InjectedBug>,
-}
-
-fn parse_rate(s: &str) -> Result<f64, String> {
-    let r: f64 = s
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of messages per second"))?;
-    if r.is_finite() && (0.0..=10_000.0).contains(&r) {
-        Ok(r)
-    } else {
-        Err(format!(
-            "rate must be between 0 and 10000 messages per second, got {s}"
-        ))
-    }
-}
-
-fn parse_profile(s: &str) -> Result<FaultProfile, String> {
-    s.parse()
 }
 
 impl SetupArgs {

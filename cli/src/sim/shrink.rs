@@ -1,10 +1,10 @@
 //! `ringleader sim shrink`: a failing run reduced to a small one that fails the
 //! same invariant.
 
-use super::outcome::replay_command;
-use crate::EXIT_USAGE;
+use super::outcome::{describe, replay_command};
+use super::usage_error;
 use clap::Args;
-use ringleader_sim::scenario;
+use ringleader_sim::scenario::{self, Scenario};
 use ringleader_sim::shrink::{shrink, ShrinkError, Size};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,99 +35,101 @@ fn minimal_path(file: &Path) -> PathBuf {
     file.with_file_name(format!("{stem}-min.toml"))
 }
 
-/// Shrinks the run in `file`, writes the result to `out` (or next to `file`),
-/// and returns where it went and how big it is.
+/// A minimal failing run, written down.
+pub struct Minimal {
+    /// Where it was written.
+    pub path: PathBuf,
+    /// What was written.
+    pub text: String,
+    /// The size of the run shrinking started from.
+    pub before: Size,
+    /// The size of the minimal run.
+    pub after: Size,
+    /// Runs tried.
+    pub runs: u64,
+}
+
+/// Shrinks `scenario` (read from `from`) while it fails `invariant` (default: the
+/// scenario's expected violation), and writes the result to `out` (or next to
+/// `from`).
 pub fn shrink_to(
-    file: &Path,
+    scenario: &Scenario,
+    from: &Path,
     out: Option<&Path>,
     invariant: Option<&str>,
     budget: u64,
     show_progress: bool,
-) -> Result<(PathBuf, Size, Size, u64), String> {
-    let s = scenario::load(file).map_err(|e| e.to_string())?;
-    let invariant = invariant.or(s.expect.violation.as_deref());
-    let before = Size::of(&s.concrete().config);
-    let shrunk = shrink(&s, invariant, budget, |size, runs| {
+) -> Result<Minimal, ShrinkError> {
+    let invariant = invariant.or(scenario.expect.violation.as_deref());
+    let shrunk = shrink(scenario, invariant, budget, |size, runs| {
         if show_progress {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "  run {runs}: still fails with {size}");
         }
-    })
-    .map_err(|e| match e {
-        ShrinkError::DoesNotFail { .. } | ShrinkError::Invalid(_) => e.to_string(),
     })?;
     let mut min = shrunk.scenario;
     let invariant = min.expect.violation.clone().unwrap_or_default();
     min.name = format!(
         "minimal run failing {invariant} (shrunk from {})",
-        file.display()
+        from.display()
     );
     min.description = shrunk
         .report
         .violations
         .iter()
         .find(|v| v.invariant == invariant)
-        .map_or(String::new(), |v| {
-            format!("at {} ms, nodes {:?}: {}", v.at_ms, v.nodes, v.detail)
-        });
-    let path = out.map_or_else(|| minimal_path(file), Path::to_path_buf);
+        .map_or(String::new(), describe);
+    let path = out.map_or_else(|| minimal_path(from), Path::to_path_buf);
     let text = format!(
         "# Shrunk by ringleader from {} in {} runs. Replay it with:\n#   {}\n{}",
-        file.display(),
+        from.display(),
         shrunk.runs,
         replay_command(&path),
         min.to_toml()
     );
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok((path, before, Size::of(&min.config), shrunk.runs))
-}
-
-/// Shrinks and writes next to `file`; for `sweep --shrink`.
-pub fn shrink_and_write(
-    file: &Path,
-    invariant: Option<&str>,
-    budget: u64,
-    show_progress: bool,
-) -> Result<(PathBuf, Size), String> {
-    shrink_to(file, None, invariant, budget, show_progress).map(|(p, _, after, _)| (p, after))
+    std::fs::write(&path, &text)
+        .map_err(|e| ShrinkError::Invalid(format!("cannot write {}: {e}", path.display())))?;
+    Ok(Minimal {
+        path,
+        text,
+        before: shrunk.from,
+        after: Size::of(&min.config),
+        runs: shrunk.runs,
+    })
 }
 
 /// Runs `sim shrink`.
 pub fn run(args: ShrinkArgs) -> ExitCode {
     if !args.file.exists() {
-        eprintln!("error: {}: no such file", args.file.display());
-        return ExitCode::from(EXIT_USAGE);
+        return usage_error(format_args!("{}: no such file", args.file.display()));
     }
+    let scenario = match scenario::load(&args.file) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
     eprintln!("shrinking {}", args.file.display());
     match shrink_to(
+        &scenario,
         &args.file,
         args.out.as_deref(),
         args.invariant.as_deref(),
         args.budget,
         true,
     ) {
-        Ok((path, before, after, runs)) => {
-            println!("shrunk in {runs} runs");
-            println!("  from {before}");
-            println!("  to   {after}");
-            match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    println!("--- {}", path.display());
-                    print!("{text}");
-                    println!("---");
-                }
-                Err(e) => eprintln!("warning: cannot read back {}: {e}", path.display()),
-            }
-            println!("replay with: {}", replay_command(&path));
+        Ok(min) => {
+            println!("shrunk in {} runs", min.runs);
+            println!("  from {}", min.before);
+            println!("  to   {}", min.after);
+            println!("--- {}", min.path.display());
+            print!("{}", min.text);
+            println!("---");
+            println!("replay with: {}", replay_command(&min.path));
             ExitCode::SUCCESS
         }
-        Err(e) if e.contains("nothing to shrink") => {
+        Err(e @ ShrinkError::DoesNotFail { .. }) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_USAGE)
-        }
+        Err(e @ ShrinkError::Invalid(_)) => usage_error(e),
     }
 }

@@ -1,29 +1,24 @@
 //! `ringleader sim stats`: election figures over many seeds, per algorithm.
 
 use super::progress::Progress;
-use super::setup::SetupArgs;
-use super::sweep::parse_seeds;
-use crate::EXIT_USAGE;
+use super::setup::{SeedArgs, SetupArgs};
+use super::usage_error;
 use clap::Args;
 use ringleader_core::Algorithm;
 use ringleader_sim::stats::{figures, ElectionFigures, Summary};
 use ringleader_sim::sweep::{sweep, SweepOptions};
 use ringleader_sim::Report;
 use serde::Serialize;
-use std::ops::RangeInclusive;
 use std::process::ExitCode;
 
 /// Flags of `sim stats`.
 #[derive(Args, Debug)]
 pub struct StatsArgs {
-    /// The seeds to run for each algorithm, both ends included: A..B.
-    #[arg(long, value_parser = parse_seeds)]
-    seeds: RangeInclusive<u64>,
+    /// The seeds, run for each algorithm.
+    #[command(flatten)]
+    seeds: SeedArgs,
     #[command(flatten)]
     setup: SetupArgs,
-    /// Runs at once [default: the number of CPUs].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    jobs: Option<u32>,
     /// Print exactly one JSON object on stdout instead of the table.
     #[arg(long)]
     json: bool,
@@ -44,12 +39,9 @@ pub fn run(args: StatsArgs) -> ExitCode {
     } else {
         args.setup.elections.clone()
     };
-    let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        |j| j as usize,
-    );
+    let jobs = args.seeds.jobs();
     let mut out = Output {
-        seeds: [*args.seeds.start(), *args.seeds.end()],
+        seeds: [*args.seeds.seeds.start(), *args.seeds.seeds.end()],
         nodes: 0,
         scenario: args
             .setup
@@ -58,20 +50,19 @@ pub fn run(args: StatsArgs) -> ExitCode {
             .map(|p| p.display().to_string()),
         elections: Vec::new(),
     };
-    let per = (args.seeds.end() - args.seeds.start()).saturating_add(1);
-    let mut progress = Progress::new("runs", per.saturating_mul(algorithms.len() as u64), false);
+    let mut progress = Progress::new(
+        "runs",
+        args.seeds.count().saturating_mul(algorithms.len() as u64),
+    );
     for algorithm in algorithms {
         let scenario = match args.setup.scenario_with(Some(algorithm)) {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
+            Err(e) => return usage_error(e),
         };
         out.nodes = scenario.config.nodes;
         let runs = sweep(
             &scenario.config,
-            args.seeds.clone(),
+            args.seeds.seeds.clone(),
             SweepOptions {
                 jobs,
                 fail_fast: false,
@@ -82,10 +73,7 @@ pub fn run(args: StatsArgs) -> ExitCode {
         for r in &runs {
             match &r.report {
                 Ok(rep) => reports.push(rep),
-                Err(e) => {
-                    eprintln!("error: seed {}: {e}", r.seed);
-                    return ExitCode::from(EXIT_USAGE);
-                }
+                Err(e) => return usage_error(format_args!("seed {}: {e}", r.seed)),
             }
         }
         out.elections
@@ -95,10 +83,7 @@ pub fn run(args: StatsArgs) -> ExitCode {
     if args.json {
         match serde_json::to_string(&out) {
             Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("error: cannot encode the figures: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
+            Err(e) => return usage_error(format_args!("cannot encode the figures: {e}")),
         }
     } else {
         print_table(&out);

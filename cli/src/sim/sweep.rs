@@ -3,29 +3,24 @@
 
 use super::outcome::{replay_command, replay_scenario, write_scenario};
 use super::progress::Progress;
-use super::setup::SetupArgs;
-use super::shrink::shrink_and_write;
-use crate::EXIT_USAGE;
+use super::setup::{SeedArgs, SetupArgs};
+use super::shrink::shrink_to;
+use super::usage_error;
 use clap::Args;
-use ringleader_sim::scenario::Expect;
+use ringleader_sim::scenario::{Expect, Scenario};
 use ringleader_sim::sweep::{sweep, SweepOptions};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Flags of `sim sweep`.
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// The seeds to run, both ends included: A..B, e.g. 1..1000.
-    #[arg(long, value_parser = parse_seeds)]
-    seeds: RangeInclusive<u64>,
+    #[command(flatten)]
+    seeds: SeedArgs,
     #[command(flatten)]
     setup: SetupArgs,
-    /// Runs at once [default: the number of CPUs].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    jobs: Option<u32>,
     /// Stop starting new seeds after the first failure.
     #[arg(long)]
     fail_fast: bool,
@@ -39,24 +34,6 @@ pub struct SweepArgs {
     /// still goes to stderr).
     #[arg(long)]
     json: bool,
-}
-
-/// Parses `A..B` (both included), or one seed.
-pub fn parse_seeds(s: &str) -> Result<RangeInclusive<u64>, String> {
-    let (a, b) = s
-        .split_once("..")
-        .map(|(a, b)| (a, b.trim_start_matches('=')))
-        .unwrap_or((s, s));
-    let num = |x: &str| {
-        x.trim()
-            .parse::<u64>()
-            .map_err(|_| format!("'{x}' is not a seed in '{s}' (write A..B, e.g. 1..1000)"))
-    };
-    let (a, b) = (num(a)?, num(b)?);
-    if a > b {
-        return Err(format!("seed range '{s}' runs backwards"));
-    }
-    Ok(a..=b)
 }
 
 #[derive(Serialize)]
@@ -109,21 +86,14 @@ struct Unmet {
 pub fn run(args: SweepArgs) -> ExitCode {
     let scenario = match args.setup.scenario() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return usage_error(e),
     };
     let title = args.setup.title(&scenario);
-    let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        |j| j as usize,
-    );
-    let total = (args.seeds.end() - args.seeds.start()).saturating_add(1);
-    let mut progress = Progress::new("seeds", total, false);
+    let jobs = args.seeds.jobs();
+    let mut progress = Progress::new("seeds", args.seeds.count());
     let runs = sweep(
         &scenario.config,
-        args.seeds.clone(),
+        args.seeds.seeds.clone(),
         SweepOptions {
             jobs,
             fail_fast: args.fail_fast,
@@ -134,22 +104,19 @@ pub fn run(args: SweepArgs) -> ExitCode {
     let wall = progress.elapsed().as_secs_f64();
     let mut failures = Vec::new();
     let mut by_invariant: BTreeMap<String, usize> = BTreeMap::new();
-    let mut first_of: BTreeMap<String, u64> = BTreeMap::new();
+    // The first failure of each invariant, as written, for --shrink.
+    let mut first_of: BTreeMap<&str, (u64, Scenario, PathBuf)> = BTreeMap::new();
     let mut write_errors = Vec::new();
     for r in &runs {
         let report = match &r.report {
             Ok(rep) if rep.ok() => continue,
             Ok(rep) => rep,
-            Err(e) => {
-                eprintln!("error: seed {}: {e}", r.seed);
-                return ExitCode::from(EXIT_USAGE);
-            }
+            Err(e) => return usage_error(format_args!("seed {}: {e}", r.seed)),
         };
         let Some(first) = report.violations.first() else {
             continue;
         };
         *by_invariant.entry(first.invariant.to_owned()).or_default() += 1;
-        first_of.entry(first.invariant.to_owned()).or_insert(r.seed);
         let replay = replay_scenario(&title, &scenario, report);
         let file = match write_scenario(&args.failures, &title, &replay) {
             Ok(p) => Some(p),
@@ -158,6 +125,11 @@ pub fn run(args: SweepArgs) -> ExitCode {
                 None
             }
         };
+        if let Some(path) = &file {
+            first_of
+                .entry(first.invariant)
+                .or_insert_with(|| (r.seed, replay, path.clone()));
+        }
         failures.push(Failure {
             seed: r.seed,
             invariant: first.invariant.to_owned(),
@@ -169,24 +141,18 @@ pub fn run(args: SweepArgs) -> ExitCode {
     }
     let mut shrunk = Vec::new();
     if args.shrink {
-        for (invariant, seed) in &first_of {
-            let Some(f) = failures.iter().find(|f| f.seed == *seed) else {
-                continue;
-            };
-            let Some(file) = &f.replay_file else {
-                continue;
-            };
+        for (invariant, (seed, replay, file)) in &first_of {
             eprintln!("shrinking seed {seed} ({invariant})");
-            match shrink_and_write(&PathBuf::from(file), Some(invariant), 2000, !args.json) {
-                Ok((path, size)) => shrunk.push(Shrunk {
-                    invariant: invariant.clone(),
+            match shrink_to(replay, file, None, Some(invariant), 2000, !args.json) {
+                Ok(min) => shrunk.push(Shrunk {
+                    invariant: (*invariant).to_owned(),
                     seed: *seed,
-                    file: path.display().to_string(),
-                    faults: size.faults,
-                    nodes: size.nodes,
-                    clients: size.clients,
-                    duration_ms: size.duration.as_millis() as u64,
-                    size,
+                    file: min.path.display().to_string(),
+                    faults: min.after.faults,
+                    nodes: min.after.nodes,
+                    clients: min.after.clients,
+                    duration_ms: min.after.duration.as_millis() as u64,
+                    size: min.after,
                 }),
                 Err(e) => eprintln!("warning: cannot shrink seed {seed}: {e}"),
             }
@@ -211,7 +177,7 @@ pub fn run(args: SweepArgs) -> ExitCode {
         .collect();
     let summary = Summary {
         seeds: runs.len(),
-        seed_range: [*args.seeds.start(), *args.seeds.end()],
+        seed_range: [*args.seeds.seeds.start(), *args.seeds.seeds.end()],
         election: scenario.config.node.election.to_string(),
         nodes: scenario.config.nodes,
         jobs,
@@ -229,10 +195,7 @@ pub fn run(args: SweepArgs) -> ExitCode {
     if args.json {
         match serde_json::to_string(&summary) {
             Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("error: cannot encode the summary: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
+            Err(e) => return usage_error(format_args!("cannot encode the summary: {e}")),
         }
     } else {
         print_summary(&title, &summary, args.fail_fast);

@@ -3,7 +3,7 @@
 use super::{Expect, Scenario};
 use crate::config::SimConfig;
 use crate::faults::{Fault, FaultProfile, ScheduledFault};
-use crate::units::{parse_client, parse_duration, parse_node};
+use crate::units::{parse_client, parse_duration, parse_latency, parse_node};
 use ringleader_core::{Algorithm, InjectedBug, Instant, NodeId, RankBy};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -366,19 +366,7 @@ fn cluster(r: &Reader<'_>, c: &ClusterDoc, config: &mut SimConfig) -> Result<(),
 fn network(r: &Reader<'_>, n: &NetworkDoc, config: &mut SimConfig) -> Result<(), ScenarioError> {
     let net = &mut config.network;
     if let Some(l) = &n.latency {
-        let (lo, hi) = match l.get_ref().split_once("..") {
-            Some((lo, hi)) => (
-                parse_duration(lo).map_err(|e| r.at(l, format!("latency: {e}")))?,
-                parse_duration(hi).map_err(|e| r.at(l, format!("latency: {e}")))?,
-            ),
-            None => {
-                let d = r.duration(l, "latency")?;
-                (d, d)
-            }
-        };
-        if lo > hi {
-            return Err(r.at(l, format!("latency range '{}' runs backwards", l.get_ref())));
-        }
+        let (lo, hi) = parse_latency(l.get_ref()).map_err(|e| r.at(l, e))?;
         net.latency_min = lo;
         net.latency_max = hi;
     }

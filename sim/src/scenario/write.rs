@@ -12,23 +12,9 @@ fn since_zero(at: Instant) -> String {
     format_duration(Duration::from_micros(at.as_micros()))
 }
 
-/// A TOML basic string: quotes and backslashes escaped, control characters too.
+/// A TOML string, escaped as the `toml` crate escapes it.
 fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    toml::Value::String(s.to_owned()).to_string()
 }
 
 fn float(x: f64) -> String {
