@@ -1,8 +1,8 @@
 //! Everything a node asks its driver to do: the one output of [`Node::step`](crate::Node::step).
 
-use crate::discovery::MembershipChange;
-use crate::election::Role;
 use crate::id::{NodeId, NodeInfo};
+use crate::leadership::Role;
+use crate::membership::MembershipChange;
 use crate::persist::Persisted;
 use crate::wire::{ClientId, Message, ServerMsg};
 

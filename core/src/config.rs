@@ -1,8 +1,8 @@
 //! Per-node configuration, validated before a node is built.
 
-use crate::election::rank::RankBy;
-use crate::election::Algorithm;
 use crate::id::NodeId;
+use crate::leadership::Algorithm;
+use crate::rank::RankBy;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;

@@ -22,25 +22,35 @@
 //!
 //! ## Where things live
 //!
-//! - [`node`]: the state machine that composes the parts.
-//! - [`discovery`]: announcements, probes, heartbeats, the membership view.
-//! - [`ring`]: the logical ring of live members ordered by rank.
-//! - [`election`]: bully, Chang-Roberts and quorum behind one trait; ranks; epochs.
+//! - [`Node`] ([`node`]): the state machine that composes the parts below.
+//! - Its parts, private: `discovery` (announcements, probes, heartbeats, failure
+//!   detection), `election` (bully, Chang-Roberts and quorum behind one trait),
+//!   `replication` (the leader's and the followers' side of copying the log),
+//!   `sessions` (the leader's client sessions). Each handles one input with the
+//!   node's one context type (`context`).
+//! - The vocabulary they share, in leaf modules: [`leadership`] (algorithm, role,
+//!   who leads), [`membership`] (the view and its changes), [`rank`], [`id`],
+//!   [`time`], [`persist`], [`config`], [`action`] and [`event`] (the driver contract).
 //! - [`log`]: the replicated log of client messages, with per-client deduplication.
+//! - [`ring`]: the logical ring of live members ordered by rank.
 //! - [`wire`]: messages and their encodings (datagrams, frames).
-//! - [`time`], [`id`], [`config`], [`persist`]: the small types everything shares.
+//! - [`client`]: the sans-IO chat client that follows the leader.
 
 pub mod action;
 pub mod client;
 pub mod config;
-pub mod discovery;
-pub mod election;
+mod context;
+mod discovery;
+mod election;
 pub mod event;
 pub mod id;
+pub mod leadership;
 pub mod log;
+pub mod membership;
 pub mod node;
 pub mod persist;
-pub mod replication;
+pub mod rank;
+mod replication;
 pub mod ring;
 mod sessions;
 #[cfg(test)]
@@ -50,11 +60,13 @@ pub mod wire;
 
 pub use action::Action;
 pub use config::{Config, ConfigError, InjectedBug};
-pub use discovery::{Member, MemberState, MembershipChange};
-pub use election::rank::RankBy;
-pub use election::{Algorithm, ElectionMsg, Leadership, Role};
+pub use discovery::DiscoveryStats;
 pub use event::Event;
 pub use id::{Incarnation, NodeId, NodeInfo};
+pub use leadership::{Algorithm, Leadership, Role};
+pub use membership::{Member, MemberState, Membership, MembershipChange};
 pub use node::{Lifecycle, Node};
 pub use persist::Persisted;
+pub use rank::RankBy;
 pub use time::Instant;
+pub use wire::ElectionMsg;

@@ -2,14 +2,19 @@
 
 use crate::action::Action;
 use crate::config::{Config, ConfigError};
-use crate::discovery::{Discovery, DiscoveryStats, Member, Membership};
-use crate::election::{Election, Leadership, Parts};
+use crate::context::Ctx;
+use crate::discovery::{Change, Discovery, DiscoveryStats};
+use crate::election::Election;
 use crate::event::Event;
 use crate::id::{Incarnation, NodeId, NodeInfo};
+use crate::leadership::Leadership;
 use crate::log::Log;
+use crate::membership::{Member, Membership};
 use crate::persist::Persisted;
-use crate::replication::{Io, Replication};
-use crate::sessions::{self, Sessions};
+use crate::rank::RankBy;
+use crate::replication::Replication;
+use crate::ring::Ring;
+use crate::sessions::Sessions;
 use crate::time::Instant;
 use crate::wire::{ClientId, Message, ReplicationMsg};
 use rand::SeedableRng;
@@ -31,14 +36,11 @@ pub enum Lifecycle {
 pub struct Node {
     me: NodeInfo,
     rng: ChaCha8Rng,
-    persisted: Persisted,
     lifecycle: Lifecycle,
     last_now: Instant,
     discovery: Discovery,
-    election: Election,
-    replication: Replication,
-    sessions: Sessions,
-    rank: crate::election::rank::RankBy,
+    parts: Parts,
+    rank: RankBy,
 }
 
 impl Node {
@@ -83,13 +85,14 @@ impl Node {
         Ok(Node {
             me,
             rng: ChaCha8Rng::seed_from_u64(seed),
-            persisted,
             lifecycle: Lifecycle::Idle,
             last_now: now,
             discovery: Discovery::new(&config, me),
-            election: Election::new(&config, now, &persisted),
-            replication: Replication::new(&config, log, now),
-            sessions: Sessions::new(config.client_timeout),
+            parts: Parts {
+                election: Election::new(&config, now, persisted),
+                replication: Replication::new(&config, log, now),
+                sessions: Sessions::new(config.client_timeout),
+            },
             rank: config.rank,
         })
     }
@@ -115,57 +118,37 @@ impl Node {
             (Lifecycle::Idle, Event::Start) => {
                 self.lifecycle = Lifecycle::Running;
                 // Persist before announcing: the announcement carries the new incarnation.
-                out.push(Action::Persist(self.persisted));
+                out.push(Action::Persist(self.parts.election.persisted()));
                 self.discovery.start(now, &mut self.rng, out);
-                self.with_election(now, out, |e, p| e.start(p));
+                self.with_ctx(now, out, |cx, p| p.election.start(cx));
             }
             (Lifecycle::Running, Event::Tick) => {
-                let mark = out.len();
-                self.discovery.expire(now, out);
-                self.membership_to_election(now, mark, out);
-                self.with_election(now, out, |e, p| e.tick(p));
-                let claim = self.election.claim();
+                let changes = self.discovery.expire(now, out);
+                self.membership_changed(now, changes, out);
+                self.with_ctx(now, out, |cx, p| p.election.tick(cx));
+                let claim = self.parts.election.claim();
                 self.discovery.emit(now, &mut self.rng, claim, out);
                 self.sync_leadership(now, out);
-                self.with_replication(now, out, |r, io| r.tick(io));
-                self.with_sessions(now, out, |s, cx, _| s.tick(cx));
-                self.after_step(now, out);
+                self.with_ctx(now, out, |cx, p| p.replication.tick(cx));
+                self.with_ctx(now, out, |cx, p| p.sessions.tick(cx));
+                self.end_step(now, out);
             }
             (Lifecycle::Running, Event::Received(msg)) => {
-                let mark = out.len();
-                let accepted = self.discovery.on_message(now, &msg, out);
-                self.membership_to_election(now, mark, out);
-                if accepted {
-                    match &msg {
-                        Message::Heartbeat {
-                            from,
-                            leading: Some(epoch),
-                        } => self.with_election(now, out, |e, p| e.on_claim(p, from, *epoch)),
-                        Message::Heartbeat {
-                            from,
-                            leading: None,
-                        } => self.with_election(now, out, |e, p| e.on_unclaimed_heartbeat(p, from)),
-                        Message::Election {
-                            from,
-                            algorithm,
-                            msg,
-                        } => self
-                            .with_election(now, out, |e, p| e.on_message(p, from, *algorithm, msg)),
-                        Message::Replication { from, msg } => {
-                            self.on_replication(now, from, msg, out)
-                        }
-                        _ => {}
-                    }
+                if let Some(changes) = self.discovery.on_message(now, &msg, out) {
+                    self.membership_changed(now, changes, out);
+                    self.dispatch(now, &msg, out);
                 }
-                self.after_step(now, out);
+                self.end_step(now, out);
             }
             (Lifecycle::Running, Event::FromClient { client, msg }) => {
-                self.with_sessions(now, out, |s, cx, r| s.on_message(cx, r, client, msg));
-                self.after_step(now, out);
+                self.with_ctx(now, out, |cx, p| {
+                    p.sessions.on_message(cx, &mut p.replication, client, msg)
+                });
+                self.end_step(now, out);
             }
             (Lifecycle::Running, Event::ClientGone { client }) => {
-                self.with_sessions(now, out, |s, cx, _| s.gone(cx, client));
-                self.after_step(now, out);
+                self.with_ctx(now, out, |cx, p| p.sessions.gone(cx, client));
+                self.end_step(now, out);
             }
             (Lifecycle::Running, Event::Leave) => {
                 self.lifecycle = Lifecycle::Left;
@@ -175,6 +158,34 @@ impl Node {
             (state, event) => {
                 tracing::trace!(?state, ?event, "event ignored in this state");
             }
+        }
+    }
+
+    /// Hands a message discovery accepted to the part it is for.
+    fn dispatch(&mut self, now: Instant, msg: &Message, out: &mut Vec<Action>) {
+        match msg {
+            Message::Heartbeat {
+                from,
+                leading: Some(epoch),
+            } => self.with_ctx(now, out, |cx, p| p.election.on_claim(cx, from, *epoch)),
+            Message::Heartbeat {
+                from,
+                leading: None,
+            } => self.with_ctx(now, out, |cx, p| {
+                p.election.on_unclaimed_heartbeat(cx, from)
+            }),
+            Message::Election {
+                from,
+                algorithm,
+                msg,
+            } => self.with_ctx(now, out, |cx, p| {
+                p.election.on_message(cx, from, *algorithm, msg)
+            }),
+            Message::Replication { from, msg } => self.on_replication(now, from, msg, out),
+            Message::Announce(_)
+            | Message::Probe(_)
+            | Message::ProbeResponse(_)
+            | Message::Leave(_) => {}
         }
     }
 
@@ -189,105 +200,63 @@ impl Node {
         out: &mut Vec<Action>,
     ) {
         if let ReplicationMsg::Append { epoch, .. } = msg {
-            let lead = self.election.leadership();
+            let lead = self.parts.election.leadership();
             if (lead.leader != Some(from.id) || lead.epoch != *epoch) && *epoch >= lead.epoch {
-                self.with_election(now, out, |e, p| e.on_claim(p, from, *epoch));
+                self.with_ctx(now, out, |cx, p| p.election.on_claim(cx, from, *epoch));
             }
         }
         self.sync_leadership(now, out);
-        self.with_replication(now, out, |r, io| r.on_message(io, from.id, msg));
-        if let Some(epoch) = self.replication.take_epoch_collision() {
-            self.with_election(now, out, |e, p| e.supersede(p, epoch));
+        self.with_ctx(now, out, |cx, p| p.replication.on_message(cx, from.id, msg));
+        if let Some(epoch) = self.parts.replication.take_epoch_collision() {
+            self.with_ctx(now, out, |cx, p| p.election.supersede(cx, epoch));
         }
     }
 
     /// Tells replication who leads now, so it starts or stops leading.
     fn sync_leadership(&mut self, now: Instant, out: &mut Vec<Action>) {
-        self.with_replication(now, out, |r, io| r.on_leadership(io));
+        self.with_ctx(now, out, |cx, p| p.replication.on_leadership(cx));
     }
 
     /// End of every step: replication and sessions catch up with what happened.
-    fn after_step(&mut self, now: Instant, out: &mut Vec<Action>) {
+    /// Held client messages are offered before the flush so they leave in its
+    /// batch; what the flush commits (a leader alone commits at once) is
+    /// delivered after it.
+    fn end_step(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.sync_leadership(now, out);
-        self.with_sessions(now, out, |s, cx, r| s.after_step(cx, r));
-        self.with_replication(now, out, |r, io| r.flush(io));
-        // The flush may have committed (a leader alone commits at once).
-        self.with_sessions(now, out, |s, cx, r| s.after_step(cx, r));
-    }
-
-    fn with_replication(
-        &mut self,
-        now: Instant,
-        out: &mut Vec<Action>,
-        f: impl FnOnce(&mut Replication, &mut Io<'_>),
-    ) {
-        let mut io = Io {
-            now,
-            me: self.me,
-            view: self.discovery.view(),
-            lead: self.election.leadership(),
-            out,
-        };
-        f(&mut self.replication, &mut io);
-    }
-
-    fn with_sessions(
-        &mut self,
-        now: Instant,
-        out: &mut Vec<Action>,
-        f: impl FnOnce(&mut Sessions, &mut sessions::Ctx<'_>, &mut Replication),
-    ) {
-        let lead = self.election.leadership();
-        let leader = lead.leader.and_then(|l| {
-            if l == self.me.id {
-                Some(self.me)
-            } else {
-                self.discovery.view().get(l).map(|m| m.info)
-            }
+        self.with_ctx(now, out, |cx, p| p.sessions.offer(cx, &mut p.replication));
+        self.with_ctx(now, out, |cx, p| p.replication.flush(cx));
+        self.with_ctx(now, out, |cx, p| {
+            p.sessions.deliver(cx, p.replication.log())
         });
-        let mut cx = sessions::Ctx {
-            now,
-            me: self.me,
-            leader,
-            epoch: lead.epoch,
-            out,
-        };
-        f(&mut self.sessions, &mut cx, &mut self.replication);
     }
 
-    fn with_election(
+    /// Runs `f` with the context of this input and the parts it may change.
+    /// The context's leadership is read when it is made, so each part's call
+    /// gets a context of its own.
+    fn with_ctx<R>(
         &mut self,
         now: Instant,
         out: &mut Vec<Action>,
-        f: impl FnOnce(&mut Election, Parts<'_>),
-    ) {
-        let log = self.replication.log();
-        let parts = Parts {
+        f: impl FnOnce(&mut Ctx<'_>, &mut Parts) -> R,
+    ) -> R {
+        let log = self.parts.replication.log();
+        let mut cx = Ctx {
             now,
             me: self.me,
-            log_tip: (log.last_epoch(), log.last_index()),
             view: self.discovery.view(),
+            lead: self.parts.election.leadership(),
+            log_tip: (log.last_epoch(), log.last_index()),
             rng: &mut self.rng,
             out,
-            persisted: &mut self.persisted,
         };
-        f(&mut self.election, parts);
+        f(&mut cx, &mut self.parts)
     }
 
-    /// Hands the membership changes discovery just reported to the election part.
-    fn membership_to_election(&mut self, now: Instant, mark: usize, out: &mut Vec<Action>) {
-        let changes: Vec<_> = out
-            .get(mark..)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|a| match a {
-                Action::Member { node, change } => Some((*node, *change)),
-                _ => None,
-            })
-            .collect();
+    /// Hands the membership changes discovery reported to the other parts.
+    fn membership_changed(&mut self, now: Instant, changes: Vec<Change>, out: &mut Vec<Action>) {
         for (node, change) in changes {
-            self.replication.on_member(node.id, change);
-            self.with_election(now, out, |e, p| e.on_member(p, &node, change));
+            self.parts.replication.on_member(node.id, change);
+            self.with_ctx(now, out, |cx, p| p.election.on_member(cx, &node, change));
         }
     }
 
@@ -298,9 +267,9 @@ impl Node {
                 let at = self
                     .discovery
                     .next_deadline()
-                    .min(self.election.next_deadline())
-                    .min(self.replication.next_deadline())
-                    .min(self.sessions.next_deadline());
+                    .min(self.parts.election.next_deadline())
+                    .min(self.parts.replication.next_deadline())
+                    .min(self.parts.sessions.next_deadline());
                 Some(at).filter(|d| *d != Instant::MAX)
             }
             Lifecycle::Idle | Lifecycle::Left => None,
@@ -334,54 +303,63 @@ impl Node {
 
     /// Who leads, as far as this node knows, and since when.
     pub fn leadership(&self) -> Leadership {
-        self.election.leadership()
+        self.parts.election.leadership()
     }
 
     /// The logical ring as this node sees it: live members and itself, by rank.
-    pub fn ring(&self) -> crate::ring::Ring {
-        crate::ring::Ring::new(&self.me, self.discovery.view(), self.rank)
+    pub fn ring(&self) -> Ring {
+        Ring::new(&self.me, self.discovery.view(), self.rank)
     }
 
     /// What this node has persisted (or asked to persist) so far.
     pub fn persisted(&self) -> Persisted {
-        self.persisted
+        self.parts.election.persisted()
     }
 
     /// The log: every entry this node holds, and how far it is committed. The
     /// driver keeps it durable (see the crate docs).
     pub fn log(&self) -> &Log {
-        self.replication.log()
+        self.parts.replication.log()
     }
 
     /// The lowest log index replaced since the last call (see
     /// [`Log::take_rewritten_from`]): for a driver that keeps the log on disk.
     pub fn take_log_rewritten_from(&mut self) -> Option<u64> {
-        self.replication.log_mut().take_rewritten_from()
+        self.parts.replication.log_mut().take_rewritten_from()
     }
 
     /// Gives up the node, keeping its log: what survives a crash when the log is
     /// durable.
     pub fn into_log(self) -> Log {
-        self.replication.into_log()
+        self.parts.replication.into_log()
     }
 
     /// While leading: the followers counted as in sync.
     pub fn in_sync(&self) -> Option<Vec<NodeId>> {
-        self.replication.in_sync()
+        self.parts.replication.in_sync()
     }
 
     /// While leading and serving: whether it accepts client messages now.
     pub fn serving(&self) -> bool {
-        self.replication.serving()
+        self.parts.replication.serving()
     }
 
     /// While leading: the clients with a session, and their users.
     pub fn clients(&self) -> Vec<(ClientId, String)> {
-        self.sessions.users()
+        self.parts.sessions.users()
     }
 
     /// What discovery ignored so far.
     pub fn discovery_stats(&self) -> DiscoveryStats {
         self.discovery.stats()
     }
+}
+
+/// The parts a context is lent to: everything but discovery, which owns the
+/// view the context borrows.
+#[derive(Debug)]
+struct Parts {
+    election: Election,
+    replication: Replication,
+    sessions: Sessions,
 }

@@ -4,9 +4,9 @@
 //! repaired the moment a member dies, joins or leaves: a dead successor is simply
 //! not in it, and ring messages go to the next live node instead of stalling.
 
-use crate::discovery::Membership;
-use crate::election::rank::{rank_key, RankBy};
 use crate::id::{NodeId, NodeInfo};
+use crate::membership::Membership;
+use crate::rank::{rank_key, RankBy};
 
 /// Live members and this node, lowest rank first; the successor of the last is the first.
 #[derive(Clone, Debug, PartialEq, Eq)]

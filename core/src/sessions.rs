@@ -10,7 +10,7 @@
 //! leading it redirects and closes every session, so clients move on at once.
 
 use crate::action::Action;
-use crate::id::NodeInfo;
+use crate::context::Ctx;
 use crate::log::{ClientMsgId, Entry, Log, Offer};
 use crate::replication::Replication;
 use crate::time::Instant;
@@ -42,25 +42,6 @@ struct Waiting {
     user: String,
     from_index: u64,
     resume: bool,
-}
-
-/// Everything the sessions need from the node for one input.
-pub(crate) struct Ctx<'a> {
-    pub now: Instant,
-    pub me: NodeInfo,
-    /// The leader this node names, with its epoch.
-    pub leader: Option<NodeInfo>,
-    pub epoch: u64,
-    pub out: &'a mut Vec<Action>,
-}
-
-impl Ctx<'_> {
-    fn to(&mut self, client: ClientId, msg: ServerMsg) {
-        self.out.push(Action::ToClient { client, msg });
-    }
-    fn leading(&self) -> bool {
-        self.leader.is_some_and(|l| l.id == self.me.id)
-    }
 }
 
 /// The leader's client sessions.
@@ -119,8 +100,8 @@ impl Sessions {
         msg: ClientMsg,
     ) {
         if let ClientMsg::Probe = msg {
-            let (server, leader, epoch) = (cx.me, cx.leader, cx.epoch);
-            return cx.to(
+            let (server, leader, epoch) = (cx.me, cx.leader_info(), cx.lead.epoch);
+            return cx.send_client(
                 client,
                 ServerMsg::Here {
                     server,
@@ -140,7 +121,7 @@ impl Sessions {
                     from_index,
                     resume,
                 },
-            ) = (cx.leader, &msg)
+            ) = (cx.leader_info(), &msg)
             {
                 let waiting = Waiting {
                     until: cx.now + self.timeout / 3,
@@ -152,8 +133,8 @@ impl Sessions {
                 return self.reschedule();
             }
             self.waiting.remove(&client);
-            let (leader, epoch) = (cx.leader, cx.epoch);
-            return cx.to(client, ServerMsg::Redirect { leader, epoch });
+            let (leader, epoch) = (cx.leader_info(), cx.lead.epoch);
+            return cx.send_client(client, ServerMsg::Redirect { leader, epoch });
         }
         if let Some(s) = self.sessions.get_mut(&client) {
             s.last_heard = cx.now;
@@ -188,7 +169,9 @@ impl Sessions {
                     );
                 }
                 s.held.push_back((seq, text));
-                offer_held(cx, repl, client, s);
+                if repl.serving() {
+                    offer_held(cx, repl, client, s);
+                }
             }
             ClientMsg::History { last } => {
                 let n = last.min(MAX_HISTORY) as usize;
@@ -201,9 +184,9 @@ impl Sessions {
                     .cloned()
                     .collect();
                 entries.reverse();
-                cx.to(client, ServerMsg::History(entries));
+                cx.send_client(client, ServerMsg::History(entries));
             }
-            ClientMsg::Ping => cx.to(client, ServerMsg::Pong),
+            ClientMsg::Ping => cx.send_client(client, ServerMsg::Pong),
             ClientMsg::Bye => {
                 if let Some(s) = self.sessions.remove(&client) {
                     tracing::info!(%client, user = %s.user, "client left");
@@ -246,11 +229,11 @@ impl Sessions {
         );
         let users = self.sessions.values().map(|s| s.user.clone()).collect();
         let next_seq = log.client_position(client.0).0 + 1;
-        cx.to(
+        cx.send_client(
             client,
             ServerMsg::Welcome {
                 leader: cx.me.id,
-                epoch: cx.epoch,
+                epoch: cx.lead.epoch,
                 users,
                 next_seq,
             },
@@ -262,7 +245,7 @@ impl Sessions {
 
     fn tell_others(&self, cx: &mut Ctx<'_>, about: ClientId, user: &str, joined: bool) {
         for &c in self.sessions.keys().filter(|c| **c != about) {
-            cx.to(
+            cx.send_client(
                 c,
                 ServerMsg::Presence {
                     user: user.to_owned(),
@@ -309,8 +292,8 @@ impl Sessions {
             .collect();
         for client in expired {
             self.waiting.remove(&client);
-            let epoch = cx.epoch;
-            cx.to(
+            let epoch = cx.lead.epoch;
+            cx.send_client(
                 client,
                 ServerMsg::Redirect {
                     leader: None,
@@ -323,36 +306,37 @@ impl Sessions {
 
     /// A leader is known again: answer the hellos held meanwhile.
     fn answer_waiting(&mut self, cx: &mut Ctx<'_>, log: &Log) {
-        if self.waiting.is_empty() || cx.leader.is_none() {
+        if self.waiting.is_empty() || cx.leader_info().is_none() {
             return;
         }
         for (client, w) in std::mem::take(&mut self.waiting) {
             if cx.leading() {
                 self.hello(cx, log, client, w.user, w.from_index, w.resume);
             } else {
-                let (leader, epoch) = (cx.leader, cx.epoch);
-                cx.to(client, ServerMsg::Redirect { leader, epoch });
+                let (leader, epoch) = (cx.leader_info(), cx.lead.epoch);
+                cx.send_client(client, ServerMsg::Redirect { leader, epoch });
             }
         }
         self.reschedule();
     }
 
-    /// End of a step: the node's leadership may have changed, messages held while
-    /// syncing may now be offered, and the commit index may have moved.
-    pub(crate) fn after_step(&mut self, cx: &mut Ctx<'_>, repl: &mut Replication) {
-        let current = cx.leading().then_some(cx.epoch);
+    /// End of a step, before replication's flush: follow a change of leadership,
+    /// answer hellos held while no leader was known, and offer the messages held
+    /// while this leader was syncing, so they leave in the flush's batch.
+    pub(crate) fn offer(&mut self, cx: &mut Ctx<'_>, repl: &mut Replication) {
+        let current = cx.leading().then_some(cx.lead.epoch);
         if self.epoch != current {
             self.epoch = current;
             if !self.sessions.is_empty() {
                 // Possibly to this very node, leading a new epoch: the clients come
                 // back and resend, and the acknowledgements start afresh.
-                let (leader, epoch) = (cx.leader, cx.epoch);
+                let (leader, epoch) = (cx.leader_info(), cx.lead.epoch);
                 tracing::info!(
                     sessions = self.sessions.len(),
                     "leadership changed: redirecting clients"
                 );
                 for client in std::mem::take(&mut self.sessions).into_keys() {
-                    cx.to(client, ServerMsg::Redirect { leader, epoch });
+                    cx.send_client(client, ServerMsg::Redirect { leader, epoch });
                     cx.out.push(Action::CloseClient(client));
                 }
                 self.reschedule();
@@ -360,20 +344,28 @@ impl Sessions {
         }
         // After the sessions of an old leadership are gone, not before.
         self.answer_waiting(cx, repl.log());
-        let serving = repl.serving();
-        let commit = repl.log().commit_index();
-        // Called after every step, twice: most steps change nothing here.
-        let held = serving && self.sessions.values().any(|s| !s.held.is_empty());
-        if current.is_none() || (!self.dirty && !held && commit == self.delivered) {
+        if current.is_none() || !repl.serving() {
+            return;
+        }
+        for (&client, s) in self.sessions.iter_mut() {
+            if !s.held.is_empty() {
+                offer_held(cx, repl, client, s);
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// End of a step, after replication's flush (which may have committed):
+    /// acknowledge what committed and push the committed entries each client
+    /// has not seen yet.
+    pub(crate) fn deliver(&mut self, cx: &mut Ctx<'_>, log: &Log) {
+        let commit = log.commit_index();
+        // Most steps change nothing here.
+        if self.epoch.is_none() || (!self.dirty && commit == self.delivered) {
             return;
         }
         self.dirty = false;
         for (&client, s) in self.sessions.iter_mut() {
-            if serving && !s.held.is_empty() {
-                offer_held(cx, repl, client, s);
-            }
-            let log = repl.log();
-            let commit = log.commit_index();
             let mut acked = None;
             while let Some(entry) = s.awaiting.first_entry() {
                 if *entry.key() > commit {
@@ -382,7 +374,7 @@ impl Sessions {
                 acked = acked.max(Some(entry.remove()));
             }
             if let Some(seq) = acked {
-                cx.to(client, ServerMsg::Ack { seq });
+                cx.send_client(client, ServerMsg::Ack { seq });
             }
             while s.next <= commit {
                 let n = usize::try_from(commit - s.next + 1)
@@ -393,24 +385,21 @@ impl Sessions {
                     break;
                 }
                 s.next += entries.len() as u64;
-                cx.to(client, ServerMsg::Entries(entries));
+                cx.send_client(client, ServerMsg::Entries(entries));
             }
         }
-        self.delivered = repl.log().commit_index();
+        self.delivered = commit;
     }
 }
 
 fn refuse(cx: &mut Ctx<'_>, client: ClientId, why: String) {
     tracing::info!(%client, %why, "client request refused");
-    cx.to(client, ServerMsg::Refused(why));
+    cx.send_client(client, ServerMsg::Refused(why));
 }
 
 /// Offers a session's held messages in order, while the leader serves. A message
 /// leaves the queue only once the log has taken it.
 fn offer_held(cx: &mut Ctx<'_>, repl: &mut Replication, client: ClientId, s: &mut Session) {
-    if !repl.serving() {
-        return;
-    }
     while let Some((seq, text)) = s.held.pop_front() {
         let id = ClientMsgId {
             client: client.0,

@@ -150,7 +150,7 @@ impl SimConfig {
             }
         }
         for f in &self.schedule {
-            for id in crate::world::fault_nodes(&f.fault) {
+            for id in crate::faults::fault_nodes(&f.fault) {
                 if id.0 == 0 || id.0 > self.nodes {
                     return Err(format!(
                         "fault '{}' at {} names {id}, but the cluster has nodes n1..n{}",

@@ -396,6 +396,17 @@ impl Generator {
     }
 }
 
+/// The nodes a fault names.
+pub fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
+    match fault {
+        Fault::Crash(n) | Fault::Restart(n) | Fault::Leave(n) => vec![*n],
+        Fault::Skew { node, .. } | Fault::Pause { node, .. } => vec![*node],
+        Fault::Cut { from, to } => vec![*from, *to],
+        Fault::Partition(groups) => groups.iter().flatten().copied().collect(),
+        Fault::Heal | Fault::ClientLeave(_) => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

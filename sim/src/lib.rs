@@ -27,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod digest;
 pub mod faults;
+pub mod findings;
 pub mod invariants;
 pub mod network;
 pub mod queue;

@@ -1,30 +1,10 @@
 //! What a run reports.
 
+use crate::invariants::{ElectionStats, ReplicationStats};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One invariant that did not hold.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    /// Which invariant.
-    pub invariant: &'static str,
-    /// Virtual time, in milliseconds, at which it was found broken.
-    pub at_ms: u64,
-    /// The nodes involved, by id.
-    pub nodes: Vec<u32>,
-    /// What exactly was wrong.
-    pub detail: String,
-}
-
-/// How often an invariant with a bound was checked, and how often a fault in its
-/// window excused it (a lost message, a cut link, a restart).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct CheckCount {
-    /// Checks that ran and held (or failed, see violations).
-    pub checked: u64,
-    /// Checks skipped because their precondition did not hold.
-    pub excused: u64,
-}
+pub use crate::findings::{CheckCount, Violation};
 
 /// The outcome of one run.
 #[derive(Clone, Debug, Serialize)]
@@ -63,14 +43,14 @@ pub struct Report {
     pub election: String,
     /// Election measurements.
     #[serde(flatten)]
-    pub election_stats: crate::invariants::ElectionStats,
+    pub election_stats: ElectionStats,
     /// Each live node's view of the leader at the end (`null`: none), by node id.
     pub leaders: BTreeMap<u32, Option<u32>>,
     /// Simulated clients.
     pub clients: u32,
     /// Replication and client measurements.
     #[serde(flatten)]
-    pub replication: crate::invariants::ReplicationStats,
+    pub replication: ReplicationStats,
 }
 
 impl Report {

@@ -76,17 +76,6 @@ pub fn fault_schedule(config: &SimConfig) -> Vec<ScheduledFault> {
     all
 }
 
-/// The nodes a fault names.
-pub fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
-    match fault {
-        Fault::Crash(n) | Fault::Restart(n) | Fault::Leave(n) => vec![*n],
-        Fault::Skew { node, .. } | Fault::Pause { node, .. } => vec![*node],
-        Fault::Cut { from, to } => vec![*from, *to],
-        Fault::Partition(groups) => groups.iter().flatten().copied().collect(),
-        Fault::Heal | Fault::ClientLeave(_) => Vec::new(),
-    }
-}
-
 /// The address a simulated node advertises: 10.0.x.y:7000.
 pub fn sim_addr(id: NodeId) -> SocketAddr {
     let [_, _, hi, lo] = id.0.to_be_bytes();

@@ -11,13 +11,10 @@
 //! restart). Whoever admits a member from its announcement answers with a heartbeat,
 //! so the member learns of it too even if its own announcement was lost.
 
-mod membership;
-
-pub use membership::{Member, MemberState, Membership, MembershipChange};
-
 use crate::action::Action;
 use crate::config::Config;
 use crate::id::{NodeId, NodeInfo};
+use crate::membership::{Member, MemberState, Membership, MembershipChange};
 use crate::time::Instant;
 use crate::wire::{Announce, Message};
 use rand::Rng;
@@ -39,6 +36,21 @@ pub struct DiscoveryStats {
     pub stale: u64,
     /// Newcomers refused because the view was full.
     pub view_full: u64,
+}
+
+/// A change of a member's state, as discovery reports it to the other parts
+/// (the driver hears of it as an [`Action::Member`]).
+pub(crate) type Change = (NodeInfo, MembershipChange);
+
+/// Reports a change both ways: to the driver and to the node's other parts.
+fn report(
+    out: &mut Vec<Action>,
+    changes: &mut Vec<Change>,
+    node: NodeInfo,
+    change: MembershipChange,
+) {
+    out.push(Action::Member { node, change });
+    changes.push((node, change));
 }
 
 /// The discovery and failure-detection part of a node.
@@ -129,11 +141,14 @@ impl Discovery {
     /// First half of a tick: members silent for too long become suspect or dead.
     /// The node lets the election react before [`emit`](Self::emit) sends anything,
     /// so this tick's heartbeats carry the leadership as it stands after the tick.
-    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<Action>) {
+    /// Returns the members that changed.
+    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<Action>) -> Vec<Change> {
         self.forgive_own_pause(now);
+        let mut changes = Vec::new();
         if now >= self.next_check {
-            self.check_timeouts(now, out);
+            self.check_timeouts(now, out, &mut changes);
         }
+        changes
     }
 
     /// Second half of a tick: announcements and heartbeats that are due.
@@ -184,7 +199,7 @@ impl Discovery {
         self.next_check = now;
     }
 
-    fn check_timeouts(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn check_timeouts(&mut self, now: Instant, out: &mut Vec<Action>, changes: &mut Vec<Change>) {
         let mut next = Instant::MAX;
         for m in self.view.iter_mut() {
             let suspect_at = m.last_heard + self.suspect_timeout;
@@ -192,17 +207,11 @@ impl Discovery {
             if m.state.is_live() && now >= dead_at {
                 m.state = MemberState::Dead;
                 m.since = now;
-                out.push(Action::Member {
-                    node: m.info,
-                    change: MembershipChange::Died,
-                });
+                report(out, changes, m.info, MembershipChange::Died);
             } else if m.state == MemberState::Alive && now >= suspect_at {
                 m.state = MemberState::Suspect;
                 m.since = now;
-                out.push(Action::Member {
-                    node: m.info,
-                    change: MembershipChange::Suspected,
-                });
+                report(out, changes, m.info, MembershipChange::Suspected);
             }
             next = next.min(match m.state {
                 MemberState::Alive => suspect_at,
@@ -213,18 +222,19 @@ impl Discovery {
         self.next_check = next;
     }
 
-    /// Handles a message from a peer. Returns false if it was ignored (another
-    /// cluster, a conflicting id, a stale life), so other parts skip it too.
+    /// Handles a message from a peer. Returns the members that changed, or `None`
+    /// if the message was ignored (another cluster, a conflicting id, a stale
+    /// life), so the other parts skip it too.
     pub(crate) fn on_message(
         &mut self,
         now: Instant,
         msg: &Message,
         out: &mut Vec<Action>,
-    ) -> bool {
+    ) -> Option<Vec<Change>> {
         if let Some(cluster) = msg.cluster() {
             if cluster != self.cluster {
                 self.report_foreign(cluster, msg.from());
-                return false;
+                return None;
             }
         }
         let sender = *msg.sender();
@@ -235,14 +245,15 @@ impl Discovery {
                 self.stats.id_conflicts += 1;
                 tracing::warn!(id = %sender.id, addr = %sender.addr, "another node uses this node's id; ignoring it");
             }
-            return false;
+            return None;
         }
+        let mut changes = Vec::new();
         let admitted = match msg {
-            Message::Leave(_) => self.on_leave(now, &sender, out),
-            _ => self.observe(now, &sender, out),
+            Message::Leave(_) => self.on_leave(now, &sender, out, &mut changes),
+            _ => self.observe(now, &sender, out, &mut changes),
         };
         match admitted {
-            Observed::Ignored => return false,
+            Observed::Ignored => return None,
             Observed::Admitted if matches!(msg, Message::Announce(_)) => {
                 out.push(Action::Send {
                     to: sender.id,
@@ -260,7 +271,7 @@ impl Discovery {
                 msg: Message::ProbeResponse(self.announce()),
             });
         }
-        true
+        Some(changes)
     }
 
     fn report_foreign(&mut self, cluster: &str, from: NodeId) {
@@ -276,7 +287,13 @@ impl Discovery {
         }
     }
 
-    fn observe(&mut self, now: Instant, sender: &NodeInfo, out: &mut Vec<Action>) -> Observed {
+    fn observe(
+        &mut self,
+        now: Instant,
+        sender: &NodeInfo,
+        out: &mut Vec<Action>,
+        changes: &mut Vec<Change>,
+    ) -> Observed {
         let suspect_at = now + self.suspect_timeout;
         let Some(m) = self.view.get_mut(sender.id) else {
             if self.view.len() >= self.max_members {
@@ -290,10 +307,7 @@ impl Discovery {
                 last_heard: now,
                 since: now,
             });
-            out.push(Action::Member {
-                node: *sender,
-                change: MembershipChange::Joined,
-            });
+            report(out, changes, *sender, MembershipChange::Joined);
             self.next_check = self.next_check.min(suspect_at);
             return Observed::Admitted;
         };
@@ -318,10 +332,7 @@ impl Discovery {
         };
         m.state = MemberState::Alive;
         m.since = now;
-        out.push(Action::Member {
-            node: *sender,
-            change,
-        });
+        report(out, changes, *sender, change);
         self.next_check = self.next_check.min(suspect_at);
         if change == MembershipChange::Rejoined {
             Observed::Admitted
@@ -330,7 +341,13 @@ impl Discovery {
         }
     }
 
-    fn on_leave(&mut self, now: Instant, sender: &NodeInfo, out: &mut Vec<Action>) -> Observed {
+    fn on_leave(
+        &mut self,
+        now: Instant,
+        sender: &NodeInfo,
+        out: &mut Vec<Action>,
+        changes: &mut Vec<Change>,
+    ) -> Observed {
         let Some(m) = self.view.get_mut(sender.id) else {
             return Observed::Ignored;
         };
@@ -341,10 +358,7 @@ impl Discovery {
         m.state = MemberState::Left;
         m.since = now;
         m.last_heard = now;
-        out.push(Action::Member {
-            node: *sender,
-            change: MembershipChange::Left,
-        });
+        report(out, changes, *sender, MembershipChange::Left);
         Observed::Refreshed
     }
 }

@@ -7,11 +7,14 @@
 //! re-sends COORDINATOR to the asker). A node that got OK waits twice the timeout for
 //! COORDINATOR, then starts over.
 
-use super::{ranked_claim, Ctx, ElectionAlgorithm, ElectionMsg, Role, Verdict};
+use super::algorithm::{AlgoCtx, ElectionAlgorithm};
+use super::claim::{outranks_leader, ranked_claim, Verdict};
 use crate::config::Config;
-use crate::discovery::MembershipChange;
 use crate::id::NodeInfo;
+use crate::leadership::Role;
+use crate::membership::MembershipChange;
 use crate::time::Instant;
+use crate::wire::ElectionMsg;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,14 +41,14 @@ impl Bully {
         }
     }
 
-    fn become_leader(&mut self, cx: &mut Ctx<'_>) {
+    fn become_leader(&mut self, cx: &mut AlgoCtx<'_>) {
         self.phase = Phase::Idle;
         let epoch = *cx.max_seen + 1;
         cx.lead_epoch(epoch);
         cx.broadcast(ElectionMsg::Coordinator { epoch });
     }
 
-    fn handle_verdict(&mut self, cx: &mut Ctx<'_>, verdict: Verdict) {
+    fn handle_verdict(&mut self, cx: &mut AlgoCtx<'_>, verdict: Verdict) {
         match verdict {
             Verdict::Followed => self.phase = Phase::Idle,
             Verdict::Challenge | Verdict::Conflict => {
@@ -58,7 +61,7 @@ impl Bully {
 }
 
 impl ElectionAlgorithm for Bully {
-    fn start_election(&mut self, cx: &mut Ctx<'_>) {
+    fn start_election(&mut self, cx: &mut AlgoCtx<'_>) {
         if self.phase != Phase::Idle {
             return;
         }
@@ -75,7 +78,7 @@ impl ElectionAlgorithm for Bully {
         self.phase = Phase::AwaitOk(cx.now + self.timeout);
     }
 
-    fn on_message(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, msg: &ElectionMsg) {
+    fn on_message(&mut self, cx: &mut AlgoCtx<'_>, from: &NodeInfo, msg: &ElectionMsg) {
         match *msg {
             ElectionMsg::Election { epoch } => {
                 cx.observe_epoch(epoch);
@@ -117,17 +120,17 @@ impl ElectionAlgorithm for Bully {
         }
     }
 
-    fn on_claim(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, epoch: u64) {
+    fn on_claim(&mut self, cx: &mut AlgoCtx<'_>, from: &NodeInfo, epoch: u64) {
         let verdict = ranked_claim(cx, from, epoch);
         self.handle_verdict(cx, verdict);
     }
 
-    fn on_leader_lost(&mut self, cx: &mut Ctx<'_>) {
+    fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>) {
         self.phase = Phase::Idle;
         self.start_election(cx);
     }
 
-    fn on_member(&mut self, cx: &mut Ctx<'_>, _node: &NodeInfo, change: MembershipChange) {
+    fn on_member(&mut self, cx: &mut AlgoCtx<'_>, _node: &NodeInfo, change: MembershipChange) {
         // A higher-ranked newcomer holds its own election once it has settled. A
         // member dying while we wait for OK may leave nobody above us: lead now
         // instead of waiting out the timeout for an answer that cannot come.
@@ -137,7 +140,7 @@ impl ElectionAlgorithm for Bully {
         }
     }
 
-    fn on_tick(&mut self, cx: &mut Ctx<'_>) {
+    fn on_tick(&mut self, cx: &mut AlgoCtx<'_>) {
         match self.phase {
             Phase::AwaitOk(at) if cx.now >= at => self.become_leader(cx),
             Phase::AwaitCoordinator(at) if cx.now >= at => {
@@ -155,25 +158,13 @@ impl ElectionAlgorithm for Bully {
         }
     }
 
-    fn elect_after_settle(&self, cx: &Ctx<'_>) -> bool {
+    fn elect_after_settle(&self, cx: &AlgoCtx<'_>) -> bool {
         outranks_leader(cx)
     }
 }
 
-/// True when there is no leader, or this node outranks the one it follows.
-pub(crate) fn outranks_leader(cx: &Ctx<'_>) -> bool {
-    match cx.lead.leader {
-        None => true,
-        Some(id) if id == cx.me.id => false,
-        Some(id) => cx
-            .view
-            .get(id)
-            .is_none_or(|m| cx.rank_of(&m.info) < cx.my_rank()),
-    }
-}
-
 /// True when this node follows a live leader that outranks it.
-fn follows_a_higher_leader(cx: &Ctx<'_>) -> bool {
+fn follows_a_higher_leader(cx: &AlgoCtx<'_>) -> bool {
     cx.lead.role == Role::Follower
         && cx.lead.leader.is_some_and(|l| {
             cx.view

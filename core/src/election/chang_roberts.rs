@@ -9,13 +9,15 @@
 //! skipped; a vote lost with a node that dies mid-election is re-sent to the new
 //! successor, and an election not finished within the timeout starts over.
 
-use super::bully::outranks_leader;
-use super::{ranked_claim, Ctx, ElectionAlgorithm, ElectionMsg, Role, Verdict};
+use super::algorithm::{AlgoCtx, ElectionAlgorithm};
+use super::claim::{outranks_leader, ranked_claim, Verdict};
 use crate::config::Config;
-use crate::discovery::MembershipChange;
 use crate::id::{NodeId, NodeInfo};
+use crate::leadership::Role;
+use crate::membership::MembershipChange;
 use crate::ring::Ring;
 use crate::time::Instant;
+use crate::wire::ElectionMsg;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -44,7 +46,7 @@ impl ChangRoberts {
 
     /// Sends `msg` to the live successor, remembering it for a re-send should that
     /// successor die; false when this node is alone on the ring.
-    fn pass_on(&mut self, cx: &mut Ctx<'_>, msg: ElectionMsg) -> bool {
+    fn pass_on(&mut self, cx: &mut AlgoCtx<'_>, msg: ElectionMsg) -> bool {
         match successor(cx) {
             Some(next) => {
                 self.send_to(cx, next.id, msg);
@@ -54,12 +56,12 @@ impl ChangRoberts {
         }
     }
 
-    fn send_to(&mut self, cx: &mut Ctx<'_>, to: NodeId, msg: ElectionMsg) {
+    fn send_to(&mut self, cx: &mut AlgoCtx<'_>, to: NodeId, msg: ElectionMsg) {
         cx.send(to, msg.clone());
         self.forwarded = Some((to, msg));
     }
 
-    fn win(&mut self, cx: &mut Ctx<'_>) {
+    fn win(&mut self, cx: &mut AlgoCtx<'_>) {
         self.participant_until = None;
         let epoch = *cx.max_seen + 1;
         cx.lead_epoch(epoch);
@@ -75,7 +77,7 @@ impl ChangRoberts {
         }
     }
 
-    fn join(&mut self, cx: &mut Ctx<'_>) {
+    fn join(&mut self, cx: &mut AlgoCtx<'_>) {
         // The timeout bounds the whole election, so it is set once, on joining: an
         // election whose vote was lost must end even while other votes keep coming.
         if self.participant_until.is_none() {
@@ -88,7 +90,7 @@ impl ChangRoberts {
         }
     }
 
-    fn handle_verdict(&mut self, cx: &mut Ctx<'_>, verdict: Verdict) -> bool {
+    fn handle_verdict(&mut self, cx: &mut AlgoCtx<'_>, verdict: Verdict) -> bool {
         match verdict {
             Verdict::Followed => {
                 self.participant_until = None;
@@ -105,7 +107,7 @@ impl ChangRoberts {
 }
 
 impl ElectionAlgorithm for ChangRoberts {
-    fn start_election(&mut self, cx: &mut Ctx<'_>) {
+    fn start_election(&mut self, cx: &mut AlgoCtx<'_>) {
         if self.participant_until.is_some() {
             return;
         }
@@ -116,7 +118,7 @@ impl ElectionAlgorithm for ChangRoberts {
         }
     }
 
-    fn on_message(&mut self, cx: &mut Ctx<'_>, _from: &NodeInfo, msg: &ElectionMsg) {
+    fn on_message(&mut self, cx: &mut AlgoCtx<'_>, _from: &NodeInfo, msg: &ElectionMsg) {
         match msg {
             ElectionMsg::Vote { candidate, epoch } => {
                 cx.observe_epoch(*epoch);
@@ -156,7 +158,7 @@ impl ElectionAlgorithm for ChangRoberts {
         }
     }
 
-    fn on_claim(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, epoch: u64) {
+    fn on_claim(&mut self, cx: &mut AlgoCtx<'_>, from: &NodeInfo, epoch: u64) {
         if self.participant_until.is_some() && epoch <= cx.lead.epoch {
             // The leader this election replaces still heartbeats: only a newer
             // epoch ends the election; ELECTED will bring it.
@@ -166,12 +168,12 @@ impl ElectionAlgorithm for ChangRoberts {
         self.handle_verdict(cx, verdict);
     }
 
-    fn on_leader_lost(&mut self, cx: &mut Ctx<'_>) {
+    fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>) {
         self.participant_until = None;
         self.start_election(cx);
     }
 
-    fn on_member(&mut self, cx: &mut Ctx<'_>, node: &NodeInfo, change: MembershipChange) {
+    fn on_member(&mut self, cx: &mut AlgoCtx<'_>, node: &NodeInfo, change: MembershipChange) {
         let gone = matches!(change, MembershipChange::Died | MembershipChange::Left);
         if !gone || self.participant_until.is_none() {
             return;
@@ -183,7 +185,7 @@ impl ElectionAlgorithm for ChangRoberts {
         }
     }
 
-    fn on_tick(&mut self, cx: &mut Ctx<'_>) {
+    fn on_tick(&mut self, cx: &mut AlgoCtx<'_>) {
         if self.participant_until.is_some_and(|at| cx.now >= at) {
             self.participant_until = None;
             self.forwarded = None;
@@ -195,26 +197,26 @@ impl ElectionAlgorithm for ChangRoberts {
         self.participant_until.unwrap_or(Instant::MAX)
     }
 
-    fn elect_after_settle(&self, cx: &Ctx<'_>) -> bool {
+    fn elect_after_settle(&self, cx: &AlgoCtx<'_>) -> bool {
         outranks_leader(cx)
     }
 }
 
 /// Whether `candidate` is alive, in that life, in this node's view; a vote for a dead
 /// candidate is treated like a vote for a lower one.
-fn on_ring(cx: &Ctx<'_>, candidate: &NodeInfo) -> bool {
+fn on_ring(cx: &AlgoCtx<'_>, candidate: &NodeInfo) -> bool {
     cx.view
         .get(candidate.id)
         .is_some_and(|m| m.state.is_live() && m.info.incarnation == candidate.incarnation)
 }
 
 /// This node's live successor on the ring, if it is not alone.
-fn successor(cx: &Ctx<'_>) -> Option<NodeInfo> {
+fn successor(cx: &AlgoCtx<'_>) -> Option<NodeInfo> {
     Ring::new(&cx.me, cx.view, cx.rank).successor(cx.me.id)
 }
 
 /// This node's own candidacy, carrying the highest epoch it has seen.
-fn own_vote(cx: &Ctx<'_>) -> ElectionMsg {
+fn own_vote(cx: &AlgoCtx<'_>) -> ElectionMsg {
     ElectionMsg::Vote {
         candidate: Box::new(cx.me),
         epoch: *cx.max_seen,

@@ -21,11 +21,13 @@
 //! - a leader steps down once its failure detector no longer sees a majority of the
 //!   voters, which happens within one failure timeout of losing them.
 
-use super::{Ctx, ElectionAlgorithm, ElectionMsg, Role};
+use super::algorithm::{AlgoCtx, ElectionAlgorithm};
 use crate::config::Config;
-use crate::discovery::MembershipChange;
 use crate::id::{NodeId, NodeInfo};
+use crate::leadership::Role;
+use crate::membership::MembershipChange;
 use crate::time::Instant;
+use crate::wire::ElectionMsg;
 use rand::Rng;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -70,14 +72,14 @@ impl Quorum {
         self.voters.binary_search(&id).is_ok()
     }
 
-    fn reset_timer(&mut self, cx: &mut Ctx<'_>) {
+    fn reset_timer(&mut self, cx: &mut AlgoCtx<'_>) {
         let spread = self.timeout.as_micros() as u64;
         let jitter = cx.rng.random_range(0..=spread);
         self.election_at = cx.now + self.timeout + Duration::from_micros(jitter);
     }
 
     /// Voters this node can currently reach, itself included.
-    fn reachable_voters(&self, cx: &Ctx<'_>) -> usize {
+    fn reachable_voters(&self, cx: &AlgoCtx<'_>) -> usize {
         self.voters
             .iter()
             .filter(|&&v| v == cx.me.id || cx.view.get(v).is_some_and(|m| m.state.is_live()))
@@ -85,7 +87,7 @@ impl Quorum {
     }
 
     /// Adopts a newer term: no vote in it yet, no leader known.
-    fn adopt_term(&mut self, cx: &mut Ctx<'_>, term: u64) {
+    fn adopt_term(&mut self, cx: &mut AlgoCtx<'_>, term: u64) {
         if term > cx.persisted.term {
             cx.persisted.term = term;
             cx.persisted.voted_for = None;
@@ -98,7 +100,7 @@ impl Quorum {
     }
 
     /// Stands for election in the next term, after a majority said it would vote.
-    fn campaign(&mut self, cx: &mut Ctx<'_>) {
+    fn campaign(&mut self, cx: &mut AlgoCtx<'_>) {
         self.prevotes = None;
         let term = next_term(cx);
         cx.persisted.term = term;
@@ -123,7 +125,7 @@ impl Quorum {
     }
 
     /// Sends `msg` to every other voter.
-    fn ask_voters(&self, cx: &mut Ctx<'_>, msg: ElectionMsg) {
+    fn ask_voters(&self, cx: &mut AlgoCtx<'_>, msg: ElectionMsg) {
         let me = cx.me.id;
         for &v in self.voters.iter().filter(|&&v| v != me) {
             cx.send(v, msg.clone());
@@ -131,21 +133,21 @@ impl Quorum {
     }
 
     /// Whether this node currently believes in a live leader other than `asker`.
-    fn has_other_leader(&self, cx: &Ctx<'_>, asker: NodeId) -> bool {
+    fn has_other_leader(&self, cx: &AlgoCtx<'_>, asker: NodeId) -> bool {
         if cx.lead.role == Role::Leader {
             return self.reachable_voters(cx) >= self.majority();
         }
         cx.now < self.lease_until && cx.lead.leader.is_some_and(|l| l != asker)
     }
 
-    fn become_leader(&mut self, cx: &mut Ctx<'_>) {
+    fn become_leader(&mut self, cx: &mut AlgoCtx<'_>) {
         let term = cx.persisted.term;
         self.votes.clear();
         self.election_at = Instant::MAX; // a leader waits for no election
         cx.lead_epoch(term);
     }
 
-    fn check_quorum(&mut self, cx: &mut Ctx<'_>) {
+    fn check_quorum(&mut self, cx: &mut AlgoCtx<'_>) {
         if cx.lead.role == Role::Leader && self.reachable_voters(cx) < self.majority() {
             tracing::warn!(
                 term = cx.persisted.term,
@@ -161,11 +163,11 @@ impl Quorum {
 }
 
 impl ElectionAlgorithm for Quorum {
-    fn on_start(&mut self, cx: &mut Ctx<'_>) {
+    fn on_start(&mut self, cx: &mut AlgoCtx<'_>) {
         self.reset_timer(cx);
     }
 
-    fn start_election(&mut self, cx: &mut Ctx<'_>) {
+    fn start_election(&mut self, cx: &mut AlgoCtx<'_>) {
         self.reset_timer(cx);
         if !self.is_voter(cx.me.id) || cx.lead.role == Role::Leader {
             return;
@@ -199,7 +201,7 @@ impl ElectionAlgorithm for Quorum {
         );
     }
 
-    fn on_message(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, msg: &ElectionMsg) {
+    fn on_message(&mut self, cx: &mut AlgoCtx<'_>, from: &NodeInfo, msg: &ElectionMsg) {
         match *msg {
             ElectionMsg::PreVote {
                 term,
@@ -279,7 +281,7 @@ impl ElectionAlgorithm for Quorum {
         }
     }
 
-    fn on_claim(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, term: u64) {
+    fn on_claim(&mut self, cx: &mut AlgoCtx<'_>, from: &NodeInfo, term: u64) {
         if term < cx.persisted.term {
             // This node moved past the leader's term (a lost election) and cannot
             // follow it; a leader that keeps its majority would never learn that,
@@ -300,7 +302,7 @@ impl ElectionAlgorithm for Quorum {
         self.reset_timer(cx);
     }
 
-    fn on_leader_lost(&mut self, cx: &mut Ctx<'_>) {
+    fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>) {
         // The failure detector has spoken: no lease. The survivors stand one after
         // the other, highest id first, a slot of an eighth of the timeout apart (plus
         // a little jitter): standing all at once would split the vote, and a split
@@ -318,13 +320,13 @@ impl ElectionAlgorithm for Quorum {
         self.election_at = self.election_at.min(cx.now + wait);
     }
 
-    fn on_member(&mut self, cx: &mut Ctx<'_>, _node: &NodeInfo, change: MembershipChange) {
+    fn on_member(&mut self, cx: &mut AlgoCtx<'_>, _node: &NodeInfo, change: MembershipChange) {
         if matches!(change, MembershipChange::Died | MembershipChange::Left) {
             self.check_quorum(cx);
         }
     }
 
-    fn on_tick(&mut self, cx: &mut Ctx<'_>) {
+    fn on_tick(&mut self, cx: &mut AlgoCtx<'_>) {
         self.check_quorum(cx);
         if cx.lead.role != Role::Leader && cx.now >= self.election_at {
             self.start_election(cx);
@@ -335,13 +337,13 @@ impl ElectionAlgorithm for Quorum {
         self.election_at
     }
 
-    fn elect_after_settle(&self, _cx: &Ctx<'_>) -> bool {
+    fn elect_after_settle(&self, _cx: &AlgoCtx<'_>) -> bool {
         false // the randomized election timer decides
     }
 }
 
 /// The term a candidate stands in: above the persisted term and above the epoch of
 /// its last log entry (a log restored without its term must not reuse an epoch).
-fn next_term(cx: &Ctx<'_>) -> u64 {
+fn next_term(cx: &AlgoCtx<'_>) -> u64 {
     cx.persisted.term.max(cx.log_tip.0) + 1
 }

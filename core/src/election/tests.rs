@@ -1,6 +1,6 @@
 //! Election unit tests on the lockstep network of [`crate::test_net`].
 
-use super::rank::{rank_key, RankBy};
+use crate::rank::{rank_key, RankBy};
 use crate::test_net::{config, Net};
 use crate::wire::Message;
 use crate::{Action, Algorithm, ElectionMsg, Event, Instant, Node, NodeId, Persisted, Role};

@@ -1,6 +1,7 @@
 //! The follower's side: accept appends in order, catch up from a helper when told.
 
-use super::{Io, Settings};
+use super::settings::Settings;
+use crate::context::Ctx;
 use crate::id::NodeId;
 use crate::log::{Log, Reject};
 use crate::time::Instant;
@@ -25,31 +26,31 @@ impl Follower {
         self.fetch.map_or(Instant::MAX, |f| f.retry_at)
     }
 
-    pub(super) fn tick(&mut self, log: &Log, s: &Settings, io: &mut Io<'_>) {
+    pub(super) fn tick(&mut self, log: &Log, s: &Settings, cx: &mut Ctx<'_>) {
         let Some(f) = self.fetch.as_mut() else {
             return;
         };
-        if io.now < f.retry_at {
+        if cx.now < f.retry_at {
             return;
         }
-        if !io.is_live(f.helper) || io.lead.epoch != f.epoch {
+        if !cx.is_live(f.helper) || cx.lead.epoch != f.epoch {
             self.fetch = None; // the leader will name another helper if need be
             return;
         }
-        f.retry_at = io.now + s.retransmit;
+        f.retry_at = cx.now + s.retransmit;
         let (helper, epoch) = (f.helper, f.epoch);
-        ask(io, helper, epoch, log.commit_index() + 1);
+        ask(cx, helper, epoch, log.commit_index() + 1);
     }
 
     pub(super) fn on_message(
         &mut self,
         log: &mut Log,
         s: &Settings,
-        io: &mut Io<'_>,
+        cx: &mut Ctx<'_>,
         from: NodeId,
         msg: &ReplicationMsg,
     ) {
-        let follows = io.lead.leader == Some(from) && io.lead.epoch == msg.epoch();
+        let follows = cx.lead.leader == Some(from) && cx.lead.epoch == msg.epoch();
         match msg {
             ReplicationMsg::Append {
                 epoch,
@@ -76,7 +77,7 @@ impl Follower {
                 if let AppendOutcome::Conflict { index } = outcome {
                     tracing::error!(leader = %from, epoch, index, "leader would replace a committed entry; refused");
                 }
-                io.send(
+                cx.send_replication(
                     from,
                     ReplicationMsg::AppendReply {
                         epoch: *epoch,
@@ -89,9 +90,9 @@ impl Follower {
                 self.fetch = Some(HelperFetch {
                     helper: *helper,
                     epoch: *epoch,
-                    retry_at: io.now + s.retransmit,
+                    retry_at: cx.now + s.retransmit,
                 });
-                ask(io, *helper, *epoch, log.commit_index() + 1);
+                ask(cx, *helper, *epoch, log.commit_index() + 1);
             }
             ReplicationMsg::Chunk {
                 epoch,
@@ -114,9 +115,9 @@ impl Follower {
                             tracing::info!(%from, commit = log.commit_index(), "caught up from the helper");
                             self.fetch = None;
                         } else {
-                            f.retry_at = io.now + s.retransmit;
+                            f.retry_at = cx.now + s.retransmit;
                             let (helper, epoch) = (f.helper, f.epoch);
-                            ask(io, helper, epoch, matched + 1);
+                            ask(cx, helper, epoch, matched + 1);
                         }
                     }
                     Err(e) => {
@@ -130,8 +131,8 @@ impl Follower {
     }
 }
 
-fn ask(io: &mut Io<'_>, helper: NodeId, epoch: u64, from: u64) {
-    io.send(
+fn ask(cx: &mut Ctx<'_>, helper: NodeId, epoch: u64, from: u64) {
+    cx.send_replication(
         helper,
         ReplicationMsg::Fetch {
             epoch,

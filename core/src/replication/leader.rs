@@ -1,8 +1,9 @@
 //! The leader's side: sync first (`bully`/`ring`), then sequence, replicate, commit.
 
-use super::{Io, Settings};
-use crate::election::Algorithm;
+use super::settings::Settings;
+use crate::context::Ctx;
 use crate::id::NodeId;
+use crate::leadership::Algorithm;
 use crate::log::{Entry, Log, Offer, Reject, Stamp};
 use crate::ring::Ring;
 use crate::time::Instant;
@@ -111,19 +112,19 @@ impl Leader {
     pub(super) fn start(
         log: &mut Log,
         s: &Settings,
-        io: &mut Io<'_>,
+        cx: &mut Ctx<'_>,
         warm_at: Instant,
         known_commit: u64,
     ) -> Leader {
         let mut leader = Leader {
             stamp: Stamp {
-                epoch: io.lead.epoch,
-                leader: io.me.id,
+                epoch: cx.lead.epoch,
+                leader: cx.me.id,
             },
             phase: Phase::Serving,
             progress: BTreeMap::new(),
             catching_up: None,
-            next_beat: io.now,
+            next_beat: cx.now,
             collision: None,
             warm_at,
             missing_reported: false,
@@ -131,27 +132,27 @@ impl Leader {
             dirty: false,
         };
         if s.algorithm == Algorithm::Quorum {
-            leader.serve(log, io);
+            leader.serve(log, cx);
             return leader;
         }
         tracing::info!(
             epoch = leader.stamp.epoch,
             "leading; asking the members how far their logs go before serving"
         );
-        leader.gather(s, io, known_commit);
+        leader.gather(s, cx, known_commit);
         if let Phase::Gathering { waiting, .. } = &leader.phase {
             if waiting.is_empty() {
-                leader.finish_gathering(log, s, io, known_commit);
+                leader.finish_gathering(log, s, cx, known_commit);
             }
         }
         leader
     }
 
     /// Asks every live member for the tip of its log (again).
-    fn gather(&mut self, s: &Settings, io: &mut Io<'_>, known_commit: u64) {
-        let waiting: BTreeSet<NodeId> = io.view.live().map(|m| m.info.id).collect();
+    fn gather(&mut self, s: &Settings, cx: &mut Ctx<'_>, known_commit: u64) {
+        let waiting: BTreeSet<NodeId> = cx.view.live().map(|m| m.info.id).collect();
         for &id in &waiting {
-            io.send(
+            cx.send_replication(
                 id,
                 ReplicationMsg::TipRequest {
                     epoch: self.stamp.epoch,
@@ -162,9 +163,9 @@ impl Leader {
         self.phase = Phase::Gathering {
             waiting,
             best: None,
-            asked_at: io.now,
-            retry_at: io.now + s.retransmit,
-            until: io.now + s.gather_timeout * 10,
+            asked_at: cx.now,
+            retry_at: cx.now + s.retransmit,
+            until: cx.now + s.gather_timeout * 10,
         };
     }
 
@@ -189,17 +190,17 @@ impl Leader {
     }
 
     /// Starts serving: the marker of this epoch goes first.
-    fn serve(&mut self, log: &mut Log, io: &mut Io<'_>) {
+    fn serve(&mut self, log: &mut Log, cx: &mut Ctx<'_>) {
         self.phase = Phase::Serving;
         self.dirty = true;
-        let index = log.append_marker(self.stamp, Entry::marker(io.me.id, io.now));
+        let index = log.append_marker(self.stamp, Entry::marker(cx.me.id, cx.now));
         tracing::info!(
             epoch = self.stamp.epoch,
             marker = index,
             commit = log.commit_index(),
             "leading: serving clients"
         );
-        self.next_beat = io.now;
+        self.next_beat = cx.now;
     }
 
     pub(super) fn propose(&mut self, log: &mut Log, entry: Entry) -> Offer {
@@ -238,25 +239,31 @@ impl Leader {
         }
     }
 
-    pub(super) fn tick(&mut self, log: &mut Log, s: &Settings, io: &mut Io<'_>, known_commit: u64) {
+    pub(super) fn tick(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        cx: &mut Ctx<'_>,
+        known_commit: u64,
+    ) {
         match &mut self.phase {
-            Phase::Gathering { until, .. } if io.now >= *until && self.collision.is_none() => {
+            Phase::Gathering { until, .. } if cx.now >= *until && self.collision.is_none() => {
                 tracing::warn!(
                     epoch = self.stamp.epoch,
                     "a live member never told its log tip; going on with the answers heard"
                 );
-                self.finish_gathering(log, s, io, known_commit);
+                self.finish_gathering(log, s, cx, known_commit);
             }
             Phase::Gathering {
                 waiting, retry_at, ..
-            } if io.now >= *retry_at => {
-                *retry_at = io.now + s.retransmit;
-                waiting.retain(|id| io.is_live(*id));
+            } if cx.now >= *retry_at => {
+                *retry_at = cx.now + s.retransmit;
+                waiting.retain(|id| cx.is_live(*id));
                 if waiting.is_empty() {
-                    return self.finish_gathering(log, s, io, known_commit);
+                    return self.finish_gathering(log, s, cx, known_commit);
                 }
                 for &id in waiting.iter() {
-                    io.send(
+                    cx.send_replication(
                         id,
                         ReplicationMsg::TipRequest {
                             epoch: self.stamp.epoch,
@@ -270,19 +277,19 @@ impl Leader {
                 next,
                 retry_at,
                 ..
-            } if io.now >= *retry_at => {
+            } if cx.now >= *retry_at => {
                 let (source, next) = (*source, *next);
-                if io.is_live(source) {
-                    *retry_at = io.now + s.retransmit;
-                    self.fetch(io, source, next);
+                if cx.is_live(source) {
+                    *retry_at = cx.now + s.retransmit;
+                    self.fetch(cx, source, next);
                 } else {
                     tracing::info!(epoch = self.stamp.epoch, %source, "the most up-to-date member is gone; asking again");
-                    self.gather(s, io, known_commit);
+                    self.gather(s, cx, known_commit);
                 }
             }
-            Phase::Serving if io.now >= self.next_beat => {
-                self.next_beat = io.now + s.heartbeat;
-                self.replicate(log, s, io, true);
+            Phase::Serving if cx.now >= self.next_beat => {
+                self.next_beat = cx.now + s.heartbeat;
+                self.replicate(log, s, cx, true);
             }
             _ => {}
         }
@@ -292,24 +299,24 @@ impl Leader {
         &mut self,
         log: &mut Log,
         s: &Settings,
-        io: &mut Io<'_>,
+        cx: &mut Ctx<'_>,
         known_commit: u64,
     ) {
         if self.serving() {
             if std::mem::take(&mut self.dirty) {
-                self.replicate(log, s, io, false);
+                self.replicate(log, s, cx, false);
             }
         } else if std::mem::take(&mut self.view_grew) && self.collision.is_none() {
             tracing::info!(
                 epoch = self.stamp.epoch,
                 "a member arrived before serving began; asking every member again"
             );
-            self.gather(s, io, known_commit);
+            self.gather(s, cx, known_commit);
         }
     }
 
-    fn fetch(&self, io: &mut Io<'_>, source: NodeId, from: u64) {
-        io.send(
+    fn fetch(&self, cx: &mut Ctx<'_>, source: NodeId, from: u64) {
+        cx.send_replication(
             source,
             ReplicationMsg::Fetch {
                 epoch: self.stamp.epoch,
@@ -325,7 +332,7 @@ impl Leader {
         &mut self,
         log: &mut Log,
         s: &Settings,
-        io: &mut Io<'_>,
+        cx: &mut Ctx<'_>,
         known_commit: u64,
     ) {
         let Phase::Gathering { best, asked_at, .. } = self.phase else {
@@ -334,11 +341,11 @@ impl Leader {
         if self.collision.is_some() {
             return; // the node elects again above the epoch
         }
-        if io.now < self.warm_at {
+        if cx.now < self.warm_at {
             return; // the retries bring this back once the view is whole
         }
         if asked_at < self.warm_at {
-            return self.gather(s, io, known_commit); // ask the whole view, now that it is whole
+            return self.gather(s, cx, known_commit); // ask the whole view, now that it is whole
         }
         let reachable = best.map_or(log.last_index(), |(_, i, _)| i.max(log.last_index()));
         if reachable < known_commit {
@@ -354,7 +361,7 @@ impl Leader {
                     "committed entries are on members that are down; waiting for them before serving"
                 );
             }
-            return self.gather(s, io, known_commit);
+            return self.gather(s, cx, known_commit);
         }
         match best {
             Some((e, i, source)) if (e, i) > (log.last_epoch(), log.last_index()) => {
@@ -363,12 +370,12 @@ impl Leader {
                 self.phase = Phase::Fetching {
                     source,
                     next,
-                    retry_at: io.now + s.retransmit,
+                    retry_at: cx.now + s.retransmit,
                     tries: 0,
                 };
-                self.fetch(io, source, next);
+                self.fetch(cx, source, next);
             }
-            _ => self.serve(log, io),
+            _ => self.serve(log, cx),
         }
     }
 
@@ -376,7 +383,7 @@ impl Leader {
         &mut self,
         log: &mut Log,
         s: &Settings,
-        io: &mut Io<'_>,
+        cx: &mut Ctx<'_>,
         from: NodeId,
         msg: &ReplicationMsg,
         known_commit: u64,
@@ -406,7 +413,7 @@ impl Leader {
                     *best = Some((*last_epoch, *last_index, from));
                 }
                 if waiting.is_empty() {
-                    self.finish_gathering(log, s, io, known_commit);
+                    self.finish_gathering(log, s, cx, known_commit);
                 }
             }
             ReplicationMsg::Chunk {
@@ -419,7 +426,7 @@ impl Leader {
             } => self.on_chunk(
                 log,
                 s,
-                io,
+                cx,
                 from,
                 (*prev_index, *prev),
                 entries,
@@ -427,7 +434,7 @@ impl Leader {
                 *complete,
             ),
             ReplicationMsg::AppendReply { outcome, .. } => {
-                self.on_reply(log, s, io, from, *outcome);
+                self.on_reply(log, s, cx, from, *outcome);
             }
             _ => {}
         }
@@ -438,7 +445,7 @@ impl Leader {
         &mut self,
         log: &mut Log,
         s: &Settings,
-        io: &mut Io<'_>,
+        cx: &mut Ctx<'_>,
         from: NodeId,
         prev: (u64, Stamp),
         entries: &[Entry],
@@ -461,7 +468,7 @@ impl Leader {
         match log.accept_and_commit(prev.0, prev.1, entries, commit) {
             Ok(matched) => {
                 if complete {
-                    return self.serve(log, io);
+                    return self.serve(log, cx);
                 }
                 *next = matched + 1;
             }
@@ -471,23 +478,23 @@ impl Leader {
             }
             Err(Reject::CommittedConflict { index }) => {
                 tracing::error!(epoch = self.stamp.epoch, %from, index, "the most up-to-date member's log conflicts with a committed entry here; serving with this log");
-                return self.serve(log, io);
+                return self.serve(log, cx);
             }
         }
         if *tries > MAX_SYNC_TRIES {
             tracing::error!(epoch = self.stamp.epoch, %from, "cannot sync from the most up-to-date member; serving with this log");
-            return self.serve(log, io);
+            return self.serve(log, cx);
         }
-        *retry_at = io.now + s.retransmit;
+        *retry_at = cx.now + s.retransmit;
         let (source, next) = (*source, *next);
-        self.fetch(io, source, next);
+        self.fetch(cx, source, next);
     }
 
     fn on_reply(
         &mut self,
         log: &mut Log,
         s: &Settings,
-        io: &mut Io<'_>,
+        cx: &mut Ctx<'_>,
         from: NodeId,
         outcome: AppendOutcome,
     ) {
@@ -506,7 +513,7 @@ impl Leader {
                 p.probing = false;
                 if m > p.matched {
                     p.matched = m;
-                    p.last_progress = io.now;
+                    p.last_progress = cx.now;
                 }
                 p.next = p.next.max(m + 1);
                 if !p.in_sync && p.matched >= commit {
@@ -535,7 +542,7 @@ impl Leader {
         // The commit index moves in the flush that ends every step.
     }
 
-    fn advance_commit(&mut self, log: &mut Log, s: &Settings, io: &Io<'_>) {
+    fn advance_commit(&mut self, log: &mut Log, s: &Settings, cx: &Ctx<'_>) {
         let last = log.last_index();
         let candidate = match s.algorithm {
             Algorithm::Quorum => {
@@ -543,7 +550,7 @@ impl Leader {
                     .voters
                     .iter()
                     .map(|v| {
-                        if *v == io.me.id {
+                        if *v == cx.me.id {
                             last
                         } else {
                             self.progress.get(v).map_or(0, |p| p.matched)
@@ -576,11 +583,11 @@ impl Leader {
 
     /// Sends every live follower what it needs. `beat` is the periodic pass:
     /// retransmissions, empty appends that carry the commit index, catch-up notices.
-    fn replicate(&mut self, log: &mut Log, s: &Settings, io: &mut Io<'_>, beat: bool) {
+    fn replicate(&mut self, log: &mut Log, s: &Settings, cx: &mut Ctx<'_>, beat: bool) {
         self.dirty = false;
-        let now = io.now;
+        let now = cx.now;
         let last = log.last_index();
-        let live: Vec<NodeId> = io.view.live().map(|m| m.info.id).collect();
+        let live: Vec<NodeId> = cx.view.live().map(|m| m.info.id).collect();
         self.progress.retain(|id, _| live.binary_search(id).is_ok());
         for &id in &live {
             self.progress
@@ -608,10 +615,10 @@ impl Leader {
             }
             if p.probing {
                 if now >= p.last_sent + s.retransmit || p.last_sent == Instant::ZERO {
-                    self.append(log, io, id, &mut p, 0, commit);
+                    self.append(log, cx, id, &mut p, 0, commit);
                 }
             } else if last.saturating_sub(p.matched) > s.chunk as u64 {
-                self.catch_up(log, s, io, id, &mut p, beat);
+                self.catch_up(log, s, cx, id, &mut p, beat);
             } else {
                 if self.catching_up == Some(id) {
                     self.catching_up = None;
@@ -620,7 +627,7 @@ impl Leader {
                 while p.next <= last && (p.next - 1).saturating_sub(p.matched) < window {
                     let in_flight = (p.next - 1).saturating_sub(p.matched);
                     let room = (window - in_flight).min(s.batch_max as u64);
-                    self.append(log, io, id, &mut p, room as usize, commit);
+                    self.append(log, cx, id, &mut p, room as usize, commit);
                     sent = true;
                 }
                 let due = if p.told_commit < commit {
@@ -629,19 +636,19 @@ impl Leader {
                     s.retransmit
                 };
                 if !sent && beat && now >= p.last_sent + due {
-                    self.heartbeat(log, io, id, &mut p, commit);
+                    self.heartbeat(log, cx, id, &mut p, commit);
                 }
             }
             self.progress.insert(id, p);
         }
-        self.advance_commit(log, s, io);
+        self.advance_commit(log, s, cx);
     }
 
     fn catch_up(
         &mut self,
         log: &Log,
         s: &Settings,
-        io: &mut Io<'_>,
+        cx: &mut Ctx<'_>,
         id: NodeId,
         p: &mut Progress,
         beat: bool,
@@ -651,21 +658,21 @@ impl Leader {
         let helper = if mine {
             None
         } else {
-            self.helper_for(s, io, id)
+            self.helper_for(s, cx, id)
         };
         match helper {
             None => {
                 self.catching_up.get_or_insert(id);
                 if p.next == p.matched + 1 {
-                    self.append(log, io, id, p, s.chunk, commit);
-                } else if beat && io.now >= p.last_sent + s.heartbeat {
-                    self.heartbeat(log, io, id, p, commit);
+                    self.append(log, cx, id, p, s.chunk, commit);
+                } else if beat && cx.now >= p.last_sent + s.heartbeat {
+                    self.heartbeat(log, cx, id, p, commit);
                 }
             }
             Some(helper) => {
-                if p.told_helper.is_none_or(|t| io.now >= t + s.retransmit) {
-                    p.told_helper = Some(io.now);
-                    io.send(
+                if p.told_helper.is_none_or(|t| cx.now >= t + s.retransmit) {
+                    p.told_helper = Some(cx.now);
+                    cx.send_replication(
                         id,
                         ReplicationMsg::CatchUpFrom {
                             epoch: self.stamp.epoch,
@@ -673,8 +680,8 @@ impl Leader {
                         },
                     );
                 }
-                if beat && io.now >= p.last_sent + s.heartbeat {
-                    self.heartbeat(log, io, id, p, commit);
+                if beat && cx.now >= p.last_sent + s.heartbeat {
+                    self.heartbeat(log, cx, id, p, commit);
                 }
             }
         }
@@ -682,15 +689,15 @@ impl Leader {
 
     /// An in-sync follower to catch `id` up from: its ring predecessor if that one
     /// is in sync, else the first in-sync follower before it on the ring.
-    fn helper_for(&self, s: &Settings, io: &Io<'_>, id: NodeId) -> Option<NodeId> {
-        let ring = Ring::new(&io.me, io.view, s.rank);
+    fn helper_for(&self, s: &Settings, cx: &Ctx<'_>, id: NodeId) -> Option<NodeId> {
+        let ring = Ring::new(&cx.me, cx.view, s.rank);
         let order: Vec<NodeId> = ring.order().collect();
         let at = order.iter().position(|n| *n == id)?;
         (1..order.len())
             .filter_map(|back| order.get((at + order.len() - back) % order.len()))
             .copied()
             .find(|n| {
-                *n != io.me.id
+                *n != cx.me.id
                     && self
                         .progress
                         .get(n)
@@ -701,12 +708,12 @@ impl Leader {
     /// An empty append that carries the commit index. Anchored where the follower
     /// is known to match, so it never causes a spurious mismatch while batches are
     /// in flight.
-    fn heartbeat(&self, log: &Log, io: &mut Io<'_>, id: NodeId, p: &mut Progress, commit: u64) {
+    fn heartbeat(&self, log: &Log, cx: &mut Ctx<'_>, id: NodeId, p: &mut Progress, commit: u64) {
         let prev_index = p.matched;
         // The whole commit index, though the follower commits only what it matches:
         // a lagging follower then still knows what was committed, and tells a
         // later leader that must not serve without it.
-        self.send_append(log, io, id, p, prev_index, 0, commit);
+        self.send_append(log, cx, id, p, prev_index, 0, commit);
     }
 
     /// Sends up to `max` entries after `prev_index`; returns how many, or `None`
@@ -715,7 +722,7 @@ impl Leader {
     fn send_append(
         &self,
         log: &Log,
-        io: &mut Io<'_>,
+        cx: &mut Ctx<'_>,
         id: NodeId,
         p: &mut Progress,
         prev_index: u64,
@@ -725,9 +732,9 @@ impl Leader {
         let prev = log.stamp_at(prev_index)?;
         let entries = log.entries_from(prev_index + 1, max).to_vec();
         let sent = entries.len() as u64;
-        p.last_sent = io.now;
+        p.last_sent = cx.now;
         p.told_commit = commit;
-        io.send(
+        cx.send_replication(
             id,
             ReplicationMsg::Append {
                 epoch: self.stamp.epoch,
@@ -743,13 +750,13 @@ impl Leader {
     fn append(
         &self,
         log: &Log,
-        io: &mut Io<'_>,
+        cx: &mut Ctx<'_>,
         id: NodeId,
         p: &mut Progress,
         max: usize,
         commit: u64,
     ) {
-        match self.send_append(log, io, id, p, p.next - 1, max, commit) {
+        match self.send_append(log, cx, id, p, p.next - 1, max, commit) {
             Some(sent) => p.next += sent,
             None => p.next = log.last_index() + 1,
         }

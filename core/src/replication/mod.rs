@@ -25,85 +25,20 @@
 
 mod follower;
 mod leader;
+mod settings;
 #[cfg(test)]
 mod tests;
 
-use crate::action::Action;
 use crate::config::Config;
-use crate::discovery::{Membership, MembershipChange};
-use crate::election::rank::RankBy;
-use crate::election::{Algorithm, Leadership, Role};
-use crate::id::{NodeId, NodeInfo};
+use crate::context::Ctx;
+use crate::id::NodeId;
 use crate::log::{Entry, Log, Offer};
+use crate::membership::MembershipChange;
 use crate::time::Instant;
-use crate::wire::{Message, ReplicationMsg};
+use crate::wire::ReplicationMsg;
 use follower::Follower;
 use leader::Leader;
-use std::time::Duration;
-
-/// Replication settings, from the node's [`Config`].
-#[derive(Clone, Debug)]
-pub(crate) struct Settings {
-    algorithm: Algorithm,
-    voters: Vec<NodeId>,
-    rank: RankBy,
-    batch_max: usize,
-    inflight_max: usize,
-    chunk: usize,
-    heartbeat: Duration,
-    retransmit: Duration,
-    gather_timeout: Duration,
-    /// `bully`/`ring`: a leader serves no sooner than this after its node started,
-    /// so every member has announced itself at least once and the view is whole.
-    warmup: Duration,
-    bug: crate::config::InjectedBug,
-}
-
-impl Settings {
-    fn new(config: &Config) -> Self {
-        let mut voters = config.voters.clone();
-        voters.sort();
-        voters.dedup();
-        Settings {
-            algorithm: config.election,
-            voters,
-            rank: config.rank,
-            batch_max: config.batch_max,
-            inflight_max: config.inflight_max,
-            chunk: config.sync_chunk,
-            heartbeat: config.heartbeat_interval,
-            retransmit: config.heartbeat_interval * 3,
-            gather_timeout: config.election_timeout,
-            warmup: config.announce_interval + config.heartbeat_interval,
-            bug: config.inject_bug,
-        }
-    }
-}
-
-/// What replication may use and do while handling one input.
-pub(crate) struct Io<'a> {
-    pub now: Instant,
-    pub me: NodeInfo,
-    pub view: &'a Membership,
-    pub lead: Leadership,
-    pub out: &'a mut Vec<Action>,
-}
-
-impl Io<'_> {
-    fn send(&mut self, to: NodeId, msg: ReplicationMsg) {
-        self.out.push(Action::Send {
-            to,
-            msg: Message::Replication {
-                from: self.me,
-                msg: Box::new(msg),
-            },
-        });
-    }
-
-    fn is_live(&self, id: NodeId) -> bool {
-        self.view.get(id).is_some_and(|m| m.state.is_live())
-    }
-}
+use settings::Settings;
 
 /// Why a client message could not be offered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,18 +104,18 @@ impl Replication {
     }
 
     /// Follows the election's view of leadership: starts or stops leading.
-    pub(crate) fn on_leadership(&mut self, io: &mut Io<'_>) {
-        let leading_now = io.lead.role == Role::Leader && io.lead.leader == Some(io.me.id);
+    pub(crate) fn on_leadership(&mut self, cx: &mut Ctx<'_>) {
+        let leading_now = cx.leading();
         match &self.part {
-            Part::Leader(l) if leading_now && l.epoch() == io.lead.epoch => {}
+            Part::Leader(l) if leading_now && l.epoch() == cx.lead.epoch => {}
             _ if leading_now => {
                 let warm_at = self.started_at + self.settings.warmup;
                 let known = self.known_commit();
-                let leader = Leader::start(&mut self.log, &self.settings, io, warm_at, known);
+                let leader = Leader::start(&mut self.log, &self.settings, cx, warm_at, known);
                 self.part = Part::Leader(Box::new(leader));
             }
             Part::Leader(_) => {
-                tracing::info!(epoch = io.lead.epoch, "stopped leading; following");
+                tracing::info!(epoch = cx.lead.epoch, "stopped leading; following");
                 self.part = Part::Follower(Follower::default());
             }
             Part::Follower(_) => {}
@@ -211,7 +146,7 @@ impl Replication {
     }
 
     /// A replication message from a peer.
-    pub(crate) fn on_message(&mut self, io: &mut Io<'_>, from: NodeId, msg: &ReplicationMsg) {
+    pub(crate) fn on_message(&mut self, cx: &mut Ctx<'_>, from: NodeId, msg: &ReplicationMsg) {
         if let ReplicationMsg::Append { commit, .. }
         | ReplicationMsg::Chunk { commit, .. }
         | ReplicationMsg::Tip { commit, .. }
@@ -228,23 +163,23 @@ impl Replication {
                     last_epoch: self.log.last_epoch(),
                     commit: self.known_commit(),
                 };
-                return io.send(from, tip);
+                return cx.send_replication(from, tip);
             }
             ReplicationMsg::Fetch {
                 epoch,
                 from: first,
                 committed_only,
-            } => return self.serve_fetch(io, from, *epoch, *first, *committed_only),
+            } => return self.serve_fetch(cx, from, *epoch, *first, *committed_only),
             _ => {}
         }
         let known = self.known_commit();
         match &mut self.part {
-            Part::Leader(l) => l.on_message(&mut self.log, &self.settings, io, from, msg, known),
-            Part::Follower(f) => f.on_message(&mut self.log, &self.settings, io, from, msg),
+            Part::Leader(l) => l.on_message(&mut self.log, &self.settings, cx, from, msg, known),
+            Part::Follower(f) => f.on_message(&mut self.log, &self.settings, cx, from, msg),
         }
     }
 
-    fn serve_fetch(&self, io: &mut Io<'_>, to: NodeId, epoch: u64, first: u64, committed: bool) {
+    fn serve_fetch(&self, cx: &mut Ctx<'_>, to: NodeId, epoch: u64, first: u64, committed: bool) {
         let end = if committed {
             self.log.commit_index()
         } else {
@@ -254,7 +189,7 @@ impl Replication {
         let prev_index = first - 1;
         let Some(prev) = self.log.stamp_at(prev_index) else {
             // The asker is ahead of this node: nothing to give.
-            return io.send(
+            return cx.send_replication(
                 to,
                 ReplicationMsg::Chunk {
                     epoch,
@@ -272,7 +207,7 @@ impl Replication {
             .entries_from(first, room.min(self.settings.chunk))
             .to_vec();
         let complete = prev_index + entries.len() as u64 >= end;
-        io.send(
+        cx.send_replication(
             to,
             ReplicationMsg::Chunk {
                 epoch,
@@ -297,20 +232,20 @@ impl Replication {
     }
 
     /// Time passed.
-    pub(crate) fn tick(&mut self, io: &mut Io<'_>) {
+    pub(crate) fn tick(&mut self, cx: &mut Ctx<'_>) {
         let known = self.known_commit();
         match &mut self.part {
-            Part::Leader(l) => l.tick(&mut self.log, &self.settings, io, known),
-            Part::Follower(f) => f.tick(&self.log, &self.settings, io),
+            Part::Leader(l) => l.tick(&mut self.log, &self.settings, cx, known),
+            Part::Follower(f) => f.tick(&self.log, &self.settings, cx),
         }
     }
 
     /// End of a step: the leader sends what became sendable during it, so client
     /// messages that arrived together travel in one batch.
-    pub(crate) fn flush(&mut self, io: &mut Io<'_>) {
+    pub(crate) fn flush(&mut self, cx: &mut Ctx<'_>) {
         let known = self.known_commit();
         if let Part::Leader(l) = &mut self.part {
-            l.flush(&mut self.log, &self.settings, io, known);
+            l.flush(&mut self.log, &self.settings, cx, known);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Datagrams: `MAGIC` (4 bytes), protocol version (1 byte), postcard payload.
 
-use super::{decode_payload, WireError, PROTOCOL_VERSION};
+use super::codec::decode_payload;
+use super::error::{WireError, PROTOCOL_VERSION};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// The first bytes of every ringleader datagram.

@@ -1,6 +1,9 @@
-//! Typed decoding errors.
+//! The protocol version, and the typed errors of decoding.
 
 use std::fmt;
+
+/// Version of the wire protocol; a peer speaking another version is refused.
+pub const PROTOCOL_VERSION: u8 = 1;
 
 /// Why bytes from the network could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +45,7 @@ impl fmt::Display for WireError {
             WireError::WrongVersion(v) => write!(
                 f,
                 "protocol version {v} is not supported (this node speaks {})",
-                super::PROTOCOL_VERSION
+                PROTOCOL_VERSION
             ),
             WireError::Garbage(e) => write!(f, "undecodable payload: {e}"),
             WireError::TrailingBytes(n) => write!(f, "{n} trailing bytes after the message"),

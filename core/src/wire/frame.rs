@@ -1,7 +1,8 @@
 //! Stream frames: a 4-byte big-endian length, then the version byte and the postcard
 //! payload. The length counts the version byte and the payload.
 
-use super::{decode_payload, WireError, PROTOCOL_VERSION};
+use super::codec::decode_payload;
+use super::error::{WireError, PROTOCOL_VERSION};
 use serde::{de::DeserializeOwned, Serialize};
 use std::marker::PhantomData;
 

@@ -1,8 +1,9 @@
 //! The messages servers exchange.
 
-use super::ReplicationMsg;
-use crate::election::{Algorithm, ElectionMsg};
+use super::election::ElectionMsg;
+use super::replication::ReplicationMsg;
 use crate::id::{NodeId, NodeInfo};
+use crate::leadership::Algorithm;
 use serde::{Deserialize, Serialize};
 
 /// A node introducing itself on the multicast channel, with the cluster it belongs to.

@@ -19,10 +19,11 @@
 //! suspicion needs `k` heartbeats lost in a row (probability about `p^k` per window:
 //! with the defaults `k = 5`, at 5 % loss about 3 in 10 million).
 
-use super::{Findings, Observed};
+use super::observed::Observed;
 use crate::clock::virtual_duration;
+use crate::findings::Findings;
+use crate::findings::{CheckCount, Violation};
 use crate::queue::EventQueue;
-use crate::report::{CheckCount, Violation};
 use ringleader_core::{Config, Incarnation, Instant, MemberState, NodeId};
 use std::collections::BTreeMap;
 use std::time::Duration;

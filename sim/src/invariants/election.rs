@@ -13,15 +13,15 @@
 //! the same live leader), the time each took, messages by kind, and the virtual time
 //! during which more than one node led at once (split brain).
 
-use super::Findings;
-use crate::report::{CheckCount, Violation};
-use ringleader_core::election::rank::rank_key;
+use crate::findings::Findings;
+use crate::findings::{CheckCount, Violation};
+use ringleader_core::rank::rank_key;
 use ringleader_core::wire::Message;
 use ringleader_core::{Action, Algorithm, Config, ElectionMsg, Instant, NodeId, Role};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{up_nodes, Observed};
+use super::observed::{up_nodes, Observed};
 
 /// Tracks leadership across the cluster.
 #[derive(Debug)]

@@ -22,8 +22,9 @@
 //! their documented limit. In runs with partitions or cuts the safety checks then
 //! only count divergence (`divergent_commits`) instead of failing the run.
 
-use super::{up_nodes, Findings, Observed};
-use crate::report::{CheckCount, Violation};
+use super::observed::{up_nodes, Observed};
+use crate::findings::Findings;
+use crate::findings::{CheckCount, Violation};
 use ringleader_core::client::ClientOutput;
 use ringleader_core::log::{ClientMsgId, Stamp};
 use ringleader_core::{Instant, Node};

@@ -1,6 +1,6 @@
 //! Reading a scenario file. Every mistake is reported with the line it is on.
 
-use super::{Expect, Scenario};
+use super::spec::{Expect, Scenario};
 use crate::config::SimConfig;
 use crate::faults::{Fault, FaultProfile, ScheduledFault};
 use crate::units::{parse_client, parse_duration, parse_latency, parse_node};
@@ -255,7 +255,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             .get_ref()
             .parse()
             .map_err(|e| r.at(&step.fault, e))?;
-        for id in crate::world::fault_nodes(&fault) {
+        for id in crate::faults::fault_nodes(&fault) {
             r.in_cluster(&step.fault, id, config.nodes)?;
         }
         if let Fault::ClientLeave(c) = fault {

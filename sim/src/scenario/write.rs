@@ -1,6 +1,6 @@
 //! Writing a scenario file that [`super::parse`] reads back to the same run.
 
-use super::Scenario;
+use super::spec::Scenario;
 use crate::config::SimConfig;
 use crate::faults::FaultProfile;
 use crate::units::format_duration;

@@ -1,0 +1,133 @@
+//! What every election algorithm is: the trait the three implement, and the
+//! context an algorithm handles one input with.
+
+use crate::action::Action;
+use crate::id::{NodeId, NodeInfo};
+use crate::leadership::{Algorithm, Leadership, Role};
+use crate::membership::{Membership, MembershipChange};
+use crate::persist::Persisted;
+use crate::rank::{rank_key, RankBy, RankKey};
+use crate::time::Instant;
+use crate::wire::{ElectionMsg, Message};
+use rand_chacha::ChaCha8Rng;
+use std::fmt;
+
+/// What an algorithm may use and do while handling one input.
+pub(crate) struct AlgoCtx<'a> {
+    pub now: Instant,
+    pub me: NodeInfo,
+    pub view: &'a Membership,
+    pub rank: RankBy,
+    pub algorithm: Algorithm,
+    pub rng: &'a mut ChaCha8Rng,
+    pub out: &'a mut Vec<Action>,
+    pub lead: &'a mut Leadership,
+    pub persisted: &'a mut Persisted,
+    /// Highest epoch seen anywhere.
+    pub max_seen: &'a mut u64,
+    /// The node is still in its settle period: it follows, but does not challenge.
+    pub settling: bool,
+    /// (epoch, index) of the last entry of this node's log.
+    pub log_tip: (u64, u64),
+}
+
+impl AlgoCtx<'_> {
+    pub fn rank_of(&self, node: &NodeInfo) -> RankKey {
+        rank_key(self.rank, node)
+    }
+
+    pub fn my_rank(&self) -> RankKey {
+        rank_key(self.rank, &self.me)
+    }
+
+    pub fn observe_epoch(&mut self, epoch: u64) {
+        *self.max_seen = (*self.max_seen).max(epoch);
+    }
+
+    pub fn send(&mut self, to: NodeId, msg: ElectionMsg) {
+        self.out.push(Action::Send {
+            to,
+            msg: Message::Election {
+                from: self.me,
+                algorithm: self.algorithm,
+                msg,
+            },
+        });
+    }
+
+    /// Sends to every member not known to be gone.
+    pub fn broadcast(&mut self, msg: ElectionMsg) {
+        let view = self.view; // a shared borrow of its own, so sending can borrow self
+        for m in view.live() {
+            self.send(m.info.id, msg.clone());
+        }
+    }
+
+    /// Changes the leadership view, reporting the change if there is one.
+    pub fn set(&mut self, role: Role, leader: Option<NodeId>, epoch: u64) {
+        self.observe_epoch(epoch);
+        let old = *self.lead;
+        if (old.role, old.leader, old.epoch) == (role, leader, epoch) {
+            return;
+        }
+        *self.lead = Leadership {
+            role,
+            leader,
+            epoch,
+            since: self.now,
+        };
+        self.out.push(Action::RoleChanged {
+            old: old.role,
+            new: role,
+            leader,
+            epoch,
+        });
+    }
+
+    pub fn follow(&mut self, leader: NodeId, epoch: u64) {
+        self.set(Role::Follower, Some(leader), epoch);
+    }
+
+    pub fn lead_epoch(&mut self, epoch: u64) {
+        let me = self.me.id;
+        self.set(Role::Leader, Some(me), epoch);
+    }
+
+    pub fn persist(&mut self) {
+        self.out.push(Action::Persist(*self.persisted));
+    }
+
+    /// Live members that outrank this node.
+    pub fn higher(&self) -> Vec<NodeId> {
+        let mine = self.my_rank();
+        self.view
+            .live()
+            .filter(|m| rank_key(self.rank, &m.info) > mine)
+            .map(|m| m.info.id)
+            .collect()
+    }
+}
+
+/// One election algorithm. Each input may send messages and change the leadership
+/// view through the context; deadlines are reported, never slept on.
+pub(crate) trait ElectionAlgorithm: fmt::Debug {
+    /// The node started.
+    fn on_start(&mut self, _cx: &mut AlgoCtx<'_>) {}
+    /// Runs (or joins) an election now.
+    fn start_election(&mut self, cx: &mut AlgoCtx<'_>);
+    /// An election message from a peer running the same algorithm.
+    fn on_message(&mut self, cx: &mut AlgoCtx<'_>, from: &NodeInfo, msg: &ElectionMsg);
+    /// A peer's heartbeat says it leads `epoch`.
+    fn on_claim(&mut self, cx: &mut AlgoCtx<'_>, from: &NodeInfo, epoch: u64);
+    /// The leader this node followed died or left.
+    fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>);
+    /// Some other member changed.
+    fn on_member(&mut self, cx: &mut AlgoCtx<'_>, node: &NodeInfo, change: MembershipChange);
+    /// Time has passed.
+    fn on_tick(&mut self, cx: &mut AlgoCtx<'_>);
+    /// When `on_tick` next has work.
+    fn next_deadline(&self) -> Instant;
+    /// Whether the settle period should end with an election (no leader, or, under
+    /// rank-based algorithms, one this node outranks).
+    fn elect_after_settle(&self, cx: &AlgoCtx<'_>) -> bool;
+}

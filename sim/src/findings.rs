@@ -1,0 +1,83 @@
+//! What checking finds: violations, and how often each invariant was checked
+//! or excused.
+
+use ringleader_core::Instant;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One invariant that did not hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: &'static str,
+    /// Virtual time, in milliseconds, at which it was found broken.
+    pub at_ms: u64,
+    /// The nodes involved, by id.
+    pub nodes: Vec<u32>,
+    /// What exactly was wrong.
+    pub detail: String,
+}
+
+/// How often an invariant with a bound was checked, and how often a fault in its
+/// window excused it (a lost message, a cut link, a restart).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CheckCount {
+    /// Checks that ran and held (or failed, see violations).
+    pub checked: u64,
+    /// Checks skipped because their precondition did not hold.
+    pub excused: u64,
+}
+
+/// What a checker found: how often each invariant was checked or excused, and
+/// every violation.
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    counts: BTreeMap<&'static str, CheckCount>,
+    violations: Vec<Violation>,
+}
+
+impl Findings {
+    /// Findings that list `names` even if they are never checked.
+    pub(crate) fn new(names: &[&'static str]) -> Self {
+        Findings {
+            counts: names.iter().map(|n| (*n, CheckCount::default())).collect(),
+            violations: Vec::new(),
+        }
+    }
+
+    pub(crate) fn count(&mut self, name: &'static str, excused: bool) {
+        let c = self.counts.entry(name).or_default();
+        if excused {
+            c.excused += 1;
+        } else {
+            c.checked += 1;
+        }
+    }
+
+    pub(crate) fn fail(
+        &mut self,
+        invariant: &'static str,
+        at: Instant,
+        nodes: Vec<u32>,
+        detail: String,
+    ) {
+        self.violations.push(Violation {
+            invariant,
+            at_ms: at.as_millis(),
+            nodes,
+            detail,
+        });
+    }
+
+    pub(crate) fn counts(&self) -> &BTreeMap<&'static str, CheckCount> {
+        &self.counts
+    }
+
+    pub(crate) fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    pub(crate) fn finish(self) -> (Vec<Violation>, BTreeMap<&'static str, CheckCount>) {
+        (self.violations, self.counts)
+    }
+}

@@ -1,0 +1,22 @@
+//! What the checkers see of the world: the nodes that are up.
+
+use ringleader_core::{Instant, Node};
+
+/// What the checkers may look at of a node: its current life and its state machine.
+pub trait Observed {
+    /// Number of nodes.
+    fn len(&self) -> usize;
+    /// The running node at index `i`, if up.
+    fn node(&self, i: usize) -> Option<&Node>;
+    /// When the node at index `i` last came up, if it is up.
+    fn up_since(&self, i: usize) -> Option<Instant>;
+    /// True when no node exists.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Every node that is up, in index order.
+pub(super) fn up_nodes(world: &dyn Observed) -> impl Iterator<Item = &Node> + '_ {
+    (0..world.len()).filter_map(move |i| world.node(i))
+}
