@@ -827,7 +827,7 @@ impl<'w> World<'w> {
         ) else {
             return;
         };
-        self.replication.on_restart(i, &node);
+        self.replication.on_restart(now, i, &node);
         let incarnation = node.info().incarnation.counter;
         slot.node = Some(node);
         slot.up_since = now;

@@ -1,10 +1,14 @@
 //! The replicated log: a totally ordered history of client messages (the chat).
 //!
 //! Entries are numbered from 1 without gaps and carry the stamp (epoch and leader)
-//! of the leadership that appended them. The log knows how far it is committed; committed entries are never
-//! removed. Followers accept entries only where they continue the log consistently
-//! (the entry before them matches in index and epoch); a conflicting suffix above the
-//! commit index is replaced, as in Raft.
+//! of the leadership that appended them. The log knows how far it is committed.
+//! The commit index never moves backwards, and committed entries are never
+//! removed or replaced: a `bully` or `ring` leader never commits a run of its
+//! markers alone (see the node's replication part), so what a cut-off leader
+//! //! appended for itself gives way on rejoin like any uncommitted suffix. Followers
+//! accept entries only where they continue the log consistently (the entry before
+//! them matches in index and epoch); a conflicting suffix above the commit index
+//! is replaced, as in Raft.
 //!
 //! Duplicates are recognised per client: a client numbers its messages 1, 2, 3, ...
 //! and sends them in order (resending unacknowledged ones with the same numbers), so
@@ -12,7 +16,7 @@
 //! deduplication cost memory per client, not per entry.
 //!
 //! The replication protocol that moves entries between nodes is in
-//! [`replication`](crate::replication); the log is durable (see the crate docs).
+//! the node's replication part; the log is durable (see the crate docs).
 
 mod entry;
 
@@ -216,7 +220,6 @@ impl Log {
         match self.stamp_at(prev_index) {
             Some(s) if s == prev => {}
             Some(mine) => {
-                self.forgo_committed_markers(prev_index);
                 // Everything this log holds of that leadership conflicts alike: point
                 // before its first entry, so the leader skips the whole run in one
                 // round trip instead of backing up one entry per round trip.
@@ -244,9 +247,7 @@ impl Log {
         for entry in entries {
             match self.stamp_at(entry.index) {
                 Some(s) if s == entry.stamp() => continue,
-                Some(_)
-                    if entry.index <= self.commit && !self.forgo_committed_markers(entry.index) =>
-                {
+                Some(_) if entry.index <= self.commit => {
                     return Err(Reject::CommittedConflict { index: entry.index })
                 }
                 Some(_) => {
@@ -296,29 +297,6 @@ impl Log {
             first -= 1;
         }
         first
-    }
-
-    /// Un-commits `from..=commit` if those entries are all leaders' markers.
-    ///
-    /// A `bully`/`ring` node cut off alone leads by itself and commits its own
-    /// marker with nobody else. Those entries carry no message and were never
-    /// acknowledged to anyone, so when the node rejoins a cluster whose history
-    /// differs there, they give way instead of keeping it out for good. A committed
-    /// client message is never given up.
-    fn forgo_committed_markers(&mut self, from: u64) -> bool {
-        if from == 0 || from > self.commit {
-            return from > self.commit;
-        }
-        let first = usize::try_from(from - 1).unwrap_or(usize::MAX);
-        let last = usize::try_from(self.commit).unwrap_or(usize::MAX);
-        let markers_only = self
-            .entries
-            .get(first..last)
-            .is_some_and(|run| run.iter().all(Entry::is_marker));
-        if markers_only {
-            self.commit = from - 1;
-        }
-        markers_only
     }
 
     /// Follower side: [`accept`](Self::accept)s `entries`, then commits what the

@@ -117,40 +117,51 @@ fn a_mismatch_points_before_the_whole_conflicting_run() {
 }
 
 #[test]
-fn markers_a_node_committed_alone_give_way_to_the_cluster_history() {
-    // The node was cut off alone, led epoch 2 by itself and committed its marker.
+fn a_markers_run_left_uncommitted_gives_way_and_the_commit_index_stays() {
+    // The node was cut off alone and led epoch 2 by itself: its marker stays
+    // uncommitted (a bully/ring leader never commits markers alone).
     let mut lonely = leader_log(1, &[(1, 1)]);
+    lonely.commit_to(1);
     let stamp = Stamp {
         epoch: 2,
         leader: NodeId(5),
     };
     lonely.append_marker(stamp, Entry::marker(NodeId(5), Instant::ZERO));
-    lonely.commit_to(2);
     // Meanwhile the cluster committed a message at index 2.
     let cluster = leader_log(1, &[(1, 1), (2, 1)]);
-    // A probe at the conflicting index is refused, and the marker un-committed...
     let probe = lonely.accept(2, st(1), &[]);
     assert!(
         matches!(probe, Err(Reject::Mismatch { hint: 1 })),
         "{probe:?}"
     );
     assert_eq!(lonely.commit_index(), 1);
-    // ... so the cluster's entry replaces it.
+    // The cluster's entry replaces the marker; nothing committed moved.
     assert_eq!(lonely.accept(1, st(1), cluster.entries_from(2, 1)), Ok(2));
     assert_eq!(lonely.get(2).map(|e| e.id.client), Some(2));
-    // A committed client message never gives way.
-    let mut holder = leader_log(1, &[(1, 1)]);
-    holder.offer(st(2), msg(3, 1));
-    holder.commit_to(2);
-    assert_eq!(
-        holder.accept(1, st(1), cluster.entries_from(2, 1)),
-        Err(Reject::CommittedConflict { index: 2 })
-    );
-    assert!(matches!(
-        holder.accept(2, st(1), &[]),
-        Err(Reject::Mismatch { hint: 2 })
-    ));
-    assert_eq!(holder.commit_index(), 2);
+    assert_eq!(lonely.commit_index(), 1);
+}
+
+#[test]
+fn a_committed_entry_never_gives_way_and_the_commit_index_never_goes_back() {
+    let cluster = leader_log(1, &[(1, 1), (2, 1)]);
+    for committed_marker in [false, true] {
+        let mut holder = leader_log(1, &[(1, 1)]);
+        if committed_marker {
+            holder.append_marker(st(2), Entry::marker(NodeId(2), Instant::ZERO));
+        } else {
+            holder.offer(st(2), msg(3, 1));
+        }
+        holder.commit_to(2);
+        assert_eq!(
+            holder.accept(1, st(1), cluster.entries_from(2, 1)),
+            Err(Reject::CommittedConflict { index: 2 })
+        );
+        assert!(matches!(
+            holder.accept(2, st(1), &[]),
+            Err(Reject::Mismatch { hint: 2 })
+        ));
+        assert_eq!(holder.commit_index(), 2);
+    }
 }
 
 #[test]

@@ -577,7 +577,7 @@ impl Leader {
             }
         };
         if candidate > log.commit_index() && log.stamp_at(candidate) == Some(self.stamp) {
-            log.commit_to(candidate);
+            log.commit_to(commit_point(log, s.algorithm, candidate));
         }
     }
 
@@ -761,4 +761,27 @@ impl Leader {
             None => p.next = log.last_index() + 1,
         }
     }
+}
+
+/// How far to commit when everything up to `candidate` may commit.
+///
+/// Under `bully` and `ring` the commit index stops at the last client message:
+/// leaders' markers at the end of the log carry no message and nobody was
+/// acknowledged anything for them, so they wait uncommitted until a client
+/// message after them commits them along. A leader cut off from the others
+/// (alone, or with a few in a minority) therefore never holds committed entries
+/// the rest of the cluster lacks merely for having led: its markers give way on
+/// rejoin like any uncommitted suffix, and the commit index never has to move
+/// back. Which client messages commit, and when, is unchanged. Under `quorum` a
+/// majority's commit is final and the marker commits at once, as Raft's no-op
+/// entry does.
+fn commit_point(log: &Log, algorithm: Algorithm, candidate: u64) -> u64 {
+    if algorithm == Algorithm::Quorum {
+        return candidate;
+    }
+    let mut point = candidate;
+    while point > log.commit_index() && log.get(point).is_some_and(Entry::is_marker) {
+        point -= 1;
+    }
+    point
 }

@@ -5,6 +5,8 @@
 //! - `committed_agreement`: every node's committed entries agree, index by index,
 //!   with the one committed history (built from whichever node commits first).
 //! - `no_duplicate`: no client message id is committed twice.
+//! - `commit_monotonic`: a node's commit index never moves backwards, within a
+//!   life or across a restart (the simulated log is durable).
 //! - `ack_means_committed`: a client is acknowledged only messages that are
 //!   committed.
 //! - `client_order`: every client sees committed entries exactly once, in order,
@@ -23,8 +25,7 @@
 //! only count divergence (`divergent_commits`) instead of failing the run.
 
 use super::observed::{up_nodes, Observed};
-use crate::findings::Findings;
-use crate::findings::{CheckCount, Violation};
+use crate::findings::{CheckCount, Findings, Violation};
 use ringleader_core::client::ClientOutput;
 use ringleader_core::log::{ClientMsgId, Stamp};
 use ringleader_core::{Instant, Node};
@@ -77,9 +78,10 @@ pub struct ReplicationChecker {
     findings: Findings,
 }
 
-const NAMES: [&str; 7] = [
+const NAMES: [&str; 8] = [
     "committed_agreement",
     "no_duplicate",
+    "commit_monotonic",
     "ack_means_committed",
     "client_order",
     "logs_converge",
@@ -115,14 +117,17 @@ impl ReplicationChecker {
         let Some(seen) = self.seen_commit.get_mut(i) else {
             return;
         };
-        if commit <= *seen {
-            // A node cut off alone may give up markers it committed by itself
-            // (`Log::accept`); what it commits again is checked again.
-            *seen = commit;
+        let before = *seen;
+        if commit <= before {
+            if commit < before {
+                *seen = commit;
+                self.commit_went_back(at, node, before, commit);
+            }
             return;
         }
-        let from = *seen + 1;
         *seen = commit;
+        self.findings.count("commit_monotonic", false);
+        let from = before + 1;
         for index in from..=commit {
             let Some(entry) = log.get(index) else { break };
             let here = (entry.stamp(), entry.id);
@@ -173,10 +178,29 @@ impl ReplicationChecker {
     }
 
     /// A node restarted with its durable log: its commit index is what it was.
-    pub fn on_restart(&mut self, i: usize, node: &Node) {
-        if let Some(seen) = self.seen_commit.get_mut(i) {
-            *seen = (*seen).min(node.log().commit_index());
+    pub fn on_restart(&mut self, at: Instant, i: usize, node: &Node) {
+        let commit = node.log().commit_index();
+        let Some(seen) = self.seen_commit.get_mut(i) else {
+            return;
+        };
+        let before = std::mem::replace(seen, commit);
+        if commit < before {
+            self.commit_went_back(at, node, before, commit);
+        } else {
+            self.findings.count("commit_monotonic", false);
         }
+    }
+
+    fn commit_went_back(&mut self, at: Instant, node: &Node, before: u64, now: u64) {
+        self.fail(
+            "commit_monotonic",
+            at,
+            vec![node.id().0],
+            format!(
+                "{}'s commit index went back from {before} to {now}",
+                node.id()
+            ),
+        );
     }
 
     /// Client `c` (index from 0, named `c<c + 1>`) was told `output`.
