@@ -274,28 +274,9 @@ async fn failover(a: FailoverArgs) -> Result<(), String> {
             .ok_or("the leader is not one of ours")?;
         let killed_at = Instant::now();
         victim.1.start_kill().map_err(|e| e.to_string())?;
-        // The first acknowledgement from a session at another leader.
-        let mut moved = false;
-        let deadline = killed_at + Duration::from_secs(30);
-        let took = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, c.updates.recv()).await {
-                Ok(Some(ChatUpdate::Output(ClientOutput::Connected { leader: l, .. })))
-                    if l.0 != leader =>
-                {
-                    moved = true
-                }
-                Ok(Some(ChatUpdate::Output(ClientOutput::Acked { .. }))) if moved => {
-                    break killed_at.elapsed()
-                }
-                Ok(Some(_)) => {}
-                _ => {
-                    return Err(format!(
-                        "run {run}: no acknowledgement through a new leader within 30 s"
-                    ))
-                }
-            }
-        };
+        let took = first_ack_elsewhere(&mut c.updates, leader, killed_at)
+            .await
+            .map_err(|e| format!("run {run}: {e}"))?;
         sender.abort();
         let _ = c.commands.send(ChatCommand::Quit(Duration::ZERO)).await;
         let _ = c.task.await;
@@ -314,6 +295,32 @@ async fn failover(a: FailoverArgs) -> Result<(), String> {
         a.runs
     );
     Ok(())
+}
+
+/// Time from `killed_at` to the first acknowledgement from a session at a
+/// leader other than `old`.
+async fn first_ack_elsewhere(
+    updates: &mut mpsc::UnboundedReceiver<ChatUpdate>,
+    old: u32,
+    killed_at: Instant,
+) -> Result<Duration, String> {
+    let mut moved = false;
+    let deadline = killed_at + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, updates.recv()).await {
+            Ok(Some(ChatUpdate::Output(ClientOutput::Connected { leader: l, .. })))
+                if l.0 != old =>
+            {
+                moved = true;
+            }
+            Ok(Some(ChatUpdate::Output(ClientOutput::Acked { .. }))) if moved => {
+                return Ok(killed_at.elapsed());
+            }
+            Ok(Some(_)) => {}
+            _ => return Err("no acknowledgement through a new leader within 30 s".to_owned()),
+        }
+    }
 }
 
 async fn wait_acked(

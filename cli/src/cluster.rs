@@ -71,98 +71,17 @@ async fn cluster(args: ClusterArgs) -> ExitCode {
         eprintln!("error: cannot create {}: {e}", base.display());
         return ExitCode::FAILURE;
     }
-    let voters: Vec<String> = (1..=args.nodes).map(|i| i.to_string()).collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let mut running = Vec::new();
     for id in 1..=args.nodes {
-        // Check the flags the way the node will, so a bad one fails here once.
-        let node_args = NodeArgs {
-            id,
-            listen: None,
-            advertise: None,
-            port_base: args.port_base,
-            cluster: args.cluster.clone(),
-            group: "239.77.76.1"
-                .parse()
-                .unwrap_or(std::net::Ipv4Addr::new(239, 77, 76, 1)),
-            mcast_port: args.mcast_port,
-            interface: std::net::Ipv4Addr::LOCALHOST,
-            no_multicast: false,
-            peers: Vec::new(),
-            election: args.election,
-            rank: args.rank,
-            voters: None,
-            heartbeat: args.heartbeat,
-            election_timeout: args.election_timeout,
-            suspect_timeout: None,
-            failure_timeout: None,
-            announce: Duration::from_secs(1),
-            settle: Duration::from_millis(300),
-            data_dir: None,
-            sync_log: false,
-            on_leader: None,
-            on_follower: None,
-            hook_timeout: Duration::from_secs(10),
-            events: true,
-        };
-        if let Err(e) = node_args.options() {
-            eprintln!("error: {e}");
-            stop_all(&mut running).await;
-            return ExitCode::from(crate::EXIT_USAGE);
-        }
-        let log_path = base.join(format!("n{id}.log"));
-        let log = match std::fs::File::create(&log_path) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("error: cannot create {}: {e}", log_path.display());
+        match spawn_node(&args, &exe, &base, id, &tx) {
+            Ok(child) => running.push(Running { id, child }),
+            Err((message, code)) => {
+                eprintln!("error: {message}");
                 stop_all(&mut running).await;
-                return ExitCode::FAILURE;
+                return code;
             }
-        };
-        let mut cmd = Command::new(&exe);
-        cmd.arg("node")
-            .args(["--id", &id.to_string()])
-            .args(["--cluster", &args.cluster])
-            .args(["--port-base", &args.port_base.to_string()])
-            .args(["--mcast-port", &args.mcast_port.to_string()])
-            .args(["--election", &args.election.to_string()])
-            .args(["--rank", &args.rank.to_string()])
-            .args(["--voters", &voters.join(",")])
-            .args(["--heartbeat", &format!("{}us", args.heartbeat.as_micros())])
-            .args([
-                "--election-timeout",
-                &format!("{}us", args.election_timeout.as_micros()),
-            ])
-            .arg("--data-dir")
-            .arg(base.join(format!("n{id}")))
-            .arg("--events")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true);
-        if std::env::var_os("RUST_LOG").is_none() {
-            cmd.env("RUST_LOG", "info");
         }
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: cannot start node {id}: {e}");
-                stop_all(&mut running).await;
-                return ExitCode::FAILURE;
-            }
-        };
-        if let Some(out) = child.stdout.take() {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut lines = tokio::io::BufReader::new(out).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                        let _ = tx.send(v);
-                    }
-                }
-            });
-        }
-        running.push(Running { id, child });
     }
     drop(tx);
     println!(
@@ -192,6 +111,101 @@ async fn cluster(args: ClusterArgs) -> ExitCode {
     println!("stopping the nodes");
     stop_all(&mut running).await;
     code
+}
+
+/// The flags node `id` of the cluster runs with, as `node` would parse them.
+fn node_args(args: &ClusterArgs, id: u32) -> NodeArgs {
+    NodeArgs {
+        id,
+        listen: None,
+        advertise: None,
+        port_base: args.port_base,
+        cluster: args.cluster.clone(),
+        group: "239.77.76.1"
+            .parse()
+            .unwrap_or(std::net::Ipv4Addr::new(239, 77, 76, 1)),
+        mcast_port: args.mcast_port,
+        interface: std::net::Ipv4Addr::LOCALHOST,
+        no_multicast: false,
+        peers: Vec::new(),
+        election: args.election,
+        rank: args.rank,
+        voters: None,
+        heartbeat: args.heartbeat,
+        election_timeout: args.election_timeout,
+        suspect_timeout: None,
+        failure_timeout: None,
+        announce: Duration::from_secs(1),
+        settle: Duration::from_millis(300),
+        data_dir: None,
+        sync_log: false,
+        on_leader: None,
+        on_follower: None,
+        hook_timeout: Duration::from_secs(10),
+        events: true,
+    }
+}
+
+/// Starts node `id` as a child process whose events (JSON lines) go to `tx` and
+/// whose log goes to `<base>/n<id>.log`.
+fn spawn_node(
+    args: &ClusterArgs,
+    exe: &std::path::Path,
+    base: &std::path::Path,
+    id: u32,
+    tx: &tokio::sync::mpsc::UnboundedSender<Value>,
+) -> Result<Child, (String, ExitCode)> {
+    // Check the flags the way the node will, so a bad one fails here once.
+    node_args(args, id)
+        .options()
+        .map_err(|e| (e.to_string(), ExitCode::from(crate::EXIT_USAGE)))?;
+    let log_path = base.join(format!("n{id}.log"));
+    let log = std::fs::File::create(&log_path).map_err(|e| {
+        (
+            format!("cannot create {}: {e}", log_path.display()),
+            ExitCode::FAILURE,
+        )
+    })?;
+    let voters: Vec<String> = (1..=args.nodes).map(|i| i.to_string()).collect();
+    let mut cmd = Command::new(exe);
+    cmd.arg("node")
+        .args(["--id", &id.to_string()])
+        .args(["--cluster", &args.cluster])
+        .args(["--port-base", &args.port_base.to_string()])
+        .args(["--mcast-port", &args.mcast_port.to_string()])
+        .args(["--election", &args.election.to_string()])
+        .args(["--rank", &args.rank.to_string()])
+        .args(["--voters", &voters.join(",")])
+        .args(["--heartbeat", &format!("{}us", args.heartbeat.as_micros())])
+        .args([
+            "--election-timeout",
+            &format!("{}us", args.election_timeout.as_micros()),
+        ])
+        .arg("--data-dir")
+        .arg(base.join(format!("n{id}")))
+        .arg("--events")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true);
+    if std::env::var_os("RUST_LOG").is_none() {
+        cmd.env("RUST_LOG", "info");
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| (format!("cannot start node {id}: {e}"), ExitCode::FAILURE))?;
+    if let Some(out) = child.stdout.take() {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(out).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+    }
+    Ok(child)
 }
 
 fn report(

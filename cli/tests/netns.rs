@@ -290,6 +290,10 @@ fn chat(net: &Net, scratch: &Scratch, user: &str) -> real::ChatProc {
     real::ChatProc { child, out }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one story, read top to bottom: start, cut, heal, crash, converge"
+)]
 fn cut_heal_crash(election: &str) {
     if let Some(why) = missing_requirement() {
         assert!(

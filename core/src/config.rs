@@ -51,62 +51,6 @@ pub struct Config {
     /// Client sessions: silence after which the leader drops a client (it pings
     /// every second).
     pub client_timeout: Duration,
-    /// A deliberate bug, for proving that the simulator's sweeps and shrinking
-    /// find real mistakes. Never set outside tests and the hidden debug option.
-    #[doc(hidden)]
-    pub inject_bug: InjectedBug,
-}
-
-/// Deliberate bugs the simulator's tools are tested against.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum InjectedBug {
-    /// The real thing.
-    #[default]
-    None,
-    /// `quorum` counts half of the voters (a minority with an even count, one
-    /// short of a majority with an odd one) as a majority, for votes and commits.
-    MinorityQuorum,
-    /// A follower acknowledges an append as matched even when it refused it.
-    AckBeforeAppend,
-}
-
-impl InjectedBug {
-    /// Every bug, by name.
-    pub const ALL: [(&'static str, InjectedBug); 3] = [
-        ("none", InjectedBug::None),
-        ("minority-quorum", InjectedBug::MinorityQuorum),
-        ("ack-before-append", InjectedBug::AckBeforeAppend),
-    ];
-
-    /// The bug's name.
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, b)| *b == self)
-            .map_or("none", |(n, _)| n)
-    }
-
-    /// The bug called `name`.
-    pub fn from_name(name: &str) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, b)| *b)
-            .ok_or_else(|| {
-                format!(
-                    "unknown injected bug '{name}' (expected minority-quorum or ack-before-append)"
-                )
-            })
-    }
-
-    /// How many of `voters` make a majority.
-    pub fn majority(self, voters: usize) -> usize {
-        match self {
-            InjectedBug::MinorityQuorum => (voters / 2).max(1),
-            _ => voters / 2 + 1,
-        }
-    }
 }
 
 impl Default for Config {
@@ -130,7 +74,6 @@ impl Default for Config {
             inflight_max: 4,
             sync_chunk: 100,
             client_timeout: Duration::from_secs(3),
-            inject_bug: InjectedBug::None,
         }
     }
 }

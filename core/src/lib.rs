@@ -59,7 +59,7 @@ pub mod time;
 pub mod wire;
 
 pub use action::Action;
-pub use config::{Config, ConfigError, InjectedBug};
+pub use config::{Config, ConfigError};
 pub use discovery::DiscoveryStats;
 pub use event::Event;
 pub use id::{Incarnation, NodeId, NodeInfo};

@@ -147,45 +147,8 @@ impl Sessions {
                 from_index,
                 resume,
             } => self.hello(cx, repl.log(), client, user, from_index, resume),
-            ClientMsg::Chat { seq, text } => {
-                let Some(s) = self.sessions.get_mut(&client) else {
-                    return refuse(cx, client, "no session: send Hello first".into());
-                };
-                if text.len() > MAX_CHAT_BYTES {
-                    return refuse(
-                        cx,
-                        client,
-                        format!(
-                            "message #{seq} is {} bytes; the limit is {MAX_CHAT_BYTES}",
-                            text.len()
-                        ),
-                    );
-                }
-                if s.held.len() >= HELD_MAX {
-                    return refuse(
-                        cx,
-                        client,
-                        "too many messages while the leader syncs".into(),
-                    );
-                }
-                s.held.push_back((seq, text));
-                if repl.serving() {
-                    offer_held(cx, repl, client, s);
-                }
-            }
-            ClientMsg::History { last } => {
-                let n = last.min(MAX_HISTORY) as usize;
-                let committed = repl.log().committed();
-                let mut entries: Vec<Entry> = committed
-                    .iter()
-                    .rev()
-                    .filter(|e| !e.is_marker())
-                    .take(n)
-                    .cloned()
-                    .collect();
-                entries.reverse();
-                cx.send_client(client, ServerMsg::History(entries));
-            }
+            ClientMsg::Chat { seq, text } => self.chat(cx, repl, client, seq, text),
+            ClientMsg::History { last } => history(cx, repl.log(), client, last),
             ClientMsg::Ping => cx.send_client(client, ServerMsg::Pong),
             ClientMsg::Bye => {
                 if let Some(s) = self.sessions.remove(&client) {
@@ -196,6 +159,41 @@ impl Sessions {
             }
         }
         self.reschedule();
+    }
+
+    /// A chat message: held in order, and offered at once while serving.
+    fn chat(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        repl: &mut Replication,
+        client: ClientId,
+        seq: u64,
+        text: Vec<u8>,
+    ) {
+        let Some(s) = self.sessions.get_mut(&client) else {
+            return refuse(cx, client, "no session: send Hello first".into());
+        };
+        if text.len() > MAX_CHAT_BYTES {
+            return refuse(
+                cx,
+                client,
+                format!(
+                    "message #{seq} is {} bytes; the limit is {MAX_CHAT_BYTES}",
+                    text.len()
+                ),
+            );
+        }
+        if s.held.len() >= HELD_MAX {
+            return refuse(
+                cx,
+                client,
+                "too many messages while the leader syncs".into(),
+            );
+        }
+        s.held.push_back((seq, text));
+        if repl.serving() {
+            offer_held(cx, repl, client, s);
+        }
     }
 
     fn hello(
@@ -390,6 +388,21 @@ impl Sessions {
         }
         self.delivered = commit;
     }
+}
+
+/// The last `last` committed messages (markers left out), oldest first.
+fn history(cx: &mut Ctx<'_>, log: &Log, client: ClientId, last: u32) {
+    let n = last.min(MAX_HISTORY) as usize;
+    let committed = log.committed();
+    let mut entries: Vec<Entry> = committed
+        .iter()
+        .rev()
+        .filter(|e| !e.is_marker())
+        .take(n)
+        .cloned()
+        .collect();
+    entries.reverse();
+    cx.send_client(client, ServerMsg::History(entries));
 }
 
 fn refuse(cx: &mut Ctx<'_>, client: ClientId, why: String) {

@@ -11,6 +11,7 @@ use ringleader_core::client::{
 };
 use ringleader_core::wire::{decode_datagram, encode_datagram, ClientId, ServerMsg, MAX_DATAGRAM};
 use ringleader_core::NodeId;
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 use tokio::net::{TcpStream, UdpSocket};
@@ -90,7 +91,6 @@ pub async fn run_chat(
     mut commands: mpsc::Receiver<ChatCommand>,
     updates: mpsc::UnboundedSender<ChatUpdate>,
 ) -> std::io::Result<ChatSummary> {
-    let clock = Clock::start();
     let id = ClientId(rand::random::<u64>().max(1));
     let mut config = ClientConfig::new(id, opts.user.clone());
     config.servers = opts.servers.clone();
@@ -99,143 +99,209 @@ pub async fn run_chat(
     // under a millisecond; asking again every 50 ms finds a new leader within a
     // heartbeat of its election, at a negligible load.
     config.retry_interval = Duration::from_millis(50);
-    let mut client = Client::new(config);
-    let probe = probe_socket(&opts.multicast)?;
     let (net_tx, mut net) = mpsc::channel::<Net>(1024);
-    let mut conn: Option<(u64, mpsc::Sender<Vec<u8>>)> = None;
-    let mut generation = 0u64;
-    let mut out = Vec::new();
-    let mut quitting: Option<tokio::time::Instant> = None;
-    let mut drained_at: Option<tokio::time::Instant> = None;
+    let mut chat = ChatDriver {
+        clock: Clock::start(),
+        id,
+        client: Client::new(config),
+        probe: probe_socket(&opts.multicast)?,
+        multicast: opts.multicast,
+        net_tx,
+        conn: None,
+        generation: 0,
+        out: Vec::new(),
+        quitting: None,
+        drained_at: None,
+        unreachable: BTreeSet::new(),
+        updates,
+    };
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut commands_open = true;
-    let mut unreachable = std::collections::BTreeSet::new();
-
-    client.step(clock.now(), ClientEvent::Start, &mut out);
+    let now = chat.clock.now();
+    chat.client.step(now, ClientEvent::Start, &mut chat.out);
     loop {
-        // Carry out what the client asked for.
-        for action in out.drain(..) {
+        chat.carry_out();
+        if let Some(summary) = chat.leave_if_done().await {
+            return Ok(summary);
+        }
+        let deadline = chat.deadline();
+        tokio::select! {
+            cmd = commands.recv(), if commands_open => {
+                commands_open = cmd.is_some();
+                chat.on_command(cmd);
+            }
+            got = net.recv() => {
+                if let Some(got) = got {
+                    chat.on_net(got);
+                }
+            }
+            got = chat.probe.recv_from(&mut buf) => {
+                if let Ok((n, from)) = got {
+                    chat.on_datagram(buf.get(..n).unwrap_or_default(), from);
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => chat.step(ClientEvent::Tick),
+        }
+    }
+}
+
+/// The client and what connects it to the world while it runs.
+struct ChatDriver {
+    clock: Clock,
+    id: ClientId,
+    client: Client,
+    probe: UdpSocket,
+    multicast: MulticastConfig,
+    net_tx: mpsc::Sender<Net>,
+    /// The current connection: its generation and its write queue.
+    conn: Option<(u64, mpsc::Sender<Vec<u8>>)>,
+    /// Bumped on every connect and disconnect, so news of a connection given up
+    /// is recognised and ignored.
+    generation: u64,
+    out: Vec<ClientAction>,
+    quitting: Option<tokio::time::Instant>,
+    drained_at: Option<tokio::time::Instant>,
+    unreachable: BTreeSet<SocketAddr>,
+    updates: mpsc::UnboundedSender<ChatUpdate>,
+}
+
+impl ChatDriver {
+    fn step(&mut self, event: ClientEvent) {
+        self.client.step(self.clock.now(), event, &mut self.out);
+    }
+
+    /// Carries out what the client asked for.
+    fn carry_out(&mut self) {
+        for action in self.out.drain(..) {
             match action {
                 ClientAction::Probe(_) => {
-                    if let Ok(bytes) =
-                        encode_datagram(&Datagram::ClientProbe { client: id }, MAX_DATAGRAM)
-                    {
-                        let _ = probe.try_send_to(&bytes, opts.multicast.dest());
+                    let probe = Datagram::ClientProbe { client: self.id };
+                    if let Ok(bytes) = encode_datagram(&probe, MAX_DATAGRAM) {
+                        let _ = self.probe.try_send_to(&bytes, self.multicast.dest());
                     }
                 }
                 ClientAction::Connect(addr) => {
-                    generation += 1;
-                    conn = None;
-                    tokio::spawn(connect(addr, id, generation, net_tx.clone()));
+                    self.generation += 1;
+                    self.conn = None;
+                    let net = self.net_tx.clone();
+                    tokio::spawn(connect(addr, self.id, self.generation, net));
                 }
                 ClientAction::Send(msg) => {
-                    if let (Some((_, tx)), Some(bytes)) = (&conn, frame(&msg)) {
+                    if let (Some((_, tx)), Some(bytes)) = (&self.conn, frame(&msg)) {
                         let _ = tx.try_send(bytes);
                     }
                 }
                 ClientAction::Disconnect => {
-                    generation += 1;
-                    conn = None;
+                    self.generation += 1;
+                    self.conn = None;
                 }
                 ClientAction::Output(o) => {
-                    let _ = updates.send(ChatUpdate::Output(o));
+                    let _ = self.updates.send(ChatUpdate::Output(o));
                 }
             }
         }
-        if let Some(until) = quitting {
-            let now = tokio::time::Instant::now();
-            if client.unacked() == 0 && drained_at.is_none() {
-                // The entries of the last acknowledged messages may still be on
-                // their way: let them arrive before leaving.
-                drained_at = Some(now + Duration::from_millis(150));
-            }
-            if drained_at.is_some_and(|d| now >= d) || now >= until {
-                client.quit(&mut out);
-                if let (Some((_, tx)), Some(bytes)) = (
-                    &conn,
-                    out.iter().find_map(|a| match a {
-                        ClientAction::Send(m) => frame(m),
-                        _ => None,
-                    }),
-                ) {
-                    let _ = tx.send(bytes).await;
+    }
+
+    /// While quitting: once everything is acknowledged (or the grace is over),
+    /// says goodbye and ends.
+    async fn leave_if_done(&mut self) -> Option<ChatSummary> {
+        let until = self.quitting?;
+        let now = tokio::time::Instant::now();
+        if self.client.unacked() == 0 && self.drained_at.is_none() {
+            // The entries of the last acknowledged messages may still be on
+            // their way: let them arrive before leaving.
+            self.drained_at = Some(now + Duration::from_millis(150));
+        }
+        if self.drained_at.is_none_or(|d| now < d) && now < until {
+            return None;
+        }
+        self.client.quit(&mut self.out);
+        let goodbye = self.out.iter().find_map(|a| match a {
+            ClientAction::Send(m) => frame(m),
+            _ => None,
+        });
+        if let (Some((_, tx)), Some(bytes)) = (&self.conn, goodbye) {
+            let _ = tx.send(bytes).await;
+        }
+        // Give the goodbye a moment to leave before the connection drops.
+        drop(self.conn.take());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Some(ChatSummary {
+            unacked: self.client.unacked(),
+        })
+    }
+
+    /// When the loop must wake up at the latest.
+    fn deadline(&self) -> tokio::time::Instant {
+        let deadline = self.client.next_deadline().map_or_else(
+            || tokio::time::Instant::now() + Duration::from_secs(3600),
+            |t| self.clock.to_tokio(t),
+        );
+        let deadline = self.quitting.map_or(deadline, |q| deadline.min(q));
+        self.drained_at.map_or(deadline, |d| deadline.min(d))
+    }
+
+    /// A command from the user; `None` when the command channel closed.
+    fn on_command(&mut self, cmd: Option<ChatCommand>) {
+        match cmd {
+            Some(ChatCommand::Send(text)) => {
+                if let Err(e) = self.client.send(self.clock.now(), text, &mut self.out) {
+                    let _ = self.updates.send(ChatUpdate::Refused(e));
                 }
-                // Give the goodbye a moment to leave before the connection drops.
-                drop(conn.take());
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                return Ok(ChatSummary {
-                    unacked: client.unacked(),
+            }
+            Some(ChatCommand::History(n)) => {
+                if !self.client.history(n, &mut self.out) {
+                    let _ = self.updates.send(ChatUpdate::NoSession);
+                }
+            }
+            Some(ChatCommand::Status) => {
+                let _ = self.updates.send(ChatUpdate::Status {
+                    leader: self.client.leader(),
+                    unacked: self.client.unacked(),
+                    next_index: self.client.next_index(),
                 });
             }
+            Some(ChatCommand::Quit(grace)) => {
+                self.quitting = Some(tokio::time::Instant::now() + grace);
+            }
+            None => {
+                let grace = tokio::time::Instant::now() + Duration::from_secs(10);
+                self.quitting.get_or_insert(grace);
+            }
         }
-        let deadline = client.next_deadline().map_or_else(
-            || tokio::time::Instant::now() + Duration::from_secs(3600),
-            |t| clock.to_tokio(t),
-        );
-        let deadline = quitting.map_or(deadline, |q| deadline.min(q));
-        let deadline = drained_at.map_or(deadline, |d| deadline.min(d));
-        tokio::select! {
-            cmd = commands.recv(), if commands_open => match cmd {
-                Some(ChatCommand::Send(text)) => {
-                    if let Err(e) = client.send(clock.now(), text, &mut out) {
-                        let _ = updates.send(ChatUpdate::Refused(e));
-                    }
-                }
-                Some(ChatCommand::History(n)) => {
-                    if !client.history(n, &mut out) {
-                        let _ = updates.send(ChatUpdate::NoSession);
-                    }
-                }
-                Some(ChatCommand::Status) => {
-                    let _ = updates.send(ChatUpdate::Status {
-                        leader: client.leader(),
-                        unacked: client.unacked(),
-                        next_index: client.next_index(),
-                    });
-                }
-                Some(ChatCommand::Quit(grace)) => {
-                    quitting = Some(tokio::time::Instant::now() + grace);
-                }
-                None => {
-                    commands_open = false;
-                    quitting.get_or_insert(tokio::time::Instant::now() + Duration::from_secs(10));
-                }
-            },
-            got = net.recv() => {
-                let Some(got) = got else { continue };
-                let event = match got {
-                    Net::Connected(g, tx) if g == generation => {
-                        conn = Some((g, tx));
-                        unreachable.clear();
-                        Some(ClientEvent::Connected)
-                    }
-                    Net::Failed(g, server, error) if g == generation => {
-                        if unreachable.insert(server) {
-                            let _ = updates.send(ChatUpdate::Unreachable { server, error });
-                        }
-                        Some(ClientEvent::Disconnected)
-                    }
-                    Net::Received(g, msg) if g == generation => Some(ClientEvent::Received(msg)),
-                    Net::Closed(g) if g == generation => {
-                        conn = None;
-                        Some(ClientEvent::Disconnected)
-                    }
-                    _ => None, // a connection given up already
-                };
-                if let Some(event) = event {
-                    client.step(clock.now(), event, &mut out);
-                }
+    }
+
+    /// News of a connection; news of one given up already is ignored.
+    fn on_net(&mut self, got: Net) {
+        let current = self.generation;
+        let event = match got {
+            Net::Connected(g, tx) if g == current => {
+                self.conn = Some((g, tx));
+                self.unreachable.clear();
+                ClientEvent::Connected
             }
-            got = probe.recv_from(&mut buf) => {
-                if let Ok((n, from)) = got {
-                    match decode_datagram::<Datagram>(buf.get(..n).unwrap_or_default(), MAX_DATAGRAM) {
-                        Ok(Datagram::ToClient(msg)) => client.step(clock.now(), ClientEvent::Received(msg), &mut out),
-                        Ok(_) => {}
-                        Err(e) => tracing::debug!(%from, "dropped a datagram: {e}"),
-                    }
+            Net::Failed(g, server, error) if g == current => {
+                if self.unreachable.insert(server) {
+                    let _ = self.updates.send(ChatUpdate::Unreachable { server, error });
                 }
+                ClientEvent::Disconnected
             }
-            () = tokio::time::sleep_until(deadline) => client.step(clock.now(), ClientEvent::Tick, &mut out),
+            Net::Received(g, msg) if g == current => ClientEvent::Received(msg),
+            Net::Closed(g) if g == current => {
+                self.conn = None;
+                ClientEvent::Disconnected
+            }
+            _ => return,
+        };
+        self.step(event);
+    }
+
+    /// A datagram on the probe socket: a server's answer to a probe.
+    fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
+        match decode_datagram::<Datagram>(bytes, MAX_DATAGRAM) {
+            Ok(Datagram::ToClient(msg)) => self.step(ClientEvent::Received(msg)),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(%from, "dropped a datagram: {e}"),
         }
     }
 }

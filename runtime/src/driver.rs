@@ -11,10 +11,11 @@ use crate::peers::PeerLinks;
 use crate::status::Status;
 use crate::store::{Store, StoreError};
 use crate::udp::{multicast_socket, unicast_socket, MulticastConfig};
+use ringleader_core::log::Log;
 use ringleader_core::wire::{
     decode_datagram, encode_datagram, ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM,
 };
-use ringleader_core::{Action, Config, ConfigError, Event, Node, NodeId, Role};
+use ringleader_core::{Action, Config, ConfigError, Event, Node, NodeId, Persisted, Role};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
@@ -129,55 +130,14 @@ pub async fn run_node(
     events: Option<mpsc::UnboundedSender<NodeEvent>>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RuntimeError> {
-    let store = Store::open(&opts.data_dir)?;
-    let persisted = store.load()?;
-    let (log_file, log) = LogFile::open(&opts.data_dir, opts.sync_log)?;
-    if log.last_index() > 0 {
-        tracing::info!(
-            entries = log.last_index(),
-            committed = log.commit_index(),
-            "log read back"
-        );
-    }
-    let listener = TcpListener::bind(opts.listen)
-        .await
-        .map_err(|e| RuntimeError::Listen(opts.listen, e))?;
-    let unicast = Arc::new(
-        unicast_socket(opts.listen, opts.multicast.as_ref())
-            .map_err(|e| RuntimeError::Listen(opts.listen, e))?,
-    );
-    let group = match &opts.multicast {
-        Some(m) => Some(multicast_socket(m).map_err(|e| RuntimeError::Multicast(*m, e))?),
-        None => None,
-    };
-    let clock = Clock::start();
-    let node = Node::restore_with_log(
-        opts.config.clone(),
-        opts.id,
-        rand::random(),
-        clock.now(),
-        persisted,
-        log,
-    )
-    .map_err(RuntimeError::Config)?;
+    let data = DataDir::open(&opts)?;
+    let sockets = Sockets::bind(&opts).await?;
     let (inbox_tx, mut inbox) = mpsc::channel(8192);
-    let peers = PeerLinks::new(opts.id, opts.config.cluster.clone(), inbox_tx.clone());
-    let accept = tokio::spawn(accept_loop(listener, opts.config.cluster.clone(), inbox_tx));
-    let mut d = Driver {
-        peers,
-        node,
-        clock,
-        store,
-        log_file,
-        unicast: unicast.clone(),
-        clients: BTreeMap::new(),
-        probe_sources: BTreeMap::new(),
-        gone: Vec::new(),
-        actions: Vec::new(),
-        events,
-        opts,
-        last_push: None,
-    };
+    let cluster = opts.config.cluster.clone();
+    let peers = PeerLinks::new(opts.id, cluster.clone(), inbox_tx.clone());
+    let accept = tokio::spawn(accept_loop(sockets.listener, cluster, inbox_tx));
+    let unicast = sockets.unicast;
+    let mut d = Driver::new(opts, events, data, peers, unicast.clone())?;
     d.step(Event::Start)?;
     d.emit(NodeEvent::Started {
         addr: d.opts.listen,
@@ -198,7 +158,7 @@ pub async fn run_node(
                 Some(input) => d.on_input(input)?,
                 None => break,
             },
-            got = recv(group.as_ref(), &mut group_buf) => {
+            got = recv(sockets.group.as_ref(), &mut group_buf) => {
                 if let Ok((n, from)) = got {
                     d.on_datagram(group_buf.get(..n).unwrap_or_default(), from)?;
                 }
@@ -216,6 +176,64 @@ pub async fn run_node(
     accept.abort();
     d.peers.drain(LEAVE_GRACE).await;
     Ok(())
+}
+
+/// What a node keeps in its data directory, read back at start.
+struct DataDir {
+    store: Store,
+    persisted: Persisted,
+    log_file: LogFile,
+    log: Log,
+}
+
+impl DataDir {
+    fn open(opts: &NodeOptions) -> Result<DataDir, RuntimeError> {
+        let store = Store::open(&opts.data_dir)?;
+        let persisted = store.load()?;
+        let (log_file, log) = LogFile::open(&opts.data_dir, opts.sync_log)?;
+        if log.last_index() > 0 {
+            tracing::info!(
+                entries = log.last_index(),
+                committed = log.commit_index(),
+                "log read back"
+            );
+        }
+        Ok(DataDir {
+            store,
+            persisted,
+            log_file,
+            log,
+        })
+    }
+}
+
+/// The node's sockets: the TCP listener for peers, clients and status, the
+/// unicast UDP socket it sends datagrams from, and the multicast group.
+struct Sockets {
+    listener: TcpListener,
+    unicast: Arc<UdpSocket>,
+    group: Option<UdpSocket>,
+}
+
+impl Sockets {
+    async fn bind(opts: &NodeOptions) -> Result<Sockets, RuntimeError> {
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .map_err(|e| RuntimeError::Listen(opts.listen, e))?;
+        let unicast = Arc::new(
+            unicast_socket(opts.listen, opts.multicast.as_ref())
+                .map_err(|e| RuntimeError::Listen(opts.listen, e))?,
+        );
+        let group = match &opts.multicast {
+            Some(m) => Some(multicast_socket(m).map_err(|e| RuntimeError::Multicast(*m, e))?),
+            None => None,
+        };
+        Ok(Sockets {
+            listener,
+            unicast,
+            group,
+        })
+    }
 }
 
 async fn recv(socket: Option<&UdpSocket>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
@@ -260,6 +278,40 @@ fn push_key(entries: &[ringleader_core::log::Entry]) -> Option<PushKey> {
 }
 
 impl Driver {
+    fn new(
+        opts: NodeOptions,
+        events: Option<mpsc::UnboundedSender<NodeEvent>>,
+        data: DataDir,
+        peers: PeerLinks,
+        unicast: Arc<UdpSocket>,
+    ) -> Result<Driver, RuntimeError> {
+        let clock = Clock::start();
+        let node = Node::restore_with_log(
+            opts.config.clone(),
+            opts.id,
+            rand::random(),
+            clock.now(),
+            data.persisted,
+            data.log,
+        )
+        .map_err(RuntimeError::Config)?;
+        Ok(Driver {
+            peers,
+            node,
+            clock,
+            store: data.store,
+            log_file: data.log_file,
+            unicast,
+            clients: BTreeMap::new(),
+            probe_sources: BTreeMap::new(),
+            gone: Vec::new(),
+            actions: Vec::new(),
+            events,
+            opts,
+            last_push: None,
+        })
+    }
+
     fn emit(&self, event: NodeEvent) {
         if let Some(tx) = &self.events {
             let _ = tx.send(event);

@@ -10,6 +10,7 @@ use ringleader_core::NodeId;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
@@ -106,7 +107,7 @@ async fn serve(
     cluster: String,
     inbox: mpsc::Sender<Input>,
 ) {
-    let (mut read, mut write) = stream.into_split();
+    let (mut read, write) = stream.into_split();
     let preface = match tokio::time::timeout(
         PREFACE_TIMEOUT,
         read_one::<Preface>(&mut read, PREFACE_MAX),
@@ -132,60 +133,85 @@ async fn serve(
                 tracing::warn!(%peer, node = %from, cluster = %theirs, "closing a peer link from another cluster");
                 return;
             }
-            let (tx, rx) = mpsc::channel(PEER_QUEUE);
-            tokio::spawn(write_queued(write, rx));
-            if inbox
-                .send(Input::PeerOpened { from, conn, tx })
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let mut frames = FrameReader::<Message>::new(read, peer);
-            while let Some(msg) = frames.next().await {
-                if msg.from() != from {
-                    tracing::warn!(%peer, "dropped a message whose sender is not the link's peer");
-                    continue;
-                }
-                if inbox.send(Input::Peer(msg)).await.is_err() {
-                    return;
-                }
-            }
-            let _ = inbox.send(Input::PeerClosed { from, conn }).await;
+            serve_peer(read, write, peer, conn, from, inbox).await;
         }
-        Preface::Client { id } => {
-            let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
-            tokio::spawn(write_queued(write, rx));
-            if inbox
-                .send(Input::ClientOpened { id, conn, tx })
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let mut frames = FrameReader::<ClientMsg>::new(read, peer);
-            while let Some(msg) = frames.next().await {
-                if inbox
-                    .send(Input::FromClient { id, conn, msg })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            let _ = inbox.send(Input::ClientClosed { id, conn }).await;
+        Preface::Client { id } => serve_client(read, write, peer, conn, id, inbox).await,
+        Preface::Status => serve_status(write, inbox).await,
+    }
+}
+
+/// A peer's link: its frames go to the node, the node's to it.
+async fn serve_peer(
+    read: OwnedReadHalf,
+    write: OwnedWriteHalf,
+    peer: SocketAddr,
+    conn: u64,
+    from: NodeId,
+    inbox: mpsc::Sender<Input>,
+) {
+    let (tx, rx) = mpsc::channel(PEER_QUEUE);
+    tokio::spawn(write_queued(write, rx));
+    if inbox
+        .send(Input::PeerOpened { from, conn, tx })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut frames = FrameReader::<Message>::new(read, peer);
+    while let Some(msg) = frames.next().await {
+        if msg.from() != from {
+            tracing::warn!(%peer, "dropped a message whose sender is not the link's peer");
+            continue;
         }
-        Preface::Status => {
-            let (tx, rx) = oneshot::channel();
-            if inbox.send(Input::Status(tx)).await.is_err() {
-                return;
-            }
-            if let Ok(status) = rx.await {
-                if let Some(bytes) = frame(&StatusReply(status)) {
-                    let _ = write.write_all(&bytes).await;
-                }
-            }
-            let _ = write.shutdown().await;
+        if inbox.send(Input::Peer(msg)).await.is_err() {
+            return;
         }
     }
+    let _ = inbox.send(Input::PeerClosed { from, conn }).await;
+}
+
+/// A chat client's connection.
+async fn serve_client(
+    read: OwnedReadHalf,
+    write: OwnedWriteHalf,
+    peer: SocketAddr,
+    conn: u64,
+    id: ClientId,
+    inbox: mpsc::Sender<Input>,
+) {
+    let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+    tokio::spawn(write_queued(write, rx));
+    if inbox
+        .send(Input::ClientOpened { id, conn, tx })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut frames = FrameReader::<ClientMsg>::new(read, peer);
+    while let Some(msg) = frames.next().await {
+        if inbox
+            .send(Input::FromClient { id, conn, msg })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = inbox.send(Input::ClientClosed { id, conn }).await;
+}
+
+/// A status query: one answer, then the connection closes.
+async fn serve_status(mut write: OwnedWriteHalf, inbox: mpsc::Sender<Input>) {
+    let (tx, rx) = oneshot::channel();
+    if inbox.send(Input::Status(tx)).await.is_err() {
+        return;
+    }
+    if let Ok(status) = rx.await {
+        if let Some(bytes) = frame(&StatusReply(status)) {
+            let _ = write.write_all(&bytes).await;
+        }
+    }
+    let _ = write.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! What a simulation run is made of.
 
-use crate::faults::{FaultProfile, ScheduledFault};
+use crate::bugs::InjectedBug;
+use crate::faults::{generate, FaultProfile, GeneratorOptions, ScheduledFault};
 use crate::network::NetworkConfig;
 use ringleader_core::Config;
 use std::time::Duration;
@@ -51,6 +52,10 @@ pub struct SimConfig {
     pub client_quiet: Duration,
     /// Unacknowledged messages a client keeps at most.
     pub client_buffer: usize,
+    /// A bug planted on purpose, for proving that sweeps and shrinking find real
+    /// mistakes. Never set outside tests and the hidden debug option.
+    #[doc(hidden)]
+    pub inject_bug: InjectedBug,
 }
 
 impl Default for SimConfig {
@@ -73,6 +78,7 @@ impl Default for SimConfig {
             client_servers: Vec::new(),
             client_quiet: Duration::from_secs(10),
             client_buffer: 1000,
+            inject_bug: InjectedBug::None,
         }
     }
 }
@@ -86,6 +92,19 @@ impl SimConfig {
             node.voters = (1..=self.nodes).map(ringleader_core::NodeId).collect();
         }
         node
+    }
+
+    /// The concrete fault schedule a run applies: generated and explicit faults.
+    pub fn fault_schedule(&self) -> Vec<ScheduledFault> {
+        let opts = GeneratorOptions {
+            profile: self.faults,
+            partitions: self.partitions,
+        };
+        let mut all = generate(self.seed, self.nodes, self.duration, opts);
+        all.extend(self.schedule.iter().cloned());
+        // Stable: explicit faults at the same time as generated ones come after them.
+        all.sort_by_key(|f| f.at);
+        all
     }
 
     /// Checks the parts a user can get wrong.

@@ -101,30 +101,7 @@ impl FromStr for Fault {
             "leave" => Ok(Fault::Leave(one_node("leave")?)),
             "heal" if rest.is_empty() => Ok(Fault::Heal),
             "heal" => Err(format!("'heal' takes nothing after it, got '{rest}'")),
-            "partition" => {
-                let groups = rest
-                    .split('|')
-                    .map(|g| {
-                        let mut ids = g
-                            .split(',')
-                            .map(parse_node)
-                            .collect::<Result<Vec<_>, _>>()?;
-                        ids.sort();
-                        Ok(ids)
-                    })
-                    .collect::<Result<Vec<_>, String>>()
-                    .map_err(|e| format!("{e} in '{s}' (write 'partition n1,n2 | n3,n4,n5')"))?;
-                if groups.len() < 2 && groups.iter().flatten().count() < 2 {
-                    return Err(format!(
-                        "'{s}' splits nothing: name at least two groups, e.g. 'partition n1,n2 | n3'"
-                    ));
-                }
-                let mut seen = std::collections::BTreeSet::new();
-                if let Some(twice) = groups.iter().flatten().find(|id| !seen.insert(**id)) {
-                    return Err(format!("{twice} is in two groups in '{s}'"));
-                }
-                Ok(Fault::Partition(groups))
-            }
+            "partition" => parse_partition(s, rest),
             "cut" => {
                 let (from, to) = rest
                     .split_once("->")
@@ -135,36 +112,8 @@ impl FromStr for Fault {
                 }
                 Ok(Fault::Cut { from, to })
             }
-            "skew" => {
-                let (node, ppm) = rest
-                    .split_once(' ')
-                    .ok_or_else(|| format!("'{s}' needs a node and a drift, e.g. 'skew n2 +500ppm'"))?;
-                let ppm = ppm.trim();
-                let drift_ppm = ppm
-                    .strip_suffix("ppm")
-                    .and_then(|p| p.trim_start_matches('+').parse::<i32>().ok())
-                    .filter(|p| p.abs() <= 100_000)
-                    .ok_or_else(|| {
-                        format!("'{ppm}' is not a drift: write parts per million between -100000ppm and +100000ppm")
-                    })?;
-                Ok(Fault::Skew {
-                    node: parse_node(node)?,
-                    drift_ppm,
-                })
-            }
-            "pause" => {
-                let (node, lasts) = rest
-                    .split_once(" for ")
-                    .ok_or_else(|| format!("'{s}' needs a length, e.g. 'pause n2 for 3s'"))?;
-                let lasts = parse_duration(lasts)?;
-                if lasts.is_zero() {
-                    return Err(format!("'{s}' pauses for no time"));
-                }
-                Ok(Fault::Pause {
-                    node: parse_node(node)?,
-                    lasts,
-                })
-            }
+            "skew" => parse_skew(s, rest),
+            "pause" => parse_pause(s, rest),
             "client" => {
                 let (c, leaves) = rest
                     .split_once(' ')
@@ -180,6 +129,68 @@ impl FromStr for Fault {
             )),
         }
     }
+}
+
+/// `partition n1,n2 | n3,n4`: groups that no longer reach each other.
+fn parse_partition(s: &str, rest: &str) -> Result<Fault, String> {
+    let groups = rest
+        .split('|')
+        .map(|g| {
+            let mut ids = g
+                .split(',')
+                .map(parse_node)
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.sort();
+            Ok(ids)
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|e| format!("{e} in '{s}' (write 'partition n1,n2 | n3,n4,n5')"))?;
+    if groups.len() < 2 && groups.iter().flatten().count() < 2 {
+        return Err(format!(
+            "'{s}' splits nothing: name at least two groups, e.g. 'partition n1,n2 | n3'"
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(twice) = groups.iter().flatten().find(|id| !seen.insert(**id)) {
+        return Err(format!("{twice} is in two groups in '{s}'"));
+    }
+    Ok(Fault::Partition(groups))
+}
+
+/// `skew n2 +500ppm`: a clock that runs fast or slow.
+fn parse_skew(s: &str, rest: &str) -> Result<Fault, String> {
+    let (node, ppm) = rest
+        .split_once(' ')
+        .ok_or_else(|| format!("'{s}' needs a node and a drift, e.g. 'skew n2 +500ppm'"))?;
+    let ppm = ppm.trim();
+    let drift_ppm = ppm
+        .strip_suffix("ppm")
+        .and_then(|p| p.trim_start_matches('+').parse::<i32>().ok())
+        .filter(|p| p.abs() <= 100_000)
+        .ok_or_else(|| {
+            format!(
+                "'{ppm}' is not a drift: write parts per million between -100000ppm and +100000ppm"
+            )
+        })?;
+    Ok(Fault::Skew {
+        node: parse_node(node)?,
+        drift_ppm,
+    })
+}
+
+/// `pause n2 for 3s`: a process that stands still.
+fn parse_pause(s: &str, rest: &str) -> Result<Fault, String> {
+    let (node, lasts) = rest
+        .split_once(" for ")
+        .ok_or_else(|| format!("'{s}' needs a length, e.g. 'pause n2 for 3s'"))?;
+    let lasts = parse_duration(lasts)?;
+    if lasts.is_zero() {
+        return Err(format!("'{s}' pauses for no time"));
+    }
+    Ok(Fault::Pause {
+        node: parse_node(node)?,
+        lasts,
+    })
 }
 
 /// A fault and when it happens.

@@ -22,6 +22,7 @@
 //! [`faults`] (fault kinds and the random generator), [`invariants`], [`trace`] and
 //! [`digest`], [`report`].
 
+pub mod bugs;
 mod clients;
 pub mod clock;
 pub mod config;
@@ -41,6 +42,7 @@ pub mod units;
 pub mod viewer;
 pub mod world;
 
+pub use bugs::InjectedBug;
 pub use config::SimConfig;
 pub use faults::{Fault, FaultProfile, ScheduledFault};
 pub use network::NetworkConfig;

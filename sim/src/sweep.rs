@@ -141,7 +141,7 @@ mod tests {
         bad.clients = 2;
         bad.faults = crate::FaultProfile::Heavy;
         bad.node.election = ringleader_core::Algorithm::Quorum;
-        bad.node.inject_bug = ringleader_core::InjectedBug::AckBeforeAppend;
+        bad.inject_bug = crate::InjectedBug::AckBeforeAppend;
         for jobs in [1, 2] {
             let runs = sweep(
                 &bad,

@@ -6,11 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use ringleader_core::{Algorithm, Config, InjectedBug};
+use ringleader_core::{Algorithm, Config};
 use ringleader_sim::scenario::Scenario;
 use ringleader_sim::shrink::{shrink, Size};
 use ringleader_sim::sweep::{sweep, SweepOptions};
-use ringleader_sim::{FaultProfile, SimConfig};
+use ringleader_sim::{FaultProfile, InjectedBug, SimConfig};
 use std::time::Duration;
 
 fn base(bug: InjectedBug, nodes: u32, faults: FaultProfile, clients: u32) -> SimConfig {
@@ -19,9 +19,9 @@ fn base(bug: InjectedBug, nodes: u32, faults: FaultProfile, clients: u32) -> Sim
         duration: Duration::from_secs(40),
         node: Config {
             election: Algorithm::Quorum,
-            inject_bug: bug,
             ..Config::default()
         },
+        inject_bug: bug,
         faults,
         clients,
         ..SimConfig::default()
@@ -36,7 +36,7 @@ const OPTS: SweepOptions = SweepOptions {
 fn find_and_shrink(buggy: SimConfig, expected: &[&str]) {
     let seeds = 1..=40;
     let mut healthy = buggy.clone();
-    healthy.node.inject_bug = InjectedBug::None;
+    healthy.inject_bug = InjectedBug::None;
     let clean = sweep(&healthy, seeds.clone(), OPTS, |_| {});
     assert!(
         clean.iter().all(|r| !r.failed()),
@@ -49,7 +49,7 @@ fn find_and_shrink(buggy: SimConfig, expected: &[&str]) {
     assert!(
         !failing.is_empty(),
         "the sweep did not find {:?}",
-        buggy.node.inject_bug
+        buggy.inject_bug
     );
     let first = failing[0];
     let Ok(report) = &first.report else {
@@ -59,7 +59,7 @@ fn find_and_shrink(buggy: SimConfig, expected: &[&str]) {
     assert!(
         expected.contains(&invariant),
         "{:?} broke {invariant}, expected one of {expected:?}",
-        buggy.node.inject_bug
+        buggy.inject_bug
     );
 
     let mut scenario = Scenario {

@@ -210,6 +210,14 @@ fn finish(
 }
 
 fn print_summary(config: &SimConfig, r: &Report, speed: f64) {
+    print_run(config, r, speed);
+    print_elections(r);
+    print_replication(r);
+    print_outcome(r);
+}
+
+/// What ran: seed, size, speed, traffic, faults, checks.
+fn print_run(config: &SimConfig, r: &Report, speed: f64) {
     println!(
         "seed {}: {} nodes, {} virtual in {} ms wall ({:.0}x real time)",
         r.seed,
@@ -236,6 +244,10 @@ fn print_summary(config: &SimConfig, r: &Report, speed: f64) {
         .map(|(name, c)| format!("{name} {}/{}", c.checked, c.checked + c.excused))
         .collect();
     println!("  checks (run/raised): {}", checks.join(", "));
+}
+
+/// Elections: how many, how long to agreement, which messages.
+fn print_elections(r: &Report) {
     let e = &r.election_stats;
     let mean = if e.election_ms.is_empty() {
         0.0
@@ -263,6 +275,10 @@ fn print_summary(config: &SimConfig, r: &Report, speed: f64) {
             messages.join(", ")
         }
     );
+}
+
+/// Clients and replication.
+fn print_replication(r: &Report) {
     let x = &r.replication;
     if r.clients > 0 {
         println!(
@@ -285,6 +301,10 @@ fn print_summary(config: &SimConfig, r: &Report, speed: f64) {
             x.divergent_commits, r.election
         );
     }
+}
+
+/// Who leads at the end, the digest, and every violation.
+fn print_outcome(r: &Report) {
     let leaders: Vec<String> = r
         .leaders
         .iter()

@@ -3,9 +3,10 @@
 
 use crate::parse;
 use clap::Args;
-use ringleader_core::{Algorithm, InjectedBug, RankBy};
+use ringleader_core::{Algorithm, RankBy};
 use ringleader_sim::scenario::{self, Scenario};
 use ringleader_sim::FaultProfile;
+use ringleader_sim::InjectedBug;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -182,7 +183,7 @@ impl SetupArgs {
             c.node.sync_chunk = n;
         }
         if let Some(b) = self.inject_bug {
-            c.node.inject_bug = b;
+            c.inject_bug = b;
         }
         // A scenario's timeline may name nodes a smaller --nodes no longer has.
         c.validate()?;

@@ -8,7 +8,7 @@ use super::shrink::shrink_to;
 use super::usage_error;
 use clap::Args;
 use ringleader_sim::scenario::{Expect, Scenario};
-use ringleader_sim::sweep::{sweep, SweepOptions};
+use ringleader_sim::sweep::{sweep, SeedRun, SweepOptions};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -102,79 +102,18 @@ pub fn run(args: SweepArgs) -> ExitCode {
     );
     progress.finish();
     let wall = progress.elapsed().as_secs_f64();
-    let mut failures = Vec::new();
-    let mut by_invariant: BTreeMap<String, usize> = BTreeMap::new();
-    // The first failure of each invariant, as written, for --shrink.
-    let mut first_of: BTreeMap<&str, (u64, Scenario, PathBuf)> = BTreeMap::new();
-    let mut write_errors = Vec::new();
-    for r in &runs {
-        let report = match &r.report {
-            Ok(rep) if rep.ok() => continue,
-            Ok(rep) => rep,
-            Err(e) => return usage_error(format_args!("seed {}: {e}", r.seed)),
-        };
-        let Some(first) = report.violations.first() else {
-            continue;
-        };
-        *by_invariant.entry(first.invariant.to_owned()).or_default() += 1;
-        let replay = replay_scenario(&title, &scenario, report);
-        let file = match write_scenario(&args.failures, &title, &replay) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                write_errors.push(e);
-                None
-            }
-        };
-        if let Some(path) = &file {
-            first_of
-                .entry(first.invariant)
-                .or_insert_with(|| (r.seed, replay, path.clone()));
-        }
-        failures.push(Failure {
-            seed: r.seed,
-            invariant: first.invariant.to_owned(),
-            at_ms: first.at_ms,
-            detail: first.detail.clone(),
-            replay: file.as_deref().map(replay_command),
-            replay_file: file.map(|p| p.display().to_string()),
-        });
-    }
-    let mut shrunk = Vec::new();
-    if args.shrink {
-        for (invariant, (seed, replay, file)) in &first_of {
-            eprintln!("shrinking seed {seed} ({invariant})");
-            match shrink_to(replay, file, None, Some(invariant), 2000, !args.json) {
-                Ok(min) => shrunk.push(Shrunk {
-                    invariant: (*invariant).to_owned(),
-                    seed: *seed,
-                    file: min.path.display().to_string(),
-                    faults: min.after.faults,
-                    nodes: min.after.nodes,
-                    clients: min.after.clients,
-                    duration_ms: min.after.duration.as_millis() as u64,
-                    size: min.after,
-                }),
-                Err(e) => eprintln!("warning: cannot shrink seed {seed}: {e}"),
-            }
-        }
-    }
-    // A scenario's expected leader should hold at every seed; its digest and
-    // violation belong to its own seed only, and a broken invariant is counted above.
-    let leader_only = Expect {
-        leader: scenario.expect.leader,
-        ..Expect::default()
+    let found = match collect_failures(&runs, &args.failures, &title, &scenario) {
+        Ok(found) => found,
+        Err(code) => return code,
     };
-    let expectations_unmet: Vec<Unmet> = runs
-        .iter()
-        .filter_map(|r| {
-            let report = r.report.as_ref().ok().filter(|rep| rep.ok())?;
-            let unmet = leader_only.mismatches(report);
-            (!unmet.is_empty()).then_some(Unmet {
-                seed: r.seed,
-                unmet,
-            })
-        })
-        .collect();
+    let shrunk = if args.shrink {
+        shrink_first_of_each(&found.first_of, !args.json)
+    } else {
+        Vec::new()
+    };
+    let expectations_unmet = unmet_expectations(&runs, &scenario);
+    let (failures, by_invariant, write_errors) =
+        (found.failures, found.by_invariant, found.write_errors);
     let summary = Summary {
         seeds: runs.len(),
         seed_range: [*args.seeds.seeds.start(), *args.seeds.seeds.end()],
@@ -205,6 +144,111 @@ pub fn run(args: SweepArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// What the failing seeds of a sweep left.
+struct Found<'r> {
+    failures: Vec<Failure>,
+    by_invariant: BTreeMap<String, usize>,
+    /// The first failure of each invariant, as written, for `--shrink`.
+    first_of: BTreeMap<&'r str, (u64, Scenario, PathBuf)>,
+    write_errors: Vec<String>,
+}
+
+/// Writes a replay file for every failing seed and counts the failures.
+fn collect_failures<'r>(
+    runs: &'r [SeedRun],
+    dir: &std::path::Path,
+    title: &str,
+    scenario: &Scenario,
+) -> Result<Found<'r>, ExitCode> {
+    let mut failures = Vec::new();
+    let mut by_invariant: BTreeMap<String, usize> = BTreeMap::new();
+    let mut first_of: BTreeMap<&str, (u64, Scenario, PathBuf)> = BTreeMap::new();
+    let mut write_errors = Vec::new();
+    for r in runs {
+        let report = match &r.report {
+            Ok(rep) if rep.ok() => continue,
+            Ok(rep) => rep,
+            Err(e) => return Err(usage_error(format_args!("seed {}: {e}", r.seed))),
+        };
+        let Some(first) = report.violations.first() else {
+            continue;
+        };
+        *by_invariant.entry(first.invariant.to_owned()).or_default() += 1;
+        let replay = replay_scenario(title, scenario, report);
+        let file = match write_scenario(dir, title, &replay) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                write_errors.push(e);
+                None
+            }
+        };
+        if let Some(path) = &file {
+            first_of
+                .entry(first.invariant)
+                .or_insert_with(|| (r.seed, replay, path.clone()));
+        }
+        failures.push(Failure {
+            seed: r.seed,
+            invariant: first.invariant.to_owned(),
+            at_ms: first.at_ms,
+            detail: first.detail.clone(),
+            replay: file.as_deref().map(replay_command),
+            replay_file: file.map(|p| p.display().to_string()),
+        });
+    }
+    Ok(Found {
+        failures,
+        by_invariant,
+        first_of,
+        write_errors,
+    })
+}
+
+/// Shrinks the first failing seed of each invariant.
+fn shrink_first_of_each(
+    first_of: &BTreeMap<&str, (u64, Scenario, PathBuf)>,
+    progress: bool,
+) -> Vec<Shrunk> {
+    let mut shrunk = Vec::new();
+    for (invariant, (seed, replay, file)) in first_of {
+        eprintln!("shrinking seed {seed} ({invariant})");
+        match shrink_to(replay, file, None, Some(invariant), 2000, progress) {
+            Ok(min) => shrunk.push(Shrunk {
+                invariant: (*invariant).to_owned(),
+                seed: *seed,
+                file: min.path.display().to_string(),
+                faults: min.after.faults,
+                nodes: min.after.nodes,
+                clients: min.after.clients,
+                duration_ms: min.after.duration.as_millis() as u64,
+                size: min.after,
+            }),
+            Err(e) => eprintln!("warning: cannot shrink seed {seed}: {e}"),
+        }
+    }
+    shrunk
+}
+
+/// Seeds whose run held every invariant but not the scenario's expected leader.
+fn unmet_expectations(runs: &[SeedRun], scenario: &Scenario) -> Vec<Unmet> {
+    // A scenario's expected leader should hold at every seed; its digest and
+    // violation belong to its own seed only, and a broken invariant is counted above.
+    let leader_only = Expect {
+        leader: scenario.expect.leader,
+        ..Expect::default()
+    };
+    runs.iter()
+        .filter_map(|r| {
+            let report = r.report.as_ref().ok().filter(|rep| rep.ok())?;
+            let unmet = leader_only.mismatches(report);
+            (!unmet.is_empty()).then_some(Unmet {
+                seed: r.seed,
+                unmet,
+            })
+        })
+        .collect()
 }
 
 fn print_summary(title: &str, s: &Summary, fail_fast: bool) {

@@ -425,30 +425,7 @@ impl Client {
                     users,
                     ..
                 },
-            ) => {
-                self.had_session = true;
-                self.state = State::Ready { leader, epoch };
-                self.last_ping = now;
-                out.push(ClientAction::Output(ClientOutput::Connected {
-                    leader,
-                    epoch,
-                    users,
-                }));
-                if let Some(old) = self.last_leader.filter(|o| *o != leader) {
-                    out.push(ClientAction::Output(ClientOutput::LeaderChanged {
-                        old,
-                        new: leader,
-                        epoch,
-                    }));
-                }
-                self.last_leader = Some(leader);
-                for (seq, text) in &self.buffer {
-                    out.push(ClientAction::Send(ClientMsg::Chat {
-                        seq: *seq,
-                        text: text.clone(),
-                    }));
-                }
-            }
+            ) => self.welcomed(now, leader, epoch, users, out),
             (State::Greeting { addr, .. }, ServerMsg::Redirect { leader, .. }) => {
                 out.push(ClientAction::Disconnect);
                 match leader {
@@ -466,32 +443,8 @@ impl Client {
                     None => self.wait(now),
                 }
             }
-            (State::Ready { .. }, ServerMsg::Entries(entries)) => {
-                for e in entries {
-                    if e.index < self.next_index {
-                        continue; // seen already
-                    }
-                    if e.index > self.next_index {
-                        tracing::warn!(
-                            expected = self.next_index,
-                            got = e.index,
-                            "gap in the leader's stream; reconnecting"
-                        );
-                        return self.lost(now, "gap in the stream", out);
-                    }
-                    self.next_index += 1;
-                    out.push(ClientAction::Output(ClientOutput::Entry(e)));
-                }
-            }
-            (State::Ready { .. }, ServerMsg::Ack { seq }) => {
-                let before = self.buffer.len();
-                while self.buffer.front().is_some_and(|(s, _)| *s <= seq) {
-                    self.buffer.pop_front();
-                }
-                if self.buffer.len() != before {
-                    out.push(ClientAction::Output(ClientOutput::Acked { seq }));
-                }
-            }
+            (State::Ready { .. }, ServerMsg::Entries(entries)) => self.entries(now, entries, out),
+            (State::Ready { .. }, ServerMsg::Ack { seq }) => self.acked(seq, out),
             (State::Ready { .. }, ServerMsg::Presence { user, joined }) => {
                 out.push(ClientAction::Output(ClientOutput::Presence {
                     user,
@@ -507,6 +460,69 @@ impl Client {
             (_, other) => {
                 tracing::trace!(msg = %other, "client ignored a message");
             }
+        }
+    }
+
+    /// The leader took the session: resend everything unacknowledged, in order.
+    fn welcomed(
+        &mut self,
+        now: Instant,
+        leader: NodeId,
+        epoch: u64,
+        users: Vec<String>,
+        out: &mut Vec<ClientAction>,
+    ) {
+        self.had_session = true;
+        self.state = State::Ready { leader, epoch };
+        self.last_ping = now;
+        out.push(ClientAction::Output(ClientOutput::Connected {
+            leader,
+            epoch,
+            users,
+        }));
+        if let Some(old) = self.last_leader.filter(|o| *o != leader) {
+            out.push(ClientAction::Output(ClientOutput::LeaderChanged {
+                old,
+                new: leader,
+                epoch,
+            }));
+        }
+        self.last_leader = Some(leader);
+        for (seq, text) in &self.buffer {
+            out.push(ClientAction::Send(ClientMsg::Chat {
+                seq: *seq,
+                text: text.clone(),
+            }));
+        }
+    }
+
+    /// Committed entries from the leader's stream, in order and without gaps.
+    fn entries(&mut self, now: Instant, entries: Vec<Entry>, out: &mut Vec<ClientAction>) {
+        for e in entries {
+            if e.index < self.next_index {
+                continue; // seen already
+            }
+            if e.index > self.next_index {
+                tracing::warn!(
+                    expected = self.next_index,
+                    got = e.index,
+                    "gap in the leader's stream; reconnecting"
+                );
+                return self.lost(now, "gap in the stream", out);
+            }
+            self.next_index += 1;
+            out.push(ClientAction::Output(ClientOutput::Entry(e)));
+        }
+    }
+
+    /// Everything up to `seq` is committed: drop it from the buffer.
+    fn acked(&mut self, seq: u64, out: &mut Vec<ClientAction>) {
+        let before = self.buffer.len();
+        while self.buffer.front().is_some_and(|(s, _)| *s <= seq) {
+            self.buffer.pop_front();
+        }
+        if self.buffer.len() != before {
+            out.push(ClientAction::Output(ClientOutput::Acked { seq }));
         }
     }
 

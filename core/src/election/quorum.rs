@@ -36,7 +36,6 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Quorum {
     voters: Vec<NodeId>,
-    bug: crate::config::InjectedBug,
     timeout: Duration,
     votes: BTreeSet<NodeId>,
     /// Pre-votes gathered for the next term, while asking.
@@ -54,7 +53,6 @@ impl Quorum {
         voters.dedup();
         Quorum {
             voters,
-            bug: config.inject_bug,
             timeout: config.election_timeout,
             votes: BTreeSet::new(),
             prevotes: None,
@@ -65,7 +63,7 @@ impl Quorum {
     }
 
     fn majority(&self) -> usize {
-        self.bug.majority(self.voters.len())
+        self.voters.len() / 2 + 1
     }
 
     fn is_voter(&self, id: NodeId) -> bool {

@@ -68,9 +68,6 @@ impl Follower {
                 }
                 let outcome = match log.accept_and_commit(*prev_index, *prev, entries, *commit) {
                     Ok(matched) => AppendOutcome::Matched(matched),
-                    Err(_) if s.bug == crate::config::InjectedBug::AckBeforeAppend => {
-                        AppendOutcome::Matched(prev_index.saturating_add(entries.len() as u64))
-                    }
                     Err(Reject::Mismatch { hint }) => AppendOutcome::Mismatch { hint },
                     Err(Reject::CommittedConflict { index }) => AppendOutcome::Conflict { index },
                 };

@@ -21,7 +21,6 @@ pub(super) struct Settings {
     /// `bully`/`ring`: a leader serves no sooner than this after its node started,
     /// so every member has announced itself at least once and the view is whole.
     pub(super) warmup: Duration,
-    pub(super) bug: crate::config::InjectedBug,
 }
 
 impl Settings {
@@ -40,7 +39,6 @@ impl Settings {
             retransmit: config.heartbeat_interval * 3,
             gather_timeout: config.election_timeout,
             warmup: config.announce_interval + config.heartbeat_interval,
-            bug: config.inject_bug,
         }
     }
 }

@@ -1,10 +1,11 @@
 //! Reading a scenario file. Every mistake is reported with the line it is on.
 
 use super::spec::{Expect, Scenario};
+use crate::bugs::InjectedBug;
 use crate::config::SimConfig;
 use crate::faults::{Fault, FaultProfile, ScheduledFault};
 use crate::units::{parse_client, parse_duration, parse_latency, parse_node};
-use ringleader_core::{Algorithm, InjectedBug, Instant, NodeId, RankBy};
+use ringleader_core::{Algorithm, Instant, NodeId, RankBy};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -275,7 +276,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         });
     }
     if let Some(bug) = &doc.debug.inject_bug {
-        config.node.inject_bug = InjectedBug::from_name(bug.get_ref()).map_err(|e| r.at(bug, e))?;
+        config.inject_bug = InjectedBug::from_name(bug.get_ref()).map_err(|e| r.at(bug, e))?;
     }
     let expect = Expect {
         ok: doc.expect.ok,

@@ -1,0 +1,93 @@
+//! The run loop: take the earliest item, check what fell due, handle it; at
+//! the end, judge liveness and write the report.
+
+use super::error::SimError;
+use super::state::World;
+use crate::invariants::Observed;
+use crate::report::Report;
+use std::time::Duration;
+
+impl World<'_> {
+    /// Runs to the end and reports.
+    pub(super) fn run(mut self) -> Result<Report, SimError> {
+        let wall = std::time::Instant::now();
+        while let Some(at) = self.queue.peek_time() {
+            if at > self.end {
+                break;
+            }
+            let Some((at, item)) = self.queue.pop() else {
+                break;
+            };
+            self.checker.check_due(at, &self.slots);
+            self.election.check_due(at, &self.slots);
+            self.now = at;
+            self.handle(item);
+        }
+        self.now = self.end;
+        self.checker
+            .check_due(self.end + Duration::from_micros(1), &self.slots);
+        if let Some(e) = self.tracer.take_error() {
+            return Err(SimError::Trace(e));
+        }
+        Ok(self.report(wall.elapsed().as_millis() as u64))
+    }
+
+    /// Judges what is judged at the end and gathers every finding.
+    fn report(self, wall_ms: u64) -> Report {
+        let digest = self.tracer.digest().hex();
+        let leaders = (0..self.slots.0.len())
+            .filter_map(|i| self.slots.node(i))
+            .map(|n| (n.id().0, n.leadership().leader.map(|l| l.0)))
+            .collect();
+        let algorithm = self
+            .slots
+            .0
+            .first()
+            .map(|s| s.config.election.to_string())
+            .unwrap_or_default();
+        let (mut violations, mut checks) = self.checker.finish();
+        let (more, more_checks, election_stats) = self.election.finish(self.end);
+        violations.extend(more);
+        checks.extend(more_checks);
+        let unacked: Vec<usize> = self.clients.iter().map(|c| c.client.unacked()).collect();
+        let settled = self.end >= self.last_disturbance + self.drain_bound;
+        let clients = self.clients.len() as u32;
+        // Without clients only leaders' markers are replicated: safety is still
+        // checked as the run goes, liveness needs no judging.
+        let judge_liveness = clients > 0 && settled;
+        let (more, mut more_checks, replication) =
+            self.replication
+                .finish(self.end, &self.slots, &unacked, judge_liveness);
+        if clients == 0 {
+            more_checks.retain(|name, _| {
+                !matches!(*name, "logs_converge" | "acked_durable" | "clients_drain")
+            });
+        }
+        violations.extend(more);
+        checks.extend(more_checks);
+        violations.sort_by_key(|v| v.at_ms);
+        let c = &self.counters;
+        Report {
+            seed: self.seed,
+            nodes: self.slots.0.len() as u32,
+            events: c.events,
+            messages: c.messages,
+            sent: c.sent,
+            lost: c.lost,
+            cut: c.cut,
+            duplicated: c.duplicated,
+            to_down_node: c.to_down,
+            faults: c.faults,
+            virtual_ms: self.end.as_millis(),
+            wall_ms,
+            digest,
+            violations,
+            checks,
+            election: algorithm,
+            election_stats,
+            leaders,
+            clients,
+            replication,
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The servers: stepping a node and carrying out what it asked for, sending
+//! over the simulated network, starting and stopping nodes.
+
+use super::addr::node_seed;
+use super::state::{Item, World};
+use crate::invariants::Observed;
+use crate::network::Fate;
+use crate::trace::DropReason;
+use ringleader_core::wire::Message;
+use ringleader_core::{Action, Event, MembershipChange, Node, NodeId};
+use std::collections::BTreeMap;
+
+impl World<'_> {
+    pub(super) fn step(&mut self, i: usize, event: Event) {
+        let Some(slot) = self.slots.0.get_mut(i) else {
+            return;
+        };
+        let Some(node) = slot.node.as_mut() else {
+            return;
+        };
+        let local = slot.clock.local(self.now);
+        let mut actions = std::mem::take(&mut self.actions);
+        // The one seam of planted bugs: it may bend what the node sends.
+        let lie = self.bug.before_step(&event);
+        node.step_into(local, event, &mut actions);
+        if let Some(lie) = lie {
+            lie.tell(&mut actions);
+        }
+        let mut leadership_changed = false;
+        for action in actions.drain(..) {
+            let id = NodeId(i as u32 + 1);
+            self.tracer.action(self.now, id, &action);
+            self.election.on_action(self.now, id, &action);
+            leadership_changed |= matches!(action, Action::RoleChanged { .. });
+            self.apply(i, action);
+        }
+        self.actions = actions;
+        if leadership_changed {
+            self.election.after_change(self.now, &self.slots);
+        }
+        if let Some(node) = self.slots.node(i) {
+            self.replication.after_step(self.now, i, node);
+        }
+        self.reschedule(i);
+    }
+
+    pub(super) fn reschedule(&mut self, i: usize) {
+        let Some(slot) = self.slots.0.get_mut(i) else {
+            return;
+        };
+        let Some(deadline) = slot.node.as_ref().and_then(Node::next_deadline) else {
+            slot.tick_at = None;
+            return;
+        };
+        let at = slot.clock.virtual_at(deadline).max(self.now);
+        if slot.tick_at.is_none_or(|t| at < t) {
+            slot.tick_at = Some(at);
+            self.queue.push(at, Item::Tick(i));
+        }
+    }
+
+    fn apply(&mut self, i: usize, action: Action) {
+        match action {
+            Action::Send { to, msg } => {
+                let j = (to.0 as usize).wrapping_sub(1);
+                if j < self.slots.0.len() && j != i {
+                    self.send(i, j, msg);
+                }
+            }
+            Action::Multicast(msg) => {
+                let n = self.slots.0.len();
+                for j in (0..n).filter(|&j| j != i) {
+                    self.send(i, j, msg.clone());
+                }
+            }
+            Action::Persist(p) => {
+                if let Some(slot) = self.slots.0.get_mut(i) {
+                    slot.persisted = p;
+                }
+            }
+            Action::RoleChanged { .. } => {}
+            Action::ToClient { client, msg } => self.server_to_client(i, client, msg),
+            Action::CloseClient(client) => {
+                let Some(slot) = self.slots.0.get_mut(i) else {
+                    return;
+                };
+                if let Some((c, link)) = slot.links.remove(&client) {
+                    slot.retired.insert(client, link);
+                    self.reset_link(c, link);
+                }
+            }
+            Action::Member { node, change } => {
+                if change == MembershipChange::Died {
+                    self.checker
+                        .on_died(self.now, i, node.id, node.incarnation, &self.slots);
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, from: usize, to: usize, msg: Message) {
+        self.counters.sent += 1;
+        match self.net.fate(from, to, &mut self.rng) {
+            Fate::Delivered { delay, duplicate } => {
+                if let Some(extra) = duplicate {
+                    self.counters.duplicated += 1;
+                    self.queue.push(
+                        self.now + extra,
+                        Item::Deliver {
+                            to,
+                            msg: msg.clone(),
+                            sent: self.now,
+                        },
+                    );
+                }
+                let sent = self.now;
+                self.queue
+                    .push(self.now + delay, Item::Deliver { to, msg, sent });
+            }
+            fate => {
+                let why = if fate == Fate::Cut {
+                    self.counters.cut += 1;
+                    DropReason::Cut
+                } else {
+                    self.counters.lost += 1;
+                    DropReason::Lost
+                };
+                self.checker.on_drop(self.now, from, to);
+                self.election.on_drop(self.now);
+                self.tracer.dropped(
+                    (self.now, self.now),
+                    NodeId(from as u32 + 1),
+                    NodeId(to as u32 + 1),
+                    &msg,
+                    why,
+                );
+            }
+        }
+    }
+
+    pub(super) fn start(&mut self, i: usize) {
+        let now = self.now;
+        let Some(slot) = self.slots.0.get_mut(i) else {
+            return;
+        };
+        slot.lives += 1;
+        let first = slot.lives == 1;
+        let local = slot.clock.local(now);
+        let seed = node_seed(self.seed, i, slot.lives);
+        // The config was validated with the run, so building cannot fail here.
+        let log = std::mem::take(&mut slot.log);
+        let Ok(node) = Node::restore_with_log(
+            slot.config.clone(),
+            slot.id,
+            seed,
+            local,
+            slot.persisted,
+            log,
+        ) else {
+            return;
+        };
+        self.replication.on_restart(now, i, &node);
+        let incarnation = node.info().incarnation.counter;
+        slot.node = Some(node);
+        slot.up_since = now;
+        slot.tick_at = None;
+        let id = slot.id;
+        self.tracer.start(now, id, incarnation);
+        self.step(i, Event::Start);
+        self.checker.on_up(now, i, first, &self.slots);
+    }
+
+    /// Takes node `i` down. Its log survives (it is durable). `reset` tells its
+    /// clients at once (a process that exits resets its connections); a crash
+    /// leaves them to notice by their own timeout.
+    pub(super) fn down(&mut self, i: usize, left: bool, reset: bool) {
+        if self.slots.0.get(i).is_some_and(|s| s.node.is_some()) {
+            self.checker.on_down(self.now, i, left, &self.slots);
+        }
+        let mut links = BTreeMap::new();
+        if let Some(slot) = self.slots.0.get_mut(i) {
+            if let Some(node) = slot.node.take() {
+                slot.log = node.into_log();
+            }
+            slot.tick_at = None;
+            slot.paused_until = None;
+            links = std::mem::take(&mut slot.links);
+        }
+        if reset {
+            for (_, (c, link)) in links {
+                self.reset_link(c, link);
+            }
+        }
+    }
+}

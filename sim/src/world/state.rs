@@ -1,0 +1,157 @@
+//! What the world is made of: the servers' slots, the queue's items, the
+//! checkers, the counters.
+
+use crate::bugs::InjectedBug;
+use crate::clients::SimClient;
+use crate::clock::NodeClock;
+use crate::faults::Fault;
+use crate::invariants::{DiscoveryChecker, ElectionChecker, Observed, ReplicationChecker};
+use crate::network::Network;
+use crate::queue::EventQueue;
+use crate::trace::Tracer;
+use rand_chacha::ChaCha8Rng;
+use ringleader_core::client::ClientAction;
+use ringleader_core::log::Log;
+use ringleader_core::wire::{ClientId, ClientMsg, Message, ServerMsg};
+use ringleader_core::{Action, Config, Instant, Node, NodeId, Persisted};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Something that happens at a virtual instant.
+pub(super) enum Item {
+    Start(usize),
+    Tick(usize),
+    Deliver {
+        to: usize,
+        msg: Message,
+        /// When it was sent, for the trace viewer.
+        sent: Instant,
+    },
+    Fault(Fault),
+    /// A paused node carries on.
+    Resume(usize),
+    ClientStart(usize),
+    ClientTick(usize),
+    ClientSend(usize),
+    /// A client's segment reaches a server on connection `link`.
+    ToServer {
+        server: usize,
+        life: u64,
+        client: usize,
+        link: u64,
+        msg: Box<ClientMsg>,
+    },
+    /// A client's probe datagram reaches a server.
+    Probe {
+        server: usize,
+        client: usize,
+    },
+    /// A server's message reaches a client (`link: None`: a datagram).
+    ToClient {
+        client: usize,
+        from: NodeId,
+        link: Option<u64>,
+        msg: Box<ServerMsg>,
+    },
+    /// A connection came up (the handshake finished) or went down, client side.
+    LinkState {
+        client: usize,
+        link: u64,
+        up: bool,
+    },
+    /// The client closed connection `link`; the server hears of it.
+    LinkClosed {
+        server: usize,
+        life: u64,
+        client: usize,
+        link: u64,
+    },
+}
+
+/// One server: its node while it runs, and what outlives a crash.
+pub(super) struct Slot {
+    pub(super) id: NodeId,
+    pub(super) config: Config,
+    pub(super) node: Option<Node>,
+    pub(super) up_since: Instant,
+    pub(super) clock: NodeClock,
+    pub(super) persisted: Persisted,
+    pub(super) lives: u64,
+    pub(super) tick_at: Option<Instant>,
+    /// The durable log, kept across crashes.
+    pub(super) log: Log,
+    /// Client connections this server holds: client -> (client index, link).
+    pub(super) links: BTreeMap<ClientId, (usize, u64)>,
+    /// Per client, the newest connection this server closed or saw replaced by a
+    /// newer one. Like a TCP server, it reads nothing more from such a connection:
+    /// a late message on it must not be taken for the client's current session.
+    pub(super) retired: BTreeMap<ClientId, u64>,
+    /// While the node is paused: when it carries on. What arrives for it until
+    /// then waits in the queue.
+    pub(super) paused_until: Option<Instant>,
+}
+
+/// Every server, by index (node id - 1).
+pub(super) struct Slots(pub(super) Vec<Slot>);
+
+impl Observed for Slots {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    // A paused node is, to the checkers, not there: it cannot act, and the others
+    // are right to carry on without it.
+    fn node(&self, i: usize) -> Option<&Node> {
+        self.0
+            .get(i)
+            .filter(|s| s.paused_until.is_none())
+            .and_then(|s| s.node.as_ref())
+    }
+    fn up_since(&self, i: usize) -> Option<Instant> {
+        self.0
+            .get(i)
+            .filter(|s| s.node.is_some() && s.paused_until.is_none())
+            .map(|s| s.up_since)
+    }
+}
+
+/// What a run counts for its report.
+#[derive(Default)]
+pub(super) struct Counters {
+    pub(super) events: u64,
+    pub(super) messages: u64,
+    pub(super) sent: u64,
+    pub(super) lost: u64,
+    pub(super) cut: u64,
+    pub(super) duplicated: u64,
+    pub(super) to_down: u64,
+    pub(super) faults: u64,
+}
+
+/// One run in progress.
+pub(super) struct World<'w> {
+    pub(super) seed: u64,
+    pub(super) end: Instant,
+    pub(super) now: Instant,
+    pub(super) slots: Slots,
+    pub(super) queue: EventQueue<Item>,
+    pub(super) net: Network,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) tracer: Tracer<'w>,
+    pub(super) checker: DiscoveryChecker,
+    pub(super) election: ElectionChecker,
+    pub(super) replication: ReplicationChecker,
+    pub(super) counters: Counters,
+    pub(super) actions: Vec<Action>,
+    pub(super) clients: Vec<SimClient>,
+    pub(super) client_actions: Vec<ClientAction>,
+    pub(super) client_rng: ChaCha8Rng,
+    /// Clients send until then.
+    pub(super) send_until: Instant,
+    /// Mean time between two messages of one client.
+    pub(super) send_every: Option<Duration>,
+    /// When the run last changed (a fault or start); liveness needs quiet after it.
+    pub(super) last_disturbance: Instant,
+    pub(super) drain_bound: Duration,
+    /// A bug planted on purpose (see `bugs`); `None` in every real run.
+    pub(super) bug: InjectedBug,
+}
