@@ -1,5 +1,7 @@
 //! Helpers shared by the cross-crate tests: run a simulation and read its trace.
 
+pub mod datadriven;
+
 use ringleader_sim::{run_traced, Report, SimConfig};
 
 /// Runs `config` and returns the report with the readable trace.
@@ -32,35 +34,6 @@ pub fn assert_clean(report: &Report) {
         report.violations.len(),
         report.violations.first()
     );
-}
-
-/// The election-relevant lines of a trace: faults, starts, deaths, leaves, rejoins,
-/// election messages and role changes. Heartbeats, announcements, probes, ticks and
-/// persists are left out so a snapshot reads like the protocol.
-pub fn election_lines(trace: &str) -> String {
-    const KEEP: [&str; 7] = [
-        "Election",
-        " Ok ",
-        "Coordinator",
-        "Vote",
-        "Elected",
-        "RequestVote",
-        "VoteReply",
-    ];
-    trace
-        .lines()
-        .filter(|l| {
-            let rest = l.trim_start();
-            rest.contains(" !! ")
-                || rest.contains(" = ")
-                || rest.contains(" * start")
-                || rest.ends_with(" died")
-                || rest.ends_with(" left")
-                || rest.ends_with(" rejoined")
-                || (!rest.contains("Heartbeat") && KEEP.iter().any(|k| rest.contains(k)))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
 }
 
 /// Runs one simulation per seed, asserts each kept every invariant, and adds up how
