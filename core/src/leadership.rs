@@ -76,3 +76,9 @@ pub struct Leadership {
     /// When this view of leadership began, on this node's clock.
     pub since: Instant,
 }
+
+/// How many of `voters` make a majority under `quorum`: the count that any two
+/// such sets share at least one member of.
+pub fn majority(voters: usize) -> usize {
+    voters / 2 + 1
+}

@@ -63,7 +63,7 @@ impl Quorum {
     }
 
     fn majority(&self) -> usize {
-        self.voters.len() / 2 + 1
+        crate::leadership::majority(self.voters.len())
     }
 
     fn is_voter(&self, id: NodeId) -> bool {

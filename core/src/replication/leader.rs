@@ -558,7 +558,7 @@ impl Leader {
                     })
                     .collect();
                 matched.sort_unstable_by(|a, b| b.cmp(a));
-                let majority = s.voters.len() / 2 + 1;
+                let majority = crate::leadership::majority(s.voters.len());
                 matched.get(majority - 1).copied().unwrap_or(0)
             }
             Algorithm::Bully | Algorithm::Ring => {
