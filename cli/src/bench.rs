@@ -212,6 +212,7 @@ fn chat(
         servers,
         multicast,
         buffer_limit: buffer,
+        wait_when_full: true,
     };
     ChatHandle {
         commands: ctx,

@@ -197,6 +197,7 @@ pub fn run(args: ChatArgs) -> ExitCode {
             ttl: 1,
         },
         buffer_limit: args.buffer,
+        wait_when_full: !std::io::stdin().is_terminal(),
     };
     let Some(runtime) = crate::async_runtime(1) else {
         return ExitCode::FAILURE;
@@ -234,12 +235,17 @@ pub fn run(args: ChatArgs) -> ExitCode {
         reader.abort();
         let _ = printer.await;
         match result {
-            Ok(summary) if summary.unacked == 0 => ExitCode::SUCCESS,
+            Ok(summary) if summary.unacked == 0 && summary.refused == 0 => ExitCode::SUCCESS,
             Ok(summary) => {
-                eprintln!(
-                    "warning: left with {} messages no leader acknowledged (they may not have been committed)",
-                    summary.unacked
-                );
+                if summary.unacked > 0 {
+                    eprintln!(
+                        "error: left with {} messages no leader acknowledged (they may not have been committed)",
+                        summary.unacked
+                    );
+                }
+                if summary.refused > 0 {
+                    eprintln!("error: {} messages were not sent (refused: see above)", summary.refused);
+                }
                 ExitCode::FAILURE
             }
             Err(e) => {

@@ -283,3 +283,63 @@ fn static_peers_form_a_cluster_without_multicast() {
     });
     assert!(alice.finish().success());
 }
+
+/// A file piped into `chat` with a small buffer: every line waits for room
+/// instead of being refused, all are acknowledged, in order, and the exit status
+/// says so. Without a cluster the same pipe ends non-zero.
+#[test]
+fn piped_chat_waits_for_room_and_never_drops_a_line() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("piped");
+    let cluster = format!("piped-{}", ports.base);
+    let nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node(&cluster, &ports, id, &scratch, &[]))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+    let lines = 3000;
+    let mut chat = ChatProc::start(
+        "piper",
+        &ports,
+        &scratch,
+        &["--server", &addrs[0], "--buffer", "20"],
+    );
+    {
+        let stdin = chat.child.stdin.as_mut().unwrap();
+        let mut text = String::new();
+        for i in 0..lines {
+            text.push_str(&format!("line {i}\n"));
+        }
+        std::io::Write::write_all(stdin, text.as_bytes()).unwrap();
+    }
+    let out = chat.out.clone();
+    let status = chat.finish_within(Duration::from_secs(120));
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let refused = events.iter().filter(|e| e["event"] == "not_sent").count();
+    assert_eq!(refused, 0, "no line is refused for a full buffer");
+    let mine: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "entry" && e["author"] == "piper")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    let expected: Vec<String> = (0..lines).map(|i| format!("line {i}")).collect();
+    assert_eq!(mine, expected, "every line, once, in the order typed");
+    assert!(status.success(), "every line acknowledged: exit 0");
+    drop(nodes);
+
+    // Nobody there: the lines are never acknowledged, and the exit status says so.
+    let mut alone = ChatProc::start(
+        "alone",
+        &ports,
+        &scratch,
+        &["--server", &addrs[0], "--linger", "1s"],
+    );
+    alone.say("hello?");
+    assert!(!alone.finish().success(), "unacknowledged lines exit non-zero");
+}

@@ -28,6 +28,9 @@ pub struct ChatOptions {
     pub multicast: MulticastConfig,
     /// Unacknowledged messages kept before sending is refused.
     pub buffer_limit: usize,
+    /// While the buffer is full, leave commands waiting instead of refusing
+    /// messages: for piped input, where a refused line would be lost.
+    pub wait_when_full: bool,
 }
 
 /// What the user asks for.
@@ -75,6 +78,8 @@ pub enum ChatUpdate {
 pub struct ChatSummary {
     /// Messages still unacknowledged when the client quit.
     pub unacked: usize,
+    /// Messages refused (buffer full or quitting) and so never sent.
+    pub refused: usize,
 }
 
 enum Net {
@@ -114,6 +119,8 @@ pub async fn run_chat(
         drained_at: None,
         unreachable: BTreeSet::new(),
         updates,
+        refused: 0,
+        queue_capacity: opts.buffer_limit.saturating_mul(2).saturating_add(64),
     };
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut commands_open = true;
@@ -126,7 +133,8 @@ pub async fn run_chat(
         }
         let deadline = chat.deadline();
         tokio::select! {
-            cmd = commands.recv(), if commands_open => {
+            // Piped input waits for room instead of losing lines to a full buffer.
+            cmd = commands.recv(), if commands_open && !(opts.wait_when_full && chat.client.is_full()) => {
                 commands_open = cmd.is_some();
                 chat.on_command(cmd);
             }
@@ -163,6 +171,11 @@ struct ChatDriver {
     drained_at: Option<tokio::time::Instant>,
     unreachable: BTreeSet<SocketAddr>,
     updates: mpsc::UnboundedSender<ChatUpdate>,
+    /// Messages the client refused to take.
+    refused: usize,
+    /// Frames a connection's write queue holds: room for the whole buffer to be
+    /// resent after a reconnection, so no resent message is dropped.
+    queue_capacity: usize,
 }
 
 impl ChatDriver {
@@ -184,7 +197,13 @@ impl ChatDriver {
                     self.generation += 1;
                     self.conn = None;
                     let net = self.net_tx.clone();
-                    tokio::spawn(connect(addr, self.id, self.generation, net));
+                    let conn = Conn {
+                        addr,
+                        id: self.id,
+                        generation: self.generation,
+                        capacity: self.queue_capacity,
+                    };
+                    tokio::spawn(connect(conn, net));
                 }
                 ClientAction::Send(msg) => {
                     if let (Some((_, tx)), Some(bytes)) = (&self.conn, frame(&msg)) {
@@ -228,6 +247,7 @@ impl ChatDriver {
         tokio::time::sleep(Duration::from_millis(50)).await;
         Some(ChatSummary {
             unacked: self.client.unacked(),
+            refused: self.refused,
         })
     }
 
@@ -246,6 +266,7 @@ impl ChatDriver {
         match cmd {
             Some(ChatCommand::Send(text)) => {
                 if let Err(e) = self.client.send(self.clock.now(), text, &mut self.out) {
+                    self.refused += 1;
                     let _ = self.updates.send(ChatUpdate::Refused(e));
                 }
             }
@@ -311,7 +332,21 @@ fn probe_socket(m: &MulticastConfig) -> std::io::Result<UdpSocket> {
     crate::udp::unicast_socket(bind, Some(m))
 }
 
-async fn connect(addr: SocketAddr, id: ClientId, generation: u64, net: mpsc::Sender<Net>) {
+/// One connection attempt.
+struct Conn {
+    addr: SocketAddr,
+    id: ClientId,
+    generation: u64,
+    capacity: usize,
+}
+
+async fn connect(conn: Conn, net: mpsc::Sender<Net>) {
+    let Conn {
+        addr,
+        id,
+        generation,
+        capacity,
+    } = conn;
     let stream = match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr)).await
     {
         Ok(Ok(s)) => s,
@@ -328,7 +363,7 @@ async fn connect(addr: SocketAddr, id: ClientId, generation: u64, net: mpsc::Sen
     };
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
-    let (tx, rx) = mpsc::channel(4096);
+    let (tx, rx) = mpsc::channel(capacity);
     if let Some(preface) = frame(&Preface::Client { id }) {
         let _ = tx.send(preface).await;
     }

@@ -217,17 +217,19 @@ impl ChatProc {
     }
 
     /// Closes stdin and waits for the client to leave; its exit status.
-    pub fn finish(mut self) -> std::process::ExitStatus {
+    pub fn finish(self) -> std::process::ExitStatus {
+        self.finish_within(Duration::from_secs(30))
+    }
+
+    /// Closes stdin and waits at most `limit` for the client to leave.
+    pub fn finish_within(mut self, limit: Duration) -> std::process::ExitStatus {
         drop(self.child.stdin.take());
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "chat client did not exit"
-            );
+            assert!(start.elapsed() < limit, "chat client did not exit");
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -147,11 +147,13 @@ pub enum ClientOutput {
 /// Why a message could not be sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendError {
-    /// The buffer of unacknowledged messages is full (there has been no leader for
-    /// a while); the message was not taken.
+    /// The buffer of unacknowledged messages is full; the message was not taken.
     BufferFull {
         /// The limit.
         limit: usize,
+        /// Whether a leader is serving the client right now (it is only slow to
+        /// acknowledge) or the messages wait for one.
+        leader: bool,
     },
     /// The client has quit.
     Quit,
@@ -160,9 +162,16 @@ pub enum SendError {
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::BufferFull { limit } => write!(
+            SendError::BufferFull { limit, leader: true } => write!(
                 f,
-                "not sent: {limit} messages are still waiting for a leader; try again once it is back"
+                "not sent: the buffer is full ({limit} messages wait for the leader's acknowledgement); try again in a moment"
+            ),
+            SendError::BufferFull {
+                limit,
+                leader: false,
+            } => write!(
+                f,
+                "not sent: the buffer is full ({limit} messages wait for a leader); try again once it is back"
             ),
             SendError::Quit => f.write_str("not sent: the client has quit"),
         }
@@ -297,6 +306,11 @@ impl Client {
         self.buffer.len()
     }
 
+    /// True when [`send`](Self::send) would refuse for a full buffer.
+    pub fn is_full(&self) -> bool {
+        self.buffer.len() >= self.config.buffer_limit
+    }
+
     /// The next committed index the client has not seen.
     pub fn next_index(&self) -> u64 {
         self.next_index
@@ -337,6 +351,7 @@ impl Client {
         if self.buffer.len() >= self.config.buffer_limit {
             return Err(SendError::BufferFull {
                 limit: self.config.buffer_limit,
+                leader: matches!(self.state, State::Ready { .. }),
             });
         }
         let seq = self.next_seq;

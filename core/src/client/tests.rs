@@ -68,8 +68,15 @@ fn a_full_buffer_refuses_with_a_clear_error_and_drops_nothing() {
         c.send(at(1), "hi", &mut out).unwrap();
     }
     let err = c.send(at(1), "one too many", &mut out).unwrap_err();
-    assert_eq!(err, SendError::BufferFull { limit: 3 });
-    assert!(err.to_string().contains("3 messages are still waiting"));
+    assert_eq!(
+        err,
+        SendError::BufferFull {
+            limit: 3,
+            leader: false
+        }
+    );
+    assert!(err.to_string().contains("the buffer is full (3 messages wait for a leader)"));
+    assert!(c.is_full());
     assert_eq!(c.unacked(), 3);
     assert!(chats(&out).is_empty(), "nothing is sent without a leader");
 }
