@@ -109,6 +109,13 @@ fn show(update: &ChatUpdate, as_json: bool) {
             Some(json!({"event": "acked", "seq": seq}).to_string())
         }
         (ChatUpdate::Output(ClientOutput::Acked { .. }), false) => None,
+        (ChatUpdate::Output(ClientOutput::Rewritten { from }), true) => {
+            Some(json!({"event": "rewritten", "from": from}).to_string())
+        }
+        (ChatUpdate::Output(ClientOutput::Rewritten { from }), false) => Some(format!(
+            "* a split brain healed: the history you saw parts from the merged one after #{}; the merged history follows from #{from}",
+            from.saturating_sub(1)
+        )),
         (ChatUpdate::Output(ClientOutput::Refused(why)), true) => {
             Some(json!({"event": "refused", "reason": why}).to_string())
         }

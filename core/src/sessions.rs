@@ -11,10 +11,12 @@
 
 use crate::action::Action;
 use crate::context::Ctx;
-use crate::log::{ClientMsgId, Entry, Log, Offer};
+use crate::log::{ClientMsgId, Entry, Log, Offer, SeenRun};
 use crate::replication::Replication;
 use crate::time::Instant;
-use crate::wire::{ClientId, ClientMsg, ServerMsg, MAX_CHAT_BYTES, MAX_HISTORY, MAX_USER_NAME};
+use crate::wire::{
+    ClientId, ClientMsg, ServerMsg, MAX_CHAT_BYTES, MAX_HISTORY, MAX_SEEN_RUNS, MAX_USER_NAME,
+};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -31,17 +33,27 @@ struct Session {
     last_heard: Instant,
     /// Log index -> the client's number at that index, awaiting commit.
     awaiting: BTreeMap<u64, u64>,
-    /// Messages received while the leader was not yet serving.
+    /// Messages received while the leader was not yet serving, or that wait for
+    /// earlier numbers of the same client.
     held: VecDeque<(u64, Vec<u8>)>,
+    /// Whether waiting for earlier numbers was logged (once per session).
+    gap_reported: bool,
+}
+
+/// What a client's hello says.
+#[derive(Debug)]
+struct Greeting {
+    user: String,
+    from_index: u64,
+    resume: bool,
+    seen: Vec<SeenRun>,
 }
 
 /// A hello held while no leader is known.
 #[derive(Debug)]
 struct Waiting {
     until: Instant,
-    user: String,
-    from_index: u64,
-    resume: bool,
+    greeting: Greeting,
 }
 
 /// The leader's client sessions.
@@ -114,22 +126,11 @@ impl Sessions {
             if let Some(s) = self.sessions.remove(&client) {
                 tracing::debug!(%client, user = %s.user, "session ended: no longer leading");
             }
-            if let (
-                None,
-                ClientMsg::Hello {
-                    user,
-                    from_index,
-                    resume,
-                },
-            ) = (cx.leader_info(), &msg)
-            {
-                let waiting = Waiting {
-                    until: cx.now + self.timeout / 3,
-                    user: user.clone(),
-                    from_index: *from_index,
-                    resume: *resume,
-                };
-                self.waiting.insert(client, waiting);
+            if let (None, ClientMsg::Hello { .. }) = (cx.leader_info(), &msg) {
+                if let Some(greeting) = Greeting::of(msg) {
+                    let until = cx.now + self.timeout / 3;
+                    self.waiting.insert(client, Waiting { until, greeting });
+                }
                 return self.reschedule();
             }
             self.waiting.remove(&client);
@@ -142,11 +143,11 @@ impl Sessions {
         self.dirty = true;
         match msg {
             ClientMsg::Probe => {}
-            ClientMsg::Hello {
-                user,
-                from_index,
-                resume,
-            } => self.hello(cx, repl.log(), client, user, from_index, resume),
+            hello @ ClientMsg::Hello { .. } => {
+                if let Some(greeting) = Greeting::of(hello) {
+                    self.hello(cx, repl.log(), client, greeting);
+                }
+            }
             ClientMsg::Chat { seq, text } => self.chat(cx, repl, client, seq, text),
             ClientMsg::History { last } => history(cx, repl.log(), client, last),
             ClientMsg::Ping => cx.send_client(client, ServerMsg::Pong),
@@ -196,15 +197,13 @@ impl Sessions {
         }
     }
 
-    fn hello(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        log: &Log,
-        client: ClientId,
-        user: String,
-        from_index: u64,
-        resume: bool,
-    ) {
+    fn hello(&mut self, cx: &mut Ctx<'_>, log: &Log, client: ClientId, greeting: Greeting) {
+        let Greeting {
+            user,
+            from_index,
+            resume,
+            seen,
+        } = greeting;
         if user.is_empty() || user.len() > MAX_USER_NAME || user.chars().any(char::is_control) {
             refuse(
                 cx,
@@ -214,15 +213,22 @@ impl Sessions {
             return cx.out.push(Action::CloseClient(client));
         }
         let known = self.sessions.contains_key(&client);
-        tracing::info!(%client, %user, resume, "client connected");
+        let from_index = from_index.max(1);
+        let rewrite_from = parted_at(log, from_index, &seen);
+        if let Some(at) = rewrite_from {
+            tracing::info!(%client, %user, saw_up_to = from_index - 1, merged_from = at, "client saw another branch of a split brain: its history is rewritten");
+        } else {
+            tracing::info!(%client, %user, resume, "client connected");
+        }
         self.sessions.insert(
             client,
             Session {
                 user: user.clone(),
-                next: from_index.max(1),
+                next: rewrite_from.unwrap_or(from_index),
                 last_heard: cx.now,
                 awaiting: BTreeMap::new(),
                 held: VecDeque::new(),
+                gap_reported: false,
             },
         );
         let users = self.sessions.values().map(|s| s.user.clone()).collect();
@@ -234,6 +240,7 @@ impl Sessions {
                 epoch: cx.lead.epoch,
                 users,
                 next_seq,
+                rewrite_from,
             },
         );
         if !resume && !known {
@@ -309,7 +316,7 @@ impl Sessions {
         }
         for (client, w) in std::mem::take(&mut self.waiting) {
             if cx.leading() {
-                self.hello(cx, log, client, w.user, w.from_index, w.resume);
+                self.hello(cx, log, client, w.greeting);
             } else {
                 let (leader, epoch) = (cx.leader_info(), cx.lead.epoch);
                 cx.send_client(client, ServerMsg::Redirect { leader, epoch });
@@ -410,10 +417,60 @@ fn refuse(cx: &mut Ctx<'_>, client: ClientId, why: String) {
     cx.send_client(client, ServerMsg::Refused(why));
 }
 
+impl Greeting {
+    fn of(msg: ClientMsg) -> Option<Greeting> {
+        match msg {
+            ClientMsg::Hello {
+                user,
+                from_index,
+                resume,
+                mut seen,
+            } => {
+                // Only the newest runs count; more is a client to distrust.
+                let extra = seen.len().saturating_sub(MAX_SEEN_RUNS);
+                seen.drain(..extra);
+                Some(Greeting {
+                    user,
+                    from_index,
+                    resume,
+                    seen,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Where a resuming client's history parts from this leader's: the index the
+/// stream must start again from, when that is before where the client stands.
+/// Only a `bully`/`ring` split brain makes histories part; the runs the client
+/// saw name its history (see [`Log::shared_with`]).
+fn parted_at(log: &Log, from_index: u64, seen: &[SeenRun]) -> Option<u64> {
+    if from_index <= 1 || seen.is_empty() {
+        return None;
+    }
+    let shared = log.shared_with(seen).min(from_index - 1);
+    (shared + 1 < from_index).then_some(shared + 1)
+}
+
 /// Offers a session's held messages in order, while the leader serves. A message
-/// leaves the queue only once the log has taken it.
+/// leaves the queue only once the log has taken it; one that comes after numbers
+/// this log lacks waits (a client that moved between the sides of a split brain:
+/// its earlier messages come in when the branches merge), and is offered again at
+/// the end of every step until they do.
 fn offer_held(cx: &mut Ctx<'_>, repl: &mut Replication, client: ClientId, s: &mut Session) {
-    while let Some((seq, text)) = s.held.pop_front() {
+    while let Some(&(seq, _)) = s.held.front() {
+        let expected = repl.log().client_position(client.0).0 + 1;
+        if seq > expected {
+            if !s.gap_reported {
+                s.gap_reported = true;
+                tracing::warn!(%client, seq, expected, "client's earlier messages are not in this log (another branch of a split brain?); holding its later ones until they are");
+            }
+            return;
+        }
+        let Some((seq, text)) = s.held.pop_front() else {
+            return;
+        };
         let id = ClientMsgId {
             client: client.0,
             seq,
@@ -423,7 +480,8 @@ fn offer_held(cx: &mut Ctx<'_>, repl: &mut Replication, client: ClientId, s: &mu
                 s.awaiting.insert(i, seq);
             }
             Ok(Offer::Gap { expected }) => {
-                tracing::warn!(%client, seq, expected, "client skipped message numbers; ignored until resent in order");
+                // Checked above; only a client claiming the markers' id gets here.
+                tracing::warn!(%client, seq, expected, "client message refused: not in order");
             }
             Err(why) => {
                 // Checked above; cannot happen within one step.

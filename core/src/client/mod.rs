@@ -22,9 +22,9 @@
 mod tests;
 
 use crate::id::NodeId;
-use crate::log::Entry;
+use crate::log::{Entry, SeenRun};
 use crate::time::Instant;
-use crate::wire::{ClientId, ClientMsg, ServerMsg};
+use crate::wire::{ClientId, ClientMsg, ServerMsg, MAX_SEEN_RUNS};
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
@@ -126,6 +126,13 @@ pub enum ClientOutput {
     },
     /// The next committed entry of the history.
     Entry(Entry),
+    /// `bully`/`ring` after a split brain healed: the history this client saw
+    /// parts from the merged one after index `from - 1`; the merged history
+    /// follows from `from` (entries seen from there on are replaced).
+    Rewritten {
+        /// The first index of the merged history that follows.
+        from: u64,
+    },
     /// Every message of this client up to `seq` is committed.
     Acked {
         /// The highest number acknowledged.
@@ -211,6 +218,9 @@ impl fmt::Display for ClientOutput {
                 e.index, e.epoch, e.id.client, e.id.seq, e.author
             ),
             ClientOutput::Acked { seq } => write!(f, "acked up to #{seq}"),
+            ClientOutput::Rewritten { from } => {
+                write!(f, "history rewritten from {from} (a split brain healed)")
+            }
             ClientOutput::Presence { user, joined } => {
                 write!(f, "{user} {}", if *joined { "joined" } else { "left" })
             }
@@ -251,6 +261,13 @@ pub struct Client {
     state: State,
     /// Unacknowledged messages, oldest first: (number, text).
     buffer: VecDeque<(u64, Vec<u8>)>,
+    /// The last acknowledged messages (at most `buffer_limit`), oldest first. A
+    /// leader on the other side of a split brain may lack them: sent to it again
+    /// before anything newer, they keep this client's order.
+    kept: VecDeque<(u64, Vec<u8>)>,
+    /// The last runs of entries seen (at most [`MAX_SEEN_RUNS`]), named in every
+    /// hello so a new leader can tell where its history parts from this one.
+    seen: VecDeque<SeenRun>,
     next_seq: u64,
     /// The next committed index not yet seen.
     next_index: u64,
@@ -268,6 +285,8 @@ impl Client {
             config,
             state: State::Idle,
             buffer: VecDeque::new(),
+            kept: VecDeque::new(),
+            seen: VecDeque::new(),
             next_seq: 1,
             next_index: 1,
             had_session: false,
@@ -400,6 +419,7 @@ impl Client {
                     user: self.config.user.clone(),
                     from_index: self.next_index,
                     resume: self.had_session,
+                    seen: self.seen.iter().copied().collect(),
                 }));
                 self.state = State::Greeting {
                     addr,
@@ -438,9 +458,15 @@ impl Client {
                     leader,
                     epoch,
                     users,
-                    ..
+                    next_seq,
+                    rewrite_from,
                 },
-            ) => self.welcomed(now, leader, epoch, users, out),
+            ) => {
+                if let Some(from) = rewrite_from {
+                    self.rewritten(from, out);
+                }
+                self.welcomed(now, (leader, epoch), users, next_seq, out);
+            }
             (State::Greeting { addr, .. }, ServerMsg::Redirect { leader, .. }) => {
                 out.push(ClientAction::Disconnect);
                 match leader {
@@ -478,13 +504,31 @@ impl Client {
         }
     }
 
-    /// The leader took the session: resend everything unacknowledged, in order.
+    /// The leader's history parts from what this client saw: it streams the
+    /// merged history from `from`.
+    fn rewritten(&mut self, from: u64, out: &mut Vec<ClientAction>) {
+        if from == 0 || from >= self.next_index {
+            return; // nothing seen from there: nothing to take back
+        }
+        self.next_index = from;
+        while self.seen.back().is_some_and(|r| r.first >= from) {
+            self.seen.pop_back();
+        }
+        if let Some(run) = self.seen.back_mut() {
+            run.last = run.last.min(from - 1);
+        }
+        out.push(ClientAction::Output(ClientOutput::Rewritten { from }));
+    }
+
+    /// The leader took the session: resend, in order, the acknowledged messages
+    /// it lacks (from `next_seq`, which it expects next) and everything
+    /// unacknowledged.
     fn welcomed(
         &mut self,
         now: Instant,
-        leader: NodeId,
-        epoch: u64,
+        (leader, epoch): (NodeId, u64),
         users: Vec<String>,
+        next_seq: u64,
         out: &mut Vec<ClientAction>,
     ) {
         self.had_session = true;
@@ -503,7 +547,8 @@ impl Client {
             }));
         }
         self.last_leader = Some(leader);
-        for (seq, text) in &self.buffer {
+        let lacking = self.kept.iter().filter(|(seq, _)| *seq >= next_seq);
+        for (seq, text) in lacking.chain(&self.buffer) {
             out.push(ClientAction::Send(ClientMsg::Chat {
                 seq: *seq,
                 text: text.clone(),
@@ -526,15 +571,38 @@ impl Client {
                 return self.lost(now, "gap in the stream", out);
             }
             self.next_index += 1;
+            self.saw(&e);
             out.push(ClientAction::Output(ClientOutput::Entry(e)));
         }
     }
 
-    /// Everything up to `seq` is committed: drop it from the buffer.
+    /// Extends the runs seen with entry `e` (the next in the stream).
+    fn saw(&mut self, e: &Entry) {
+        match self.seen.back_mut() {
+            Some(run) if run.stamp == e.stamp() && run.last + 1 == e.index => run.last = e.index,
+            _ => {
+                if self.seen.len() >= MAX_SEEN_RUNS {
+                    self.seen.pop_front();
+                }
+                self.seen.push_back(SeenRun {
+                    stamp: e.stamp(),
+                    first: e.index,
+                    last: e.index,
+                });
+            }
+        }
+    }
+
+    /// Everything up to `seq` is committed: move it from the buffer to the kept.
     fn acked(&mut self, seq: u64, out: &mut Vec<ClientAction>) {
         let before = self.buffer.len();
         while self.buffer.front().is_some_and(|(s, _)| *s <= seq) {
-            self.buffer.pop_front();
+            if let Some(done) = self.buffer.pop_front() {
+                if self.kept.len() >= self.config.buffer_limit {
+                    self.kept.pop_front();
+                }
+                self.kept.push_back(done);
+            }
         }
         if self.buffer.len() != before {
             out.push(ClientAction::Output(ClientOutput::Acked { seq }));

@@ -18,8 +18,10 @@
 //! The replication protocol that moves entries between nodes is in
 //! the node's replication part; the log is durable (see the crate docs).
 
+mod branches;
 mod entry;
 
+pub use branches::SeenRun;
 pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
 
 use std::collections::BTreeMap;
@@ -85,6 +87,9 @@ pub struct Log {
     /// ([`take_rewritten_from`](Self::take_rewritten_from)): a driver that mirrors the
     /// log on disk must cut its copy there before appending.
     rewritten_from: Option<u64>,
+    /// How many times committed entries were replaced by a merged history
+    /// (`bully`/`ring` after a split brain healed; see [`Log::rewrite`]).
+    rewrites: u64,
 }
 
 impl Log {
@@ -223,9 +228,12 @@ impl Log {
                 // Everything this log holds of that leadership conflicts alike: point
                 // before its first entry, so the leader skips the whole run in one
                 // round trip instead of backing up one entry per round trip.
+                // The hint may point below the commit index: a `bully`/`ring` leader
+                // after a split brain looks for the fork of a committed branch
+                // (nothing committed is replaced by an append all the same).
                 let run_start = self.first_of_run(prev_index, mine);
                 return Err(Reject::Mismatch {
-                    hint: run_start.saturating_sub(1).max(self.commit),
+                    hint: run_start.saturating_sub(1),
                 });
             }
             None => {

@@ -64,7 +64,13 @@ impl Follower {
                 // mix two histories. The log's last stamp says whom it took from.
                 if log.leader_of_last_epoch(*epoch).is_some_and(|l| l != from) {
                     tracing::warn!(leader = %from, epoch, "refusing appends from a second leader of one epoch");
-                    return;
+                    return cx.send_replication(
+                        from,
+                        ReplicationMsg::AppendReply {
+                            epoch: *epoch,
+                            outcome: AppendOutcome::EpochTaken,
+                        },
+                    );
                 }
                 let outcome = match log.accept_and_commit(*prev_index, *prev, entries, *commit) {
                     Ok(matched) => AppendOutcome::Matched(matched),
@@ -74,6 +80,30 @@ impl Follower {
                 if let AppendOutcome::Conflict { index } = outcome {
                     tracing::error!(leader = %from, epoch, index, "leader would replace a committed entry; refused");
                 }
+                cx.send_replication(
+                    from,
+                    ReplicationMsg::AppendReply {
+                        epoch: *epoch,
+                        outcome,
+                    },
+                );
+            }
+            ReplicationMsg::Rewrite {
+                epoch,
+                prev_index,
+                prev,
+                entries,
+                commit,
+            } if follows => {
+                let before = log.commit_index();
+                let outcome = match log.rewrite(*prev_index, *prev, entries, *commit) {
+                    Ok(matched) => {
+                        tracing::info!(leader = %from, fork = prev_index, committed_before = before, "took the merged history of a healed split brain from the fork on");
+                        AppendOutcome::Matched(matched)
+                    }
+                    Err(Reject::Mismatch { hint }) => AppendOutcome::Mismatch { hint },
+                    Err(Reject::CommittedConflict { index }) => AppendOutcome::Conflict { index },
+                };
                 cx.send_replication(
                     from,
                     ReplicationMsg::AppendReply {

@@ -22,6 +22,10 @@ enum Phase {
         /// The most up-to-date tip heard so far, if better than ours:
         /// (last epoch, last index, node).
         best: Option<(u64, u64, NodeId)>,
+        /// The longest log heard of (whatever its epoch): the committed entries
+        /// this leader must not serve without may be on a branch of a split brain
+        /// with a lower last epoch, taken in when its holder follows.
+        longest: u64,
         /// When the members were asked; answers from before the warm-up ended
         /// may miss members the view did not hold yet.
         asked_at: Instant,
@@ -62,6 +66,23 @@ struct Progress {
     /// replication only every retransmit interval, not every heartbeat.
     told_commit: u64,
     told_helper: Option<Instant>,
+    /// `bully`/`ring`: the follower holds a committed branch this log lacks, being
+    /// taken in before the follower is rewritten (see [`Merge`]).
+    merge: Option<Merge>,
+}
+
+/// Taking in a follower's committed branch of a healed split brain: its client
+/// messages are fetched and appended here (each once, in the follower's order),
+/// then the follower is told to replace its branch with this history.
+#[derive(Debug, Clone, Copy)]
+struct Merge {
+    /// The last index both histories share.
+    fork: u64,
+    /// The next index of the follower's branch to fetch; `None` once all is in
+    /// and the rewrite is due.
+    next: Option<u64>,
+    /// When to ask again for a chunk that did not come.
+    retry_at: Instant,
 }
 
 impl Progress {
@@ -75,6 +96,7 @@ impl Progress {
             last_sent: Instant::ZERO,
             told_commit: 0,
             told_helper: None,
+            merge: None,
         }
     }
 }
@@ -163,6 +185,7 @@ impl Leader {
         self.phase = Phase::Gathering {
             waiting,
             best: None,
+            longest: 0,
             asked_at: cx.now,
             retry_at: cx.now + s.retransmit,
             until: cx.now + s.gather_timeout * 10,
@@ -335,7 +358,13 @@ impl Leader {
         cx: &mut Ctx<'_>,
         known_commit: u64,
     ) {
-        let Phase::Gathering { best, asked_at, .. } = self.phase else {
+        let Phase::Gathering {
+            best,
+            longest,
+            asked_at,
+            ..
+        } = self.phase
+        else {
             return;
         };
         if self.collision.is_some() {
@@ -347,7 +376,7 @@ impl Leader {
         if asked_at < self.warm_at {
             return self.gather(s, cx, known_commit); // ask the whole view, now that it is whole
         }
-        let reachable = best.map_or(log.last_index(), |(_, i, _)| i.max(log.last_index()));
+        let reachable = longest.max(log.last_index());
         if reachable < known_commit {
             // Committed entries exist that no live member holds: they come back
             // with a member that restarts (logs are durable). Serving without
@@ -397,10 +426,17 @@ impl Leader {
                 last_epoch,
                 ..
             } => {
-                let Phase::Gathering { waiting, best, .. } = &mut self.phase else {
+                let Phase::Gathering {
+                    waiting,
+                    best,
+                    longest,
+                    ..
+                } = &mut self.phase
+                else {
                     return;
                 };
                 waiting.remove(&from);
+                *longest = (*longest).max(*last_index);
                 if *last_epoch >= self.stamp.epoch {
                     tracing::warn!(epoch = self.stamp.epoch, member = %from, their_epoch = last_epoch, "another leader already used this epoch; electing again above it");
                     self.collision = Some(*last_epoch);
@@ -415,6 +451,16 @@ impl Leader {
                 if waiting.is_empty() {
                     self.finish_gathering(log, s, cx, known_commit);
                 }
+            }
+            ReplicationMsg::Chunk {
+                prev_index,
+                prev,
+                entries,
+                commit,
+                complete,
+                ..
+            } if self.serving() => {
+                self.on_merge_chunk(log, s, cx, from, *prev_index, entries, *complete);
             }
             ReplicationMsg::Chunk {
                 prev_index,
@@ -477,7 +523,9 @@ impl Leader {
                 *next = hint + 1;
             }
             Err(Reject::CommittedConflict { index }) => {
-                tracing::error!(epoch = self.stamp.epoch, %from, index, "the most up-to-date member's log conflicts with a committed entry here; serving with this log");
+                // A branch of a split brain: this node's committed history goes
+                // first, the source's branch is taken in once it follows.
+                tracing::info!(epoch = self.stamp.epoch, %from, fork = index - 1, "the most up-to-date member holds another committed branch; serving with this history and taking that branch in");
                 return self.serve(log, cx);
             }
         }
@@ -528,15 +576,36 @@ impl Leader {
                 if hint < p.matched {
                     return; // answers an older append
                 }
-                p.next = hint.min(last) + 1;
+                let next = hint.min(last) + 1;
+                if next < p.next {
+                    // The hint moved: probe again at once. Otherwise the same probe
+                    // waits for the retransmit interval, never a busy loop.
+                    p.last_sent = Instant::ZERO;
+                }
+                p.next = next;
                 p.probing = true;
-                p.last_sent = Instant::ZERO; // probe again at once
                 if last.saturating_sub(hint) > s.chunk as u64 {
                     p.in_sync = false;
                 }
             }
+            AppendOutcome::Conflict { index } if s.algorithm != Algorithm::Quorum => {
+                if p.merge.is_none() && index > 0 {
+                    tracing::info!(follower = %from, fork = index - 1, "follower holds a committed branch of a split brain; taking it in");
+                    p.merge = Some(Merge {
+                        fork: index - 1,
+                        next: Some(index),
+                        retry_at: cx.now + s.retransmit,
+                    });
+                    p.in_sync = false;
+                    fetch_branch(cx, self.stamp.epoch, from, index);
+                }
+            }
             AppendOutcome::Conflict { index } => {
                 tracing::error!(follower = %from, index, "follower refuses to replace a committed entry: two histories exist");
+            }
+            AppendOutcome::EpochTaken => {
+                tracing::warn!(epoch = self.stamp.epoch, follower = %from, "a follower took entries of this epoch from another leader; electing again above it");
+                self.collision = Some(self.stamp.epoch);
             }
         }
         // The commit index moves in the flush that ends every step.
@@ -613,7 +682,9 @@ impl Leader {
                 p.next = p.matched + 1;
                 p.last_progress = now;
             }
-            if p.probing {
+            if p.merge.is_some() {
+                self.merge_step(log, s, cx, id, &mut p);
+            } else if p.probing {
                 if now >= p.last_sent + s.retransmit || p.last_sent == Instant::ZERO {
                     self.append(log, cx, id, &mut p, 0, commit);
                 }
@@ -761,6 +832,117 @@ impl Leader {
             None => p.next = log.last_index() + 1,
         }
     }
+}
+
+impl Leader {
+    /// A chunk of a follower's committed branch: its client messages are
+    /// appended here in order, each once (a message this log holds already is
+    /// skipped by the log's per-client numbering).
+    #[allow(clippy::too_many_arguments)]
+    fn on_merge_chunk(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        cx: &mut Ctx<'_>,
+        from: NodeId,
+        prev_index: u64,
+        entries: &[Entry],
+        complete: bool,
+    ) {
+        let Some(p) = self.progress.get_mut(&from) else {
+            return;
+        };
+        let Some(m) = p.merge.as_mut() else {
+            return;
+        };
+        if m.next != Some(prev_index + 1) {
+            return; // stale or duplicated
+        }
+        let mut taken = 0u64;
+        for e in entries.iter().filter(|e| !e.is_marker()) {
+            match log.offer(self.stamp, e.clone()) {
+                Offer::Appended(_) => taken += 1,
+                Offer::Duplicate(_) | Offer::Old(_) => {}
+                Offer::Gap { expected } => {
+                    // Cannot happen: every log holds each client's numbers from 1.
+                    tracing::error!(follower = %from, id = ?e.id, expected, "a merged message skips numbers; left out");
+                }
+            }
+        }
+        if taken > 0 {
+            tracing::info!(follower = %from, taken, "took in messages of another branch");
+        }
+        self.dirty = true;
+        let fetched_to = prev_index + entries.len() as u64;
+        if complete || entries.is_empty() {
+            m.next = None;
+        } else {
+            m.next = Some(fetched_to + 1);
+            m.retry_at = cx.now + s.retransmit;
+            fetch_branch(cx, self.stamp.epoch, from, fetched_to + 1);
+        }
+    }
+
+    /// A follower whose branch is being taken in: ask again for a lost chunk,
+    /// or, once all is in, rewrite it from the fork point.
+    fn merge_step(
+        &mut self,
+        log: &Log,
+        s: &Settings,
+        cx: &mut Ctx<'_>,
+        id: NodeId,
+        p: &mut Progress,
+    ) {
+        let Some(m) = p.merge.as_mut() else {
+            return;
+        };
+        match m.next {
+            Some(next) => {
+                if cx.now >= m.retry_at {
+                    m.retry_at = cx.now + s.retransmit;
+                    fetch_branch(cx, self.stamp.epoch, id, next);
+                }
+            }
+            None => {
+                let fork = m.fork;
+                let Some(prev) = log.stamp_at(fork) else {
+                    p.merge = None;
+                    return;
+                };
+                let entries = log.entries_from(fork + 1, s.batch_max).to_vec();
+                tracing::info!(follower = %id, fork, "rewriting the follower's branch with the merged history");
+                p.merge = None;
+                p.matched = fork;
+                p.next = fork + 1 + entries.len() as u64;
+                p.probing = false;
+                p.last_sent = cx.now;
+                p.last_progress = cx.now;
+                let commit = log.commit_index();
+                p.told_commit = commit;
+                cx.send_replication(
+                    id,
+                    ReplicationMsg::Rewrite {
+                        epoch: self.stamp.epoch,
+                        prev_index: fork,
+                        prev,
+                        entries,
+                        commit,
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn fetch_branch(cx: &mut Ctx<'_>, epoch: u64, from: NodeId, first: u64) {
+    cx.send_replication(
+        from,
+        ReplicationMsg::Fetch {
+            epoch,
+            from: first,
+            committed_only: true,
+        },
+    );
 }
 
 /// How far to commit when everything up to `candidate` may commit.

@@ -24,6 +24,8 @@ pub const MAX_USER_NAME: usize = 64;
 pub const MAX_CHAT_BYTES: usize = 16 * 1024;
 /// Most entries a history request returns.
 pub const MAX_HISTORY: u32 = 1000;
+/// Most runs of seen entries a client names when it resumes.
+pub const MAX_SEEN_RUNS: usize = 16;
 
 /// Client to server.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,6 +41,10 @@ pub enum ClientMsg {
         from_index: u64,
         /// True when the client had a session before (a failover, not a join).
         resume: bool,
+        /// The last runs of entries the client saw, oldest first (at most
+        /// [`MAX_SEEN_RUNS`]): under `bully`/`ring` the leader finds from them
+        /// where the client's history and its own part after a split brain.
+        seen: Vec<crate::log::SeenRun>,
     },
     /// A chat message, numbered 1, 2, 3, ... by the client; resent with the same
     /// number until acknowledged.
@@ -90,6 +96,10 @@ pub enum ServerMsg {
         /// The next message number the leader expects from this client (every
         /// number below it is already in the log).
         next_seq: u64,
+        /// The client's view of the history was rewritten: the merged history
+        /// after a split brain parts from what it saw after the entry before this
+        /// index, and the stream starts again here.
+        rewrite_from: Option<u64>,
     },
     /// Every message of this client up to `seq` is committed.
     Ack {
@@ -134,6 +144,7 @@ impl fmt::Display for ClientMsg {
                 user,
                 from_index,
                 resume,
+                ..
             } => write!(
                 f,
                 "Hello {user} from {from_index}{}",

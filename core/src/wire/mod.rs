@@ -15,7 +15,9 @@ mod frame;
 mod message;
 mod replication;
 
-pub use client::{ClientId, ClientMsg, ServerMsg, MAX_CHAT_BYTES, MAX_HISTORY, MAX_USER_NAME};
+pub use client::{
+    ClientId, ClientMsg, ServerMsg, MAX_CHAT_BYTES, MAX_HISTORY, MAX_SEEN_RUNS, MAX_USER_NAME,
+};
 pub use datagram::{decode_datagram, encode_datagram, DATAGRAM_HEADER, MAGIC, MAX_DATAGRAM};
 pub use election::ElectionMsg;
 pub use error::{WireError, PROTOCOL_VERSION};

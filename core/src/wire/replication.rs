@@ -77,6 +77,21 @@ pub enum ReplicationMsg {
         /// True when the chunk reaches the end of what was asked for.
         complete: bool,
     },
+    /// `bully`/`ring` leader to a follower whose committed branch it has taken in
+    /// (after a split brain healed): replace everything after `prev_index` with
+    /// `entries`, committed or not. Otherwise as [`ReplicationMsg::Append`].
+    Rewrite {
+        /// The leader's epoch.
+        epoch: u64,
+        /// The fork point: the last entry both histories share.
+        prev_index: u64,
+        /// Stamp of that entry.
+        prev: Stamp,
+        /// The merged history from there, contiguous.
+        entries: Vec<Entry>,
+        /// The leader's commit index.
+        commit: u64,
+    },
     /// Leader to a lagging follower: "I am busy catching up another server; fetch
     /// your history from `helper`".
     CatchUpFrom {
@@ -97,12 +112,16 @@ pub enum AppendOutcome {
         /// The last index worth retrying from.
         hint: u64,
     },
-    /// The append would have replaced a committed entry: a broken invariant,
-    /// reported rather than obeyed.
+    /// The append would have replaced a committed entry. Under `quorum` a broken
+    /// invariant, reported rather than obeyed; under `bully`/`ring` a committed
+    /// branch of a split brain, which the leader takes in before it rewrites it.
     Conflict {
-        /// The committed index concerned.
+        /// The committed index concerned: the branches share what is before it.
         index: u64,
     },
+    /// `bully`/`ring`: the follower holds entries of this epoch from another
+    /// leader, so the epoch has two leaders; the leader elects again above it.
+    EpochTaken,
 }
 
 impl ReplicationMsg {
@@ -116,6 +135,7 @@ impl ReplicationMsg {
             ReplicationMsg::Fetch { .. } => "Fetch",
             ReplicationMsg::Chunk { .. } => "Chunk",
             ReplicationMsg::CatchUpFrom { .. } => "CatchUpFrom",
+            ReplicationMsg::Rewrite { .. } => "Rewrite",
         }
     }
 
@@ -128,7 +148,8 @@ impl ReplicationMsg {
             | ReplicationMsg::Tip { epoch, .. }
             | ReplicationMsg::Fetch { epoch, .. }
             | ReplicationMsg::Chunk { epoch, .. }
-            | ReplicationMsg::CatchUpFrom { epoch, .. } => *epoch,
+            | ReplicationMsg::CatchUpFrom { epoch, .. }
+            | ReplicationMsg::Rewrite { epoch, .. } => *epoch,
         }
     }
 }
@@ -166,8 +187,9 @@ impl fmt::Display for ReplicationMsg {
                     write!(f, "AppendReply e{epoch} mismatch, hint {hint}")
                 }
                 AppendOutcome::Conflict { index } => {
-                    write!(f, "AppendReply e{epoch} CONFLICT at committed {index}")
+                    write!(f, "AppendReply e{epoch} conflict at committed {index}")
                 }
+                AppendOutcome::EpochTaken => write!(f, "AppendReply e{epoch} epoch taken"),
             },
             ReplicationMsg::TipRequest { epoch, commit } => {
                 write!(f, "TipRequest e{epoch} commit {commit}")
@@ -205,6 +227,17 @@ impl fmt::Display for ReplicationMsg {
             ReplicationMsg::CatchUpFrom { epoch, helper } => {
                 write!(f, "CatchUpFrom e{epoch} {helper}")
             }
+            ReplicationMsg::Rewrite {
+                epoch,
+                prev_index,
+                prev,
+                entries,
+                commit,
+            } => write!(
+                f,
+                "Rewrite e{epoch} after {prev_index}/{prev} {} commit {commit}",
+                Span(entries)
+            ),
         }
     }
 }

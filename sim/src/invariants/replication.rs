@@ -24,13 +24,14 @@
 //! their documented limit. In runs with partitions or cuts the safety checks then
 //! only count divergence (`divergent_commits`) instead of failing the run.
 
+use super::node_commits::{Change, NodeCommits};
 use super::observed::{up_nodes, Observed};
 use crate::findings::{CheckCount, Findings, Violation};
 use ringleader_core::client::ClientOutput;
-use ringleader_core::log::{ClientMsgId, Stamp};
+use ringleader_core::log::{ClientMsgId, Entry, Stamp};
 use ringleader_core::{Instant, Node};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// What the replication part of a run measured.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -55,6 +56,10 @@ pub struct ReplicationStats {
     pub leader_changes: u64,
     /// `bully`/`ring` with partitions: committed entries that disagree between nodes.
     pub divergent_commits: u64,
+    /// `bully`/`ring`: times a node took the merged history of a healed split brain.
+    pub rewrites: u64,
+    /// `bully`/`ring`: rewrite notices clients were given.
+    pub client_rewrites: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -69,19 +74,22 @@ struct ClientView {
 pub struct ReplicationChecker {
     strict: bool,
     history: Vec<(Stamp, ClientMsgId)>,
-    ids: BTreeSet<ClientMsgId>,
     /// Per client: the highest number committed.
     committed_seq: BTreeMap<u64, u64>,
-    seen_commit: Vec<u64>,
+    /// What each node has committed, as last seen.
+    nodes: Vec<NodeCommits>,
+    /// Committed entries are final (`quorum`): a rewrite is a violation.
+    final_commits: bool,
     clients: Vec<ClientView>,
     stats: ReplicationStats,
     findings: Findings,
 }
 
-const NAMES: [&str; 8] = [
+const NAMES: [&str; 9] = [
     "committed_agreement",
     "no_duplicate",
     "commit_monotonic",
+    "commit_stable",
     "ack_means_committed",
     "client_order",
     "logs_converge",
@@ -91,14 +99,15 @@ const NAMES: [&str; 8] = [
 
 impl ReplicationChecker {
     /// A checker for `nodes` servers and `clients` clients; `strict` when a split
-    /// history is a violation (always under `quorum`, and without partitions).
-    pub fn new(nodes: usize, clients: usize, strict: bool) -> Self {
+    /// history is a violation (always under `quorum`, and without partitions);
+    /// `final_commits` when no committed entry may ever be rewritten (`quorum`).
+    pub fn new(nodes: usize, clients: usize, strict: bool, final_commits: bool) -> Self {
         ReplicationChecker {
             strict,
             history: Vec::new(),
-            ids: BTreeSet::new(),
             committed_seq: BTreeMap::new(),
-            seen_commit: vec![0; nodes],
+            nodes: vec![NodeCommits::default(); nodes],
+            final_commits,
             clients: vec![ClientView::default(); clients],
             stats: ReplicationStats::default(),
             findings: Findings::new(&NAMES),
@@ -113,81 +122,119 @@ impl ReplicationChecker {
     /// After node `i` took a step: checks what it newly committed.
     pub fn after_step(&mut self, at: Instant, i: usize, node: &Node) {
         let log = node.log();
-        let commit = log.commit_index();
-        let Some(seen) = self.seen_commit.get_mut(i) else {
+        let Some(track) = self.nodes.get_mut(i) else {
             return;
         };
-        let before = *seen;
-        if commit <= before {
-            if commit < before {
-                *seen = commit;
-                self.commit_went_back(at, node, before, commit);
+        let from = match track.observe(log) {
+            Change::None => return,
+            Change::Grew { from } => from,
+            Change::WentBack { before } => {
+                return self.commit_went_back(at, node, before, log.commit_index());
             }
-            return;
-        }
-        *seen = commit;
+            Change::Replaced { index } => {
+                return self.fail(
+                    "commit_stable",
+                    at,
+                    vec![node.id().0],
+                    format!(
+                        "{}'s committed entry {index} changed without a rewrite",
+                        node.id()
+                    ),
+                );
+            }
+            Change::Rewritten => {
+                self.stats.rewrites += 1;
+                if self.final_commits {
+                    self.fail(
+                        "commit_stable",
+                        at,
+                        vec![node.id().0],
+                        format!("{} rewrote committed entries under quorum", node.id()),
+                    );
+                } else {
+                    self.findings.count("commit_stable", false);
+                }
+                return;
+            }
+        };
         self.findings.count("commit_monotonic", false);
-        let from = before + 1;
-        for index in from..=commit {
+        self.findings.count("commit_stable", false);
+        for index in from..=log.commit_index() {
             let Some(entry) = log.get(index) else { break };
-            let here = (entry.stamp(), entry.id);
-            let slot = usize::try_from(index - 1).unwrap_or(usize::MAX);
-            match self.history.get(slot) {
-                Some(known) if *known == here => self.findings.count("committed_agreement", false),
-                Some(known) => {
-                    let known = *known;
-                    if self.strict {
-                        self.fail(
-                            "committed_agreement",
-                            at,
-                            vec![node.id().0],
-                            format!(
-                                "{} committed {}/{} = {:?} but the history has {} = {:?} there",
-                                node.id(),
-                                index,
-                                here.0,
-                                here.1,
-                                known.0,
-                                known.1
-                            ),
-                        );
-                    } else {
-                        self.stats.divergent_commits += 1;
-                    }
-                }
-                None => {
-                    if !entry.is_marker() {
-                        if !self.ids.insert(entry.id) {
-                            self.stats.duplicates += 1;
-                            self.fail(
-                                "no_duplicate",
-                                at,
-                                vec![node.id().0],
-                                format!("{:?} committed a second time, at {index}", entry.id),
-                            );
-                        }
-                        self.findings.count("no_duplicate", false);
-                        self.stats.committed += 1;
-                        let top = self.committed_seq.entry(entry.id.client).or_default();
-                        *top = (*top).max(entry.id.seq);
-                    }
-                    self.history.push(here);
+            self.newly_committed(at, i, node, entry);
+        }
+    }
+
+    /// One entry node `i` committed: in its client's order there, and in the one
+    /// history (under `quorum`, or without partitions).
+    fn newly_committed(&mut self, at: Instant, i: usize, node: &Node, entry: &Entry) {
+        let index = entry.index;
+        let here = (entry.stamp(), entry.id);
+        if let Some(Err(o)) = self.nodes.get_mut(i).map(|t| t.take(entry)) {
+            self.stats.duplicates += u64::from(o.seq < o.expected);
+            return self.fail(
+                "no_duplicate",
+                at,
+                vec![node.id().0],
+                format!(
+                    "{} committed message {} of client {} at {} where it expected number {}",
+                    node.id(),
+                    o.seq,
+                    o.client,
+                    o.index,
+                    o.expected
+                ),
+            );
+        }
+        if !entry.is_marker() {
+            self.findings.count("no_duplicate", false);
+            let top = self.committed_seq.entry(entry.id.client).or_default();
+            *top = (*top).max(entry.id.seq);
+        }
+        let slot = usize::try_from(index - 1).unwrap_or(usize::MAX);
+        match self.history.get(slot) {
+            Some(known) if *known == here => self.findings.count("committed_agreement", false),
+            Some(known) => {
+                let known = *known;
+                if self.strict {
+                    self.fail(
+                        "committed_agreement",
+                        at,
+                        vec![node.id().0],
+                        format!(
+                            "{} committed {}/{} = {:?} but the history has {} = {:?} there",
+                            node.id(),
+                            index,
+                            here.0,
+                            here.1,
+                            known.0,
+                            known.1
+                        ),
+                    );
+                } else {
+                    self.stats.divergent_commits += 1;
                 }
             }
+            None if slot == self.history.len() => {
+                if !entry.is_marker() {
+                    self.stats.committed += 1;
+                }
+                self.history.push(here);
+            }
+            None => {}
         }
     }
 
     /// A node restarted with its durable log: its commit index is what it was.
     pub fn on_restart(&mut self, at: Instant, i: usize, node: &Node) {
-        let commit = node.log().commit_index();
-        let Some(seen) = self.seen_commit.get_mut(i) else {
+        let Some(track) = self.nodes.get_mut(i) else {
             return;
         };
-        let before = std::mem::replace(seen, commit);
-        if commit < before {
-            self.commit_went_back(at, node, before, commit);
-        } else {
-            self.findings.count("commit_monotonic", false);
+        match track.observe(node.log()) {
+            Change::WentBack { before } => {
+                self.commit_went_back(at, node, before, node.log().commit_index());
+            }
+            _ => self.findings.count("commit_monotonic", false),
         }
     }
 
@@ -197,7 +244,7 @@ impl ReplicationChecker {
             at,
             vec![node.id().0],
             format!(
-                "{}'s commit index went back from {before} to {now}",
+                "{}'s commit index went back from {before} to {now} without a rewrite",
                 node.id()
             ),
         );
@@ -231,7 +278,7 @@ impl ReplicationChecker {
                     return;
                 };
                 let expected = view.seen + 1;
-                view.seen = view.seen.max(e.index);
+                view.seen = e.index;
                 let slot = usize::try_from(e.index.saturating_sub(1)).unwrap_or(usize::MAX);
                 let matches = self.history.get(slot) == Some(&(e.stamp(), e.id));
                 if e.index != expected || (!matches && self.strict) {
@@ -257,6 +304,23 @@ impl ReplicationChecker {
                 }
             }
             ClientOutput::LeaderChanged { .. } => self.stats.leader_changes += 1,
+            ClientOutput::Rewritten { from } => {
+                self.stats.client_rewrites += 1;
+                let Some(view) = self.clients.get_mut(c) else {
+                    return;
+                };
+                // The stream starts again at `from`: a contiguous slice of the
+                // merged history from there.
+                view.seen = view.seen.min(from.saturating_sub(1));
+                if self.final_commits {
+                    self.fail(
+                        "client_order",
+                        at,
+                        Vec::new(),
+                        format!("c{id} was told its history was rewritten from {from} under quorum"),
+                    );
+                }
+            }
             _ => {}
         }
     }
@@ -292,8 +356,19 @@ impl ReplicationChecker {
         BTreeMap<&'static str, CheckCount>,
         ReplicationStats,
     ) {
-        let total = self.history.len() as u64;
         let live: Vec<&Node> = up_nodes(world).collect();
+        // The one history: the first committer's under `quorum` (or without
+        // partitions); otherwise whatever the live nodes converged on, judged by
+        // its longest copy, whose last stamp stands for all of it.
+        let longest = live
+            .iter()
+            .map(|n| (n.log().commit_index(), n.log().stamp_at(n.log().commit_index())))
+            .max_by_key(|(c, _)| *c);
+        let (total, tip) = if self.strict {
+            (self.history.len() as u64, None)
+        } else {
+            longest.unwrap_or((0, None))
+        };
         // Acked messages: (client, seq) for every seq up to each client's ack.
         let mut acked_ids: Vec<(u64, u64)> = Vec::new();
         for (c, v) in self.clients.iter().enumerate() {
@@ -312,14 +387,16 @@ impl ReplicationChecker {
                 .sum();
             if settled {
                 let commit = node.log().commit_index();
-                if commit < total {
+                let other = tip.is_some() && node.log().stamp_at(total) != tip;
+                if commit < total || other {
                     self.fail(
                         "logs_converge",
                         at,
                         vec![node.id().0],
                         format!(
-                            "{} committed {commit} of {total} entries by the end",
-                            node.id()
+                            "{} committed {commit} of {total} entries by the end{}",
+                            node.id(),
+                            if other { ", on another branch" } else { "" }
                         ),
                     );
                 } else {

@@ -64,7 +64,12 @@ impl<'w> World<'w> {
             tracer,
             checker: DiscoveryChecker::new(n, &node_config, max_delay),
             election,
-            replication: ReplicationChecker::new(n, config.clients as usize, strict),
+            replication: ReplicationChecker::new(
+                n,
+                config.clients as usize,
+                strict,
+                node_config.election == Algorithm::Quorum,
+            ),
             counters: Counters::default(),
             actions: Vec::new(),
             clients,
