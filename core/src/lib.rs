@@ -40,6 +40,7 @@ pub mod action;
 pub mod client;
 pub mod config;
 mod context;
+pub mod link;
 mod discovery;
 mod election;
 pub mod event;

@@ -160,6 +160,7 @@ impl Net {
             user: user.into(),
             from_index: 1,
             resume: false,
+            seen: Vec::new(),
         };
         self.client(at, client, msg);
     }

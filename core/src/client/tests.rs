@@ -29,6 +29,7 @@ fn welcome(leader: u32) -> ClientEvent {
         epoch: 1,
         users: vec!["ann".into()],
         next_seq: 1,
+        rewrite_from: None,
     })
 }
 
@@ -115,7 +116,11 @@ fn unacknowledged_messages_are_resent_in_order_after_a_failover() {
         .iter()
         .any(|a| matches!(a, ClientAction::Send(ClientMsg::Hello { resume: true, .. }))));
     out.clear();
-    c.step(at(5003), welcome(3), &mut out);
+    let mut w = welcome(3);
+    if let ClientEvent::Received(ServerMsg::Welcome { next_seq, .. }) = &mut w {
+        *next_seq = 3; // it holds #1 and #2 already
+    }
+    c.step(at(5003), w, &mut out);
     assert_eq!(chats(&out), vec![3, 4]);
     assert!(out.iter().any(|a| matches!(
         a,
@@ -198,4 +203,96 @@ fn a_redirect_is_followed_and_a_redirect_to_nobody_waits() {
     c.step(at(4), redirect(None), &mut out);
     assert_eq!(out, vec![ClientAction::Disconnect]);
     assert_eq!(c.next_deadline(), Some(at(4) + Duration::from_millis(200)));
+}
+
+fn here(leader: u32) -> ClientEvent {
+    ClientEvent::Received(ServerMsg::Here {
+        server: server(leader),
+        leader: Some(server(leader)),
+        epoch: 2,
+    })
+}
+
+fn entry_of(index: u64, epoch: u64, leader: u32, client: u64, seq: u64) -> Entry {
+    let mut e = Entry::new(
+        crate::log::ClientMsgId { client, seq },
+        "ann",
+        b"x".to_vec(),
+        at(0),
+    );
+    e.index = index;
+    e.epoch = epoch;
+    e.leader = NodeId(leader);
+    e
+}
+
+#[test]
+fn a_resuming_client_names_what_it_saw_and_takes_a_rewrite_notice() {
+    let mut c = client(10);
+    let mut out = Vec::new();
+    connect(&mut c, 2, &mut out);
+    let entries = (1..=4).map(|i| entry_of(i, 1, 2, 9, i)).collect();
+    c.step(at(5), ClientEvent::Received(ServerMsg::Entries(entries)), &mut out);
+    assert_eq!(c.next_index(), 5);
+    // The leader goes; the client greets the next one with the runs it saw.
+    c.step(at(6), ClientEvent::Disconnected, &mut out);
+    out.clear();
+    c.step(at(7), here(3), &mut out);
+    c.step(at(401), ClientEvent::Connected, &mut out);
+    let seen = out.iter().find_map(|a| match a {
+        ClientAction::Send(ClientMsg::Hello { seen, from_index, .. }) => Some((seen.clone(), *from_index)),
+        _ => None,
+    });
+    let (seen, from_index) = seen.expect("a hello");
+    assert_eq!(from_index, 5);
+    assert_eq!(seen.len(), 1);
+    assert_eq!((seen[0].first, seen[0].last), (1, 4));
+    // Its history parts from the merged one after index 2.
+    out.clear();
+    c.step(
+        at(402),
+        ClientEvent::Received(ServerMsg::Welcome {
+            leader: NodeId(3),
+            epoch: 2,
+            users: vec![],
+            next_seq: 1,
+            rewrite_from: Some(3),
+        }),
+        &mut out,
+    );
+    assert!(out.contains(&ClientAction::Output(ClientOutput::Rewritten { from: 3 })));
+    assert_eq!(c.next_index(), 3, "the merged history streams from 3");
+    let merged = vec![entry_of(3, 2, 3, 8, 1)];
+    out.clear();
+    c.step(at(403), ClientEvent::Received(ServerMsg::Entries(merged)), &mut out);
+    assert_eq!(c.next_index(), 4);
+}
+
+#[test]
+fn acknowledged_messages_a_new_leader_lacks_are_resent_first_in_order() {
+    let mut c = client(10);
+    let mut out = Vec::new();
+    connect(&mut c, 2, &mut out);
+    for _ in 0..5 {
+        c.send(at(2), "m", &mut out).unwrap();
+    }
+    c.step(at(3), ClientEvent::Received(ServerMsg::Ack { seq: 3 }), &mut out);
+    assert_eq!(c.unacked(), 2);
+    c.step(at(6), ClientEvent::Disconnected, &mut out);
+    c.step(at(7), here(3), &mut out);
+    c.step(at(401), ClientEvent::Connected, &mut out);
+    out.clear();
+    // The new leader holds only #1 of this client (another branch).
+    c.step(
+        at(402),
+        ClientEvent::Received(ServerMsg::Welcome {
+            leader: NodeId(3),
+            epoch: 2,
+            users: vec![],
+            next_seq: 2,
+            rewrite_from: None,
+        }),
+        &mut out,
+    );
+    assert_eq!(chats(&out), vec![2, 3, 4, 5], "acknowledged #2 and #3 go first");
 }

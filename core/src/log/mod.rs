@@ -17,13 +17,18 @@
 //!
 //! The replication protocol that moves entries between nodes is in
 //! the node's replication part; the log is durable (see the crate docs).
+//!
+//! Branches: two logs that hold an entry with the same stamp at the same index
+//! hold the same entries up to it (a leadership appends each index once, after
+//! what it holds). So a few runs of stamps ([`SeenRun`]) name a history well
+//! enough to find where another parts from it, and [`Log::rewrite`] lets a
+//! `bully`/`ring` node take the merged history after a split brain healed.
 
-mod branches;
 mod entry;
 
-pub use branches::SeenRun;
 pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
 
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -345,6 +350,99 @@ impl Log {
     /// as up to date as this one.
     pub fn is_behind_or_equal(&self, last_epoch: u64, last_index: u64) -> bool {
         (last_epoch, last_index) >= (self.last_epoch(), self.last_index())
+    }
+}
+
+/// A run of consecutive entries of one leadership that a reader has seen: what
+/// a client names when it resumes, so its new leader finds where their
+/// histories part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SeenRun {
+    /// The leadership that appended the run.
+    pub stamp: Stamp,
+    /// Index of its first entry.
+    pub first: u64,
+    /// Index of its last entry.
+    pub last: u64,
+}
+
+impl Log {
+    /// How many times committed entries were replaced by a merged history.
+    pub fn rewrites(&self) -> u64 {
+        self.rewrites
+    }
+
+    /// The last index up to which this log holds the history that `runs` (oldest
+    /// first, each starting right after the one before) describe: 0 when they
+    /// share nothing this log can tell.
+    pub fn shared_with(&self, runs: &[SeenRun]) -> u64 {
+        for run in runs.iter().rev() {
+            if run.first == 0 || run.last < run.first {
+                continue; // malformed: proves nothing
+            }
+            if self.stamp_at(run.first) != Some(run.stamp) {
+                continue; // this log parted earlier
+            }
+            // The run's stamps are contiguous here too: find where they end.
+            let (mut lo, mut hi) = (run.first, run.last.min(self.last_index()));
+            while lo < hi {
+                let mid = lo + (hi - lo).div_ceil(2);
+                if self.stamp_at(mid) == Some(run.stamp) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            return lo;
+        }
+        0
+    }
+
+    /// Follower side, on its leader's word after it took this node's committed
+    /// branch in: replaces everything after `prev_index` (committed or not) with
+    /// `entries`, then commits up to `commit` as far as they reach. The entry at
+    /// `prev_index` must carry stamp `prev` (the fork point both histories share).
+    /// Returns the index up to which the log now matches the leader's.
+    pub fn rewrite(
+        &mut self,
+        prev_index: u64,
+        prev: Stamp,
+        entries: &[Entry],
+        commit: u64,
+    ) -> Result<u64, Reject> {
+        if self.stamp_at(prev_index) != Some(prev) {
+            return Err(Reject::Mismatch {
+                hint: self.last_index().min(prev_index.saturating_sub(1)),
+            });
+        }
+        let contiguous = entries
+            .iter()
+            .enumerate()
+            .all(|(offset, e)| e.index == prev_index + 1 + offset as u64);
+        if !contiguous {
+            return Err(Reject::Mismatch {
+                hint: self.last_index().min(prev_index),
+            });
+        }
+        if prev_index < self.last_index() {
+            let keep = usize::try_from(prev_index).unwrap_or(usize::MAX);
+            self.entries.truncate(keep);
+            self.rewritten_from = Some(
+                self.rewritten_from
+                    .map_or(prev_index + 1, |r| r.min(prev_index + 1)),
+            );
+            if self.commit > prev_index {
+                self.commit = prev_index;
+                self.rewrites += 1;
+            }
+            self.rebuild_clients();
+        }
+        for entry in entries {
+            self.push(entry.clone());
+        }
+        let matched = prev_index + entries.len() as u64;
+        self.commit_to(commit.min(matched));
+        Ok(matched)
     }
 }
 

@@ -156,9 +156,11 @@ fn a_committed_entry_never_gives_way_and_the_commit_index_never_goes_back() {
             holder.accept(1, st(1), cluster.entries_from(2, 1)),
             Err(Reject::CommittedConflict { index: 2 })
         );
+        // The hint points before the conflicting run, below the commit index:
+        // the leader finds the fork of a committed branch that way.
         assert!(matches!(
             holder.accept(2, st(1), &[]),
-            Err(Reject::Mismatch { hint: 2 })
+            Err(Reject::Mismatch { hint: 1 })
         ));
         assert_eq!(holder.commit_index(), 2);
     }
@@ -193,4 +195,81 @@ fn slices_are_bounded_by_the_log() {
     assert_eq!(log.entries_from(4, 10).len(), 0);
     assert_eq!(log.entries_from(0, 2).len(), 2);
     assert_eq!(log.entries_from(u64::MAX, 2).len(), 0);
+}
+
+/// Branches of a split brain: finding the shared prefix, rewriting.
+mod branches {
+    use crate::log::*;
+    use crate::id::NodeId;
+    use crate::log::ClientMsgId;
+    use crate::time::Instant;
+
+    fn stamp(epoch: u64, leader: u32) -> Stamp {
+        Stamp {
+            epoch,
+            leader: NodeId(leader),
+        }
+    }
+
+    fn entry(index: u64, s: Stamp, client: u64, seq: u64) -> Entry {
+        let mut e = Entry::new(
+            ClientMsgId { client, seq },
+            "u".to_owned(),
+            vec![1],
+            Instant::ZERO,
+        );
+        e.index = index;
+        e.epoch = s.epoch;
+        e.leader = s.leader;
+        e
+    }
+
+    /// 1..=3 of (1, n1), then `tail` entries of `s` by client 7.
+    fn log_with(s: Stamp, tail: u64, commit: u64) -> Log {
+        let base = stamp(1, 1);
+        let mut entries: Vec<Entry> = (1..=3).map(|i| entry(i, base, 9, i)).collect();
+        entries.extend((4..4 + tail).map(|i| entry(i, s, 7, i - 3)));
+        Log::restore(entries, commit).unwrap()
+    }
+
+    #[test]
+    fn the_shared_prefix_is_found_from_the_runs_a_reader_saw() {
+        let a = log_with(stamp(2, 2), 5, 8); // 1..3 base, 4..8 of (2, n2)
+        let seen = [
+            SeenRun {
+                stamp: stamp(1, 1),
+                first: 1,
+                last: 3,
+            },
+            SeenRun {
+                stamp: stamp(2, 3),
+                first: 4,
+                last: 6,
+            },
+        ];
+        assert_eq!(a.shared_with(&seen), 3, "parted after the common run");
+        let same = [SeenRun {
+            stamp: stamp(2, 2),
+            first: 4,
+            last: 20,
+        }];
+        assert_eq!(a.shared_with(&same), 8, "holds the run up to its end");
+        assert_eq!(a.shared_with(&[]), 0);
+    }
+
+    #[test]
+    fn a_rewrite_replaces_a_committed_branch_and_counts() {
+        let mut b = log_with(stamp(2, 3), 4, 7);
+        let theirs: Vec<Entry> = (4..=5).map(|i| entry(i, stamp(3, 2), 8, i - 3)).collect();
+        let wrong = b.rewrite(3, stamp(9, 9), &theirs, 5);
+        assert!(matches!(wrong, Err(Reject::Mismatch { .. })), "{wrong:?}");
+        assert_eq!(b.rewrites(), 0);
+        assert_eq!(b.rewrite(3, stamp(1, 1), &theirs, 5), Ok(5));
+        assert_eq!(b.last_index(), 5);
+        assert_eq!(b.commit_index(), 5);
+        assert_eq!(b.rewrites(), 1);
+        assert_eq!(b.take_rewritten_from(), Some(4));
+        assert_eq!(b.client_position(7), (0, 0), "the old branch's client is gone");
+        assert_eq!(b.client_position(8), (2, 5));
+    }
 }

@@ -116,9 +116,6 @@ pub(super) struct Leader {
     collision: Option<u64>,
     /// `bully`/`ring`: serve no sooner than this (see `Settings::warmup`).
     warm_at: Instant,
-    /// Whether waiting for committed entries held by members that are down has
-    /// been reported (once per wait, not on every retry).
-    missing_reported: bool,
     /// A member joined or came back before serving began: its log may be the most
     /// up to date (a restart brings its durable log back), so everyone is asked again.
     view_grew: bool,
@@ -149,7 +146,6 @@ impl Leader {
             next_beat: cx.now,
             collision: None,
             warm_at,
-            missing_reported: false,
             view_grew: false,
             dirty: false,
         };
@@ -378,19 +374,17 @@ impl Leader {
         }
         let reachable = longest.max(log.last_index());
         if reachable < known_commit {
-            // Committed entries exist that no live member holds: they come back
-            // with a member that restarts (logs are durable). Serving without
-            // them would lose acknowledged messages, so keep asking.
-            if !self.missing_reported {
-                self.missing_reported = true;
-                tracing::warn!(
-                    epoch = self.stamp.epoch,
-                    known_commit,
-                    reachable,
-                    "committed entries are on members that are down; waiting for them before serving"
-                );
-            }
-            return self.gather(s, cx, known_commit);
+            // Committed entries exist that no live member holds (or an index
+            // heard of on another branch of a split brain). Logs are durable: a
+            // member that comes back with them follows this leader, and its
+            // committed branch is taken in then (see `Merge`), so there is no
+            // need to stop serving meanwhile.
+            tracing::info!(
+                epoch = self.stamp.epoch,
+                known_commit,
+                reachable,
+                "some committed entries are on members that are down; taken in when they return"
+            );
         }
         match best {
             Some((e, i, source)) if (e, i) > (log.last_epoch(), log.last_index()) => {

@@ -1,0 +1,383 @@
+//! Peer links, sans IO: when to dial a peer, how long to back off, what waits in
+//! the queue and what is dropped, what a refused, reset or stalled connection
+//! means. The runtime drives [`Links`] with real TCP connections; the simulator
+//! drives the very same code with its model of connections, so every seed
+//! exercises it.
+//!
+//! - One connection per pair of nodes, used both ways. The node with the lower id
+//!   dials: on its first message to the peer, again after a failure once its
+//!   backoff is over (doubling from `backoff_min` to `backoff_max`, with jitter),
+//!   and at once when the peer is heard from again by any other way (an
+//!   announcement, a datagram): a peer that restarted is reached within a
+//!   message's delay of its first word, not after a backoff meant for a peer that
+//!   is gone. The higher node sends on the connection it accepted.
+//! - Until a connection is up, messages wait in a bounded queue, oldest dropped
+//!   first when it is full; a message that waited longer than `max_age` is stale
+//!   (the node has timed out on it and moved on) and is dropped instead of sent.
+//! - A connection that is refused, reset, times out or stalls (its writer cannot
+//!   keep up) is given up; which of these it was is reported to the caller.
+
+use crate::id::NodeId;
+use crate::time::Instant;
+use crate::wire::Message;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// How links behave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// Most messages waiting for one peer's connection.
+    pub queue_max: usize,
+    /// First pause after a failed connection.
+    pub backoff_min: Duration,
+    /// Longest pause between attempts.
+    pub backoff_max: Duration,
+    /// A message older than this is not sent any more.
+    pub max_age: Duration,
+}
+
+impl Default for LinkConfig {
+    /// 4096 messages, backoff from 50 ms to 2 s, messages stale after 2 s.
+    fn default() -> Self {
+        LinkConfig {
+            queue_max: 4096,
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(2),
+            max_age: Duration::from_secs(2),
+        }
+    }
+}
+
+impl LinkConfig {
+    /// Messages stay fresh for the failure timeout: after it the node has
+    /// declared the peer dead and acts anew.
+    pub fn for_node(config: &crate::config::Config) -> LinkConfig {
+        LinkConfig {
+            max_age: config.failure_timeout,
+            ..LinkConfig::default()
+        }
+    }
+}
+
+/// Why a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinkFailure {
+    /// Nobody listens at the peer's address: its process is gone (the machine
+    /// answered for it).
+    Refused,
+    /// No answer at all: the machine is down or the path is cut.
+    TimedOut,
+    /// The peer closed or reset the connection.
+    Reset,
+    /// The connection could not take what was written to it in time.
+    Stalled,
+}
+
+/// What [`Links`] asks its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkAction {
+    /// Open connection `conn` to `peer`; report [`Links::connected`] or
+    /// [`Links::failed`].
+    Dial {
+        /// The peer.
+        peer: NodeId,
+        /// The number this connection goes by.
+        conn: u64,
+    },
+    /// Write `msg` on connection `conn` to `peer`.
+    Write {
+        /// The peer.
+        peer: NodeId,
+        /// The connection.
+        conn: u64,
+        /// The message.
+        msg: Message,
+    },
+    /// Close connection `conn` to `peer` (given up, or replaced).
+    Close {
+        /// The peer.
+        peer: NodeId,
+        /// The connection.
+        conn: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// No connection, none wanted yet.
+    Idle,
+    /// This node dials; connection `conn` is being opened.
+    Dialing { conn: u64 },
+    /// Connection `conn` is up.
+    Up { conn: u64 },
+    /// This node dials again at `until`.
+    Backoff { until: Instant },
+}
+
+#[derive(Debug)]
+struct Link {
+    state: State,
+    queue: VecDeque<(Instant, Message)>,
+    /// The pause after the next failure.
+    backoff: Duration,
+}
+
+/// Counts of what happened on the links, for status and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Messages dropped: the queue was full, or they grew stale waiting.
+    pub dropped: u64,
+    /// Connections given up.
+    pub failures: u64,
+    /// Dials made at once because a peer in backoff was heard from.
+    pub early_dials: u64,
+}
+
+/// A node's links to its peers.
+#[derive(Debug)]
+pub struct Links {
+    me: NodeId,
+    config: LinkConfig,
+    rng: ChaCha8Rng,
+    peers: BTreeMap<NodeId, Link>,
+    next_conn: u64,
+    stats: LinkStats,
+}
+
+impl Links {
+    /// No links yet. `rng` draws the backoff's jitter.
+    pub fn new(me: NodeId, config: LinkConfig, rng: ChaCha8Rng) -> Links {
+        Links {
+            me,
+            config,
+            rng,
+            peers: BTreeMap::new(),
+            next_conn: 0,
+            stats: LinkStats::default(),
+        }
+    }
+
+    /// What happened so far.
+    pub fn stats(&self) -> LinkStats {
+        self.stats
+    }
+
+    fn dials(&self, peer: NodeId) -> bool {
+        self.me < peer
+    }
+
+    fn link(&mut self, peer: NodeId) -> &mut Link {
+        let backoff = self.config.backoff_min;
+        self.peers.entry(peer).or_insert_with(|| Link {
+            state: State::Idle,
+            queue: VecDeque::new(),
+            backoff,
+        })
+    }
+
+    /// Sends `msg` to `peer`: at once on its connection, or queued until there is
+    /// one (dialling it if this node dials and is not backing off).
+    pub fn send(&mut self, now: Instant, peer: NodeId, msg: Message, out: &mut Vec<LinkAction>) {
+        if peer == self.me {
+            return;
+        }
+        let queue_max = self.config.queue_max.max(1);
+        let link = self.link(peer);
+        if let State::Up { conn } = link.state {
+            return out.push(LinkAction::Write { peer, conn, msg });
+        }
+        let mut dropped = 0;
+        while link.queue.len() >= queue_max {
+            link.queue.pop_front();
+            dropped += 1;
+        }
+        link.queue.push_back((now, msg));
+        self.stats.dropped += dropped;
+        if self.dials(peer) && self.link(peer).state == State::Idle {
+            self.dial(peer, out);
+        }
+    }
+
+    fn dial(&mut self, peer: NodeId, out: &mut Vec<LinkAction>) {
+        self.next_conn += 1;
+        let conn = self.next_conn;
+        self.link(peer).state = State::Dialing { conn };
+        out.push(LinkAction::Dial { peer, conn });
+    }
+
+    /// `peer` was heard from by another way (a datagram, an announcement): if this
+    /// node dials and is backing off, it dials now, with the backoff reset.
+    pub fn heard_from(&mut self, now: Instant, peer: NodeId, out: &mut Vec<LinkAction>) {
+        let _ = now;
+        if !self.dials(peer) {
+            return;
+        }
+        let min = self.config.backoff_min;
+        let Some(link) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if let State::Backoff { .. } = link.state {
+            link.backoff = min;
+            self.stats.early_dials += 1;
+            self.dial(peer, out);
+        }
+    }
+
+    /// Connection `conn` this node dialled is up: what waited goes out.
+    pub fn connected(&mut self, now: Instant, peer: NodeId, conn: u64, out: &mut Vec<LinkAction>) {
+        let min = self.config.backoff_min;
+        let Some(link) = self.peers.get_mut(&peer) else {
+            return out.push(LinkAction::Close { peer, conn });
+        };
+        if link.state != (State::Dialing { conn }) {
+            return out.push(LinkAction::Close { peer, conn }); // given up meanwhile
+        }
+        link.state = State::Up { conn };
+        link.backoff = min;
+        self.flush(now, peer, conn, out);
+    }
+
+    /// `peer` (a lower id) dialled in on connection `conn`: it replaces any
+    /// older one, and what waited goes out on it.
+    pub fn accepted(&mut self, now: Instant, peer: NodeId, conn: u64, out: &mut Vec<LinkAction>) {
+        if self.dials(peer) || peer == self.me {
+            // Only the lower node dials: anything else is a confused or lying peer.
+            return out.push(LinkAction::Close { peer, conn });
+        }
+        let link = self.link(peer);
+        match link.state {
+            State::Up { conn: old } if old > conn => {
+                return out.push(LinkAction::Close { peer, conn }); // a stale one
+            }
+            State::Up { conn: old } if old != conn => out.push(LinkAction::Close { peer, conn: old }),
+            _ => {}
+        }
+        link.state = State::Up { conn };
+        self.flush(now, peer, conn, out);
+    }
+
+    fn flush(&mut self, now: Instant, peer: NodeId, conn: u64, out: &mut Vec<LinkAction>) {
+        let max_age = self.config.max_age;
+        let Some(link) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let mut stale = 0;
+        for (at, msg) in link.queue.drain(..) {
+            if now.saturating_since(at) > max_age {
+                stale += 1;
+            } else {
+                out.push(LinkAction::Write { peer, conn, msg });
+            }
+        }
+        self.stats.dropped += stale;
+    }
+
+    /// Connection `conn` to `peer` failed or ended. The dialling side backs off
+    /// before the next attempt; the accepting side waits to be dialled again.
+    pub fn failed(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        conn: u64,
+        why: LinkFailure,
+        out: &mut Vec<LinkAction>,
+    ) {
+        let dials = self.dials(peer);
+        let (min, max) = (self.config.backoff_min, self.config.backoff_max);
+        let jitter = self.rng.random_range(0.5..1.5);
+        let Some(link) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let current = matches!(link.state, State::Dialing { conn: c } | State::Up { conn: c } if c == conn);
+        if !current {
+            return; // an older connection, replaced already
+        }
+        self.stats.failures += 1;
+        if why == LinkFailure::Stalled {
+            out.push(LinkAction::Close { peer, conn });
+        }
+        if !dials {
+            link.state = State::Idle;
+            return;
+        }
+        let pause = link.backoff.mul_f64(jitter);
+        link.backoff = (link.backoff * 2).clamp(min, max);
+        link.state = State::Backoff { until: now + pause };
+    }
+
+    /// Time passed: a backoff that is over dials again if messages wait (else
+    /// the next message dials); stale messages are dropped.
+    pub fn tick(&mut self, now: Instant, out: &mut Vec<LinkAction>) {
+        let max_age = self.config.max_age;
+        let mut redial = Vec::new();
+        let mut stale = 0;
+        for (&peer, link) in self.peers.iter_mut() {
+            if matches!(link.state, State::Up { .. }) {
+                continue;
+            }
+            let before = link.queue.len();
+            link.queue
+                .retain(|(at, _)| now.saturating_since(*at) <= max_age);
+            stale += (before - link.queue.len()) as u64;
+            if let State::Backoff { until } = link.state {
+                if now >= until {
+                    link.state = State::Idle;
+                    if !link.queue.is_empty() {
+                        redial.push(peer);
+                    }
+                }
+            }
+        }
+        self.stats.dropped += stale;
+        for peer in redial {
+            self.dial(peer, out);
+        }
+    }
+
+    /// When [`tick`](Self::tick) is next needed: the end of a backoff, or the
+    /// moment the oldest waiting message grows stale.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.peers
+            .values()
+            .filter_map(|l| {
+                let stale = l.queue.front().map(|(at, _)| *at + self.config.max_age);
+                let backoff = match l.state {
+                    State::Backoff { until } => Some(until),
+                    _ => None,
+                };
+                match (stale, backoff) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            })
+            .min()
+    }
+
+    /// True when a connection to `peer` is up.
+    pub fn is_up(&self, peer: NodeId) -> bool {
+        self.peers
+            .get(&peer)
+            .is_some_and(|l| matches!(l.state, State::Up { .. }))
+    }
+
+    /// Messages waiting for `peer`.
+    pub fn queued(&self, peer: NodeId) -> usize {
+        self.peers.get(&peer).map_or(0, |l| l.queue.len())
+    }
+
+    /// Closes every connection (the node is leaving); what still waits is dropped.
+    pub fn close_all(&mut self, out: &mut Vec<LinkAction>) {
+        for (&peer, link) in self.peers.iter_mut() {
+            if let State::Up { conn } | State::Dialing { conn } = link.state {
+                out.push(LinkAction::Close { peer, conn });
+            }
+            link.state = State::Idle;
+            link.queue.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
