@@ -7,10 +7,11 @@ use crate::frames::frame;
 use crate::hooks::Hooks;
 use crate::listener::{accept_loop, Input};
 use crate::logfile::LogFile;
-use crate::peers::PeerLinks;
+use crate::peers::{DialNews, PeerLinks};
 use crate::status::Status;
 use crate::store::{Store, StoreError};
 use crate::udp::{multicast_socket, unicast_socket, MulticastConfig};
+use ringleader_core::link::{LinkConfig, LinkFailure};
 use ringleader_core::log::Log;
 use ringleader_core::wire::{
     decode_datagram, encode_datagram, ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM,
@@ -134,7 +135,13 @@ pub async fn run_node(
     let sockets = Sockets::bind(&opts).await?;
     let (inbox_tx, mut inbox) = mpsc::channel(8192);
     let cluster = opts.config.cluster.clone();
-    let peers = PeerLinks::new(opts.id, cluster.clone(), inbox_tx.clone());
+    let peers = PeerLinks::new(
+        opts.id,
+        cluster.clone(),
+        LinkConfig::for_node(&opts.config),
+        rand::random(),
+        inbox_tx.clone(),
+    );
     let accept = tokio::spawn(accept_loop(sockets.listener, cluster, inbox_tx));
     let unicast = sockets.unicast;
     let mut d = Driver::new(opts, events, data, peers, unicast.clone())?;
@@ -148,10 +155,14 @@ pub async fn run_node(
     let mut group_buf = vec![0u8; MAX_DATAGRAM];
     let mut unicast_buf = vec![0u8; MAX_DATAGRAM];
     loop {
-        let deadline = d.node.next_deadline().map_or_else(
-            || d.clock.to_tokio(ringleader_core::Instant::MAX),
-            |t| d.clock.to_tokio(t),
-        );
+        let deadline = [d.node.next_deadline(), d.peers.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or_else(
+                || d.clock.to_tokio(ringleader_core::Instant::MAX),
+                |t| d.clock.to_tokio(t),
+            );
         tokio::select! {
             () = &mut shutdown => break,
             input = inbox.recv() => match input {
@@ -168,7 +179,7 @@ pub async fn run_node(
                     d.on_datagram(unicast_buf.get(..n).unwrap_or_default(), from)?;
                 }
             }
-            () = tokio::time::sleep_until(deadline) => d.step(Event::Tick)?,
+            () = tokio::time::sleep_until(deadline) => d.on_timer()?,
         }
     }
     tracing::info!(node = %d.opts.id, "leaving");
@@ -338,15 +349,45 @@ impl Driver {
         Ok(())
     }
 
+    /// The earliest deadline came: the node's timers, and the links'.
+    fn on_timer(&mut self) -> Result<(), RuntimeError> {
+        let now = self.clock.now();
+        if self.node.next_deadline().is_some_and(|t| t <= now) {
+            self.step(Event::Tick)?;
+        }
+        let node = &self.node;
+        self.peers
+            .tick(now, |p| node.member(p).map(|m| m.info.addr));
+        Ok(())
+    }
+
+    /// A message from peer `from` arrived (by any way): its link, if backing
+    /// off, dials at once, and the node takes the message.
+    fn from_peer(&mut self, msg: Message) -> Result<(), RuntimeError> {
+        let from = msg.from();
+        let node = &self.node;
+        self.peers
+            .heard_from(self.clock.now(), from, |p| node.member(p).map(|m| m.info.addr));
+        self.step(Event::Received(msg))
+    }
+
     fn on_input(&mut self, input: Input) -> Result<(), RuntimeError> {
         match input {
-            Input::Peer(msg) => self.step(Event::Received(msg)),
+            Input::Peer(msg) => self.from_peer(msg),
             Input::PeerOpened { from, conn, tx } => {
-                self.peers.accepted(from, conn, tx);
+                self.peers.accepted(self.clock.now(), from, conn, tx);
                 Ok(())
             }
             Input::PeerClosed { from, conn } => {
-                self.peers.closed(from, conn);
+                let news = DialNews::Failed(LinkFailure::Reset);
+                self.peers.news(self.clock.now(), from, conn, news, |_| None);
+                Ok(())
+            }
+            Input::Link { peer, conn, news } => {
+                let node = &self.node;
+                self.peers.news(self.clock.now(), peer, conn, news, |p| {
+                    node.member(p).map(|m| m.info.addr)
+                });
                 Ok(())
             }
             Input::ClientOpened { id, conn, tx } => {
@@ -391,7 +432,7 @@ impl Driver {
                 if msg.from() == self.opts.id {
                     return Ok(()); // our own multicast, looped back
                 }
-                self.step(Event::Received(msg))
+                self.from_peer(msg)
             }
             Ok(Datagram::ClientProbe { client }) => {
                 if self.probe_sources.len() >= PROBE_SOURCES_MAX {
@@ -413,7 +454,7 @@ impl Driver {
 
     fn apply(&mut self, action: Action) -> Result<(), RuntimeError> {
         match action {
-            Action::Send { to, msg } => self.send(to, &msg),
+            Action::Send { to, msg } => self.send(to, msg),
             Action::Multicast(msg) => self.multicast(msg),
             Action::Persist(state) => self.store.save(&state)?,
             Action::Member { node, change } => {
@@ -443,14 +484,10 @@ impl Driver {
         Ok(())
     }
 
-    fn send(&mut self, to: NodeId, msg: &Message) {
-        let Some(addr) = self.node.member(to).map(|m| m.info.addr) else {
-            tracing::debug!(peer = %to, "no address known; message dropped");
-            return;
-        };
-        if let Some(bytes) = frame(msg) {
-            self.peers.send(to, addr, bytes);
-        }
+    fn send(&mut self, to: NodeId, msg: Message) {
+        let node = &self.node;
+        self.peers
+            .send(self.clock.now(), to, msg, |p| node.member(p).map(|m| m.info.addr));
     }
 
     fn multicast(&mut self, msg: Message) {

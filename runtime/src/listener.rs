@@ -70,6 +70,15 @@ pub enum Input {
     },
     /// A status query waits for the answer.
     Status(oneshot::Sender<Status>),
+    /// News of a connection this node dialled to a peer.
+    Link {
+        /// The peer.
+        peer: NodeId,
+        /// The connection's number (given by the core's links).
+        conn: u64,
+        /// What happened.
+        news: crate::peers::DialNews,
+    },
 }
 
 /// Accepts connections until the node's task goes away.

@@ -1,18 +1,18 @@
-//! Links to peers: one TCP connection per pair of nodes, used both ways. The node
-//! with the lower id dials (on first use; again with backoff and jitter after a
-//! failure) and reads the other's messages from the same connection; the higher
-//! one sends on the connection it accepted. Each direction is fed from a bounded
-//! queue, so a slow or dead peer never blocks the node: when the queue is full, or
-//! the lower peer has not dialled yet, the message is dropped (the core copes with
-//! loss, and the lower peer dials at its first message, a heartbeat at the latest).
+//! Peer links on real sockets. Every decision — when to dial, how long to back
+//! off, what waits and what is dropped — is made by the core's sans-IO
+//! [`Links`]; this module only opens TCP connections, moves frames, and reports
+//! back what the sockets did.
 
 use crate::envelope::Preface;
 use crate::frames::{frame, pump, FrameReader, Pumped};
 use crate::listener::Input;
-use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use ringleader_core::link::{LinkAction, LinkConfig, LinkFailure, Links};
 use ringleader_core::wire::Message;
-use ringleader_core::NodeId;
+use ringleader_core::{Instant, NodeId};
 use std::collections::BTreeMap;
+use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -20,112 +20,208 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Frames queued per peer before new ones are dropped.
-const QUEUE: usize = 4096;
+/// Frames one connection's writer holds before the link counts as stalled.
+const CONN_QUEUE: usize = 4096;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-const BACKOFF_MIN: Duration = Duration::from_millis(50);
-const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-struct Link {
-    addr: SocketAddr,
-    tx: mpsc::Sender<Vec<u8>>,
-    task: JoinHandle<()>,
+/// What became of a dial, or of a dialled connection, reported to the node.
+#[derive(Debug)]
+pub enum DialNews {
+    /// Up: frames for the peer go to `tx`.
+    Up(mpsc::Sender<Vec<u8>>),
+    /// Could not connect, or the connection ended.
+    Failed(LinkFailure),
 }
 
 /// The node's peer links.
 pub struct PeerLinks {
     me: NodeId,
     cluster: String,
-    /// Links this node dialled (to peers with a higher id).
-    links: BTreeMap<NodeId, Link>,
-    /// Links peers with a lower id dialled: (connection number, queue to it).
-    accepted: BTreeMap<NodeId, (u64, mpsc::Sender<Vec<u8>>)>,
-    /// Where messages read from dialled links go.
+    links: Links,
+    /// Connections up, by peer and number: their write queues.
+    conns: BTreeMap<(NodeId, u64), mpsc::Sender<Vec<u8>>>,
+    tasks: Vec<JoinHandle<()>>,
+    /// Where news of dialled connections and the messages read from them go.
     inbox: mpsc::Sender<Input>,
-    dropped: u64,
+    out: Vec<LinkAction>,
+    dropped_reported: u64,
 }
 
 impl PeerLinks {
-    /// No links yet; `me` and `cluster` go in every link's preface, and messages
-    /// that arrive on dialled links go to `inbox`.
-    pub fn new(me: NodeId, cluster: String, inbox: mpsc::Sender<Input>) -> Self {
+    /// No links yet; `me` and `cluster` go in every link's preface, and what
+    /// happens on dialled links goes to `inbox`.
+    pub fn new(
+        me: NodeId,
+        cluster: String,
+        config: LinkConfig,
+        seed: u64,
+        inbox: mpsc::Sender<Input>,
+    ) -> Self {
         PeerLinks {
             me,
             cluster,
-            links: BTreeMap::new(),
-            accepted: BTreeMap::new(),
+            links: Links::new(me, config, ChaCha8Rng::seed_from_u64(seed)),
+            conns: BTreeMap::new(),
+            tasks: Vec::new(),
             inbox,
-            dropped: 0,
+            out: Vec::new(),
+            dropped_reported: 0,
         }
     }
 
-    /// A lower peer dialled in: send to it on that connection from now on.
-    pub fn accepted(&mut self, from: NodeId, conn: u64, tx: mpsc::Sender<Vec<u8>>) {
-        if self.accepted.get(&from).is_none_or(|(c, _)| *c < conn) {
-            self.accepted.insert(from, (conn, tx));
-        }
+    /// When [`tick`](Self::tick) is next due.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.links.next_deadline()
     }
 
-    /// A dialled-in connection closed.
-    pub fn closed(&mut self, from: NodeId, conn: u64) {
-        if self.accepted.get(&from).is_some_and(|(c, _)| *c == conn) {
-            self.accepted.remove(&from);
-        }
+    /// Sends `msg` to `peer` (its address is looked up by `addr_of` if it must
+    /// be dialled).
+    pub fn send(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        msg: Message,
+        addr_of: impl Fn(NodeId) -> Option<SocketAddr>,
+    ) {
+        let mut out = std::mem::take(&mut self.out);
+        self.links.send(now, peer, msg, &mut out);
+        self.carry_out(now, &mut out, &addr_of);
+        self.out = out;
     }
 
-    fn dropping(&mut self, to: NodeId, why: &str) {
-        self.dropped += 1;
-        if self.dropped.is_power_of_two() {
-            tracing::warn!(peer = %to, dropped = self.dropped, "dropping messages to a peer: {why}");
-        }
+    /// `peer` was heard from (any message): a link in backoff dials at once.
+    pub fn heard_from(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        addr_of: impl Fn(NodeId) -> Option<SocketAddr>,
+    ) {
+        let mut out = std::mem::take(&mut self.out);
+        self.links.heard_from(now, peer, &mut out);
+        self.carry_out(now, &mut out, &addr_of);
+        self.out = out;
     }
 
-    /// Queues `bytes` (one frame) for peer `to` at `addr`.
-    pub fn send(&mut self, to: NodeId, addr: SocketAddr, bytes: Vec<u8>) {
-        if to < self.me {
-            // The lower peer dials; until it has, there is no link to it.
-            match self.accepted.get(&to) {
-                Some((_, tx)) => {
-                    if tx.try_send(bytes).is_err() {
-                        self.dropping(to, "its queue is full or its link closed");
+    /// Time passed.
+    pub fn tick(&mut self, now: Instant, addr_of: impl Fn(NodeId) -> Option<SocketAddr>) {
+        let mut out = std::mem::take(&mut self.out);
+        self.links.tick(now, &mut out);
+        self.carry_out(now, &mut out, &addr_of);
+        self.out = out;
+    }
+
+    /// A lower peer dialled in on listener connection `conn`.
+    pub fn accepted(&mut self, now: Instant, peer: NodeId, conn: u64, tx: mpsc::Sender<Vec<u8>>) {
+        self.conns.insert((peer, conn), tx);
+        let mut out = std::mem::take(&mut self.out);
+        self.links.accepted(now, peer, conn, &mut out);
+        self.carry_out(now, &mut out, &|_| None);
+        self.out = out;
+    }
+
+    /// News of connection `conn` to `peer`: dialled, or ended.
+    pub fn news(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        conn: u64,
+        news: DialNews,
+        addr_of: impl Fn(NodeId) -> Option<SocketAddr>,
+    ) {
+        let mut out = std::mem::take(&mut self.out);
+        match news {
+            DialNews::Up(tx) => {
+                tracing::debug!(%peer, conn, "peer link up");
+                self.conns.insert((peer, conn), tx);
+                self.links.connected(now, peer, conn, &mut out);
+            }
+            DialNews::Failed(why) => {
+                tracing::debug!(%peer, conn, ?why, "peer link down");
+                self.conns.remove(&(peer, conn));
+                self.links.failed(now, peer, conn, why, &mut out);
+            }
+        }
+        self.carry_out(now, &mut out, &addr_of);
+        self.out = out;
+    }
+
+    fn carry_out(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<LinkAction>,
+        addr_of: &dyn Fn(NodeId) -> Option<SocketAddr>,
+    ) {
+        // Carrying out may fail a connection, which may ask for more: go on
+        // until nothing is left.
+        while !out.is_empty() {
+            let mut more = Vec::new();
+            for action in out.drain(..) {
+                match action {
+                    LinkAction::Dial { peer, conn } => match addr_of(peer) {
+                        Some(addr) => self.dial(peer, conn, addr),
+                        None => self.links.failed(now, peer, conn, LinkFailure::TimedOut, &mut more),
+                    },
+                    LinkAction::Write { peer, conn, msg } => {
+                        self.write(now, peer, conn, &msg, &mut more);
+                    }
+                    LinkAction::Close { peer, conn } => {
+                        self.conns.remove(&(peer, conn));
                     }
                 }
-                None => tracing::trace!(peer = %to, "no link yet from the lower peer"),
             }
-            return;
+            *out = more;
         }
-        let stale = self
-            .links
-            .get(&to)
-            .is_some_and(|l| l.addr != addr || l.tx.is_closed());
-        if stale {
-            if let Some(old) = self.links.remove(&to) {
-                old.task.abort();
-            }
-        }
-        let (me, cluster, inbox) = (self.me, self.cluster.clone(), self.inbox.clone());
-        let link = self.links.entry(to).or_insert_with(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            let task = tokio::spawn(run_link(me, cluster, to, addr, rx, inbox));
-            Link { addr, tx, task }
-        });
-        if link.tx.try_send(bytes).is_err() {
-            self.dropping(to, "its queue is full");
-        }
+        self.report_drops();
     }
 
-    /// Stops queueing and waits (at most `grace`) for what is queued to go out:
-    /// a leaving node's last words should reach its peers.
-    pub async fn drain(self, grace: Duration) {
-        drop(self.accepted); // their writers flush what is queued, then close
-        let tasks: Vec<JoinHandle<()>> = self
-            .links
-            .into_values()
-            .map(|l| {
-                drop(l.tx);
-                l.task
-            })
-            .collect();
+    fn write(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        conn: u64,
+        msg: &Message,
+        more: &mut Vec<LinkAction>,
+    ) {
+        let Some(bytes) = frame(msg) else {
+            return;
+        };
+        let failure = match self.conns.get(&(peer, conn)).map(|tx| tx.try_send(bytes)) {
+            Some(Ok(())) => return,
+            Some(Err(mpsc::error::TrySendError::Full(_))) => LinkFailure::Stalled,
+            Some(Err(mpsc::error::TrySendError::Closed(_))) | None => LinkFailure::Reset,
+        };
+        self.conns.remove(&(peer, conn));
+        self.links.failed(now, peer, conn, failure, more);
+    }
+
+    fn dial(&mut self, peer: NodeId, conn: u64, addr: SocketAddr) {
+        self.tasks.retain(|t| !t.is_finished());
+        let link = DialledLink {
+            me: self.me,
+            cluster: self.cluster.clone(),
+            peer,
+            conn,
+            addr,
+            inbox: self.inbox.clone(),
+        };
+        self.tasks.push(tokio::spawn(link.run()));
+    }
+
+    fn report_drops(&mut self) {
+        let dropped = self.links.stats().dropped;
+        if dropped > self.dropped_reported && dropped.is_power_of_two() {
+            tracing::warn!(dropped, "dropped messages to peers (queue full or stale while a link was down)");
+        }
+        self.dropped_reported = self.dropped_reported.max(dropped);
+    }
+
+    /// Stops and waits (at most `grace`) for what is queued to go out: a
+    /// leaving node's last words should reach its peers.
+    pub async fn drain(mut self, grace: Duration) {
+        let mut out = Vec::new();
+        self.links.close_all(&mut out);
+        drop(self.conns); // writers flush what is queued, then close
+        let tasks = std::mem::take(&mut self.tasks);
         let all = async {
             for t in tasks {
                 let _ = t.await;
@@ -135,62 +231,87 @@ impl PeerLinks {
     }
 }
 
-/// Connects (again and again), writes the queue to the peer and hands what the
-/// peer sends back on the same connection to the node.
-async fn run_link(
+/// One connection this node dials.
+struct DialledLink {
     me: NodeId,
     cluster: String,
-    to: NodeId,
+    peer: NodeId,
+    conn: u64,
     addr: SocketAddr,
-    mut rx: mpsc::Receiver<Vec<u8>>,
     inbox: mpsc::Sender<Input>,
-) {
-    let mut backoff = BACKOFF_MIN;
-    let Some(preface) = frame(&Preface::Peer { from: me, cluster }) else {
-        return;
-    };
-    loop {
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                tracing::debug!(peer = %to, %addr, "peer link up");
-                backoff = BACKOFF_MIN;
-                let (read, mut write) = stream.into_split();
-                let reader = tokio::spawn(read_back(read, addr, to, inbox.clone()));
-                let ended = if write.write_all(&preface).await.is_ok() {
-                    pump(&mut write, &mut rx).await
+}
+
+impl DialledLink {
+    async fn tell(&self, news: DialNews) -> bool {
+        let input = Input::Link {
+            peer: self.peer,
+            conn: self.conn,
+            news,
+        };
+        self.inbox.send(input).await.is_ok()
+    }
+
+    /// Connects, reports the outcome, writes what the node queues, hands what
+    /// the peer sends back to the node, and reports the end.
+    async fn run(self) {
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr)).await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                let why = if e.kind() == io::ErrorKind::ConnectionRefused {
+                    LinkFailure::Refused
                 } else {
-                    Pumped::WriteFailed
+                    LinkFailure::Reset
                 };
-                if ended == Pumped::QueueClosed {
-                    let _ = write.shutdown().await;
-                    reader.abort();
-                    return;
-                }
-                reader.abort();
-                tracing::debug!(peer = %to, %addr, "peer link down; reconnecting");
+                tracing::debug!(peer = %self.peer, addr = %self.addr, "cannot connect: {e}");
+                self.tell(DialNews::Failed(why)).await;
+                return;
             }
-            Ok(Err(e)) => tracing::debug!(peer = %to, %addr, "cannot connect: {e}"),
-            Err(_) => tracing::debug!(peer = %to, %addr, "connect timed out"),
-        }
-        if rx.is_closed() {
+            Err(_) => {
+                self.tell(DialNews::Failed(LinkFailure::TimedOut)).await;
+                return;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let Some(preface) = frame(&Preface::Peer {
+            from: self.me,
+            cluster: self.cluster.clone(),
+        }) else {
+            return;
+        };
+        let (read, mut write) = stream.into_split();
+        let (tx, mut rx) = mpsc::channel(CONN_QUEUE);
+        if write.write_all(&preface).await.is_err() {
+            self.tell(DialNews::Failed(LinkFailure::Reset)).await;
             return;
         }
-        // Jitter spreads the reconnects of many nodes after a shared failure.
-        let jitter = rand::rng().random_range(0.5..1.5);
-        tokio::time::sleep(backoff.mul_f64(jitter)).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
-        // What queued up while the peer was unreachable is stale: drop it rather
-        // than replay seconds-old heartbeats.
-        while rx.try_recv().is_ok() {}
+        if !self.tell(DialNews::Up(tx)).await {
+            return;
+        }
+        let reader = tokio::spawn(read_back(
+            read,
+            self.addr,
+            (self.peer, self.conn),
+            self.inbox.clone(),
+        ));
+        let ended = pump(&mut write, &mut rx).await;
+        if ended == Pumped::QueueClosed {
+            // The node gave the connection up (or is leaving): close it cleanly.
+            let _ = write.shutdown().await;
+            reader.abort();
+            return;
+        }
+        reader.abort();
+        self.tell(DialNews::Failed(LinkFailure::Reset)).await;
     }
 }
 
-/// Hands the messages a dialled peer sends back to the node.
+/// Hands the messages a dialled peer sends back to the node; when the peer
+/// closes, says so (the writer may be idle and would not notice).
 async fn read_back(
     read: tokio::net::tcp::OwnedReadHalf,
     addr: SocketAddr,
-    from: NodeId,
+    (from, conn): (NodeId, u64),
     inbox: mpsc::Sender<Input>,
 ) {
     let mut frames = FrameReader::<Message>::new(read, addr);
@@ -203,4 +324,12 @@ async fn read_back(
             return;
         }
     }
+    let news = DialNews::Failed(LinkFailure::Reset);
+    let _ = inbox
+        .send(Input::Link {
+            peer: from,
+            conn,
+            news,
+        })
+        .await;
 }
