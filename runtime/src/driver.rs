@@ -366,8 +366,9 @@ impl Driver {
     fn from_peer(&mut self, msg: Message) -> Result<(), RuntimeError> {
         let from = msg.from();
         let node = &self.node;
-        self.peers
-            .heard_from(self.clock.now(), from, |p| node.member(p).map(|m| m.info.addr));
+        self.peers.heard_from(self.clock.now(), from, |p| {
+            node.member(p).map(|m| m.info.addr)
+        });
         self.step(Event::Received(msg))
     }
 
@@ -380,7 +381,8 @@ impl Driver {
             }
             Input::PeerClosed { from, conn } => {
                 let news = DialNews::Failed(LinkFailure::Reset);
-                self.peers.news(self.clock.now(), from, conn, news, |_| None);
+                self.peers
+                    .news(self.clock.now(), from, conn, news, |_| None);
                 Ok(())
             }
             Input::Link { peer, conn, news } => {
@@ -486,8 +488,9 @@ impl Driver {
 
     fn send(&mut self, to: NodeId, msg: Message) {
         let node = &self.node;
-        self.peers
-            .send(self.clock.now(), to, msg, |p| node.member(p).map(|m| m.info.addr));
+        self.peers.send(self.clock.now(), to, msg, |p| {
+            node.member(p).map(|m| m.info.addr)
+        });
     }
 
     fn multicast(&mut self, msg: Message) {

@@ -159,7 +159,10 @@ impl PeerLinks {
                 match action {
                     LinkAction::Dial { peer, conn } => match addr_of(peer) {
                         Some(addr) => self.dial(peer, conn, addr),
-                        None => self.links.failed(now, peer, conn, LinkFailure::TimedOut, &mut more),
+                        None => {
+                            self.links
+                                .failed(now, peer, conn, LinkFailure::TimedOut, &mut more)
+                        }
                     },
                     LinkAction::Write { peer, conn, msg } => {
                         self.write(now, peer, conn, &msg, &mut more);
@@ -210,7 +213,10 @@ impl PeerLinks {
     fn report_drops(&mut self) {
         let dropped = self.links.stats().dropped;
         if dropped > self.dropped_reported && dropped.is_power_of_two() {
-            tracing::warn!(dropped, "dropped messages to peers (queue full or stale while a link was down)");
+            tracing::warn!(
+                dropped,
+                "dropped messages to peers (queue full or stale while a link was down)"
+            );
         }
         self.dropped_reported = self.dropped_reported.max(dropped);
     }
@@ -254,24 +260,24 @@ impl DialledLink {
     /// Connects, reports the outcome, writes what the node queues, hands what
     /// the peer sends back to the node, and reports the end.
     async fn run(self) {
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr)).await
-        {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                let why = if e.kind() == io::ErrorKind::ConnectionRefused {
-                    LinkFailure::Refused
-                } else {
-                    LinkFailure::Reset
-                };
-                tracing::debug!(peer = %self.peer, addr = %self.addr, "cannot connect: {e}");
-                self.tell(DialNews::Failed(why)).await;
-                return;
-            }
-            Err(_) => {
-                self.tell(DialNews::Failed(LinkFailure::TimedOut)).await;
-                return;
-            }
-        };
+        let stream =
+            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    let why = if e.kind() == io::ErrorKind::ConnectionRefused {
+                        LinkFailure::Refused
+                    } else {
+                        LinkFailure::Reset
+                    };
+                    tracing::debug!(peer = %self.peer, addr = %self.addr, "cannot connect: {e}");
+                    self.tell(DialNews::Failed(why)).await;
+                    return;
+                }
+                Err(_) => {
+                    self.tell(DialNews::Failed(LinkFailure::TimedOut)).await;
+                    return;
+                }
+            };
         let _ = stream.set_nodelay(true);
         let Some(preface) = frame(&Preface::Peer {
             from: self.me,
