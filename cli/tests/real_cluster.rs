@@ -341,5 +341,8 @@ fn piped_chat_waits_for_room_and_never_drops_a_line() {
         &["--server", &addrs[0], "--linger", "1s"],
     );
     alone.say("hello?");
-    assert!(!alone.finish().success(), "unacknowledged lines exit non-zero");
+    assert!(
+        !alone.finish().success(),
+        "unacknowledged lines exit non-zero"
+    );
 }

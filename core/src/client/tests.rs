@@ -76,7 +76,9 @@ fn a_full_buffer_refuses_with_a_clear_error_and_drops_nothing() {
             leader: false
         }
     );
-    assert!(err.to_string().contains("the buffer is full (3 messages wait for a leader)"));
+    assert!(err
+        .to_string()
+        .contains("the buffer is full (3 messages wait for a leader)"));
     assert!(c.is_full());
     assert_eq!(c.unacked(), 3);
     assert!(chats(&out).is_empty(), "nothing is sent without a leader");
@@ -232,7 +234,11 @@ fn a_resuming_client_names_what_it_saw_and_takes_a_rewrite_notice() {
     let mut out = Vec::new();
     connect(&mut c, 2, &mut out);
     let entries = (1..=4).map(|i| entry_of(i, 1, 2, 9, i)).collect();
-    c.step(at(5), ClientEvent::Received(ServerMsg::Entries(entries)), &mut out);
+    c.step(
+        at(5),
+        ClientEvent::Received(ServerMsg::Entries(entries)),
+        &mut out,
+    );
     assert_eq!(c.next_index(), 5);
     // The leader goes; the client greets the next one with the runs it saw.
     c.step(at(6), ClientEvent::Disconnected, &mut out);
@@ -240,7 +246,9 @@ fn a_resuming_client_names_what_it_saw_and_takes_a_rewrite_notice() {
     c.step(at(7), here(3), &mut out);
     c.step(at(401), ClientEvent::Connected, &mut out);
     let seen = out.iter().find_map(|a| match a {
-        ClientAction::Send(ClientMsg::Hello { seen, from_index, .. }) => Some((seen.clone(), *from_index)),
+        ClientAction::Send(ClientMsg::Hello {
+            seen, from_index, ..
+        }) => Some((seen.clone(), *from_index)),
         _ => None,
     });
     let (seen, from_index) = seen.expect("a hello");
@@ -264,7 +272,11 @@ fn a_resuming_client_names_what_it_saw_and_takes_a_rewrite_notice() {
     assert_eq!(c.next_index(), 3, "the merged history streams from 3");
     let merged = vec![entry_of(3, 2, 3, 8, 1)];
     out.clear();
-    c.step(at(403), ClientEvent::Received(ServerMsg::Entries(merged)), &mut out);
+    c.step(
+        at(403),
+        ClientEvent::Received(ServerMsg::Entries(merged)),
+        &mut out,
+    );
     assert_eq!(c.next_index(), 4);
 }
 
@@ -276,7 +288,11 @@ fn acknowledged_messages_a_new_leader_lacks_are_resent_first_in_order() {
     for _ in 0..5 {
         c.send(at(2), "m", &mut out).unwrap();
     }
-    c.step(at(3), ClientEvent::Received(ServerMsg::Ack { seq: 3 }), &mut out);
+    c.step(
+        at(3),
+        ClientEvent::Received(ServerMsg::Ack { seq: 3 }),
+        &mut out,
+    );
     assert_eq!(c.unacked(), 2);
     c.step(at(6), ClientEvent::Disconnected, &mut out);
     c.step(at(7), here(3), &mut out);
@@ -294,5 +310,9 @@ fn acknowledged_messages_a_new_leader_lacks_are_resent_first_in_order() {
         }),
         &mut out,
     );
-    assert_eq!(chats(&out), vec![2, 3, 4, 5], "acknowledged #2 and #3 go first");
+    assert_eq!(
+        chats(&out),
+        vec![2, 3, 4, 5],
+        "acknowledged #2 and #3 go first"
+    );
 }

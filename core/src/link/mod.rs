@@ -251,7 +251,9 @@ impl Links {
             State::Up { conn: old } if old > conn => {
                 return out.push(LinkAction::Close { peer, conn }); // a stale one
             }
-            State::Up { conn: old } if old != conn => out.push(LinkAction::Close { peer, conn: old }),
+            State::Up { conn: old } if old != conn => {
+                out.push(LinkAction::Close { peer, conn: old })
+            }
             _ => {}
         }
         link.state = State::Up { conn };
@@ -265,7 +267,7 @@ impl Links {
         };
         let mut stale = 0;
         for (at, msg) in link.queue.drain(..) {
-            if now.saturating_since(at) > max_age {
+            if now.saturating_since(at) >= max_age {
                 stale += 1;
             } else {
                 out.push(LinkAction::Write { peer, conn, msg });
@@ -290,7 +292,8 @@ impl Links {
         let Some(link) = self.peers.get_mut(&peer) else {
             return;
         };
-        let current = matches!(link.state, State::Dialing { conn: c } | State::Up { conn: c } if c == conn);
+        let current =
+            matches!(link.state, State::Dialing { conn: c } | State::Up { conn: c } if c == conn);
         if !current {
             return; // an older connection, replaced already
         }
@@ -319,7 +322,7 @@ impl Links {
             }
             let before = link.queue.len();
             link.queue
-                .retain(|(at, _)| now.saturating_since(*at) <= max_age);
+                .retain(|(at, _)| now.saturating_since(*at) < max_age);
             stale += (before - link.queue.len()) as u64;
             if let State::Backoff { until } = link.state {
                 if now >= until {

@@ -70,7 +70,13 @@ fn the_higher_node_waits_to_be_dialled_and_keeps_what_it_has_to_say() {
     // A lower peer that claims to be higher is refused.
     out.clear();
     l.accepted(at(6), NodeId(9), 41, &mut out);
-    assert_eq!(out, vec![LinkAction::Close { peer: NodeId(9), conn: 41 }]);
+    assert_eq!(
+        out,
+        vec![LinkAction::Close {
+            peer: NodeId(9),
+            conn: 41
+        }]
+    );
 }
 
 #[test]
@@ -139,6 +145,12 @@ fn a_stalled_connection_is_closed_and_an_old_one_failing_changes_nothing() {
     l.failed(at(2), NodeId(2), conn + 99, LinkFailure::Reset, &mut out);
     assert!(l.is_up(NodeId(2)), "an unknown connection's end is ignored");
     l.failed(at(2), NodeId(2), conn, LinkFailure::Stalled, &mut out);
-    assert_eq!(out, vec![LinkAction::Close { peer: NodeId(2), conn }]);
+    assert_eq!(
+        out,
+        vec![LinkAction::Close {
+            peer: NodeId(2),
+            conn
+        }]
+    );
     assert!(!l.is_up(NodeId(2)));
 }

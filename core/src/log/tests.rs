@@ -199,9 +199,9 @@ fn slices_are_bounded_by_the_log() {
 
 /// Branches of a split brain: finding the shared prefix, rewriting.
 mod branches {
-    use crate::log::*;
     use crate::id::NodeId;
     use crate::log::ClientMsgId;
+    use crate::log::*;
     use crate::time::Instant;
 
     fn stamp(epoch: u64, leader: u32) -> Stamp {
@@ -269,7 +269,11 @@ mod branches {
         assert_eq!(b.commit_index(), 5);
         assert_eq!(b.rewrites(), 1);
         assert_eq!(b.take_rewritten_from(), Some(4));
-        assert_eq!(b.client_position(7), (0, 0), "the old branch's client is gone");
+        assert_eq!(
+            b.client_position(7),
+            (0, 0),
+            "the old branch's client is gone"
+        );
         assert_eq!(b.client_position(8), (2, 5));
     }
 }

@@ -317,7 +317,9 @@ impl ReplicationChecker {
                         "client_order",
                         at,
                         Vec::new(),
-                        format!("c{id} was told its history was rewritten from {from} under quorum"),
+                        format!(
+                            "c{id} was told its history was rewritten from {from} under quorum"
+                        ),
                     );
                 }
             }
@@ -362,7 +364,12 @@ impl ReplicationChecker {
         // its longest copy, whose last stamp stands for all of it.
         let longest = live
             .iter()
-            .map(|n| (n.log().commit_index(), n.log().stamp_at(n.log().commit_index())))
+            .map(|n| {
+                (
+                    n.log().commit_index(),
+                    n.log().stamp_at(n.log().commit_index()),
+                )
+            })
             .max_by_key(|(c, _)| *c);
         let (total, tip) = if self.strict {
             (self.history.len() as u64, None)
