@@ -61,90 +61,107 @@ fn clock_of(e: &Entry) -> String {
     )
 }
 
-/// Prints one update; `false` when it is not worth printing.
+/// Prints one update, as JSON or as text, unless it is not worth printing.
 fn show(update: &ChatUpdate, as_json: bool) {
-    let line: Option<String> = match (update, as_json) {
-        (ChatUpdate::Output(ClientOutput::Entry(e)), _) if e.is_marker() => None,
-        (ChatUpdate::Output(ClientOutput::Entry(e)), true) => Some(entry_json(e).to_string()),
-        (ChatUpdate::Output(ClientOutput::Entry(e)), false) => {
-            Some(format!("[{}] {}: {}", clock_of(e), e.author, text_of(e)))
-        }
-        (ChatUpdate::Output(ClientOutput::History(entries)), true) => Some(
+    let line = if as_json {
+        json_line(update)
+    } else {
+        text_line(update)
+    };
+    if let Some(line) = line {
+        println!("{line}");
+    }
+}
+
+/// One update as a JSON object, or `None` when it is not shown.
+fn json_line(update: &ChatUpdate) -> Option<String> {
+    match update {
+        ChatUpdate::Output(ClientOutput::Entry(e)) if e.is_marker() => None,
+        ChatUpdate::Output(ClientOutput::Entry(e)) => Some(entry_json(e).to_string()),
+        ChatUpdate::Output(ClientOutput::History(entries)) => Some(
             json!({"event": "history", "entries": entries.iter().map(entry_json).collect::<Vec<_>>()})
                 .to_string(),
         ),
-        (ChatUpdate::Output(ClientOutput::History(entries)), false) => Some(
+        ChatUpdate::Output(ClientOutput::Presence { user, joined }) => Some(
+            json!({"event": if *joined { "join" } else { "leave" }, "user": user}).to_string(),
+        ),
+        ChatUpdate::Output(ClientOutput::Connected { leader, epoch, users }) => Some(
+            json!({"event": "leader", "leader": leader.0, "epoch": epoch, "users": users}).to_string(),
+        ),
+        ChatUpdate::Output(ClientOutput::LeaderChanged { old, new, epoch }) => Some(
+            json!({"event": "leader_changed", "old": old.0, "leader": new.0, "epoch": epoch}).to_string(),
+        ),
+        ChatUpdate::Output(ClientOutput::LeaderLost { reason }) => {
+            Some(json!({"event": "leader_lost", "reason": reason}).to_string())
+        }
+        ChatUpdate::Output(ClientOutput::Acked { seq }) => {
+            Some(json!({"event": "acked", "seq": seq}).to_string())
+        }
+        ChatUpdate::Output(ClientOutput::Rewritten { from }) => {
+            Some(json!({"event": "rewritten", "from": from}).to_string())
+        }
+        ChatUpdate::Output(ClientOutput::Refused(why)) => {
+            Some(json!({"event": "refused", "reason": why}).to_string())
+        }
+        ChatUpdate::Refused(e) => Some(json!({"event": "not_sent", "reason": e.to_string()}).to_string()),
+        ChatUpdate::Status { leader, unacked, next_index } => Some(
+            json!({"event": "status", "leader": leader.map(|l| l.0 .0), "epoch": leader.map(|l| l.1),
+                   "unacked": unacked, "seen": next_index.saturating_sub(1)})
+            .to_string(),
+        ),
+        ChatUpdate::Unreachable { server, error } => Some(
+            json!({"event": "unreachable", "server": server.to_string(), "error": error}).to_string(),
+        ),
+        ChatUpdate::NoSession => Some(json!({"event": "no_session"}).to_string()),
+    }
+}
+
+/// One update as a line of text, or `None` when it is not shown.
+fn text_line(update: &ChatUpdate) -> Option<String> {
+    match update {
+        ChatUpdate::Output(ClientOutput::Entry(e)) if e.is_marker() => None,
+        ChatUpdate::Output(ClientOutput::Entry(e)) => {
+            Some(format!("[{}] {}: {}", clock_of(e), e.author, text_of(e)))
+        }
+        ChatUpdate::Output(ClientOutput::History(entries)) => Some(
             std::iter::once(format!("-- last {} messages --", entries.len()))
                 .chain(entries.iter().map(|e| format!("#{} [{}] {}: {}", e.index, clock_of(e), e.author, text_of(e))))
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),
-        (ChatUpdate::Output(ClientOutput::Presence { user, joined }), true) => Some(
-            json!({"event": if *joined { "join" } else { "leave" }, "user": user}).to_string(),
-        ),
-        (ChatUpdate::Output(ClientOutput::Presence { user, joined }), false) => Some(format!(
+        ChatUpdate::Output(ClientOutput::Presence { user, joined }) => Some(format!(
             "* {user} {}",
             if *joined { "joined" } else { "left" }
         )),
-        (ChatUpdate::Output(ClientOutput::Connected { leader, epoch, users }), true) => Some(
-            json!({"event": "leader", "leader": leader.0, "epoch": epoch, "users": users}).to_string(),
-        ),
-        (ChatUpdate::Output(ClientOutput::Connected { leader, epoch, users }), false) => Some(format!(
+        ChatUpdate::Output(ClientOutput::Connected { leader, epoch, users }) => Some(format!(
             "* connected to leader {leader} (epoch {epoch}); here: {}",
             users.join(", ")
         )),
-        (ChatUpdate::Output(ClientOutput::LeaderChanged { old, new, epoch }), true) => Some(
-            json!({"event": "leader_changed", "old": old.0, "leader": new.0, "epoch": epoch}).to_string(),
-        ),
-        (ChatUpdate::Output(ClientOutput::LeaderChanged { old, new, epoch }), false) => {
+        ChatUpdate::Output(ClientOutput::LeaderChanged { old, new, epoch }) => {
             Some(format!("* the leader changed: {old} -> {new} (epoch {epoch})"))
         }
-        (ChatUpdate::Output(ClientOutput::LeaderLost { reason }), true) => {
-            Some(json!({"event": "leader_lost", "reason": reason}).to_string())
-        }
-        (ChatUpdate::Output(ClientOutput::LeaderLost { reason }), false) => {
+        ChatUpdate::Output(ClientOutput::LeaderLost { reason }) => {
             Some(format!("* lost the leader ({reason}); looking for the next one"))
         }
-        (ChatUpdate::Output(ClientOutput::Acked { seq }), true) => {
-            Some(json!({"event": "acked", "seq": seq}).to_string())
-        }
-        (ChatUpdate::Output(ClientOutput::Acked { .. }), false) => None,
-        (ChatUpdate::Output(ClientOutput::Rewritten { from }), true) => {
-            Some(json!({"event": "rewritten", "from": from}).to_string())
-        }
-        (ChatUpdate::Output(ClientOutput::Rewritten { from }), false) => Some(format!(
+        ChatUpdate::Output(ClientOutput::Acked { .. }) => None,
+        ChatUpdate::Output(ClientOutput::Rewritten { from }) => Some(format!(
             "* a split brain healed: the history you saw parts from the merged one after #{}; the merged history follows from #{from}",
             from.saturating_sub(1)
         )),
-        (ChatUpdate::Output(ClientOutput::Refused(why)), true) => {
-            Some(json!({"event": "refused", "reason": why}).to_string())
-        }
-        (ChatUpdate::Output(ClientOutput::Refused(why)), false) => Some(format!("! refused: {why}")),
-        (ChatUpdate::Refused(e), true) => Some(json!({"event": "not_sent", "reason": e.to_string()}).to_string()),
-        (ChatUpdate::Refused(e), false) => Some(format!("! {e}")),
-        (ChatUpdate::Status { leader, unacked, next_index }, true) => Some(
-            json!({"event": "status", "leader": leader.map(|l| l.0 .0), "epoch": leader.map(|l| l.1),
-                   "unacked": unacked, "seen": next_index.saturating_sub(1)})
-            .to_string(),
-        ),
-        (ChatUpdate::Status { leader, unacked, next_index }, false) => Some(match leader {
+        ChatUpdate::Output(ClientOutput::Refused(why)) => Some(format!("! refused: {why}")),
+        ChatUpdate::Refused(e) => Some(format!("! {e}")),
+        ChatUpdate::Status { leader, unacked, next_index } => Some(match leader {
             Some((l, e)) => format!(
                 "* leader {l} (epoch {e}); {unacked} messages waiting for acknowledgement; seen up to #{}",
                 next_index.saturating_sub(1)
             ),
             None => format!("* no leader yet; {unacked} messages waiting"),
         }),
-        (ChatUpdate::Unreachable { server, error }, true) => Some(
-            json!({"event": "unreachable", "server": server.to_string(), "error": error}).to_string(),
-        ),
-        (ChatUpdate::Unreachable { server, error }, false) => {
+        ChatUpdate::Unreachable { server, error } => {
             Some(format!("! cannot reach {server}: {error}; still trying"))
         }
-        (ChatUpdate::NoSession, true) => Some(json!({"event": "no_session"}).to_string()),
-        (ChatUpdate::NoSession, false) => Some("! no leader reachable right now; try again".into()),
-    };
-    if let Some(line) = line {
-        println!("{line}");
+        ChatUpdate::NoSession => Some("! no leader reachable right now; try again".into()),
+
     }
 }
 

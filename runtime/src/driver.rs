@@ -7,11 +7,11 @@ use crate::frames::frame;
 use crate::hooks::Hooks;
 use crate::listener::{accept_loop, Input};
 use crate::logfile::LogFile;
-use crate::peers::{DialNews, PeerLinks};
+use crate::peers::PeerLinks;
 use crate::status::Status;
 use crate::store::{Store, StoreError};
 use crate::udp::{multicast_socket, unicast_socket, MulticastConfig};
-use ringleader_core::link::{LinkConfig, LinkFailure};
+use ringleader_core::link::LinkConfig;
 use ringleader_core::log::Log;
 use ringleader_core::wire::{
     decode_datagram, encode_datagram, ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM,
@@ -363,10 +363,10 @@ impl Driver {
 
     /// A message from peer `from` arrived (by any way): its link, if backing
     /// off, dials at once, and the node takes the message.
-    fn from_peer(&mut self, msg: Message) -> Result<(), RuntimeError> {
-        let from = msg.from();
+    fn on_peer_message(&mut self, msg: Message) -> Result<(), RuntimeError> {
+        let (from, life) = (msg.from(), msg.sender().incarnation);
         let node = &self.node;
-        self.peers.heard_from(self.clock.now(), from, |p| {
+        self.peers.heard_from(self.clock.now(), from, life, |p| {
             node.member(p).map(|m| m.info.addr)
         });
         self.step(Event::Received(msg))
@@ -374,17 +374,7 @@ impl Driver {
 
     fn on_input(&mut self, input: Input) -> Result<(), RuntimeError> {
         match input {
-            Input::Peer(msg) => self.from_peer(msg),
-            Input::PeerOpened { from, conn, tx } => {
-                self.peers.accepted(self.clock.now(), from, conn, tx);
-                Ok(())
-            }
-            Input::PeerClosed { from, conn } => {
-                let news = DialNews::Failed(LinkFailure::Reset);
-                self.peers
-                    .news(self.clock.now(), from, conn, news, |_| None);
-                Ok(())
-            }
+            Input::Peer(msg) => self.on_peer_message(msg),
             Input::Link { peer, conn, news } => {
                 let node = &self.node;
                 self.peers.news(self.clock.now(), peer, conn, news, |p| {
@@ -434,7 +424,7 @@ impl Driver {
                 if msg.from() == self.opts.id {
                     return Ok(()); // our own multicast, looped back
                 }
-                self.from_peer(msg)
+                self.on_peer_message(msg)
             }
             Ok(Datagram::ClientProbe { client }) => {
                 if self.probe_sources.len() >= PROBE_SOURCES_MAX {

@@ -16,9 +16,6 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Frames queued towards one client before it counts as too slow and is closed.
 pub const CLIENT_QUEUE: usize = 4096;
-/// Frames queued towards a peer on the connection it dialled, before new ones are
-/// dropped.
-pub const PEER_QUEUE: usize = 4096;
 const PREFACE_MAX: usize = 4096;
 const PREFACE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -27,22 +24,6 @@ const PREFACE_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum Input {
     /// A message from a peer.
     Peer(Message),
-    /// A peer (with a lower id) dialled in; `tx` carries frames back to it.
-    PeerOpened {
-        /// The peer.
-        from: NodeId,
-        /// This connection's number.
-        conn: u64,
-        /// Frames to the peer.
-        tx: mpsc::Sender<Vec<u8>>,
-    },
-    /// A dialled-in peer connection closed.
-    PeerClosed {
-        /// The peer.
-        from: NodeId,
-        /// The connection.
-        conn: u64,
-    },
     /// A client connected; `tx` carries frames to it.
     ClientOpened {
         /// The client.
@@ -149,7 +130,10 @@ async fn serve(
     }
 }
 
-/// A peer's link: its frames go to the node, the node's to it.
+/// A connection a peer dialled to talk to this node: read only, its frames go
+/// to the node. This node answers on a connection of its own (see the core's
+/// `link` module); the write half is held, not shut, so the peer does not take
+/// an end of stream for the end of the connection.
 async fn serve_peer(
     read: OwnedReadHalf,
     write: OwnedWriteHalf,
@@ -158,15 +142,7 @@ async fn serve_peer(
     from: NodeId,
     inbox: mpsc::Sender<Input>,
 ) {
-    let (tx, rx) = mpsc::channel(PEER_QUEUE);
-    tokio::spawn(write_queued(write, rx));
-    if inbox
-        .send(Input::PeerOpened { from, conn, tx })
-        .await
-        .is_err()
-    {
-        return;
-    }
+    tracing::debug!(%peer, node = %from, conn, "peer dialled in");
     let mut frames = FrameReader::<Message>::new(read, peer);
     while let Some(msg) = frames.next().await {
         if msg.from() != from {
@@ -177,7 +153,8 @@ async fn serve_peer(
             return;
         }
     }
-    let _ = inbox.send(Input::PeerClosed { from, conn }).await;
+    drop(write);
+    tracing::debug!(%peer, node = %from, conn, "peer's connection ended");
 }
 
 /// A chat client's connection.

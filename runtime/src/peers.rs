@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use ringleader_core::link::{LinkAction, LinkConfig, LinkFailure, Links};
 use ringleader_core::wire::Message;
-use ringleader_core::{Instant, NodeId};
+use ringleader_core::{Incarnation, Instant, NodeId};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
@@ -89,15 +89,17 @@ impl PeerLinks {
         self.out = out;
     }
 
-    /// `peer` was heard from (any message): a link in backoff dials at once.
+    /// `peer` was heard from (any message) in life `life`: a link in backoff
+    /// dials at once, one up to an older life dials anew.
     pub fn heard_from(
         &mut self,
         now: Instant,
         peer: NodeId,
+        life: Incarnation,
         addr_of: impl Fn(NodeId) -> Option<SocketAddr>,
     ) {
         let mut out = std::mem::take(&mut self.out);
-        self.links.heard_from(now, peer, &mut out);
+        self.links.heard_from(now, peer, life, &mut out);
         self.carry_out(now, &mut out, &addr_of);
         self.out = out;
     }
@@ -107,15 +109,6 @@ impl PeerLinks {
         let mut out = std::mem::take(&mut self.out);
         self.links.tick(now, &mut out);
         self.carry_out(now, &mut out, &addr_of);
-        self.out = out;
-    }
-
-    /// A lower peer dialled in on listener connection `conn`.
-    pub fn accepted(&mut self, now: Instant, peer: NodeId, conn: u64, tx: mpsc::Sender<Vec<u8>>) {
-        self.conns.insert((peer, conn), tx);
-        let mut out = std::mem::take(&mut self.out);
-        self.links.accepted(now, peer, conn, &mut out);
-        self.carry_out(now, &mut out, &|_| None);
         self.out = out;
     }
 

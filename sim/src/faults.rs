@@ -14,8 +14,12 @@ use std::time::Duration;
 /// One fault, applied at a virtual time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Fault {
-    /// The node stops at once; its in-memory state is gone.
+    /// The node's machine dies: it stops at once, its in-memory state is gone,
+    /// and it falls silent: connections to it hang and dials to it time out.
     Crash(NodeId),
+    /// The node's process dies (`kill -9`) on a machine that stays up: its
+    /// connections are reset and dials to it are refused until it restarts.
+    Kill(NodeId),
     /// The node starts again with fresh memory and whatever it persisted. A node
     /// that is up is crashed first.
     Restart(NodeId),
@@ -58,6 +62,7 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Fault::Crash(n) => write!(f, "crash {n}"),
+            Fault::Kill(n) => write!(f, "kill {n}"),
             Fault::Restart(n) => write!(f, "restart {n}"),
             Fault::Leave(n) => write!(f, "leave {n}"),
             Fault::Partition(groups) => {
@@ -80,7 +85,7 @@ impl fmt::Display for Fault {
     }
 }
 
-/// Reads a fault as [`Fault`]'s `Display` writes it: `crash n3`, `restart n3`,
+/// Reads a fault as [`Fault`]'s `Display` writes it: `crash n3`, `kill n3`, `restart n3`,
 /// `leave n3`, `partition n1,n2 | n3,n4`, `cut n1->n2`, `heal`, `skew n2 +500ppm`,
 /// `pause n2 for 3s`, `client c1 leaves`.
 impl FromStr for Fault {
@@ -97,6 +102,7 @@ impl FromStr for Fault {
         };
         match verb {
             "crash" => Ok(Fault::Crash(one_node("crash")?)),
+            "kill" => Ok(Fault::Kill(one_node("kill")?)),
             "restart" => Ok(Fault::Restart(one_node("restart")?)),
             "leave" => Ok(Fault::Leave(one_node("leave")?)),
             "heal" if rest.is_empty() => Ok(Fault::Heal),
@@ -125,7 +131,7 @@ impl FromStr for Fault {
             }
             "" => Err("an empty fault".to_owned()),
             other => Err(format!(
-                "unknown fault '{other}' (expected crash, restart, leave, partition, cut, heal, skew, pause or client)"
+                "unknown fault '{other}' (expected crash, kill, restart, leave, partition, cut, heal, skew, pause or client)"
             )),
         }
     }
@@ -212,7 +218,8 @@ pub enum FaultProfile {
     /// partition into two groups, or a clock drifting by up to 0.05 %; the last 10 s
     /// stay quiet.
     Light,
-    /// Every 1-5 s, overlapping: crashes with quick or slow restarts (never all nodes
+    /// Every 1-5 s, overlapping: crashes of machines or kills of processes with
+    /// quick or slow restarts (never all nodes
     /// down), graceful leaves, partitions into up to three groups, one-way cuts, and
     /// clocks drifting by up to 0.5 %.
     Heavy,
@@ -370,6 +377,8 @@ impl Generator {
                     let back = (t + self.secs(0.2, 6.0)).min(last);
                     let fault = if self.rng.random_bool(0.2) {
                         Fault::Leave(n)
+                    } else if self.rng.random_bool(0.5) {
+                        Fault::Kill(n)
                     } else {
                         Fault::Crash(n)
                     };
@@ -410,7 +419,7 @@ impl Generator {
 /// The nodes a fault names.
 pub fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
     match fault {
-        Fault::Crash(n) | Fault::Restart(n) | Fault::Leave(n) => vec![*n],
+        Fault::Crash(n) | Fault::Kill(n) | Fault::Restart(n) | Fault::Leave(n) => vec![*n],
         Fault::Skew { node, .. } | Fault::Pause { node, .. } => vec![*node],
         Fault::Cut { from, to } => vec![*from, *to],
         Fault::Partition(groups) => groups.iter().flatten().copied().collect(),
@@ -455,7 +464,7 @@ mod tests {
                 for f in &plan {
                     assert!(f.at < Instant::ZERO + end);
                     match &f.fault {
-                        Fault::Crash(n) | Fault::Leave(n) => {
+                        Fault::Crash(n) | Fault::Kill(n) | Fault::Leave(n) => {
                             down.insert(*n);
                             assert!(down.len() < 3, "seed {seed}: all nodes down");
                         }

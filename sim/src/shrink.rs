@@ -286,6 +286,7 @@ fn without_node(config: &SimConfig, gone: NodeId) -> SimConfig {
         .filter_map(|f| {
             let fault = match &f.fault {
                 Fault::Crash(n) => Fault::Crash(renumber(*n)?),
+                Fault::Kill(n) => Fault::Kill(renumber(*n)?),
                 Fault::Restart(n) => Fault::Restart(renumber(*n)?),
                 Fault::Leave(n) => Fault::Leave(renumber(*n)?),
                 Fault::Skew { node, drift_ppm } => Fault::Skew {

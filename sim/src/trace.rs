@@ -391,6 +391,15 @@ impl<'w> Tracer<'w> {
         self.line(format_args!("{at:>12} c{client} * {what}\n"));
     }
 
+    /// Something happened on a peer link of `node` (to `peer`): dialled, up,
+    /// accepted, refused, reset, timed out.
+    pub fn link(&mut self, at: Instant, node: NodeId, peer: NodeId, what: &str) {
+        self.head(at, 13, node);
+        self.digest.word(u64::from(peer.0));
+        self.digest.value(what);
+        self.line(format_args!("{at:>12} {node} ~ link {peer} {what}\n"));
+    }
+
     /// A paused node carries on.
     pub fn resume(&mut self, at: Instant, node: NodeId) {
         self.record(|| Record::Fault {

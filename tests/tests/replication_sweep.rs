@@ -1,9 +1,9 @@
-//! Replication swept over many seeds with clients: under `quorum` with random
-//! crashes, restarts, partitions and loss; under `bully` and `ring` with crashes,
-//! restarts and loss but no partitions (two leaders during a partition are their
-//! documented limit). Every run must keep every invariant, checked on every step,
-//! and close with every acknowledged message on every live node and every client
-//! drained and caught up.
+//! Replication swept over many seeds with clients, under every algorithm, with
+//! random crashes, kills, restarts, loss, and (in a second sweep) partitions and
+//! one-way cuts: under `bully` and `ring` two leaders may serve during a
+//! partition, and their branches are merged when it heals. Every run must keep
+//! every invariant, checked on every step, and close with every acknowledged
+//! message on every live node and every client drained and caught up.
 
 use ringleader_core::{Algorithm, Config};
 use ringleader_sim::{FaultProfile, NetworkConfig, SimConfig};
@@ -56,6 +56,16 @@ fn bully_loses_no_acknowledged_message_under_crashes_and_loss() {
 #[test]
 fn ring_loses_no_acknowledged_message_under_crashes_and_loss() {
     sweep_and_check(Algorithm::Ring, false, 0..1000);
+}
+
+#[test]
+fn bully_heals_split_brains_and_loses_nothing_under_partitions() {
+    sweep_and_check(Algorithm::Bully, true, 0..1000);
+}
+
+#[test]
+fn ring_heals_split_brains_and_loses_nothing_under_partitions() {
+    sweep_and_check(Algorithm::Ring, true, 0..1000);
 }
 
 /// A run that once broke an invariant, kept as a regression test for its bug.

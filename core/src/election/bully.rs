@@ -51,11 +51,11 @@ impl Bully {
     fn handle_verdict(&mut self, cx: &mut AlgoCtx<'_>, verdict: Verdict) {
         match verdict {
             Verdict::Followed => self.phase = Phase::Idle,
-            Verdict::Challenge | Verdict::Conflict => {
+            Verdict::Challenge => {
                 self.phase = Phase::Idle;
                 self.start_election(cx);
             }
-            Verdict::Stale => {}
+            Verdict::Stale | Verdict::Kept => {}
         }
     }
 }

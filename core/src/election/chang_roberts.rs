@@ -96,12 +96,12 @@ impl ChangRoberts {
                 self.participant_until = None;
                 true
             }
-            Verdict::Challenge | Verdict::Conflict => {
+            Verdict::Challenge => {
                 self.participant_until = None;
                 self.start_election(cx);
                 false
             }
-            Verdict::Stale => false,
+            Verdict::Stale | Verdict::Kept => false,
         }
     }
 }

@@ -11,8 +11,11 @@ pub(crate) enum Verdict {
     Followed,
     /// Followed, but this node outranks the claimant: challenge it.
     Challenge,
-    /// Two leaders in one epoch: elect again.
-    Conflict,
+    /// Two leaders in one epoch, and the one followed outranks the claimant:
+    /// kept. (An election would not settle it: both leaders answer one with
+    /// their claim, and a node that re-elects at every such claim feeds a storm
+    /// of elections while the two have not heard of each other.)
+    Kept,
     /// An older epoch: ignored.
     Stale,
 }
@@ -24,7 +27,19 @@ pub(crate) fn ranked_claim(cx: &mut AlgoCtx<'_>, from: &NodeInfo, epoch: u64) ->
         return Verdict::Stale;
     }
     if epoch == cx.lead.epoch && cx.lead.leader.is_some() && cx.lead.leader != Some(from.id) {
-        return Verdict::Conflict;
+        // Two leaders of one epoch that have not heard of each other yet: the
+        // higher-ranked one is followed, by this node and, once the two meet
+        // (its claims reach the other), by the lower one too.
+        let current = cx.lead.leader.and_then(|l| {
+            if l == cx.me.id {
+                Some(cx.my_rank())
+            } else {
+                cx.view.get(l).map(|m| cx.rank_of(&m.info))
+            }
+        });
+        if current.is_some_and(|rank| rank > cx.rank_of(from)) {
+            return Verdict::Kept;
+        }
     }
     cx.follow(from.id, epoch);
     // While settling, the view may still miss higher nodes: the end of the settle

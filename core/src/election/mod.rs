@@ -10,8 +10,10 @@
 //! message is repaired by the next heartbeat, and two leaders of a healed partition
 //! meet within one heartbeat interval. What a node does with a claim is the
 //! algorithm's business: under `bully` and `ring` a newer epoch is followed (and
-//! challenged if the claimant ranks below this node), a second leader in the same
-//! epoch starts a new election; under `quorum` a term at least as new is followed.
+//! challenged if the claimant ranks below this node); of two leaders in the same
+//! epoch (they have not heard of each other yet) the higher-ranked is followed,
+//! without an election, which both would answer with their claim; under `quorum`
+//! a term at least as new is followed.
 
 mod algorithm;
 mod bully;

@@ -358,3 +358,66 @@ fn quorum_refuses_its_vote_to_a_candidate_whose_log_is_behind() {
     let equal = voter.step(Instant::from_millis(11), ask(3, 1));
     assert!(granted(&equal));
 }
+
+#[test]
+fn a_second_leader_of_one_epoch_is_settled_by_rank_without_an_election() {
+    // Two leaders of one epoch that have not heard of each other (their probes
+    // were lost): a node that hears both follows the higher, and sends no
+    // ELECTION — both would answer it with their claim, and a node re-electing
+    // at each such claim fed an endless storm of elections (sim seed 1980).
+    let mut net = Net::new(Algorithm::Bully, 5);
+    net.run_for(1000);
+    assert_eq!(net.leaders(), vec![Some(5); 5]);
+    let epoch = net.node(5).leadership().epoch;
+    let claim = |from: u32| Message::Election {
+        from: net.node(from).info(),
+        algorithm: Algorithm::Bully,
+        msg: ElectionMsg::Coordinator { epoch },
+    };
+    let lower = claim(3);
+    for at in [1usize, 5] {
+        let before = net.node(at as u32).leadership();
+        let out = net.nodes[at - 1]
+            .as_mut()
+            .unwrap()
+            .step(net.now, Event::Received(lower.clone()));
+        assert_eq!(net.node(at as u32).leadership(), before, "n{at} keeps n5");
+        assert!(
+            !out.iter().any(|a| matches!(
+                a,
+                Action::Send {
+                    msg: Message::Election {
+                        msg: ElectionMsg::Election { .. },
+                        ..
+                    },
+                    ..
+                }
+            )),
+            "n{at} holds no election: {out:?}"
+        );
+    }
+    // A node that followed the lower one first switches to the higher, again
+    // without an election.
+    let newer = |from: u32| Message::Election {
+        from: net.node(from).info(),
+        algorithm: Algorithm::Bully,
+        msg: ElectionMsg::Coordinator { epoch: epoch + 1 },
+    };
+    let (lower, higher) = (newer(3), newer(5));
+    let n1 = net.nodes[0].as_mut().unwrap();
+    n1.step(net.now, Event::Received(lower));
+    assert_eq!(net.node(1).leadership().leader, Some(NodeId(3)));
+    let n1 = net.nodes[0].as_mut().unwrap();
+    let out = n1.step(net.now, Event::Received(higher));
+    assert_eq!(net.node(1).leadership().leader, Some(NodeId(5)));
+    assert!(!out.iter().any(|a| matches!(
+        a,
+        Action::Send {
+            msg: Message::Election {
+                msg: ElectionMsg::Election { .. },
+                ..
+            },
+            ..
+        }
+    )));
+}

@@ -4,20 +4,24 @@
 //! drives the very same code with its model of connections, so every seed
 //! exercises it.
 //!
-//! - One connection per pair of nodes, used both ways. The node with the lower id
-//!   dials: on its first message to the peer, again after a failure once its
-//!   backoff is over (doubling from `backoff_min` to `backoff_max`, with jitter),
-//!   and at once when the peer is heard from again by any other way (an
-//!   announcement, a datagram): a peer that restarted is reached within a
-//!   message's delay of its first word, not after a backoff meant for a peer that
-//!   is gone. The higher node sends on the connection it accepted.
+//! - One connection per direction: every node dials each peer it has something
+//!   to say to, and writes only on the connections it dialled; a connection a
+//!   peer dialled in is read, never written (the driver keeps it open and reads
+//!   it). So no node's words wait for its peer to want to talk: a node that
+//!   restarts and answers a probe is heard at once, whoever has the lower id.
+//! - A node dials on its first message to the peer, again after a failure once
+//!   its backoff is over (doubling from `backoff_min` to `backoff_max`, with
+//!   jitter), and at once when the peer is heard from again by any way (a
+//!   message on its own connection, an announcement, a datagram): a peer that
+//!   restarted is reached within a message's delay of its first word, not after
+//!   a backoff meant for a peer that is gone.
 //! - Until a connection is up, messages wait in a bounded queue, oldest dropped
 //!   first when it is full; a message that waited longer than `max_age` is stale
 //!   (the node has timed out on it and moved on) and is dropped instead of sent.
 //! - A connection that is refused, reset, times out or stalls (its writer cannot
 //!   keep up) is given up; which of these it was is reported to the caller.
 
-use crate::id::NodeId;
+use crate::id::{Incarnation, NodeId};
 use crate::time::Instant;
 use crate::wire::Message;
 use rand::Rng;
@@ -36,16 +40,26 @@ pub struct LinkConfig {
     pub backoff_max: Duration,
     /// A message older than this is not sent any more.
     pub max_age: Duration,
+    /// A dial still unanswered after this long when the peer is heard from was
+    /// likely made before the path worked (a partition that healed since, a
+    /// machine that was down and is back) and may hang until it times out: a
+    /// new dial is made beside it, and whichever gets through first is kept.
+    /// The first two dials made again each wait twice as long.
+    pub dial_patience: Duration,
 }
 
 impl Default for LinkConfig {
-    /// 4096 messages, backoff from 50 ms to 2 s, messages stale after 2 s.
+    /// 4096 messages, backoff from 50 ms to 2 s, messages stale after 2 s, a
+    /// dial made again after 50 ms when the peer is heard meanwhile (on a LAN a
+    /// connection opens in far less; on a slower path the first dial still
+    /// counts if it gets through first).
     fn default() -> Self {
         LinkConfig {
             queue_max: 4096,
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
             max_age: Duration::from_secs(2),
+            dial_patience: Duration::from_millis(50),
         }
     }
 }
@@ -108,8 +122,13 @@ pub enum LinkAction {
 enum State {
     /// No connection, none wanted yet.
     Idle,
-    /// This node dials; connection `conn` is being opened.
-    Dialing { conn: u64 },
+    /// Connection `conn` is being opened, since `since`; `again` counts the
+    /// dials that hung before it.
+    Dialing {
+        conn: u64,
+        since: Instant,
+        again: u32,
+    },
     /// Connection `conn` is up.
     Up { conn: u64 },
     /// This node dials again at `until`.
@@ -122,6 +141,12 @@ struct Link {
     queue: VecDeque<(Instant, Message)>,
     /// The pause after the next failure.
     backoff: Duration,
+    /// When this link last dialled.
+    last_dial: Option<Instant>,
+    /// When the peer was last heard from.
+    heard: Option<Instant>,
+    /// The newest life of the peer heard from.
+    life: Option<Incarnation>,
 }
 
 /// Counts of what happened on the links, for status and tests.
@@ -164,21 +189,20 @@ impl Links {
         self.stats
     }
 
-    fn dials(&self, peer: NodeId) -> bool {
-        self.me < peer
-    }
-
     fn link(&mut self, peer: NodeId) -> &mut Link {
         let backoff = self.config.backoff_min;
         self.peers.entry(peer).or_insert_with(|| Link {
             state: State::Idle,
             queue: VecDeque::new(),
             backoff,
+            last_dial: None,
+            heard: None,
+            life: None,
         })
     }
 
     /// Sends `msg` to `peer`: at once on its connection, or queued until there is
-    /// one (dialling it if this node dials and is not backing off).
+    /// one (dialling it unless a dial is under way or the link backs off).
     pub fn send(&mut self, now: Instant, peer: NodeId, msg: Message, out: &mut Vec<LinkAction>) {
         if peer == self.me {
             return;
@@ -195,34 +219,74 @@ impl Links {
         }
         link.queue.push_back((now, msg));
         self.stats.dropped += dropped;
-        if self.dials(peer) && self.link(peer).state == State::Idle {
-            self.dial(peer, out);
+        if self.link(peer).state == State::Idle {
+            self.dial(now, peer, 0, out);
         }
     }
 
-    fn dial(&mut self, peer: NodeId, out: &mut Vec<LinkAction>) {
+    fn dial(&mut self, now: Instant, peer: NodeId, again: u32, out: &mut Vec<LinkAction>) {
         self.next_conn += 1;
         let conn = self.next_conn;
-        self.link(peer).state = State::Dialing { conn };
+        let link = self.link(peer);
+        link.state = State::Dialing {
+            conn,
+            since: now,
+            again,
+        };
+        link.last_dial = Some(now);
         out.push(LinkAction::Dial { peer, conn });
     }
 
-    /// `peer` was heard from by another way (a datagram, an announcement): if this
-    /// node dials and is backing off, it dials now, with the backoff reset.
-    pub fn heard_from(&mut self, now: Instant, peer: NodeId, out: &mut Vec<LinkAction>) {
-        let _ = now;
-        if !self.dials(peer) {
-            return;
-        }
-        let min = self.config.backoff_min;
+    /// `peer` was heard from (any message, by any way), so the path works and
+    /// its process is up: a link backing off dials now, with the backoff reset,
+    /// and beside a dial that hangs (see `dial_patience`) another is made.
+    /// After a failure, dials stay at least `backoff_min` apart, so a peer whose
+    /// datagrams arrive while its connections fail is not dialled at every word.
+    ///
+    /// A peer heard from in a new life (`life` newer than any heard before) has
+    /// restarted: a connection up to it reaches its old process, whose machine
+    /// answers what is written with a reset, after the words are lost (a probe's
+    /// answer among them). It is closed and a new one dialled at once.
+    pub fn heard_from(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        life: Incarnation,
+        out: &mut Vec<LinkAction>,
+    ) {
+        let (min, patience) = (self.config.backoff_min, self.config.dial_patience);
         let Some(link) = self.peers.get_mut(&peer) else {
             return;
         };
-        if let State::Backoff { .. } = link.state {
-            link.backoff = min;
-            self.stats.early_dials += 1;
-            self.dial(peer, out);
+        link.heard = Some(now);
+        let restarted = link.life.is_some_and(|old| life > old);
+        if link.life.is_none_or(|old| life > old) {
+            link.life = Some(life);
         }
+        let again = match link.state {
+            State::Up { conn } if restarted => {
+                out.push(LinkAction::Close { peer, conn });
+                link.backoff = min;
+                0
+            }
+            State::Backoff { until } => {
+                link.backoff = min;
+                let soonest = link.last_dial.map_or(now, |t| t + min);
+                if soonest > now {
+                    link.state = State::Backoff {
+                        until: until.min(soonest),
+                    };
+                    return;
+                }
+                0
+            }
+            State::Dialing { again, .. } if hung_at(link, patience).is_some_and(|t| t <= now) => {
+                again + 1
+            }
+            _ => return,
+        };
+        self.stats.early_dials += 1;
+        self.dial(now, peer, again, out);
     }
 
     /// Connection `conn` this node dialled is up: what waited goes out.
@@ -231,32 +295,17 @@ impl Links {
         let Some(link) = self.peers.get_mut(&peer) else {
             return out.push(LinkAction::Close { peer, conn });
         };
-        if link.state != (State::Dialing { conn }) {
-            return out.push(LinkAction::Close { peer, conn }); // given up meanwhile
+        match link.state {
+            State::Dialing { conn: c, .. } if c == conn => {}
+            // A dial that seemed hung got through after all, before the one
+            // made in its place: take it, and drop the newer.
+            State::Dialing { conn: c, .. } if conn < c => {
+                out.push(LinkAction::Close { peer, conn: c });
+            }
+            _ => return out.push(LinkAction::Close { peer, conn }), // given up meanwhile
         }
         link.state = State::Up { conn };
         link.backoff = min;
-        self.flush(now, peer, conn, out);
-    }
-
-    /// `peer` (a lower id) dialled in on connection `conn`: it replaces any
-    /// older one, and what waited goes out on it.
-    pub fn accepted(&mut self, now: Instant, peer: NodeId, conn: u64, out: &mut Vec<LinkAction>) {
-        if self.dials(peer) || peer == self.me {
-            // Only the lower node dials: anything else is a confused or lying peer.
-            return out.push(LinkAction::Close { peer, conn });
-        }
-        let link = self.link(peer);
-        match link.state {
-            State::Up { conn: old } if old > conn => {
-                return out.push(LinkAction::Close { peer, conn }); // a stale one
-            }
-            State::Up { conn: old } if old != conn => {
-                out.push(LinkAction::Close { peer, conn: old })
-            }
-            _ => {}
-        }
-        link.state = State::Up { conn };
         self.flush(now, peer, conn, out);
     }
 
@@ -276,8 +325,9 @@ impl Links {
         self.stats.dropped += stale;
     }
 
-    /// Connection `conn` to `peer` failed or ended. The dialling side backs off
-    /// before the next attempt; the accepting side waits to be dialled again.
+    /// Connection `conn` to `peer` failed or ended: the link backs off before
+    /// the next attempt (cut short if the peer is heard from; the shortest
+    /// pause if it was heard from while this dial was under way).
     pub fn failed(
         &mut self,
         now: Instant,
@@ -286,14 +336,12 @@ impl Links {
         why: LinkFailure,
         out: &mut Vec<LinkAction>,
     ) {
-        let dials = self.dials(peer);
         let (min, max) = (self.config.backoff_min, self.config.backoff_max);
         let jitter = self.rng.random_range(0.5..1.5);
         let Some(link) = self.peers.get_mut(&peer) else {
             return;
         };
-        let current =
-            matches!(link.state, State::Dialing { conn: c } | State::Up { conn: c } if c == conn);
+        let current = matches!(link.state, State::Dialing { conn: c, .. } | State::Up { conn: c } if c == conn);
         if !current {
             return; // an older connection, replaced already
         }
@@ -301,9 +349,12 @@ impl Links {
         if why == LinkFailure::Stalled {
             out.push(LinkAction::Close { peer, conn });
         }
-        if !dials {
-            link.state = State::Idle;
-            return;
+        // A dial refused by a process that has been heard from since the dial
+        // left raced with its restart: the peer is up, so try again soon.
+        let raced = matches!(link.state, State::Dialing { since, .. }
+            if link.heard.is_some_and(|h| h >= since));
+        if raced {
+            link.backoff = min;
         }
         let pause = link.backoff.mul_f64(jitter);
         link.backoff = (link.backoff * 2).clamp(min, max);
@@ -313,12 +364,18 @@ impl Links {
     /// Time passed: a backoff that is over dials again if messages wait (else
     /// the next message dials); stale messages are dropped.
     pub fn tick(&mut self, now: Instant, out: &mut Vec<LinkAction>) {
-        let max_age = self.config.max_age;
+        let (max_age, patience) = (self.config.max_age, self.config.dial_patience);
         let mut redial = Vec::new();
+        let mut hung = Vec::new();
         let mut stale = 0;
         for (&peer, link) in self.peers.iter_mut() {
             if matches!(link.state, State::Up { .. }) {
                 continue;
+            }
+            if let State::Dialing { again, .. } = link.state {
+                if hung_at(link, patience).is_some_and(|t| t <= now) {
+                    hung.push((peer, again + 1));
+                }
             }
             let before = link.queue.len();
             link.queue
@@ -335,22 +392,28 @@ impl Links {
         }
         self.stats.dropped += stale;
         for peer in redial {
-            self.dial(peer, out);
+            self.dial(now, peer, 0, out);
+        }
+        for (peer, again) in hung {
+            self.stats.early_dials += 1;
+            self.dial(now, peer, again, out);
         }
     }
 
-    /// When [`tick`](Self::tick) is next needed: the end of a backoff, or the
-    /// moment the oldest waiting message grows stale.
+    /// When [`tick`](Self::tick) is next needed: the end of a backoff, the
+    /// moment a dial counts as hung, or the moment the oldest waiting message
+    /// grows stale.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.peers
             .values()
             .filter_map(|l| {
                 let stale = l.queue.front().map(|(at, _)| *at + self.config.max_age);
-                let backoff = match l.state {
+                let timer = match l.state {
                     State::Backoff { until } => Some(until),
+                    State::Dialing { .. } => hung_at(l, self.config.dial_patience),
                     _ => None,
                 };
-                match (stale, backoff) {
+                match (stale, timer) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 }
@@ -373,13 +436,25 @@ impl Links {
     /// Closes every connection (the node is leaving); what still waits is dropped.
     pub fn close_all(&mut self, out: &mut Vec<LinkAction>) {
         for (&peer, link) in self.peers.iter_mut() {
-            if let State::Up { conn } | State::Dialing { conn } = link.state {
+            if let State::Up { conn } | State::Dialing { conn, .. } = link.state {
                 out.push(LinkAction::Close { peer, conn });
             }
             link.state = State::Idle;
             link.queue.clear();
         }
     }
+}
+
+/// When a dial under way counts as hung: the peer was heard from since it
+/// left, and it has had `patience` (doubled for each of the first two hung
+/// dials before it, so a slow path gets a few dials in flight, not a stream).
+fn hung_at(link: &Link, patience: Duration) -> Option<Instant> {
+    let State::Dialing { since, again, .. } = link.state else {
+        return None;
+    };
+    link.heard
+        .filter(|&h| h >= since)
+        .map(|_| since + patience.saturating_mul(1 << again.min(2)))
 }
 
 #[cfg(test)]

@@ -21,6 +21,13 @@ fn beat(n: u32) -> Message {
     }
 }
 
+fn life(counter: u64) -> Incarnation {
+    Incarnation {
+        counter,
+        started_at: Instant::ZERO,
+    }
+}
+
 fn links(me: u32) -> Links {
     Links::new(
         NodeId(me),
@@ -43,7 +50,7 @@ fn writes(out: &[LinkAction]) -> usize {
 }
 
 #[test]
-fn the_lower_node_dials_on_first_use_and_what_waited_goes_out_once_up() {
+fn a_node_dials_on_first_use_and_what_waited_goes_out_once_up() {
     let mut l = links(1);
     let mut out = Vec::new();
     l.send(at(0), NodeId(2), beat(1), &mut out);
@@ -59,24 +66,18 @@ fn the_lower_node_dials_on_first_use_and_what_waited_goes_out_once_up() {
 }
 
 #[test]
-fn the_higher_node_waits_to_be_dialled_and_keeps_what_it_has_to_say() {
+fn a_higher_node_dials_a_lower_one_for_its_own_words() {
+    // Whoever has the lower id, a node's answer never waits for its peer to
+    // want to talk: it dials for itself.
     let mut l = links(3);
     let mut out = Vec::new();
     l.send(at(0), NodeId(1), beat(3), &mut out);
-    assert!(out.is_empty(), "never dials a lower peer");
+    let conn = dial_of(&out).expect("dials a lower peer too");
     assert_eq!(l.queued(NodeId(1)), 1);
-    l.accepted(at(5), NodeId(1), 40, &mut out);
-    assert_eq!(writes(&out), 1, "the probe answer is not lost");
-    // A lower peer that claims to be higher is refused.
     out.clear();
-    l.accepted(at(6), NodeId(9), 41, &mut out);
-    assert_eq!(
-        out,
-        vec![LinkAction::Close {
-            peer: NodeId(9),
-            conn: 41
-        }]
-    );
+    l.connected(at(5), NodeId(1), conn, &mut out);
+    assert_eq!(writes(&out), 1, "the probe answer is not lost");
+    assert_eq!(l.queued(NodeId(1)), 0);
 }
 
 #[test]
@@ -105,12 +106,21 @@ fn a_peer_heard_from_during_backoff_is_dialled_at_once() {
     assert!(wait >= 500, "backed off {wait} ms after many refusals");
     // The peer restarted and announced itself: dial now, not after the backoff.
     out.clear();
-    l.heard_from(at(now + 10), NodeId(3), &mut out);
+    l.heard_from(at(now + 60), NodeId(3), life(1), &mut out);
     let conn = dial_of(&out).expect("dials at once");
     out.clear();
-    l.connected(at(now + 11), NodeId(3), conn, &mut out);
+    l.connected(at(now + 61), NodeId(3), conn, &mut out);
     assert!(writes(&out) >= 1, "what waited goes out");
     assert_eq!(l.stats().early_dials, 1);
+    // Dials stay `backoff_min` apart: the connection made at +60 is reset at
+    // +70 and the peer heard at +80; the link dials at +110 at the latest,
+    // not at once.
+    out.clear();
+    l.failed(at(now + 70), NodeId(3), conn, LinkFailure::Reset, &mut out);
+    l.send(at(now + 70), NodeId(3), beat(1), &mut out);
+    l.heard_from(at(now + 80), NodeId(3), life(1), &mut out);
+    assert!(dial_of(&out).is_none());
+    assert!(l.next_deadline().unwrap() <= at(now + 110));
 }
 
 #[test]
@@ -153,4 +163,97 @@ fn a_stalled_connection_is_closed_and_an_old_one_failing_changes_nothing() {
         }]
     );
     assert!(!l.is_up(NodeId(2)));
+}
+
+#[test]
+fn a_dial_that_hangs_while_the_peer_is_heard_gets_a_second_beside_it() {
+    // The dial left while the peer's machine was down (or the path cut); the
+    // peer is heard from soon after: a second dial goes out after
+    // `dial_patience`, even if nothing more is heard, and whichever gets
+    // through first is kept.
+    let mut l = links(1);
+    let mut out = Vec::new();
+    l.send(at(0), NodeId(2), beat(1), &mut out);
+    let first = dial_of(&out).unwrap();
+    out.clear();
+    l.heard_from(at(10), NodeId(2), life(1), &mut out);
+    assert!(out.is_empty(), "a dial 10 ms old is not hung yet");
+    assert_eq!(l.next_deadline(), Some(at(50)), "hung at 50 ms");
+    l.tick(at(50), &mut out);
+    let second = dial_of(&out).expect("a second dial");
+    assert_ne!(second, first);
+    assert!(
+        !out.iter().any(|a| matches!(a, LinkAction::Close { .. })),
+        "the first dial is not given up: {out:?}"
+    );
+    // The first gets through after all: it is taken, the second closed.
+    out.clear();
+    l.connected(at(60), NodeId(2), first, &mut out);
+    assert!(out.contains(&LinkAction::Close {
+        peer: NodeId(2),
+        conn: second
+    }));
+    assert_eq!(writes(&out), 1, "what waited goes out on the first");
+    assert!(l.is_up(NodeId(2)));
+}
+
+#[test]
+fn a_dial_refused_by_a_peer_heard_from_meanwhile_is_retried_soon() {
+    // The dial raced with the peer's restart: refused, but the peer's first
+    // word arrived while it was under way, so the long backoff does not apply.
+    let mut l = links(1);
+    let mut out = Vec::new();
+    let mut now = 0;
+    l.send(at(now), NodeId(2), beat(1), &mut out);
+    for _ in 0..5 {
+        let conn = dial_of(&out).unwrap();
+        out.clear();
+        l.failed(at(now), NodeId(2), conn, LinkFailure::Refused, &mut out);
+        while dial_of(&out).is_none() {
+            now = l.next_deadline().unwrap().as_millis().max(now + 1);
+            l.tick(at(now), &mut out);
+            l.send(at(now), NodeId(2), beat(1), &mut out);
+        }
+    }
+    let conn = dial_of(&out).unwrap();
+    out.clear();
+    l.heard_from(at(now + 1), NodeId(2), life(1), &mut out);
+    l.failed(at(now + 2), NodeId(2), conn, LinkFailure::Refused, &mut out);
+    let wait = l.next_deadline().unwrap().as_millis() - (now + 2);
+    assert!(wait <= 75, "retried after {wait} ms");
+}
+
+#[test]
+fn a_peer_heard_in_a_new_life_gets_a_new_connection() {
+    // The peer's machine went down and came back: the connection up to its old
+    // process would swallow the answer to its probe. Hearing its new life
+    // closes that connection and dials anew; what is sent meanwhile waits.
+    let mut l = links(1);
+    let mut out = Vec::new();
+    l.send(at(0), NodeId(2), beat(1), &mut out);
+    let old = dial_of(&out).unwrap();
+    l.connected(at(1), NodeId(2), old, &mut out);
+    l.heard_from(at(2), NodeId(2), life(1), &mut out);
+    out.clear();
+    l.heard_from(at(3), NodeId(2), life(1), &mut out);
+    assert!(out.is_empty(), "the same life changes nothing");
+    l.heard_from(at(900), NodeId(2), life(2), &mut out);
+    assert!(out.contains(&LinkAction::Close {
+        peer: NodeId(2),
+        conn: old
+    }));
+    let new = dial_of(&out).expect("dials the new life at once");
+    out.clear();
+    l.send(at(900), NodeId(2), beat(1), &mut out);
+    assert_eq!(
+        writes(&out),
+        0,
+        "the probe's answer waits for the new connection"
+    );
+    l.connected(at(901), NodeId(2), new, &mut out);
+    assert_eq!(writes(&out), 1);
+    // A late word from the old life changes nothing.
+    out.clear();
+    l.heard_from(at(902), NodeId(2), life(1), &mut out);
+    assert!(out.is_empty());
 }

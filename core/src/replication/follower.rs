@@ -52,42 +52,7 @@ impl Follower {
     ) {
         let follows = cx.lead.leader == Some(from) && cx.lead.epoch == msg.epoch();
         match msg {
-            ReplicationMsg::Append {
-                epoch,
-                prev_index,
-                prev,
-                entries,
-                commit,
-            } if follows => {
-                // Under bully and ring two leaders can claim one epoch until they
-                // hear of each other; taking entries of one epoch from both would
-                // mix two histories. The log's last stamp says whom it took from.
-                if log.leader_of_last_epoch(*epoch).is_some_and(|l| l != from) {
-                    tracing::warn!(leader = %from, epoch, "refusing appends from a second leader of one epoch");
-                    return cx.send_replication(
-                        from,
-                        ReplicationMsg::AppendReply {
-                            epoch: *epoch,
-                            outcome: AppendOutcome::EpochTaken,
-                        },
-                    );
-                }
-                let outcome = match log.accept_and_commit(*prev_index, *prev, entries, *commit) {
-                    Ok(matched) => AppendOutcome::Matched(matched),
-                    Err(Reject::Mismatch { hint }) => AppendOutcome::Mismatch { hint },
-                    Err(Reject::CommittedConflict { index }) => AppendOutcome::Conflict { index },
-                };
-                if let AppendOutcome::Conflict { index } = outcome {
-                    tracing::error!(leader = %from, epoch, index, "leader would replace a committed entry; refused");
-                }
-                cx.send_replication(
-                    from,
-                    ReplicationMsg::AppendReply {
-                        epoch: *epoch,
-                        outcome,
-                    },
-                );
-            }
+            ReplicationMsg::Append { .. } if follows => on_append(log, cx, from, msg),
             ReplicationMsg::Rewrite {
                 epoch,
                 prev_index,
@@ -121,39 +86,53 @@ impl Follower {
                 });
                 ask(cx, *helper, *epoch, log.commit_index() + 1);
             }
-            ReplicationMsg::Chunk {
-                epoch,
-                prev_index,
-                prev,
-                entries,
-                commit,
-                complete,
-            } => {
-                let Some(f) = self.fetch.as_mut() else {
-                    return;
-                };
-                if f.helper != from || f.epoch != *epoch {
-                    return;
-                }
-                // The helper sends committed entries only: they are final.
-                match log.accept_and_commit(*prev_index, *prev, entries, *commit) {
-                    Ok(matched) => {
-                        if *complete {
-                            tracing::info!(%from, commit = log.commit_index(), "caught up from the helper");
-                            self.fetch = None;
-                        } else {
-                            f.retry_at = cx.now + s.retransmit;
-                            let (helper, epoch) = (f.helper, f.epoch);
-                            ask(cx, helper, epoch, matched + 1);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(%from, error = %e, "helper's chunk does not fit; leaving catch-up to the leader");
-                        self.fetch = None;
-                    }
+            ReplicationMsg::Chunk { .. } => self.on_chunk(log, s, cx, from, msg),
+            _ => {}
+        }
+    }
+
+    /// A chunk of committed entries from the helper this node catches up from.
+    fn on_chunk(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        cx: &mut Ctx<'_>,
+        from: NodeId,
+        msg: &ReplicationMsg,
+    ) {
+        let ReplicationMsg::Chunk {
+            epoch,
+            prev_index,
+            prev,
+            entries,
+            commit,
+            complete,
+        } = msg
+        else {
+            return;
+        };
+        let Some(f) = self.fetch.as_mut() else {
+            return;
+        };
+        if f.helper != from || f.epoch != *epoch {
+            return;
+        }
+        // The helper sends committed entries only: they are final.
+        match log.accept_and_commit(*prev_index, *prev, entries, *commit) {
+            Ok(matched) => {
+                if *complete {
+                    tracing::info!(%from, commit = log.commit_index(), "caught up from the helper");
+                    self.fetch = None;
+                } else {
+                    f.retry_at = cx.now + s.retransmit;
+                    let (helper, epoch) = (f.helper, f.epoch);
+                    ask(cx, helper, epoch, matched + 1);
                 }
             }
-            _ => {}
+            Err(e) => {
+                tracing::warn!(%from, error = %e, "helper's chunk does not fit; leaving catch-up to the leader");
+                self.fetch = None;
+            }
         }
     }
 }
@@ -165,6 +144,48 @@ fn ask(cx: &mut Ctx<'_>, helper: NodeId, epoch: u64, from: u64) {
             epoch,
             from,
             committed_only: true,
+        },
+    );
+}
+
+/// An append from the leader this node follows.
+fn on_append(log: &mut Log, cx: &mut Ctx<'_>, from: NodeId, msg: &ReplicationMsg) {
+    let ReplicationMsg::Append {
+        epoch,
+        prev_index,
+        prev,
+        entries,
+        commit,
+    } = msg
+    else {
+        return;
+    };
+    // Under bully and ring two leaders can claim one epoch until they hear of
+    // each other; taking entries of one epoch from both would mix two
+    // histories. The log's last stamp says whom it took from.
+    if log.leader_of_last_epoch(*epoch).is_some_and(|l| l != from) {
+        tracing::warn!(leader = %from, epoch, "refusing appends from a second leader of one epoch");
+        return cx.send_replication(
+            from,
+            ReplicationMsg::AppendReply {
+                epoch: *epoch,
+                outcome: AppendOutcome::EpochTaken,
+            },
+        );
+    }
+    let outcome = match log.accept_and_commit(*prev_index, *prev, entries, *commit) {
+        Ok(matched) => AppendOutcome::Matched(matched),
+        Err(Reject::Mismatch { hint }) => AppendOutcome::Mismatch { hint },
+        Err(Reject::CommittedConflict { index }) => AppendOutcome::Conflict { index },
+    };
+    if let AppendOutcome::Conflict { index } = outcome {
+        tracing::error!(leader = %from, epoch, index, "leader would replace a committed entry; refused");
+    }
+    cx.send_replication(
+        from,
+        ReplicationMsg::AppendReply {
+            epoch: *epoch,
+            outcome,
         },
     );
 }

@@ -567,10 +567,13 @@ impl Leader {
                 }
             }
             AppendOutcome::Mismatch { hint } => {
-                if hint < p.matched {
-                    return; // answers an older append
-                }
-                let next = hint.min(last) + 1;
+                // A hint below what the follower was proven to hold answers an
+                // older append, or points before a whole run of entries of one
+                // leadership (the follower's guess, blind to what is committed):
+                // either way the next probe goes right after the proven match.
+                // Ignoring it instead left a follower with an old leader's
+                // uncommitted tail probed at the same index for ever (seed 96).
+                let next = hint.max(p.matched).min(last) + 1;
                 if next < p.next {
                     // The hint moved: probe again at once. Otherwise the same probe
                     // waits for the retransmit interval, never a busy loop.

@@ -58,8 +58,12 @@ pub struct DiscoveryChecker {
     max_delay: Duration,
     min_ppm: Vec<i32>,
     max_ppm: Vec<i32>,
-    /// `disturbed[from * nodes + to]`: last time a message on that link was dropped.
+    /// `disturbed[from * nodes + to]`: last time a message on that link was
+    /// dropped, or the path was cut or mended.
     disturbed: Vec<Option<Instant>>,
+    /// `cut[from * nodes + to]`: the path is cut now. Messages that wait for a
+    /// connection over it are not dropped, yet do not get through either.
+    cut: Vec<bool>,
     pending: EventQueue<Obligation>,
     findings: Findings,
 }
@@ -89,6 +93,7 @@ impl DiscoveryChecker {
             min_ppm: vec![0; nodes],
             max_ppm: vec![0; nodes],
             disturbed: vec![None; nodes * nodes],
+            cut: vec![false; nodes * nodes],
             pending: EventQueue::default(),
             findings,
         }
@@ -109,7 +114,21 @@ impl DiscoveryChecker {
                 .copied()
                 .flatten()
         };
-        at(a, b).is_some_and(|t| t >= since) || at(b, a).is_some_and(|t| t >= since)
+        let cut = |from: usize, to: usize| self.cut.get(from * self.nodes + to) == Some(&true);
+        at(a, b).is_some_and(|t| t >= since)
+            || at(b, a).is_some_and(|t| t >= since)
+            || cut(a, b)
+            || cut(b, a)
+    }
+
+    /// The path from `from` to `to` was cut (`up` false) or mended at `at`.
+    pub fn on_path(&mut self, at: Instant, from: usize, to: usize, up: bool) {
+        if let Some(cut) = self.cut.get_mut(from * self.nodes + to) {
+            if *cut == up {
+                *cut = !up;
+                self.on_drop(at, from, to);
+            }
+        }
     }
 
     /// A message from `from` to `to` was lost or cut at `at`.

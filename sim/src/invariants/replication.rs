@@ -344,6 +344,63 @@ impl ReplicationChecker {
         }
     }
 
+    /// Judges one live node at the end: has it committed the one history, and
+    /// every acknowledged message?
+    fn judge_node(
+        &mut self,
+        at: Instant,
+        node: &Node,
+        (total, tip): (u64, Option<Stamp>),
+        acked_ids: &[(u64, u64)],
+        settled: bool,
+    ) {
+        let committed = node.log().committed();
+        let mut top: BTreeMap<u64, u64> = BTreeMap::new();
+        for e in committed.iter().filter(|e| !e.is_marker()) {
+            let t = top.entry(e.id.client).or_default();
+            *t = (*t).max(e.id.seq);
+        }
+        let lost: u64 = acked_ids
+            .iter()
+            .map(|(client, acked)| acked.saturating_sub(top.get(client).copied().unwrap_or(0)))
+            .sum();
+        if settled {
+            let commit = node.log().commit_index();
+            let other = tip.is_some() && node.log().stamp_at(total) != tip;
+            if commit < total || other {
+                self.fail(
+                    "logs_converge",
+                    at,
+                    vec![node.id().0],
+                    format!(
+                        "{} committed {commit} of {total} entries by the end{}",
+                        node.id(),
+                        if other { ", on another branch" } else { "" }
+                    ),
+                );
+            } else {
+                self.findings.count("logs_converge", false);
+            }
+            self.stats.acked_lost = self.stats.acked_lost.max(lost);
+            if lost > 0 {
+                self.fail(
+                    "acked_durable",
+                    at,
+                    vec![node.id().0],
+                    format!(
+                        "{} lacks {lost} acknowledged messages at the end",
+                        node.id()
+                    ),
+                );
+            } else {
+                self.findings.count("acked_durable", false);
+            }
+        } else {
+            self.findings.count("logs_converge", true);
+            self.findings.count("acked_durable", true);
+        }
+    }
+
     /// The end-of-run checks. `settled` is false when the last fault or client
     /// message came too close to the end for liveness to be judged; `unacked`
     /// gives each client's buffer at the end.
@@ -382,51 +439,7 @@ impl ReplicationChecker {
             acked_ids.push((u64::from(crate::clients::number(c)), v.acked));
         }
         for node in &live {
-            let committed = node.log().committed();
-            let mut top: BTreeMap<u64, u64> = BTreeMap::new();
-            for e in committed.iter().filter(|e| !e.is_marker()) {
-                let t = top.entry(e.id.client).or_default();
-                *t = (*t).max(e.id.seq);
-            }
-            let lost: u64 = acked_ids
-                .iter()
-                .map(|(client, acked)| acked.saturating_sub(top.get(client).copied().unwrap_or(0)))
-                .sum();
-            if settled {
-                let commit = node.log().commit_index();
-                let other = tip.is_some() && node.log().stamp_at(total) != tip;
-                if commit < total || other {
-                    self.fail(
-                        "logs_converge",
-                        at,
-                        vec![node.id().0],
-                        format!(
-                            "{} committed {commit} of {total} entries by the end{}",
-                            node.id(),
-                            if other { ", on another branch" } else { "" }
-                        ),
-                    );
-                } else {
-                    self.findings.count("logs_converge", false);
-                }
-                self.stats.acked_lost = self.stats.acked_lost.max(lost);
-                if lost > 0 {
-                    self.fail(
-                        "acked_durable",
-                        at,
-                        vec![node.id().0],
-                        format!(
-                            "{} lacks {lost} acknowledged messages at the end",
-                            node.id()
-                        ),
-                    );
-                } else {
-                    self.findings.count("acked_durable", false);
-                }
-            } else {
-                self.findings.count("logs_converge", true);
-                self.findings.count("acked_durable", true);
-            }
+            self.judge_node(at, node, (total, tip), &acked_ids, settled);
         }
         let clients = std::mem::take(&mut self.clients);
         for (c, v) in clients.iter().enumerate() {

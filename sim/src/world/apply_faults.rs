@@ -11,6 +11,7 @@ impl World<'_> {
         let index = |n: NodeId| (n.0 as usize).wrapping_sub(1);
         match fault {
             Fault::Crash(n) => self.down(index(n), false, false),
+            Fault::Kill(n) => self.down(index(n), false, true),
             Fault::Leave(n) => {
                 let i = index(n);
                 if self.slots.node(i).is_some() {
@@ -46,6 +47,8 @@ impl World<'_> {
             }
             Fault::Cut { from, to } => {
                 self.net.set(index(from), index(to), false);
+                self.checker
+                    .on_path(self.now, index(from), index(to), false);
             }
             Fault::Heal => {
                 let n = self.slots.0.len();
@@ -95,6 +98,7 @@ impl World<'_> {
         let before: Vec<bool> = (0..n * n).map(|k| self.net.is_up(k / n, k % n)).collect();
         for (a, b, up) in links {
             self.net.set(a, b, up);
+            self.checker.on_path(self.now, a, b, up);
         }
         for a in 0..n {
             for b in a + 1..n {

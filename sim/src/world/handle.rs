@@ -17,7 +17,19 @@ impl World<'_> {
         };
         match item {
             Item::Tick(i) => self.on_tick(i),
-            Item::Deliver { to, msg, sent } => self.on_deliver(to, msg, sent),
+            Item::Deliver {
+                to,
+                msg,
+                sent,
+                life,
+            } => self.on_deliver(to, msg, sent, life),
+            Item::Link {
+                node,
+                life,
+                peer,
+                conn,
+                news,
+            } => self.on_link_news(node, life, peer, conn, news),
             Item::Start(i) => {
                 self.counters.events += 1;
                 self.election.on_fault(self.now);
@@ -74,16 +86,25 @@ impl World<'_> {
         }
         slot.tick_at = None;
         self.counters.events += 1;
-        self.tracer.tick(self.now, slot.id);
-        self.step(i, Event::Tick);
+        let local = slot.clock.local(self.now);
+        let due = slot
+            .node
+            .as_ref()
+            .and_then(ringleader_core::Node::next_deadline)
+            .is_some_and(|t| t <= local);
+        if due {
+            self.tracer.tick(self.now, slot.id);
+            self.step(i, Event::Tick);
+        }
+        self.link_tick(i);
     }
 
-    fn on_deliver(&mut self, to: usize, msg: Message, sent: Instant) {
+    fn on_deliver(&mut self, to: usize, msg: Message, sent: Instant, life: Option<u64>) {
         self.counters.events += 1;
         let Some(slot) = self.slots.0.get(to) else {
             return;
         };
-        if slot.node.is_none() {
+        if slot.node.is_none() || life.is_some_and(|l| l != slot.lives) {
             self.counters.to_down += 1;
             self.tracer.dropped(
                 (sent, self.now),
@@ -96,6 +117,8 @@ impl World<'_> {
         }
         self.counters.messages += 1;
         self.tracer.deliver(sent, self.now, slot.id, &msg);
+        let from = (msg.from().0 as usize).wrapping_sub(1);
+        self.link_heard(to, from, msg.sender().incarnation);
         self.step(to, Event::Received(msg));
     }
 
@@ -228,6 +251,7 @@ impl World<'_> {
         match item {
             Item::Tick(i) => Some(*i),
             Item::Deliver { to, .. } => Some(*to),
+            Item::Link { node, .. } => Some(*node),
             Item::ToServer { server, .. }
             | Item::Probe { server, .. }
             | Item::LinkClosed { server, .. } => Some(*server),

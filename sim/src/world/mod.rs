@@ -15,6 +15,7 @@ mod apply_faults;
 mod clients;
 mod error;
 mod handle;
+mod peer_links;
 mod run_loop;
 mod servers;
 mod setup;

@@ -3,14 +3,25 @@
 
 use super::error::SimError;
 use super::state::World;
+use crate::findings::Violation;
 use crate::invariants::Observed;
 use crate::report::Report;
+use ringleader_core::Instant;
 use std::time::Duration;
+
+/// A stretch of virtual time in which more than [`BUSY_LOOP_EVENTS`] events
+/// happen is a busy loop (nodes that answer each other as fast as messages
+/// travel), not a workload: a heavy-fault run with clients has a few
+/// thousand events in a virtual second. The run stops and says so instead of
+/// running on (and growing) for ever.
+const BUSY_LOOP_WINDOW: Duration = Duration::from_millis(100);
+const BUSY_LOOP_EVENTS: u64 = 500_000;
 
 impl World<'_> {
     /// Runs to the end and reports.
     pub(super) fn run(mut self) -> Result<Report, SimError> {
         let wall = std::time::Instant::now();
+        let mut window = (Instant::ZERO, 0u64);
         while let Some(at) = self.queue.peek_time() {
             if at > self.end {
                 break;
@@ -22,6 +33,20 @@ impl World<'_> {
             self.election.check_due(at, &self.slots);
             self.now = at;
             self.handle(item);
+            if at >= window.0 + BUSY_LOOP_WINDOW {
+                window = (at, self.counters.events);
+            } else if self.counters.events - window.1 > BUSY_LOOP_EVENTS {
+                self.busy_loop = Some(Violation {
+                    invariant: "busy_loop",
+                    at_ms: at.as_millis(),
+                    nodes: Vec::new(),
+                    detail: format!(
+                        "more than {BUSY_LOOP_EVENTS} events in {BUSY_LOOP_WINDOW:?} of virtual time since {}: the run stops here",
+                        window.0
+                    ),
+                });
+                break;
+            }
         }
         self.now = self.end;
         self.checker
@@ -33,7 +58,7 @@ impl World<'_> {
     }
 
     /// Judges what is judged at the end and gathers every finding.
-    fn report(self, wall_ms: u64) -> Report {
+    fn report(mut self, wall_ms: u64) -> Report {
         let digest = self.tracer.digest().hex();
         let leaders = (0..self.slots.0.len())
             .filter_map(|i| self.slots.node(i))
@@ -46,6 +71,7 @@ impl World<'_> {
             .map(|s| s.config.election.to_string())
             .unwrap_or_default();
         let (mut violations, mut checks) = self.checker.finish();
+        violations.extend(self.busy_loop.take());
         let (more, more_checks, election_stats) = self.election.finish(self.end);
         violations.extend(more);
         checks.extend(more_checks);

@@ -6,9 +6,15 @@ use super::state::{Item, World};
 use crate::invariants::Observed;
 use crate::network::Fate;
 use crate::trace::DropReason;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use ringleader_core::link::{LinkConfig, Links};
 use ringleader_core::wire::Message;
 use ringleader_core::{Action, Event, MembershipChange, Node, NodeId};
 use std::collections::BTreeMap;
+
+/// Mixed into a node's seed for its links' jitter, so the two draw apart.
+const LINK_SEED: u64 = 0x6c69_6e6b_7321;
 
 impl World<'_> {
     pub(super) fn step(&mut self, i: usize, event: Event) {
@@ -48,7 +54,9 @@ impl World<'_> {
         let Some(slot) = self.slots.0.get_mut(i) else {
             return;
         };
-        let Some(deadline) = slot.node.as_ref().and_then(Node::next_deadline) else {
+        let node = slot.node.as_ref().and_then(Node::next_deadline);
+        let links = slot.peer_links.as_ref().and_then(|l| l.next_deadline());
+        let Some(deadline) = [node, links].into_iter().flatten().min() else {
             slot.tick_at = None;
             return;
         };
@@ -64,7 +72,7 @@ impl World<'_> {
             Action::Send { to, msg } => {
                 let j = (to.0 as usize).wrapping_sub(1);
                 if j < self.slots.0.len() && j != i {
-                    self.send(i, j, msg);
+                    self.link_send(i, j, msg);
                 }
             }
             Action::Multicast(msg) => {
@@ -110,12 +118,18 @@ impl World<'_> {
                             to,
                             msg: msg.clone(),
                             sent: self.now,
+                            life: None,
                         },
                     );
                 }
                 let sent = self.now;
-                self.queue
-                    .push(self.now + delay, Item::Deliver { to, msg, sent });
+                let item = Item::Deliver {
+                    to,
+                    msg,
+                    sent,
+                    life: None,
+                };
+                self.queue.push(self.now + delay, item);
             }
             fate => {
                 let why = if fate == Fate::Cut {
@@ -162,6 +176,12 @@ impl World<'_> {
         self.replication.on_restart(now, i, &node);
         let incarnation = node.info().incarnation.counter;
         slot.node = Some(node);
+        slot.machine_up = true;
+        slot.peer_links = Some(Links::new(
+            slot.id,
+            LinkConfig::for_node(&slot.config),
+            ChaCha8Rng::seed_from_u64(seed ^ LINK_SEED),
+        ));
         slot.up_since = now;
         slot.tick_at = None;
         let id = slot.id;
@@ -176,6 +196,7 @@ impl World<'_> {
     pub(super) fn down(&mut self, i: usize, left: bool, reset: bool) {
         if self.slots.0.get(i).is_some_and(|s| s.node.is_some()) {
             self.checker.on_down(self.now, i, left, &self.slots);
+            self.links_down(i, reset);
         }
         let mut links = BTreeMap::new();
         if let Some(slot) = self.slots.0.get_mut(i) {

@@ -80,6 +80,10 @@ impl<'w> World<'w> {
             last_disturbance,
             drain_bound,
             bug: config.inject_bug,
+            conns: BTreeMap::new(),
+            next_accept: 0,
+            link_actions: Vec::new(),
+            busy_loop: None,
         })
     }
 }
@@ -111,6 +115,8 @@ fn build_slots(config: &SimConfig, node: &Config, queue: &mut EventQueue<Item>) 
             tick_at: None,
             log: Log::default(),
             links: BTreeMap::new(),
+            peer_links: None,
+            machine_up: true,
             retired: BTreeMap::new(),
             paused_until: None,
         });

@@ -11,6 +11,7 @@ use crate::queue::EventQueue;
 use crate::trace::Tracer;
 use rand_chacha::ChaCha8Rng;
 use ringleader_core::client::ClientAction;
+use ringleader_core::link::{LinkAction, LinkFailure, Links};
 use ringleader_core::log::Log;
 use ringleader_core::wire::{ClientId, ClientMsg, Message, ServerMsg};
 use ringleader_core::{Action, Config, Instant, Node, NodeId, Persisted};
@@ -26,6 +27,17 @@ pub(super) enum Item {
         msg: Message,
         /// When it was sent, for the trace viewer.
         sent: Instant,
+        /// On a connection: the life of the receiver it was made with (a
+        /// datagram, `None`, reaches whoever is up).
+        life: Option<u64>,
+    },
+    /// News of a peer connection for node `node` in life `life`.
+    Link {
+        node: usize,
+        life: u64,
+        peer: usize,
+        conn: u64,
+        news: LinkNews,
     },
     Fault(Fault),
     /// A paused node carries on.
@@ -68,6 +80,25 @@ pub(super) enum Item {
     },
 }
 
+/// What a node hears about one of its peer connections.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum LinkNews {
+    /// The connection it dialled is up.
+    Connected,
+    /// A peer dialled in.
+    Accepted,
+    /// The connection failed or ended.
+    Failed(LinkFailure),
+}
+
+/// One end of a simulated peer connection: who is at the other end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ConnEnd {
+    pub(super) peer: usize,
+    pub(super) peer_life: u64,
+    pub(super) peer_conn: u64,
+}
+
 /// One server: its node while it runs, and what outlives a crash.
 pub(super) struct Slot {
     pub(super) id: NodeId,
@@ -89,6 +120,11 @@ pub(super) struct Slot {
     /// While the node is paused: when it carries on. What arrives for it until
     /// then waits in the queue.
     pub(super) paused_until: Option<Instant>,
+    /// The node's peer links (the core's, as the runtime drives them), for this life.
+    pub(super) peer_links: Option<Links>,
+    /// False after its machine crashed: dials to it time out instead of being
+    /// refused, and nothing it had open is reset.
+    pub(super) machine_up: bool,
 }
 
 /// Every server, by index (node id - 1).
@@ -154,4 +190,11 @@ pub(super) struct World<'w> {
     pub(super) drain_bound: Duration,
     /// A bug planted on purpose (see `bugs`); `None` in every real run.
     pub(super) bug: InjectedBug,
+    /// Open peer connections, both ends: (node, life, conn) -> the other end.
+    pub(super) conns: BTreeMap<(usize, u64, u64), ConnEnd>,
+    /// Numbers for accepted connections.
+    pub(super) next_accept: u64,
+    pub(super) link_actions: Vec<LinkAction>,
+    /// Set when the run stopped on a busy loop (see `run_loop`).
+    pub(super) busy_loop: Option<crate::findings::Violation>,
 }
