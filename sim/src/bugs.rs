@@ -23,14 +23,18 @@ pub enum InjectedBug {
     MinorityQuorum,
     /// A follower acknowledges an append as matched even when it refused it.
     AckBeforeAppend,
+    /// Every node sends its heartbeats every millisecond instead of as
+    /// configured: a cluster that is never quiet.
+    EagerHeartbeat,
 }
 
 impl InjectedBug {
     /// Every bug, by name.
-    pub const ALL: [(&'static str, InjectedBug); 3] = [
+    pub const ALL: [(&'static str, InjectedBug); 4] = [
         ("none", InjectedBug::None),
         ("minority-quorum", InjectedBug::MinorityQuorum),
         ("ack-before-append", InjectedBug::AckBeforeAppend),
+        ("eager-heartbeat", InjectedBug::EagerHeartbeat),
     ];
 
     /// The bug's name.
@@ -49,13 +53,16 @@ impl InjectedBug {
             .map(|(_, b)| *b)
             .ok_or_else(|| {
                 format!(
-                    "unknown injected bug '{name}' (expected minority-quorum or ack-before-append)"
+                    "unknown injected bug '{name}' (expected minority-quorum, ack-before-append or eager-heartbeat)"
                 )
             })
     }
 
     /// Bends the configuration of node `id` as the bug wants.
     pub(crate) fn configure(self, config: &mut Config, id: NodeId) {
+        if self == InjectedBug::EagerHeartbeat {
+            config.heartbeat_interval = std::time::Duration::from_millis(1);
+        }
         if self != InjectedBug::MinorityQuorum {
             return;
         }

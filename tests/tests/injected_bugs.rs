@@ -108,3 +108,13 @@ fn a_follower_that_acknowledges_before_appending_is_found_and_shrunk() {
         &["committed_agreement", "logs_converge", "acked_durable"],
     );
 }
+
+#[test]
+fn a_cluster_that_is_never_quiet_is_found_and_shrunk() {
+    // The busy loop of issue 14 (followers and leader exchanging frames as fast
+    // as they travel, for ever) is caught by `idle_quiet` at the end of a run.
+    find_and_shrink(
+        base(InjectedBug::EagerHeartbeat, 3, FaultProfile::Light, 0),
+        &["idle_quiet"],
+    );
+}

@@ -5,7 +5,8 @@
 //!   in one term, across restarts (term and vote are persisted).
 //! - `leader_agreement` (liveness, all algorithms): by `q + B` after the last fault
 //!   `q` (the cluster start if there is none), every live node names the same live
-//!   leader, which leads; under `bully` and `ring` it is the highest-ranked live node.
+//!   leader, which leads; under `bully` and `ring` it is the highest-ranked live node;
+//!   under `quorum` with no majority of the voters up, no node leads.
 //!   `B = A + F + H + S + 6·T + 4·n·D` with `S` the settle period and `T` the election
 //!   timeout (see the README). Excused only if a message was lost in the window.
 //!
@@ -28,6 +29,9 @@ use super::observed::{up_nodes, Observed};
 pub struct ElectionChecker {
     algorithm: Algorithm,
     rank: ringleader_core::RankBy,
+    /// `quorum`'s voters: without a majority of them up, no leader is the
+    /// right answer.
+    voters: Vec<NodeId>,
     leaders_by_epoch: BTreeMap<u64, NodeId>,
     votes: BTreeMap<(NodeId, u64), NodeId>,
     bound: Duration,
@@ -72,9 +76,15 @@ impl ElectionChecker {
             "one_vote_per_term",
             "leader_agreement",
         ]);
+        let voters = if config.voters.is_empty() {
+            (1..=nodes as u32).map(NodeId).collect()
+        } else {
+            config.voters.clone()
+        };
         ElectionChecker {
             algorithm: config.election,
             rank: config.rank,
+            voters,
             leaders_by_epoch: BTreeMap::new(),
             votes: BTreeMap::new(),
             bound,
@@ -217,7 +227,16 @@ impl ElectionChecker {
                 .max_by_key(|n| rank_key(self.rank, &n.info()))
                 .map(|n| n.id()),
         };
-        let holds = agreed.is_some() && agreed == expected;
+        let live_voters = up_nodes(world)
+            .filter(|n| self.voters.contains(&n.id()))
+            .count();
+        let no_majority =
+            self.algorithm == Algorithm::Quorum && live_voters * 2 <= self.voters.len();
+        let holds = if no_majority {
+            up_nodes(world).all(|n| n.leadership().role != Role::Leader)
+        } else {
+            agreed.is_some() && agreed == expected
+        };
         let excused = !holds && self.last_drop.is_some_and(|d| d >= fault_at);
         self.findings.count("leader_agreement", excused);
         if !holds && !excused {

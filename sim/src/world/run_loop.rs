@@ -3,7 +3,7 @@
 
 use super::error::SimError;
 use super::state::World;
-use crate::findings::Violation;
+use crate::findings::{CheckCount, Violation};
 use crate::invariants::Observed;
 use crate::report::Report;
 use ringleader_core::Instant;
@@ -16,6 +16,21 @@ use std::time::Duration;
 /// running on (and growing) for ever.
 const BUSY_LOOP_WINDOW: Duration = Duration::from_millis(100);
 const BUSY_LOOP_EVENTS: u64 = 500_000;
+
+/// How much busier than its heartbeats and announcements an idle node may be
+/// (`idle_quiet`): replies to the leader's empty appends and the odd probe fit
+/// in it; a node answering as fast as messages travel does not.
+const IDLE_SLACK: f64 = 1.5;
+/// The shortest idle stretch worth judging.
+const IDLE_MIN: Duration = Duration::from_secs(2);
+
+/// Messages a second an idle node of `members` configured with `config` may
+/// send: `IDLE_SLACK × (members / heartbeat + 1 / announce)`.
+pub(super) fn idle_budget(config: &ringleader_core::Config, members: usize) -> f64 {
+    IDLE_SLACK
+        * (members as f64 / config.heartbeat_interval.as_secs_f64()
+            + 1.0 / config.announce_interval.as_secs_f64())
+}
 
 impl World<'_> {
     /// Runs to the end and reports.
@@ -57,6 +72,41 @@ impl World<'_> {
         Ok(self.report(wall.elapsed().as_millis() as u64))
     }
 
+    /// `idle_quiet`: once the cluster is idle (no fault, no client message, and
+    /// everything they caused settled), each node that was up all along sends at
+    /// most `IDLE_SLACK × (members / heartbeat + 1 / announce)` messages a second.
+    fn judge_idle(&self) -> (Vec<Violation>, CheckCount) {
+        let mut found = Vec::new();
+        let mut count = CheckCount::default();
+        let idle = self.end.saturating_since(self.idle_from);
+        if idle < IDLE_MIN {
+            return (found, count);
+        }
+        let secs = idle.as_secs_f64();
+        let budget = self.idle_budget;
+        for (i, slot) in self.slots.0.iter().enumerate() {
+            if slot.node.is_none() || slot.up_since > self.idle_from {
+                count.excused += 1;
+                continue;
+            }
+            count.checked += 1;
+            let sent = self.idle_sent.get(i).copied().unwrap_or(0);
+            let rate = sent as f64 / secs;
+            if rate > budget {
+                found.push(Violation {
+                    invariant: "idle_quiet",
+                    at_ms: self.end.as_millis(),
+                    nodes: vec![slot.id.0],
+                    detail: format!(
+                        "{} sent {rate:.0} messages a second while the cluster was idle (from {} on): more than {budget:.0}",
+                        slot.id, self.idle_from
+                    ),
+                });
+            }
+        }
+        (found, count)
+    }
+
     /// Judges what is judged at the end and gathers every finding.
     fn report(mut self, wall_ms: u64) -> Report {
         let digest = self.tracer.digest().hex();
@@ -70,8 +120,11 @@ impl World<'_> {
             .first()
             .map(|s| s.config.election.to_string())
             .unwrap_or_default();
+        let (idle_violations, idle_checks) = self.judge_idle();
         let (mut violations, mut checks) = self.checker.finish();
         violations.extend(self.busy_loop.take());
+        violations.extend(idle_violations);
+        checks.insert("idle_quiet", idle_checks);
         let (more, more_checks, election_stats) = self.election.finish(self.end);
         violations.extend(more);
         checks.extend(more_checks);

@@ -68,6 +68,13 @@ impl World<'_> {
     }
 
     fn apply(&mut self, i: usize, action: Action) {
+        if self.now >= self.idle_from
+            && matches!(action, Action::Send { .. } | Action::Multicast(_))
+        {
+            if let Some(sent) = self.idle_sent.get_mut(i) {
+                *sent += 1;
+            }
+        }
         match action {
             Action::Send { to, msg } => {
                 let j = (to.0 as usize).wrapping_sub(1);

@@ -84,6 +84,9 @@ impl<'w> World<'w> {
             next_accept: 0,
             link_actions: Vec::new(),
             busy_loop: None,
+            idle_from: last_disturbance + drain_bound,
+            idle_sent: vec![0; n],
+            idle_budget: super::run_loop::idle_budget(&node_config, n),
         })
     }
 }

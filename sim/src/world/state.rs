@@ -197,4 +197,12 @@ pub(super) struct World<'w> {
     pub(super) link_actions: Vec<LinkAction>,
     /// Set when the run stopped on a busy loop (see `run_loop`).
     pub(super) busy_loop: Option<crate::findings::Violation>,
+    /// From when the cluster is idle: the last fault and client message are
+    /// past, and everything they caused has settled.
+    pub(super) idle_from: Instant,
+    /// Per server: messages it sent (a multicast counts once) since `idle_from`.
+    pub(super) idle_sent: Vec<u64>,
+    /// Messages a second an idle node may send, from the configuration the run
+    /// was given (a planted bug may bend a node's own).
+    pub(super) idle_budget: f64,
 }
