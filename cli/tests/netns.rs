@@ -556,14 +556,23 @@ fn partition_pause_restart(election: &str) {
     }
     say(&mut alice, &mut lines, "alice", 10);
     say(&mut bob, &mut lines, "bob", 10);
-    wait_for(Duration::from_secs(20), "alice's side to go on", || {
-        let seen = final_history(&alice);
-        lines
-            .iter()
-            .filter(|l| l.starts_with("alice"))
-            .all(|l| seen.values().any(|t| t == l))
-            .then_some(())
-    });
+    // Both sides commit their client's lines (under quorum only alice's): two
+    // branches of one history, to be merged at the heal.
+    let sides: &[(&real::ChatProc, &str)] = if election == "quorum" {
+        &[(&alice, "alice")]
+    } else {
+        &[(&alice, "alice"), (&bob, "bob")]
+    };
+    for (client, who) in sides {
+        wait_for(Duration::from_secs(20), "each side to go on", || {
+            let seen = final_history(client);
+            lines
+                .iter()
+                .filter(|l| l.starts_with(who))
+                .all(|l| seen.values().any(|t| t == l))
+                .then_some(())
+        });
+    }
 
     // Heal: one leader, one history, every line of both sides in it.
     net.heal_all();
