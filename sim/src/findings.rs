@@ -16,6 +16,10 @@ pub struct Violation {
     pub nodes: Vec<u32>,
     /// What exactly was wrong.
     pub detail: String,
+    /// Why it may happen, when a documented cause explains it (see the README's
+    /// limits): an explained violation is reported, but is not a bug.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explained_by: Option<String>,
 }
 
 /// How often an invariant with a bound was checked, and how often a fault in its
@@ -66,7 +70,15 @@ impl Findings {
             at_ms: at.as_millis(),
             nodes,
             detail,
+            explained_by: None,
         });
+    }
+
+    /// The last violation found is explained by `why`.
+    pub(crate) fn explain_last(&mut self, why: String) {
+        if let Some(v) = self.violations.last_mut() {
+            v.explained_by = Some(why);
+        }
     }
 
     pub(crate) fn counts(&self) -> &BTreeMap<&'static str, CheckCount> {

@@ -58,4 +58,9 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.violations.is_empty()
     }
+
+    /// Violations no documented limit explains: bugs.
+    pub fn unexplained(&self) -> impl Iterator<Item = &Violation> {
+        self.violations.iter().filter(|v| v.explained_by.is_none())
+    }
 }

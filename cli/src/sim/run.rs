@@ -315,12 +315,24 @@ fn print_outcome(r: &Report) {
     if r.ok() {
         println!("  invariants: all held");
     } else {
-        println!("  invariants: {} VIOLATED", r.violations.len());
+        let explained = r
+            .violations
+            .iter()
+            .filter(|v| v.explained_by.is_some())
+            .count();
+        println!(
+            "  invariants: {} VIOLATED ({} unexplained, {explained} explained by a documented limit)",
+            r.violations.len(),
+            r.violations.len() - explained
+        );
         for v in r.violations.iter().take(10) {
             println!(
                 "    {} at {} ms, nodes {:?}: {}",
                 v.invariant, v.at_ms, v.nodes, v.detail
             );
+            if let Some(why) = &v.explained_by {
+                println!("      explained: {why}");
+            }
         }
     }
 }

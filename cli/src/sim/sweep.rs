@@ -42,6 +42,9 @@ struct Failure {
     invariant: String,
     at_ms: u64,
     detail: String,
+    /// When every violation of the run is explained by a documented limit:
+    /// the first one's explanation.
+    explained_by: Option<String>,
     replay_file: Option<String>,
     replay: Option<String>,
 }
@@ -69,6 +72,10 @@ struct Summary {
     wall_s: f64,
     runs_per_second: f64,
     passed: usize,
+    /// Failed seeds with a violation no documented limit explains: bugs.
+    unexplained: usize,
+    /// Failed seeds whose every violation a documented limit explains.
+    explained: usize,
     failures: Vec<Failure>,
     failures_by_invariant: BTreeMap<String, usize>,
     /// Seeds that kept every invariant but not the scenario's expected leader.
@@ -123,6 +130,8 @@ pub fn run(args: SweepArgs) -> ExitCode {
         wall_s: wall,
         runs_per_second: runs.len() as f64 / wall.max(1e-9),
         passed: runs.len() - failures.len() - expectations_unmet.len(),
+        unexplained: failures.iter().filter(|f| f.explained_by.is_none()).count(),
+        explained: failures.iter().filter(|f| f.explained_by.is_some()).count(),
         failures,
         failures_by_invariant: by_invariant,
         expectations_unmet,
@@ -194,6 +203,12 @@ fn collect_failures<'r>(
             invariant: first.invariant.to_owned(),
             at_ms: first.at_ms,
             detail: first.detail.clone(),
+            explained_by: report
+                .violations
+                .iter()
+                .all(|v| v.explained_by.is_some())
+                .then(|| first.explained_by.clone())
+                .flatten(),
             replay: file.as_deref().map(replay_command),
             replay_file: file.map(|p| p.display().to_string()),
         });
@@ -292,23 +307,14 @@ fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
         }
         return;
     }
-    println!("  {} passed, {} FAILED", s.passed, s.failures.len());
-    for (invariant, count) in &s.failures_by_invariant {
-        let seeds: Vec<String> = s
-            .failures
-            .iter()
-            .filter(|f| f.invariant == *invariant)
-            .map(|f| f.seed.to_string())
-            .collect();
-        let shown = seeds
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        let more = if seeds.len() > 20 { ", ..." } else { "" };
-        println!("  {invariant}: {count} seeds ({shown}{more})");
-    }
+    println!(
+        "  {} passed, {} FAILED: {} unexplained, {} explained by a documented limit",
+        s.passed,
+        s.failures.len(),
+        s.unexplained,
+        s.explained
+    );
+    print_failures_by_invariant(s);
     println!("  replay the first of each:");
     for invariant in s.failures_by_invariant.keys() {
         if let Some(cmd) = s
@@ -325,5 +331,43 @@ fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
             "  shrunk seed {} ({}) to {}: ringleader sim replay {}",
             sh.seed, sh.invariant, sh.size, sh.file
         );
+    }
+}
+
+/// One line per broken invariant: how many seeds, which, how many explained.
+fn print_failures_by_invariant(s: &Summary) {
+    for (invariant, count) in &s.failures_by_invariant {
+        let seeds: Vec<String> = s
+            .failures
+            .iter()
+            .filter(|f| f.invariant == *invariant)
+            .map(|f| f.seed.to_string())
+            .collect();
+        let shown = seeds
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if seeds.len() > 20 { ", ..." } else { "" };
+        let explained = s
+            .failures
+            .iter()
+            .filter(|f| f.invariant == *invariant && f.explained_by.is_some())
+            .count();
+        let tag = if explained == 0 {
+            String::new()
+        } else {
+            format!(", {explained} of them explained")
+        };
+        println!("  {invariant}: {count} seeds ({shown}{more}){tag}");
+        if let Some(why) = s
+            .failures
+            .iter()
+            .find(|f| f.invariant == *invariant)
+            .and_then(|f| f.explained_by.as_ref())
+        {
+            println!("    e.g. {why}");
+        }
     }
 }

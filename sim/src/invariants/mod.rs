@@ -9,6 +9,7 @@
 
 mod discovery;
 mod election;
+mod holders;
 mod node_commits;
 mod observed;
 mod replication;

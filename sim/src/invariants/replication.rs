@@ -24,6 +24,7 @@
 //! their documented limit. In runs with partitions or cuts the safety checks then
 //! only count divergence (`divergent_commits`) instead of failing the run.
 
+use super::holders::Holders;
 use super::node_commits::{Change, NodeCommits};
 use super::observed::{up_nodes, Observed};
 use crate::findings::{CheckCount, Findings, Violation};
@@ -83,6 +84,11 @@ pub struct ReplicationChecker {
     clients: Vec<ClientView>,
     stats: ReplicationStats,
     findings: Findings,
+    /// Who holds each committed entry, and when nodes were down.
+    holders: Holders,
+    /// Set once a committed entry was lost while all its holders were down:
+    /// the end-of-run checks that follow from such a loss are explained by it.
+    loss_explained: Option<String>,
 }
 
 const NAMES: [&str; 9] = [
@@ -111,12 +117,23 @@ impl ReplicationChecker {
             clients: vec![ClientView::default(); clients],
             stats: ReplicationStats::default(),
             findings: Findings::new(&NAMES),
+            holders: Holders::new(nodes),
+            loss_explained: None,
         }
     }
 
     fn fail(&mut self, name: &'static str, at: Instant, nodes: Vec<u32>, detail: String) {
         self.findings.count(name, false);
         self.findings.fail(name, at, nodes, detail);
+        let follows = matches!(name, "logs_converge" | "acked_durable" | "clients_drain");
+        if let Some(why) = self.loss_explained.clone().filter(|_| follows) {
+            self.findings.explain_last(why);
+        }
+    }
+
+    /// Node `i` goes down at `at`.
+    pub fn on_down(&mut self, at: Instant, i: usize) {
+        self.holders.down(i, at);
     }
 
     /// After node `i` took a step: checks what it newly committed.
@@ -193,7 +210,10 @@ impl ReplicationChecker {
         }
         let slot = usize::try_from(index - 1).unwrap_or(usize::MAX);
         match self.history.get(slot) {
-            Some(known) if *known == here => self.findings.count("committed_agreement", false),
+            Some(known) if *known == here => {
+                self.holders.committed(slot, i, at);
+                self.findings.count("committed_agreement", false);
+            }
             Some(known) => {
                 let known = *known;
                 if self.strict {
@@ -211,6 +231,13 @@ impl ReplicationChecker {
                             known.1
                         ),
                     );
+                    if let Some(t) = self.holders.all_down_at_once(slot, at) {
+                        let why = format!(
+                            "every node that had committed entry {index} was down at {t}: a leader that never heard of it served (bully and ring commit on the live followers)"
+                        );
+                        self.findings.explain_last(why.clone());
+                        self.loss_explained.get_or_insert(why);
+                    }
                 } else {
                     self.stats.divergent_commits += 1;
                 }
@@ -220,6 +247,7 @@ impl ReplicationChecker {
                     self.stats.committed += 1;
                 }
                 self.history.push(here);
+                self.holders.committed(slot, i, at);
             }
             None => {}
         }
@@ -227,6 +255,7 @@ impl ReplicationChecker {
 
     /// A node restarted with its durable log: its commit index is what it was.
     pub fn on_restart(&mut self, at: Instant, i: usize, node: &Node) {
+        self.holders.up(i, at);
         let Some(track) = self.nodes.get_mut(i) else {
             return;
         };
@@ -299,6 +328,12 @@ impl ReplicationChecker {
                             }
                         ),
                     );
+                    // In order, but from the history that replaced a lost entry.
+                    if e.index == expected {
+                        if let Some(why) = self.loss_explained.clone() {
+                            self.findings.explain_last(why);
+                        }
+                    }
                 } else {
                     self.findings.count("client_order", false);
                 }

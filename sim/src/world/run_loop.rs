@@ -59,6 +59,7 @@ impl World<'_> {
                         "more than {BUSY_LOOP_EVENTS} events in {BUSY_LOOP_WINDOW:?} of virtual time since {}: the run stops here",
                         window.0
                     ),
+                    explained_by: None,
                 });
                 break;
             }
@@ -101,6 +102,7 @@ impl World<'_> {
                         "{} sent {rate:.0} messages a second while the cluster was idle (from {} on): more than {budget:.0}",
                         slot.id, self.idle_from
                     ),
+                    explained_by: None,
                 });
             }
         }

@@ -203,6 +203,7 @@ impl World<'_> {
     pub(super) fn down(&mut self, i: usize, left: bool, reset: bool) {
         if self.slots.0.get(i).is_some_and(|s| s.node.is_some()) {
             self.checker.on_down(self.now, i, left, &self.slots);
+            self.replication.on_down(self.now, i);
             self.links_down(i, reset);
         }
         let mut links = BTreeMap::new();
