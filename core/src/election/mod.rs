@@ -37,8 +37,10 @@ use algorithm::{AlgoCtx, ElectionAlgorithm};
 pub(crate) struct Election {
     algorithm: Algorithm,
     rank: RankBy,
-    settle: std::time::Duration,
     settle_until: Instant,
+    /// How long a node settles when it starts: `settle`, but at least one
+    /// announce interval for a node that lived before under bully and ring.
+    settle: std::time::Duration,
     lead: Leadership,
     max_seen: u64,
     algo: Box<dyn ElectionAlgorithm>,
@@ -57,8 +59,17 @@ impl Election {
         Election {
             algorithm: config.election,
             rank: config.rank,
-            settle: config.settle,
             settle_until: Instant::MAX,
+            // A node back from a crash may find a leader in place whose answer
+            // to its probe was lost (or whose link to it is still backing
+            // off): leading after a 300 ms settle, it committed its own marker
+            // over that leader's history. By the end of one announce interval
+            // every live member has announced itself.
+            settle: if persisted.starts > 1 && config.election != Algorithm::Quorum {
+                config.settle.max(config.announce_interval)
+            } else {
+                config.settle
+            },
             lead: Leadership {
                 role: Role::Follower,
                 leader: None,

@@ -237,6 +237,11 @@ impl ReplicationChecker {
                         );
                         self.findings.explain_last(why.clone());
                         self.loss_explained.get_or_insert(why);
+                        // When the holders come back the two branches are
+                        // merged, as after a partition: from now on the run
+                        // counts divergence, and the end judges the history
+                        // the live nodes converged on.
+                        self.strict = false;
                     }
                 } else {
                     self.stats.divergent_commits += 1;
