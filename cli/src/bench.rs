@@ -23,6 +23,9 @@ pub enum BenchCommand {
     Throughput(ThroughputArgs),
     /// A node's resident memory holding N messages of 100 bytes.
     Memory(MemoryArgs),
+    /// CPU a node of an idle cluster uses, per algorithm: an idle cluster
+    /// exchanges heartbeats and announcements, nothing more.
+    Idle(IdleArgs),
 }
 
 /// Flags of `bench failover`.
@@ -79,6 +82,20 @@ pub struct MemoryArgs {
     port_base: u16,
 }
 
+/// Flags of `bench idle`.
+#[derive(Args, Debug)]
+pub struct IdleArgs {
+    /// Nodes in the cluster.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    nodes: u32,
+    /// How long to measure, once the cluster has a leader, e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = crate::parse::duration)]
+    measure: Duration,
+    /// Port block: nodes on base+1.., multicast on base+19.
+    #[arg(long, default_value_t = 27400)]
+    port_base: u16,
+}
+
 /// Runs a benchmark.
 pub fn run(cmd: BenchCommand) -> ExitCode {
     let Some(runtime) = crate::async_runtime(2) else {
@@ -89,6 +106,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
             BenchCommand::Failover(a) => failover(a).await,
             BenchCommand::Throughput(a) => throughput(a).await,
             BenchCommand::Memory(a) => memory(a).await,
+            BenchCommand::Idle(a) => idle(a).await,
         }
     });
     match result {
@@ -459,5 +477,48 @@ async fn memory(a: MemoryArgs) -> Result<(), String> {
         (after * 1024) as f64 / payload as f64,
         (after * 1024) as f64 / (per * clients) as f64
     );
+    Ok(())
+}
+
+/// CPU time a process has used, in seconds (`/proc/PID/stat`, in USER_HZ:
+/// 100 per second on Linux).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+async fn idle(a: IdleArgs) -> Result<(), String> {
+    for election in ["bully", "ring", "quorum"] {
+        let extra = ["--election".to_owned(), election.to_owned()];
+        let nodes = Nodes::start(
+            a.nodes,
+            a.port_base,
+            &format!("bench-idle-{election}"),
+            &extra,
+        )?;
+        nodes.leader(Duration::from_secs(20)).await?;
+        // Let the start's elections and catch-ups settle.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let pids: Vec<u32> = nodes.children.iter().filter_map(|(_, c)| c.id()).collect();
+        let before: Vec<Option<f64>> = pids.iter().map(|p| cpu_seconds(*p)).collect();
+        let start = Instant::now();
+        tokio::time::sleep(a.measure).await;
+        let wall = start.elapsed().as_secs_f64();
+        let shares: Vec<f64> = pids
+            .iter()
+            .zip(before)
+            .filter_map(|(p, b)| Some((cpu_seconds(*p)? - b?) / wall * 100.0))
+            .collect();
+        let worst = shares.iter().copied().fold(0.0, f64::max);
+        let mean = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
+        println!(
+            "idle: {election}, {} nodes, {:.0} s: {mean:.2} % of a core per node on average, {worst:.2} % at most",
+            a.nodes, wall
+        );
+        drop(nodes);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     Ok(())
 }
