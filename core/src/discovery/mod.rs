@@ -13,13 +13,13 @@
 
 use crate::action::Action;
 use crate::config::Config;
-use crate::id::{NodeId, NodeInfo};
+use crate::id::{Incarnation, NodeId, NodeInfo};
 use crate::membership::{Member, MemberState, Membership, MembershipChange};
 use crate::time::Instant;
 use crate::wire::{Announce, Message};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// How many distinct foreign senders are logged at warn level before going quiet.
@@ -69,6 +69,10 @@ pub(crate) struct Discovery {
     /// No member changes state before this; a lower bound, so it may wake us early.
     next_check: Instant,
     foreign_reported: BTreeSet<(String, NodeId)>,
+    /// Per member whose disk was wiped: the latest of its lives before the
+    /// wipe. Those lives have higher start counters than the new one, yet a
+    /// message of theirs is stale. One entry per member of the view at most.
+    retired: BTreeMap<NodeId, Incarnation>,
     stats: DiscoveryStats,
 }
 
@@ -87,6 +91,7 @@ impl Discovery {
             next_heartbeat: Instant::MAX,
             next_check: Instant::MAX,
             foreign_reported: BTreeSet::new(),
+            retired: BTreeMap::new(),
             stats: DiscoveryStats::default(),
         }
     }
@@ -311,11 +316,22 @@ impl Discovery {
             self.next_check = self.next_check.min(suspect_at);
             return Observed::Admitted;
         };
-        if sender.incarnation < m.info.incarnation {
+        let gone = matches!(m.state, MemberState::Dead | MemberState::Left);
+        let retired = self
+            .retired
+            .get(&sender.id)
+            .is_some_and(|r| sender.incarnation <= *r);
+        let new_life = !retired && sender.incarnation.supersedes(&m.info.incarnation, gone);
+        if !new_life && sender.incarnation != m.info.incarnation {
             self.stats.stale += 1;
             return Observed::Ignored;
         }
-        let new_life = sender.incarnation > m.info.incarnation;
+        if new_life && sender.incarnation < m.info.incarnation {
+            // A wiped disk: every life up to the one it replaces is over.
+            let old = m.info.incarnation;
+            let r = self.retired.entry(sender.id).or_insert(old);
+            *r = (*r).max(old);
+        }
         if !new_life && m.state == MemberState::Left {
             // A late message from a life that already said goodbye.
             return Observed::Ignored;
@@ -351,7 +367,14 @@ impl Discovery {
         let Some(m) = self.view.get_mut(sender.id) else {
             return Observed::Ignored;
         };
-        if sender.incarnation < m.info.incarnation || m.state == MemberState::Left {
+        let gone = m.state == MemberState::Dead;
+        let retired = self
+            .retired
+            .get(&sender.id)
+            .is_some_and(|r| sender.incarnation <= *r);
+        let current = sender.incarnation == m.info.incarnation
+            || (!retired && sender.incarnation.supersedes(&m.info.incarnation, gone));
+        if !current || m.state == MemberState::Left {
             return Observed::Ignored;
         }
         m.info = *sender;

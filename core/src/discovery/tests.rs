@@ -231,6 +231,52 @@ fn a_wiped_node_still_gets_a_newer_incarnation_from_its_start_time() {
 }
 
 #[test]
+fn a_node_whose_disk_was_wiped_after_several_starts_is_a_new_life_once_its_old_one_is_dead() {
+    let (mut a, _) = started(1, ms(0));
+    // n2 had started five times; its data directory is then wiped.
+    let mut old = Node::restore(
+        config(2),
+        NodeId(2),
+        2,
+        ms(0),
+        Persisted {
+            starts: 4,
+            ..Persisted::default()
+        },
+    )
+    .unwrap();
+    old.step(ms(0), Event::Start);
+    assert_eq!(old.info().incarnation.counter, 5);
+    a.step(ms(1), Event::Received(hb(old.info())));
+    let (wiped, _) = started(2, ms(2));
+    assert_eq!(wiped.info().incarnation.counter, 1);
+    // While the old life lives, the lower counter is another process or a stale
+    // message: ignored.
+    let out = a.step(ms(3), Event::Received(hb(wiped.info())));
+    assert!(changes_of(&out).is_empty());
+    assert_eq!(a.member(NodeId(2)).unwrap().info, old.info());
+    // The old life dies (the wiped node's own heartbeats were ignored meanwhile)...
+    let mut now = ms(3);
+    while a.member(NodeId(2)).unwrap().state != MemberState::Dead {
+        now = a.next_deadline().unwrap();
+        a.step(now, Event::Tick);
+    }
+    // ...and the wiped node, started later, is readmitted as a new life.
+    let out = a.step(now, Event::Received(hb(wiped.info())));
+    assert_eq!(
+        changes_of(&out),
+        vec![(NodeId(2), MembershipChange::Rejoined)]
+    );
+    assert_eq!(a.member(NodeId(2)).unwrap().info, wiped.info());
+    // A late message of the old life is now stale.
+    let stale = a.discovery_stats().stale;
+    let out = a.step(now, Event::Received(hb(old.info())));
+    assert!(out.is_empty());
+    assert_eq!(a.discovery_stats().stale, stale + 1);
+    assert_eq!(a.member(NodeId(2)).unwrap().info, wiped.info());
+}
+
+#[test]
 fn a_dead_member_heard_again_in_the_same_life_is_readmitted() {
     let (mut a, _) = started(1, ms(0));
     let (b, _) = started(2, ms(0));

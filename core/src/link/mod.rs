@@ -259,8 +259,12 @@ impl Links {
             return;
         };
         link.heard = Some(now);
-        let restarted = link.life.is_some_and(|old| life > old);
-        if link.life.is_none_or(|old| life > old) {
+        // A later start time counts too (a wiped node starts at counter 1): a
+        // connection closed for nothing costs one dial, one kept to a dead
+        // process costs the words written on it.
+        let later = |old: Incarnation| life > old || life.started_at > old.started_at;
+        let restarted = link.life.is_some_and(later);
+        if link.life.is_none_or(later) {
             link.life = Some(life);
         }
         let again = match link.state {
