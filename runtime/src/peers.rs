@@ -250,8 +250,9 @@ impl DialledLink {
         self.inbox.send(input).await.is_ok()
     }
 
-    /// Connects, reports the outcome, writes what the node queues, hands what
-    /// the peer sends back to the node, and reports the end.
+    /// Connects, reports the outcome, writes what the node queues, and reports
+    /// the end. The peer answers on a connection of its own; this one is read
+    /// only to notice its end (and, from an older peer, any frame it sends).
     async fn run(self) {
         let stream =
             match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr)).await {
