@@ -121,6 +121,13 @@ impl ElectionAlgorithm for ChangRoberts {
     fn on_message(&mut self, cx: &mut AlgoCtx<'_>, _from: &NodeInfo, msg: &ElectionMsg) {
         match msg {
             ElectionMsg::Vote { candidate, epoch } => {
+                if *epoch < cx.lead.epoch && cx.lead.leader.is_some() {
+                    // A vote of an election that ended: its winner took an
+                    // epoch above it, and this node follows (or is) a leader
+                    // of that epoch or later. Passing it on would start the
+                    // election again and re-elect the same leader a term later.
+                    return;
+                }
                 cx.observe_epoch(*epoch);
                 let epoch = *cx.max_seen;
                 if candidate.id == cx.me.id {

@@ -421,3 +421,32 @@ fn a_second_leader_of_one_epoch_is_settled_by_rank_without_an_election() {
         }
     )));
 }
+
+#[test]
+fn a_ring_vote_that_arrives_after_the_election_ended_is_dropped() {
+    // A vote still travelling when ELECTED went round (sim seed 27, 4 nodes)
+    // made the leader pass its own vote on again: a second election
+    // re-elected it one epoch later.
+    let mut net = Net::new(Algorithm::Ring, 4);
+    net.run_for(1000);
+    assert_eq!(net.leaders(), vec![Some(4); 4]);
+    let epoch = net.node(4).leadership().epoch;
+    let late = Message::Election {
+        from: net.node(3).info(),
+        algorithm: Algorithm::Ring,
+        msg: ElectionMsg::Vote {
+            candidate: Box::new(net.node(3).info()),
+            epoch: epoch - 1,
+        },
+    };
+    for at in [4u32, 1] {
+        let out = net.nodes[at as usize - 1]
+            .as_mut()
+            .unwrap()
+            .step(net.now, Event::Received(late.clone()));
+        assert!(out.is_empty(), "n{at} drops it: {out:?}");
+    }
+    net.run_for(1000);
+    assert_eq!(net.leaders(), vec![Some(4); 4]);
+    assert_eq!(net.node(4).leadership().epoch, epoch, "no second election");
+}
