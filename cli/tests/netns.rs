@@ -69,6 +69,20 @@ fn probe_requirements() -> Option<String> {
     None
 }
 
+/// True (and says why) when namespaces cannot be made here; on CI that fails
+/// the test instead.
+fn skipped() -> bool {
+    let Some(why) = missing_requirement() else {
+        return false;
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "on CI this test must run, but it {why}"
+    );
+    eprintln!("skipping the network-namespace test: it {why}");
+    true
+}
+
 /// The namespaces and links of one test; removed on drop, even after a failure.
 struct Net {
     tag: String,
@@ -361,12 +375,7 @@ fn chat_in(net: &Net, scratch: &Scratch, user: &str, ns: &str) -> real::ChatProc
     reason = "one story, read top to bottom: start, cut, heal, crash, converge"
 )]
 fn cut_heal_crash(election: &str) {
-    if let Some(why) = missing_requirement() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "on CI this test must run, but it {why}"
-        );
-        eprintln!("skipping the network-namespace test: it {why}");
+    if skipped() {
         return;
     }
     let scratch = Scratch::new(&format!("netns-{election}"));
@@ -517,12 +526,7 @@ fn say(client: &mut real::ChatProc, lines: &mut Vec<String>, who: &str, count: u
 )]
 fn partition_pause_restart(election: &str) {
     use nix::sys::signal::Signal;
-    if let Some(why) = missing_requirement() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "on CI this test must run, but it {why}"
-        );
-        eprintln!("skipping the network-namespace test: it {why}");
+    if skipped() {
         return;
     }
     let scratch = Scratch::new(&format!("netns-split-{election}"));

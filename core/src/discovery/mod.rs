@@ -316,12 +316,7 @@ impl Discovery {
             self.next_check = self.next_check.min(suspect_at);
             return Observed::Admitted;
         };
-        let gone = matches!(m.state, MemberState::Dead | MemberState::Left);
-        let retired = self
-            .retired
-            .get(&sender.id)
-            .is_some_and(|r| sender.incarnation <= *r);
-        let new_life = !retired && sender.incarnation.supersedes(&m.info.incarnation, gone);
+        let new_life = later_life(&self.retired, sender, m);
         if !new_life && sender.incarnation != m.info.incarnation {
             self.stats.stale += 1;
             return Observed::Ignored;
@@ -367,13 +362,8 @@ impl Discovery {
         let Some(m) = self.view.get_mut(sender.id) else {
             return Observed::Ignored;
         };
-        let gone = m.state == MemberState::Dead;
-        let retired = self
-            .retired
-            .get(&sender.id)
-            .is_some_and(|r| sender.incarnation <= *r);
-        let current = sender.incarnation == m.info.incarnation
-            || (!retired && sender.incarnation.supersedes(&m.info.incarnation, gone));
+        let current =
+            sender.incarnation == m.info.incarnation || later_life(&self.retired, sender, m);
         if !current || m.state == MemberState::Left {
             return Observed::Ignored;
         }
@@ -384,6 +374,16 @@ impl Discovery {
         report(out, changes, *sender, MembershipChange::Left);
         Observed::Refreshed
     }
+}
+
+/// Whether `sender` is a later life of member `m` (see
+/// [`Incarnation::supersedes`]), and not one of the lives a wiped disk retired.
+fn later_life(retired: &BTreeMap<NodeId, Incarnation>, sender: &NodeInfo, m: &Member) -> bool {
+    let gone = matches!(m.state, MemberState::Dead | MemberState::Left);
+    let retired = retired
+        .get(&sender.id)
+        .is_some_and(|r| sender.incarnation <= *r);
+    !retired && sender.incarnation.supersedes(&m.info.incarnation, gone)
 }
 
 /// What observing a sender did to the view.

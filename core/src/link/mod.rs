@@ -259,10 +259,10 @@ impl Links {
             return;
         };
         link.heard = Some(now);
-        // A later start time counts too (a wiped node starts at counter 1): a
-        // connection closed for nothing costs one dial, one kept to a dead
-        // process costs the words written on it.
-        let later = |old: Incarnation| life > old || life.started_at > old.started_at;
+        // Whether the old life is gone is not the links' to know: a wiped node's
+        // new life counts too. A connection closed for nothing costs one dial,
+        // one kept to a dead process costs the words written on it.
+        let later = |old: Incarnation| life.supersedes(&old, true);
         let restarted = link.life.is_some_and(later);
         if link.life.is_none_or(later) {
             link.life = Some(life);

@@ -61,14 +61,10 @@ impl Follower {
                 commit,
             } if follows => {
                 let before = log.commit_index();
-                let outcome = match log.rewrite(*prev_index, *prev, entries, *commit) {
-                    Ok(matched) => {
-                        tracing::info!(leader = %from, fork = prev_index, committed_before = before, "took the merged history of a healed split brain from the fork on");
-                        AppendOutcome::Matched(matched)
-                    }
-                    Err(Reject::Mismatch { hint }) => AppendOutcome::Mismatch { hint },
-                    Err(Reject::CommittedConflict { index }) => AppendOutcome::Conflict { index },
-                };
+                let outcome = outcome_of(log.rewrite(*prev_index, *prev, entries, *commit));
+                if let AppendOutcome::Matched(_) = outcome {
+                    tracing::info!(leader = %from, fork = prev_index, committed_before = before, "took the merged history of a healed split brain from the fork on");
+                }
                 cx.send_replication(
                     from,
                     ReplicationMsg::AppendReply {
@@ -173,11 +169,7 @@ fn on_append(log: &mut Log, cx: &mut Ctx<'_>, from: NodeId, msg: &ReplicationMsg
             },
         );
     }
-    let outcome = match log.accept_and_commit(*prev_index, *prev, entries, *commit) {
-        Ok(matched) => AppendOutcome::Matched(matched),
-        Err(Reject::Mismatch { hint }) => AppendOutcome::Mismatch { hint },
-        Err(Reject::CommittedConflict { index }) => AppendOutcome::Conflict { index },
-    };
+    let outcome = outcome_of(log.accept_and_commit(*prev_index, *prev, entries, *commit));
     if let AppendOutcome::Conflict { index } = outcome {
         tracing::error!(leader = %from, epoch, index, "leader would replace a committed entry; refused");
     }
@@ -188,4 +180,13 @@ fn on_append(log: &mut Log, cx: &mut Ctx<'_>, from: NodeId, msg: &ReplicationMsg
             outcome,
         },
     );
+}
+
+/// What the leader is told of entries this log took or refused.
+fn outcome_of(result: Result<u64, Reject>) -> AppendOutcome {
+    match result {
+        Ok(matched) => AppendOutcome::Matched(matched),
+        Err(Reject::Mismatch { hint }) => AppendOutcome::Mismatch { hint },
+        Err(Reject::CommittedConflict { index }) => AppendOutcome::Conflict { index },
+    }
 }

@@ -19,7 +19,6 @@
 //!   crashes resets nothing: its peers' connections hang, half open.
 
 use super::state::{ConnEnd, Item, LinkNews, World};
-use crate::network::Fate;
 use crate::trace::DropReason;
 use ringleader_core::link::{LinkAction, LinkFailure};
 use ringleader_core::wire::Message;
@@ -207,7 +206,7 @@ impl World<'_> {
         self.counters.sent += 1;
         let life_i = self.life(i);
         let Some(end) = self.conns.get(&(i, life_i, conn)).copied() else {
-            return self.link_drop(i, j, &msg, DropReason::Down);
+            return self.dropped(i, j, &msg, DropReason::Down);
         };
         let peer_gone =
             self.life(j) != end.peer_life || self.slots.0.get(j).is_none_or(|s| s.node.is_none());
@@ -226,49 +225,9 @@ impl World<'_> {
                     LinkNews::Failed(LinkFailure::Reset),
                 );
             }
-            return self.link_drop(i, j, &msg, DropReason::Down);
+            return self.dropped(i, j, &msg, DropReason::Down);
         }
-        match self.net.fate(i, j, &mut self.rng) {
-            Fate::Delivered { delay, duplicate } => {
-                let life = Some(end.peer_life);
-                if let Some(extra) = duplicate {
-                    self.counters.duplicated += 1;
-                    let copy = Item::Deliver {
-                        to: j,
-                        msg: msg.clone(),
-                        sent: self.now,
-                        life,
-                    };
-                    self.queue.push(self.now + extra, copy);
-                }
-                let sent = self.now;
-                self.queue.push(
-                    self.now + delay,
-                    Item::Deliver {
-                        to: j,
-                        msg,
-                        sent,
-                        life,
-                    },
-                );
-            }
-            Fate::Cut => {
-                self.counters.cut += 1;
-                self.link_drop(i, j, &msg, DropReason::Cut);
-            }
-            Fate::Lost => {
-                self.counters.lost += 1;
-                self.link_drop(i, j, &msg, DropReason::Lost);
-            }
-        }
-    }
-
-    /// A message that never arrives, told to the checkers like any other loss.
-    fn link_drop(&mut self, i: usize, j: usize, msg: &Message, why: DropReason) {
-        self.checker.on_drop(self.now, i, j);
-        self.election.on_drop(self.now);
-        self.tracer
-            .dropped((self.now, self.now), id(i), id(j), msg, why);
+        self.transmit(i, j, msg, Some(end.peer_life));
     }
 
     /// Node `i` closes connection `conn`: the peer hears of it where the path lets it.

@@ -115,26 +115,31 @@ impl World<'_> {
 
     fn send(&mut self, from: usize, to: usize, msg: Message) {
         self.counters.sent += 1;
+        self.transmit(from, to, msg, None);
+    }
+
+    /// Puts `msg` from `from` to `to` on the network, which delivers it (maybe
+    /// twice) after a delay, loses it or cuts it. `life`: sent on a connection,
+    /// the receiver's life it was made with (a datagram reaches whoever is up).
+    pub(super) fn transmit(&mut self, from: usize, to: usize, msg: Message, life: Option<u64>) {
         match self.net.fate(from, to, &mut self.rng) {
             Fate::Delivered { delay, duplicate } => {
+                let sent = self.now;
                 if let Some(extra) = duplicate {
                     self.counters.duplicated += 1;
-                    self.queue.push(
-                        self.now + extra,
-                        Item::Deliver {
-                            to,
-                            msg: msg.clone(),
-                            sent: self.now,
-                            life: None,
-                        },
-                    );
+                    let copy = Item::Deliver {
+                        to,
+                        msg: msg.clone(),
+                        sent,
+                        life,
+                    };
+                    self.queue.push(self.now + extra, copy);
                 }
-                let sent = self.now;
                 let item = Item::Deliver {
                     to,
                     msg,
                     sent,
-                    life: None,
+                    life,
                 };
                 self.queue.push(self.now + delay, item);
             }
@@ -146,17 +151,22 @@ impl World<'_> {
                     self.counters.lost += 1;
                     DropReason::Lost
                 };
-                self.checker.on_drop(self.now, from, to);
-                self.election.on_drop(self.now);
-                self.tracer.dropped(
-                    (self.now, self.now),
-                    NodeId(from as u32 + 1),
-                    NodeId(to as u32 + 1),
-                    &msg,
-                    why,
-                );
+                self.dropped(from, to, &msg, why);
             }
         }
+    }
+
+    /// A message that never arrives, told to the checkers and the trace.
+    pub(super) fn dropped(&mut self, from: usize, to: usize, msg: &Message, why: DropReason) {
+        self.checker.on_drop(self.now, from, to);
+        self.election.on_drop(self.now);
+        self.tracer.dropped(
+            (self.now, self.now),
+            NodeId(from as u32 + 1),
+            NodeId(to as u32 + 1),
+            msg,
+            why,
+        );
     }
 
     pub(super) fn start(&mut self, i: usize) {
