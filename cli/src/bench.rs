@@ -16,8 +16,11 @@ use tokio::sync::mpsc;
 /// The benchmarks.
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
-    /// From `kill -9` of the leader to the first message acknowledged through the
-    /// new leader, over a number of runs: median and worst.
+    /// From losing the leader to the first message acknowledged through the new
+    /// leader, over a number of runs each: `kill -9` of its process (its port
+    /// refuses: crash detection in milliseconds) and SIGSTOP (a silent peer, as
+    /// a dead machine: the failure timeout, and under quorum its lease, first).
+    /// Median and worst of each.
     Failover(FailoverArgs),
     /// Committed chat messages per second through a 3-node cluster on loopback.
     Throughput(ThroughputArgs),
@@ -251,7 +254,85 @@ fn median_and_worst(v: &mut [f64]) -> (f64, f64) {
     (median, v.last().copied().unwrap_or(0.0))
 }
 
+/// How the leader is taken away in a failover run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Loss {
+    /// `kill -9` of its process: the machine is up, its port refuses.
+    Kill,
+    /// `kill -STOP`: a silent peer, as a dead machine or a cut cable would be
+    /// (its connections stay open, nothing answers).
+    Silence,
+}
+
+impl Loss {
+    fn name(self) -> &'static str {
+        match self {
+            Loss::Kill => "kill -9",
+            Loss::Silence => "silent (SIGSTOP)",
+        }
+    }
+}
+
 async fn failover(a: FailoverArgs) -> Result<(), String> {
+    println!(
+        "failover: {} runs each, 3 {} nodes, heartbeat {:?}, election timeout {:?}",
+        a.runs, a.election, a.heartbeat, a.election_timeout
+    );
+    let mut figures = Vec::new();
+    for loss in [Loss::Kill, Loss::Silence] {
+        let (mut serving, mut acked) = (Vec::new(), Vec::new());
+        for run in 1..=a.runs {
+            let (s, ack) = failover_once(&a, run, loss).await?;
+            println!(
+                "  {} run {run}/{}: a new leader serves after {s:.0} ms, the client's first ack after {ack:.0} ms",
+                loss.name(),
+                a.runs
+            );
+            serving.push(s);
+            acked.push(ack);
+            tokio::time::sleep(Duration::from_millis(200)).await; // ports free again
+        }
+        figures.push((
+            loss,
+            median_and_worst(&mut serving),
+            median_and_worst(&mut acked),
+        ));
+    }
+    println!(
+        "failover of the leader, {} runs each, {}: new leader serving | client's first ack through it",
+        a.runs, a.election
+    );
+    for (loss, (sm, sw), (am, aw)) in figures {
+        println!(
+            "  {:<18} median {sm:>5.0} ms, worst {sw:>5.0} ms | median {am:>5.0} ms, worst {aw:>5.0} ms",
+            loss.name()
+        );
+    }
+    Ok(())
+}
+
+/// Polls the nodes other than `old` (every 2 ms) until one leads and serves;
+/// the time since `from`.
+async fn new_leader_serving(addrs: Vec<SocketAddr>, old: u32, from: Instant) -> Option<Duration> {
+    let deadline = from + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        for addr in &addrs {
+            let asked = tokio::time::timeout(Duration::from_millis(200), crate::status::ask(*addr));
+            if let Ok(Ok(StatusReply(s))) = asked.await {
+                if s.id != old && s.role == "leader" && s.serving {
+                    return Some(from.elapsed());
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    None
+}
+
+/// One run: a cluster, a chat client sending all along, the leader taken away;
+/// the time until another node leads and serves (asked every 2 ms), and until
+/// the client's first message is acknowledged through it.
+async fn failover_once(a: &FailoverArgs, run: u32, loss: Loss) -> Result<(f64, f64), String> {
     let extra = vec![
         "--election".to_owned(),
         a.election.to_string(),
@@ -260,60 +341,59 @@ async fn failover(a: FailoverArgs) -> Result<(), String> {
         "--election-timeout".to_owned(),
         format!("{}us", a.election_timeout.as_micros()),
     ];
-    println!(
-        "failover: {} runs, 3 {} nodes, heartbeat {:?}, election timeout {:?}",
-        a.runs, a.election, a.heartbeat, a.election_timeout
-    );
-    let mut times = Vec::new();
-    for run in 1..=a.runs {
-        let name = format!("bench-failover-{run}");
-        let mut nodes = Nodes::start(3, a.port_base, &name, &extra)?;
-        let leader = nodes.leader(Duration::from_secs(20)).await?;
-        let servers = (1..=3).map(|i| nodes.addr(i)).collect();
-        let mut c = chat("bench", servers, nodes.multicast(), 1000);
-        // Traffic all along: a message every 2 ms.
-        let sender = {
-            let tx = c.commands.clone();
-            tokio::spawn(async move {
-                let mut i = 0u64;
-                loop {
-                    i += 1;
-                    if tx.send(ChatCommand::Send(format!("m{i}"))).await.is_err() {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+    let name = format!("bench-failover-{run}");
+    let mut nodes = Nodes::start(3, a.port_base, &name, &extra)?;
+    let leader = nodes.leader(Duration::from_secs(20)).await?;
+    let servers = (1..=3).map(|i| nodes.addr(i)).collect();
+    let mut c = chat("bench", servers, nodes.multicast(), 1000);
+    // Traffic all along: a message every 2 ms.
+    let sender = {
+        let tx = c.commands.clone();
+        tokio::spawn(async move {
+            let mut i = 0u64;
+            loop {
+                i += 1;
+                if tx.send(ChatCommand::Send(format!("m{i}"))).await.is_err() {
+                    return;
                 }
-            })
-        };
-        wait_acked(&mut c.updates, Duration::from_secs(10)).await?;
-        let victim = nodes
-            .children
-            .iter_mut()
-            .find(|(id, _)| *id == leader)
-            .ok_or("the leader is not one of ours")?;
-        let killed_at = Instant::now();
-        victim.1.start_kill().map_err(|e| e.to_string())?;
-        let took = first_ack_elsewhere(&mut c.updates, leader, killed_at)
-            .await
-            .map_err(|e| format!("run {run}: {e}"))?;
-        sender.abort();
-        let _ = c.commands.send(ChatCommand::Quit(Duration::ZERO)).await;
-        let _ = c.task.await;
-        let ms = took.as_secs_f64() * 1000.0;
-        println!(
-            "  run {run}/{}: {ms:.0} ms (leader n{leader} killed)",
-            a.runs
-        );
-        times.push(ms);
-        drop(nodes);
-        tokio::time::sleep(Duration::from_millis(200)).await; // ports free again
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    wait_acked(&mut c.updates, Duration::from_secs(10)).await?;
+    let victim = nodes
+        .children
+        .iter_mut()
+        .find(|(id, _)| *id == leader)
+        .ok_or("the leader is not one of ours")?;
+    let killed_at = Instant::now();
+    match loss {
+        Loss::Kill => victim.1.start_kill().map_err(|e| e.to_string())?,
+        Loss::Silence => {
+            let pid = victim.1.id().ok_or("the leader has exited")?;
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).map_err(|e| e.to_string())?);
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP)
+                .map_err(|e| format!("cannot stop the leader: {e}"))?;
+        }
     }
-    let (median, worst) = median_and_worst(&mut times);
-    println!(
-        "failover: median {median:.0} ms, worst {worst:.0} ms over {} runs",
-        a.runs
-    );
-    Ok(())
+    let survivors = (1..=3)
+        .filter(|&i| i != leader)
+        .map(|i| nodes.addr(i))
+        .collect();
+    let serving = tokio::spawn(new_leader_serving(survivors, leader, killed_at));
+    let took = first_ack_elsewhere(&mut c.updates, leader, killed_at)
+        .await
+        .map_err(|e| format!("{} run {run}: {e}", loss.name()))?;
+    let serving = serving
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("{} run {run}: no new leader serves", loss.name()))?;
+    sender.abort();
+    let _ = c.commands.send(ChatCommand::Quit(Duration::ZERO)).await;
+    let _ = c.task.await;
+    drop(nodes); // kills every node, the stopped one too
+    Ok((serving.as_secs_f64() * 1000.0, took.as_secs_f64() * 1000.0))
 }
 
 /// Time from `killed_at` to the first acknowledgement from a session at a

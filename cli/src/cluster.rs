@@ -133,6 +133,8 @@ fn node_args(args: &ClusterArgs, id: u32) -> NodeArgs {
         voters: None,
         heartbeat: args.heartbeat,
         election_timeout: args.election_timeout,
+        max_drift: ringleader_core::Config::default().max_drift_ppm,
+        no_crash_proof: false,
         suspect_timeout: None,
         failure_timeout: None,
         announce: Duration::from_secs(1),

@@ -72,6 +72,19 @@ pub struct NodeArgs {
     /// Silence after which a member is declared dead (default: 5 heartbeats).
     #[arg(long, value_parser = parse::duration)]
     pub failure_timeout: Option<Duration>,
+    /// quorum: the most any clock here may run fast or slow, e.g. 1% or 500ppm.
+    /// A leader's lease is that much shorter than the promise voters make, on
+    /// both sides; clocks drifting more can give two leaders at once. The default
+    /// is twenty times what NTP may slew a clock (500 ppm).
+    #[arg(long, default_value = "1%", value_parser = parse::drift)]
+    pub max_drift: u32,
+    /// Do not take a refused connection as proof that a peer's process is gone.
+    /// By default, when a peer's connection ends and a fresh dial to its
+    /// address is refused, the peer is declared dead at once (a crashed process
+    /// on a machine that is up); with this flag only the failure timeout does.
+    /// Use it where a firewall rejects connections with a reset.
+    #[arg(long)]
+    pub no_crash_proof: bool,
     /// Interval of the multicast announcements.
     #[arg(long, default_value = "1s", value_parser = parse::duration)]
     pub announce: Duration,
@@ -143,6 +156,8 @@ impl NodeArgs {
             rank: self.rank,
             settle: self.settle,
             election_timeout: self.election_timeout,
+            max_drift_ppm: self.max_drift,
+            crash_proof: !self.no_crash_proof,
             voters: self
                 .voters
                 .clone()

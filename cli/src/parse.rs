@@ -9,6 +9,12 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     ringleader_sim::units::parse_duration(s)
 }
 
+/// Parses a clock drift bound, `1%`, `0.05%` or `500ppm`, into parts per million
+/// (below 50 %), the way scenario files read `max_drift`.
+pub fn drift(s: &str) -> Result<u32, String> {
+    ringleader_sim::units::parse_drift(s)
+}
+
 /// Parses a probability between 0 and 1.
 pub fn probability(s: &str) -> Result<f64, String> {
     let p: f64 = s
@@ -100,6 +106,18 @@ pub fn ids(s: &str) -> Result<Ids, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drifts_are_percentages_or_ppm_below_half() {
+        assert_eq!(drift("1%"), Ok(10_000));
+        assert_eq!(drift("0.05%"), Ok(500));
+        assert_eq!(drift("500ppm"), Ok(500));
+        assert_eq!(drift("0ppm"), Ok(0));
+        assert!(drift("50%").is_err());
+        assert!(drift("-1%").is_err());
+        assert!(drift("1").unwrap_err().contains("percentage"));
+        assert!(drift("x%").is_err());
+    }
 
     #[test]
     fn durations_need_a_known_unit() {

@@ -40,6 +40,16 @@ pub struct Config {
     pub election_timeout: Duration,
     /// `quorum`: the fixed voter set; a majority of it elects.
     pub voters: Vec<NodeId>,
+    /// `quorum`: the most, in parts per million, by which any node's clock may run
+    /// fast or slow. The leader's lease is shorter than the voters' promise by
+    /// this margin on both sides (see `election::lease`); a clock drifting more
+    /// can give two leaders at once.
+    pub max_drift_ppm: u32,
+    /// Whether a peer whose connection ended and whose port then refused a
+    /// fresh dial is declared dead at once (see [`crate::link`]): proof that
+    /// its process is gone. Off, only the failure timeout declares death (for
+    /// networks whose firewalls answer with resets).
+    pub crash_proof: bool,
     /// Replication: most entries in one append message.
     pub batch_max: usize,
     /// Replication: most append messages in flight to one follower before an ack.
@@ -70,6 +80,11 @@ impl Default for Config {
             settle: Duration::from_millis(300),
             election_timeout: Duration::from_millis(300),
             voters: Vec::new(),
+            // Monotonic clocks disciplined by NTP are slewed by at most 500 ppm,
+            // and a free-running crystal drifts far less: 1 % leaves a twentyfold
+            // margin and costs a 500 ms lease under 10 ms.
+            max_drift_ppm: 10_000,
+            crash_proof: true,
             batch_max: 256,
             inflight_max: 4,
             sync_chunk: 100,
@@ -93,6 +108,8 @@ pub enum ConfigError {
     NoVoters,
     /// A replication size is zero.
     ZeroSize(&'static str),
+    /// The drift bound is not below 50 % (a lease would last nothing).
+    MaxDrift(u32),
 }
 
 impl fmt::Display for ConfigError {
@@ -110,6 +127,10 @@ impl fmt::Display for ConfigError {
             ConfigError::NoMembers => write!(f, "max members must be at least 1"),
             ConfigError::NoVoters => write!(f, "the quorum election needs a non-empty voter set"),
             ConfigError::ZeroSize(what) => write!(f, "{what} must be at least 1"),
+            ConfigError::MaxDrift(ppm) => write!(
+                f,
+                "max drift must be below 50 % (500000 ppm), got {ppm} ppm"
+            ),
         }
     }
 }
@@ -145,6 +166,9 @@ impl Config {
         }
         if self.election == Algorithm::Quorum && self.voters.is_empty() {
             return Err(ConfigError::NoVoters);
+        }
+        if self.max_drift_ppm >= 500_000 {
+            return Err(ConfigError::MaxDrift(self.max_drift_ppm));
         }
         for (name, value) in [
             ("batch size", self.batch_max),

@@ -1,5 +1,6 @@
 //! Everything that can happen to a node: the one input of [`Node::step`](crate::Node::step).
 
+use crate::id::{Incarnation, NodeId};
 use crate::wire::{ClientId, ClientMsg, Message};
 
 /// An input to a node.
@@ -26,5 +27,14 @@ pub enum Event {
     ClientGone {
         /// The client.
         client: ClientId,
+    },
+    /// The links proved life `life` of `peer` over (its connection ended and a
+    /// fresh dial was refused: see [`link`](crate::link)). It is declared dead at
+    /// once, and under `quorum` a promise made to it as leader ends.
+    PeerGone {
+        /// The peer.
+        peer: NodeId,
+        /// The life that is over.
+        life: Incarnation,
     },
 }

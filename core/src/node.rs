@@ -114,6 +114,12 @@ impl Node {
         );
         self.last_now = self.last_now.max(now);
         let now = self.last_now;
+        if self.lifecycle == Lifecycle::Running && self.parts.election.lease_lapsed(now) {
+            // A lease that ran out while the node was not stepped (a paused
+            // process) ends before anything else is done as leader.
+            self.with_ctx(now, out, |cx, p| p.election.tick(cx));
+            self.sync_leadership(now, out);
+        }
         match (self.lifecycle, event) {
             (Lifecycle::Idle, Event::Start) => {
                 self.lifecycle = Lifecycle::Running;
@@ -148,6 +154,15 @@ impl Node {
             }
             (Lifecycle::Running, Event::ClientGone { client }) => {
                 self.with_ctx(now, out, |cx, p| p.sessions.gone(cx, client));
+                self.end_step(now, out);
+            }
+            (Lifecycle::Running, Event::PeerGone { peer, life }) => {
+                let changes = self.discovery.process_gone(now, peer, life, out);
+                let proven = !changes.is_empty();
+                self.membership_changed(now, changes, out);
+                if proven {
+                    self.with_ctx(now, out, |cx, p| p.election.on_process_gone(cx, peer));
+                }
                 self.end_step(now, out);
             }
             (Lifecycle::Running, Event::Leave) => {
@@ -304,6 +319,26 @@ impl Node {
     /// Who leads, as far as this node knows, and since when.
     pub fn leadership(&self) -> Leadership {
         self.parts.election.leadership()
+    }
+
+    /// Whether this node acts as leader at `now` on its clock: it leads, and under
+    /// `quorum` its lease has not run out. A node whose process was paused past
+    /// its lease still names itself leader until its next step, which steps down
+    /// first; this is what the simulator's `one_leader_at_a_time` checks.
+    pub fn leads_at(&self, now: Instant) -> bool {
+        self.leadership().role == crate::leadership::Role::Leader
+            && self.lease_end().is_none_or(|end| now < end)
+    }
+
+    /// While this node leads under `quorum` with other voters: when its lease
+    /// runs out on its clock (it steps down at that instant unless renewed).
+    pub fn lease_end(&self) -> Option<Instant> {
+        let lead = self.leadership();
+        if lead.role == crate::leadership::Role::Leader {
+            self.parts.election.lease_end()
+        } else {
+            None
+        }
     }
 
     /// The logical ring as this node sees it: live members and itself, by rank.

@@ -14,6 +14,10 @@ pub(crate) struct Net {
     pub now: Instant,
     /// Every action every node emitted, in order.
     pub log: Vec<(NodeId, Action)>,
+    /// Per node: cut off from every other (what it sends and what is sent to it is lost).
+    pub cut: Vec<bool>,
+    /// Per node: a paused process, given no tick and no message (those are lost).
+    pub frozen: Vec<bool>,
 }
 
 /// Node `id` of an `n`-node cluster running `algorithm`, every node a voter.
@@ -42,6 +46,8 @@ impl Net {
             queue: VecDeque::new(),
             now: Instant::ZERO,
             log: Vec::new(),
+            cut: vec![false; n as usize],
+            frozen: vec![false; n as usize],
         };
         for (i, log) in logs.into_iter().enumerate() {
             let id = i as u32 + 1;
@@ -70,10 +76,13 @@ impl Net {
         };
         let id = node.id();
         for action in node.step(self.now, event) {
+            let lost = |j: usize| self.cut[i] || self.cut.get(j).copied().unwrap_or(false);
             match &action {
-                Action::Send { to, msg } => self.queue.push_back((to.0 as usize - 1, msg.clone())),
+                Action::Send { to, msg } if !lost(to.0 as usize - 1) => {
+                    self.queue.push_back((to.0 as usize - 1, msg.clone()));
+                }
                 Action::Multicast(msg) => {
-                    for j in (0..self.nodes.len()).filter(|&j| j != i) {
+                    for j in (0..self.nodes.len()).filter(|&j| j != i && !lost(j)) {
                         self.queue.push_back((j, msg.clone()));
                     }
                 }
@@ -87,13 +96,16 @@ impl Net {
         let end = self.now + Duration::from_millis(ms);
         while self.now < end {
             while let Some((to, msg)) = self.queue.pop_front() {
-                self.step(to, Event::Received(msg));
+                if !self.frozen[to] {
+                    self.step(to, Event::Received(msg));
+                }
             }
             for i in 0..self.nodes.len() {
-                let due = self.nodes[i]
-                    .as_ref()
-                    .and_then(Node::next_deadline)
-                    .is_some_and(|d| d <= self.now);
+                let due = !self.frozen[i]
+                    && self.nodes[i]
+                        .as_ref()
+                        .and_then(Node::next_deadline)
+                        .is_some_and(|d| d <= self.now);
                 if due {
                     self.step(i, Event::Tick);
                 }

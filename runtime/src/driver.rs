@@ -380,6 +380,9 @@ impl Driver {
                 self.peers.news(self.clock.now(), peer, conn, news, |p| {
                     node.member(p).map(|m| m.info.addr)
                 });
+                for (peer, life) in self.peers.take_gone() {
+                    self.step(Event::PeerGone { peer, life })?;
+                }
                 Ok(())
             }
             Input::ClientOpened { id, conn, tx } => {
@@ -457,11 +460,14 @@ impl Driver {
                 });
             }
             Action::RoleChanged {
-                new, leader, epoch, ..
+                old,
+                new,
+                leader,
+                epoch,
             } => {
                 let named = leader.map_or_else(|| "none".to_owned(), |l| l.to_string());
                 tracing::info!(role = %new, leader = %named, epoch, "role changed");
-                self.opts.hooks.fire(self.opts.id, new, leader, epoch);
+                self.opts.hooks.fire(self.opts.id, old, new, leader, epoch);
                 self.emit(NodeEvent::Role {
                     role: new,
                     leader,

@@ -11,25 +11,28 @@ use tokio::process::Command;
 pub struct Hooks {
     /// Run (by `sh -c`) when this node becomes leader.
     pub on_leader: Option<String>,
-    /// Run when this node becomes a follower with a known leader.
+    /// Run when this node becomes a follower with a known leader, and when it
+    /// stops leading (under `quorum`, before its lease can have run out).
     pub on_follower: Option<String>,
     /// How long a hook may run before it is killed.
     pub timeout: Duration,
 }
 
 impl Hooks {
-    /// Starts the hook for `role`, if one is set; returns at once.
-    pub fn fire(&self, node: NodeId, role: Role, leader: Option<NodeId>, epoch: u64) {
+    /// Starts the hook for a change from role `old` to `role`, if one is set;
+    /// returns at once. A leader that steps down runs `on_follower` even before
+    /// it knows the next leader: what it did as leader must stop now.
+    pub fn fire(&self, node: NodeId, old: Role, role: Role, leader: Option<NodeId>, epoch: u64) {
+        let stepped_down = old == Role::Leader && role != Role::Leader;
         let cmd = match role {
             Role::Leader => self.on_leader.clone(),
-            Role::Follower if leader.is_some() => self.on_follower.clone(),
+            _ if stepped_down || leader.is_some() => self.on_follower.clone(),
             _ => None,
         };
         let Some(cmd) = cmd else { return };
         let role_name = match role {
             Role::Leader => "leader",
-            Role::Follower => "follower",
-            Role::Candidate => "candidate",
+            Role::Follower | Role::Candidate => "follower",
         };
         let timeout = self.timeout;
         let mut command = Command::new("sh");

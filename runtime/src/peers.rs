@@ -45,6 +45,8 @@ pub struct PeerLinks {
     inbox: mpsc::Sender<Input>,
     out: Vec<LinkAction>,
     dropped_reported: u64,
+    /// Lives of peers the links proved over, for the node to hear of.
+    gone: Vec<(NodeId, Incarnation)>,
 }
 
 impl PeerLinks {
@@ -66,7 +68,13 @@ impl PeerLinks {
             inbox,
             out: Vec::new(),
             dropped_reported: 0,
+            gone: Vec::new(),
         }
+    }
+
+    /// Peer lives proven over since the last call (see [`LinkAction::ProcessGone`]).
+    pub fn take_gone(&mut self) -> Vec<(NodeId, Incarnation)> {
+        std::mem::take(&mut self.gone)
     }
 
     /// When [`tick`](Self::tick) is next due.
@@ -163,6 +171,7 @@ impl PeerLinks {
                     LinkAction::Close { peer, conn } => {
                         self.conns.remove(&(peer, conn));
                     }
+                    LinkAction::ProcessGone { peer, life } => self.gone.push((peer, life)),
                 }
             }
             *out = more;

@@ -36,6 +36,9 @@ pub struct Status {
     pub epoch: u64,
     /// True while it leads and serves clients (a bully/ring leader syncs first).
     pub serving: bool,
+    /// Under `quorum`, while it leads: milliseconds left of its lease (renewed
+    /// every heartbeat; it steps down when it runs out).
+    pub lease_left_ms: Option<u64>,
     /// Every member it knows of, itself excluded.
     pub members: Vec<MemberStatus>,
     /// The live members in ring order.
@@ -59,6 +62,9 @@ impl Status {
     /// Reads the status off a running node.
     pub fn of(node: &Node, cluster: &str, election: &str, now: ringleader_core::Instant) -> Self {
         let lead = node.leadership();
+        // A leader whose lease ran out (a paused process not stepped since)
+        // is not one, whatever its last step said.
+        let leads = node.leads_at(now);
         let info = node.info();
         let started = info.incarnation.started_at;
         Status {
@@ -67,14 +73,20 @@ impl Status {
             cluster: cluster.to_owned(),
             election: election.to_owned(),
             role: match lead.role {
-                Role::Leader => "leader",
-                Role::Follower => "follower",
+                Role::Leader if leads => "leader",
+                Role::Leader | Role::Follower => "follower",
                 Role::Candidate => "candidate",
             }
             .to_owned(),
-            leader: lead.leader.map(|l| l.0),
+            leader: lead
+                .leader
+                .filter(|_| leads || lead.role != Role::Leader)
+                .map(|l| l.0),
             epoch: lead.epoch,
-            serving: node.serving(),
+            serving: leads && node.serving(),
+            lease_left_ms: node
+                .lease_end()
+                .map(|end| end.saturating_since(now).as_millis() as u64),
             members: node
                 .members()
                 .iter()

@@ -111,6 +111,37 @@ pub fn parse_client(s: &str) -> Result<u32, String> {
     }
 }
 
+/// Parses a clock drift bound, `1%`, `0.05%` or `500ppm`, into parts per million
+/// (below 50 %).
+pub fn parse_drift(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix('%') {
+        (n, 10_000.0)
+    } else if let Some(n) = t.strip_suffix("ppm") {
+        (n, 1.0)
+    } else {
+        return Err(format!(
+            "'{s}' is not a drift: write a percentage (1%) or parts per million (500ppm)"
+        ));
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a drift: '{number}' is not a number"))?;
+    let ppm = value * scale;
+    if !(0.0..500_000.0).contains(&ppm) {
+        return Err(format!(
+            "'{s}': a drift bound must be at least 0 and below 50%"
+        ));
+    }
+    Ok(ppm.round() as u32)
+}
+
+/// Writes a drift bound in parts per million the way [`parse_drift`] reads it.
+pub fn format_drift(ppm: u32) -> String {
+    format!("{ppm}ppm")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,7 +45,12 @@ pub struct ClientConfig {
     pub ping_interval: Duration,
     /// Silence after which the client gives up its connection and looks again.
     pub server_timeout: Duration,
-    /// Pause before looking for the leader again after a failed attempt.
+    /// First pause before looking for the leader again after a failed attempt;
+    /// it doubles with each failure in a row, up to `retry_interval`. Short: a
+    /// leader whose process died is replaced in milliseconds, while the
+    /// followers a client asks first may still name it for a moment.
+    pub retry_min: Duration,
+    /// Longest pause before looking for the leader again after a failed attempt.
     pub retry_interval: Duration,
     /// How long a probe waits for an answer that names a leader.
     pub probe_wait: Duration,
@@ -62,6 +67,7 @@ impl ClientConfig {
             buffer_limit: 1000,
             ping_interval: Duration::from_secs(1),
             server_timeout: Duration::from_secs(3),
+            retry_min: Duration::from_millis(10),
             retry_interval: Duration::from_millis(200),
             probe_wait: Duration::from_millis(500),
         }
@@ -276,6 +282,8 @@ pub struct Client {
     next_server: usize,
     last_heard: Instant,
     last_ping: Instant,
+    /// The next pause before looking for the leader again.
+    retry: Duration,
 }
 
 impl Client {
@@ -294,6 +302,7 @@ impl Client {
             next_server: 0,
             last_heard: Instant::ZERO,
             last_ping: Instant::ZERO,
+            retry: Duration::ZERO,
         }
     }
 
@@ -531,6 +540,7 @@ impl Client {
         next_seq: u64,
         out: &mut Vec<ClientAction>,
     ) {
+        self.retry = self.config.retry_min;
         self.had_session = true;
         self.state = State::Ready { leader, epoch };
         self.last_ping = now;
@@ -637,9 +647,12 @@ impl Client {
     }
 
     fn wait(&mut self, now: Instant) {
-        self.state = State::Waiting {
-            until: now + self.config.retry_interval,
-        };
+        let pause = self.retry.clamp(
+            self.config.retry_min,
+            self.config.retry_interval.max(self.config.retry_min),
+        );
+        self.retry = pause * 2;
+        self.state = State::Waiting { until: now + pause };
     }
 
     fn connect(&mut self, now: Instant, addr: SocketAddr, out: &mut Vec<ClientAction>) {

@@ -204,7 +204,20 @@ fn a_redirect_is_followed_and_a_redirect_to_nobody_waits() {
     out.clear();
     c.step(at(4), redirect(None), &mut out);
     assert_eq!(out, vec![ClientAction::Disconnect]);
-    assert_eq!(c.next_deadline(), Some(at(4) + Duration::from_millis(200)));
+    // The first pause is short (a leader may be replaced in milliseconds) ...
+    assert_eq!(c.next_deadline(), Some(at(4) + Duration::from_millis(10)));
+    // ... and doubles with every failure in a row, up to the retry interval.
+    let mut pauses = Vec::new();
+    let mut now = at(4);
+    for _ in 0..7 {
+        now = c.next_deadline().unwrap();
+        out.clear();
+        c.step(now, ClientEvent::Tick, &mut out);
+        assert_eq!(out, vec![ClientAction::Connect(server(1).addr)]);
+        c.step(now, ClientEvent::Disconnected, &mut out);
+        pauses.push(c.next_deadline().unwrap().saturating_since(now).as_millis());
+    }
+    assert_eq!(pauses, vec![20, 40, 80, 160, 200, 200, 200]);
 }
 
 fn here(leader: u32) -> ClientEvent {

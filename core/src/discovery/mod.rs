@@ -184,6 +184,27 @@ impl Discovery {
         }
     }
 
+    /// Life `life` of `peer` is proven over: a live member in that life is
+    /// declared dead now; the change is returned.
+    pub(crate) fn process_gone(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        life: Incarnation,
+        out: &mut Vec<Action>,
+    ) -> Vec<Change> {
+        let mut changes = Vec::new();
+        if let Some(m) = self.view.get_mut(peer) {
+            if m.state.is_live() && m.info.incarnation == life {
+                tracing::info!(member = %peer, "its connection ended and its port refuses: its process is gone");
+                m.state = MemberState::Dead;
+                m.since = now;
+                report(out, &mut changes, m.info, MembershipChange::Died);
+            }
+        }
+        changes
+    }
+
     /// A tick far later than the earliest deadline this node asked for means the
     /// node itself stood still: a stopped process, a long collection, a suspended
     /// machine. The others' silence over that time is ours, not theirs (their
@@ -360,7 +381,20 @@ impl Discovery {
         changes: &mut Vec<Change>,
     ) -> Observed {
         let Some(m) = self.view.get_mut(sender.id) else {
-            return Observed::Ignored;
+            // A stranger's goodbye: remember that life as over, or its
+            // announcement, overtaken on the way, would admit it afterwards.
+            if self.view.len() >= self.max_members {
+                self.stats.view_full += 1;
+                return Observed::Ignored;
+            }
+            self.view.insert(Member {
+                info: *sender,
+                state: MemberState::Left,
+                last_heard: now,
+                since: now,
+            });
+            report(out, changes, *sender, MembershipChange::Left);
+            return Observed::Refreshed;
         };
         let current =
             sender.incarnation == m.info.incarnation || later_life(&self.retired, sender, m);

@@ -319,6 +319,21 @@ fn a_graceful_leave_is_seen_at_once_and_the_leaver_goes_quiet() {
 }
 
 #[test]
+fn a_strangers_leave_overtaking_its_announcement_keeps_it_out() {
+    // n1 restarted and has not heard of n2 yet; n2 announces itself and then
+    // leaves, and the goodbye overtakes the announcement on the way.
+    let (mut a, _) = started(1, ms(0));
+    let (mut b, _) = started(2, ms(0));
+    let announce = multicast_of(&b.step(ms(1000), Event::Tick));
+    let bye = multicast_of(&b.step(ms(1001), Event::Leave));
+    let out = a.step(ms(1002), Event::Received(bye[0].clone()));
+    assert_eq!(changes_of(&out), vec![(NodeId(2), MembershipChange::Left)]);
+    let out = a.step(ms(1003), Event::Received(announce[0].clone()));
+    assert!(changes_of(&out).is_empty(), "{out:?}");
+    assert_eq!(a.member(NodeId(2)).unwrap().state, MemberState::Left);
+}
+
+#[test]
 fn nodes_of_another_cluster_are_ignored_and_counted() {
     let (mut a, _) = started(1, ms(0));
     let (b, _) = started(2, ms(0));

@@ -108,6 +108,17 @@ impl AlgoCtx<'_> {
     }
 }
 
+/// How a node lost the leader it followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LeaderLoss {
+    /// Suspected: the failure detector declared it dead, or its heartbeat no
+    /// longer claims leadership. A partitioned or paused leader looks the same.
+    Suspected,
+    /// Proof that its process is gone: it left gracefully, or a new life of it
+    /// announced itself.
+    Gone,
+}
+
 /// One election algorithm. Each input may send messages and change the leadership
 /// view through the context; deadlines are reported, never slept on.
 pub(crate) trait ElectionAlgorithm: fmt::Debug {
@@ -119,14 +130,21 @@ pub(crate) trait ElectionAlgorithm: fmt::Debug {
     fn on_message(&mut self, cx: &mut AlgoCtx<'_>, from: &NodeInfo, msg: &ElectionMsg);
     /// A peer's heartbeat says it leads `epoch`.
     fn on_claim(&mut self, cx: &mut AlgoCtx<'_>, from: &NodeInfo, epoch: u64);
-    /// The leader this node followed died or left.
-    fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>);
+    /// The leader this node followed is lost: `how` says whether that is a
+    /// suspicion or proof that its process is gone.
+    fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>, leader: NodeId, how: LeaderLoss);
+    /// Member `peer`'s process is proven gone (after it was reported dead).
+    fn on_process_gone(&mut self, _cx: &mut AlgoCtx<'_>, _peer: NodeId) {}
     /// Some other member changed.
     fn on_member(&mut self, cx: &mut AlgoCtx<'_>, node: &NodeInfo, change: MembershipChange);
     /// Time has passed.
     fn on_tick(&mut self, cx: &mut AlgoCtx<'_>);
     /// When `on_tick` next has work.
     fn next_deadline(&self) -> Instant;
+    /// While this node leads under a lease: when the lease runs out on its clock.
+    fn lease_end(&self) -> Option<Instant> {
+        None
+    }
     /// Whether the settle period should end with an election (no leader, or, under
     /// rank-based algorithms, one this node outranks).
     fn elect_after_settle(&self, cx: &AlgoCtx<'_>) -> bool;

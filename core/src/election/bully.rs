@@ -7,10 +7,10 @@
 //! re-sends COORDINATOR to the asker). A node that got OK waits twice the timeout for
 //! COORDINATOR, then starts over.
 
-use super::algorithm::{AlgoCtx, ElectionAlgorithm};
+use super::algorithm::{AlgoCtx, ElectionAlgorithm, LeaderLoss};
 use super::claim::{outranks_leader, ranked_claim, Verdict};
 use crate::config::Config;
-use crate::id::NodeInfo;
+use crate::id::{NodeId, NodeInfo};
 use crate::leadership::Role;
 use crate::membership::MembershipChange;
 use crate::time::Instant;
@@ -125,7 +125,7 @@ impl ElectionAlgorithm for Bully {
         self.handle_verdict(cx, verdict);
     }
 
-    fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>) {
+    fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>, _leader: NodeId, _how: LeaderLoss) {
         self.phase = Phase::Idle;
         self.start_election(cx);
     }

@@ -9,7 +9,7 @@
 //! skipped; a vote lost with a node that dies mid-election is re-sent to the new
 //! successor, and an election not finished within the timeout starts over.
 
-use super::algorithm::{AlgoCtx, ElectionAlgorithm};
+use super::algorithm::{AlgoCtx, ElectionAlgorithm, LeaderLoss};
 use super::claim::{outranks_leader, ranked_claim, Verdict};
 use crate::config::Config;
 use crate::id::{NodeId, NodeInfo};
@@ -175,7 +175,7 @@ impl ElectionAlgorithm for ChangRoberts {
         self.handle_verdict(cx, verdict);
     }
 
-    fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>) {
+    fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>, _leader: NodeId, _how: LeaderLoss) {
         self.participant_until = None;
         self.start_election(cx);
     }

@@ -19,18 +19,19 @@ mod algorithm;
 mod bully;
 mod chang_roberts;
 mod claim;
+mod lease;
 mod quorum;
 
 use crate::config::Config;
 use crate::context::Ctx;
-use crate::id::NodeInfo;
+use crate::id::{NodeId, NodeInfo};
 use crate::leadership::{Algorithm, Leadership, Role};
 use crate::membership::MembershipChange;
 use crate::persist::Persisted;
 use crate::rank::RankBy;
 use crate::time::Instant;
 use crate::wire::ElectionMsg;
-use algorithm::{AlgoCtx, ElectionAlgorithm};
+use algorithm::{AlgoCtx, ElectionAlgorithm, LeaderLoss};
 
 /// The election part of a node: the chosen algorithm and the leadership view.
 #[derive(Debug)]
@@ -119,6 +120,17 @@ impl Election {
         self.persisted
     }
 
+    /// While this node leads under a lease (`quorum`): when the lease runs out.
+    pub(crate) fn lease_end(&self) -> Option<Instant> {
+        self.algo.lease_end()
+    }
+
+    /// Whether this node leads under a lease that has run out by `now`: it must
+    /// step down before it handles anything else.
+    pub(crate) fn lease_lapsed(&self, now: Instant) -> bool {
+        self.lead.role == Role::Leader && self.lease_end().is_some_and(|end| now >= end)
+    }
+
     /// `Some(epoch)` while this node leads: the claim its heartbeats carry.
     pub(crate) fn claim(&self) -> Option<u64> {
         (self.lead.role == Role::Leader).then_some(self.lead.epoch)
@@ -173,7 +185,9 @@ impl Election {
         if self.lead.leader != Some(from.id) || from.id == cx.me.id {
             return;
         }
-        self.with(cx, drop_leader);
+        self.with(cx, |algo, cx| {
+            drop_leader(algo, cx, from.id, LeaderLoss::Suspected)
+        });
     }
 
     /// `bully`/`ring`: this node leads an epoch that another leader already used
@@ -191,6 +205,12 @@ impl Election {
         });
     }
 
+    /// The process of member `peer` is proven gone (it was declared dead just
+    /// before): whatever was promised to it as leader is over.
+    pub(crate) fn on_process_gone(&mut self, cx: &mut Ctx<'_>, peer: NodeId) {
+        self.with(cx, |algo, cx| algo.on_process_gone(cx, peer));
+    }
+
     pub(crate) fn on_claim(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo, epoch: u64) {
         self.with(cx, |algo, cx| algo.on_claim(cx, from, epoch));
     }
@@ -202,14 +222,15 @@ impl Election {
         change: MembershipChange,
     ) {
         // A leader that restarted (a new life) no longer leads, even if nobody saw it die.
-        let lost = matches!(
-            change,
-            MembershipChange::Died | MembershipChange::Left | MembershipChange::Rejoined
-        ) && self.lead.leader == Some(node.id)
-            && node.id != cx.me.id;
+        let how = match change {
+            MembershipChange::Died => Some(LeaderLoss::Suspected),
+            MembershipChange::Left | MembershipChange::Rejoined => Some(LeaderLoss::Gone),
+            _ => None,
+        };
+        let lost = how.filter(|_| self.lead.leader == Some(node.id) && node.id != cx.me.id);
         self.with(cx, |algo, cx| {
-            if lost {
-                drop_leader(algo, cx);
+            if let Some(how) = lost {
+                drop_leader(algo, cx, node.id, how);
             } else {
                 algo.on_member(cx, node, change);
             }
@@ -217,12 +238,19 @@ impl Election {
     }
 }
 
-/// The leader this node followed is gone: name none, and let the algorithm react.
-fn drop_leader(algo: &mut dyn ElectionAlgorithm, cx: &mut AlgoCtx<'_>) {
+/// The leader this node followed is lost: name none, and let the algorithm react.
+fn drop_leader(
+    algo: &mut dyn ElectionAlgorithm,
+    cx: &mut AlgoCtx<'_>,
+    leader: NodeId,
+    how: LeaderLoss,
+) {
     let epoch = cx.lead.epoch;
     cx.set(Role::Follower, None, epoch);
-    algo.on_leader_lost(cx);
+    algo.on_leader_lost(cx, leader, how);
 }
 
+#[cfg(test)]
+mod lease_tests;
 #[cfg(test)]
 mod tests;

@@ -108,7 +108,10 @@ fn quorum_persists_term_and_vote_before_answering_and_never_votes_twice() {
             },
         })
     };
-    let out = voter.step(Instant::from_millis(10), ask(2));
+    // A voter that just started promises nobody its vote for one failure timeout
+    // (whom it promised in its last life is not on disk): ask after that.
+    let after_gate = |start: u64| Instant::from_millis(start + 600);
+    let out = voter.step(after_gate(0), ask(2));
     let persist = out.iter().position(
         |a| matches!(a, Action::Persist(p) if p.term == 5 && p.voted_for == Some(NodeId(2))),
     );
@@ -139,7 +142,7 @@ fn quorum_persists_term_and_vote_before_answering_and_never_votes_twice() {
     )
     .unwrap();
     restarted.step(Instant::from_millis(20), Event::Start);
-    let out = restarted.step(Instant::from_millis(30), ask(3));
+    let out = restarted.step(after_gate(20), ask(3));
     assert!(
         out.iter().any(|a| matches!(
             a,
@@ -350,12 +353,13 @@ fn quorum_refuses_its_vote_to_a_candidate_whose_log_is_behind() {
             )
         })
     };
-    let behind = voter.step(Instant::from_millis(10), ask(2, 9));
+    // Past the promise a starting voter makes to nobody (one failure timeout).
+    let behind = voter.step(Instant::from_millis(600), ask(2, 9));
     assert!(
         !granted(&behind),
         "a log ending in an older epoch is behind, however long"
     );
-    let equal = voter.step(Instant::from_millis(11), ask(3, 1));
+    let equal = voter.step(Instant::from_millis(601), ask(3, 1));
     assert!(granted(&equal));
 }
 

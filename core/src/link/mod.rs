@@ -20,6 +20,17 @@
 //!   (the node has timed out on it and moved on) and is dropped instead of sent.
 //! - A connection that is refused, reset, times out or stalls (its writer cannot
 //!   keep up) is given up; which of these it was is reported to the caller.
+//! - **Proof that a peer's process is gone** (`crash_proof`): a connection that
+//!   was up ends (the peer's side closed or reset it), a fresh dial made at
+//!   once is refused, and nothing was heard from the peer in between. The
+//!   machine answered for a process that no longer listens on its port, so the
+//!   life the link last heard from is over: [`LinkAction::ProcessGone`] tells
+//!   the node, which declares the peer dead at once instead of after its
+//!   failure timeout. A machine that is down or cut off refuses nothing (its
+//!   dials time out), so it is left to the failure detector. What can fake the
+//!   proof: a firewall that rejects with a reset, or another program that took
+//!   the port and closed it; ringleader itself never refuses while it runs (its
+//!   listener stays open for the whole life of the process, at any load).
 
 use crate::id::{Incarnation, NodeId};
 use crate::time::Instant;
@@ -46,6 +57,9 @@ pub struct LinkConfig {
     /// new dial is made beside it, and whichever gets through first is kept.
     /// The first two dials made again each wait twice as long.
     pub dial_patience: Duration,
+    /// Whether a refused redial after a connection ended proves the peer's
+    /// process gone (see the module docs).
+    pub crash_proof: bool,
 }
 
 impl Default for LinkConfig {
@@ -60,6 +74,7 @@ impl Default for LinkConfig {
             backoff_max: Duration::from_secs(2),
             max_age: Duration::from_secs(2),
             dial_patience: Duration::from_millis(50),
+            crash_proof: true,
         }
     }
 }
@@ -70,6 +85,7 @@ impl LinkConfig {
     pub fn for_node(config: &crate::config::Config) -> LinkConfig {
         LinkConfig {
             max_age: config.failure_timeout,
+            crash_proof: config.crash_proof,
             ..LinkConfig::default()
         }
     }
@@ -116,6 +132,15 @@ pub enum LinkAction {
         /// The connection.
         conn: u64,
     },
+    /// Proof that life `life` of `peer` is over: its connection ended and a
+    /// fresh dial was refused. The driver tells the node
+    /// ([`Event::PeerGone`](crate::Event::PeerGone)).
+    ProcessGone {
+        /// The peer.
+        peer: NodeId,
+        /// The life that is over: the newest heard from.
+        life: Incarnation,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +172,10 @@ struct Link {
     heard: Option<Instant>,
     /// The newest life of the peer heard from.
     life: Option<Incarnation>,
+    /// When a connection that was up ended at the peer's side, until a dial
+    /// gets through again: a refused dial then, with nothing heard since,
+    /// proves the peer's process gone.
+    ended: Option<Instant>,
 }
 
 /// Counts of what happened on the links, for status and tests.
@@ -198,6 +227,7 @@ impl Links {
             last_dial: None,
             heard: None,
             life: None,
+            ended: None,
         })
     }
 
@@ -310,6 +340,7 @@ impl Links {
         }
         link.state = State::Up { conn };
         link.backoff = min;
+        link.ended = None;
         self.flush(now, peer, conn, out);
     }
 
@@ -352,6 +383,29 @@ impl Links {
         self.stats.failures += 1;
         if why == LinkFailure::Stalled {
             out.push(LinkAction::Close { peer, conn });
+        }
+        if self.config.crash_proof {
+            match (link.state, why) {
+                (State::Up { .. }, LinkFailure::Reset) => {
+                    // Ask the peer's machine whether its process still listens,
+                    // now rather than after a backoff (but never faster than
+                    // dials may follow each other: a peer that accepts and
+                    // closes at once must not be dialled in a loop).
+                    link.ended = Some(now);
+                    if link.last_dial.is_none_or(|t| now >= t + min) {
+                        link.backoff = min;
+                        return self.dial(now, peer, 0, out);
+                    }
+                }
+                (State::Dialing { .. }, LinkFailure::Refused) => {
+                    let ended = link.ended.take();
+                    let silent = ended.is_some_and(|e| link.heard.is_none_or(|h| h < e));
+                    if let (true, Some(life)) = (silent, link.life) {
+                        out.push(LinkAction::ProcessGone { peer, life });
+                    }
+                }
+                _ => {}
+            }
         }
         // A dial refused by a process that has been heard from since the dial
         // left raced with its restart: the peer is up, so try again soon.

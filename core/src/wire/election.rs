@@ -74,6 +74,21 @@ pub enum ElectionMsg {
         /// Whether the vote was given.
         granted: bool,
     },
+    /// quorum: the leader (or a candidate that won) asks a voter to renew its
+    /// promise not to vote for anyone else for a while.
+    LeaseRenew {
+        /// The leader's term.
+        term: u64,
+        /// When the leader sent it, in microseconds on its own clock; echoed back.
+        stamp: u64,
+    },
+    /// quorum: a voter renewed its promise to the leader of `term`.
+    LeaseGrant {
+        /// The term of the leader it promised.
+        term: u64,
+        /// The stamp of the renewal it answers.
+        stamp: u64,
+    },
 }
 
 impl ElectionMsg {
@@ -90,6 +105,8 @@ impl ElectionMsg {
             ElectionMsg::NewerTerm { .. } => "NewerTerm",
             ElectionMsg::RequestVote { .. } => "RequestVote",
             ElectionMsg::VoteReply { .. } => "VoteReply",
+            ElectionMsg::LeaseRenew { .. } => "LeaseRenew",
+            ElectionMsg::LeaseGrant { .. } => "LeaseGrant",
         }
     }
 }
@@ -128,6 +145,9 @@ impl fmt::Display for ElectionMsg {
                     "VoteReply t{term} {}",
                     if *granted { "yes" } else { "no" }
                 )
+            }
+            ElectionMsg::LeaseRenew { term, stamp } | ElectionMsg::LeaseGrant { term, stamp } => {
+                write!(f, "{} t{term} @{stamp}us", self.kind())
             }
         }
     }

@@ -1,6 +1,11 @@
 //! The election invariants and measurements.
 //!
 //! - `one_leader_per_epoch` (safety, `quorum`): no two nodes ever lead the same epoch.
+//! - `one_leader_at_a_time` (safety, `quorum`): at no virtual instant do two nodes
+//!   act as leader, a node counting while it names itself leader and its lease
+//!   covers that instant on its own clock (a paused leader counts until its lease
+//!   runs out). Checked whenever a leadership changes, which is when a second
+//!   leader could begin.
 //! - `one_vote_per_term` (safety, `quorum`): no node grants votes to two candidates
 //!   in one term, across restarts (term and vote are persisted).
 //! - `leader_agreement` (liveness, all algorithms): by `q + B` after the last fault
@@ -40,6 +45,8 @@ pub struct ElectionChecker {
     durations: Vec<u64>,
     messages: BTreeMap<&'static str, u64>,
     leading_now: usize,
+    /// Under `quorum`: whether more than one node acted as leader at the last check.
+    many_leaders: bool,
     split_since: Option<Instant>,
     split_brain: Duration,
     pending_check: Option<(Instant, Instant)>,
@@ -73,6 +80,7 @@ impl ElectionChecker {
             + max_delay * 4 * nodes as u32;
         let findings = Findings::new(&[
             "one_leader_per_epoch",
+            "one_leader_at_a_time",
             "one_vote_per_term",
             "leader_agreement",
         ]);
@@ -92,6 +100,7 @@ impl ElectionChecker {
             durations: Vec::new(),
             messages: BTreeMap::new(),
             leading_now: 0,
+            many_leaders: false,
             split_since: None,
             split_brain: Duration::ZERO,
             pending_check: None,
@@ -209,6 +218,40 @@ impl ElectionChecker {
             _ => {}
         }
         self.leading_now = leading;
+        if self.algorithm == Algorithm::Quorum {
+            self.check_one_leader(at, world);
+        }
+    }
+
+    /// `one_leader_at_a_time`: who acts as leader at `at`, by each node's clock.
+    fn check_one_leader(&mut self, at: Instant, world: &dyn Observed) {
+        let acting: Vec<(NodeId, u64, Option<Instant>, Instant)> = (0..world.len())
+            .filter_map(|i| world.node_and_clock(i, at))
+            .filter(|(n, local)| n.leads_at(*local))
+            .map(|(n, local)| (n.id(), n.leadership().epoch, n.lease_end(), local))
+            .collect();
+        self.findings.count("one_leader_at_a_time", false);
+        let many = acting.len() > 1;
+        if many && !self.many_leaders {
+            let who: Vec<String> = acting
+                .iter()
+                .map(|(id, epoch, end, local)| match end {
+                    Some(end) => format!(
+                        "{id} leads e{epoch}, its lease has {} ms left on its clock",
+                        end.saturating_since(*local).as_millis()
+                    ),
+                    None => format!("{id} leads e{epoch} without a lease"),
+                })
+                .collect();
+            let nodes = acting.iter().map(|a| a.0 .0).collect();
+            self.findings.fail(
+                "one_leader_at_a_time",
+                at,
+                nodes,
+                format!("two nodes act as leader at once: {}", who.join("; ")),
+            );
+        }
+        self.many_leaders = many;
     }
 
     /// Evaluates the agreement bound if it fell due before `now`.

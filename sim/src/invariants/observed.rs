@@ -10,6 +10,11 @@ pub trait Observed {
     fn node(&self, i: usize) -> Option<&Node>;
     /// When the node at index `i` last came up, if it is up.
     fn up_since(&self, i: usize) -> Option<Instant>;
+    /// The node at index `i` if it runs, paused or not, with its clock's reading
+    /// at virtual time `at`: a paused leader still holds its lease.
+    fn node_and_clock(&self, i: usize, at: Instant) -> Option<(&Node, Instant)> {
+        self.node(i).map(|n| (n, at))
+    }
     /// True when no node exists.
     fn is_empty(&self) -> bool {
         self.len() == 0

@@ -94,6 +94,7 @@ struct ClusterDoc {
     sync_chunk: Option<Spanned<usize>>,
     start_spread: Option<Text>,
     max_clock_offset: Option<Text>,
+    max_drift: Option<Text>,
     #[serde(default)]
     start: BTreeMap<String, Text>,
 }
@@ -346,6 +347,10 @@ fn cluster(r: &Reader<'_>, c: &ClusterDoc, config: &mut SimConfig) -> Result<(),
         if let Some(v) = value {
             *field = r.duration(v, "duration")?;
         }
+    }
+    if let Some(d) = &c.max_drift {
+        node.max_drift_ppm = crate::units::parse_drift(d.get_ref())
+            .map_err(|e| r.at(d, format!("max_drift: {e}")))?;
     }
     if let Some(chunk) = &c.sync_chunk {
         if *chunk.get_ref() == 0 {

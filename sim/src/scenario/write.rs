@@ -35,6 +35,11 @@ fn write_cluster(w: &mut String, c: &SimConfig) {
     ] {
         let _ = writeln!(w, "{key} = \"{}\"", format_duration(d));
     }
+    let _ = writeln!(
+        w,
+        "max_drift = \"{}\"",
+        crate::units::format_drift(n.max_drift_ppm)
+    );
     let _ = writeln!(w, "sync_chunk = {}", n.sync_chunk);
     if !c.start_at.is_empty() {
         let v: Vec<String> = c

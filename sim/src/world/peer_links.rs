@@ -22,7 +22,7 @@ use super::state::{ConnEnd, Item, LinkNews, World};
 use crate::trace::DropReason;
 use ringleader_core::link::{LinkAction, LinkFailure};
 use ringleader_core::wire::Message;
-use ringleader_core::{Incarnation, NodeId};
+use ringleader_core::{Event, Incarnation, NodeId};
 use std::time::Duration;
 
 /// How long a dial waits for an answer that never comes.
@@ -121,15 +121,22 @@ impl World<'_> {
                 f(links, local, &mut out);
             }
         }
+        let mut gone = Vec::new();
         for action in out.drain(..) {
             match action {
                 LinkAction::Dial { peer, conn } => self.dial(i, index(peer), conn),
                 LinkAction::Write { peer, conn, msg } => self.write(i, index(peer), conn, msg),
                 LinkAction::Close { conn, .. } => self.close(i, conn),
+                LinkAction::ProcessGone { peer, life } => gone.push((peer, life)),
             }
         }
         self.link_actions = out;
         self.reschedule(i);
+        for (peer, life) in gone {
+            self.tracer
+                .link(self.now, id(i), peer, "ended and refused: process gone");
+            self.step(i, Event::PeerGone { peer, life });
+        }
     }
 
     fn news_at(

@@ -25,11 +25,21 @@ const IDLE_SLACK: f64 = 1.5;
 const IDLE_MIN: Duration = Duration::from_secs(2);
 
 /// Messages a second an idle node of `members` configured with `config` may
-/// send: `IDLE_SLACK × (members / heartbeat + 1 / announce)`.
+/// send: `IDLE_SLACK × (members / heartbeat + 1 / announce)`, and under
+/// `quorum` the lease: a renewal to every other voter each heartbeat interval.
 pub(super) fn idle_budget(config: &ringleader_core::Config, members: usize) -> f64 {
-    IDLE_SLACK
-        * (members as f64 / config.heartbeat_interval.as_secs_f64()
-            + 1.0 / config.announce_interval.as_secs_f64())
+    let heartbeat = config.heartbeat_interval.as_secs_f64();
+    let lease = if config.election == ringleader_core::Algorithm::Quorum {
+        let voters = if config.voters.is_empty() {
+            members
+        } else {
+            config.voters.len()
+        };
+        voters.saturating_sub(1) as f64 / heartbeat
+    } else {
+        0.0
+    };
+    IDLE_SLACK * (members as f64 / heartbeat + 1.0 / config.announce_interval.as_secs_f64()) + lease
 }
 
 impl World<'_> {

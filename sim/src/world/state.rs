@@ -142,6 +142,10 @@ impl Observed for Slots {
             .filter(|s| s.paused_until.is_none())
             .and_then(|s| s.node.as_ref())
     }
+    fn node_and_clock(&self, i: usize, at: Instant) -> Option<(&Node, Instant)> {
+        let slot = self.0.get(i)?;
+        Some((slot.node.as_ref()?, slot.clock.local(at)))
+    }
     fn up_since(&self, i: usize) -> Option<Instant> {
         self.0
             .get(i)
