@@ -208,9 +208,8 @@ fn a_redirect_is_followed_and_a_redirect_to_nobody_waits() {
     assert_eq!(c.next_deadline(), Some(at(4) + Duration::from_millis(10)));
     // ... and doubles with every failure in a row, up to the retry interval.
     let mut pauses = Vec::new();
-    let mut now = at(4);
     for _ in 0..7 {
-        now = c.next_deadline().unwrap();
+        let now = c.next_deadline().unwrap();
         out.clear();
         c.step(now, ClientEvent::Tick, &mut out);
         assert_eq!(out, vec![ClientAction::Connect(server(1).addr)]);
