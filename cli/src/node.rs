@@ -102,9 +102,14 @@ pub struct NodeArgs {
     pub sync_log: bool,
     /// Shell command run when this node becomes leader (environment:
     /// RINGLEADER_ROLE, RINGLEADER_LEADER, RINGLEADER_EPOCH, RINGLEADER_NODE).
+    /// Under quorum it runs only once the node holds its lease. The epoch only
+    /// grows: hand it to what the hook changes as a fencing token.
     #[arg(long, value_name = "CMD")]
     pub on_leader: Option<String>,
-    /// Shell command run when this node becomes a follower of a known leader.
+    /// Shell command run when this node becomes a follower of a known leader,
+    /// and when it stops leading; then RINGLEADER_LED_UNTIL_MS says until when
+    /// it led (ms since the Unix epoch): under quorum a process that stood still
+    /// past its lease led only until the lease ended, before the hook runs.
     #[arg(long, value_name = "CMD")]
     pub on_follower: Option<String>,
     /// How long a hook may run before it is killed.

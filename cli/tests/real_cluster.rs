@@ -24,12 +24,14 @@ fn three_nodes_elect_one_leader(election: &str) {
     if election != "quorum" {
         assert_eq!(leader, 3, "{election}: the highest id leads");
     }
+    // A member may be suspect for a moment on a busy machine: poll.
     for a in &addrs {
-        let s = status(a).unwrap();
-        let members = s["members"].as_array().unwrap();
-        assert_eq!(members.len(), 2, "{a} knows both others: {s}");
-        assert!(members.iter().all(|m| m["state"] == "alive"), "{s}");
-        assert_eq!(s["ring"].as_array().unwrap().len(), 3);
+        wait_for(Duration::from_secs(10), "both others alive in every view", || {
+            let s = status(a)?;
+            let members = s["members"].as_array()?;
+            let alive = members.len() == 2 && members.iter().all(|m| m["state"] == "alive");
+            (alive && s["ring"].as_array()?.len() == 3).then_some(())
+        });
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::clock::Clock;
 use crate::envelope::Datagram;
 use crate::frames::frame;
-use crate::hooks::Hooks;
+use crate::hooks::{Hooks, RoleChange};
 use crate::listener::{accept_loop, Input};
 use crate::logfile::LogFile;
 use crate::peers::PeerLinks;
@@ -16,7 +16,7 @@ use ringleader_core::log::Log;
 use ringleader_core::wire::{
     decode_datagram, encode_datagram, ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM,
 };
-use ringleader_core::{Action, Config, ConfigError, Event, Node, NodeId, Persisted, Role};
+use ringleader_core::{Action, Config, ConfigError, Event, Instant, Node, NodeId, Persisted, Role};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
@@ -269,6 +269,10 @@ struct Driver {
     /// Clients whose queue overflowed during a step: closed after it.
     gone: Vec<ClientId>,
     actions: Vec<Action>,
+    /// The lease the node held when its current step began (under `quorum`):
+    /// a leader that steps down because it ran out led until then, not until
+    /// the step (a paused process steps late).
+    lease_at_step: Option<ringleader_core::Instant>,
     events: Option<mpsc::UnboundedSender<NodeEvent>>,
     /// The last push of entries to a client, encoded: (what it holds, the frame).
     last_push: Option<(PushKey, Vec<u8>)>,
@@ -317,6 +321,7 @@ impl Driver {
             probe_sources: BTreeMap::new(),
             gone: Vec::new(),
             actions: Vec::new(),
+            lease_at_step: None,
             events,
             opts,
             last_push: None,
@@ -332,6 +337,7 @@ impl Driver {
     fn step(&mut self, event: Event) -> Result<(), RuntimeError> {
         let now = self.clock.now();
         let mut actions = std::mem::take(&mut self.actions);
+        self.lease_at_step = self.node.lease_end();
         self.node.step_into(now, event, &mut actions);
         // The log first: what the step's messages acknowledge must be written.
         if let Err(e) = self.log_file.save(&mut self.node) {
@@ -466,8 +472,21 @@ impl Driver {
                 epoch,
             } => {
                 let named = leader.map_or_else(|| "none".to_owned(), |l| l.to_string());
+                let led_until = (old == Role::Leader && new != Role::Leader).then(|| {
+                    let now = self.clock.now();
+                    self.lease_at_step.map_or(now, |end| end.min(now))
+                });
                 tracing::info!(role = %new, leader = %named, epoch, "role changed");
-                self.opts.hooks.fire(self.opts.id, old, new, leader, epoch);
+                self.opts.hooks.fire(
+                    self.opts.id,
+                    RoleChange {
+                        old,
+                        new,
+                        leader,
+                        epoch,
+                        led_until_ms: led_until.map(Instant::as_millis),
+                    },
+                );
                 self.emit(NodeEvent::Role {
                     role: new,
                     leader,

@@ -6,6 +6,24 @@ use ringleader_core::{NodeId, Role};
 use std::time::Duration;
 use tokio::process::Command;
 
+/// A change of role, as the hooks hear of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoleChange {
+    /// The role before.
+    pub old: Role,
+    /// The role now.
+    pub new: Role,
+    /// The leader now named, if any.
+    pub leader: Option<NodeId>,
+    /// The epoch (the term under `quorum`): a fencing token.
+    pub epoch: u64,
+    /// Set when the node stops leading: until when it led, in milliseconds
+    /// since the Unix epoch (its clock). Under `quorum` a node that ran out of
+    /// lease while its process stood still led only until the lease's end,
+    /// which can be well before the hook runs.
+    pub led_until_ms: Option<u64>,
+}
+
 /// The commands to run, and how long each may take.
 #[derive(Clone, Debug, Default)]
 pub struct Hooks {
@@ -19,10 +37,17 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    /// Starts the hook for a change from role `old` to `role`, if one is set;
-    /// returns at once. A leader that steps down runs `on_follower` even before
-    /// it knows the next leader: what it did as leader must stop now.
-    pub fn fire(&self, node: NodeId, old: Role, role: Role, leader: Option<NodeId>, epoch: u64) {
+    /// Starts the hook for `change`, if one is set; returns at once. A leader
+    /// that steps down runs `on_follower` even before it knows the next
+    /// leader: what it did as leader must stop now.
+    pub fn fire(&self, node: NodeId, change: RoleChange) {
+        let RoleChange {
+            old,
+            new: role,
+            leader,
+            epoch,
+            led_until_ms,
+        } = change;
         let stepped_down = old == Role::Leader && role != Role::Leader;
         let cmd = match role {
             Role::Leader => self.on_leader.clone(),
@@ -46,6 +71,10 @@ impl Hooks {
             )
             .env("RINGLEADER_EPOCH", epoch.to_string())
             .env("RINGLEADER_NODE", node.0.to_string())
+            .env(
+                "RINGLEADER_LED_UNTIL_MS",
+                led_until_ms.map_or(String::new(), |t| t.to_string()),
+            )
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         tokio::spawn(async move {

@@ -29,6 +29,6 @@ pub mod store;
 pub mod udp;
 
 pub use driver::{run_node, NodeEvent, NodeOptions, RuntimeError};
-pub use hooks::Hooks;
+pub use hooks::{Hooks, RoleChange};
 pub use status::Status;
 pub use udp::MulticastConfig;

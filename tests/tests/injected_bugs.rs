@@ -97,7 +97,11 @@ fn find_and_shrink(buggy: SimConfig, expected: &[&str]) {
 fn a_quorum_that_counts_a_minority_as_a_majority_is_found_and_shrunk() {
     find_and_shrink(
         base(InjectedBug::MinorityQuorum, 4, FaultProfile::Heavy, 0),
-        &["one_leader_per_epoch", "one_leader_at_a_time", "committed_agreement"],
+        &[
+            "one_leader_per_epoch",
+            "one_leader_at_a_time",
+            "committed_agreement",
+        ],
     );
 }
 
