@@ -53,7 +53,8 @@ pub struct NodeArgs {
     /// Election algorithm: bully, ring (Chang-Roberts) or quorum.
     #[arg(long, default_value = "bully", value_parser = parse::algorithm)]
     pub election: Algorithm,
-    /// What makes a node the preferred leader under bully and ring: id, oldest or address.
+    /// What makes a node the preferred leader: id, oldest or address. Under quorum
+    /// it orders who stands first (a healthy leader is never preempted).
     #[arg(long, default_value = "id", value_parser = parse::rank)]
     pub rank: RankBy,
     /// quorum: the voting members, e.g. 1,2,3 (default 1,2,3).

@@ -26,12 +26,16 @@ fn three_nodes_elect_one_leader(election: &str) {
     }
     // A member may be suspect for a moment on a busy machine: poll.
     for a in &addrs {
-        wait_for(Duration::from_secs(10), "both others alive in every view", || {
-            let s = status(a)?;
-            let members = s["members"].as_array()?;
-            let alive = members.len() == 2 && members.iter().all(|m| m["state"] == "alive");
-            (alive && s["ring"].as_array()?.len() == 3).then_some(())
-        });
+        wait_for(
+            Duration::from_secs(10),
+            "both others alive in every view",
+            || {
+                let s = status(a)?;
+                let members = s["members"].as_array()?;
+                let alive = members.len() == 2 && members.iter().all(|m| m["state"] == "alive");
+                (alive && s["ring"].as_array()?.len() == 3).then_some(())
+            },
+        );
     }
 }
 
@@ -284,6 +288,42 @@ fn static_peers_form_a_cluster_without_multicast() {
         (!alice.entries().is_empty()).then_some(())
     });
     assert!(alice.finish().success());
+}
+
+/// quorum-controller.md's master: the lowest address, then the lowest port.
+/// Three quorum voters on static peers with `--rank address` elect the lowest
+/// port (n1); killed, the next lowest (n2) follows it.
+#[test]
+fn quorum_with_rank_address_elects_the_lowest_port_and_then_the_next() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("rank-address");
+    let cluster = format!("rank-{}", ports.base);
+    let addr = |i: u32| format!("127.0.0.1:{}", u32::from(ports.base) + i);
+    let mut nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| {
+            let mut args: Vec<String> = ["--no-multicast", "--election", "quorum"]
+                .iter()
+                .chain(&["--rank", "address"])
+                .map(|s| (*s).to_owned())
+                .collect();
+            for other in (1..=3).filter(|o| *o != id) {
+                args.push("--peer".into());
+                args.push(addr(other));
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            start_node(&cluster, &ports, id, &scratch, &args)
+        })
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let first = wait_for(Duration::from_secs(20), "a quorum leader", || {
+        agreed_leader(&addrs)
+    });
+    assert_eq!(first, 1, "the lowest port leads");
+    nodes.remove(0); // kill -9 of n1
+    let next = wait_for(Duration::from_secs(20), "the next leader", || {
+        agreed_leader(&addrs[1..])
+    });
+    assert_eq!(next, 2, "the next lowest port leads");
 }
 
 /// A file piped into `chat` with a small buffer: every line waits for room

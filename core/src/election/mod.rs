@@ -46,6 +46,7 @@ pub(crate) struct Election {
     max_seen: u64,
     algo: Box<dyn ElectionAlgorithm>,
     foreign_reported: bool,
+    heartbeat_interval: std::time::Duration,
     /// Term, vote and start count: what must survive a restart.
     persisted: Persisted,
 }
@@ -84,6 +85,7 @@ impl Election {
             max_seen: persisted.term,
             algo,
             foreign_reported: false,
+            heartbeat_interval: config.heartbeat_interval,
             persisted,
         }
     }
@@ -181,8 +183,18 @@ impl Election {
     }
 
     /// The leader this node follows sent a heartbeat without a claim: it no longer leads.
+    ///
+    /// One sent just before its sender became leader can arrive after the
+    /// COORDINATOR or ELECTED that made it one (a datagram overtaken by a
+    /// stream): within one heartbeat interval of following a leader, an
+    /// unclaimed heartbeat is taken for such a straggler, and a leader that
+    /// really stepped down is dropped at its next heartbeat.
     pub(crate) fn on_unclaimed_heartbeat(&mut self, cx: &mut Ctx<'_>, from: &NodeInfo) {
         if self.lead.leader != Some(from.id) || from.id == cx.me.id {
+            return;
+        }
+        if cx.now < self.lead.since + self.heartbeat_interval {
+            tracing::debug!(leader = %from.id, "ignoring an unclaimed heartbeat sent before it led");
             return;
         }
         self.with(cx, |algo, cx| {
