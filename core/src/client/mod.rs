@@ -280,6 +280,11 @@ pub struct Client {
     had_session: bool,
     last_leader: Option<NodeId>,
     next_server: usize,
+    /// The address of the server last connected to; after losing the leader
+    /// there, the next attempt goes elsewhere first (a stopped process's port
+    /// still accepts connections, and its silence would cost a whole timeout).
+    connected_to: Option<SocketAddr>,
+    avoid: Option<SocketAddr>,
     last_heard: Instant,
     last_ping: Instant,
     /// The next pause before looking for the leader again.
@@ -300,6 +305,8 @@ impl Client {
             had_session: false,
             last_leader: None,
             next_server: 0,
+            connected_to: None,
+            avoid: None,
             last_heard: Instant::ZERO,
             last_ping: Instant::ZERO,
             retry: Duration::ZERO,
@@ -643,6 +650,7 @@ impl Client {
 
     fn lost(&mut self, now: Instant, reason: &'static str, out: &mut Vec<ClientAction>) {
         out.push(ClientAction::Output(ClientOutput::LeaderLost { reason }));
+        self.avoid = self.connected_to;
         self.find_leader(now, out);
     }
 
@@ -656,6 +664,7 @@ impl Client {
     }
 
     fn connect(&mut self, now: Instant, addr: SocketAddr, out: &mut Vec<ClientAction>) {
+        self.connected_to = Some(addr);
         out.push(ClientAction::Connect(addr));
         self.state = State::Connecting {
             addr,
@@ -672,6 +681,9 @@ impl Client {
             .copied()
         {
             self.next_server = (self.next_server + 1) % n;
+            if self.avoid.take() == Some(addr) && n > 1 {
+                return self.find_leader(now, out);
+            }
             return self.connect(now, addr, out);
         }
         out.push(ClientAction::Probe(ClientMsg::Probe));

@@ -328,3 +328,48 @@ fn acknowledged_messages_a_new_leader_lacks_are_resent_first_in_order() {
         "acknowledged #2 and #3 go first"
     );
 }
+
+#[test]
+fn after_its_leader_goes_silent_the_client_tries_another_server_first() {
+    // A stopped process's port still accepts connections: going back to it
+    // first would cost a whole server timeout more.
+    let mut cfg = ClientConfig::new(ClientId(7), "bo");
+    cfg.servers = vec![server(1).addr, server(2).addr];
+    let mut c = Client::new(cfg);
+    let mut out = Vec::new();
+    c.step(at(0), ClientEvent::Start, &mut out);
+    assert_eq!(out, vec![ClientAction::Connect(server(1).addr)]);
+    // Server 1 does not answer at first; server 2 redirects to the leader, 1.
+    c.step(at(1), ClientEvent::Disconnected, &mut out);
+    let retry = c.next_deadline().unwrap();
+    out.clear();
+    c.step(retry, ClientEvent::Tick, &mut out);
+    assert_eq!(out, vec![ClientAction::Connect(server(2).addr)]);
+    c.step(retry, ClientEvent::Connected, &mut out);
+    c.step(
+        retry,
+        ClientEvent::Received(ServerMsg::Redirect {
+            leader: Some(server(1)),
+            epoch: 1,
+        }),
+        &mut out,
+    );
+    assert!(out.contains(&ClientAction::Connect(server(1).addr)));
+    c.step(retry, ClientEvent::Connected, &mut out);
+    c.step(retry, welcome(1), &mut out);
+    assert_eq!(c.leader(), Some((NodeId(1), 1)));
+    // The round robin points at server 1 again.
+    out.clear();
+    // Silence: the next attempt goes to server 2, not back to server 1.
+    let silent = retry + Duration::from_secs(3);
+    c.step(silent, ClientEvent::Tick, &mut out);
+    let connects: Vec<_> = out
+        .iter()
+        .filter(|a| matches!(a, ClientAction::Connect(_)))
+        .collect();
+    assert_eq!(
+        connects,
+        vec![&ClientAction::Connect(server(2).addr)],
+        "{out:?}"
+    );
+}
