@@ -43,6 +43,8 @@ mod context;
 mod discovery;
 mod election;
 pub mod event;
+#[cfg(test)]
+mod hostile_tests;
 pub mod id;
 pub mod leadership;
 pub mod link;
@@ -50,6 +52,7 @@ pub mod log;
 pub mod membership;
 pub mod node;
 pub mod persist;
+pub mod plausible;
 pub mod rank;
 mod replication;
 pub mod ring;

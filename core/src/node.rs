@@ -41,6 +41,8 @@ pub struct Node {
     discovery: Discovery,
     parts: Parts,
     rank: RankBy,
+    /// Peer messages dropped for implausible values (see [`crate::plausible`]).
+    implausible: u64,
 }
 
 impl Node {
@@ -94,6 +96,7 @@ impl Node {
                 sessions: Sessions::new(config.client_timeout),
             },
             rank: config.rank,
+            implausible: 0,
         })
     }
 
@@ -140,6 +143,9 @@ impl Node {
                 self.end_step(now, out);
             }
             (Lifecycle::Running, Event::Received(msg)) => {
+                if !self.plausible(&msg) {
+                    return;
+                }
                 if let Some(changes) = self.discovery.on_message(now, &msg, out) {
                     self.membership_changed(now, changes, out);
                     self.dispatch(now, &msg, out);
@@ -174,6 +180,30 @@ impl Node {
                 tracing::trace!(?state, ?event, "event ignored in this state");
             }
         }
+    }
+
+    /// Whether `msg`'s numbers are plausible; a message that is not is
+    /// counted and logged (the 1st, 2nd, 4th, 8th... time: a flood cannot fill
+    /// the log) and dropped before any part sees it.
+    fn plausible(&mut self, msg: &Message) -> bool {
+        let highest = self
+            .parts
+            .election
+            .highest_epoch()
+            .max(self.parts.replication.log().last_epoch());
+        let Err(why) = crate::plausible::check(msg, highest) else {
+            return true;
+        };
+        self.implausible += 1;
+        if self.implausible.is_power_of_two() {
+            tracing::warn!(
+                peer = %msg.from(),
+                kind = msg.kind(),
+                dropped = self.implausible,
+                "dropped a peer message: {why}"
+            );
+        }
+        false
     }
 
     /// Hands a message discovery accepted to the part it is for.
@@ -382,6 +412,11 @@ impl Node {
     /// While leading: the clients with a session, and their users.
     pub fn clients(&self) -> Vec<(ClientId, String)> {
         self.parts.sessions.users()
+    }
+
+    /// Peer messages dropped so far for implausible values.
+    pub fn implausible_dropped(&self) -> u64 {
+        self.implausible
     }
 
     /// What discovery ignored so far.

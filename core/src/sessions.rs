@@ -232,7 +232,7 @@ impl Sessions {
             },
         );
         let users = self.sessions.values().map(|s| s.user.clone()).collect();
-        let next_seq = log.client_position(client.0).0 + 1;
+        let next_seq = log.client_position(client.0).0.saturating_add(1);
         cx.send_client(
             client,
             ServerMsg::Welcome {
@@ -460,7 +460,7 @@ fn parted_at(log: &Log, from_index: u64, seen: &[SeenRun]) -> Option<u64> {
 /// the end of every step until they do.
 fn offer_held(cx: &mut Ctx<'_>, repl: &mut Replication, client: ClientId, s: &mut Session) {
     while let Some(&(seq, _)) = s.held.front() {
-        let expected = repl.log().client_position(client.0).0 + 1;
+        let expected = repl.log().client_position(client.0).0.saturating_add(1);
         if seq > expected {
             if !s.gap_reported {
                 s.gap_reported = true;

@@ -97,10 +97,14 @@ fn find_and_shrink(buggy: SimConfig, expected: &[&str]) {
 fn a_quorum_that_counts_a_minority_as_a_majority_is_found_and_shrunk() {
     find_and_shrink(
         base(InjectedBug::MinorityQuorum, 4, FaultProfile::Heavy, 0),
+        // The nodes disagree on who votes, and a node ignores the terms and
+        // claims of one it does not count as a voter: the cluster may fail to
+        // agree on a leader before two leaders meet.
         &[
             "one_leader_per_epoch",
             "one_leader_at_a_time",
             "committed_agreement",
+            "leader_agreement",
         ],
     );
 }

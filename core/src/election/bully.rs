@@ -43,7 +43,7 @@ impl Bully {
 
     fn become_leader(&mut self, cx: &mut AlgoCtx<'_>) {
         self.phase = Phase::Idle;
-        let epoch = *cx.max_seen + 1;
+        let epoch = cx.max_seen.saturating_add(1);
         cx.lead_epoch(epoch);
         cx.broadcast(ElectionMsg::Coordinator { epoch });
     }

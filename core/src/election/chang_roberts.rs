@@ -63,7 +63,7 @@ impl ChangRoberts {
 
     fn win(&mut self, cx: &mut AlgoCtx<'_>) {
         self.participant_until = None;
-        let epoch = *cx.max_seen + 1;
+        let epoch = cx.max_seen.saturating_add(1);
         cx.lead_epoch(epoch);
         let me = cx.me;
         if !self.pass_on(

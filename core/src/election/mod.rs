@@ -117,6 +117,11 @@ impl Election {
         self.lead
     }
 
+    /// The highest epoch (term) this node has seen anywhere.
+    pub(crate) fn highest_epoch(&self) -> u64 {
+        self.max_seen.max(self.lead.epoch)
+    }
+
     /// Term, vote and start count as last persisted (or asked to be).
     pub(crate) fn persisted(&self) -> Persisted {
         self.persisted

@@ -332,13 +332,15 @@ impl ElectionAlgorithm for Quorum {
                     }
                 }
             }
-            ElectionMsg::NewerTerm { term } => self.adopt_term(cx, term),
+            // Only voters' terms count: a non-voter could otherwise raise
+            // every term (and what is persisted) at will.
+            ElectionMsg::NewerTerm { term } if self.is_voter(from.id) => self.adopt_term(cx, term),
             ElectionMsg::RequestVote {
                 term,
                 last_epoch,
                 last_index,
             } => self.on_vote_request(cx, from.id, term, (last_epoch, last_index)),
-            ElectionMsg::VoteReply { term, granted } => {
+            ElectionMsg::VoteReply { term, granted } if self.is_voter(from.id) => {
                 self.adopt_term(cx, term);
                 if cx.lead.role == Role::Candidate
                     && self.held.is_none()
@@ -365,6 +367,10 @@ impl ElectionAlgorithm for Quorum {
     }
 
     fn on_claim(&mut self, cx: &mut AlgoCtx<'_>, from: &NodeInfo, term: u64) {
+        if !self.is_voter(from.id) {
+            // Only a voter can win a term: a claim from anyone else is false.
+            return;
+        }
         if term < cx.persisted.term {
             // This node moved past the leader's term (a lost election) and cannot
             // follow it; a leader that keeps its majority would never learn that,
@@ -471,6 +477,9 @@ impl Quorum {
 
     /// A candidate asks for this node's vote in `term`.
     fn on_vote_request(&mut self, cx: &mut AlgoCtx<'_>, from: NodeId, term: u64, tip: (u64, u64)) {
+        if !self.is_voter(from) {
+            return; // its term must not be adopted, let alone persisted
+        }
         if self.has_other_leader(cx, from) {
             let mine = cx.persisted.term;
             let reply = ElectionMsg::VoteReply {
@@ -507,5 +516,5 @@ impl Quorum {
 /// The term a candidate stands in: above the persisted term and above the epoch of
 /// its last log entry (a log restored without its term must not reuse an epoch).
 fn next_term(cx: &AlgoCtx<'_>) -> u64 {
-    cx.persisted.term.max(cx.log_tip.0) + 1
+    cx.persisted.term.max(cx.log_tip.0).saturating_add(1)
 }

@@ -1,0 +1,271 @@
+//! Which values a peer's message may carry, whatever the transport let through.
+//!
+//! Decoding only proves a message well formed. Before any part of a node looks
+//! at it, every number in it is checked:
+//! - no epoch, term, index, commit, sequence number, incarnation counter or
+//!   timestamp lies within 2^32 of the top of its range ([`TOP_MARGIN`]): the
+//!   node adds to such values (the next epoch, the next index) and must never
+//!   wrap or saturate into a value that sticks;
+//! - no epoch or term is more than [`EPOCH_LEAP`] above the highest this node
+//!   has seen: an honest cluster moves up one epoch per election, so a leap of a
+//!   million is a forgery (or a bug) that would otherwise leave every later
+//!   election behind it.
+//!
+//! A message that fails is dropped whole and counted; nothing in it is adopted.
+
+use crate::log::{Entry, Stamp};
+use crate::wire::{AppendOutcome, ElectionMsg, Message, ReplicationMsg};
+
+/// Values this close to `u64::MAX` are refused: room for any sum the node makes.
+pub const TOP_MARGIN: u64 = 1 << 32;
+/// How far above the highest epoch seen a message's epoch or term may be.
+pub const EPOCH_LEAP: u64 = 1_000_000;
+
+/// Why a message was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Implausible {
+    /// A number within [`TOP_MARGIN`] of the top of its range.
+    NearTheTop(&'static str),
+    /// An epoch or term more than [`EPOCH_LEAP`] above the highest seen.
+    EpochLeap(u64),
+}
+
+impl std::fmt::Display for Implausible {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Implausible::NearTheTop(what) => {
+                write!(f, "its {what} is within 2^32 of the largest value")
+            }
+            Implausible::EpochLeap(e) => write!(
+                f,
+                "its epoch {e} is more than {EPOCH_LEAP} above any this node has seen"
+            ),
+        }
+    }
+}
+
+/// Checks every number of `msg` against the bounds above; `highest` is the
+/// highest epoch this node has seen.
+pub fn check(msg: &Message, highest: u64) -> Result<(), Implausible> {
+    let mut c = Checker {
+        highest,
+        found: None,
+    };
+    let sender = msg.sender();
+    c.position("incarnation", sender.incarnation.counter);
+    c.position("start time", sender.incarnation.started_at.as_micros());
+    match msg {
+        Message::Heartbeat {
+            leading: Some(e), ..
+        } => c.epoch(*e),
+        Message::Election { msg, .. } => c.election(msg),
+        Message::Replication { msg, .. } => c.replication(msg),
+        _ => {}
+    }
+    c.found.map_or(Ok(()), Err)
+}
+
+struct Checker {
+    highest: u64,
+    found: Option<Implausible>,
+}
+
+impl Checker {
+    fn position(&mut self, what: &'static str, v: u64) {
+        if self.found.is_none() && v > u64::MAX - TOP_MARGIN {
+            self.found = Some(Implausible::NearTheTop(what));
+        }
+    }
+
+    fn epoch(&mut self, e: u64) {
+        self.position("epoch", e);
+        if self.found.is_none() && e > self.highest.saturating_add(EPOCH_LEAP) {
+            self.found = Some(Implausible::EpochLeap(e));
+        }
+    }
+
+    fn stamp(&mut self, s: &Stamp) {
+        self.epoch(s.epoch);
+    }
+
+    fn entries(&mut self, entries: &[Entry]) {
+        for e in entries {
+            self.epoch(e.epoch);
+            self.position("index", e.index);
+            self.position("sequence number", e.id.seq);
+            self.position("client id", e.id.client);
+        }
+    }
+
+    fn election(&mut self, msg: &ElectionMsg) {
+        match msg {
+            ElectionMsg::Election { epoch }
+            | ElectionMsg::Ok { epoch }
+            | ElectionMsg::Coordinator { epoch } => self.epoch(*epoch),
+            ElectionMsg::Vote { candidate, epoch } => {
+                self.epoch(*epoch);
+                self.position("incarnation", candidate.incarnation.counter);
+            }
+            ElectionMsg::Elected { leader, epoch } => {
+                self.epoch(*epoch);
+                self.position("incarnation", leader.incarnation.counter);
+            }
+            ElectionMsg::PreVote {
+                term,
+                last_epoch,
+                last_index,
+            }
+            | ElectionMsg::RequestVote {
+                term,
+                last_epoch,
+                last_index,
+            } => {
+                self.epoch(*term);
+                self.epoch(*last_epoch);
+                self.position("index", *last_index);
+            }
+            ElectionMsg::PreVoteReply { term, .. }
+            | ElectionMsg::NewerTerm { term }
+            | ElectionMsg::VoteReply { term, .. } => self.epoch(*term),
+            ElectionMsg::LeaseRenew { term, stamp } | ElectionMsg::LeaseGrant { term, stamp } => {
+                self.epoch(*term);
+                self.position("stamp", *stamp);
+            }
+        }
+    }
+
+    fn replication(&mut self, msg: &ReplicationMsg) {
+        match msg {
+            ReplicationMsg::Append {
+                epoch,
+                prev_index,
+                prev,
+                entries,
+                commit,
+            }
+            | ReplicationMsg::Chunk {
+                epoch,
+                prev_index,
+                prev,
+                entries,
+                commit,
+                ..
+            }
+            | ReplicationMsg::Rewrite {
+                epoch,
+                prev_index,
+                prev,
+                entries,
+                commit,
+            } => {
+                self.epoch(*epoch);
+                self.position("index", *prev_index);
+                self.stamp(prev);
+                self.entries(entries);
+                self.position("commit index", *commit);
+            }
+            ReplicationMsg::AppendReply { epoch, outcome } => {
+                self.epoch(*epoch);
+                match outcome {
+                    AppendOutcome::Matched(i)
+                    | AppendOutcome::Mismatch { hint: i }
+                    | AppendOutcome::Conflict { index: i } => self.position("index", *i),
+                    AppendOutcome::EpochTaken => {}
+                }
+            }
+            ReplicationMsg::TipRequest { epoch, commit } => {
+                self.epoch(*epoch);
+                self.position("commit index", *commit);
+            }
+            ReplicationMsg::Tip {
+                epoch,
+                last_index,
+                last_epoch,
+                commit,
+            } => {
+                self.epoch(*epoch);
+                self.position("index", *last_index);
+                self.epoch(*last_epoch);
+                self.position("commit index", *commit);
+            }
+            ReplicationMsg::Fetch { epoch, from, .. } => {
+                self.epoch(*epoch);
+                self.position("index", *from);
+            }
+            ReplicationMsg::CatchUpFrom { epoch, .. } => self.epoch(*epoch),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::{Incarnation, NodeId, NodeInfo};
+    use crate::time::Instant;
+
+    fn me(counter: u64) -> NodeInfo {
+        NodeInfo {
+            id: NodeId(2),
+            addr: "10.0.0.2:7000".parse().unwrap(),
+            incarnation: Incarnation {
+                counter,
+                started_at: Instant::from_millis(5),
+            },
+        }
+    }
+
+    fn claim(epoch: u64) -> Message {
+        Message::Heartbeat {
+            from: me(1),
+            leading: Some(epoch),
+        }
+    }
+
+    #[test]
+    fn ordinary_values_pass() {
+        assert_eq!(check(&claim(7), 6), Ok(()));
+        assert_eq!(check(&claim(EPOCH_LEAP), 0), Ok(()));
+    }
+
+    #[test]
+    fn an_epoch_far_above_any_seen_is_refused() {
+        assert_eq!(
+            check(&claim(EPOCH_LEAP + 1), 0),
+            Err(Implausible::EpochLeap(EPOCH_LEAP + 1))
+        );
+        let term = Message::Election {
+            from: me(1),
+            algorithm: crate::Algorithm::Quorum,
+            msg: ElectionMsg::NewerTerm { term: u64::MAX },
+        };
+        assert!(
+            check(&term, u64::MAX).is_err(),
+            "near the top, whatever was seen"
+        );
+    }
+
+    #[test]
+    fn numbers_near_the_top_are_refused_wherever_they_are() {
+        let hb = Message::Heartbeat {
+            from: me(u64::MAX),
+            leading: None,
+        };
+        assert_eq!(check(&hb, 0), Err(Implausible::NearTheTop("incarnation")));
+        let tip = Message::Replication {
+            from: me(1),
+            msg: Box::new(ReplicationMsg::TipRequest {
+                epoch: 1,
+                commit: u64::MAX,
+            }),
+        };
+        assert_eq!(check(&tip, 1), Err(Implausible::NearTheTop("commit index")));
+        let reply = Message::Replication {
+            from: me(1),
+            msg: Box::new(ReplicationMsg::AppendReply {
+                epoch: 1,
+                outcome: AppendOutcome::Matched(u64::MAX - 5),
+            }),
+        };
+        assert_eq!(check(&reply, 1), Err(Implausible::NearTheTop("index")));
+    }
+}
