@@ -17,7 +17,6 @@ mod real;
 
 use hosts::{chat, chat_in, skipped, Net};
 use real::{wait_for, Scratch};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -106,17 +105,7 @@ fn cut_heal_crash(election: &str) {
 
     // Converged: one leader, one committed history on every survivor.
     let digests = wait_for(Duration::from_secs(20), "converged histories", || {
-        let st: Vec<Value> = survivors
-            .iter()
-            .map(|i| net.status(*i))
-            .collect::<Option<_>>()?;
-        let first = st.first()?.clone();
-        st.iter()
-            .all(|s| {
-                s["commit_digest"] == first["commit_digest"]
-                    && s["commit_index"] == first["commit_index"]
-            })
-            .then_some(first)
+        net.same_history(&survivors)
     });
     let entries = alice.entries();
     for i in 1..=total {

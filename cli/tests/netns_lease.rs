@@ -88,6 +88,13 @@ fn reigning(file: &Path, alive: &[u32]) -> Option<u32> {
     (open.len() == 1).then(|| open[0])
 }
 
+/// Whether `node`'s hook has recorded the end of a reign of it.
+fn stepped_down(file: &Path, node: u32) -> bool {
+    reigns(file)
+        .iter()
+        .any(|r| r.node == node && r.until.is_some())
+}
+
 fn hooks(file: &Path) -> Vec<String> {
     let f = file.display();
     vec![
@@ -133,12 +140,7 @@ fn a_new_quorum_leaders_hook_never_starts_while_the_old_one_leads() {
     wait_for(
         Duration::from_secs(10),
         "the cut-off leader's step-down",
-        || {
-            reigns(&file)
-                .iter()
-                .any(|r| r.node == first && r.until.is_some())
-                .then_some(())
-        },
+        || stepped_down(&file, first).then_some(()),
     );
     net.heal(first);
     wait_for(Duration::from_secs(30), "one leader after the heal", || {
@@ -162,12 +164,7 @@ fn a_new_quorum_leaders_hook_never_starts_while_the_old_one_leads() {
     wait_for(
         Duration::from_secs(10),
         "the woken leader's step-down",
-        || {
-            reigns(&file)
-                .iter()
-                .any(|r| r.node == second && r.until.is_some())
-                .then_some(())
-        },
+        || stepped_down(&file, second).then_some(()),
     );
     let status = wait_for(Duration::from_secs(10), "the woken node's status", || {
         net.status(second)

@@ -256,6 +256,18 @@ fn garbage_on_every_port_is_dropped_and_the_node_keeps_serving() {
     );
 }
 
+/// Flags of node `id` of `n` that find each other without multicast: every
+/// other node's address (`addr`) as a `--peer`, then `extra`.
+fn static_peers(id: u32, n: u32, addr: &dyn Fn(u32) -> String, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["--no-multicast".to_owned()];
+    for other in (1..=n).filter(|o| *o != id) {
+        args.push("--peer".into());
+        args.push(addr(other));
+    }
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
 #[test]
 fn static_peers_form_a_cluster_without_multicast() {
     let ports = Ports::fresh();
@@ -264,11 +276,7 @@ fn static_peers_form_a_cluster_without_multicast() {
     let addr = |i: u32| format!("127.0.0.1:{}", u32::from(ports.base) + i);
     let nodes: Vec<NodeProc> = (1..=3)
         .map(|id| {
-            let mut args = vec!["--no-multicast".to_owned()];
-            for other in (1..=3).filter(|o| *o != id) {
-                args.push("--peer".into());
-                args.push(addr(other));
-            }
+            let args = static_peers(id, 3, &addr, &[]);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             start_node(&cluster, &ports, id, &scratch, &args)
         })
@@ -301,15 +309,8 @@ fn quorum_with_rank_address_elects_the_lowest_port_and_then_the_next() {
     let addr = |i: u32| format!("127.0.0.1:{}", u32::from(ports.base) + i);
     let mut nodes: Vec<NodeProc> = (1..=3)
         .map(|id| {
-            let mut args: Vec<String> = ["--no-multicast", "--election", "quorum"]
-                .iter()
-                .chain(&["--rank", "address"])
-                .map(|s| (*s).to_owned())
-                .collect();
-            for other in (1..=3).filter(|o| *o != id) {
-                args.push("--peer".into());
-                args.push(addr(other));
-            }
+            let extra = ["--election", "quorum", "--rank", "address"];
+            let args = static_peers(id, 3, &addr, &extra);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             start_node(&cluster, &ports, id, &scratch, &args)
         })

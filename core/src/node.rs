@@ -363,12 +363,7 @@ impl Node {
     /// While this node leads under `quorum` with other voters: when its lease
     /// runs out on its clock (it steps down at that instant unless renewed).
     pub fn lease_end(&self) -> Option<Instant> {
-        let lead = self.leadership();
-        if lead.role == crate::leadership::Role::Leader {
-            self.parts.election.lease_end()
-        } else {
-            None
-        }
+        self.parts.election.lease_end()
     }
 
     /// The logical ring as this node sees it: live members and itself, by rank.

@@ -13,7 +13,7 @@
 //!
 //! A message that fails is dropped whole and counted; nothing in it is adopted.
 
-use crate::log::{Entry, Stamp};
+use crate::log::Entry;
 use crate::wire::{AppendOutcome, ElectionMsg, Message, ReplicationMsg};
 
 /// Values this close to `u64::MAX` are refused: room for any sum the node makes.
@@ -84,10 +84,6 @@ impl Checker {
         }
     }
 
-    fn stamp(&mut self, s: &Stamp) {
-        self.epoch(s.epoch);
-    }
-
     fn entries(&mut self, entries: &[Entry]) {
         for e in entries {
             self.epoch(e.epoch);
@@ -135,16 +131,16 @@ impl Checker {
     }
 
     fn replication(&mut self, msg: &ReplicationMsg) {
+        self.epoch(msg.epoch());
         match msg {
             ReplicationMsg::Append {
-                epoch,
                 prev_index,
                 prev,
                 entries,
                 commit,
+                ..
             }
             | ReplicationMsg::Chunk {
-                epoch,
                 prev_index,
                 prev,
                 entries,
@@ -152,47 +148,36 @@ impl Checker {
                 ..
             }
             | ReplicationMsg::Rewrite {
-                epoch,
                 prev_index,
                 prev,
                 entries,
                 commit,
+                ..
             } => {
-                self.epoch(*epoch);
                 self.position("index", *prev_index);
-                self.stamp(prev);
+                self.epoch(prev.epoch);
                 self.entries(entries);
                 self.position("commit index", *commit);
             }
-            ReplicationMsg::AppendReply { epoch, outcome } => {
-                self.epoch(*epoch);
-                match outcome {
-                    AppendOutcome::Matched(i)
-                    | AppendOutcome::Mismatch { hint: i }
-                    | AppendOutcome::Conflict { index: i } => self.position("index", *i),
-                    AppendOutcome::EpochTaken => {}
-                }
-            }
-            ReplicationMsg::TipRequest { epoch, commit } => {
-                self.epoch(*epoch);
-                self.position("commit index", *commit);
-            }
+            ReplicationMsg::AppendReply { outcome, .. } => match outcome {
+                AppendOutcome::Matched(i)
+                | AppendOutcome::Mismatch { hint: i }
+                | AppendOutcome::Conflict { index: i } => self.position("index", *i),
+                AppendOutcome::EpochTaken => {}
+            },
+            ReplicationMsg::TipRequest { commit, .. } => self.position("commit index", *commit),
             ReplicationMsg::Tip {
-                epoch,
                 last_index,
                 last_epoch,
                 commit,
+                ..
             } => {
-                self.epoch(*epoch);
                 self.position("index", *last_index);
                 self.epoch(*last_epoch);
                 self.position("commit index", *commit);
             }
-            ReplicationMsg::Fetch { epoch, from, .. } => {
-                self.epoch(*epoch);
-                self.position("index", *from);
-            }
-            ReplicationMsg::CatchUpFrom { epoch, .. } => self.epoch(*epoch),
+            ReplicationMsg::Fetch { from, .. } => self.position("index", *from),
+            ReplicationMsg::CatchUpFrom { .. } => {}
         }
     }
 }

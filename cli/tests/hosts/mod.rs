@@ -309,6 +309,12 @@ impl Net {
     /// committed history: that status.
     pub fn converged(&self, ids: &[u32]) -> Option<Value> {
         self.agreed(ids)?;
+        self.same_history(ids)
+    }
+
+    /// Once every node in `ids` holds the same committed history: the first's
+    /// status.
+    pub fn same_history(&self, ids: &[u32]) -> Option<Value> {
         let st: Vec<Value> = ids.iter().map(|i| self.status(*i)).collect::<Option<_>>()?;
         let first = st.first()?.clone();
         st.iter()

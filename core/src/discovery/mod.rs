@@ -322,18 +322,9 @@ impl Discovery {
     ) -> Observed {
         let suspect_at = now + self.suspect_timeout;
         let Some(m) = self.view.get_mut(sender.id) else {
-            if self.view.len() >= self.max_members {
-                self.stats.view_full += 1;
-                tracing::warn!(node = %sender.id, max = self.max_members, "view is full; ignoring a newcomer");
+            if !self.admit(now, sender, MemberState::Alive, out, changes) {
                 return Observed::Ignored;
             }
-            self.view.insert(Member {
-                info: *sender,
-                state: MemberState::Alive,
-                last_heard: now,
-                since: now,
-            });
-            report(out, changes, *sender, MembershipChange::Joined);
             self.next_check = self.next_check.min(suspect_at);
             return Observed::Admitted;
         };
@@ -373,6 +364,37 @@ impl Discovery {
         }
     }
 
+    /// Puts a node not in the view into it, in `state` (`Alive`: it joined;
+    /// `Left`: its goodbye came first), and reports that. False when the view
+    /// is full: the node is ignored (counted and logged).
+    fn admit(
+        &mut self,
+        now: Instant,
+        sender: &NodeInfo,
+        state: MemberState,
+        out: &mut Vec<Action>,
+        changes: &mut Vec<Change>,
+    ) -> bool {
+        if self.view.len() >= self.max_members {
+            self.stats.view_full += 1;
+            tracing::warn!(node = %sender.id, max = self.max_members, "view is full; ignoring a newcomer");
+            return false;
+        }
+        self.view.insert(Member {
+            info: *sender,
+            state,
+            last_heard: now,
+            since: now,
+        });
+        let change = if state == MemberState::Left {
+            MembershipChange::Left
+        } else {
+            MembershipChange::Joined
+        };
+        report(out, changes, *sender, change);
+        true
+    }
+
     fn on_leave(
         &mut self,
         now: Instant,
@@ -383,18 +405,11 @@ impl Discovery {
         let Some(m) = self.view.get_mut(sender.id) else {
             // A stranger's goodbye: remember that life as over, or its
             // announcement, overtaken on the way, would admit it afterwards.
-            if self.view.len() >= self.max_members {
-                self.stats.view_full += 1;
-                return Observed::Ignored;
-            }
-            self.view.insert(Member {
-                info: *sender,
-                state: MemberState::Left,
-                last_heard: now,
-                since: now,
-            });
-            report(out, changes, *sender, MembershipChange::Left);
-            return Observed::Refreshed;
+            return if self.admit(now, sender, MemberState::Left, out, changes) {
+                Observed::Refreshed
+            } else {
+                Observed::Ignored
+            };
         };
         let current =
             sender.incarnation == m.info.incarnation || later_life(&self.retired, sender, m);

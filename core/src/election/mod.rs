@@ -119,7 +119,7 @@ impl Election {
 
     /// The highest epoch (term) this node has seen anywhere.
     pub(crate) fn highest_epoch(&self) -> u64 {
-        self.max_seen.max(self.lead.epoch)
+        self.max_seen // every epoch the node took on went through `observe_epoch`
     }
 
     /// Term, vote and start count as last persisted (or asked to be).
@@ -129,13 +129,15 @@ impl Election {
 
     /// While this node leads under a lease (`quorum`): when the lease runs out.
     pub(crate) fn lease_end(&self) -> Option<Instant> {
-        self.algo.lease_end()
+        self.algo
+            .lease_end()
+            .filter(|_| self.lead.role == Role::Leader)
     }
 
     /// Whether this node leads under a lease that has run out by `now`: it must
     /// step down before it handles anything else.
     pub(crate) fn lease_lapsed(&self, now: Instant) -> bool {
-        self.lead.role == Role::Leader && self.lease_end().is_some_and(|end| now >= end)
+        self.lease_end().is_some_and(|end| now >= end)
     }
 
     /// `Some(epoch)` while this node leads: the claim its heartbeats carry.

@@ -216,7 +216,7 @@ impl Quorum {
     }
 
     /// Gives up leading (or the lease a won term was acquiring), saying why.
-    fn step_down(&mut self, cx: &mut AlgoCtx<'_>, why: &str) {
+    fn step_down(&mut self, cx: &mut AlgoCtx<'_>, why: std::fmt::Arguments<'_>) {
         tracing::warn!(term = cx.persisted.term, "stepping down: {why}");
         self.held = None;
         let term = cx.persisted.term;
@@ -225,13 +225,16 @@ impl Quorum {
     }
 
     fn check_quorum(&mut self, cx: &mut AlgoCtx<'_>) {
-        if cx.lead.role == Role::Leader && self.reachable_voters(cx) < self.majority() {
-            tracing::warn!(
-                reachable = self.reachable_voters(cx),
-                voters = self.voters.len(),
-                "a majority of voters is unreachable"
+        if cx.lead.role != Role::Leader {
+            return;
+        }
+        let reachable = self.reachable_voters(cx);
+        if reachable < self.majority() {
+            let voters = self.voters.len();
+            self.step_down(
+                cx,
+                format_args!("a majority of voters is unreachable ({reachable} of {voters})"),
             );
-            self.step_down(cx, "a majority of voters is unreachable");
         }
     }
 
@@ -245,7 +248,10 @@ impl Quorum {
             return;
         }
         if held.leading && !held.holds(cx.now) {
-            return self.step_down(cx, "the lease ran out (no majority of voters renewed it)");
+            return self.step_down(
+                cx,
+                format_args!("the lease ran out (no majority of voters renewed it)"),
+            );
         }
         if cx.now >= held.next_renewal {
             self.renew(cx);

@@ -29,13 +29,9 @@ const IDLE_MIN: Duration = Duration::from_secs(2);
 /// `quorum` the lease: a renewal to every other voter each heartbeat interval.
 pub(super) fn idle_budget(config: &ringleader_core::Config, members: usize) -> f64 {
     let heartbeat = config.heartbeat_interval.as_secs_f64();
+    // `config` is the run's node configuration, whose voters are filled in.
     let lease = if config.election == ringleader_core::Algorithm::Quorum {
-        let voters = if config.voters.is_empty() {
-            members
-        } else {
-            config.voters.len()
-        };
-        voters.saturating_sub(1) as f64 / heartbeat
+        config.voters.len().saturating_sub(1) as f64 / heartbeat
     } else {
         0.0
     };
