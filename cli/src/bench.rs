@@ -4,6 +4,7 @@
 use clap::{Args, Subcommand};
 use ringleader_core::client::ClientOutput;
 use ringleader_runtime::chat::{run_chat, ChatCommand, ChatOptions, ChatUpdate};
+use ringleader_runtime::auth::Key;
 use ringleader_runtime::envelope::StatusReply;
 use ringleader_runtime::MulticastConfig;
 use std::net::SocketAddr;
@@ -31,6 +32,35 @@ pub enum BenchCommand {
     Idle(IdleArgs),
 }
 
+/// Whether a benchmark's cluster authenticates with keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeysMode {
+    /// No keys (the loopback default).
+    Off,
+    /// Cluster key and client key.
+    On,
+    /// Both, one after the other, side by side in the figures.
+    Both,
+}
+
+impl KeysMode {
+    fn runs(self) -> &'static [bool] {
+        match self {
+            KeysMode::Off => &[false],
+            KeysMode::On => &[true],
+            KeysMode::Both => &[false, true],
+        }
+    }
+}
+
+fn keys_name(keyed: bool) -> &'static str {
+    if keyed {
+        "with keys"
+    } else {
+        "no keys"
+    }
+}
+
 /// Flags of `bench failover`.
 #[derive(Args, Debug)]
 pub struct FailoverArgs {
@@ -49,6 +79,9 @@ pub struct FailoverArgs {
     /// Port block: nodes on base+1.., multicast on base+19.
     #[arg(long, default_value_t = 27100)]
     port_base: u16,
+    /// Measure without keys, with them, or both (the cost of authentication).
+    #[arg(long, value_enum, default_value = "both")]
+    keys: KeysMode,
 }
 
 /// Flags of `bench throughput`.
@@ -69,6 +102,9 @@ pub struct ThroughputArgs {
     /// Port block: nodes on base+1.., multicast on base+19.
     #[arg(long, default_value_t = 27200)]
     port_base: u16,
+    /// Measure without keys, with them, or both (the cost of authentication).
+    #[arg(long, value_enum, default_value = "both")]
+    keys: KeysMode,
 }
 
 /// Flags of `bench memory`.
@@ -126,6 +162,8 @@ struct Nodes {
     children: Vec<(u32, Child)>,
     base: u16,
     dir: PathBuf,
+    /// The client key, if the nodes run with keys.
+    client_key: Option<Key>,
 }
 
 impl Drop for Nodes {
@@ -139,10 +177,36 @@ impl Drop for Nodes {
 
 impl Nodes {
     fn start(n: u32, base: u16, name: &str, extra: &[String]) -> Result<Nodes, String> {
+        Self::start_keyed(n, base, name, extra, false)
+    }
+
+    /// Like [`start`](Self::start); `keyed`: with a fresh cluster key and client key.
+    fn start_keyed(
+        n: u32,
+        base: u16,
+        name: &str,
+        extra: &[String],
+        keyed: bool,
+    ) -> Result<Nodes, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let dir =
             std::env::temp_dir().join(format!("ringleader-bench-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        let mut extra = extra.to_vec();
+        let mut client_key = None;
+        if keyed {
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let (cluster, client) = (Key::generate(), Key::generate());
+            for (key, file, flag) in [
+                (&cluster, "cluster.key", "--cluster-key-file"),
+                (&client, "client.key", "--client-key-file"),
+            ] {
+                let path = dir.join(file);
+                key.write_new(&path).map_err(|e| e.to_string())?;
+                extra.extend([flag.to_owned(), path.display().to_string()]);
+            }
+            client_key = Some(client);
+        }
         let voters: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
         let mut children = Vec::new();
         for id in 1..=n {
@@ -158,7 +222,7 @@ impl Nodes {
                 .args(["--voters", &voters.join(",")])
                 .arg("--data-dir")
                 .arg(dir.join(format!("n{id}")))
-                .args(extra)
+                .args(&extra)
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -172,7 +236,13 @@ impl Nodes {
             children,
             base,
             dir,
+            client_key,
         })
+    }
+
+    /// A chat client of this cluster (holding its client key, if any).
+    fn chat(&self, user: &str, servers: Vec<SocketAddr>, buffer: usize) -> ChatHandle {
+        chat(user, servers, self.multicast(), buffer, self.client_key.clone())
     }
 
     fn addr(&self, id: u32) -> SocketAddr {
@@ -225,6 +295,7 @@ fn chat(
     servers: Vec<SocketAddr>,
     multicast: MulticastConfig,
     buffer: usize,
+    client_key: Option<Key>,
 ) -> ChatHandle {
     let (ctx, crx) = mpsc::channel(1 << 16);
     let (utx, urx) = mpsc::unbounded_channel();
@@ -234,6 +305,7 @@ fn chat(
         multicast,
         buffer_limit: buffer,
         wait_when_full: true,
+        client_key,
     };
     ChatHandle {
         commands: ctx,
@@ -279,32 +351,37 @@ async fn failover(a: FailoverArgs) -> Result<(), String> {
         a.runs, a.election, a.heartbeat, a.election_timeout
     );
     let mut figures = Vec::new();
-    for loss in [Loss::Kill, Loss::Silence] {
-        let (mut serving, mut acked) = (Vec::new(), Vec::new());
-        for run in 1..=a.runs {
-            let (s, ack) = failover_once(&a, run, loss).await?;
-            println!(
-                "  {} run {run}/{}: a new leader serves after {s:.0} ms, the client's first ack after {ack:.0} ms",
-                loss.name(),
-                a.runs
-            );
-            serving.push(s);
-            acked.push(ack);
-            tokio::time::sleep(Duration::from_millis(200)).await; // ports free again
+    for &keyed in a.keys.runs() {
+        for loss in [Loss::Kill, Loss::Silence] {
+            let (mut serving, mut acked) = (Vec::new(), Vec::new());
+            for run in 1..=a.runs {
+                let (s, ack) = failover_once(&a, run, loss, keyed).await?;
+                println!(
+                    "  {}, {} run {run}/{}: a new leader serves after {s:.0} ms, the client's first ack after {ack:.0} ms",
+                    keys_name(keyed),
+                    loss.name(),
+                    a.runs
+                );
+                serving.push(s);
+                acked.push(ack);
+                tokio::time::sleep(Duration::from_millis(200)).await; // ports free again
+            }
+            figures.push((
+                keyed,
+                loss,
+                median_and_worst(&mut serving),
+                median_and_worst(&mut acked),
+            ));
         }
-        figures.push((
-            loss,
-            median_and_worst(&mut serving),
-            median_and_worst(&mut acked),
-        ));
     }
     println!(
         "failover of the leader, {} runs each, {}: new leader serving | client's first ack through it",
         a.runs, a.election
     );
-    for (loss, (sm, sw), (am, aw)) in figures {
+    for (keyed, loss, (sm, sw), (am, aw)) in figures {
         println!(
-            "  {:<18} median {sm:>5.0} ms, worst {sw:>5.0} ms | median {am:>5.0} ms, worst {aw:>5.0} ms",
+            "  {:<9} {:<18} median {sm:>5.0} ms, worst {sw:>5.0} ms | median {am:>5.0} ms, worst {aw:>5.0} ms",
+            keys_name(keyed),
             loss.name()
         );
     }
@@ -332,7 +409,12 @@ async fn new_leader_serving(addrs: Vec<SocketAddr>, old: u32, from: Instant) -> 
 /// One run: a cluster, a chat client sending all along, the leader taken away;
 /// the time until another node leads and serves (asked every 2 ms), and until
 /// the client's first message is acknowledged through it.
-async fn failover_once(a: &FailoverArgs, run: u32, loss: Loss) -> Result<(f64, f64), String> {
+async fn failover_once(
+    a: &FailoverArgs,
+    run: u32,
+    loss: Loss,
+    keyed: bool,
+) -> Result<(f64, f64), String> {
     let extra = vec![
         "--election".to_owned(),
         a.election.to_string(),
@@ -342,10 +424,10 @@ async fn failover_once(a: &FailoverArgs, run: u32, loss: Loss) -> Result<(f64, f
         format!("{}us", a.election_timeout.as_micros()),
     ];
     let name = format!("bench-failover-{run}");
-    let mut nodes = Nodes::start(3, a.port_base, &name, &extra)?;
+    let mut nodes = Nodes::start_keyed(3, a.port_base, &name, &extra, keyed)?;
     let leader = nodes.leader(Duration::from_secs(20)).await?;
     let servers = (1..=3).map(|i| nodes.addr(i)).collect();
-    let mut c = chat("bench", servers, nodes.multicast(), 1000);
+    let mut c = nodes.chat("bench", servers, 1000);
     // Traffic all along: a message every 2 ms.
     let sender = {
         let tx = c.commands.clone();
@@ -463,22 +545,38 @@ async fn blast(mut c: ChatHandle, n: u64, size: usize, window: u64) -> Result<()
 }
 
 async fn throughput(a: ThroughputArgs) -> Result<(), String> {
+    let mut figures = Vec::new();
+    for &keyed in a.keys.runs() {
+        let rate = throughput_once(&a, keyed).await?;
+        figures.push((keyed, rate));
+        tokio::time::sleep(Duration::from_millis(200)).await; // ports free again
+    }
+    for (keyed, rate) in figures {
+        println!(
+            "throughput, {:<9}: {rate:>8.0} messages/s committed and acknowledged",
+            keys_name(keyed)
+        );
+    }
+    Ok(())
+}
+
+async fn throughput_once(a: &ThroughputArgs, keyed: bool) -> Result<f64, String> {
     let extra = vec!["--election".to_owned(), a.election.to_string()];
-    let nodes = Nodes::start(3, a.port_base, "bench-throughput", &extra)?;
+    let name = format!("bench-throughput-{}", u8::from(keyed));
+    let nodes = Nodes::start_keyed(3, a.port_base, &name, &extra, keyed)?;
     let leader = nodes.leader(Duration::from_secs(20)).await?;
     println!(
-        "throughput: 3 {} nodes (leader n{leader}), {} clients x {} messages of {} bytes",
-        a.election, a.clients, a.messages, a.size
+        "throughput, {}: 3 {} nodes (leader n{leader}), {} clients x {} messages of {} bytes",
+        keys_name(keyed),
+        a.election,
+        a.clients,
+        a.messages,
+        a.size
     );
     let start = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..a.clients {
-        let c = chat(
-            &format!("c{i}"),
-            vec![nodes.addr(leader)],
-            nodes.multicast(),
-            1000,
-        );
+        let c = nodes.chat(&format!("c{i}"), vec![nodes.addr(leader)], 1000);
         tasks.push(tokio::spawn(blast(c, a.messages, a.size, 900)));
     }
     let progress = tokio::spawn({
@@ -502,10 +600,11 @@ async fn throughput(a: ThroughputArgs) -> Result<(), String> {
     let secs = start.elapsed().as_secs_f64();
     let total = u64::from(a.clients) * a.messages;
     println!(
-        "throughput: {total} messages committed and acknowledged in {secs:.2} s: {:.0} messages/s",
+        "throughput, {}: {total} messages committed and acknowledged in {secs:.2} s: {:.0} messages/s",
+        keys_name(keyed),
         total as f64 / secs
     );
-    Ok(())
+    Ok(total as f64 / secs)
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -535,12 +634,7 @@ async fn memory(a: MemoryArgs) -> Result<(), String> {
     let per = a.messages.div_ceil(clients);
     let mut tasks = Vec::new();
     for i in 0..clients {
-        let c = chat(
-            &format!("m{i}"),
-            vec![nodes.addr(1)],
-            nodes.multicast(),
-            1000,
-        );
+        let c = nodes.chat(&format!("m{i}"), vec![nodes.addr(1)], 1000);
         tasks.push(tokio::spawn(blast(c, per, a.size, 900)));
     }
     for t in tasks {

@@ -40,6 +40,10 @@ pub struct ChatArgs {
     /// Print one JSON object per event instead of text.
     #[arg(long)]
     json: bool,
+    /// File holding the client key, if the cluster requires one (or set
+    /// RINGLEADER_CLIENT_KEY to the key itself).
+    #[arg(long, value_name = "FILE")]
+    client_key_file: Option<std::path::PathBuf>,
 }
 
 fn text_of(e: &Entry) -> String {
@@ -211,7 +215,15 @@ pub fn run(args: ChatArgs) -> ExitCode {
         );
         return ExitCode::from(crate::EXIT_USAGE);
     }
+    let client_key = match crate::keys::client_key(args.client_key_file.as_deref()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(crate::EXIT_USAGE);
+        }
+    };
     let opts = ChatOptions {
+        client_key,
         user,
         servers: args.servers.clone(),
         multicast: MulticastConfig {

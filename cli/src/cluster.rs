@@ -43,6 +43,9 @@ pub struct ClusterArgs {
     /// Directory for the nodes' data and logs (n<id>/ and n<id>.log).
     #[arg(long, default_value = "ringleader-data")]
     data_dir: PathBuf,
+    /// Keys handed to every node.
+    #[command(flatten)]
+    keys: crate::keys::NodeKeyArgs,
 }
 
 struct Running {
@@ -145,6 +148,8 @@ fn node_args(args: &ClusterArgs, id: u32) -> NodeArgs {
         on_follower: None,
         hook_timeout: Duration::from_secs(10),
         events: true,
+        keys: args.keys.clone(),
+        allow_missing_state: false,
     }
 }
 
@@ -186,6 +191,7 @@ fn spawn_node(
         .arg("--data-dir")
         .arg(base.join(format!("n{id}")))
         .arg("--events")
+        .args(args.keys.to_args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))

@@ -3,6 +3,7 @@
 mod bench;
 mod chat;
 mod cluster;
+mod keys;
 mod node;
 mod parse;
 mod pipe;
@@ -33,6 +34,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Ask a node how it stands: role, leader, epoch, members, ring, log, clients.
     Status(status::StatusArgs),
+    /// Write a new cluster key and client key (cluster.key, client.key).
+    Keygen(keys::KeygenArgs),
     /// Measure real nodes on loopback: failover time, throughput, memory.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -70,7 +73,11 @@ fn main() -> ExitCode {
     let default_filter = match cli.command {
         Command::Sim(_) => "warn,ringleader_core=off",
         Command::Node(_) => "info",
-        Command::Cluster(_) | Command::Chat(_) | Command::Status(_) | Command::Bench(_) => "warn",
+        Command::Cluster(_)
+        | Command::Chat(_)
+        | Command::Status(_)
+        | Command::Bench(_)
+        | Command::Keygen(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -87,5 +94,6 @@ fn main() -> ExitCode {
         Command::Chat(args) => chat::run(args),
         Command::Status(args) => status::run(args),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Keygen(args) => keys::keygen(&args),
     }
 }

@@ -119,6 +119,14 @@ pub struct NodeArgs {
     /// Print one JSON object per event (start, role change, member change) on stdout.
     #[arg(long)]
     pub events: bool,
+    /// Keys.
+    #[command(flatten)]
+    pub keys: crate::keys::NodeKeyArgs,
+    /// Start a quorum node whose data directory has a log but no state.json. It
+    /// has forgotten its term and its vote and may vote twice in one term, which
+    /// can elect two leaders: use it only when the file is lost for good.
+    #[arg(long)]
+    pub allow_missing_state: bool,
 }
 
 impl NodeArgs {
@@ -199,6 +207,8 @@ impl NodeArgs {
                 on_follower: self.on_follower.clone(),
                 timeout: self.hook_timeout,
             },
+            keys: self.keys.load()?,
+            allow_missing_state: self.allow_missing_state,
         })
     }
 }

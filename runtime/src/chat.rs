@@ -2,14 +2,17 @@
 //! and a UDP socket for multicast probes. The user's commands come in on a channel;
 //! everything the client reports goes out on another.
 
+use crate::auth::{FrameOpener, FrameSealer, Key, Keys};
 use crate::clock::Clock;
+use crate::datagrams::DatagramAuth;
 use crate::envelope::{Datagram, Preface};
+use crate::secure_link;
 use crate::frames::{frame, write_queued, FrameReader};
 use crate::udp::MulticastConfig;
 use ringleader_core::client::{
     Client, ClientAction, ClientConfig, ClientEvent, ClientOutput, SendError,
 };
-use ringleader_core::wire::{decode_datagram, encode_datagram, ClientId, ServerMsg, MAX_DATAGRAM};
+use ringleader_core::wire::{ClientId, ServerMsg, MAX_DATAGRAM};
 use ringleader_core::NodeId;
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -31,6 +34,8 @@ pub struct ChatOptions {
     /// While the buffer is full, leave commands waiting instead of refusing
     /// messages: for piped input, where a refused line would be lost.
     pub wait_when_full: bool,
+    /// The client key, if the cluster requires one.
+    pub client_key: Option<Key>,
 }
 
 /// What the user asks for.
@@ -110,6 +115,11 @@ pub async fn run_chat(
         id,
         client: Client::new(config),
         probe: probe_socket(&opts.multicast)?,
+        datagrams: DatagramAuth::new(Keys {
+            cluster: None,
+            client: opts.client_key.clone(),
+        }),
+        key: opts.client_key.clone(),
         multicast: opts.multicast,
         net_tx,
         conn: None,
@@ -158,6 +168,10 @@ struct ChatDriver {
     clock: Clock,
     id: ClientId,
     client: Client,
+    /// Seals probes and opens their answers.
+    datagrams: DatagramAuth,
+    /// The client key for connections.
+    key: Option<Key>,
     probe: UdpSocket,
     multicast: MulticastConfig,
     net_tx: mpsc::Sender<Net>,
@@ -189,7 +203,7 @@ impl ChatDriver {
             match action {
                 ClientAction::Probe(_) => {
                     let probe = Datagram::ClientProbe { client: self.id };
-                    if let Ok(bytes) = encode_datagram(&probe, MAX_DATAGRAM) {
+                    if let Some(bytes) = self.datagrams.encode(&probe, self.id.0) {
                         let _ = self.probe.try_send_to(&bytes, self.multicast.dest());
                     }
                 }
@@ -202,6 +216,7 @@ impl ChatDriver {
                         id: self.id,
                         generation: self.generation,
                         capacity: self.queue_capacity,
+                        key: self.key.clone(),
                     };
                     tokio::spawn(connect(conn, net));
                 }
@@ -319,7 +334,7 @@ impl ChatDriver {
 
     /// A datagram on the probe socket: a server's answer to a probe.
     fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
-        match decode_datagram::<Datagram>(bytes, MAX_DATAGRAM) {
+        match self.datagrams.decode(bytes) {
             Ok(Datagram::ToClient(msg)) => self.step(ClientEvent::Received(msg)),
             Ok(_) => {}
             Err(e) => tracing::debug!(%from, "dropped a datagram: {e}"),
@@ -338,6 +353,32 @@ struct Conn {
     id: ClientId,
     generation: u64,
     capacity: usize,
+    key: Option<Key>,
+}
+
+/// Sends the preface (with a key, runs the handshake): the sealer of what the
+/// client writes and the opener of what it reads, with a key.
+async fn introduce(
+    read: &mut tokio::net::tcp::OwnedReadHalf,
+    write: &mut tokio::net::tcp::OwnedWriteHalf,
+    id: ClientId,
+    key: Option<&Key>,
+) -> Result<Option<(FrameSealer, FrameOpener)>, String> {
+    use tokio::io::AsyncWriteExt;
+    let Some(key) = key else {
+        let preface = frame(&Preface::Client { id }).ok_or("cannot encode the preface")?;
+        write
+            .write_all(&preface)
+            .await
+            .map_err(|e| format!("cannot send the preface: {e}"))?;
+        return Ok(None);
+    };
+    let nonce = secure_link::nonce();
+    let preface = Preface::AuthClient { id, nonce };
+    let hs = secure_link::dial(read, write, key, &preface, nonce).await?;
+    let (sealer, _) = hs.dialer_to_acceptor();
+    let (_, opener) = hs.acceptor_to_dialer();
+    Ok(Some((sealer, opener)))
 }
 
 async fn connect(conn: Conn, net: mpsc::Sender<Net>) {
@@ -346,6 +387,7 @@ async fn connect(conn: Conn, net: mpsc::Sender<Net>) {
         id,
         generation,
         capacity,
+        key,
     } = conn;
     let stream = match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr)).await
     {
@@ -362,16 +404,23 @@ async fn connect(conn: Conn, net: mpsc::Sender<Net>) {
         }
     };
     let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
+    let (mut read, mut write) = stream.into_split();
+    let (sealer, opener) = match introduce(&mut read, &mut write, id, key.as_ref()).await {
+        Ok(sealed) => sealed.unzip(),
+        Err(e) => {
+            let _ = net.send(Net::Failed(generation, addr, e)).await;
+            return;
+        }
+    };
     let (tx, rx) = mpsc::channel(capacity);
-    if let Some(preface) = frame(&Preface::Client { id }) {
-        let _ = tx.send(preface).await;
-    }
-    tokio::spawn(write_queued(write, rx));
+    tokio::spawn(write_queued(write, rx, sealer));
     if net.send(Net::Connected(generation, tx)).await.is_err() {
         return;
     }
-    let mut frames = FrameReader::<ServerMsg>::new(read, addr);
+    let mut frames = match opener {
+        Some(o) => FrameReader::<ServerMsg>::authenticated(read, addr, o),
+        None => FrameReader::<ServerMsg>::new(read, addr),
+    };
     while let Some(msg) = frames.next().await {
         if net.send(Net::Received(generation, msg)).await.is_err() {
             return;

@@ -1,11 +1,15 @@
 //! One tokio task drives one [`Node`]: datagrams, peer and client frames, status
 //! queries and its timer go in as events; its actions go out on the sockets.
 
+use crate::auth::Keys;
 use crate::clock::Clock;
+use crate::datagrams::DatagramAuth;
 use crate::envelope::Datagram;
 use crate::frames::frame;
 use crate::hooks::{Hooks, RoleChange};
-use crate::listener::{accept_loop, Input};
+use crate::listener::{accept_loop, Gate, Input};
+use crate::ratelimit::LogLimit;
+use crate::warn_limited;
 use crate::logfile::LogFile;
 use crate::peers::PeerLinks;
 use crate::status::Status;
@@ -14,9 +18,11 @@ use crate::udp::{multicast_socket, unicast_socket, MulticastConfig};
 use ringleader_core::link::LinkConfig;
 use ringleader_core::log::Log;
 use ringleader_core::wire::{
-    decode_datagram, encode_datagram, ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM,
+    ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM,
 };
-use ringleader_core::{Action, Config, ConfigError, Event, Instant, Node, NodeId, Persisted, Role};
+use ringleader_core::{
+    Action, Algorithm, Config, ConfigError, Event, Instant, Node, NodeId, Persisted, Role,
+};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
@@ -50,6 +56,12 @@ pub struct NodeOptions {
     pub sync_log: bool,
     /// Role-change hooks.
     pub hooks: Hooks,
+    /// The cluster key and the client key; without a cluster key anyone who can
+    /// reach the node's ports can speak as a member.
+    pub keys: Keys,
+    /// Start a `quorum` node whose data directory holds a log but no state file
+    /// (it forgot its term and its vote, and may vote twice in a term).
+    pub allow_missing_state: bool,
 }
 
 /// Something that happened, for whoever runs the node (the CLI prints them).
@@ -91,6 +103,8 @@ pub enum RuntimeError {
     Store(StoreError),
     /// The configuration is invalid.
     Config(ConfigError),
+    /// A `quorum` node found a log but no state file.
+    MissingState(PathBuf),
 }
 
 impl std::fmt::Display for RuntimeError {
@@ -107,6 +121,14 @@ impl std::fmt::Display for RuntimeError {
             ),
             RuntimeError::Store(e) => write!(f, "{e}"),
             RuntimeError::Config(e) => write!(f, "invalid configuration: {e}"),
+            RuntimeError::MissingState(p) => write!(
+                f,
+                "{} is missing but this data directory holds a log: the node has lost the \
+                 term it reached and the vote it cast, and under quorum it could vote twice \
+                 in one term (two leaders). Restore the file, or start with \
+                 --allow-missing-state to accept that risk",
+                p.display()
+            ),
         }
     }
 }
@@ -124,6 +146,21 @@ const LEAVE_GRACE: Duration = Duration::from_millis(500);
 /// Probe sources remembered for answers, before the table is cleared.
 const PROBE_SOURCES_MAX: usize = 4096;
 
+static BAD_DATAGRAM: LogLimit = LogLimit::new();
+
+fn warn_if_open(keys: &Keys) {
+    if keys.cluster.is_none() {
+        tracing::warn!(
+            "NO CLUSTER KEY: anyone who can reach this node's ports can join the cluster, \
+             take the leadership and rewrite the history. Fine on loopback; elsewhere run \
+             `ringleader keygen` and start every node with --cluster-key-file"
+        );
+    }
+    if keys.client.is_none() {
+        tracing::info!("no client key: any program that reaches this node may chat");
+    }
+}
+
 /// Runs a node until `shutdown` completes, then leaves gracefully: the peers hear
 /// of it at once instead of after their failure timeout.
 pub async fn run_node(
@@ -135,14 +172,19 @@ pub async fn run_node(
     let sockets = Sockets::bind(&opts).await?;
     let (inbox_tx, mut inbox) = mpsc::channel(8192);
     let cluster = opts.config.cluster.clone();
+    warn_if_open(&opts.keys);
     let peers = PeerLinks::new(
         opts.id,
-        cluster.clone(),
+        (cluster.clone(), opts.keys.cluster.clone()),
         LinkConfig::for_node(&opts.config),
         rand::random(),
         inbox_tx.clone(),
     );
-    let accept = tokio::spawn(accept_loop(sockets.listener, cluster, inbox_tx));
+    let gate = Gate {
+        cluster,
+        keys: Arc::new(opts.keys.clone()),
+    };
+    let accept = tokio::spawn(accept_loop(sockets.listener, gate, inbox_tx));
     let unicast = sockets.unicast;
     let mut d = Driver::new(opts, events, data, peers, unicast.clone())?;
     d.step(Event::Start)?;
@@ -200,8 +242,18 @@ struct DataDir {
 impl DataDir {
     fn open(opts: &NodeOptions) -> Result<DataDir, RuntimeError> {
         let store = Store::open(&opts.data_dir)?;
-        let persisted = store.load()?;
+        let loaded = store.load()?;
         let (log_file, log) = LogFile::open(&opts.data_dir, opts.sync_log)?;
+        if loaded.is_none() && log.last_index() > 0 {
+            if opts.config.election == Algorithm::Quorum && !opts.allow_missing_state {
+                return Err(RuntimeError::MissingState(store.state_path()));
+            }
+            tracing::warn!(
+                path = %store.state_path().display(),
+                "the state file is missing but a log is present: starting from term 0"
+            );
+        }
+        let persisted = loaded.unwrap_or_default();
         if log.last_index() > 0 {
             tracing::info!(
                 entries = log.last_index(),
@@ -276,6 +328,8 @@ struct Driver {
     events: Option<mpsc::UnboundedSender<NodeEvent>>,
     /// The last push of entries to a client, encoded: (what it holds, the frame).
     last_push: Option<(PushKey, Vec<u8>)>,
+    /// Seals and opens datagrams.
+    datagrams: DatagramAuth,
 }
 
 /// What identifies a run of committed entries: committed entries never change, so
@@ -311,6 +365,7 @@ impl Driver {
         )
         .map_err(RuntimeError::Config)?;
         Ok(Driver {
+            datagrams: DatagramAuth::new(opts.keys.clone()),
             peers,
             node,
             clock,
@@ -428,7 +483,7 @@ impl Driver {
     }
 
     fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) -> Result<(), RuntimeError> {
-        match decode_datagram::<Datagram>(bytes, MAX_DATAGRAM) {
+        match self.datagrams.decode(bytes) {
             Ok(Datagram::Server(msg)) => {
                 if msg.from() == self.opts.id {
                     return Ok(()); // our own multicast, looped back
@@ -445,9 +500,9 @@ impl Driver {
                     msg: ClientMsg::Probe,
                 })
             }
-            Ok(Datagram::ToClient(_)) => Ok(()),
+            Ok(Datagram::ToClient(_) | Datagram::Sealed(_)) => Ok(()),
             Err(e) => {
-                tracing::warn!(%from, "dropped a datagram: {e}");
+                warn_limited!(BAD_DATAGRAM, %from, "dropped a datagram: {e}");
                 Ok(())
             }
         }
@@ -509,12 +564,10 @@ impl Driver {
     }
 
     fn multicast(&mut self, msg: Message) {
-        let bytes = match encode_datagram(&Datagram::Server(msg), MAX_DATAGRAM) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("datagram not sent: {e}");
-                return;
-            }
+        let sender = u64::from(self.opts.id.0);
+        let Some(bytes) = self.datagrams.encode(&Datagram::Server(msg), sender) else {
+            tracing::error!("datagram not sent: it does not fit in one");
+            return;
         };
         let targets = self.opts.multicast.map(|m| m.dest()).into_iter().chain(
             self.opts
@@ -550,11 +603,12 @@ impl Driver {
                 }
             }
         } else if let Some(addr) = self.probe_sources.get(&client) {
-            match encode_datagram(&Datagram::ToClient(msg.clone()), MAX_DATAGRAM) {
-                Ok(bytes) => {
+            let sender = u64::from(self.opts.id.0);
+            match self.datagrams.encode(&Datagram::ToClient(msg.clone()), sender) {
+                Some(bytes) => {
                     let _ = self.unicast.try_send_to(&bytes, *addr);
                 }
-                Err(e) => tracing::debug!("answer to a probe not sent: {e}"),
+                None => tracing::debug!("answer to a probe not sent: too large"),
             }
         }
     }

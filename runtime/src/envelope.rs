@@ -4,7 +4,11 @@
 //!   peer, a chat client, or a status query. Peers and clients share one port.
 //! - A UDP datagram is one [`Datagram`]: a server message (multicast or unicast to a
 //!   static peer), a client's probe for the leader, or a server's answer to it.
+//! - With keys, a connection starts with an `Auth*` preface and the handshake of
+//!   [`crate::auth`], and a datagram is [`Datagram::Sealed`]: the plain datagram,
+//!   encoded, with its sender's numbers and tag.
 
+use crate::auth::{Sealed, NONCE_LEN};
 use crate::status::Status;
 use ringleader_core::wire::Message;
 use ringleader_core::wire::{ClientId, ServerMsg};
@@ -27,7 +31,24 @@ pub enum Preface {
         id: ClientId,
     },
     /// `ringleader status`: the node answers with one [`StatusReply`] and closes.
+    /// Status is read-only and needs no key.
     Status,
+    /// A peer server that holds the cluster key; the handshake follows.
+    AuthPeer {
+        /// The calling node: the only sender its frames may carry.
+        from: NodeId,
+        /// Its cluster.
+        cluster: String,
+        /// Its fresh nonce.
+        nonce: [u8; NONCE_LEN],
+    },
+    /// A chat client that holds the client key; the handshake follows.
+    AuthClient {
+        /// The client's self-chosen id.
+        id: ClientId,
+        /// Its fresh nonce.
+        nonce: [u8; NONCE_LEN],
+    },
 }
 
 /// The answer to a status query.
@@ -46,4 +67,6 @@ pub enum Datagram {
     },
     /// A server's answer to a client's probe.
     ToClient(ServerMsg),
+    /// One of the above, encoded as a datagram, authenticated.
+    Sealed(Sealed),
 }

@@ -1,6 +1,9 @@
 //! Length-prefixed frames on TCP streams: reading them (dropping garbage, closing on
 //! what cannot be skipped) and writing them from a bounded queue.
 
+use crate::auth::{FrameOpener, FrameSealer, TAG_LEN};
+use crate::ratelimit::LogLimit;
+use crate::warn_limited;
 use ringleader_core::wire::{encode_frame, FrameDecoder, WireError, DEFAULT_MAX_FRAME};
 use serde::{de::DeserializeOwned, Serialize};
 use std::net::SocketAddr;
@@ -8,12 +11,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
+static BAD_FRAME: LogLimit = LogLimit::new();
+static CLOSED: LogLimit = LogLimit::new();
+
 /// Reads frames of `T` from a stream.
 pub struct FrameReader<T> {
     half: OwnedReadHalf,
     decoder: FrameDecoder<T>,
     buf: Vec<u8>,
     peer: SocketAddr,
+    opener: Option<FrameOpener>,
 }
 
 impl<T: DeserializeOwned> FrameReader<T> {
@@ -21,10 +28,20 @@ impl<T: DeserializeOwned> FrameReader<T> {
     pub fn new(half: OwnedReadHalf, peer: SocketAddr) -> Self {
         FrameReader {
             half,
-            decoder: FrameDecoder::new(DEFAULT_MAX_FRAME),
+            // Room for the tag of an authenticated connection.
+            decoder: FrameDecoder::new(DEFAULT_MAX_FRAME + TAG_LEN),
             buf: vec![0; 64 * 1024],
             peer,
+            opener: None,
         }
+    }
+
+    /// Frames from `half` that must carry tags `opener` verifies; the first
+    /// that does not closes the stream.
+    pub fn authenticated(half: OwnedReadHalf, peer: SocketAddr, opener: FrameOpener) -> Self {
+        let mut r = Self::new(half, peer);
+        r.opener = Some(opener);
+        r
     }
 
     /// The next frame that decodes; `None` when the stream ended or must be closed
@@ -32,15 +49,20 @@ impl<T: DeserializeOwned> FrameReader<T> {
     /// logged and skipped: the link goes on.
     pub async fn next(&mut self) -> Option<T> {
         loop {
-            match self.decoder.next_frame() {
+            let opener = &mut self.opener;
+            let next = self.decoder.next_frame_opened(|body| match opener {
+                Some(o) => o.open(body),
+                None => Some(body.len()),
+            });
+            match next {
                 Ok(Some(msg)) => return Some(msg),
                 Ok(None) => {}
-                Err(e @ WireError::Oversized { .. }) => {
-                    tracing::warn!(peer = %self.peer, "closing the connection: {e}");
+                Err(e @ (WireError::Oversized { .. } | WireError::Unauthentic)) => {
+                    warn_limited!(CLOSED, peer = %self.peer, "closing the connection: {e}");
                     return None;
                 }
                 Err(e) => {
-                    tracing::warn!(peer = %self.peer, "dropped a frame that does not decode: {e}");
+                    warn_limited!(BAD_FRAME, peer = %self.peer, "dropped a frame that does not decode: {e}");
                     continue;
                 }
             }
@@ -99,16 +121,27 @@ pub enum Pumped {
     WriteFailed,
 }
 
-/// Writes queued frames to `half` until the queue closes or a write fails. Frames
-/// waiting together go out in one write, so a burst costs one system call.
-pub async fn pump(half: &mut OwnedWriteHalf, rx: &mut mpsc::Receiver<Vec<u8>>) -> Pumped {
+/// Writes queued frames to `half` until the queue closes or a write fails, each
+/// sealed by `sealer` if there is one. Frames waiting together go out in one
+/// write, so a burst costs one system call.
+pub async fn pump(
+    half: &mut OwnedWriteHalf,
+    rx: &mut mpsc::Receiver<Vec<u8>>,
+    mut sealer: Option<FrameSealer>,
+) -> Pumped {
     let mut batch = Vec::with_capacity(64 * 1024);
+    let mut add = |batch: &mut Vec<u8>, mut frame: Vec<u8>| {
+        if let Some(s) = sealer.as_mut() {
+            s.seal(&mut frame);
+        }
+        batch.extend_from_slice(&frame);
+    };
     while let Some(first) = rx.recv().await {
         batch.clear();
-        batch.extend_from_slice(&first);
+        add(&mut batch, first);
         while batch.len() < 256 * 1024 {
             match rx.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
+                Ok(more) => add(&mut batch, more),
                 Err(_) => break,
             }
         }
@@ -120,9 +153,14 @@ pub async fn pump(half: &mut OwnedWriteHalf, rx: &mut mpsc::Receiver<Vec<u8>>) -
     Pumped::QueueClosed
 }
 
-/// Writes the queue to the stream, then closes the stream's sending side.
-pub async fn write_queued(mut half: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
-    if pump(&mut half, &mut rx).await == Pumped::QueueClosed {
+/// Writes the queue to the stream (sealed by `sealer` if there is one), then
+/// closes the stream's sending side.
+pub async fn write_queued(
+    mut half: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    sealer: Option<FrameSealer>,
+) {
+    if pump(&mut half, &mut rx, sealer).await == Pumped::QueueClosed {
         let _ = half.shutdown().await;
     }
 }

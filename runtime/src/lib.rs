@@ -15,8 +15,10 @@
 //! - [`hooks`]: commands run on role changes.
 //! - [`clock`]: the core's clock on a real machine.
 
+pub mod auth;
 pub mod chat;
 pub mod clock;
+pub mod datagrams;
 pub mod driver;
 pub mod envelope;
 pub mod frames;
@@ -24,6 +26,8 @@ pub mod hooks;
 pub mod listener;
 pub mod logfile;
 pub mod peers;
+pub mod ratelimit;
+pub mod secure_link;
 pub mod status;
 pub mod store;
 pub mod udp;

@@ -2,12 +2,17 @@
 //! a client session, or a one-shot status query. What arrives is handed to the
 //! node's task as an [`Input`].
 
+use crate::auth::{FrameOpener, FrameSealer, Keys};
 use crate::envelope::{Preface, StatusReply};
 use crate::frames::{frame, read_one, write_queued, FrameReader};
+use crate::ratelimit::LogLimit;
+use crate::secure_link;
 use crate::status::Status;
+use crate::warn_limited;
 use ringleader_core::wire::{ClientId, ClientMsg, Message};
 use ringleader_core::NodeId;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -18,6 +23,18 @@ use tokio::sync::{mpsc, oneshot};
 pub const CLIENT_QUEUE: usize = 4096;
 const PREFACE_MAX: usize = 4096;
 const PREFACE_TIMEOUT: Duration = Duration::from_secs(5);
+
+static REFUSED: LogLimit = LogLimit::new();
+static FOREIGN_SENDER: LogLimit = LogLimit::new();
+
+/// What an incoming connection must show to be let in.
+#[derive(Clone, Debug)]
+pub struct Gate {
+    /// The cluster's name: a peer of another cluster is turned away.
+    pub cluster: String,
+    /// The keys in force.
+    pub keys: Arc<Keys>,
+}
 
 /// What the connections hand to the node's task.
 #[derive(Debug)]
@@ -63,7 +80,7 @@ pub enum Input {
 }
 
 /// Accepts connections until the node's task goes away.
-pub async fn accept_loop(listener: TcpListener, cluster: String, inbox: mpsc::Sender<Input>) {
+pub async fn accept_loop(listener: TcpListener, gate: Gate, inbox: mpsc::Sender<Input>) {
     let mut next_conn = 0u64;
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -80,13 +97,7 @@ pub async fn accept_loop(listener: TcpListener, cluster: String, inbox: mpsc::Se
         }
         next_conn += 1;
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve(
-            stream,
-            peer,
-            next_conn,
-            cluster.clone(),
-            inbox.clone(),
-        ));
+        tokio::spawn(serve(stream, peer, next_conn, gate.clone(), inbox.clone()));
     }
 }
 
@@ -94,10 +105,10 @@ async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     conn: u64,
-    cluster: String,
+    gate: Gate,
     inbox: mpsc::Sender<Input>,
 ) {
-    let (mut read, write) = stream.into_split();
+    let (mut read, mut write) = stream.into_split();
     let preface = match tokio::time::timeout(
         PREFACE_TIMEOUT,
         read_one::<Preface>(&mut read, PREFACE_MAX),
@@ -106,26 +117,61 @@ async fn serve(
     {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
-            tracing::warn!(%peer, "closing a connection: {e}");
+            warn_limited!(REFUSED, %peer, "closing a connection: {e}");
             return;
         }
         Err(_) => {
-            tracing::warn!(%peer, "closing a connection that sent no preface in {PREFACE_TIMEOUT:?}");
+            warn_limited!(REFUSED, %peer, "closing a connection that sent no preface in {PREFACE_TIMEOUT:?}");
             return;
         }
     };
-    match preface {
-        Preface::Peer {
-            from,
-            cluster: theirs,
-        } => {
-            if theirs != cluster {
-                tracing::warn!(%peer, node = %from, cluster = %theirs, "closing a peer link from another cluster");
-                return;
-            }
-            serve_peer(read, write, peer, conn, from, inbox).await;
+    let keys = &gate.keys;
+    match &preface {
+        Preface::Peer { from, cluster } | Preface::AuthPeer { from, cluster, .. }
+            if *cluster != gate.cluster =>
+        {
+            warn_limited!(REFUSED, %peer, node = %from, cluster = %cluster, "closing a peer link from another cluster");
         }
-        Preface::Client { id } => serve_client(read, write, peer, conn, id, inbox).await,
+        Preface::Peer { from, .. } => match keys.cluster {
+            None => serve_peer(read, write, peer, conn, *from, None, inbox).await,
+            Some(_) => {
+                warn_limited!(REFUSED, %peer, node = %from, "refused a peer link without the cluster key (this node requires it)");
+            }
+        },
+        Preface::AuthPeer { from, nonce, .. } => {
+            let Some(key) = &keys.cluster else {
+                warn_limited!(REFUSED, %peer, node = %from, "refused an authenticated peer link: this node has no cluster key");
+                return;
+            };
+            match secure_link::accept(&mut read, &mut write, key, &preface, *nonce).await {
+                Ok(hs) => {
+                    let (_, opener) = hs.dialer_to_acceptor();
+                    serve_peer(read, write, peer, conn, *from, Some(opener), inbox).await;
+                }
+                Err(e) => warn_limited!(REFUSED, %peer, node = %from, "refused a peer link: {e}"),
+            }
+        }
+        Preface::Client { id } => match keys.client {
+            None => serve_client(read, write, peer, (conn, *id), None, inbox).await,
+            Some(_) => {
+                warn_limited!(REFUSED, %peer, client = %id, "refused a client without the client key (this node requires it)");
+            }
+        },
+        Preface::AuthClient { id, nonce } => {
+            let Some(key) = &keys.client else {
+                warn_limited!(REFUSED, %peer, client = %id, "refused an authenticated client: this node has no client key");
+                return;
+            };
+            match secure_link::accept(&mut read, &mut write, key, &preface, *nonce).await {
+                Ok(hs) => {
+                    let (_, opener) = hs.dialer_to_acceptor();
+                    let (sealer, _) = hs.acceptor_to_dialer();
+                    let sealed = Some((sealer, opener));
+                    serve_client(read, write, peer, (conn, *id), sealed, inbox).await;
+                }
+                Err(e) => warn_limited!(REFUSED, %peer, client = %id, "refused a client: {e}"),
+            }
+        }
         Preface::Status => serve_status(write, inbox).await,
     }
 }
@@ -140,13 +186,17 @@ async fn serve_peer(
     peer: SocketAddr,
     conn: u64,
     from: NodeId,
+    opener: Option<FrameOpener>,
     inbox: mpsc::Sender<Input>,
 ) {
     tracing::debug!(%peer, node = %from, conn, "peer dialled in");
-    let mut frames = FrameReader::<Message>::new(read, peer);
+    let mut frames = match opener {
+        Some(o) => FrameReader::<Message>::authenticated(read, peer, o),
+        None => FrameReader::<Message>::new(read, peer),
+    };
     while let Some(msg) = frames.next().await {
         if msg.from() != from {
-            tracing::warn!(%peer, "dropped a message whose sender is not the link's peer");
+            warn_limited!(FOREIGN_SENDER, %peer, claimed = %from, sender = %msg.from(), "dropped a message whose sender is not the link's peer");
             continue;
         }
         if inbox.send(Input::Peer(msg)).await.is_err() {
@@ -157,17 +207,19 @@ async fn serve_peer(
     tracing::debug!(%peer, node = %from, conn, "peer's connection ended");
 }
 
-/// A chat client's connection.
+/// A chat client's connection, with its frames' sealer and opener if it
+/// authenticated.
 async fn serve_client(
     read: OwnedReadHalf,
     write: OwnedWriteHalf,
     peer: SocketAddr,
-    conn: u64,
-    id: ClientId,
+    (conn, id): (u64, ClientId),
+    sealed: Option<(FrameSealer, FrameOpener)>,
     inbox: mpsc::Sender<Input>,
 ) {
+    let (sealer, opener) = sealed.unzip();
     let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
-    tokio::spawn(write_queued(write, rx));
+    tokio::spawn(write_queued(write, rx, sealer));
     if inbox
         .send(Input::ClientOpened { id, conn, tx })
         .await
@@ -175,7 +227,10 @@ async fn serve_client(
     {
         return;
     }
-    let mut frames = FrameReader::<ClientMsg>::new(read, peer);
+    let mut frames = match opener {
+        Some(o) => FrameReader::<ClientMsg>::authenticated(read, peer, o),
+        None => FrameReader::<ClientMsg>::new(read, peer),
+    };
     while let Some(msg) = frames.next().await {
         if inbox
             .send(Input::FromClient { id, conn, msg })

@@ -3,9 +3,13 @@
 //! [`Links`]; this module only opens TCP connections, moves frames, and reports
 //! back what the sockets did.
 
+use crate::auth::{FrameOpener, Key};
 use crate::envelope::Preface;
 use crate::frames::{frame, pump, FrameReader, Pumped};
 use crate::listener::Input;
+use crate::ratelimit::LogLimit;
+use crate::secure_link;
+use crate::warn_limited;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use ringleader_core::link::{LinkAction, LinkConfig, LinkFailure, Links};
@@ -24,6 +28,9 @@ use tokio::task::JoinHandle;
 const CONN_QUEUE: usize = 4096;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+static HANDSHAKE_FAILED: LogLimit = LogLimit::new();
+static FOREIGN_SENDER: LogLimit = LogLimit::new();
+
 /// What became of a dial, or of a dialled connection, reported to the node.
 #[derive(Debug)]
 pub enum DialNews {
@@ -37,6 +44,8 @@ pub enum DialNews {
 pub struct PeerLinks {
     me: NodeId,
     cluster: String,
+    /// The cluster key: links are authenticated with it when there is one.
+    key: Option<Key>,
     links: Links,
     /// Connections up, by peer and number: their write queues.
     conns: BTreeMap<(NodeId, u64), mpsc::Sender<Vec<u8>>>,
@@ -50,11 +59,11 @@ pub struct PeerLinks {
 }
 
 impl PeerLinks {
-    /// No links yet; `me` and `cluster` go in every link's preface, and what
-    /// happens on dialled links goes to `inbox`.
+    /// No links yet; `me` and `cluster` go in every link's preface, `key`
+    /// authenticates them, and what happens on dialled links goes to `inbox`.
     pub fn new(
         me: NodeId,
-        cluster: String,
+        (cluster, key): (String, Option<Key>),
         config: LinkConfig,
         seed: u64,
         inbox: mpsc::Sender<Input>,
@@ -62,6 +71,7 @@ impl PeerLinks {
         PeerLinks {
             me,
             cluster,
+            key,
             links: Links::new(me, config, ChaCha8Rng::seed_from_u64(seed)),
             conns: BTreeMap::new(),
             tasks: Vec::new(),
@@ -204,6 +214,7 @@ impl PeerLinks {
         let link = DialledLink {
             me: self.me,
             cluster: self.cluster.clone(),
+            key: self.key.clone(),
             peer,
             conn,
             addr,
@@ -243,6 +254,7 @@ impl PeerLinks {
 struct DialledLink {
     me: NodeId,
     cluster: String,
+    key: Option<Key>,
     peer: NodeId,
     conn: u64,
     addr: SocketAddr,
@@ -250,6 +262,37 @@ struct DialledLink {
 }
 
 impl DialledLink {
+    /// Sends the preface (and with a key, runs the handshake): the sealer of
+    /// what this end writes and the opener of what it reads, with a key.
+    async fn introduce(
+        &self,
+        read: &mut tokio::net::tcp::OwnedReadHalf,
+        write: &mut tokio::net::tcp::OwnedWriteHalf,
+    ) -> Result<Option<(crate::auth::FrameSealer, FrameOpener)>, String> {
+        let Some(key) = &self.key else {
+            let preface = frame(&Preface::Peer {
+                from: self.me,
+                cluster: self.cluster.clone(),
+            })
+            .ok_or("cannot encode the preface")?;
+            write
+                .write_all(&preface)
+                .await
+                .map_err(|e| format!("cannot send the preface: {e}"))?;
+            return Ok(None);
+        };
+        let nonce = secure_link::nonce();
+        let preface = Preface::AuthPeer {
+            from: self.me,
+            cluster: self.cluster.clone(),
+            nonce,
+        };
+        let hs = secure_link::dial(read, write, key, &preface, nonce).await?;
+        let (sealer, _) = hs.dialer_to_acceptor();
+        let (_, opener) = hs.acceptor_to_dialer();
+        Ok(Some((sealer, opener)))
+    }
+
     async fn tell(&self, news: DialNews) -> bool {
         let input = Input::Link {
             peer: self.peer,
@@ -282,18 +325,16 @@ impl DialledLink {
                 }
             };
         let _ = stream.set_nodelay(true);
-        let Some(preface) = frame(&Preface::Peer {
-            from: self.me,
-            cluster: self.cluster.clone(),
-        }) else {
-            return;
+        let (mut read, mut write) = stream.into_split();
+        let (sealer, opener) = match self.introduce(&mut read, &mut write).await {
+            Ok(sealed) => sealed.unzip(),
+            Err(e) => {
+                warn_limited!(HANDSHAKE_FAILED, peer = %self.peer, addr = %self.addr, "peer link refused: {e}");
+                self.tell(DialNews::Failed(LinkFailure::Reset)).await;
+                return;
+            }
         };
-        let (read, mut write) = stream.into_split();
         let (tx, mut rx) = mpsc::channel(CONN_QUEUE);
-        if write.write_all(&preface).await.is_err() {
-            self.tell(DialNews::Failed(LinkFailure::Reset)).await;
-            return;
-        }
         if !self.tell(DialNews::Up(tx)).await {
             return;
         }
@@ -301,9 +342,10 @@ impl DialledLink {
             read,
             self.addr,
             (self.peer, self.conn),
+            opener,
             self.inbox.clone(),
         ));
-        let ended = pump(&mut write, &mut rx).await;
+        let ended = pump(&mut write, &mut rx, sealer).await;
         if ended == Pumped::QueueClosed {
             // The node gave the connection up (or is leaving): close it cleanly.
             let _ = write.shutdown().await;
@@ -321,12 +363,16 @@ async fn read_back(
     read: tokio::net::tcp::OwnedReadHalf,
     addr: SocketAddr,
     (from, conn): (NodeId, u64),
+    opener: Option<FrameOpener>,
     inbox: mpsc::Sender<Input>,
 ) {
-    let mut frames = FrameReader::<Message>::new(read, addr);
+    let mut frames = match opener {
+        Some(o) => FrameReader::<Message>::authenticated(read, addr, o),
+        None => FrameReader::<Message>::new(read, addr),
+    };
     while let Some(msg) = frames.next().await {
         if msg.from() != from {
-            tracing::warn!(%addr, "dropped a message whose sender is not the link's peer");
+            warn_limited!(FOREIGN_SENDER, %addr, "dropped a message whose sender is not the link's peer");
             continue;
         }
         if inbox.send(Input::Peer(msg)).await.is_err() {

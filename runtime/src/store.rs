@@ -4,8 +4,12 @@
 //! vote). It is replaced atomically (write a temporary file, sync it, rename it over
 //! the old one, sync the directory), so a crash leaves the old or the new state,
 //! never a torn one, and a vote is on disk before the message that casts it leaves.
+//! The file carries a CRC-32 of its fields: a state that was damaged on the disk
+//! stops the node with an error naming the file, rather than be taken for a
+//! term it never saw or a vote it never cast.
 
 use ringleader_core::Persisted;
+use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -56,17 +60,19 @@ impl Store {
         })
     }
 
-    fn state_path(&self) -> PathBuf {
+    /// Where the state lives.
+    pub fn state_path(&self) -> PathBuf {
         self.dir.join("state.json")
     }
 
-    /// The state persisted by the last life, or the default on a first start.
-    pub fn load(&self) -> Result<Persisted, StoreError> {
+    /// The state persisted by the last life; `None` on a first start (no file).
+    pub fn load(&self) -> Result<Option<Persisted>, StoreError> {
         let path = self.state_path();
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Corrupt(path.clone(), e.to_string())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Persisted::default()),
+            Ok(bytes) => decode_state(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(path.clone(), e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::Read(path, e)),
         }
     }
@@ -76,7 +82,7 @@ impl Store {
         let path = self.state_path();
         let tmp = self.dir.join("state.json.tmp");
         let write = || -> io::Result<()> {
-            let json = serde_json::to_vec_pretty(state).map_err(io::Error::other)?;
+            let json = encode_state(state);
             let mut f = fs::File::create(&tmp)?;
             f.write_all(&json)?;
             f.sync_all()?;
@@ -84,6 +90,68 @@ impl Store {
             fs::File::open(&self.dir)?.sync_all()
         };
         write().map_err(|e| StoreError::Write(path, e))
+    }
+}
+
+/// `state.json` on the disk: the state and the CRC-32 of its fields.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFile {
+    starts: u64,
+    term: u64,
+    voted_for: Option<ringleader_core::NodeId>,
+    /// Absent only in files written before checksums (read once, then rewritten).
+    #[serde(default)]
+    crc32: Option<u32>,
+}
+
+/// The checksum covers the fields in a fixed binary order, so it does not depend
+/// on how JSON happened to format them.
+fn checksum(state: &Persisted) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(b"ringleader state v1");
+    h.update(&state.starts.to_le_bytes());
+    h.update(&state.term.to_le_bytes());
+    match state.voted_for {
+        Some(n) => {
+            h.update(&[1]);
+            h.update(&n.0.to_le_bytes());
+        }
+        None => h.update(&[0]),
+    }
+    h.finalize()
+}
+
+fn encode_state(state: &Persisted) -> Vec<u8> {
+    let file = StateFile {
+        starts: state.starts,
+        term: state.term,
+        voted_for: state.voted_for,
+        crc32: Some(checksum(state)),
+    };
+    let mut json = serde_json::to_vec_pretty(&file).unwrap_or_default();
+    json.push(b'\n');
+    json
+}
+
+fn decode_state(bytes: &[u8]) -> Result<Persisted, String> {
+    let file: StateFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let state = Persisted {
+        starts: file.starts,
+        term: file.term,
+        voted_for: file.voted_for,
+    };
+    match file.crc32 {
+        Some(sum) if sum == checksum(&state) => Ok(state),
+        Some(sum) => Err(format!(
+            "checksum mismatch (file says {sum:#010x}, its fields give {:#010x}): \
+             the file was damaged or edited",
+            checksum(&state)
+        )),
+        None => {
+            tracing::warn!("state.json has no checksum (written by an older version); it gets one at the next write");
+            Ok(state)
+        }
     }
 }
 
@@ -97,16 +165,32 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ringleader-store-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let store = Store::open(&dir).unwrap();
-        assert_eq!(store.load().unwrap(), Persisted::default());
+        assert_eq!(store.load().unwrap(), None);
         let state = Persisted {
             starts: 3,
             term: 7,
             voted_for: Some(NodeId(2)),
         };
         store.save(&state).unwrap();
-        assert_eq!(Store::open(&dir).unwrap().load().unwrap(), state);
+        assert_eq!(Store::open(&dir).unwrap().load().unwrap(), Some(state));
         fs::write(dir.join("state.json"), b"{ not json").unwrap();
         assert!(matches!(store.load(), Err(StoreError::Corrupt(..))));
+        // A damaged field that still parses is caught by the checksum.
+        store.save(&state).unwrap();
+        let text = fs::read_to_string(dir.join("state.json")).unwrap();
+        assert!(text.contains("\"term\": 7"), "{text}");
+        fs::write(dir.join("state.json"), text.replace("\"term\": 7", "\"term\": 9")).unwrap();
+        let err = store.load().unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(..)), "{err}");
+        assert!(err.to_string().contains("state.json"), "{err}");
+        assert!(err.to_string().contains("checksum"), "{err}");
+        // Files from before checksums are read as they are.
+        fs::write(
+            dir.join("state.json"),
+            r#"{"starts": 3, "term": 7, "voted_for": 2}"#,
+        )
+        .unwrap();
+        assert_eq!(store.load().unwrap(), Some(state));
         let _ = fs::remove_dir_all(&dir);
     }
 }

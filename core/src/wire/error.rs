@@ -30,6 +30,8 @@ pub enum WireError {
     Garbage(postcard::Error),
     /// A valid message followed by bytes that belong to nothing.
     TrailingBytes(usize),
+    /// A frame whose authentication tag does not verify (the driver's check).
+    Unauthentic,
 }
 
 impl fmt::Display for WireError {
@@ -49,6 +51,7 @@ impl fmt::Display for WireError {
             ),
             WireError::Garbage(e) => write!(f, "undecodable payload: {e}"),
             WireError::TrailingBytes(n) => write!(f, "{n} trailing bytes after the message"),
+            WireError::Unauthentic => write!(f, "authentication tag does not verify"),
         }
     }
 }

@@ -91,6 +91,18 @@ impl<T: DeserializeOwned> FrameDecoder<T> {
 
     /// The next complete frame, `Ok(None)` if more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<T>, WireError> {
+        self.next_frame_opened(|body| Some(body.len()))
+    }
+
+    /// The next complete frame whose body `open` accepts: `open` sees the whole
+    /// body (version byte, payload, and whatever the driver appended, such as
+    /// an authentication tag) and returns how many of its first bytes are the
+    /// frame proper, or `None` to refuse it. A refused frame fails the decoder
+    /// for good ([`WireError::Unauthentic`]): the stream cannot be trusted.
+    pub fn next_frame_opened(
+        &mut self,
+        open: impl FnOnce(&[u8]) -> Option<usize>,
+    ) -> Result<Option<T>, WireError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -104,10 +116,14 @@ impl<T: DeserializeOwned> FrameDecoder<T> {
             self.failed = Some(e.clone());
             return Err(e);
         }
-        let Some(body) = rest.get(..len) else {
+        let Some(sealed) = rest.get(..len) else {
             return Ok(None);
         };
         self.read += FRAME_HEADER + len;
+        let Some(body) = open(sealed).and_then(|n| sealed.get(..n)) else {
+            self.failed = Some(WireError::Unauthentic);
+            return Err(WireError::Unauthentic);
+        };
         match body.split_first() {
             None => Err(WireError::Truncated { needed: 1, got: 0 }),
             Some((&PROTOCOL_VERSION, payload)) => decode_payload(payload).map(Some),
