@@ -3,8 +3,8 @@
 
 use clap::{Args, Subcommand};
 use ringleader_core::client::ClientOutput;
-use ringleader_runtime::chat::{run_chat, ChatCommand, ChatOptions, ChatUpdate};
 use ringleader_runtime::auth::Key;
+use ringleader_runtime::chat::{run_chat, ChatCommand, ChatOptions, ChatUpdate};
 use ringleader_runtime::envelope::StatusReply;
 use ringleader_runtime::MulticastConfig;
 use std::net::SocketAddr;
@@ -242,7 +242,13 @@ impl Nodes {
 
     /// A chat client of this cluster (holding its client key, if any).
     fn chat(&self, user: &str, servers: Vec<SocketAddr>, buffer: usize) -> ChatHandle {
-        chat(user, servers, self.multicast(), buffer, self.client_key.clone())
+        chat(
+            user,
+            servers,
+            self.multicast(),
+            buffer,
+            self.client_key.clone(),
+        )
     }
 
     fn addr(&self, id: u32) -> SocketAddr {

@@ -6,8 +6,8 @@ use crate::auth::{FrameOpener, FrameSealer, Key, Keys};
 use crate::clock::Clock;
 use crate::datagrams::DatagramAuth;
 use crate::envelope::{Datagram, Preface};
-use crate::secure_link;
 use crate::frames::{frame, write_queued, FrameReader};
+use crate::secure_link;
 use crate::udp::MulticastConfig;
 use ringleader_core::client::{
     Client, ClientAction, ClientConfig, ClientEvent, ClientOutput, SendError,

@@ -6,6 +6,42 @@ use crate::envelope::Datagram;
 use ringleader_core::wire::{decode_datagram, encode_datagram, MAX_DATAGRAM};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Why a datagram was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejected {
+    /// Not a datagram of this protocol.
+    Garbage(String),
+    /// Plain while a key is in force, or sealed while none is.
+    WrongMode(String),
+    /// Its tag does not verify, or its contents are not its sender's.
+    Forged(String),
+    /// Authentic, but taken already.
+    Replayed(String),
+}
+
+impl Rejected {
+    /// A small number per variant (for one log limit each).
+    pub fn class(&self) -> usize {
+        match self {
+            Rejected::Garbage(_) => 0,
+            Rejected::WrongMode(_) => 1,
+            Rejected::Forged(_) => 2,
+            Rejected::Replayed(_) => 3,
+        }
+    }
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejected::Garbage(s)
+            | Rejected::WrongMode(s)
+            | Rejected::Forged(s)
+            | Rejected::Replayed(s) => f.write_str(s),
+        }
+    }
+}
+
 /// Seals what one process sends and opens what it receives.
 #[derive(Debug)]
 pub struct DatagramAuth {
@@ -50,26 +86,35 @@ impl DatagramAuth {
     }
 
     /// What `bytes` carry, if they are a datagram this process may take.
-    pub fn decode(&mut self, bytes: &[u8]) -> Result<Datagram, String> {
-        let outer = decode_datagram::<Datagram>(bytes, MAX_DATAGRAM).map_err(|e| e.to_string())?;
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<Datagram, Rejected> {
+        let outer = decode_datagram::<Datagram>(bytes, MAX_DATAGRAM)
+            .map_err(|e| Rejected::Garbage(e.to_string()))?;
         let Datagram::Sealed(sealed) = outer else {
-            let kind = kind_of(&outer).ok_or("an empty datagram")?;
+            let kind = kind_of(&outer).ok_or(Rejected::Garbage("an empty datagram".into()))?;
             return match self.key_for(kind) {
                 None => Ok(outer),
-                Some(_) => Err(format!("an unauthenticated {kind:?} datagram (keys are in force)")),
+                Some(_) => Err(Rejected::WrongMode(format!(
+                    "an unauthenticated {kind:?} datagram (keys are in force)"
+                ))),
             };
         };
         let Some(key) = self.key_for(sealed.kind).cloned() else {
-            return Err(format!(
+            return Err(Rejected::WrongMode(format!(
                 "a sealed {:?} datagram, but this process holds no key for it",
                 sealed.kind
-            ));
+            )));
         };
         let body = open_datagram(&key, &sealed, &mut self.guard).map_err(|e| match e {
-            Refused::BadTag => format!("a {:?} datagram whose tag does not verify", sealed.kind),
-            Refused::Stale(f) => format!("a replayed {:?} datagram ({f:?})", sealed.kind),
+            Refused::BadTag => Rejected::Forged(format!(
+                "a {:?} datagram whose tag does not verify (another key, or forged)",
+                sealed.kind
+            )),
+            Refused::Stale(f) => {
+                Rejected::Replayed(format!("a replayed {:?} datagram ({f:?})", sealed.kind))
+            }
         })?;
-        let inner = decode_datagram::<Datagram>(body, MAX_DATAGRAM).map_err(|e| e.to_string())?;
+        let inner = decode_datagram::<Datagram>(body, MAX_DATAGRAM)
+            .map_err(|e| Rejected::Garbage(e.to_string()))?;
         let matches = match &inner {
             Datagram::Server(msg) => {
                 sealed.kind == SealedKind::Server && u64::from(msg.from().0) == sealed.sender
@@ -83,7 +128,9 @@ impl DatagramAuth {
         if matches {
             Ok(inner)
         } else {
-            Err("a sealed datagram whose contents are not its sender's".into())
+            Err(Rejected::Forged(
+                "a sealed datagram whose contents are not its sender's".into(),
+            ))
         }
     }
 }
@@ -137,6 +184,6 @@ mod tests {
         let as_member = seal_datagram(&client_key, SealedKind::Server, 7, 1, 1, body);
         let bytes = encode_datagram(&Datagram::Sealed(as_member), MAX_DATAGRAM).unwrap();
         let err = b.decode(&bytes).unwrap_err();
-        assert!(err.contains("does not verify"), "{err}");
+        assert!(matches!(err, Rejected::Forged(_)), "{err}");
     }
 }

@@ -8,18 +8,16 @@ use crate::envelope::Datagram;
 use crate::frames::frame;
 use crate::hooks::{Hooks, RoleChange};
 use crate::listener::{accept_loop, Gate, Input};
-use crate::ratelimit::LogLimit;
-use crate::warn_limited;
 use crate::logfile::LogFile;
 use crate::peers::PeerLinks;
+use crate::ratelimit::LogLimit;
 use crate::status::Status;
 use crate::store::{Store, StoreError};
 use crate::udp::{multicast_socket, unicast_socket, MulticastConfig};
+use crate::warn_limited;
 use ringleader_core::link::LinkConfig;
 use ringleader_core::log::Log;
-use ringleader_core::wire::{
-    ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM,
-};
+use ringleader_core::wire::{ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM};
 use ringleader_core::{
     Action, Algorithm, Config, ConfigError, Event, Instant, Node, NodeId, Persisted, Role,
 };
@@ -146,7 +144,14 @@ const LEAVE_GRACE: Duration = Duration::from_millis(500);
 /// Probe sources remembered for answers, before the table is cleared.
 const PROBE_SOURCES_MAX: usize = 4096;
 
-static BAD_DATAGRAM: LogLimit = LogLimit::new();
+/// One log limit per kind of refused datagram, so a flood of one kind does not
+/// hide another.
+static BAD_DATAGRAM: [LogLimit; 4] = [
+    LogLimit::new(),
+    LogLimit::new(),
+    LogLimit::new(),
+    LogLimit::new(),
+];
 
 fn warn_if_open(keys: &Keys) {
     if keys.cluster.is_none() {
@@ -502,7 +507,9 @@ impl Driver {
             }
             Ok(Datagram::ToClient(_) | Datagram::Sealed(_)) => Ok(()),
             Err(e) => {
-                warn_limited!(BAD_DATAGRAM, %from, "dropped a datagram: {e}");
+                if let Some(limit) = BAD_DATAGRAM.get(e.class()) {
+                    warn_limited!(limit, %from, "dropped a datagram: {e}");
+                }
                 Ok(())
             }
         }
@@ -604,7 +611,10 @@ impl Driver {
             }
         } else if let Some(addr) = self.probe_sources.get(&client) {
             let sender = u64::from(self.opts.id.0);
-            match self.datagrams.encode(&Datagram::ToClient(msg.clone()), sender) {
+            match self
+                .datagrams
+                .encode(&Datagram::ToClient(msg.clone()), sender)
+            {
                 Some(bytes) => {
                     let _ = self.unicast.try_send_to(&bytes, *addr);
                 }

@@ -179,7 +179,11 @@ mod tests {
         store.save(&state).unwrap();
         let text = fs::read_to_string(dir.join("state.json")).unwrap();
         assert!(text.contains("\"term\": 7"), "{text}");
-        fs::write(dir.join("state.json"), text.replace("\"term\": 7", "\"term\": 9")).unwrap();
+        fs::write(
+            dir.join("state.json"),
+            text.replace("\"term\": 7", "\"term\": 9"),
+        )
+        .unwrap();
         let err = store.load().unwrap_err();
         assert!(matches!(err, StoreError::Corrupt(..)), "{err}");
         assert!(err.to_string().contains("state.json"), "{err}");

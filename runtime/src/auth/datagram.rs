@@ -46,7 +46,14 @@ pub struct Sealed {
 
 const LABEL: &[u8] = b"ringleader datagram v1";
 
-fn parts_tag(key: &Key, kind: SealedKind, sender: u64, life: u64, counter: u64, body: &[u8]) -> Tag {
+fn parts_tag(
+    key: &Key,
+    kind: SealedKind,
+    sender: u64,
+    life: u64,
+    counter: u64,
+    body: &[u8],
+) -> Tag {
     tag(
         key,
         LABEL,

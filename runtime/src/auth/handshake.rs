@@ -147,7 +147,12 @@ mod tests {
         // Another claim, or another key.
         let claim = Handshake::new(&k, b"peer 1".to_vec(), [1; 32], [9; 32]);
         assert!(!claim.proof_verifies(&p));
-        let other = Handshake::new(&Key::from_bytes([4; 32]), b"peer 2".to_vec(), [1; 32], [9; 32]);
+        let other = Handshake::new(
+            &Key::from_bytes([4; 32]),
+            b"peer 2".to_vec(),
+            [1; 32],
+            [9; 32],
+        );
         assert!(!other.proof_verifies(&p));
         assert!(!other.challenge_verifies(&c));
         // A challenge tag is not a proof tag.

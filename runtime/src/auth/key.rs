@@ -87,8 +87,7 @@ impl Key {
 
     /// Reads the key file at `path`; warns if others than its owner may read it.
     pub fn load(path: &Path) -> Result<Key, KeyError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| KeyError::Read(path.to_owned(), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| KeyError::Read(path.to_owned(), e))?;
         let key = Key::from_hex(&text)
             .map_err(|e| KeyError::Malformed(format!("key file {}: {e}", path.display())))?;
         warn_if_readable_by_others(path);

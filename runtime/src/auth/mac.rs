@@ -72,8 +72,14 @@ mod tests {
         assert!(verify(&k, b"a", &[b"xy", b"z"], &t));
         assert!(!verify(&other, b"a", &[b"xy", b"z"], &t));
         assert!(!verify(&k, b"b", &[b"xy", b"z"], &t));
-        assert!(!verify(&k, b"a", &[b"x", b"yz"], &t), "splits are told apart");
-        assert!(!verify(&k, b"a", &[b"xy", b"z"], &t[..8]), "short tags refused");
+        assert!(
+            !verify(&k, b"a", &[b"x", b"yz"], &t),
+            "splits are told apart"
+        );
+        assert!(
+            !verify(&k, b"a", &[b"xy", b"z"], &t[..8]),
+            "short tags refused"
+        );
         let mut flipped = t;
         flipped[0] ^= 1;
         assert!(!verify(&k, b"a", &[b"xy", b"z"], &flipped));

@@ -168,8 +168,15 @@ mod tests {
         assert_eq!(g.accept(0, 1, 100, 2), Freshness::Replayed);
         assert_eq!(g.accept(0, 1, 100, 0), Freshness::Replayed);
         assert_eq!(g.accept(0, 1, 100, 5000), Freshness::Fresh);
-        assert_eq!(g.accept(0, 1, 100, 3), Freshness::Replayed, "below the window");
-        assert_eq!(g.accept(0, 1, 100, 5000 - REPLAY_WINDOW + 1), Freshness::Fresh);
+        assert_eq!(
+            g.accept(0, 1, 100, 3),
+            Freshness::Replayed,
+            "below the window"
+        );
+        assert_eq!(
+            g.accept(0, 1, 100, 5000 - REPLAY_WINDOW + 1),
+            Freshness::Fresh
+        );
         assert_eq!(g.accept(0, 2, 100, 3), Freshness::Fresh, "senders apart");
         assert_eq!(g.accept(1, 1, 100, 3), Freshness::Fresh, "kinds apart");
         assert_eq!(g.accept(0, 1, 200, 1), Freshness::Fresh, "a new life");

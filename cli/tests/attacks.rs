@@ -1,0 +1,279 @@
+//! The LAN attacker of issue 16, against real processes on loopback: with a
+//! cluster key and a client key, forged and replayed datagrams, forged peer
+//! links, strangers and wrong keys change neither the leadership nor the
+//! committed history, and the node says what it refused.
+
+mod real;
+
+use real::*;
+use ringleader_core::wire::{encode_datagram, encode_frame, Announce, Message, MAX_DATAGRAM};
+use ringleader_core::{ElectionMsg, Incarnation, Instant as CoreInstant, NodeId, NodeInfo};
+use ringleader_runtime::envelope::{Datagram, Preface};
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+fn keygen(scratch: &Scratch) -> (String, String) {
+    let out = ringleader(&["keygen", "--dir", scratch.0.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cluster = scratch.0.join("cluster.key").display().to_string();
+    let client = scratch.0.join("client.key").display().to_string();
+    (cluster, client)
+}
+
+fn info(id: u32, port: u16, counter: u64) -> NodeInfo {
+    NodeInfo {
+        id: NodeId(id),
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        incarnation: Incarnation {
+            counter,
+            started_at: CoreInstant::from_millis(1),
+        },
+    }
+}
+
+/// What a LAN attacker without the key can say: leadership claims of huge
+/// epochs, the leader's leave, a newer term, a newcomer, in the name of members
+/// and strangers.
+fn forgeries(cluster: &str, ports: &Ports, leader: u32) -> Vec<Message> {
+    let lead = info(leader, ports.base + leader as u16, 1_000_000);
+    let stranger = info(99, ports.base + 99, 1);
+    let mut out = Vec::new();
+    for from in [lead, info(1, ports.base + 1, 5), stranger] {
+        for epoch in [1_000, u64::MAX - 1] {
+            out.push(Message::Heartbeat {
+                from,
+                leading: Some(epoch),
+            });
+        }
+        out.push(Message::Election {
+            from,
+            algorithm: ringleader_core::Algorithm::Bully,
+            msg: ElectionMsg::Coordinator { epoch: 5_000 },
+        });
+        out.push(Message::Announce(Announce {
+            cluster: cluster.into(),
+            node: from,
+        }));
+    }
+    out.push(Message::Leave(Announce {
+        cluster: cluster.into(),
+        node: info(leader, ports.base + leader as u16, 1),
+    }));
+    out
+}
+
+fn send_datagrams(ports: &Ports, msgs: &[Message], extra: &[Vec<u8>]) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let group = SocketAddr::from((Ipv4Addr::new(239, 77, 76, 1), ports.mcast));
+    for m in msgs {
+        let bytes = encode_datagram(&Datagram::Server(m.clone()), MAX_DATAGRAM).unwrap();
+        for to in (1..=3).map(|i| SocketAddr::from(([127, 0, 0, 1], ports.base + i))) {
+            let _ = sock.send_to(&bytes, to);
+        }
+        let _ = sock.send_to(&bytes, group);
+    }
+    for bytes in extra {
+        for to in (1..=3).map(|i| SocketAddr::from(([127, 0, 0, 1], ports.base + i))) {
+            let _ = sock.send_to(bytes, to);
+        }
+    }
+}
+
+/// Opens a peer link claiming to be `claim` without the key and writes `msgs`.
+fn forged_link(addr: &str, cluster: &str, claim: u32, msgs: &[Message]) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return;
+    };
+    let mut bytes = Vec::new();
+    let preface = Preface::Peer {
+        from: NodeId(claim),
+        cluster: cluster.into(),
+    };
+    encode_frame(&preface, &mut bytes, 4096).unwrap();
+    for m in msgs {
+        encode_frame(m, &mut bytes, 1 << 20).unwrap();
+    }
+    let _ = s.write_all(&bytes);
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+/// Records one datagram a node multicasts (sealed with the cluster key).
+fn capture(ports: &Ports) -> Vec<u8> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )
+    .unwrap();
+    sock.set_reuse_address(true).unwrap();
+    sock.set_reuse_port(true).unwrap();
+    sock.bind(&SocketAddr::from(([0, 0, 0, 0], ports.mcast)).into())
+        .unwrap();
+    sock.join_multicast_v4(&Ipv4Addr::new(239, 77, 76, 1), &Ipv4Addr::LOCALHOST)
+        .unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let sock: UdpSocket = sock.into();
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let (n, _) = sock.recv_from(&mut buf).expect("a node multicasts");
+    buf.truncate(n);
+    buf
+}
+
+fn log_of(scratch: &Scratch, id: u32) -> String {
+    std::fs::read_to_string(scratch.0.join(format!("n{id}.log"))).unwrap_or_default()
+}
+
+#[test]
+fn with_keys_no_forgery_changes_the_leader_or_the_history() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("attacks-keys");
+    let (cluster_key, client_key) = keygen(&scratch);
+    let keys = [
+        "--cluster-key-file",
+        &cluster_key,
+        "--client-key-file",
+        &client_key,
+    ];
+    let nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node("keyed", &ports, id, &scratch, &keys))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let leader = wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+    let epoch = status(&addrs[0]).unwrap()["epoch"].as_u64().unwrap();
+    let mut chat = ChatProc::start(
+        "honest",
+        &ports,
+        &scratch,
+        &["--client-key-file", &client_key],
+    );
+    chat.say("before");
+    wait_for(Duration::from_secs(20), "the first message", || {
+        chat.entries().iter().any(|e| e.2 == "before").then_some(())
+    });
+
+    let genuine = capture(&ports);
+    assert!(
+        matches!(
+            ringleader_core::wire::decode_datagram::<Datagram>(&genuine, MAX_DATAGRAM),
+            Ok(Datagram::Sealed(_))
+        ),
+        "the cluster's datagrams are sealed"
+    );
+    // A stock node without the key, and one holding the client key as its
+    // cluster key, both named 99 (highest: bully's favourite).
+    let intruder = start_node("keyed", &ports, 99, &scratch, &[]);
+    let wrong_key = start_node(
+        "keyed",
+        &ports,
+        98,
+        &scratch,
+        &["--cluster-key-file", &client_key],
+    );
+    // Forged datagrams, a captured genuine one sent again, forged peer links.
+    let msgs = forgeries("keyed", &ports, leader as u32);
+    for _ in 0..3 {
+        send_datagrams(&ports, &msgs, std::slice::from_ref(&genuine));
+        for a in &addrs {
+            forged_link(a, "keyed", leader as u32, &msgs);
+            forged_link(a, "keyed", 99, &msgs);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    chat.say("after");
+    wait_for(
+        Duration::from_secs(20),
+        "a message after the attack",
+        || chat.entries().iter().any(|e| e.2 == "after").then_some(()),
+    );
+    drop(intruder);
+    drop(wrong_key);
+
+    for a in &addrs {
+        let s = status(a).unwrap();
+        assert_eq!(s["leader"].as_u64(), Some(leader), "{s}");
+        assert_eq!(s["epoch"].as_u64(), Some(epoch), "{s}");
+        let members: Vec<u64> = s["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["id"].as_u64())
+            .collect();
+        assert!(members.iter().all(|m| (1..=3).contains(m)), "{s}");
+    }
+    let entries = chat.entries();
+    let texts: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
+    assert_eq!(texts, ["before", "after"], "{entries:?}");
+    let logs: String = (1..=3).map(|i| log_of(&scratch, i)).collect();
+    assert!(
+        logs.contains("refused a peer link without the cluster key"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("an unauthenticated Server datagram"),
+        "{logs}"
+    );
+    assert!(logs.contains("replayed"), "{logs}");
+    assert!(logs.contains("does not verify"), "{logs}");
+    assert!(!logs.contains("NO CLUSTER KEY"), "{logs}");
+    let intruder_log = log_of(&scratch, 99);
+    assert!(intruder_log.contains("NO CLUSTER KEY"), "{intruder_log}");
+    assert_eq!(intruder_log.matches("NO CLUSTER KEY").count(), 1);
+}
+
+#[test]
+fn a_client_without_the_client_key_is_turned_away() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("attacks-client-key");
+    let (cluster_key, client_key) = keygen(&scratch);
+    let keys = [
+        "--cluster-key-file",
+        &cluster_key,
+        "--client-key-file",
+        &client_key,
+    ];
+    let nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node("ckey", &ports, id, &scratch, &keys))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+    let server = ["--server", addrs[0].as_str()];
+    // Without a key, and with the cluster key in the client key's place.
+    let mut keyless = ChatProc::start("keyless", &ports, &scratch, &server);
+    let mut wrong = ChatProc::start(
+        "wrong",
+        &ports,
+        &scratch,
+        &["--server", &addrs[0], "--client-key-file", &cluster_key],
+    );
+    keyless.say("from keyless");
+    wrong.say("from wrong");
+    let mut honest = ChatProc::start(
+        "honest",
+        &ports,
+        &scratch,
+        &["--server", &addrs[0], "--client-key-file", &client_key],
+    );
+    honest.say("from honest");
+    wait_for(Duration::from_secs(20), "the honest message", || {
+        honest
+            .entries()
+            .iter()
+            .any(|e| e.2 == "from honest")
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let texts: Vec<String> = honest.entries().into_iter().map(|e| e.2).collect();
+    assert_eq!(texts, ["from honest"]);
+    assert!(keyless.entries().is_empty() && wrong.entries().is_empty());
+    let logs: String = (1..=3).map(|i| log_of(&scratch, i)).collect();
+    assert!(logs.contains("refused a client"), "{logs}");
+}
