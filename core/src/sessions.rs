@@ -22,6 +22,8 @@ use std::time::Duration;
 
 /// Most entries in one push to a client.
 const PUSH_MAX: usize = 512;
+/// Users named in a welcome.
+const WELCOME_USERS_MAX: usize = 100;
 /// Most messages a session holds while its leader is still syncing.
 const HELD_MAX: usize = 10_000;
 
@@ -231,7 +233,14 @@ impl Sessions {
                 gap_reported: false,
             },
         );
-        let users = self.sessions.values().map(|s| s.user.clone()).collect();
+        // A greeting, not a directory: a bounded sample keeps it small however
+        // many clients are connected.
+        let users = self
+            .sessions
+            .values()
+            .map(|s| s.user.clone())
+            .take(WELCOME_USERS_MAX)
+            .collect();
         let next_seq = log.client_position(client.0).0.saturating_add(1);
         cx.send_client(
             client,
@@ -401,13 +410,10 @@ impl Sessions {
 fn history(cx: &mut Ctx<'_>, log: &Log, client: ClientId, last: u32) {
     let n = last.min(MAX_HISTORY) as usize;
     let committed = log.committed();
-    let mut entries: Vec<Entry> = committed
-        .iter()
-        .rev()
-        .filter(|e| !e.is_marker())
-        .take(n)
-        .cloned()
-        .collect();
+    let newest = committed.iter().rev().filter(|e| !e.is_marker()).take(n);
+    // The newest that fit in one message.
+    let fit = crate::log::fitting(newest.clone());
+    let mut entries: Vec<Entry> = newest.take(fit).cloned().collect();
     entries.reverse();
     cx.send_client(client, ServerMsg::History(entries));
 }

@@ -4,6 +4,9 @@ use ringleader_core::{Node, Role};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// Chat users a status answer names (it says how many more there are).
+pub const STATUS_CLIENTS_MAX: usize = 200;
+
 /// A member as the answering node sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberStatus {
@@ -50,8 +53,11 @@ pub struct Status {
     /// A digest (FNV-1a, hex) of the committed entries' positions, stamps and ids:
     /// two nodes with the same committed history show the same digest.
     pub commit_digest: String,
-    /// Connected chat users (at the leader).
+    /// Connected chat users (at the leader); the first [`STATUS_CLIENTS_MAX`].
     pub clients: Vec<String>,
+    /// How many chat clients are connected (at the leader).
+    #[serde(default)]
+    pub client_count: usize,
     /// Start time, milliseconds since the Unix epoch.
     pub started_at_ms: u64,
     /// Milliseconds since start.
@@ -101,7 +107,13 @@ impl Status {
             last_index: node.log().last_index(),
             commit_index: node.log().commit_index(),
             commit_digest: format!("{:016x}", history_digest(node.log().committed())),
-            clients: node.clients().into_iter().map(|(_, u)| u).collect(),
+            clients: node
+                .clients()
+                .into_iter()
+                .map(|(_, u)| u)
+                .take(STATUS_CLIENTS_MAX)
+                .collect(),
+            client_count: node.clients().len(),
             started_at_ms: started.as_millis(),
             uptime_ms: now.as_millis().saturating_sub(started.as_millis()),
         }
@@ -163,7 +175,14 @@ impl fmt::Display for Status {
                 m.id, m.addr, m.state, m.last_heard_ms
             )?;
         }
-        if self.clients.is_empty() {
+        if self.client_count > self.clients.len() {
+            writeln!(
+                f,
+                "clients: {} ({} more)",
+                self.clients.join(", "),
+                self.client_count - self.clients.len()
+            )?;
+        } else if self.clients.is_empty() {
             writeln!(f, "clients: none")?;
         } else {
             writeln!(f, "clients: {}", self.clients.join(", "))?;

@@ -61,6 +61,16 @@ pub struct Entry {
 pub const MARKER_CLIENT: u64 = 0;
 
 impl Entry {
+    /// An upper bound of the entry's encoded size: its bytes plus the most its
+    /// numbers and length prefixes can take as varints.
+    pub fn encoded_len_bound(&self) -> usize {
+        const NUMBERS_MAX: usize = 10 * 6 + 5 * 3;
+        self.payload
+            .len()
+            .saturating_add(self.author.len())
+            .saturating_add(NUMBERS_MAX)
+    }
+
     /// The marker a new leader appends; epoch and index are set when appended.
     pub fn marker(leader: NodeId, at: Instant) -> Entry {
         Entry {

@@ -28,6 +28,27 @@ mod entry;
 
 pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
 
+/// The most bytes of entries one message carries: half the default frame limit
+/// (1 MiB), so the message's own fields and a driver's tag always fit around
+/// them. One entry is at most about 16 KB ([`crate::wire::MAX_CHAT_BYTES`] of
+/// text, a user name, a few numbers), so a message always carries at least one.
+pub const ENTRIES_BYTES_MAX: usize = 512 * 1024;
+
+/// How many of `entries`, in order, fit in [`ENTRIES_BYTES_MAX`] (at least one
+/// if there is one).
+pub fn fitting<'a>(entries: impl Iterator<Item = &'a Entry>) -> usize {
+    let mut bytes = 0usize;
+    let mut n = 0usize;
+    for e in entries {
+        bytes = bytes.saturating_add(e.encoded_len_bound());
+        if bytes > ENTRIES_BYTES_MAX && n > 0 {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -130,11 +151,15 @@ impl Log {
         self.entries.get(i)
     }
 
-    /// Up to `max` entries starting at `from`.
+    /// Up to `max` entries starting at `from`, and no more than
+    /// [`ENTRIES_BYTES_MAX`] bytes of them (but always the first, if any): every
+    /// message that carries entries (a batch, a catch-up chunk, a push to a
+    /// client) is cut here, so it fits in a frame whatever the messages' size.
     pub fn entries_from(&self, from: u64, max: usize) -> &[Entry] {
         let start = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
         let rest = self.entries.get(start..).unwrap_or_default();
-        rest.get(..max.min(rest.len())).unwrap_or_default()
+        let rest = rest.get(..max.min(rest.len())).unwrap_or_default();
+        rest.get(..fitting(rest.iter())).unwrap_or_default()
     }
 
     /// How far the log is committed.
@@ -192,14 +217,15 @@ impl Log {
         if seq < last_seq {
             return Offer::Old(last_index);
         }
-        if seq != last_seq + 1 {
+        // A client at the top of the numbers can send no more: a gap, never a wrap.
+        if last_seq.checked_add(1) != Some(seq) {
             return Offer::Gap {
-                expected: last_seq + 1,
+                expected: last_seq.saturating_add(1),
             };
         }
         entry.epoch = stamp.epoch;
         entry.leader = stamp.leader;
-        entry.index = self.last_index() + 1;
+        entry.index = self.last_index().saturating_add(1);
         let index = entry.index;
         self.push(entry);
         Offer::Appended(index)

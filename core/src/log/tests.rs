@@ -277,3 +277,57 @@ mod branches {
         assert_eq!(b.client_position(8), (2, 5));
     }
 }
+
+#[test]
+fn messages_of_the_largest_entries_fit_in_a_frame() {
+    use crate::wire::{
+        encode_frame, Message, ReplicationMsg, ServerMsg, DEFAULT_MAX_FRAME, MAX_CHAT_BYTES,
+        MAX_USER_NAME,
+    };
+    let mut log = Log::default();
+    for seq in 1..=300 {
+        let e = Entry::new(
+            ClientMsgId {
+                client: u64::MAX,
+                seq,
+            },
+            "u".repeat(MAX_USER_NAME),
+            vec![0xff; MAX_CHAT_BYTES],
+            Instant::from_millis(u64::MAX - 1000 + seq),
+        );
+        assert!(matches!(log.offer(st(u64::MAX / 2), e), Offer::Appended(_)));
+    }
+    let batch = log.entries_from(1, 256);
+    assert!(!batch.is_empty() && batch.len() < 256, "{}", batch.len());
+    let from = crate::id::NodeInfo {
+        id: NodeId(u32::MAX),
+        addr: "127.0.0.1:1".parse().unwrap(),
+        incarnation: crate::id::Incarnation {
+            counter: u64::MAX,
+            started_at: Instant::from_millis(u64::MAX),
+        },
+    };
+    let append = Message::Replication {
+        from,
+        msg: Box::new(ReplicationMsg::Append {
+            epoch: u64::MAX,
+            prev_index: u64::MAX,
+            prev: st(u64::MAX),
+            entries: batch.to_vec(),
+            commit: u64::MAX,
+        }),
+    };
+    let mut out = Vec::new();
+    encode_frame(&append, &mut out, DEFAULT_MAX_FRAME).expect("a batch fits in a frame");
+    assert!(
+        out.len() > DEFAULT_MAX_FRAME / 3,
+        "the batch is not cut too small"
+    );
+    let mut out = Vec::new();
+    let push = ServerMsg::Entries(log.entries_from(1, 512).to_vec());
+    encode_frame(&push, &mut out, DEFAULT_MAX_FRAME).expect("a push fits in a frame");
+    // The whole log, as counted before: four times the frame.
+    let mut out = Vec::new();
+    let all = ServerMsg::Entries(log.entries[..256].to_vec());
+    assert!(encode_frame(&all, &mut out, DEFAULT_MAX_FRAME).is_err());
+}
