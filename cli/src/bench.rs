@@ -27,6 +27,10 @@ pub enum BenchCommand {
     Throughput(ThroughputArgs),
     /// A node's resident memory holding N messages of 100 bytes.
     Memory(MemoryArgs),
+    /// A node under attack: 20,000 connection attempts, 1,000 slowloris
+    /// connections, a flood of garbage. Its memory during and after each, the
+    /// log it writes, and an honest client's acknowledgements meanwhile.
+    Hostile(crate::bench_hostile::HostileArgs),
     /// CPU a node of an idle cluster uses, per algorithm: an idle cluster
     /// exchanges heartbeats and announcements, nothing more.
     Idle(IdleArgs),
@@ -146,6 +150,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
             BenchCommand::Throughput(a) => throughput(a).await,
             BenchCommand::Memory(a) => memory(a).await,
             BenchCommand::Idle(a) => idle(a).await,
+            BenchCommand::Hostile(a) => crate::bench_hostile::hostile(a).await,
         }
     });
     match result {
@@ -158,10 +163,10 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
 }
 
 /// Node processes of one benchmark cluster, killed on drop.
-struct Nodes {
-    children: Vec<(u32, Child)>,
+pub(crate) struct Nodes {
+    pub(crate) children: Vec<(u32, Child)>,
     base: u16,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The client key, if the nodes run with keys.
     client_key: Option<Key>,
 }
@@ -176,7 +181,7 @@ impl Drop for Nodes {
 }
 
 impl Nodes {
-    fn start(n: u32, base: u16, name: &str, extra: &[String]) -> Result<Nodes, String> {
+    pub(crate) fn start(n: u32, base: u16, name: &str, extra: &[String]) -> Result<Nodes, String> {
         Self::start_keyed(n, base, name, extra, false)
     }
 
@@ -209,7 +214,10 @@ impl Nodes {
         }
         let voters: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
         let mut children = Vec::new();
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         for id in 1..=n {
+            let log = std::fs::File::create(dir.join(format!("n{id}.log")))
+                .map_err(|e| format!("cannot create a node's log: {e}"))?;
             let child = Command::new(&exe)
                 .arg("node")
                 .args(["--id", &id.to_string(), "--cluster", name])
@@ -226,7 +234,7 @@ impl Nodes {
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(Stdio::from(log))
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| format!("cannot start a node: {e}"))?;
@@ -241,7 +249,7 @@ impl Nodes {
     }
 
     /// A chat client of this cluster (holding its client key, if any).
-    fn chat(&self, user: &str, servers: Vec<SocketAddr>, buffer: usize) -> ChatHandle {
+    pub(crate) fn chat(&self, user: &str, servers: Vec<SocketAddr>, buffer: usize) -> ChatHandle {
         chat(
             user,
             servers,
@@ -251,7 +259,7 @@ impl Nodes {
         )
     }
 
-    fn addr(&self, id: u32) -> SocketAddr {
+    pub(crate) fn addr(&self, id: u32) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.base + id as u16))
     }
 
@@ -263,7 +271,7 @@ impl Nodes {
     }
 
     /// Waits until every running node names one serving leader.
-    async fn leader(&self, limit: Duration) -> Result<u32, String> {
+    pub(crate) async fn leader(&self, limit: Duration) -> Result<u32, String> {
         let start = Instant::now();
         while start.elapsed() < limit {
             let mut named = Vec::new();
@@ -290,10 +298,11 @@ impl Nodes {
     }
 }
 
-struct ChatHandle {
-    commands: mpsc::Sender<ChatCommand>,
-    updates: mpsc::UnboundedReceiver<ChatUpdate>,
-    task: tokio::task::JoinHandle<std::io::Result<ringleader_runtime::chat::ChatSummary>>,
+pub(crate) struct ChatHandle {
+    pub(crate) commands: mpsc::Sender<ChatCommand>,
+    pub(crate) updates: mpsc::UnboundedReceiver<ChatUpdate>,
+    pub(crate) task:
+        tokio::task::JoinHandle<std::io::Result<ringleader_runtime::chat::ChatSummary>>,
 }
 
 fn chat(
@@ -613,7 +622,7 @@ async fn throughput_once(a: &ThroughputArgs, keyed: bool) -> Result<f64, String>
     Ok(total as f64 / secs)
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

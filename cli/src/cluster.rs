@@ -150,6 +150,9 @@ fn node_args(args: &ClusterArgs, id: u32) -> NodeArgs {
         events: true,
         keys: args.keys.clone(),
         allow_missing_state: false,
+        max_clients: 1000,
+        max_pending: 100,
+        client_idle_timeout: Duration::from_secs(30),
     }
 }
 

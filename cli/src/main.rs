@@ -1,6 +1,7 @@
 //! `ringleader`: run and inspect ringleader clusters, real or simulated.
 
 mod bench;
+mod bench_hostile;
 mod chat;
 mod cluster;
 mod keys;
@@ -12,6 +13,11 @@ mod status;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+/// mimalloc gives freed memory back to the system; the system allocator kept
+/// what a burst of connections took resident for good.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Leader election and replication you can test deterministically.
 #[derive(Parser)]

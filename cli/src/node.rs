@@ -122,6 +122,18 @@ pub struct NodeArgs {
     /// Keys.
     #[command(flatten)]
     pub keys: crate::keys::NodeKeyArgs,
+    /// Most chat clients connected at once; one more is told so and closed.
+    #[arg(long, default_value_t = 1000, value_parser = parse::count)]
+    pub max_clients: usize,
+    /// Most connections at once that have not yet sent their first frame (and
+    /// finished the key handshake); one more closes the oldest of them (never a
+    /// refusal), so a flood of idle connections cannot crowd out peers and
+    /// clients, who introduce themselves in a round trip.
+    #[arg(long, default_value_t = 100, value_parser = parse::count)]
+    pub max_pending: usize,
+    /// A client connection silent this long is closed (clients ping every second).
+    #[arg(long, default_value = "30s", value_parser = parse::duration)]
+    pub client_idle_timeout: Duration,
     /// Start a quorum node whose data directory has a log but no state.json. It
     /// has forgotten its term and its vote and may vote twice in one term, which
     /// can elect two leaders: use it only when the file is lost for good.
@@ -209,7 +221,37 @@ impl NodeArgs {
             },
             keys: self.keys.load()?,
             allow_missing_state: self.allow_missing_state,
+            limits: ringleader_runtime::limits::ConnLimits {
+                max_clients: self.max_clients,
+                max_pending: self.max_pending,
+                client_idle: self.client_idle_timeout,
+                ..Default::default()
+            },
         })
+    }
+}
+
+/// Raises the open-file limit to what the system allows, and warns if the
+/// connection caps could still exhaust it (then clients past it would fail
+/// instead of being told the node is full).
+fn make_room_for_connections(limits: &ringleader_runtime::limits::ConnLimits) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
+        tracing::debug!("cannot raise the open-file limit to {hard}");
+    }
+    let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(soft, |(s, _)| s);
+    // Sockets of the caps, plus peer links dialled out, files and a margin.
+    let needed = limits.max_clients + limits.max_pending + 2 * limits.max_peers + 64;
+    if (soft as usize) < needed {
+        tracing::warn!(
+            limit = soft,
+            needed,
+            "the open-file limit is below what the connection caps may use: lower \
+             --max-clients / --max-pending or raise the limit (ulimit -n)"
+        );
     }
 }
 
@@ -268,6 +310,7 @@ pub fn run(args: NodeArgs) -> ExitCode {
             return ExitCode::from(crate::EXIT_USAGE);
         }
     };
+    make_room_for_connections(&opts.limits);
     let Some(runtime) = crate::async_runtime(2) else {
         return ExitCode::FAILURE;
     };

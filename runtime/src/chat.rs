@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::datagrams::DatagramAuth;
 use crate::envelope::{Datagram, Preface};
 use crate::frames::{frame, write_queued, FrameReader};
+use crate::queue::{frame_queue, FrameTx};
 use crate::secure_link;
 use crate::udp::MulticastConfig;
 use ringleader_core::client::{
@@ -88,7 +89,7 @@ pub struct ChatSummary {
 }
 
 enum Net {
-    Connected(u64, mpsc::Sender<Vec<u8>>),
+    Connected(u64, FrameTx),
     Failed(u64, SocketAddr, String),
     Received(u64, ServerMsg),
     Closed(u64),
@@ -176,7 +177,7 @@ struct ChatDriver {
     multicast: MulticastConfig,
     net_tx: mpsc::Sender<Net>,
     /// The current connection: its generation and its write queue.
-    conn: Option<(u64, mpsc::Sender<Vec<u8>>)>,
+    conn: Option<(u64, FrameTx)>,
     /// Bumped on every connect and disconnect, so news of a connection given up
     /// is recognised and ignored.
     generation: u64,
@@ -255,7 +256,7 @@ impl ChatDriver {
             _ => None,
         });
         if let (Some((_, tx)), Some(bytes)) = (&self.conn, goodbye) {
-            let _ = tx.send(bytes).await;
+            let _ = tx.try_send(bytes);
         }
         // Give the goodbye a moment to leave before the connection drops.
         drop(self.conn.take());
@@ -412,7 +413,8 @@ async fn connect(conn: Conn, net: mpsc::Sender<Net>) {
             return;
         }
     };
-    let (tx, rx) = mpsc::channel(capacity);
+    let bytes = capacity.saturating_mul(ringleader_core::wire::MAX_CHAT_BYTES + 256);
+    let (tx, rx) = frame_queue(capacity, bytes);
     tokio::spawn(write_queued(write, rx, sealer));
     if net.send(Net::Connected(generation, tx)).await.is_err() {
         return;

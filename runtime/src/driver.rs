@@ -57,6 +57,8 @@ pub struct NodeOptions {
     /// The cluster key and the client key; without a cluster key anyone who can
     /// reach the node's ports can speak as a member.
     pub keys: Keys,
+    /// Caps and deadlines of incoming connections.
+    pub limits: crate::limits::ConnLimits,
     /// Start a `quorum` node whose data directory holds a log but no state file
     /// (it forgot its term and its vote, and may vote twice in a term).
     pub allow_missing_state: bool,
@@ -188,6 +190,7 @@ pub async fn run_node(
     let gate = Gate {
         cluster,
         keys: Arc::new(opts.keys.clone()),
+        pools: crate::limits::Pools::new(opts.limits),
     };
     let accept = tokio::spawn(accept_loop(sockets.listener, gate, inbox_tx));
     let unicast = sockets.unicast;
@@ -320,7 +323,7 @@ struct Driver {
     peers: PeerLinks,
     unicast: Arc<UdpSocket>,
     /// Each connected client's newest connection and its frame queue.
-    clients: BTreeMap<ClientId, (u64, mpsc::Sender<Vec<u8>>)>,
+    clients: BTreeMap<ClientId, (u64, crate::queue::FrameTx)>,
     /// Where clients' probes came from, to answer them by datagram.
     probe_sources: BTreeMap<ClientId, SocketAddr>,
     /// Clients whose queue overflowed during a step: closed after it.

@@ -2,17 +2,31 @@
 //! what cannot be skipped) and writing them from a bounded queue.
 
 use crate::auth::{FrameOpener, FrameSealer, TAG_LEN};
+use crate::queue::FrameRx;
 use crate::ratelimit::LogLimit;
 use crate::warn_limited;
 use ringleader_core::wire::{encode_frame, FrameDecoder, WireError, DEFAULT_MAX_FRAME};
 use serde::{de::DeserializeOwned, Serialize};
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 static BAD_FRAME: LogLimit = LogLimit::new();
 static CLOSED: LogLimit = LogLimit::new();
+static TIMED_OUT: LogLimit = LogLimit::new();
+
+/// How long a connection may stay silent, and how long a frame may take to
+/// arrive in full once its first byte has (a slow sender holding a connection
+/// open with a frame that never ends is closed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadDeadlines {
+    /// Longest silence between frames.
+    pub idle: Duration,
+    /// Longest time from a frame's first byte to its last.
+    pub frame: Duration,
+}
 
 /// Reads frames of `T` from a stream.
 pub struct FrameReader<T> {
@@ -21,6 +35,11 @@ pub struct FrameReader<T> {
     buf: Vec<u8>,
     peer: SocketAddr,
     opener: Option<FrameOpener>,
+    deadlines: Option<ReadDeadlines>,
+    /// When the last whole frame arrived (or the reader began).
+    last_frame: Instant,
+    /// When the first byte of a frame not yet whole arrived.
+    partial_since: Option<Instant>,
 }
 
 impl<T: DeserializeOwned> FrameReader<T> {
@@ -30,9 +49,32 @@ impl<T: DeserializeOwned> FrameReader<T> {
             half,
             // Room for the tag of an authenticated connection.
             decoder: FrameDecoder::new(DEFAULT_MAX_FRAME + TAG_LEN),
-            buf: vec![0; 64 * 1024],
+            buf: vec![0; 8 * 1024],
             peer,
             opener: None,
+            deadlines: None,
+            last_frame: Instant::now(),
+            partial_since: None,
+        }
+    }
+
+    /// Closes the stream when `deadlines` pass.
+    pub fn with_deadlines(mut self, deadlines: ReadDeadlines) -> Self {
+        self.deadlines = Some(deadlines);
+        self
+    }
+
+    fn deadline(&mut self) -> Option<(Instant, &'static str)> {
+        let d = self.deadlines?;
+        if self.decoder.buffered() > 0 {
+            let since = *self.partial_since.get_or_insert_with(Instant::now);
+            Some((
+                since + d.frame,
+                "a frame that did not arrive in full in time",
+            ))
+        } else {
+            self.partial_since = None;
+            Some((self.last_frame + d.idle, "silent for too long"))
         }
     }
 
@@ -55,18 +97,36 @@ impl<T: DeserializeOwned> FrameReader<T> {
                 None => Some(body.len()),
             });
             match next {
-                Ok(Some(msg)) => return Some(msg),
+                Ok(Some(msg)) => {
+                    self.last_frame = Instant::now();
+                    self.partial_since = None;
+                    return Some(msg);
+                }
                 Ok(None) => {}
                 Err(e @ (WireError::Oversized { .. } | WireError::Unauthentic)) => {
                     warn_limited!(CLOSED, peer = %self.peer, "closing the connection: {e}");
                     return None;
                 }
                 Err(e) => {
+                    self.last_frame = Instant::now();
+                    self.partial_since = None;
                     warn_limited!(BAD_FRAME, peer = %self.peer, "dropped a frame that does not decode: {e}");
                     continue;
                 }
             }
-            match self.half.read(&mut self.buf).await {
+            let read = match self.deadline() {
+                Some((at, why)) => {
+                    match tokio::time::timeout_at(at, self.half.read(&mut self.buf)).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            warn_limited!(TIMED_OUT, peer = %self.peer, "closing the connection: {why}");
+                            return None;
+                        }
+                    }
+                }
+                None => self.half.read(&mut self.buf).await,
+            };
+            match read {
                 Ok(0) => return None,
                 Ok(n) => self.decoder.push(self.buf.get(..n).unwrap_or_default()),
                 Err(e) => {
@@ -126,10 +186,12 @@ pub enum Pumped {
 /// write, so a burst costs one system call.
 pub async fn pump(
     half: &mut OwnedWriteHalf,
-    rx: &mut mpsc::Receiver<Vec<u8>>,
+    rx: &mut FrameRx,
     mut sealer: Option<FrameSealer>,
 ) -> Pumped {
-    let mut batch = Vec::with_capacity(64 * 1024);
+    // Allocated per burst and freed when the queue runs dry: an idle connection
+    // holds no buffer (a node may hold a thousand of them).
+    let mut batch = Vec::new();
     let mut add = |batch: &mut Vec<u8>, mut frame: Vec<u8>| {
         if let Some(s) = sealer.as_mut() {
             s.seal(&mut frame);
@@ -137,29 +199,25 @@ pub async fn pump(
         batch.extend_from_slice(&frame);
     };
     while let Some(first) = rx.recv().await {
-        batch.clear();
         add(&mut batch, first);
         while batch.len() < 256 * 1024 {
             match rx.try_recv() {
-                Ok(more) => add(&mut batch, more),
-                Err(_) => break,
+                Some(more) => add(&mut batch, more),
+                None => break,
             }
         }
         if let Err(e) = half.write_all(&batch).await {
             tracing::debug!("write failed: {e}");
             return Pumped::WriteFailed;
         }
+        batch = Vec::new();
     }
     Pumped::QueueClosed
 }
 
 /// Writes the queue to the stream (sealed by `sealer` if there is one), then
 /// closes the stream's sending side.
-pub async fn write_queued(
-    mut half: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Vec<u8>>,
-    sealer: Option<FrameSealer>,
-) {
+pub async fn write_queued(mut half: OwnedWriteHalf, mut rx: FrameRx, sealer: Option<FrameSealer>) {
     if pump(&mut half, &mut rx, sealer).await == Pumped::QueueClosed {
         let _ = half.shutdown().await;
     }

@@ -2,30 +2,34 @@
 //! a client session, or a one-shot status query. What arrives is handed to the
 //! node's task as an [`Input`].
 
-use crate::auth::{FrameOpener, FrameSealer, Keys};
-use crate::envelope::{Preface, StatusReply};
-use crate::frames::{frame, read_one, write_queued, FrameReader};
+use crate::auth::{FrameSealer, Keys};
+use crate::envelope::Preface;
+use crate::frames::{frame, read_one};
+use crate::inbound::{serve_client, serve_peer, serve_status, Conn};
+use crate::limits::{Pool, Pools};
+use crate::queue::FrameTx;
 use crate::ratelimit::LogLimit;
 use crate::secure_link;
 use crate::status::Status;
 use crate::warn_limited;
-use ringleader_core::wire::{ClientId, ClientMsg, Message};
+use ringleader_core::wire::{ClientId, ClientMsg, Message, ServerMsg};
 use ringleader_core::NodeId;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
 
-/// Frames queued towards one client before it counts as too slow and is closed.
-pub const CLIENT_QUEUE: usize = 4096;
 const PREFACE_MAX: usize = 4096;
 const PREFACE_TIMEOUT: Duration = Duration::from_secs(5);
 
 static REFUSED: LogLimit = LogLimit::new();
-static FOREIGN_SENDER: LogLimit = LogLimit::new();
+static OVER_CAP: LogLimit = LogLimit::new();
 
 /// What an incoming connection must show to be let in.
 #[derive(Clone, Debug)]
@@ -34,6 +38,8 @@ pub struct Gate {
     pub cluster: String,
     /// The keys in force.
     pub keys: Arc<Keys>,
+    /// The connection pools and their caps.
+    pub pools: Arc<Pools>,
 }
 
 /// What the connections hand to the node's task.
@@ -48,7 +54,7 @@ pub enum Input {
         /// This connection's number (a client may reconnect; the newest wins).
         conn: u64,
         /// Frames to the client.
-        tx: mpsc::Sender<Vec<u8>>,
+        tx: FrameTx,
     },
     /// A message from a client.
     FromClient {
@@ -80,14 +86,21 @@ pub enum Input {
 }
 
 /// Accepts connections until the node's task goes away.
+///
+/// Connections not yet introduced (preface and handshake) are capped: when the
+/// cap is reached the oldest of them is closed to make room. A flood of idle or
+/// slow connections then only shortens how long each may take to introduce
+/// itself, down to what the flood's rate allows, while an honest peer or client
+/// introduces itself in a round trip or two; the kernel never refuses.
 pub async fn accept_loop(listener: TcpListener, gate: Gate, inbox: mpsc::Sender<Input>) {
     let mut next_conn = 0u64;
+    let mut pending: VecDeque<(Arc<AtomicBool>, AbortHandle)> = VecDeque::new();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
                 // Out of file descriptors and the like: wait, do not spin.
-                tracing::warn!("accept failed: {e}");
+                warn_limited!(REFUSED, "accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -95,16 +108,45 @@ pub async fn accept_loop(listener: TcpListener, gate: Gate, inbox: mpsc::Sender<
         if inbox.is_closed() {
             return;
         }
+        pending.retain(|(introduced, task)| {
+            !introduced.load(Ordering::Acquire) && !task.is_finished()
+        });
+        let max = gate.pools.limits().max_pending;
+        while pending.len() >= max {
+            if let Some((_, oldest)) = pending.pop_front() {
+                warn_limited!(OVER_CAP, %peer, max, "closed the oldest connection not yet introduced to make room");
+                oldest.abort();
+            }
+        }
         next_conn += 1;
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve(stream, peer, next_conn, gate.clone(), inbox.clone()));
+        let introduced = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(serve(
+            stream,
+            peer,
+            (next_conn, introduced.clone()),
+            gate.clone(),
+            inbox.clone(),
+        ));
+        pending.push_back((introduced, task.abort_handle()));
     }
+}
+
+/// Writes a refusal to a client (sealed if it authenticated) and closes.
+async fn refuse_client(mut write: OwnedWriteHalf, sealer: Option<FrameSealer>, reason: String) {
+    if let Some(mut bytes) = frame(&ServerMsg::Refused(reason)) {
+        if let Some(mut s) = sealer {
+            s.seal(&mut bytes);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), write.write_all(&bytes)).await;
+    }
+    let _ = write.shutdown().await;
 }
 
 async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
-    conn: u64,
+    (conn, introduced): (u64, Arc<AtomicBool>),
     gate: Gate,
     inbox: mpsc::Sender<Input>,
 ) {
@@ -126,133 +168,80 @@ async fn serve(
         }
     };
     let keys = &gate.keys;
-    match &preface {
-        Preface::Peer { from, cluster } | Preface::AuthPeer { from, cluster, .. }
+    let limits = gate.pools.limits();
+    // The handshake, if the preface asks for one and this node holds its key.
+    let key = match &preface {
+        Preface::AuthPeer { .. } => keys.cluster.as_ref(),
+        Preface::AuthClient { .. } => keys.client.as_ref(),
+        _ => None,
+    };
+    let sealed = match (&preface, key) {
+        (Preface::AuthPeer { nonce, .. } | Preface::AuthClient { nonce, .. }, Some(key)) => {
+            match secure_link::accept(&mut read, &mut write, key, &preface, *nonce).await {
+                Ok(hs) => Some((hs.acceptor_to_dialer().0, hs.dialer_to_acceptor().1)),
+                Err(e) => {
+                    warn_limited!(REFUSED, %peer, "refused a connection: {e}");
+                    return;
+                }
+            }
+        }
+        _ => None,
+    };
+    introduced.store(true, Ordering::Release);
+    let pool = match &preface {
+        Preface::Peer { .. } | Preface::AuthPeer { .. } => Pool::Peer,
+        Preface::Client { .. } | Preface::AuthClient { .. } | Preface::Status => Pool::Client,
+    };
+    let Some(slot) = gate.pools.take(pool) else {
+        let max = match pool {
+            Pool::Client => limits.max_clients,
+            Pool::Peer => limits.max_peers,
+        };
+        warn_limited!(OVER_CAP, %peer, max, "closing a connection: too many {pool:?} connections");
+        let reason = format!("this node serves at most {max} clients; try another");
+        refuse_client(write, sealed.map(|s| s.0), reason).await;
+        return;
+    };
+    let c = Conn {
+        read,
+        write,
+        peer,
+        number: conn,
+        slot,
+        limits,
+    };
+    match (&preface, sealed) {
+        (Preface::Peer { from, cluster } | Preface::AuthPeer { from, cluster, .. }, _)
             if *cluster != gate.cluster =>
         {
             warn_limited!(REFUSED, %peer, node = %from, cluster = %cluster, "closing a peer link from another cluster");
         }
-        Preface::Peer { from, .. } => match keys.cluster {
-            None => serve_peer(read, write, peer, conn, *from, None, inbox).await,
-            Some(_) => {
-                warn_limited!(REFUSED, %peer, node = %from, "refused a peer link without the cluster key (this node requires it)");
-            }
-        },
-        Preface::AuthPeer { from, nonce, .. } => {
-            let Some(key) = &keys.cluster else {
-                warn_limited!(REFUSED, %peer, node = %from, "refused an authenticated peer link: this node has no cluster key");
-                return;
-            };
-            match secure_link::accept(&mut read, &mut write, key, &preface, *nonce).await {
-                Ok(hs) => {
-                    let (_, opener) = hs.dialer_to_acceptor();
-                    serve_peer(read, write, peer, conn, *from, Some(opener), inbox).await;
-                }
-                Err(e) => warn_limited!(REFUSED, %peer, node = %from, "refused a peer link: {e}"),
-            }
+        (Preface::Peer { from, .. }, _) if keys.cluster.is_none() => {
+            serve_peer(c, *from, None, inbox).await;
         }
-        Preface::Client { id } => match keys.client {
-            None => serve_client(read, write, peer, (conn, *id), None, inbox).await,
-            Some(_) => {
-                warn_limited!(REFUSED, %peer, client = %id, "refused a client without the client key (this node requires it)");
-            }
-        },
-        Preface::AuthClient { id, nonce } => {
-            let Some(key) = &keys.client else {
-                warn_limited!(REFUSED, %peer, client = %id, "refused an authenticated client: this node has no client key");
-                return;
-            };
-            match secure_link::accept(&mut read, &mut write, key, &preface, *nonce).await {
-                Ok(hs) => {
-                    let (_, opener) = hs.dialer_to_acceptor();
-                    let (sealer, _) = hs.acceptor_to_dialer();
-                    let sealed = Some((sealer, opener));
-                    serve_client(read, write, peer, (conn, *id), sealed, inbox).await;
-                }
-                Err(e) => warn_limited!(REFUSED, %peer, client = %id, "refused a client: {e}"),
-            }
+        (Preface::Peer { from, .. }, _) => {
+            warn_limited!(REFUSED, %peer, node = %from, "refused a peer link without the cluster key (this node requires it)");
         }
-        Preface::Status => serve_status(write, inbox).await,
-    }
-}
-
-/// A connection a peer dialled to talk to this node: read only, its frames go
-/// to the node. This node answers on a connection of its own (see the core's
-/// `link` module); the write half is held, not shut, so the peer does not take
-/// an end of stream for the end of the connection.
-async fn serve_peer(
-    read: OwnedReadHalf,
-    write: OwnedWriteHalf,
-    peer: SocketAddr,
-    conn: u64,
-    from: NodeId,
-    opener: Option<FrameOpener>,
-    inbox: mpsc::Sender<Input>,
-) {
-    tracing::debug!(%peer, node = %from, conn, "peer dialled in");
-    let mut frames = match opener {
-        Some(o) => FrameReader::<Message>::authenticated(read, peer, o),
-        None => FrameReader::<Message>::new(read, peer),
-    };
-    while let Some(msg) = frames.next().await {
-        if msg.from() != from {
-            warn_limited!(FOREIGN_SENDER, %peer, claimed = %from, sender = %msg.from(), "dropped a message whose sender is not the link's peer");
-            continue;
+        (Preface::AuthPeer { from, .. }, Some((_, opener))) => {
+            serve_peer(c, *from, Some(opener), inbox).await;
         }
-        if inbox.send(Input::Peer(msg)).await.is_err() {
-            return;
+        (Preface::AuthPeer { from, .. }, None) => {
+            warn_limited!(REFUSED, %peer, node = %from, "refused an authenticated peer link: this node has no cluster key");
         }
-    }
-    drop(write);
-    tracing::debug!(%peer, node = %from, conn, "peer's connection ended");
-}
-
-/// A chat client's connection, with its frames' sealer and opener if it
-/// authenticated.
-async fn serve_client(
-    read: OwnedReadHalf,
-    write: OwnedWriteHalf,
-    peer: SocketAddr,
-    (conn, id): (u64, ClientId),
-    sealed: Option<(FrameSealer, FrameOpener)>,
-    inbox: mpsc::Sender<Input>,
-) {
-    let (sealer, opener) = sealed.unzip();
-    let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
-    tokio::spawn(write_queued(write, rx, sealer));
-    if inbox
-        .send(Input::ClientOpened { id, conn, tx })
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let mut frames = match opener {
-        Some(o) => FrameReader::<ClientMsg>::authenticated(read, peer, o),
-        None => FrameReader::<ClientMsg>::new(read, peer),
-    };
-    while let Some(msg) = frames.next().await {
-        if inbox
-            .send(Input::FromClient { id, conn, msg })
-            .await
-            .is_err()
-        {
-            return;
+        (Preface::Client { id }, _) if keys.client.is_none() => {
+            serve_client(c, *id, None, inbox).await;
         }
-    }
-    let _ = inbox.send(Input::ClientClosed { id, conn }).await;
-}
-
-/// A status query: one answer, then the connection closes.
-async fn serve_status(mut write: OwnedWriteHalf, inbox: mpsc::Sender<Input>) {
-    let (tx, rx) = oneshot::channel();
-    if inbox.send(Input::Status(tx)).await.is_err() {
-        return;
-    }
-    if let Ok(status) = rx.await {
-        if let Some(bytes) = frame(&StatusReply(status)) {
-            let _ = write.write_all(&bytes).await;
+        (Preface::Client { id }, _) => {
+            warn_limited!(REFUSED, %peer, client = %id, "refused a client without the client key (this node requires it)");
+            let reason = "this cluster requires the client key (--client-key-file)".to_owned();
+            refuse_client(c.write, None, reason).await;
         }
+        (Preface::AuthClient { id, .. }, Some(sealed)) => {
+            serve_client(c, *id, Some(sealed), inbox).await;
+        }
+        (Preface::AuthClient { id, .. }, None) => {
+            warn_limited!(REFUSED, %peer, client = %id, "refused an authenticated client: this node has no client key");
+        }
+        (Preface::Status, _) => serve_status(c.write, inbox).await,
     }
-    let _ = write.shutdown().await;
 }

@@ -7,6 +7,7 @@ use crate::auth::{FrameOpener, Key};
 use crate::envelope::Preface;
 use crate::frames::{frame, pump, FrameReader, Pumped};
 use crate::listener::Input;
+use crate::queue::{frame_queue, FrameTx, QueueError};
 use crate::ratelimit::LogLimit;
 use crate::secure_link;
 use crate::warn_limited;
@@ -26,6 +27,8 @@ use tokio::task::JoinHandle;
 
 /// Frames one connection's writer holds before the link counts as stalled.
 const CONN_QUEUE: usize = 4096;
+/// Bytes one connection's writer holds before the link counts as stalled.
+const CONN_QUEUE_BYTES: usize = 32 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 static HANDSHAKE_FAILED: LogLimit = LogLimit::new();
@@ -35,7 +38,7 @@ static FOREIGN_SENDER: LogLimit = LogLimit::new();
 #[derive(Debug)]
 pub enum DialNews {
     /// Up: frames for the peer go to `tx`.
-    Up(mpsc::Sender<Vec<u8>>),
+    Up(FrameTx),
     /// Could not connect, or the connection ended.
     Failed(LinkFailure),
 }
@@ -48,7 +51,7 @@ pub struct PeerLinks {
     key: Option<Key>,
     links: Links,
     /// Connections up, by peer and number: their write queues.
-    conns: BTreeMap<(NodeId, u64), mpsc::Sender<Vec<u8>>>,
+    conns: BTreeMap<(NodeId, u64), FrameTx>,
     tasks: Vec<JoinHandle<()>>,
     /// Where news of dialled connections and the messages read from them go.
     inbox: mpsc::Sender<Input>,
@@ -202,8 +205,8 @@ impl PeerLinks {
         };
         let failure = match self.conns.get(&(peer, conn)).map(|tx| tx.try_send(bytes)) {
             Some(Ok(())) => return,
-            Some(Err(mpsc::error::TrySendError::Full(_))) => LinkFailure::Stalled,
-            Some(Err(mpsc::error::TrySendError::Closed(_))) | None => LinkFailure::Reset,
+            Some(Err(QueueError::Full)) => LinkFailure::Stalled,
+            Some(Err(QueueError::Closed)) | None => LinkFailure::Reset,
         };
         self.conns.remove(&(peer, conn));
         self.links.failed(now, peer, conn, failure, more);
@@ -334,7 +337,7 @@ impl DialledLink {
                 return;
             }
         };
-        let (tx, mut rx) = mpsc::channel(CONN_QUEUE);
+        let (tx, mut rx) = frame_queue(CONN_QUEUE, CONN_QUEUE_BYTES);
         if !self.tell(DialNews::Up(tx)).await {
             return;
         }

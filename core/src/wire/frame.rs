@@ -10,6 +10,8 @@ use std::marker::PhantomData;
 pub const FRAME_HEADER: usize = 4;
 /// Default largest frame body (version byte + payload): 1 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
+/// Room a decoder keeps between frames.
+const RETAINED: usize = 64 * 1024;
 
 /// Appends `msg` to `out` as one frame, refusing a body larger than `max` bytes.
 /// On error `out` is left as it was.
@@ -80,6 +82,11 @@ impl<T: DeserializeOwned> FrameDecoder<T> {
         if self.read > 0 && self.read * 2 >= self.buf.len() {
             self.buf.drain(..self.read);
             self.read = 0;
+            // One large frame must not keep its room for the connection's life.
+            let keep = self.buf.len().max(RETAINED);
+            if self.buf.capacity() > 2 * keep {
+                self.buf.shrink_to(keep);
+            }
         }
         self.buf.extend_from_slice(bytes);
     }

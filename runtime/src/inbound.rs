@@ -1,0 +1,142 @@
+//! Incoming connections once introduced: a peer's link (read only), a chat
+//! client's session, a status query.
+
+use crate::auth::{FrameOpener, FrameSealer};
+use crate::envelope::StatusReply;
+use crate::frames::{frame, write_queued, FrameReader, ReadDeadlines};
+use crate::limits::{ConnLimits, Slot};
+use crate::listener::Input;
+use crate::queue::frame_queue;
+use crate::ratelimit::LogLimit;
+use crate::warn_limited;
+use ringleader_core::wire::{ClientId, ClientMsg, Message};
+use ringleader_core::NodeId;
+use std::net::SocketAddr;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot};
+
+/// Frames queued towards one client before it counts as too slow and is closed.
+pub const CLIENT_QUEUE: usize = 4096;
+/// Bytes queued towards one client before it counts as too slow and is closed.
+pub const CLIENT_QUEUE_BYTES: usize = 4 << 20;
+
+static FOREIGN_SENDER: LogLimit = LogLimit::new();
+
+/// An introduced connection.
+pub struct Conn {
+    /// Its read half.
+    pub read: OwnedReadHalf,
+    /// Its write half.
+    pub write: OwnedWriteHalf,
+    /// Where it comes from.
+    pub peer: SocketAddr,
+    /// Its number on this node.
+    pub number: u64,
+    /// Its place in its pool, given back when it ends.
+    pub slot: Slot,
+    /// Its deadlines.
+    pub limits: ConnLimits,
+}
+
+/// A connection a peer dialled to talk to this node: read only, its frames go
+/// to the node. This node answers on a connection of its own (see the core's
+/// `link` module); the write half is held, not shut, so the peer does not take
+/// an end of stream for the end of the connection.
+pub async fn serve_peer(
+    c: Conn,
+    from: NodeId,
+    opener: Option<FrameOpener>,
+    inbox: mpsc::Sender<Input>,
+) {
+    let Conn {
+        read,
+        write,
+        peer,
+        number: conn,
+        slot,
+        limits,
+    } = c;
+    tracing::debug!(%peer, node = %from, conn, "peer dialled in");
+    let mut frames = match opener {
+        Some(o) => FrameReader::<Message>::authenticated(read, peer, o),
+        None => FrameReader::<Message>::new(read, peer),
+    }
+    .with_deadlines(ReadDeadlines {
+        idle: limits.peer_idle,
+        frame: limits.frame,
+    });
+    while let Some(msg) = frames.next().await {
+        if msg.from() != from {
+            warn_limited!(FOREIGN_SENDER, %peer, claimed = %from, sender = %msg.from(), "dropped a message whose sender is not the link's peer");
+            continue;
+        }
+        if inbox.send(Input::Peer(msg)).await.is_err() {
+            return;
+        }
+    }
+    drop(write);
+    drop(slot);
+    tracing::debug!(%peer, node = %from, conn, "peer's connection ended");
+}
+
+/// A chat client's connection, with its frames' sealer and opener if it
+/// authenticated.
+pub async fn serve_client(
+    c: Conn,
+    id: ClientId,
+    sealed: Option<(FrameSealer, FrameOpener)>,
+    inbox: mpsc::Sender<Input>,
+) {
+    let Conn {
+        read,
+        write,
+        peer,
+        number: conn,
+        slot,
+        limits,
+    } = c;
+    let (sealer, opener) = sealed.unzip();
+    let (tx, rx) = frame_queue(CLIENT_QUEUE, CLIENT_QUEUE_BYTES);
+    tokio::spawn(write_queued(write, rx, sealer));
+    if inbox
+        .send(Input::ClientOpened { id, conn, tx })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut frames = match opener {
+        Some(o) => FrameReader::<ClientMsg>::authenticated(read, peer, o),
+        None => FrameReader::<ClientMsg>::new(read, peer),
+    }
+    .with_deadlines(ReadDeadlines {
+        idle: limits.client_idle,
+        frame: limits.frame,
+    });
+    while let Some(msg) = frames.next().await {
+        if inbox
+            .send(Input::FromClient { id, conn, msg })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = inbox.send(Input::ClientClosed { id, conn }).await;
+    drop(slot);
+}
+
+/// A status query: one answer, then the connection closes.
+pub async fn serve_status(mut write: OwnedWriteHalf, inbox: mpsc::Sender<Input>) {
+    let (tx, rx) = oneshot::channel();
+    if inbox.send(Input::Status(tx)).await.is_err() {
+        return;
+    }
+    if let Ok(status) = rx.await {
+        if let Some(bytes) = frame(&StatusReply(status)) {
+            let _ = write.write_all(&bytes).await;
+        }
+    }
+    let _ = write.shutdown().await;
+}
