@@ -58,6 +58,8 @@ mod replication;
 pub mod ring;
 mod sessions;
 #[cfg(test)]
+mod step_fuzz;
+#[cfg(test)]
 mod test_net;
 pub mod time;
 pub mod wire;

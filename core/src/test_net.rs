@@ -78,9 +78,13 @@ impl Net {
         for action in node.step(self.now, event) {
             let lost = |j: usize| self.cut[i] || self.cut.get(j).copied().unwrap_or(false);
             match &action {
-                Action::Send { to, msg } if !lost(to.0 as usize - 1) => {
-                    self.queue.push_back((to.0 as usize - 1, msg.clone()));
-                }
+                // Hostile messages name nodes that are not in the net: lost.
+                Action::Send { to, msg } => match (to.0 as usize).checked_sub(1) {
+                    Some(j) if j < self.nodes.len() && !lost(j) => {
+                        self.queue.push_back((j, msg.clone()));
+                    }
+                    _ => {}
+                },
                 Action::Multicast(msg) => {
                     for j in (0..self.nodes.len()).filter(|&j| j != i && !lost(j)) {
                         self.queue.push_back((j, msg.clone()));
