@@ -157,6 +157,39 @@ fn log_bytes(nodes: &Nodes, id: u32) -> u64 {
     std::fs::metadata(nodes.dir.join(format!("n{id}.log"))).map_or(0, |m| m.len())
 }
 
+/// A client sending a message every 20 ms to the cluster: the highest number
+/// acknowledged so far, and the task that sends (abort it to stop).
+fn honest_client(nodes: &Nodes) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+    let servers = (1..=3).map(|i| nodes.addr(i)).collect();
+    let honest = nodes.chat("honest", servers, 1000);
+    let acked = Arc::new(AtomicU64::new(0));
+    let counter = acked.clone();
+    let mut updates = honest.updates;
+    tokio::spawn(async move {
+        while let Some(u) = updates.recv().await {
+            if let ChatUpdate::Output(ClientOutput::Acked { seq }) = u {
+                counter.store(seq, Ordering::Relaxed);
+            }
+        }
+    });
+    let commands = honest.commands;
+    let task = honest.task;
+    let sender = tokio::spawn(async move {
+        for i in 0u64.. {
+            if commands
+                .send(ChatCommand::Send(format!("m{i}")))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(task);
+    });
+    (acked, sender)
+}
+
 /// Runs `bench hostile`.
 pub async fn hostile(a: HostileArgs) -> Result<(), String> {
     let extra = ["--election".to_owned(), "quorum".to_owned()];
@@ -170,34 +203,7 @@ pub async fn hostile(a: HostileArgs) -> Result<(), String> {
         .ok_or("the leader has exited")?;
     let target = nodes.addr(leader);
     let mcast = SocketAddr::from(([239, 77, 76, 1], a.port_base + 19));
-    let servers = (1..=3).map(|i| nodes.addr(i)).collect();
-    let mut honest = nodes.chat("honest", servers, 1000);
-    let acked = Arc::new(AtomicU64::new(0));
-    let counter = acked.clone();
-    let mut updates = std::mem::replace(
-        &mut honest.updates,
-        tokio::sync::mpsc::unbounded_channel().1,
-    );
-    tokio::spawn(async move {
-        while let Some(u) = updates.recv().await {
-            if let ChatUpdate::Output(ClientOutput::Acked { seq }) = u {
-                counter.store(seq, Ordering::Relaxed);
-            }
-        }
-    });
-    let commands = honest.commands.clone();
-    let sender = tokio::spawn(async move {
-        for i in 0u64.. {
-            if commands
-                .send(ChatCommand::Send(format!("m{i}")))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
+    let (acked, sender) = honest_client(&nodes);
     tokio::time::sleep(Duration::from_secs(1)).await;
     println!(
         "hostile: 3 quorum nodes, attacks on the leader n{leader} (pid {pid}); an honest client sends a message every 20 ms"

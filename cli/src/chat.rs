@@ -202,28 +202,20 @@ fn command_of(line: &str) -> Result<Option<ChatCommand>, String> {
     })
 }
 
-/// Runs `chat`.
-pub fn run(args: ChatArgs) -> ExitCode {
+/// The client's options from the flags, or the usage error to print.
+fn options(args: &ChatArgs) -> Result<ChatOptions, String> {
     let user = args.user.trim().to_owned();
     if user.is_empty()
         || user.len() > ringleader_core::wire::MAX_USER_NAME
         || user.chars().any(char::is_control)
     {
-        eprintln!(
-            "error: --user must be 1 to {} printable bytes",
+        return Err(format!(
+            "--user must be 1 to {} printable bytes",
             ringleader_core::wire::MAX_USER_NAME
-        );
-        return ExitCode::from(crate::EXIT_USAGE);
+        ));
     }
-    let client_key = match crate::keys::client_key(args.client_key_file.as_deref()) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(crate::EXIT_USAGE);
-        }
-    };
-    let opts = ChatOptions {
-        client_key,
+    Ok(ChatOptions {
+        client_key: crate::keys::client_key(args.client_key_file.as_deref())?,
         user,
         servers: args.servers.clone(),
         multicast: MulticastConfig {
@@ -234,6 +226,17 @@ pub fn run(args: ChatArgs) -> ExitCode {
         },
         buffer_limit: args.buffer,
         wait_when_full: !std::io::stdin().is_terminal(),
+    })
+}
+
+/// Runs `chat`.
+pub fn run(args: ChatArgs) -> ExitCode {
+    let opts = match options(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(crate::EXIT_USAGE);
+        }
     };
     let Some(runtime) = crate::async_runtime(1) else {
         return ExitCode::FAILURE;

@@ -3,6 +3,8 @@
 //! links, strangers and wrong keys change neither the leadership nor the
 //! committed history, and the node says what it refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod real;
 
 use real::*;
@@ -128,6 +130,22 @@ fn log_of(scratch: &Scratch, id: u32) -> String {
     std::fs::read_to_string(scratch.0.join(format!("n{id}.log"))).unwrap_or_default()
 }
 
+/// Every node still names `leader` in `epoch`, and knows only members 1 to 3.
+fn assert_unchanged(addrs: &[String], leader: u64, epoch: u64) {
+    for a in addrs {
+        let s = status(a).unwrap();
+        assert_eq!(s["leader"].as_u64(), Some(leader), "{s}");
+        assert_eq!(s["epoch"].as_u64(), Some(epoch), "{s}");
+        let members: Vec<u64> = s["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["id"].as_u64())
+            .collect();
+        assert!(members.iter().all(|m| (1..=3).contains(m)), "{s}");
+    }
+}
+
 #[test]
 fn with_keys_no_forgery_changes_the_leader_or_the_history() {
     let ports = Ports::fresh();
@@ -195,18 +213,7 @@ fn with_keys_no_forgery_changes_the_leader_or_the_history() {
     drop(intruder);
     drop(wrong_key);
 
-    for a in &addrs {
-        let s = status(a).unwrap();
-        assert_eq!(s["leader"].as_u64(), Some(leader), "{s}");
-        assert_eq!(s["epoch"].as_u64(), Some(epoch), "{s}");
-        let members: Vec<u64> = s["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|m| m["id"].as_u64())
-            .collect();
-        assert!(members.iter().all(|m| (1..=3).contains(m)), "{s}");
-    }
+    assert_unchanged(&addrs, leader, epoch);
     let entries = chat.entries();
     let texts: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
     assert_eq!(texts, ["before", "after"], "{entries:?}");
@@ -276,4 +283,83 @@ fn a_client_without_the_client_key_is_turned_away() {
     assert!(keyless.entries().is_empty() && wrong.entries().is_empty());
     let logs: String = (1..=3).map(|i| log_of(&scratch, i)).collect();
     assert!(logs.contains("refused a client"), "{logs}");
+}
+
+/// Opens `n` connections to `addr`; each sends `first` (if any) and idles.
+fn idle_connections(addr: &str, n: usize, first: Option<&[u8]>) -> Vec<TcpStream> {
+    (0..n)
+        .filter_map(|_| {
+            let mut s = TcpStream::connect(addr).ok()?;
+            if let Some(bytes) = first {
+                s.write_all(bytes).ok()?;
+            }
+            Some(s)
+        })
+        .collect()
+}
+
+#[test]
+fn connection_floods_leave_room_for_status_and_honest_clients() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("attacks-flood");
+    let caps = ["--max-pending", "10", "--max-clients", "4"];
+    let nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node("flood", &ports, id, &scratch, &caps))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let leader = wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+    let target = &addrs[leader as usize - 1];
+
+    // Far more silent connections than the cap of those not yet introduced:
+    // every one is accepted (the kernel refuses none), the oldest are closed.
+    let silent = idle_connections(target, 200, None);
+    assert_eq!(silent.len(), 200, "every connection is accepted");
+    // Four "clients" that say who they are and nothing more fill the client cap.
+    let mut preface = Vec::new();
+    let id = ringleader_core::wire::ClientId(77);
+    encode_frame(&Preface::Client { id }, &mut preface, 4096).unwrap();
+    let squatters = idle_connections(target, 4, Some(&preface));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(status(target).is_some(), "status answers through the flood");
+
+    let mut honest = ChatProc::start("honest", &ports, &scratch, &["--server", target]);
+    honest.say("let me in");
+    wait_for(Duration::from_secs(10), "the refusal", || {
+        honest
+            .events()
+            .iter()
+            .any(|e| {
+                e["event"] == "refused"
+                    && e["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("at most 4 clients"))
+            })
+            .then_some(())
+    });
+    drop(squatters);
+    wait_for(
+        Duration::from_secs(20),
+        "the message once there is room",
+        || {
+            honest
+                .entries()
+                .iter()
+                .any(|e| e.2 == "let me in")
+                .then_some(())
+        },
+    );
+    drop(silent);
+    assert_eq!(
+        agreed_leader(&addrs),
+        Some(leader),
+        "the flood changed nothing"
+    );
+    let log = log_of(&scratch, leader as u32);
+    assert!(
+        log.contains("closed the oldest connection not yet introduced"),
+        "{log}"
+    );
+    assert!(log.contains("too many clients"), "{log}");
 }

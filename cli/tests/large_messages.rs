@@ -3,6 +3,8 @@
 //! return of the killed node (issue 16: every message carrying entries is cut
 //! by bytes, so none outgrows the frame limit).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod real;
 
 use real::*;

@@ -1,6 +1,8 @@
 //! The state file and the key files, as a user meets them: `keygen`, a bad key,
 //! a damaged `state.json`, and a quorum node that lost its state but kept its log.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod real;
 
 use real::*;

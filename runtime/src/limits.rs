@@ -1,7 +1,7 @@
 //! How many connections a node holds, and for how long.
 //!
-//! Introduced connections are counted in two pools, clients (status queries
-//! included) and peers; a connection over its pool's cap is accepted, told why,
+//! Introduced connections are counted in two pools, clients and peers (a
+//! status query is answered at once and counts in neither); a connection over its pool's cap is accepted, told why,
 //! and closed, never refused by the kernel: a refused connection must keep
 //! meaning "no process here" (see the core's crash proof). Connections not yet
 //! introduced are capped by the listener, which closes the oldest to make room.
@@ -14,7 +14,7 @@ use std::time::Duration;
 /// The caps and deadlines of incoming connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnLimits {
-    /// Client connections (and status queries) at once.
+    /// Client connections at once.
     pub max_clients: usize,
     /// Connections that have not yet completed their preface (and handshake).
     pub max_pending: usize,
@@ -44,7 +44,7 @@ impl Default for ConnLimits {
 /// Which pool a connection counts in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pool {
-    /// A client, or a status query.
+    /// A client.
     Client,
     /// A peer.
     Peer,

@@ -19,8 +19,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
@@ -28,8 +28,14 @@ use tokio::task::AbortHandle;
 const PREFACE_MAX: usize = 4096;
 const PREFACE_TIMEOUT: Duration = Duration::from_secs(5);
 
-static REFUSED: LogLimit = LogLimit::new();
+// One limit per kind of refusal, so a flood of one does not hide another.
+static ACCEPT_FAILED: LogLimit = LogLimit::new();
+static EVICTED: LogLimit = LogLimit::new();
+static NO_PREFACE: LogLimit = LogLimit::new();
+static HANDSHAKE: LogLimit = LogLimit::new();
 static OVER_CAP: LogLimit = LogLimit::new();
+static FOREIGN_CLUSTER: LogLimit = LogLimit::new();
+static NO_KEY: LogLimit = LogLimit::new();
 
 /// What an incoming connection must show to be let in.
 #[derive(Clone, Debug)]
@@ -100,7 +106,7 @@ pub async fn accept_loop(listener: TcpListener, gate: Gate, inbox: mpsc::Sender<
             Ok(x) => x,
             Err(e) => {
                 // Out of file descriptors and the like: wait, do not spin.
-                warn_limited!(REFUSED, "accept failed: {e}");
+                warn_limited!(ACCEPT_FAILED, "accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -114,7 +120,7 @@ pub async fn accept_loop(listener: TcpListener, gate: Gate, inbox: mpsc::Sender<
         let max = gate.pools.limits().max_pending;
         while pending.len() >= max {
             if let Some((_, oldest)) = pending.pop_front() {
-                warn_limited!(OVER_CAP, %peer, max, "closed the oldest connection not yet introduced to make room");
+                warn_limited!(EVICTED, %peer, max, "closed the oldest connection not yet introduced to make room");
                 oldest.abort();
             }
         }
@@ -132,8 +138,15 @@ pub async fn accept_loop(listener: TcpListener, gate: Gate, inbox: mpsc::Sender<
     }
 }
 
-/// Writes a refusal to a client (sealed if it authenticated) and closes.
-async fn refuse_client(mut write: OwnedWriteHalf, sealer: Option<FrameSealer>, reason: String) {
+/// Writes a refusal to a client (sealed if it authenticated) and closes; reads
+/// what the client had already sent (for at most a second) so the close is a
+/// clean end of stream, not a reset that could lose the refusal.
+async fn refuse_client(
+    mut read: OwnedReadHalf,
+    mut write: OwnedWriteHalf,
+    sealer: Option<FrameSealer>,
+    reason: String,
+) {
     if let Some(mut bytes) = frame(&ServerMsg::Refused(reason)) {
         if let Some(mut s) = sealer {
             s.seal(&mut bytes);
@@ -141,7 +154,15 @@ async fn refuse_client(mut write: OwnedWriteHalf, sealer: Option<FrameSealer>, r
         let _ = tokio::time::timeout(Duration::from_secs(1), write.write_all(&bytes)).await;
     }
     let _ = write.shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 1024];
+        while matches!(read.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
+
+/// The sealer and opener of an authenticated connection.
+type Sealed = (FrameSealer, crate::auth::FrameOpener);
 
 async fn serve(
     stream: TcpStream,
@@ -159,47 +180,33 @@ async fn serve(
     {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
-            warn_limited!(REFUSED, %peer, "closing a connection: {e}");
+            warn_limited!(NO_PREFACE, %peer, "closing a connection: {e}");
             return;
         }
         Err(_) => {
-            warn_limited!(REFUSED, %peer, "closing a connection that sent no preface in {PREFACE_TIMEOUT:?}");
+            warn_limited!(NO_PREFACE, %peer, "closing a connection that sent no preface in {PREFACE_TIMEOUT:?}");
             return;
         }
     };
-    let keys = &gate.keys;
-    let limits = gate.pools.limits();
-    // The handshake, if the preface asks for one and this node holds its key.
-    let key = match &preface {
-        Preface::AuthPeer { .. } => keys.cluster.as_ref(),
-        Preface::AuthClient { .. } => keys.client.as_ref(),
-        _ => None,
-    };
-    let sealed = match (&preface, key) {
-        (Preface::AuthPeer { nonce, .. } | Preface::AuthClient { nonce, .. }, Some(key)) => {
-            match secure_link::accept(&mut read, &mut write, key, &preface, *nonce).await {
-                Ok(hs) => Some((hs.acceptor_to_dialer().0, hs.dialer_to_acceptor().1)),
-                Err(e) => {
-                    warn_limited!(REFUSED, %peer, "refused a connection: {e}");
-                    return;
-                }
-            }
-        }
-        _ => None,
+    let Ok(sealed) = handshake(&mut read, &mut write, peer, &preface, &gate.keys).await else {
+        return;
     };
     introduced.store(true, Ordering::Release);
+    let limits = gate.pools.limits();
+    // A status query is answered at once and holds no place.
     let pool = match &preface {
         Preface::Peer { .. } | Preface::AuthPeer { .. } => Pool::Peer,
-        Preface::Client { .. } | Preface::AuthClient { .. } | Preface::Status => Pool::Client,
+        Preface::Client { .. } | Preface::AuthClient { .. } => Pool::Client,
+        Preface::Status => return serve_status(write, inbox).await,
     };
     let Some(slot) = gate.pools.take(pool) else {
-        let max = match pool {
-            Pool::Client => limits.max_clients,
-            Pool::Peer => limits.max_peers,
+        let (max, what) = match pool {
+            Pool::Client => (limits.max_clients, "clients"),
+            Pool::Peer => (limits.max_peers, "peer links"),
         };
-        warn_limited!(OVER_CAP, %peer, max, "closing a connection: too many {pool:?} connections");
-        let reason = format!("this node serves at most {max} clients; try another");
-        refuse_client(write, sealed.map(|s| s.0), reason).await;
+        warn_limited!(OVER_CAP, %peer, max, "closing a connection: too many {what}");
+        let reason = format!("this node holds at most {max} {what}; try another");
+        refuse_client(read, write, sealed.map(|s| s.0), reason).await;
         return;
     };
     let c = Conn {
@@ -210,38 +217,77 @@ async fn serve(
         slot,
         limits,
     };
-    match (&preface, sealed) {
+    dispatch(c, &preface, sealed, &gate, inbox).await;
+}
+
+/// The handshake, if the preface asks for one and this node holds its key:
+/// `Ok(None)` when there is none to run, `Err` (logged) when it failed.
+async fn handshake(
+    read: &mut OwnedReadHalf,
+    write: &mut OwnedWriteHalf,
+    peer: SocketAddr,
+    preface: &Preface,
+    keys: &Keys,
+) -> Result<Option<Sealed>, ()> {
+    let (nonce, key) = match preface {
+        Preface::AuthPeer { nonce, .. } => (nonce, keys.cluster.as_ref()),
+        Preface::AuthClient { nonce, .. } => (nonce, keys.client.as_ref()),
+        _ => return Ok(None),
+    };
+    let Some(key) = key else {
+        return Ok(None); // refused by `dispatch`, which says why
+    };
+    match secure_link::accept(read, write, key, preface, *nonce).await {
+        Ok(hs) => Ok(Some((hs.acceptor_to_dialer().0, hs.dialer_to_acceptor().1))),
+        Err(e) => {
+            warn_limited!(HANDSHAKE, %peer, "refused a connection: {e}");
+            Err(())
+        }
+    }
+}
+
+/// Serves an introduced connection as its preface says, if the keys in force
+/// allow it.
+async fn dispatch(
+    c: Conn,
+    preface: &Preface,
+    sealed: Option<Sealed>,
+    gate: &Gate,
+    inbox: mpsc::Sender<Input>,
+) {
+    let (peer, keys) = (c.peer, &gate.keys);
+    match (preface, sealed) {
         (Preface::Peer { from, cluster } | Preface::AuthPeer { from, cluster, .. }, _)
             if *cluster != gate.cluster =>
         {
-            warn_limited!(REFUSED, %peer, node = %from, cluster = %cluster, "closing a peer link from another cluster");
+            warn_limited!(FOREIGN_CLUSTER, %peer, node = %from, cluster = %cluster, "closing a peer link from another cluster");
         }
         (Preface::Peer { from, .. }, _) if keys.cluster.is_none() => {
             serve_peer(c, *from, None, inbox).await;
         }
         (Preface::Peer { from, .. }, _) => {
-            warn_limited!(REFUSED, %peer, node = %from, "refused a peer link without the cluster key (this node requires it)");
+            warn_limited!(NO_KEY, %peer, node = %from, "refused a peer link without the cluster key (this node requires it)");
         }
         (Preface::AuthPeer { from, .. }, Some((_, opener))) => {
             serve_peer(c, *from, Some(opener), inbox).await;
         }
         (Preface::AuthPeer { from, .. }, None) => {
-            warn_limited!(REFUSED, %peer, node = %from, "refused an authenticated peer link: this node has no cluster key");
+            warn_limited!(NO_KEY, %peer, node = %from, "refused an authenticated peer link: this node has no cluster key");
         }
         (Preface::Client { id }, _) if keys.client.is_none() => {
             serve_client(c, *id, None, inbox).await;
         }
         (Preface::Client { id }, _) => {
-            warn_limited!(REFUSED, %peer, client = %id, "refused a client without the client key (this node requires it)");
+            warn_limited!(NO_KEY, %peer, client = %id, "refused a client without the client key (this node requires it)");
             let reason = "this cluster requires the client key (--client-key-file)".to_owned();
-            refuse_client(c.write, None, reason).await;
+            refuse_client(c.read, c.write, None, reason).await;
         }
         (Preface::AuthClient { id, .. }, Some(sealed)) => {
             serve_client(c, *id, Some(sealed), inbox).await;
         }
         (Preface::AuthClient { id, .. }, None) => {
-            warn_limited!(REFUSED, %peer, client = %id, "refused an authenticated client: this node has no client key");
+            warn_limited!(NO_KEY, %peer, client = %id, "refused an authenticated client: this node has no client key");
         }
-        (Preface::Status, _) => serve_status(c.write, inbox).await,
+        (Preface::Status, _) => {}
     }
 }
