@@ -64,7 +64,7 @@ fn preface_bytes() -> Vec<u8> {
     out
 }
 
-async fn connections(target: SocketAddr, attempts: u32) {
+async fn connections(target: SocketAddr, attempts: u32, hold: usize) {
     let mut held = VecDeque::new();
     let mut made = 0u32;
     while made < attempts {
@@ -83,8 +83,8 @@ async fn connections(target: SocketAddr, attempts: u32) {
                 held.push_back(s);
             }
         }
-        // The attacker's own open-file limit: hold the newest 5,000.
-        while held.len() > 5_000 {
+        // The attacker's own open-file limit: hold the newest 5,000 at most.
+        while held.len() > hold {
             held.pop_front();
         }
     }
@@ -192,6 +192,8 @@ fn honest_client(nodes: &Nodes) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>)
 
 /// Runs `bench hostile`.
 pub async fn hostile(a: HostileArgs) -> Result<(), String> {
+    // The attacker holds thousands of sockets of its own.
+    let limit = crate::node::raise_open_file_limit();
     let extra = ["--election".to_owned(), "quorum".to_owned()];
     let nodes = Nodes::start(3, a.port_base, "bench-hostile", &extra)?;
     let leader = nodes.leader(Duration::from_secs(20)).await?;
@@ -202,6 +204,9 @@ pub async fn hostile(a: HostileArgs) -> Result<(), String> {
         .and_then(|(_, c)| c.id())
         .ok_or("the leader has exited")?;
     let target = nodes.addr(leader);
+    let hold = usize::try_from(limit / 2)
+        .unwrap_or(5_000)
+        .clamp(100, 5_000);
     let mcast = SocketAddr::from(([239, 77, 76, 1], a.port_base + 19));
     let (acked, sender) = honest_client(&nodes);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -219,7 +224,7 @@ pub async fn hostile(a: HostileArgs) -> Result<(), String> {
         let (watch, stop) = watch_peak(pid);
         eprintln!("  {attack:?}...");
         match attack {
-            Attack::Connections => connections(target, a.connections).await,
+            Attack::Connections => connections(target, a.connections, hold).await,
             Attack::Slowloris => slowloris(target, a.slowloris).await,
             Attack::Garbage => garbage(target, mcast, a.flood).await,
         }

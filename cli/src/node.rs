@@ -231,18 +231,23 @@ impl NodeArgs {
     }
 }
 
-/// Raises the open-file limit to what the system allows, and warns if the
-/// connection caps could still exhaust it (then clients past it would fail
-/// instead of being told the node is full).
-fn make_room_for_connections(limits: &ringleader_runtime::limits::ConnLimits) {
+/// Raises this process's open-file limit to the hard limit; the limit now.
+pub fn raise_open_file_limit() -> u64 {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return;
+        return 1024;
     };
     if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
         tracing::debug!("cannot raise the open-file limit to {hard}");
     }
-    let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(soft, |(s, _)| s);
+    getrlimit(Resource::RLIMIT_NOFILE).map_or(soft, |(s, _)| s)
+}
+
+/// Raises the open-file limit to what the system allows, and warns if the
+/// connection caps could still exhaust it (then clients past it would fail
+/// instead of being told the node is full).
+fn make_room_for_connections(limits: &ringleader_runtime::limits::ConnLimits) {
+    let soft = raise_open_file_limit();
     // Sockets of the caps, plus peer links dialled out, files and a margin.
     let needed = limits.max_clients + limits.max_pending + 2 * limits.max_peers + 64;
     if (soft as usize) < needed {

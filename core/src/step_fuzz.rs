@@ -185,25 +185,32 @@ fn fuzz(seed: u64, hostile: u64, filtered: bool) -> u64 {
     done
 }
 
-#[test]
-fn a_million_hostile_steps_panic_nowhere() {
-    let steps = std::env::var("RINGLEADER_FUZZ_STEPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000u64);
-    let seed = std::env::var("RINGLEADER_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(16);
-    for filtered in [true, false] {
-        let start = std::time::Instant::now();
-        let done = fuzz(seed, steps, filtered);
-        let secs = start.elapsed().as_secs_f64();
-        assert!(done >= steps, "{done} of {steps}");
-        println!(
-            "step fuzz: {done} hostile steps (seed {seed}, plausibility filter {}) in {secs:.1} s: {:.0} steps/s",
-            if filtered { "on" } else { "off" },
-            done as f64 / secs
-        );
+// The timing of the run (a figure, not an assertion) reads the wall clock:
+// kept in a test block, apart from what drives the nodes.
+#[cfg(test)]
+mod run {
+    use super::fuzz;
+
+    #[test]
+    fn a_million_hostile_steps_panic_nowhere() {
+        let steps = std::env::var("RINGLEADER_FUZZ_STEPS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1_000_000u64);
+        let seed = std::env::var("RINGLEADER_FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(16);
+        for filtered in [true, false] {
+            let start = std::time::Instant::now();
+            let done = fuzz(seed, steps, filtered);
+            let secs = start.elapsed().as_secs_f64();
+            assert!(done >= steps, "{done} of {steps}");
+            println!(
+                "step fuzz: {done} hostile steps (seed {seed}, plausibility filter {}) in {secs:.1} s: {:.0} steps/s",
+                if filtered { "on" } else { "off" },
+                done as f64 / secs
+            );
+        }
     }
 }

@@ -48,6 +48,9 @@ impl FrameTx {
     /// Queues `frame` unless the queue is full (in frames or bytes) or closed.
     pub fn try_send(&self, frame: Vec<u8>) -> Result<(), QueueError> {
         let len = frame.len();
+        if self.tx.is_closed() {
+            return Err(QueueError::Closed);
+        }
         // One frame may always wait, whatever its size, so nothing is refused for
         // being large alone.
         let queued = self.bytes.load(Ordering::Relaxed);
