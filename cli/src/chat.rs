@@ -52,7 +52,7 @@ fn text_of(e: &Entry) -> String {
 
 fn entry_json(e: &Entry) -> serde_json::Value {
     json!({"event": "entry", "index": e.index, "author": e.author, "text": text_of(e),
-           "time_ms": e.at.as_millis(), "epoch": e.epoch})
+           "time_ms": e.at.as_millis(), "epoch": e.epoch, "client": e.id.client})
 }
 
 fn clock_of(e: &Entry) -> String {

@@ -319,7 +319,7 @@ fn connection_floods_leave_room_for_status_and_honest_clients() {
     // Four "clients" that say who they are and nothing more fill the client cap.
     let mut preface = Vec::new();
     let id = ringleader_core::wire::ClientId(77);
-    encode_frame(&Preface::Client { id }, &mut preface, 4096).unwrap();
+    encode_frame(&Preface::Client { id, secret: None }, &mut preface, 4096).unwrap();
     let squatters = idle_connections(target, 4, Some(&preface));
     std::thread::sleep(Duration::from_millis(300));
     assert!(status(target).is_some(), "status answers through the flood");
@@ -362,4 +362,118 @@ fn connection_floods_leave_room_for_status_and_honest_clients() {
         "{log}"
     );
     assert!(log.contains("too many clients"), "{log}");
+}
+
+/// Connects to `addr` as client `id` with the client key, showing `secret`;
+/// the first message the node sends.
+fn impersonate(
+    addr: &str,
+    key_file: &str,
+    id: u64,
+    secret: Option<[u8; 16]>,
+) -> Option<ringleader_core::wire::ServerMsg> {
+    use ringleader_runtime::auth::Key;
+    use ringleader_runtime::frames::FrameReader;
+    use ringleader_runtime::secure_link;
+    let key = Key::load(std::path::Path::new(key_file)).unwrap();
+    let addr: SocketAddr = addr.parse().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let (mut read, mut write) = stream.into_split();
+        let nonce = secure_link::nonce();
+        let id = ringleader_core::wire::ClientId(id);
+        let preface = Preface::AuthClient { id, nonce, secret };
+        let hs = secure_link::dial(&mut read, &mut write, &key, &preface, nonce)
+            .await
+            .ok()?;
+        let (_, opener) = hs.acceptor_to_dialer();
+        let mut frames = FrameReader::authenticated(read, addr, opener);
+        let first = tokio::time::timeout(Duration::from_secs(5), frames.next()).await;
+        drop(write);
+        first.ok().flatten()
+    })
+}
+
+#[test]
+fn a_client_id_is_not_taken_over_by_one_who_only_knows_it() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("attacks-client-id");
+    let (cluster_key, client_key) = keygen(&scratch);
+    let keys = [
+        "--cluster-key-file",
+        &cluster_key,
+        "--client-key-file",
+        &client_key,
+    ];
+    let mut nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node("cid", &ports, id, &scratch, &keys))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let leader = wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+    let servers: Vec<&str> = addrs
+        .iter()
+        .flat_map(|a| ["--server", a.as_str()])
+        .collect();
+    let mut with_key = servers.clone();
+    with_key.extend(["--client-key-file", client_key.as_str()]);
+    let mut victim = ChatProc::start("victim", &ports, &scratch, &with_key);
+    victim.say("mine");
+    let id = wait_for(Duration::from_secs(20), "the victim's entry", || {
+        victim.events().iter().find(|e| e["event"] == "entry")?["client"].as_u64()
+    });
+
+    // Someone holding the client key, who read the id in a pushed entry.
+    let target = &addrs[leader as usize - 1];
+    for secret in [None, Some([7u8; 16])] {
+        match impersonate(target, &client_key, id, secret) {
+            Some(ringleader_core::wire::ServerMsg::Refused(why)) => {
+                assert!(why.contains("in use"), "{why}");
+            }
+            other => panic!("the impersonator was not refused: {other:?}"),
+        }
+    }
+    victim.say("still mine");
+    wait_for(
+        Duration::from_secs(20),
+        "the victim's second message",
+        || {
+            victim
+                .entries()
+                .iter()
+                .any(|e| e.2 == "still mine")
+                .then_some(())
+        },
+    );
+    // Its secret holds at the next leader, which never saw it connect.
+    let gone = nodes
+        .iter()
+        .position(|n| u64::from(n.id) == leader)
+        .unwrap();
+    drop(nodes.remove(gone));
+    victim.say("after the failover");
+    wait_for(
+        Duration::from_secs(30),
+        "the message through the new leader",
+        || {
+            victim
+                .entries()
+                .iter()
+                .any(|e| e.2 == "after the failover")
+                .then_some(())
+        },
+    );
+    let texts: Vec<String> = victim.entries().into_iter().map(|e| e.2).collect();
+    assert_eq!(texts, ["mine", "still mine", "after the failover"]);
+    assert!(
+        !victim.events().iter().any(|e| e["event"] == "refused"),
+        "the victim itself was never refused"
+    );
+    let logs: String = (1..=3).map(|i| log_of(&scratch, i)).collect();
+    assert!(logs.contains("did not show its secret"), "{logs}");
 }

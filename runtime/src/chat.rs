@@ -2,7 +2,7 @@
 //! and a UDP socket for multicast probes. The user's commands come in on a channel;
 //! everything the client reports goes out on another.
 
-use crate::auth::{FrameOpener, FrameSealer, Key, Keys};
+use crate::auth::{ClientSecret, FrameOpener, FrameSealer, Key, Keys};
 use crate::clock::Clock;
 use crate::datagrams::DatagramAuth;
 use crate::envelope::{Datagram, Preface};
@@ -121,6 +121,7 @@ pub async fn run_chat(
             client: opts.client_key.clone(),
         }),
         key: opts.client_key.clone(),
+        secret: None,
         multicast: opts.multicast,
         net_tx,
         conn: None,
@@ -173,6 +174,8 @@ struct ChatDriver {
     datagrams: DatagramAuth,
     /// The client key for connections.
     key: Option<Key>,
+    /// The secret of this client's id, once a node gave it.
+    secret: Option<ClientSecret>,
     probe: UdpSocket,
     multicast: MulticastConfig,
     net_tx: mpsc::Sender<Net>,
@@ -218,6 +221,7 @@ impl ChatDriver {
                         generation: self.generation,
                         capacity: self.queue_capacity,
                         key: self.key.clone(),
+                        secret: self.secret,
                     };
                     tokio::spawn(connect(conn, net));
                 }
@@ -323,6 +327,11 @@ impl ChatDriver {
                 }
                 ClientEvent::Disconnected
             }
+            // The id's secret is the driver's to keep, for the next connections.
+            Net::Received(g, ServerMsg::Secret(s)) if g == current => {
+                self.secret = Some(s);
+                return;
+            }
             Net::Received(g, msg) if g == current => ClientEvent::Received(msg),
             Net::Closed(g) if g == current => {
                 self.conn = None;
@@ -355,6 +364,7 @@ struct Conn {
     generation: u64,
     capacity: usize,
     key: Option<Key>,
+    secret: Option<ClientSecret>,
 }
 
 /// Sends the preface (with a key, runs the handshake): the sealer of what the
@@ -362,12 +372,12 @@ struct Conn {
 async fn introduce(
     read: &mut tokio::net::tcp::OwnedReadHalf,
     write: &mut tokio::net::tcp::OwnedWriteHalf,
-    id: ClientId,
+    (id, secret): (ClientId, Option<ClientSecret>),
     key: Option<&Key>,
 ) -> Result<Option<(FrameSealer, FrameOpener)>, String> {
     use tokio::io::AsyncWriteExt;
     let Some(key) = key else {
-        let preface = frame(&Preface::Client { id }).ok_or("cannot encode the preface")?;
+        let preface = frame(&Preface::Client { id, secret }).ok_or("cannot encode the preface")?;
         write
             .write_all(&preface)
             .await
@@ -375,7 +385,7 @@ async fn introduce(
         return Ok(None);
     };
     let nonce = secure_link::nonce();
-    let preface = Preface::AuthClient { id, nonce };
+    let preface = Preface::AuthClient { id, nonce, secret };
     let hs = secure_link::dial(read, write, key, &preface, nonce).await?;
     let (sealer, _) = hs.dialer_to_acceptor();
     let (_, opener) = hs.acceptor_to_dialer();
@@ -389,6 +399,7 @@ async fn connect(conn: Conn, net: mpsc::Sender<Net>) {
         generation,
         capacity,
         key,
+        secret,
     } = conn;
     let stream = match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr)).await
     {
@@ -406,7 +417,8 @@ async fn connect(conn: Conn, net: mpsc::Sender<Net>) {
     };
     let _ = stream.set_nodelay(true);
     let (mut read, mut write) = stream.into_split();
-    let (sealer, opener) = match introduce(&mut read, &mut write, id, key.as_ref()).await {
+    let (sealer, opener) = match introduce(&mut read, &mut write, (id, secret), key.as_ref()).await
+    {
         Ok(sealed) => sealed.unzip(),
         Err(e) => {
             let _ = net.send(Net::Failed(generation, addr, e)).await;

@@ -148,6 +148,7 @@ const PROBE_SOURCES_MAX: usize = 4096;
 
 /// One log limit per kind of refused datagram, so a flood of one kind does not
 /// hide another.
+static CLIENT_ID_TAKEN: LogLimit = LogLimit::new();
 static BAD_DATAGRAM: [LogLimit; 4] = [
     LogLimit::new(),
     LogLimit::new(),
@@ -454,12 +455,13 @@ impl Driver {
                 }
                 Ok(())
             }
-            Input::ClientOpened { id, conn, tx } => {
-                // The newest connection of a client wins; dropping the old queue
-                // closes the old connection, and nothing more is read from it.
-                if self.clients.get(&id).is_none_or(|(c, _)| *c < conn) {
-                    self.clients.insert(id, (conn, tx));
-                }
+            Input::ClientOpened {
+                id,
+                secret,
+                conn,
+                tx,
+            } => {
+                self.open_client(id, secret, conn, tx);
                 Ok(())
             }
             Input::FromClient { id, conn, msg } => {
@@ -486,6 +488,42 @@ impl Driver {
                 );
                 let _ = reply.send(status);
                 Ok(())
+            }
+        }
+    }
+
+    /// A client's new connection: admitted if its id is new or it proves the id
+    /// with its secret (see [`crate::auth::admission`]). The newest admitted
+    /// connection of a client wins; dropping the old queue closes the old
+    /// connection, and nothing more is read from it.
+    fn open_client(
+        &mut self,
+        id: ClientId,
+        secret: Option<crate::auth::ClientSecret>,
+        conn: u64,
+        tx: crate::queue::FrameTx,
+    ) {
+        let key = self.opts.keys.cluster.as_ref();
+        let taken =
+            self.clients.contains_key(&id) || self.node.log().client_position(id.0) != (0, 0);
+        match crate::auth::admission(key, id.0, secret.as_ref(), taken) {
+            crate::auth::Admission::Refuse => {
+                warn_limited!(CLIENT_ID_TAKEN, client = %id, "refused a connection under a client id in use that did not show its secret");
+                let why = format!("client id {id} is in use; only its secret resumes it");
+                if let Some(bytes) = frame(&ServerMsg::Refused(why)) {
+                    let _ = tx.try_send(bytes);
+                }
+            }
+            crate::auth::Admission::Admit { give_secret } => {
+                if let (true, Some(key)) = (give_secret, key) {
+                    let secret = crate::auth::client_secret(key, id.0);
+                    if let Some(bytes) = frame(&ServerMsg::Secret(secret)) {
+                        let _ = tx.try_send(bytes);
+                    }
+                }
+                if self.clients.get(&id).is_none_or(|(c, _)| *c < conn) {
+                    self.clients.insert(id, (conn, tx));
+                }
             }
         }
     }

@@ -8,7 +8,7 @@
 //!   [`crate::auth`], and a datagram is [`Datagram::Sealed`]: the plain datagram,
 //!   encoded, with its sender's numbers and tag.
 
-use crate::auth::{Sealed, NONCE_LEN};
+use crate::auth::{ClientSecret, Sealed, NONCE_LEN};
 use crate::status::Status;
 use ringleader_core::wire::Message;
 use ringleader_core::wire::{ClientId, ServerMsg};
@@ -29,6 +29,8 @@ pub enum Preface {
     Client {
         /// The client's self-chosen id.
         id: ClientId,
+        /// The secret a node gave this id on its first connection, if any.
+        secret: Option<ClientSecret>,
     },
     /// `ringleader status`: the node answers with one [`StatusReply`] and closes.
     /// Status is read-only and needs no key.
@@ -48,6 +50,8 @@ pub enum Preface {
         id: ClientId,
         /// Its fresh nonce.
         nonce: [u8; NONCE_LEN],
+        /// The secret a node gave this id on its first connection, if any.
+        secret: Option<ClientSecret>,
     },
 }
 

@@ -84,7 +84,7 @@ pub async fn serve_peer(
 /// authenticated.
 pub async fn serve_client(
     c: Conn,
-    id: ClientId,
+    (id, secret): (ClientId, Option<crate::auth::ClientSecret>),
     sealed: Option<(FrameSealer, FrameOpener)>,
     inbox: mpsc::Sender<Input>,
 ) {
@@ -100,7 +100,12 @@ pub async fn serve_client(
     let (tx, rx) = frame_queue(CLIENT_QUEUE, CLIENT_QUEUE_BYTES);
     tokio::spawn(write_queued(write, rx, sealer));
     if inbox
-        .send(Input::ClientOpened { id, conn, tx })
+        .send(Input::ClientOpened {
+            id,
+            secret,
+            conn,
+            tx,
+        })
         .await
         .is_err()
     {

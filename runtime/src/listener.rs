@@ -57,6 +57,8 @@ pub enum Input {
     ClientOpened {
         /// The client.
         id: ClientId,
+        /// The secret it showed for its id, if any.
+        secret: Option<crate::auth::ClientSecret>,
         /// This connection's number (a client may reconnect; the newest wins).
         conn: u64,
         /// Frames to the client.
@@ -274,16 +276,16 @@ async fn dispatch(
         (Preface::AuthPeer { from, .. }, None) => {
             warn_limited!(NO_KEY, %peer, node = %from, "refused an authenticated peer link: this node has no cluster key");
         }
-        (Preface::Client { id }, _) if keys.client.is_none() => {
-            serve_client(c, *id, None, inbox).await;
+        (Preface::Client { id, secret }, _) if keys.client.is_none() => {
+            serve_client(c, (*id, *secret), None, inbox).await;
         }
-        (Preface::Client { id }, _) => {
+        (Preface::Client { id, .. }, _) => {
             warn_limited!(NO_KEY, %peer, client = %id, "refused a client without the client key (this node requires it)");
             let reason = "this cluster requires the client key (--client-key-file)".to_owned();
             refuse_client(c.read, c.write, None, reason).await;
         }
-        (Preface::AuthClient { id, .. }, Some(sealed)) => {
-            serve_client(c, *id, Some(sealed), inbox).await;
+        (Preface::AuthClient { id, secret, .. }, Some(sealed)) => {
+            serve_client(c, (*id, *secret), Some(sealed), inbox).await;
         }
         (Preface::AuthClient { id, .. }, None) => {
             warn_limited!(NO_KEY, %peer, client = %id, "refused an authenticated client: this node has no client key");

@@ -121,6 +121,11 @@ pub enum ServerMsg {
     Pong,
     /// The request was refused, with the reason (a bad name, an oversized message).
     Refused(String),
+    /// The secret that proves this client's id when it connects again (sent by
+    /// a driver holding a cluster key, on the client's first connection; see the
+    /// runtime's `auth::client_secret`). A sans-IO client ignores it; its driver
+    /// keeps it.
+    Secret([u8; 16]),
 }
 
 impl ClientMsg {
@@ -170,6 +175,7 @@ impl ServerMsg {
             ServerMsg::Presence { .. } => "Presence",
             ServerMsg::Pong => "Pong",
             ServerMsg::Refused(_) => "Refused",
+            ServerMsg::Secret(_) => "Secret",
         }
     }
 }
@@ -206,6 +212,7 @@ impl fmt::Display for ServerMsg {
             }
             ServerMsg::Refused(why) => write!(f, "Refused: {why}"),
             ServerMsg::Pong => f.write_str("Pong"),
+            ServerMsg::Secret(_) => f.write_str("Secret"),
         }
     }
 }

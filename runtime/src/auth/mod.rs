@@ -14,6 +14,7 @@
 //! valid for another. Everything here is a pure function of its inputs: the
 //! runtime supplies the nonces, lives and counters.
 
+mod client_id;
 mod datagram;
 mod handshake;
 mod key;
@@ -21,6 +22,7 @@ mod mac;
 mod replay;
 mod sealed_frames;
 
+pub use client_id::{admission, client_secret, Admission, ClientSecret, CLIENT_SECRET_LEN};
 pub use datagram::{open_datagram, seal_datagram, Refused, Sealed, SealedKind};
 pub use handshake::{Challenge, Handshake, Proof, NONCE_LEN};
 pub use key::{Key, KeyError, Keys, KEY_LEN};
