@@ -8,7 +8,9 @@
 mod real;
 
 use real::*;
-use ringleader_core::wire::{encode_datagram, encode_frame, Announce, Message, MAX_DATAGRAM};
+use ringleader_core::wire::{
+    encode_datagram, encode_frame, Announce, Message, ReplicationMsg, MAX_DATAGRAM,
+};
 use ringleader_core::{ElectionMsg, Incarnation, Instant as CoreInstant, NodeId, NodeInfo};
 use ringleader_runtime::envelope::{Datagram, Preface};
 use std::io::Write;
@@ -57,6 +59,20 @@ fn forgeries(cluster: &str, ports: &Ports, leader: u32) -> Vec<Message> {
             algorithm: ringleader_core::Algorithm::Bully,
             msg: ElectionMsg::Coordinator { epoch: 5_000 },
         });
+        for term in [1_000, u64::MAX - 1] {
+            out.push(Message::Election {
+                from,
+                algorithm: ringleader_core::Algorithm::Quorum,
+                msg: ElectionMsg::NewerTerm { term },
+            });
+        }
+        out.push(Message::Replication {
+            from,
+            msg: Box::new(ReplicationMsg::TipRequest {
+                epoch: 5_000,
+                commit: u64::MAX,
+            }),
+        });
         out.push(Message::Announce(Announce {
             cluster: cluster.into(),
             node: from,
@@ -65,6 +81,11 @@ fn forgeries(cluster: &str, ports: &Ports, leader: u32) -> Vec<Message> {
     out.push(Message::Leave(Announce {
         cluster: cluster.into(),
         node: info(leader, ports.base + leader as u16, 1),
+    }));
+    // A member re-announced in a last life, to shut the real one out.
+    out.push(Message::Announce(Announce {
+        cluster: cluster.into(),
+        node: info(1, ports.base + 1, u64::MAX),
     }));
     out
 }
@@ -146,16 +167,47 @@ fn assert_unchanged(addrs: &[String], leader: u64, epoch: u64) {
     }
 }
 
+/// The members' logs name every kind of forgery refused; the intruder's warns
+/// once that it runs without a key.
+fn assert_refusals_logged(scratch: &Scratch) {
+    let logs: String = (1..=3).map(|i| log_of(scratch, i)).collect();
+    assert!(
+        logs.contains("refused a peer link without the cluster key"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("an unauthenticated Server datagram"),
+        "{logs}"
+    );
+    assert!(logs.contains("replayed"), "{logs}");
+    assert!(logs.contains("does not verify"), "{logs}");
+    assert!(!logs.contains("NO CLUSTER KEY"), "{logs}");
+    let intruder_log = log_of(scratch, 99);
+    assert!(intruder_log.contains("NO CLUSTER KEY"), "{intruder_log}");
+    assert_eq!(intruder_log.matches("NO CLUSTER KEY").count(), 1);
+}
+
 #[test]
-fn with_keys_no_forgery_changes_the_leader_or_the_history() {
+fn with_keys_no_forgery_changes_the_leader_or_the_history_under_bully() {
+    forgeries_change_nothing("bully");
+}
+
+#[test]
+fn with_keys_no_forgery_changes_the_leader_or_the_history_under_quorum() {
+    forgeries_change_nothing("quorum");
+}
+
+fn forgeries_change_nothing(election: &str) {
     let ports = Ports::fresh();
-    let scratch = Scratch::new("attacks-keys");
+    let scratch = Scratch::new(&format!("attacks-keys-{election}"));
     let (cluster_key, client_key) = keygen(&scratch);
     let keys = [
         "--cluster-key-file",
         &cluster_key,
         "--client-key-file",
         &client_key,
+        "--election",
+        election,
     ];
     let nodes: Vec<NodeProc> = (1..=3)
         .map(|id| start_node("keyed", &ports, id, &scratch, &keys))
@@ -186,13 +238,13 @@ fn with_keys_no_forgery_changes_the_leader_or_the_history() {
     );
     // A stock node without the key, and one holding the client key as its
     // cluster key, both named 99 (highest: bully's favourite).
-    let intruder = start_node("keyed", &ports, 99, &scratch, &[]);
+    let intruder = start_node("keyed", &ports, 99, &scratch, &["--election", election]);
     let wrong_key = start_node(
         "keyed",
         &ports,
         98,
         &scratch,
-        &["--cluster-key-file", &client_key],
+        &["--cluster-key-file", &client_key, "--election", election],
     );
     // Forged datagrams, a captured genuine one sent again, forged peer links.
     let msgs = forgeries("keyed", &ports, leader as u32);
@@ -217,21 +269,7 @@ fn with_keys_no_forgery_changes_the_leader_or_the_history() {
     let entries = chat.entries();
     let texts: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
     assert_eq!(texts, ["before", "after"], "{entries:?}");
-    let logs: String = (1..=3).map(|i| log_of(&scratch, i)).collect();
-    assert!(
-        logs.contains("refused a peer link without the cluster key"),
-        "{logs}"
-    );
-    assert!(
-        logs.contains("an unauthenticated Server datagram"),
-        "{logs}"
-    );
-    assert!(logs.contains("replayed"), "{logs}");
-    assert!(logs.contains("does not verify"), "{logs}");
-    assert!(!logs.contains("NO CLUSTER KEY"), "{logs}");
-    let intruder_log = log_of(&scratch, 99);
-    assert!(intruder_log.contains("NO CLUSTER KEY"), "{intruder_log}");
-    assert_eq!(intruder_log.matches("NO CLUSTER KEY").count(), 1);
+    assert_refusals_logged(&scratch);
 }
 
 #[test]

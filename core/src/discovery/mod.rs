@@ -269,7 +269,10 @@ impl Discovery {
             // misconfiguration the operator must hear about.
             if sender != self.me {
                 self.stats.id_conflicts += 1;
-                tracing::warn!(id = %sender.id, addr = %sender.addr, "another node uses this node's id; ignoring it");
+                // The 1st, 2nd, 4th, 8th... time: a flood cannot fill the log.
+                if self.stats.id_conflicts.is_power_of_two() {
+                    tracing::warn!(id = %sender.id, addr = %sender.addr, times = self.stats.id_conflicts, "another node uses this node's id; ignoring it");
+                }
             }
             return None;
         }
@@ -377,7 +380,9 @@ impl Discovery {
     ) -> bool {
         if self.view.len() >= self.max_members {
             self.stats.view_full += 1;
-            tracing::warn!(node = %sender.id, max = self.max_members, "view is full; ignoring a newcomer");
+            if self.stats.view_full.is_power_of_two() {
+                tracing::warn!(node = %sender.id, max = self.max_members, times = self.stats.view_full, "view is full; ignoring a newcomer");
+            }
             return false;
         }
         self.view.insert(Member {
