@@ -151,6 +151,29 @@ fn log_of(scratch: &Scratch, id: u32) -> String {
     std::fs::read_to_string(scratch.0.join(format!("n{id}.log"))).unwrap_or_default()
 }
 
+/// Three nodes of cluster `name` with a fresh cluster key and client key (and
+/// `extra` flags); their addresses and the key files.
+fn keyed_cluster(
+    name: &str,
+    ports: &Ports,
+    scratch: &Scratch,
+    extra: &[&str],
+) -> (Vec<NodeProc>, Vec<String>, String, String) {
+    let (cluster_key, client_key) = keygen(scratch);
+    let mut flags = vec![
+        "--cluster-key-file",
+        &cluster_key,
+        "--client-key-file",
+        &client_key,
+    ];
+    flags.extend_from_slice(extra);
+    let nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node(name, ports, id, scratch, &flags))
+        .collect();
+    let addrs = nodes.iter().map(|n| n.addr.clone()).collect();
+    (nodes, addrs, cluster_key, client_key)
+}
+
 /// Every node still names `leader` in `epoch`, and knows only members 1 to 3.
 fn assert_unchanged(addrs: &[String], leader: u64, epoch: u64) {
     for a in addrs {
@@ -200,19 +223,8 @@ fn with_keys_no_forgery_changes_the_leader_or_the_history_under_quorum() {
 fn forgeries_change_nothing(election: &str) {
     let ports = Ports::fresh();
     let scratch = Scratch::new(&format!("attacks-keys-{election}"));
-    let (cluster_key, client_key) = keygen(&scratch);
-    let keys = [
-        "--cluster-key-file",
-        &cluster_key,
-        "--client-key-file",
-        &client_key,
-        "--election",
-        election,
-    ];
-    let nodes: Vec<NodeProc> = (1..=3)
-        .map(|id| start_node("keyed", &ports, id, &scratch, &keys))
-        .collect();
-    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let (_nodes, addrs, _, client_key) =
+        keyed_cluster("keyed", &ports, &scratch, &["--election", election]);
     let leader = wait_for(Duration::from_secs(20), "a leader", || {
         agreed_leader(&addrs)
     });
@@ -276,17 +288,7 @@ fn forgeries_change_nothing(election: &str) {
 fn a_client_without_the_client_key_is_turned_away() {
     let ports = Ports::fresh();
     let scratch = Scratch::new("attacks-client-key");
-    let (cluster_key, client_key) = keygen(&scratch);
-    let keys = [
-        "--cluster-key-file",
-        &cluster_key,
-        "--client-key-file",
-        &client_key,
-    ];
-    let nodes: Vec<NodeProc> = (1..=3)
-        .map(|id| start_node("ckey", &ports, id, &scratch, &keys))
-        .collect();
-    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let (_nodes, addrs, cluster_key, client_key) = keyed_cluster("ckey", &ports, &scratch, &[]);
     wait_for(Duration::from_secs(20), "a leader", || {
         agreed_leader(&addrs)
     });
@@ -440,17 +442,7 @@ fn impersonate(
 fn a_client_id_is_not_taken_over_by_one_who_only_knows_it() {
     let ports = Ports::fresh();
     let scratch = Scratch::new("attacks-client-id");
-    let (cluster_key, client_key) = keygen(&scratch);
-    let keys = [
-        "--cluster-key-file",
-        &cluster_key,
-        "--client-key-file",
-        &client_key,
-    ];
-    let mut nodes: Vec<NodeProc> = (1..=3)
-        .map(|id| start_node("cid", &ports, id, &scratch, &keys))
-        .collect();
-    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let (mut nodes, addrs, _, client_key) = keyed_cluster("cid", &ports, &scratch, &[]);
     let leader = wait_for(Duration::from_secs(20), "a leader", || {
         agreed_leader(&addrs)
     });

@@ -2,7 +2,7 @@
 //! and a UDP socket for multicast probes. The user's commands come in on a channel;
 //! everything the client reports goes out on another.
 
-use crate::auth::{ClientSecret, FrameOpener, FrameSealer, Key, Keys};
+use crate::auth::{ClientSecret, Key, Keys};
 use crate::clock::Clock;
 use crate::datagrams::DatagramAuth;
 use crate::envelope::{Datagram, Preface};
@@ -367,31 +367,6 @@ struct Conn {
     secret: Option<ClientSecret>,
 }
 
-/// Sends the preface (with a key, runs the handshake): the sealer of what the
-/// client writes and the opener of what it reads, with a key.
-async fn introduce(
-    read: &mut tokio::net::tcp::OwnedReadHalf,
-    write: &mut tokio::net::tcp::OwnedWriteHalf,
-    (id, secret): (ClientId, Option<ClientSecret>),
-    key: Option<&Key>,
-) -> Result<Option<(FrameSealer, FrameOpener)>, String> {
-    use tokio::io::AsyncWriteExt;
-    let Some(key) = key else {
-        let preface = frame(&Preface::Client { id, secret }).ok_or("cannot encode the preface")?;
-        write
-            .write_all(&preface)
-            .await
-            .map_err(|e| format!("cannot send the preface: {e}"))?;
-        return Ok(None);
-    };
-    let nonce = secure_link::nonce();
-    let preface = Preface::AuthClient { id, nonce, secret };
-    let hs = secure_link::dial(read, write, key, &preface, nonce).await?;
-    let (sealer, _) = hs.dialer_to_acceptor();
-    let (_, opener) = hs.acceptor_to_dialer();
-    Ok(Some((sealer, opener)))
-}
-
 async fn connect(conn: Conn, net: mpsc::Sender<Net>) {
     let Conn {
         addr,
@@ -417,7 +392,14 @@ async fn connect(conn: Conn, net: mpsc::Sender<Net>) {
     };
     let _ = stream.set_nodelay(true);
     let (mut read, mut write) = stream.into_split();
-    let (sealer, opener) = match introduce(&mut read, &mut write, (id, secret), key.as_ref()).await
+    let (sealer, opener) = match secure_link::introduce(
+        &mut read,
+        &mut write,
+        key.as_ref(),
+        Preface::Client { id, secret },
+        |nonce| Preface::AuthClient { id, nonce, secret },
+    )
+    .await
     {
         Ok(sealed) => sealed.unzip(),
         Err(e) => {
@@ -431,10 +413,7 @@ async fn connect(conn: Conn, net: mpsc::Sender<Net>) {
     if net.send(Net::Connected(generation, tx)).await.is_err() {
         return;
     }
-    let mut frames = match opener {
-        Some(o) => FrameReader::<ServerMsg>::authenticated(read, addr, o),
-        None => FrameReader::<ServerMsg>::new(read, addr),
-    };
+    let mut frames = FrameReader::<ServerMsg>::opened_by(read, addr, opener);
     while let Some(msg) = frames.next().await {
         if net.send(Net::Received(generation, msg)).await.is_err() {
             return;

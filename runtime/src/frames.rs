@@ -81,8 +81,13 @@ impl<T: DeserializeOwned> FrameReader<T> {
     /// Frames from `half` that must carry tags `opener` verifies; the first
     /// that does not closes the stream.
     pub fn authenticated(half: OwnedReadHalf, peer: SocketAddr, opener: FrameOpener) -> Self {
+        Self::opened_by(half, peer, Some(opener))
+    }
+
+    /// Frames from `half`, authenticated by `opener` if there is one.
+    pub fn opened_by(half: OwnedReadHalf, peer: SocketAddr, opener: Option<FrameOpener>) -> Self {
         let mut r = Self::new(half, peer);
-        r.opener = Some(opener);
+        r.opener = opener;
         r
     }
 

@@ -58,14 +58,11 @@ pub async fn serve_peer(
         limits,
     } = c;
     tracing::debug!(%peer, node = %from, conn, "peer dialled in");
-    let mut frames = match opener {
-        Some(o) => FrameReader::<Message>::authenticated(read, peer, o),
-        None => FrameReader::<Message>::new(read, peer),
-    }
-    .with_deadlines(ReadDeadlines {
-        idle: limits.peer_idle,
-        frame: limits.frame,
-    });
+    let mut frames =
+        FrameReader::<Message>::opened_by(read, peer, opener).with_deadlines(ReadDeadlines {
+            idle: limits.peer_idle,
+            frame: limits.frame,
+        });
     while let Some(msg) = frames.next().await {
         if msg.from() != from {
             warn_limited!(FOREIGN_SENDER, %peer, claimed = %from, sender = %msg.from(), "dropped a message whose sender is not the link's peer");
@@ -111,14 +108,11 @@ pub async fn serve_client(
     {
         return;
     }
-    let mut frames = match opener {
-        Some(o) => FrameReader::<ClientMsg>::authenticated(read, peer, o),
-        None => FrameReader::<ClientMsg>::new(read, peer),
-    }
-    .with_deadlines(ReadDeadlines {
-        idle: limits.client_idle,
-        frame: limits.frame,
-    });
+    let mut frames =
+        FrameReader::<ClientMsg>::opened_by(read, peer, opener).with_deadlines(ReadDeadlines {
+            idle: limits.client_idle,
+            frame: limits.frame,
+        });
     while let Some(msg) = frames.next().await {
         if inbox
             .send(Input::FromClient { id, conn, msg })

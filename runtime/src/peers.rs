@@ -265,37 +265,6 @@ struct DialledLink {
 }
 
 impl DialledLink {
-    /// Sends the preface (and with a key, runs the handshake): the sealer of
-    /// what this end writes and the opener of what it reads, with a key.
-    async fn introduce(
-        &self,
-        read: &mut tokio::net::tcp::OwnedReadHalf,
-        write: &mut tokio::net::tcp::OwnedWriteHalf,
-    ) -> Result<Option<(crate::auth::FrameSealer, FrameOpener)>, String> {
-        let Some(key) = &self.key else {
-            let preface = frame(&Preface::Peer {
-                from: self.me,
-                cluster: self.cluster.clone(),
-            })
-            .ok_or("cannot encode the preface")?;
-            write
-                .write_all(&preface)
-                .await
-                .map_err(|e| format!("cannot send the preface: {e}"))?;
-            return Ok(None);
-        };
-        let nonce = secure_link::nonce();
-        let preface = Preface::AuthPeer {
-            from: self.me,
-            cluster: self.cluster.clone(),
-            nonce,
-        };
-        let hs = secure_link::dial(read, write, key, &preface, nonce).await?;
-        let (sealer, _) = hs.dialer_to_acceptor();
-        let (_, opener) = hs.acceptor_to_dialer();
-        Ok(Some((sealer, opener)))
-    }
-
     async fn tell(&self, news: DialNews) -> bool {
         let input = Input::Link {
             peer: self.peer,
@@ -329,7 +298,19 @@ impl DialledLink {
             };
         let _ = stream.set_nodelay(true);
         let (mut read, mut write) = stream.into_split();
-        let (sealer, opener) = match self.introduce(&mut read, &mut write).await {
+        let (me, cluster) = (self.me, self.cluster.clone());
+        let plain = Preface::Peer {
+            from: me,
+            cluster: cluster.clone(),
+        };
+        let authed = |nonce| Preface::AuthPeer {
+            from: me,
+            cluster,
+            nonce,
+        };
+        let introduced =
+            secure_link::introduce(&mut read, &mut write, self.key.as_ref(), plain, authed).await;
+        let (sealer, opener) = match introduced {
             Ok(sealed) => sealed.unzip(),
             Err(e) => {
                 warn_limited!(HANDSHAKE_FAILED, peer = %self.peer, addr = %self.addr, "peer link refused: {e}");
@@ -369,10 +350,7 @@ async fn read_back(
     opener: Option<FrameOpener>,
     inbox: mpsc::Sender<Input>,
 ) {
-    let mut frames = match opener {
-        Some(o) => FrameReader::<Message>::authenticated(read, addr, o),
-        None => FrameReader::<Message>::new(read, addr),
-    };
+    let mut frames = FrameReader::<Message>::opened_by(read, addr, opener);
     while let Some(msg) = frames.next().await {
         if msg.from() != from {
             warn_limited!(FOREIGN_SENDER, %addr, "dropped a message whose sender is not the link's peer");

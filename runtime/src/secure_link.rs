@@ -1,6 +1,6 @@
 //! The handshake of [`crate::auth`] on a real connection, from either end.
 
-use crate::auth::{Challenge, Handshake, Key, Proof, NONCE_LEN};
+use crate::auth::{Challenge, FrameOpener, FrameSealer, Handshake, Key, Proof, NONCE_LEN};
 use crate::envelope::Preface;
 use crate::frames::{frame, read_one};
 use std::time::Duration;
@@ -72,4 +72,27 @@ pub async fn accept(
         return Err("the proof does not verify: wrong key, or a replayed connection".into());
     }
     Ok(hs)
+}
+
+/// The dialer's introduction: with a key, `authed(nonce)` and the handshake,
+/// giving the sealer of what it writes and the opener of what it reads;
+/// without one, the `plain` preface alone.
+pub async fn introduce(
+    read: &mut OwnedReadHalf,
+    write: &mut OwnedWriteHalf,
+    key: Option<&Key>,
+    plain: Preface,
+    authed: impl FnOnce([u8; NONCE_LEN]) -> Preface,
+) -> Result<Option<(FrameSealer, FrameOpener)>, String> {
+    let Some(key) = key else {
+        let preface = frame(&plain).ok_or("cannot encode the preface")?;
+        write
+            .write_all(&preface)
+            .await
+            .map_err(|e| format!("cannot send the preface: {e}"))?;
+        return Ok(None);
+    };
+    let nonce = nonce();
+    let hs = dial(read, write, key, &authed(nonce), nonce).await?;
+    Ok(Some((hs.dialer_to_acceptor().0, hs.acceptor_to_dialer().1)))
 }
