@@ -507,3 +507,93 @@ fn a_client_id_is_not_taken_over_by_one_who_only_knows_it() {
     let logs: String = (1..=3).map(|i| log_of(&scratch, i)).collect();
     assert!(logs.contains("did not show its secret"), "{logs}");
 }
+
+/// Whether the node closed `s` within `limit` (reads until the end of stream).
+fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 65536];
+    while start.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+#[test]
+fn slow_senders_and_readers_are_closed_and_garbage_is_logged_sparingly() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("attacks-slow");
+    let nodes: Vec<NodeProc> = (1..=3)
+        .map(|id| start_node("slow", &ports, id, &scratch, &[]))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+    let leader = wait_for(Duration::from_secs(20), "a leader", || {
+        agreed_leader(&addrs)
+    });
+    let target = &addrs[leader as usize - 1];
+    let client = |id: u64| {
+        let mut bytes = Vec::new();
+        let id = ringleader_core::wire::ClientId(id);
+        encode_frame(&Preface::Client { id, secret: None }, &mut bytes, 4096).unwrap();
+        bytes
+    };
+    // A preface that never ends; a client that announces a 1 MiB frame and
+    // sends a byte of it; a client that says hello and never reads.
+    let mut half_preface = idle_connections(target, 1, Some(&client(5)[..3])).remove(0);
+    let mut big = client(6);
+    big.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    big.push(1);
+    let mut slowloris = idle_connections(target, 1, Some(&big)).remove(0);
+    let mut hello = client(7);
+    let greeting = ringleader_core::wire::ClientMsg::Hello {
+        user: "deaf".into(),
+        from_index: 1,
+        resume: false,
+        seen: Vec::new(),
+    };
+    encode_frame(&greeting, &mut hello, 1 << 20).unwrap();
+    let mut deaf = idle_connections(target, 1, Some(&hello)).remove(0);
+    // Garbage datagrams, many of them.
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..20_000u32 {
+        let _ = udp.send_to(&i.to_be_bytes(), target.as_str());
+    }
+    // Traffic for the deaf client to fall behind on: 1,000 messages of 16 KiB.
+    let servers = ["--server", target.as_str()];
+    let mut talker = ChatProc::start("talker", &ports, &scratch, &servers);
+    for i in 0..1000 {
+        talker.say(&format!("{i:04}{}", "y".repeat(16 * 1024 - 4)));
+    }
+    wait_for(Duration::from_secs(60), "the talker's messages", || {
+        (talker.entries().len() >= 1000).then_some(())
+    });
+    assert!(
+        closed_within(&mut half_preface, Duration::from_secs(10)),
+        "half a preface"
+    );
+    assert!(
+        closed_within(&mut slowloris, Duration::from_secs(15)),
+        "a frame that never ends"
+    );
+    assert!(
+        closed_within(&mut deaf, Duration::from_secs(15)),
+        "a client that never reads"
+    );
+    let log = log_of(&scratch, leader as u32);
+    assert!(log.contains("too slow to keep up"), "{log}");
+    let datagram_lines = log
+        .lines()
+        .filter(|l| l.contains("dropped a datagram"))
+        .count();
+    assert!(
+        datagram_lines < 20,
+        "{datagram_lines} lines for 20,000 garbage datagrams"
+    );
+    assert_eq!(agreed_leader(&addrs), Some(leader));
+}
