@@ -480,11 +480,12 @@ impl Driver {
                 }
             }
             Input::Status(reply) => {
+                let election = self.opts.config.election.to_string();
                 let status = Status::of(
                     &self.node,
-                    &self.opts.config.cluster,
-                    &self.opts.config.election.to_string(),
+                    (&self.opts.config.cluster, &election),
                     self.clock.now(),
+                    self.log_file.commit_digest(),
                 );
                 let _ = reply.send(status);
                 Ok(())

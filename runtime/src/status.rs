@@ -50,8 +50,8 @@ pub struct Status {
     pub last_index: u64,
     /// Highest committed index.
     pub commit_index: u64,
-    /// A digest (FNV-1a, hex) of the committed entries' positions, stamps and ids:
-    /// two nodes with the same committed history show the same digest.
+    /// A rolling digest (FNV-1a, hex) of the committed entries, every field and
+    /// the payload: two nodes with the same committed history show the same one.
     pub commit_digest: String,
     /// Connected chat users (at the leader); the first [`STATUS_CLIENTS_MAX`].
     pub clients: Vec<String>,
@@ -65,8 +65,14 @@ pub struct Status {
 }
 
 impl Status {
-    /// Reads the status off a running node.
-    pub fn of(node: &Node, cluster: &str, election: &str, now: ringleader_core::Instant) -> Self {
+    /// Reads the status off a running node; `digest` is its committed
+    /// history's rolling digest (see [`crate::logfile::CommitDigest`]).
+    pub fn of(
+        node: &Node,
+        (cluster, election): (&str, &str),
+        now: ringleader_core::Instant,
+        digest: u64,
+    ) -> Self {
         let lead = node.leadership();
         // A leader whose lease ran out (a paused process not stepped since)
         // is not one, whatever its last step said.
@@ -106,7 +112,7 @@ impl Status {
             ring: node.ring().order().map(|n| n.0).collect(),
             last_index: node.log().last_index(),
             commit_index: node.log().commit_index(),
-            commit_digest: format!("{:016x}", history_digest(node.log().committed())),
+            commit_digest: format!("{digest:016x}"),
             clients: node
                 .clients()
                 .into_iter()
@@ -118,27 +124,6 @@ impl Status {
             uptime_ms: now.as_millis().saturating_sub(started.as_millis()),
         }
     }
-}
-
-/// FNV-1a over what identifies each committed entry (not its payload: the ids
-/// already name it uniquely, and the digest stays cheap).
-fn history_digest(entries: &[ringleader_core::log::Entry]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for e in entries {
-        for word in [
-            e.index,
-            e.epoch,
-            u64::from(e.leader.0),
-            e.id.client,
-            e.id.seq,
-        ] {
-            for b in word.to_le_bytes() {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-    }
-    h
 }
 
 impl fmt::Display for Status {

@@ -151,6 +151,13 @@ impl Log {
         self.entries.get(i)
     }
 
+    /// Every entry from `from` on, however many: for a driver writing the log
+    /// to its disk (messages take [`entries_from`](Self::entries_from)).
+    pub fn all_from(&self, from: u64) -> &[Entry] {
+        let start = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+        self.entries.get(start..).unwrap_or_default()
+    }
+
     /// Up to `max` entries starting at `from`, and no more than
     /// [`ENTRIES_BYTES_MAX`] bytes of them (but always the first, if any): every
     /// message that carries entries (a batch, a catch-up chunk, a push to a

@@ -1,0 +1,185 @@
+use super::records::{encode, RecordOut, MAGIC};
+use super::*;
+use ringleader_core::log::{ClientMsgId, Stamp};
+use ringleader_core::wire::{encode_frame, DEFAULT_MAX_FRAME};
+use ringleader_core::{Instant, NodeId};
+
+fn entry(index: u64, epoch: u64) -> Entry {
+    let mut e = Entry::new(
+        ClientMsgId {
+            client: 1,
+            seq: index,
+        },
+        "alice",
+        format!("m{index}").into_bytes(),
+        Instant::ZERO,
+    );
+    e.index = index;
+    e.epoch = epoch;
+    e.leader = NodeId(1);
+    e
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir =
+            std::env::temp_dir().join(format!("ringleader-logfile-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+    fn log(&self) -> PathBuf {
+        self.0.join("log.bin")
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A checksummed file of `n` entries committed up to `commit`; the offset at
+/// which each record starts.
+fn file_of(n: u64, commit: u64) -> (Vec<u8>, Vec<usize>) {
+    let mut bytes = MAGIC.to_vec();
+    let mut starts = Vec::new();
+    let entries: Vec<Entry> = (1..=n).map(|i| entry(i, 1)).collect();
+    for e in &entries {
+        starts.push(bytes.len());
+        encode(&RecordOut::Entry(e), &mut bytes).unwrap();
+    }
+    starts.push(bytes.len());
+    encode(&RecordOut::Commit(commit), &mut bytes).unwrap();
+    (bytes, starts)
+}
+
+fn corrupt_error(dir: &Dir) -> String {
+    match LogFile::open(&dir.0, false) {
+        Err(e @ StoreError::Corrupt(..)) => e.to_string(),
+        Err(e) => panic!("another error: {e}"),
+        Ok((_, log)) => panic!("opened with {} entries", log.last_index()),
+    }
+}
+
+#[test]
+fn records_read_back_cuts_applied_and_a_torn_tail_dropped() {
+    let dir = Dir::new("torn");
+    let mut bytes = MAGIC.to_vec();
+    let (e1, e2, e3, e3b) = (entry(1, 1), entry(2, 1), entry(3, 1), entry(3, 2));
+    for r in [
+        RecordOut::Entry(&e1),
+        RecordOut::Entry(&e2),
+        RecordOut::Entry(&e3),
+        RecordOut::Commit(1),
+        RecordOut::CutFrom(3),
+        RecordOut::Entry(&e3b),
+    ] {
+        encode(&r, &mut bytes).unwrap();
+    }
+    let whole = bytes.len() as u64;
+    let mut next = Vec::new();
+    encode(&RecordOut::Entry(&entry(4, 2)), &mut next).unwrap();
+    bytes.extend_from_slice(&next[..next.len() - 3]); // a write cut short by a crash
+    std::fs::write(dir.log(), &bytes).unwrap();
+    let (file, log) = LogFile::open(&dir.0, false).unwrap();
+    drop(file);
+    assert_eq!(log.last_index(), 3);
+    assert_eq!(log.commit_index(), 1);
+    let stamp = Stamp {
+        epoch: 2,
+        leader: NodeId(1),
+    };
+    assert_eq!(log.stamp_at(3), Some(stamp));
+    let len = std::fs::metadata(dir.log()).unwrap().len();
+    assert_eq!(len, whole, "the torn tail is cut off");
+}
+
+#[test]
+fn a_zero_filled_tail_is_a_torn_write() {
+    let dir = Dir::new("zeros");
+    let (mut bytes, _) = file_of(5, 5);
+    let whole = bytes.len() as u64;
+    bytes.extend_from_slice(&[0; 4096]);
+    std::fs::write(dir.log(), &bytes).unwrap();
+    let (_, log) = LogFile::open(&dir.0, false).unwrap();
+    assert_eq!((log.last_index(), log.commit_index()), (5, 5));
+    assert_eq!(std::fs::metadata(dir.log()).unwrap().len(), whole);
+}
+
+#[test]
+fn a_damaged_length_in_the_middle_is_corruption_not_a_torn_tail() {
+    let dir = Dir::new("length");
+    let (mut bytes, starts) = file_of(40, 40);
+    // Record 9's length now says it runs past the end of the file.
+    let at = starts[8];
+    bytes[at..at + 4].copy_from_slice(&(1u32 << 19).to_be_bytes());
+    std::fs::write(dir.log(), &bytes).unwrap();
+    let err = corrupt_error(&dir);
+    assert!(
+        err.contains("log.bin") && err.contains(&format!("at byte {at}")),
+        "{err}"
+    );
+    // And one that now says it is shorter.
+    let (mut bytes, starts) = file_of(40, 40);
+    let at = starts[8];
+    bytes[at + 3] -= 1;
+    std::fs::write(dir.log(), &bytes).unwrap();
+    let err = corrupt_error(&dir);
+    assert!(err.contains(&format!("at byte {at}")), "{err}");
+    assert_eq!(
+        std::fs::read(dir.log()).unwrap(),
+        bytes,
+        "a corrupt file is left as it was"
+    );
+}
+
+#[test]
+fn a_flipped_payload_byte_is_caught_by_the_checksum() {
+    let dir = Dir::new("flip");
+    let (mut bytes, starts) = file_of(10, 10);
+    let at = starts[3] + 12;
+    bytes[at] ^= 0x20;
+    std::fs::write(dir.log(), &bytes).unwrap();
+    let err = corrupt_error(&dir);
+    assert!(err.contains("checksum"), "{err}");
+    assert!(err.contains(&format!("at byte {}", starts[3])), "{err}");
+}
+
+#[test]
+fn a_file_from_before_checksums_is_read_and_rewritten_with_them() {
+    let dir = Dir::new("legacy");
+    let mut bytes = Vec::new();
+    let es: Vec<Entry> = (1..=3).map(|i| entry(i, 1)).collect();
+    for e in &es {
+        encode_frame(&RecordOut::Entry(e), &mut bytes, DEFAULT_MAX_FRAME).unwrap();
+    }
+    encode_frame(&RecordOut::Commit(2), &mut bytes, DEFAULT_MAX_FRAME).unwrap();
+    std::fs::write(dir.log(), &bytes).unwrap();
+    let (file, log) = LogFile::open(&dir.0, false).unwrap();
+    drop(file);
+    assert_eq!((log.last_index(), log.commit_index()), (3, 2));
+    let now = std::fs::read(dir.log()).unwrap();
+    assert!(now.starts_with(MAGIC));
+    let (_, again) = LogFile::open(&dir.0, false).unwrap();
+    assert_eq!(again.committed(), log.committed());
+}
+
+#[test]
+fn the_digest_covers_payloads_and_follows_commits_and_cuts() {
+    let a = Log::restore((1..=4).map(|i| entry(i, 1)).collect(), 3).unwrap();
+    let mut changed: Vec<Entry> = (1..=4).map(|i| entry(i, 1)).collect();
+    changed[1].payload = b"m2!".to_vec().into_boxed_slice();
+    let b = Log::restore(changed, 3).unwrap();
+    assert_ne!(CommitDigest::of(&a), CommitDigest::of(&b), "payloads count");
+    // Folding forward equals computing afresh.
+    let upto_2 = Log::restore((1..=4).map(|i| entry(i, 1)).collect(), 2).unwrap();
+    let mut d = CommitDigest::of(&upto_2);
+    d.update(&a, None);
+    assert_eq!(d, CommitDigest::of(&a));
+    // A cut at or below what was folded recomputes.
+    d.update(&b, Some(2));
+    assert_eq!(d, CommitDigest::of(&b));
+}
