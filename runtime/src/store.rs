@@ -38,9 +38,7 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Dir(p, e) => write!(f, "data directory {}: {e}", p.display()),
             StoreError::Read(p, e) => write!(f, "cannot read {}: {e}", p.display()),
-            StoreError::Corrupt(p, e) => {
-                write!(f, "{} is not a valid state file: {e}", p.display())
-            }
+            StoreError::Corrupt(p, e) => write!(f, "{} is damaged: {e}", p.display()),
             StoreError::Write(p, e) => write!(f, "cannot write {}: {e}", p.display()),
         }
     }

@@ -1,6 +1,9 @@
-//! The log on disk: `DIR/log.bin`, an append-only file of checksummed records
-//! (see [`records`]), each an entry, a cut (entries from an index on were
-//! replaced), or a commit index.
+//! The log on disk: `DIR/log/`, append-only segment files (`00000001.seg`,
+//! `00000002.seg`, ...) of checksummed records (see [`records`]), each an entry,
+//! a cut (entries from an index on were replaced), or a commit index. A segment
+//! is closed once it passes a size and the next one begun; records never span
+//! two. Only the last segment may end in a torn record. (A `DIR/log.bin` of an
+//! earlier version is moved into the first segment.)
 //!
 //! After every step, and before any of the step's messages leave, the driver
 //! writes what the step changed in the log, so an acknowledgement is never sent for
@@ -13,22 +16,32 @@
 
 mod digest;
 pub mod records;
+mod segments;
 #[cfg(test)]
 mod tests;
 
 pub use digest::CommitDigest;
 
 use crate::store::StoreError;
-use records::{Record, RecordOut, MAGIC};
-use ringleader_core::log::{Entry, Log};
+use records::{replay, RecordOut, MAGIC};
+use ringleader_core::log::Log;
 use ringleader_core::Node;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// The open log file and how far it mirrors the node's log.
+/// Bytes after which a segment is closed and the next one begun.
+pub const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// The open log and how far it mirrors the node's log.
 pub struct LogFile {
+    /// The segments' directory.
+    dir: PathBuf,
+    /// The segment being written: its number, path and length.
+    segment: u64,
     path: PathBuf,
+    written: u64,
+    segment_bytes: u64,
     out: BufWriter<File>,
     /// Last index written.
     last: u64,
@@ -41,59 +54,53 @@ pub struct LogFile {
 }
 
 impl LogFile {
-    /// Opens `dir/log.bin`, reading back the log it holds (empty if there is none).
+    /// Opens the log in `dir`, reading back what it holds (empty if nothing).
     pub fn open(dir: &Path, sync: bool) -> Result<(LogFile, Log), StoreError> {
-        let path = dir.join("log.bin");
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(StoreError::Read(path, e)),
-        };
-        let legacy = !bytes.is_empty() && !bytes.starts_with(MAGIC);
-        let read = if bytes.is_empty() {
-            Ok(records::ReadBack {
-                records: Vec::new(),
-                good_len: 0,
-            })
-        } else if legacy {
-            records::read_legacy(&bytes)
-        } else {
-            records::read_checksummed(&bytes)
-        };
-        let read = read.map_err(|(offset, why)| {
-            StoreError::Corrupt(
-                path.clone(),
-                format!(
-                    "at byte {offset}: {why}. Committed entries may be lost: restore the file, \
-                     or move it away to start with an empty log (the node then catches up from its peers)"
-                ),
-            )
-        })?;
-        let (entries, commit) = replay(read.records);
+        Self::open_with(dir, sync, SEGMENT_BYTES)
+    }
+
+    /// [`open`](Self::open), closing segments at `segment_bytes`.
+    pub fn open_with(
+        data_dir: &Path,
+        sync: bool,
+        segment_bytes: u64,
+    ) -> Result<(LogFile, Log), StoreError> {
+        let dir = data_dir.join("log");
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Dir(dir.clone(), e))?;
+        let mut segments = segments::list(&dir)?;
+        if segments.is_empty() {
+            segments::adopt_single_file(data_dir, &dir)?;
+            segments = segments::list(&dir)?;
+        }
+        let mut all = Vec::new();
+        let count = segments.len();
+        let mut last_len = 0;
+        for (i, (_, path)) in segments.iter().enumerate() {
+            let (records, len) = segments::read(path, i + 1 == count)?;
+            all.extend(records);
+            last_len = len;
+        }
+        let (entries, commit) = replay(all);
         let log = Log::restore(entries, commit)
-            .ok_or_else(|| StoreError::Corrupt(path.clone(), "entries out of order".into()))?;
-        if legacy || bytes.is_empty() {
-            // A new file, or one from before checksums: (re)written whole.
-            rewrite(&path, &log)?;
-        } else if (bytes.len() as u64) > read.good_len {
-            tracing::warn!(path = %path.display(), at = read.good_len, "cutting off a torn last record");
-            let file = OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(|e| StoreError::Write(path.clone(), e))?;
-            file.set_len(read.good_len)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| StoreError::Write(path.clone(), e))?;
-        }
-        if legacy {
-            tracing::info!(path = %path.display(), "log file rewritten with checksums");
-        }
+            .ok_or_else(|| StoreError::Corrupt(dir.clone(), "entries out of order".into()))?;
+        let (segment, path) = match segments.last() {
+            Some((n, p)) => (*n, p.clone()),
+            None => {
+                let p = segments::create(&dir, 1)?;
+                last_len = MAGIC.len() as u64;
+                (1, p)
+            }
+        };
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
             .map_err(|e| StoreError::Write(path.clone(), e))?;
         let lf = LogFile {
+            dir,
+            segment,
             path,
+            written: last_len,
+            segment_bytes,
             out: BufWriter::with_capacity(1 << 20, file),
             last: log.last_index(),
             commit: log.commit_index(),
@@ -102,6 +109,20 @@ impl LogFile {
             digest: CommitDigest::of(&log),
         };
         Ok((lf, log))
+    }
+
+    /// Closes the segment being written and begins the next.
+    fn next_segment(&mut self) -> Result<(), StoreError> {
+        let path = segments::create(&self.dir, self.segment + 1)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| StoreError::Write(path.clone(), e))?;
+        self.out = BufWriter::with_capacity(1 << 20, file);
+        self.segment += 1;
+        self.path = path;
+        self.written = MAGIC.len() as u64;
+        Ok(())
     }
 
     /// The digest of the committed history, as of the last save.
@@ -125,7 +146,7 @@ impl LogFile {
         self.last = self.last.min(log.last_index());
         for e in log.all_from(self.last + 1) {
             self.last = e.index;
-            Self::write_to(
+            self.written += Self::write_to(
                 &mut self.out,
                 &mut self.buf,
                 &self.path,
@@ -149,66 +170,31 @@ impl LogFile {
                     .sync_data()
                     .map_err(|e| StoreError::Write(self.path.clone(), e))?;
             }
+            if self.written >= self.segment_bytes {
+                self.next_segment()?;
+            }
         }
         Ok(())
     }
 
     fn write(&mut self, record: &RecordOut<'_>) -> Result<(), StoreError> {
-        Self::write_to(&mut self.out, &mut self.buf, &self.path, record)
+        self.written += Self::write_to(&mut self.out, &mut self.buf, &self.path, record)?;
+        Ok(())
     }
 
-    // Split from `write` so a record can borrow the node's log while it is written.
+    // Split from `write` so a record can borrow the node's log while it is
+    // written. Returns the bytes written.
     fn write_to(
         out: &mut BufWriter<File>,
         buf: &mut Vec<u8>,
         path: &Path,
         record: &RecordOut<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         buf.clear();
         records::encode(record, buf)
             .map_err(|e| StoreError::Write(path.to_owned(), io::Error::other(e)))?;
         out.write_all(buf)
-            .map_err(|e| StoreError::Write(path.to_owned(), e))
+            .map_err(|e| StoreError::Write(path.to_owned(), e))?;
+        Ok(buf.len() as u64)
     }
-}
-
-/// The entries and commit index the records describe.
-fn replay(records: Vec<Record>) -> (Vec<Entry>, u64) {
-    let (mut entries, mut commit) = (Vec::new(), 0u64);
-    for record in records {
-        match record {
-            Record::Entry(e) => entries.push(e),
-            Record::CutFrom(from) => {
-                entries.truncate(usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX));
-            }
-            Record::Commit(c) => commit = c,
-        }
-    }
-    (entries, commit)
-}
-
-/// Writes `log` whole to a new checksummed file and puts it in `path`'s place
-/// (temporary file, sync, rename, directory sync).
-fn rewrite(path: &Path, log: &Log) -> Result<(), StoreError> {
-    let tmp = path.with_extension("bin.tmp");
-    let err = |e| StoreError::Write(path.to_owned(), e);
-    let mut out = BufWriter::new(File::create(&tmp).map_err(err)?);
-    out.write_all(MAGIC).map_err(err)?;
-    let mut buf = Vec::new();
-    for e in log.all_from(1) {
-        LogFile::write_to(&mut out, &mut buf, path, &RecordOut::Entry(e))?;
-    }
-    LogFile::write_to(
-        &mut out,
-        &mut buf,
-        path,
-        &RecordOut::Commit(log.commit_index()),
-    )?;
-    let file = out.into_inner().map_err(|e| err(e.into_error()))?;
-    file.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
-    }
-    Ok(())
 }

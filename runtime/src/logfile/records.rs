@@ -168,3 +168,18 @@ pub fn read_legacy(bytes: &[u8]) -> Result<ReadBack, (u64, String)> {
         good_len: (bytes.len() - decoder.buffered()) as u64,
     })
 }
+
+/// The entries and commit index `records` describe, in order.
+pub fn replay(records: Vec<Record>) -> (Vec<Entry>, u64) {
+    let (mut entries, mut commit) = (Vec::new(), 0u64);
+    for record in records {
+        match record {
+            Record::Entry(e) => entries.push(e),
+            Record::CutFrom(from) => {
+                entries.truncate(usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX));
+            }
+            Record::Commit(c) => commit = c,
+        }
+    }
+    (entries, commit)
+}

@@ -1,6 +1,6 @@
 use super::records::{encode, RecordOut, MAGIC};
 use super::*;
-use ringleader_core::log::{ClientMsgId, Stamp};
+use ringleader_core::log::{ClientMsgId, Entry, Stamp};
 use ringleader_core::wire::{encode_frame, DEFAULT_MAX_FRAME};
 use ringleader_core::{Instant, NodeId};
 
@@ -30,8 +30,11 @@ impl Dir {
         std::fs::create_dir_all(&dir).unwrap();
         Dir(dir)
     }
+    /// The first segment (its directory created).
     fn log(&self) -> PathBuf {
-        self.0.join("log.bin")
+        let dir = self.0.join("log");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("00000001.seg")
     }
 }
 
@@ -119,7 +122,7 @@ fn a_damaged_length_in_the_middle_is_corruption_not_a_torn_tail() {
     std::fs::write(dir.log(), &bytes).unwrap();
     let err = corrupt_error(&dir);
     assert!(
-        err.contains("log.bin") && err.contains(&format!("at byte {at}")),
+        err.contains("00000001.seg") && err.contains(&format!("at byte {at}")),
         "{err}"
     );
     // And one that now says it is shorter.
@@ -157,12 +160,16 @@ fn a_file_from_before_checksums_is_read_and_rewritten_with_them() {
         encode_frame(&RecordOut::Entry(e), &mut bytes, DEFAULT_MAX_FRAME).unwrap();
     }
     encode_frame(&RecordOut::Commit(2), &mut bytes, DEFAULT_MAX_FRAME).unwrap();
-    std::fs::write(dir.log(), &bytes).unwrap();
+    std::fs::write(dir.0.join("log.bin"), &bytes).unwrap();
     let (file, log) = LogFile::open(&dir.0, false).unwrap();
     drop(file);
     assert_eq!((log.last_index(), log.commit_index()), (3, 2));
     let now = std::fs::read(dir.log()).unwrap();
     assert!(now.starts_with(MAGIC));
+    assert!(
+        !dir.0.join("log.bin").exists(),
+        "moved into the first segment"
+    );
     let (_, again) = LogFile::open(&dir.0, false).unwrap();
     assert_eq!(again.committed(), log.committed());
 }
@@ -182,4 +189,52 @@ fn the_digest_covers_payloads_and_follows_commits_and_cuts() {
     // A cut at or below what was folded recomputes.
     d.update(&b, Some(2));
     assert_eq!(d, CommitDigest::of(&b));
+}
+
+fn node_with(entries: u64) -> Node {
+    let log = Log::restore((1..=entries).map(|i| entry(i, 1)).collect(), entries).unwrap();
+    let config = ringleader_core::Config::default();
+    let persisted = ringleader_core::Persisted::default();
+    Node::restore_with_log(config, NodeId(1), 1, Instant::ZERO, persisted, log).unwrap()
+}
+
+fn segment_files(dir: &Dir) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.0.join("log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_log_rolls_into_segments_and_reads_back_across_them() {
+    let dir = Dir::new("segments");
+    let (mut file, log) = LogFile::open_with(&dir.0, false, 400).unwrap();
+    assert_eq!(log.last_index(), 0);
+    for n in (5..=60).step_by(5) {
+        file.save(&mut node_with(n)).unwrap();
+    }
+    let digest = file.commit_digest();
+    drop(file);
+    let segs = segment_files(&dir);
+    assert!(segs.len() >= 5, "{segs:?}");
+    let (file, log) = LogFile::open_with(&dir.0, false, 400).unwrap();
+    assert_eq!((log.last_index(), log.commit_index()), (60, 60));
+    assert_eq!(file.commit_digest(), digest);
+    drop(file);
+    // A record cut short in a segment that is not the last is corruption.
+    let first = &segs[0];
+    let len = std::fs::metadata(first).unwrap().len();
+    let f = std::fs::File::options().write(true).open(first).unwrap();
+    f.set_len(len - 3).unwrap();
+    let err = corrupt_error(&dir);
+    assert!(
+        err.contains("00000001.seg") && err.contains("not the last"),
+        "{err}"
+    );
+    // A missing segment is too.
+    std::fs::remove_file(&segs[1]).unwrap();
+    let err = corrupt_error(&dir);
+    assert!(err.contains("missing"), "{err}");
 }
