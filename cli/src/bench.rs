@@ -162,6 +162,25 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
     }
 }
 
+/// Starts a node process with `line`, its log appended to `dir/n<id>.log`.
+fn spawn_node(dir: &std::path::Path, id: u32, line: &[String]) -> Result<Child, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("n{id}.log")))
+        .map_err(|e| format!("cannot create a node's log: {e}"))?;
+    Command::new(exe)
+        .args(line)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start a node: {e}"))
+}
+
 /// Node processes of one benchmark cluster, killed on drop.
 pub(crate) struct Nodes {
     pub(crate) children: Vec<(u32, Child)>,
@@ -169,6 +188,8 @@ pub(crate) struct Nodes {
     pub(crate) dir: PathBuf,
     /// The client key, if the nodes run with keys.
     client_key: Option<Key>,
+    /// Each node's command line, to start it again.
+    args: Vec<(u32, Vec<String>)>,
 }
 
 impl Drop for Nodes {
@@ -193,7 +214,6 @@ impl Nodes {
         extra: &[String],
         keyed: bool,
     ) -> Result<Nodes, String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let dir =
             std::env::temp_dir().join(format!("ringleader-bench-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -215,37 +235,51 @@ impl Nodes {
         let voters: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
         let mut children = Vec::new();
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let mut args = Vec::new();
         for id in 1..=n {
-            let log = std::fs::File::create(dir.join(format!("n{id}.log")))
-                .map_err(|e| format!("cannot create a node's log: {e}"))?;
-            let child = Command::new(&exe)
-                .arg("node")
-                .args(["--id", &id.to_string(), "--cluster", name])
-                .args([
-                    "--port-base",
-                    &base.to_string(),
-                    "--mcast-port",
-                    &(base + 19).to_string(),
-                ])
-                .args(["--voters", &voters.join(",")])
-                .arg("--data-dir")
-                .arg(dir.join(format!("n{id}")))
-                .args(&extra)
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(log))
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| format!("cannot start a node: {e}"))?;
-            children.push((id, child));
+            let mut line: Vec<String> = vec![
+                "node".into(),
+                "--id".into(),
+                id.to_string(),
+                "--cluster".into(),
+                name.into(),
+                "--port-base".into(),
+                base.to_string(),
+                "--mcast-port".into(),
+                (base + 19).to_string(),
+                "--voters".into(),
+                voters.join(","),
+                "--data-dir".into(),
+                dir.join(format!("n{id}")).display().to_string(),
+            ];
+            line.extend(extra.iter().cloned());
+            children.push((id, spawn_node(&dir, id, &line)?));
+            args.push((id, line));
         }
         Ok(Nodes {
             children,
             base,
             dir,
             client_key,
+            args,
         })
+    }
+
+    /// Kills node `id` (SIGKILL) and starts it again on the same data.
+    pub(crate) async fn restart(&mut self, id: u32) -> Result<(), String> {
+        let line = self
+            .args
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, l)| l.clone())
+            .ok_or("no such node")?;
+        if let Some((_, child)) = self.children.iter_mut().find(|(i, _)| *i == id) {
+            let _ = child.kill().await;
+        }
+        let child = spawn_node(&self.dir, id, &line)?;
+        self.children.retain(|(i, _)| *i != id);
+        self.children.push((id, child));
+        Ok(())
     }
 
     /// A chat client of this cluster (holding its client key, if any).
@@ -631,7 +665,7 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 async fn memory(a: MemoryArgs) -> Result<(), String> {
-    let nodes = Nodes::start(1, a.port_base, "bench-memory", &[])?;
+    let mut nodes = Nodes::start(1, a.port_base, "bench-memory", &[])?;
     nodes.leader(Duration::from_secs(20)).await?;
     let pid = nodes
         .children
@@ -666,7 +700,32 @@ async fn memory(a: MemoryArgs) -> Result<(), String> {
         (after * 1024) as f64 / payload as f64,
         (after * 1024) as f64 / (per * clients) as f64
     );
-    Ok(())
+    restart_time(&mut nodes, per * clients).await
+}
+
+/// Kills the node (SIGKILL), starts it again on its data, and prints how long
+/// until it answers (its log read back) and until it serves again.
+async fn restart_time(nodes: &mut Nodes, messages: u64) -> Result<(), String> {
+    let start = Instant::now();
+    nodes.restart(1).await?;
+    let addr = nodes.addr(1);
+    let mut answered = None;
+    while start.elapsed() < Duration::from_secs(120) {
+        let asked = tokio::time::timeout(Duration::from_millis(500), crate::status::ask(addr));
+        if let Ok(Ok(StatusReply(s))) = asked.await {
+            let at = *answered.get_or_insert(start.elapsed());
+            if s.role == "leader" && s.serving && s.commit_index >= messages {
+                println!(
+                    "memory: restart after kill -9 holding {messages} messages: answers after {:.0} ms, serves after {:.0} ms",
+                    at.as_secs_f64() * 1000.0,
+                    start.elapsed().as_secs_f64() * 1000.0
+                );
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Err("the restarted node did not serve within 120 s".into())
 }
 
 /// CPU time a process has used, in seconds (`/proc/PID/stat`, in USER_HZ:
