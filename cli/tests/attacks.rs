@@ -431,7 +431,7 @@ fn impersonate(
             .await
             .ok()?;
         let (_, opener) = hs.acceptor_to_dialer();
-        let mut frames = FrameReader::authenticated(read, addr, opener);
+        let mut frames = FrameReader::opened_by(read, addr, Some(opener));
         let first = tokio::time::timeout(Duration::from_secs(5), frames.next()).await;
         drop(write);
         first.ok().flatten()

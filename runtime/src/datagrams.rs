@@ -65,23 +65,16 @@ impl DatagramAuth {
         }
     }
 
-    fn key_for(&self, kind: SealedKind) -> Option<&crate::auth::Key> {
-        match kind {
-            SealedKind::Server => self.keys.cluster.as_ref(),
-            SealedKind::ClientProbe | SealedKind::ToClient => self.keys.client.as_ref(),
-        }
-    }
-
     /// `datagram` encoded for the wire: sealed by `sender` if its kind's key is in
     /// force. `None` if it does not fit in a datagram.
     pub fn encode(&mut self, datagram: &Datagram, sender: u64) -> Option<Vec<u8>> {
         let kind = kind_of(datagram)?;
-        let Some(key) = self.key_for(kind).cloned() else {
-            return encode_datagram(datagram, MAX_DATAGRAM).ok();
-        };
         let body = encode_datagram(datagram, MAX_DATAGRAM).ok()?;
+        let Some(key) = key_for(&self.keys, kind) else {
+            return Some(body);
+        };
         self.counter += 1;
-        let sealed = seal_datagram(&key, kind, sender, self.life, self.counter, body);
+        let sealed = seal_datagram(key, kind, sender, self.life, self.counter, body);
         encode_datagram(&Datagram::Sealed(sealed), MAX_DATAGRAM).ok()
     }
 
@@ -91,20 +84,20 @@ impl DatagramAuth {
             .map_err(|e| Rejected::Garbage(e.to_string()))?;
         let Datagram::Sealed(sealed) = outer else {
             let kind = kind_of(&outer).ok_or(Rejected::Garbage("an empty datagram".into()))?;
-            return match self.key_for(kind) {
+            return match key_for(&self.keys, kind) {
                 None => Ok(outer),
                 Some(_) => Err(Rejected::WrongMode(format!(
                     "an unauthenticated {kind:?} datagram (keys are in force)"
                 ))),
             };
         };
-        let Some(key) = self.key_for(sealed.kind).cloned() else {
+        let Some(key) = key_for(&self.keys, sealed.kind) else {
             return Err(Rejected::WrongMode(format!(
                 "a sealed {:?} datagram, but this process holds no key for it",
                 sealed.kind
             )));
         };
-        let body = open_datagram(&key, &sealed, &mut self.guard).map_err(|e| match e {
+        let body = open_datagram(key, &sealed, &mut self.guard).map_err(|e| match e {
             Refused::BadTag => Rejected::Forged(format!(
                 "a {:?} datagram whose tag does not verify (another key, or forged)",
                 sealed.kind
@@ -132,6 +125,15 @@ impl DatagramAuth {
                 "a sealed datagram whose contents are not its sender's".into(),
             ))
         }
+    }
+}
+
+/// The key that seals datagrams of `kind` (a free function, so it borrows the
+/// keys alone while the counter and the window change).
+fn key_for(keys: &Keys, kind: SealedKind) -> Option<&crate::auth::Key> {
+    match kind {
+        SealedKind::Server => keys.cluster.as_ref(),
+        SealedKind::ClientProbe | SealedKind::ToClient => keys.client.as_ref(),
     }
 }
 

@@ -36,8 +36,9 @@ pub struct FrameReader<T> {
     peer: SocketAddr,
     opener: Option<FrameOpener>,
     deadlines: Option<ReadDeadlines>,
-    /// When the last whole frame arrived (or the reader began).
-    last_frame: Instant,
+    /// When bytes last arrived (or the reader began). With nothing buffered the
+    /// last bytes ended a frame, so this is when the last frame arrived.
+    last_read: Instant,
     /// When the first byte of a frame not yet whole arrived.
     partial_since: Option<Instant>,
 }
@@ -53,7 +54,7 @@ impl<T: DeserializeOwned> FrameReader<T> {
             peer,
             opener: None,
             deadlines: None,
-            last_frame: Instant::now(),
+            last_read: Instant::now(),
             partial_since: None,
         }
     }
@@ -74,17 +75,12 @@ impl<T: DeserializeOwned> FrameReader<T> {
             ))
         } else {
             self.partial_since = None;
-            Some((self.last_frame + d.idle, "silent for too long"))
+            Some((self.last_read + d.idle, "silent for too long"))
         }
     }
 
-    /// Frames from `half` that must carry tags `opener` verifies; the first
-    /// that does not closes the stream.
-    pub fn authenticated(half: OwnedReadHalf, peer: SocketAddr, opener: FrameOpener) -> Self {
-        Self::opened_by(half, peer, Some(opener))
-    }
-
-    /// Frames from `half`, authenticated by `opener` if there is one.
+    /// Frames from `half`, authenticated by `opener` if there is one: a frame
+    /// whose tag does not verify closes the stream.
     pub fn opened_by(half: OwnedReadHalf, peer: SocketAddr, opener: Option<FrameOpener>) -> Self {
         let mut r = Self::new(half, peer);
         r.opener = opener;
@@ -103,7 +99,6 @@ impl<T: DeserializeOwned> FrameReader<T> {
             });
             match next {
                 Ok(Some(msg)) => {
-                    self.last_frame = Instant::now();
                     self.partial_since = None;
                     return Some(msg);
                 }
@@ -113,7 +108,6 @@ impl<T: DeserializeOwned> FrameReader<T> {
                     return None;
                 }
                 Err(e) => {
-                    self.last_frame = Instant::now();
                     self.partial_since = None;
                     warn_limited!(BAD_FRAME, peer = %self.peer, "dropped a frame that does not decode: {e}");
                     continue;
@@ -133,7 +127,13 @@ impl<T: DeserializeOwned> FrameReader<T> {
             };
             match read {
                 Ok(0) => return None,
-                Ok(n) => self.decoder.push(self.buf.get(..n).unwrap_or_default()),
+                Ok(n) => {
+                    // One clock read per read system call, none per frame.
+                    if self.deadlines.is_some() {
+                        self.last_read = Instant::now();
+                    }
+                    self.decoder.push(self.buf.get(..n).unwrap_or_default());
+                }
                 Err(e) => {
                     tracing::debug!(peer = %self.peer, "read failed: {e}");
                     return None;
@@ -194,8 +194,8 @@ pub async fn pump(
     rx: &mut FrameRx,
     mut sealer: Option<FrameSealer>,
 ) -> Pumped {
-    // Allocated per burst and freed when the queue runs dry: an idle connection
-    // holds no buffer (a node may hold a thousand of them).
+    // Kept while frames keep coming, freed when the queue runs dry: an idle
+    // connection holds no buffer (a node may hold a thousand of them).
     let mut batch = Vec::new();
     let mut add = |batch: &mut Vec<u8>, mut frame: Vec<u8>| {
         if let Some(s) = sealer.as_mut() {
@@ -215,7 +215,11 @@ pub async fn pump(
             tracing::debug!("write failed: {e}");
             return Pumped::WriteFailed;
         }
-        batch = Vec::new();
+        if rx.is_empty() {
+            batch = Vec::new();
+        } else {
+            batch.clear();
+        }
     }
     Pumped::QueueClosed
 }

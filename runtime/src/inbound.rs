@@ -39,6 +39,17 @@ pub struct Conn {
     pub limits: ConnLimits,
 }
 
+/// The frames of an introduced connection, opened by `opener` if it
+/// authenticated, closed after `idle` of silence or a frame slower than `frame`.
+fn reader<T: serde::de::DeserializeOwned>(
+    read: OwnedReadHalf,
+    peer: SocketAddr,
+    opener: Option<FrameOpener>,
+    (idle, frame): (std::time::Duration, std::time::Duration),
+) -> FrameReader<T> {
+    FrameReader::opened_by(read, peer, opener).with_deadlines(ReadDeadlines { idle, frame })
+}
+
 /// A connection a peer dialled to talk to this node: read only, its frames go
 /// to the node. This node answers on a connection of its own (see the core's
 /// `link` module); the write half is held, not shut, so the peer does not take
@@ -58,11 +69,7 @@ pub async fn serve_peer(
         limits,
     } = c;
     tracing::debug!(%peer, node = %from, conn, "peer dialled in");
-    let mut frames =
-        FrameReader::<Message>::opened_by(read, peer, opener).with_deadlines(ReadDeadlines {
-            idle: limits.peer_idle,
-            frame: limits.frame,
-        });
+    let mut frames = reader::<Message>(read, peer, opener, (limits.peer_idle, limits.frame));
     while let Some(msg) = frames.next().await {
         if msg.from() != from {
             warn_limited!(FOREIGN_SENDER, %peer, claimed = %from, sender = %msg.from(), "dropped a message whose sender is not the link's peer");
@@ -108,11 +115,7 @@ pub async fn serve_client(
     {
         return;
     }
-    let mut frames =
-        FrameReader::<ClientMsg>::opened_by(read, peer, opener).with_deadlines(ReadDeadlines {
-            idle: limits.client_idle,
-            frame: limits.frame,
-        });
+    let mut frames = reader::<ClientMsg>(read, peer, opener, (limits.client_idle, limits.frame));
     while let Some(msg) = frames.next().await {
         if inbox
             .send(Input::FromClient { id, conn, msg })

@@ -81,6 +81,11 @@ impl FrameRx {
         Some(frame)
     }
 
+    /// Whether no frame waits.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
     /// The next frame if one waits.
     pub fn try_recv(&mut self) -> Option<Vec<u8>> {
         let frame = self.rx.try_recv().ok()?;

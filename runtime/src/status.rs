@@ -79,6 +79,7 @@ impl Status {
         let leads = node.leads_at(now);
         let info = node.info();
         let started = info.incarnation.started_at;
+        let clients = node.clients();
         Status {
             id: node.id().0,
             addr: info.addr.to_string(),
@@ -113,13 +114,12 @@ impl Status {
             last_index: node.log().last_index(),
             commit_index: node.log().commit_index(),
             commit_digest: format!("{digest:016x}"),
-            clients: node
-                .clients()
+            client_count: clients.len(),
+            clients: clients
                 .into_iter()
                 .map(|(_, u)| u)
                 .take(STATUS_CLIENTS_MAX)
                 .collect(),
-            client_count: node.clients().len(),
             started_at_ms: started.as_millis(),
             uptime_ms: now.as_millis().saturating_sub(started.as_millis()),
         }

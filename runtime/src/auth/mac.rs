@@ -38,9 +38,9 @@ fn unreachable_mac() -> HmacSha256 {
 
 /// The tag of `parts` under `key` for purpose `label`.
 pub fn tag(key: &Key, label: &[u8], parts: &[&[u8]]) -> Tag {
-    let full = mac_over(key, label, parts).finalize().into_bytes();
+    let full: [u8; 32] = mac_over(key, label, parts).finalize().into_bytes().into();
     let mut out = [0u8; TAG_LEN];
-    out.copy_from_slice(full.get(..TAG_LEN).unwrap_or(&[0; TAG_LEN]));
+    out.copy_from_slice(&full[..TAG_LEN]);
     out
 }
 
@@ -54,10 +54,7 @@ pub fn verify(key: &Key, label: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
 
 /// A key derived from `key` for one purpose (a connection's direction).
 pub fn derive(key: &Key, label: &[u8], parts: &[&[u8]]) -> Key {
-    let full = mac_over(key, label, parts).finalize().into_bytes();
-    let mut out = [0u8; super::KEY_LEN];
-    out.copy_from_slice(full.get(..super::KEY_LEN).unwrap_or(&[0; super::KEY_LEN]));
-    Key::from_bytes(out)
+    Key::from_bytes(mac_over(key, label, parts).finalize().into_bytes().into())
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use records::{replay, RecordOut, MAGIC};
 use ringleader_core::log::Log;
 use ringleader_core::Node;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Bytes after which a segment is closed and the next one begun.
@@ -190,11 +190,6 @@ impl LogFile {
         path: &Path,
         record: &RecordOut<'_>,
     ) -> Result<u64, StoreError> {
-        buf.clear();
-        records::encode(record, buf)
-            .map_err(|e| StoreError::Write(path.to_owned(), io::Error::other(e)))?;
-        out.write_all(buf)
-            .map_err(|e| StoreError::Write(path.to_owned(), e))?;
-        Ok(buf.len() as u64)
+        records::write(out, buf, record).map_err(|e| StoreError::Write(path.to_owned(), e))
     }
 }

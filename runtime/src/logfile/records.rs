@@ -64,6 +64,18 @@ pub fn encode(record: &RecordOut<'_>, out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
+/// Encodes `record` (in `buf`, reused) and writes it to `out`; the bytes written.
+pub fn write(
+    out: &mut impl std::io::Write,
+    buf: &mut Vec<u8>,
+    record: &RecordOut<'_>,
+) -> std::io::Result<u64> {
+    buf.clear();
+    encode(record, buf).map_err(std::io::Error::other)?;
+    out.write_all(buf)?;
+    Ok(buf.len() as u64)
+}
+
 /// A valid record starting at `bytes`: its total size and its record.
 enum Parsed {
     Whole(usize, Record),

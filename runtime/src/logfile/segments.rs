@@ -131,15 +131,10 @@ fn write_whole(path: &Path, log: &Log) -> Result<(), StoreError> {
     let mut out = BufWriter::new(File::create(&tmp).map_err(err)?);
     out.write_all(MAGIC).map_err(err)?;
     let mut buf = Vec::new();
-    let mut put = |out: &mut BufWriter<File>, r: &RecordOut<'_>| -> Result<(), StoreError> {
-        buf.clear();
-        records::encode(r, &mut buf).map_err(|e| err(io::Error::other(e)))?;
-        out.write_all(&buf).map_err(err)
-    };
     for e in log.all_from(1) {
-        put(&mut out, &RecordOut::Entry(e))?;
+        records::write(&mut out, &mut buf, &RecordOut::Entry(e)).map_err(err)?;
     }
-    put(&mut out, &RecordOut::Commit(log.commit_index()))?;
+    records::write(&mut out, &mut buf, &RecordOut::Commit(log.commit_index())).map_err(err)?;
     let file = out.into_inner().map_err(|e| err(e.into_error()))?;
     file.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)?;
