@@ -173,7 +173,6 @@ fn honest_client(nodes: &Nodes) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>)
         }
     });
     let commands = honest.commands;
-    let task = honest.task;
     let sender = tokio::spawn(async move {
         for i in 0u64.. {
             if commands
@@ -185,7 +184,6 @@ fn honest_client(nodes: &Nodes) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>)
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        drop(task);
     });
     (acked, sender)
 }

@@ -146,9 +146,9 @@ const LEAVE_GRACE: Duration = Duration::from_millis(500);
 /// Probe sources remembered for answers, before the table is cleared.
 const PROBE_SOURCES_MAX: usize = 4096;
 
-/// One log limit per kind of refused datagram, so a flood of one kind does not
-/// hide another.
 static CLIENT_ID_TAKEN: LogLimit = LogLimit::new();
+/// One log limit per kind of refused datagram (see [`crate::datagrams::Rejected::class`]),
+/// so a flood of one kind does not hide another.
 static BAD_DATAGRAM: [LogLimit; 4] = [
     LogLimit::new(),
     LogLimit::new(),

@@ -121,10 +121,11 @@ pub async fn accept_loop(listener: TcpListener, gate: Gate, inbox: mpsc::Sender<
         });
         let max = gate.pools.limits().max_pending;
         while pending.len() >= max {
-            if let Some((_, oldest)) = pending.pop_front() {
-                warn_limited!(EVICTED, %peer, max, "closed the oldest connection not yet introduced to make room");
-                oldest.abort();
-            }
+            let Some((_, oldest)) = pending.pop_front() else {
+                break; // a cap of 0 admits one at a time
+            };
+            warn_limited!(EVICTED, %peer, max, "closed the oldest connection not yet introduced to make room");
+            oldest.abort();
         }
         next_conn += 1;
         let _ = stream.set_nodelay(true);
