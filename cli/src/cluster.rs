@@ -46,6 +46,10 @@ pub struct ClusterArgs {
     /// Keys handed to every node.
     #[command(flatten)]
     keys: crate::keys::NodeKeyArgs,
+    /// Every node's durability (see `ringleader node --help`): power or
+    /// process. Default: power under quorum, process under bully and ring.
+    #[arg(long, value_parser = crate::node::parse_durability)]
+    durability: Option<ringleader_core::durable::Durability>,
 }
 
 struct Running {
@@ -143,7 +147,9 @@ fn node_args(args: &ClusterArgs, id: u32) -> NodeArgs {
         announce: Duration::from_secs(1),
         settle: Duration::from_millis(300),
         data_dir: None,
+        durability: args.durability,
         sync_log: false,
+        disk_stall_timeout: Duration::from_secs(2),
         on_leader: None,
         on_follower: None,
         hook_timeout: Duration::from_secs(10),
@@ -195,6 +201,11 @@ fn spawn_node(
         .arg(base.join(format!("n{id}")))
         .arg("--events")
         .args(args.keys.to_args())
+        .args(
+            args.durability
+                .map(|d| vec!["--durability".to_owned(), d.to_string()])
+                .unwrap_or_default(),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))

@@ -2,6 +2,7 @@
 
 use crate::parse;
 use clap::Args;
+use ringleader_core::durable::Durability;
 use ringleader_core::{Algorithm, Config, NodeId, RankBy, Role};
 use ringleader_runtime::{run_node, Hooks, MulticastConfig, NodeEvent, NodeOptions};
 use serde_json::json;
@@ -96,11 +97,21 @@ pub struct NodeArgs {
     /// Default: ./ringleader-data/<cluster>/n<id>.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Flush every log write to the disk before the messages that depend on it
-    /// leave: survives power loss, at a cost in throughput. Without it the log is
-    /// written to the OS first, which survives a crash of the process.
-    #[arg(long)]
+    /// What a write must reach before the node acknowledges or votes on it:
+    /// `power` (fdatasync, group commit: an acknowledged message survives a
+    /// loss of power on a majority) or `process` (handed to the operating
+    /// system: survives a crash of the process, not of the machine).
+    /// Default: power under quorum, process under bully and ring.
+    #[arg(long, value_parser = parse_durability)]
+    pub durability: Option<Durability>,
+    /// Same as --durability power (kept for scripts of earlier versions).
+    #[arg(long, hide = true)]
     pub sync_log: bool,
+    /// How long a write may take to become durable before the disk counts as
+    /// stalled: the node then resigns any leadership and plays dead until the
+    /// write completes, so a hung disk cannot keep a leadership alive.
+    #[arg(long, default_value = "2s", value_parser = parse::duration)]
+    pub disk_stall_timeout: Duration,
     /// Shell command run when this node becomes leader (environment:
     /// RINGLEADER_ROLE, RINGLEADER_LEADER, RINGLEADER_EPOCH, RINGLEADER_NODE).
     /// Under quorum it runs only once the node holds its lease. The epoch only
@@ -184,6 +195,7 @@ impl NodeArgs {
             election_timeout: self.election_timeout,
             max_drift_ppm: self.max_drift,
             crash_proof: !self.no_crash_proof,
+            disk_stall_timeout: self.disk_stall_timeout,
             voters: self
                 .voters
                 .clone()
@@ -213,7 +225,11 @@ impl NodeArgs {
             }),
             peers: self.peers.clone(),
             data_dir,
-            sync_log: self.sync_log,
+            durability: match (self.durability, self.sync_log) {
+                (Some(d), _) => d,
+                (None, true) => Durability::Power,
+                (None, false) => Durability::default_for(self.election),
+            },
             hooks: Hooks {
                 on_leader: self.on_leader.clone(),
                 on_follower: self.on_follower.clone(),
@@ -340,4 +356,9 @@ pub fn run(args: NodeArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// Parses `--durability`.
+pub fn parse_durability(s: &str) -> Result<Durability, String> {
+    s.parse()
 }

@@ -2,6 +2,7 @@
 
 use crate::id::{NodeId, NodeInfo};
 use crate::leadership::Role;
+use crate::log::LogWrite;
 use crate::membership::MembershipChange;
 use crate::persist::Persisted;
 use crate::wire::{ClientId, Message, ServerMsg};
@@ -18,8 +19,25 @@ pub enum Action {
     },
     /// Send `msg` to every node on the multicast channel.
     Multicast(Message),
-    /// Store this state durably before carrying out any later action of the same step.
-    Persist(Persisted),
+    /// Store this state: a write, in order with every other (see
+    /// [`durable`](crate::durable)); report [`Event::Durable`](crate::Event::Durable)
+    /// with `token` once it is on stable storage.
+    Persist {
+        /// This write's place in the order of writes.
+        token: u64,
+        /// What to store.
+        state: Persisted,
+    },
+    /// Apply what a step changed in the log to the copy on stable storage: a
+    /// write, in order with every other; report
+    /// [`Event::Durable`](crate::Event::Durable) with `token` once it is on
+    /// stable storage.
+    WriteLog {
+        /// This write's place in the order of writes.
+        token: u64,
+        /// The changes.
+        write: LogWrite,
+    },
     /// A member's state changed in this node's view.
     Member {
         /// The member, as it last described itself.

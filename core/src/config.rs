@@ -61,6 +61,11 @@ pub struct Config {
     /// Client sessions: silence after which the leader drops a client (it pings
     /// every second).
     pub client_timeout: Duration,
+    /// How long a write may take to become durable (see [`crate::durable`])
+    /// before the disk counts as stalled: the node resigns any leadership and
+    /// plays dead (no heartbeats, no votes) until its writes complete, so a hung
+    /// disk cannot keep a lease or a leadership alive.
+    pub disk_stall_timeout: Duration,
 }
 
 impl Default for Config {
@@ -89,6 +94,9 @@ impl Default for Config {
             inflight_max: 4,
             sync_chunk: 100,
             client_timeout: Duration::from_secs(3),
+            // Well above a healthy disk's worst fsync (tens of ms), well below
+            // what a person notices as an outage.
+            disk_stall_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -151,6 +159,7 @@ impl Config {
             ("failure timeout", self.failure_timeout),
             ("election timeout", self.election_timeout),
             ("client timeout", self.client_timeout),
+            ("disk stall timeout", self.disk_stall_timeout),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration(name));

@@ -5,6 +5,7 @@
 //! lends out, so it takes the time and the output buffer directly.
 
 use crate::action::Action;
+use crate::durable::Journal;
 use crate::id::{NodeId, NodeInfo};
 use crate::leadership::{Leadership, Role};
 use crate::membership::Membership;
@@ -29,6 +30,14 @@ pub(crate) struct Ctx<'a> {
     pub rng: &'a mut ChaCha8Rng,
     /// The actions of this step, in order.
     pub out: &'a mut Vec<Action>,
+    /// The writes of this step and the messages that wait for them.
+    pub journal: &'a mut Journal,
+    /// The highest log index durable as the log holds it now: how far the
+    /// leader counts itself toward commit.
+    pub durable_tip: u64,
+    /// The disk stalled: the node takes no role but follower (see
+    /// [`crate::durable`]).
+    pub unfit: bool,
 }
 
 impl Ctx<'_> {
@@ -47,6 +56,19 @@ impl Ctx<'_> {
                 msg: Box::new(msg),
             },
         );
+    }
+
+    /// Sends a replication message to peer `to` once this step's writes are
+    /// durable: it acknowledges what they hold.
+    pub fn send_replication_durable(&mut self, to: NodeId, msg: ReplicationMsg) {
+        let from = self.me;
+        self.journal.hold(Action::Send {
+            to,
+            msg: Message::Replication {
+                from,
+                msg: Box::new(msg),
+            },
+        });
     }
 
     /// Sends `msg` to a client.

@@ -23,6 +23,14 @@ pub enum Event {
         /// The message.
         msg: ClientMsg,
     },
+    /// Every write up to and including the one of `token` (see
+    /// [`Action::Persist`](crate::Action::Persist) and
+    /// [`Action::WriteLog`](crate::Action::WriteLog)) is on stable storage, or
+    /// in the process-crash mode handed to the operating system.
+    Durable {
+        /// The highest token done.
+        token: u64,
+    },
     /// A client's stream closed.
     ClientGone {
         /// The client.

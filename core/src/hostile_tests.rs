@@ -28,7 +28,7 @@ fn settled(algorithm: Algorithm, n: u32) -> (Net, u32) {
 fn persisted_anything(net: &Net, from: usize) -> bool {
     net.log[from..]
         .iter()
-        .any(|(_, a)| matches!(a, Action::Persist(_)))
+        .any(|(_, a)| matches!(a, Action::Persist { .. }))
 }
 
 #[test]

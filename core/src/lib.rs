@@ -13,10 +13,24 @@
 //! 2. Every input is one [`Event`], passed with the current time:
 //!    `node.step(now, event)` or `node.step_into(now, event, &mut buf)`. Time must not
 //!    go backwards between calls (asserted in debug builds).
-//! 3. Carry out the returned [`Action`]s in order. An [`Action::Persist`] must be
-//!    durable before any later action of the same step is carried out: later
-//!    messages may depend on it.
-//! 4. After every step ask [`Node::next_deadline`] and deliver [`Event::Tick`] once
+//! 3. Carry out the returned [`Action`]s in order. Messages may be sent at once:
+//!    none depends on a write that is not durable yet (the node holds those back
+//!    itself).
+//! 4. Writes — [`Action::WriteLog`] (what the step changed in the log: a cut,
+//!    entries, the commit index) and [`Action::Persist`] (term, vote, start
+//!    count) — carry tokens 1, 2, 3, ... Carry them out in token order, off the
+//!    event loop if you like, and step [`Event::Durable`] with the highest token
+//!    whose write, and every one before it, is on stable storage (or, in a
+//!    process-crash-only mode, handed to the operating system). Until then the
+//!    node holds back what depends on them — a follower's acknowledgement, a
+//!    vote, a candidate's request for votes, the leader's own count toward
+//!    commit — and nothing else (see [`durable`]). The one exception: the
+//!    writes of the [`Event::Start`] step must be durable before its other
+//!    actions (the new incarnation it announces must never be reused).
+//! 5. A write pending for longer than [`Config::disk_stall_timeout`] makes the
+//!    disk count as stalled: the node resigns any leadership and plays dead (no
+//!    message to a peer) until [`Event::Durable`] covers every write issued.
+//! 6. After every step ask [`Node::next_deadline`] and deliver [`Event::Tick`] once
 //!    that time is reached. A tick that comes early or twice does no harm; a tick that
 //!    never comes stalls the node. `None` means no timer is needed.
 //!
@@ -30,7 +44,8 @@
 //!   node's one context type (`context`).
 //! - The vocabulary they share, in leaf modules: [`leadership`] (algorithm, role,
 //!   who leads), [`membership`] (the view and its changes), [`rank`], [`id`],
-//!   [`time`], [`persist`], [`config`], [`action`] and [`event`] (the driver contract).
+//!   [`time`], [`persist`], [`config`], [`action`] and [`event`] (the driver contract),
+//!   [`durable`] (writes and what waits for them).
 //! - [`log`]: the replicated log of client messages, with per-client deduplication.
 //! - [`ring`]: the logical ring of live members ordered by rank.
 //! - [`wire`]: messages and their encodings (datagrams, frames).
@@ -41,6 +56,7 @@ pub mod client;
 pub mod config;
 mod context;
 mod discovery;
+pub mod durable;
 mod election;
 pub mod event;
 #[cfg(test)]

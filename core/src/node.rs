@@ -4,6 +4,7 @@ use crate::action::Action;
 use crate::config::{Config, ConfigError};
 use crate::context::Ctx;
 use crate::discovery::{Change, Discovery, DiscoveryStats};
+use crate::durable::Journal;
 use crate::election::Election;
 use crate::event::Event;
 use crate::id::{Incarnation, NodeId, NodeInfo};
@@ -45,6 +46,12 @@ pub struct Node {
     implausible: u64,
     /// Off only in tests that check the parts hold without the filter.
     filter_implausible: bool,
+    /// The writes asked for and the messages that wait for them.
+    journal: Journal,
+    /// The disk stalled (a write pending past `disk_stall`): the node resigned
+    /// and plays dead until its writes complete.
+    unfit: bool,
+    disk_stall: std::time::Duration,
 }
 
 impl Node {
@@ -86,6 +93,7 @@ impl Node {
                 started_at: now,
             },
         };
+        let journal = Journal::new(&log);
         Ok(Node {
             me,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -100,6 +108,9 @@ impl Node {
             rank: config.rank,
             implausible: 0,
             filter_implausible: true,
+            journal,
+            unfit: false,
+            disk_stall: config.disk_stall_timeout,
         })
     }
 
@@ -120,17 +131,75 @@ impl Node {
         );
         self.last_now = self.last_now.max(now);
         let now = self.last_now;
+        let first = out.len();
         if self.lifecycle == Lifecycle::Running && self.parts.election.lease_lapsed(now) {
             // A lease that ran out while the node was not stepped (a paused
             // process) ends before anything else is done as leader.
             self.with_ctx(now, out, |cx, p| p.election.tick(cx));
             self.sync_leadership(now, out);
         }
+        if self.lifecycle == Lifecycle::Running {
+            self.check_disk(now, out);
+        }
+        self.handle(now, event, out);
+        if self.lifecycle != Lifecycle::Idle {
+            let log = self.parts.replication.log_mut();
+            self.journal.end_step(now, log, out);
+        }
+        if self.unfit {
+            // Playing dead: nothing reaches the peers while the disk is stalled.
+            let mut i = 0;
+            out.retain(|a| {
+                let keep = i < first || !matches!(a, Action::Send { .. } | Action::Multicast(_));
+                i += 1;
+                keep
+            });
+        }
+    }
+
+    /// A write pending past the stall bound makes the node unfit: it resigns
+    /// whatever it leads and plays dead until its writes complete.
+    fn check_disk(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let stalled = self
+            .journal
+            .oldest_pending()
+            .is_some_and(|at| now >= at + self.disk_stall);
+        if !stalled || self.unfit {
+            return;
+        }
+        self.unfit = true;
+        let why = format!(
+            "a disk write has not become durable in {} ms",
+            self.disk_stall.as_millis()
+        );
+        tracing::error!("disk stalled: {why}; resigning and playing dead until it completes");
+        self.with_ctx(now, out, |cx, p| p.election.resign(cx, &why));
+        self.sync_leadership(now, out);
+    }
+
+    /// Writes up to `token` are durable.
+    fn on_durable(&mut self, now: Instant, token: u64, out: &mut Vec<Action>) {
+        if !self.journal.durable(token, out) {
+            return;
+        }
+        if self.unfit && self.journal.all_durable() {
+            self.unfit = false;
+            tracing::warn!("disk caught up: taking part again");
+            self.with_ctx(now, out, |cx, p| p.election.recovered(cx));
+        }
+        self.parts.replication.on_durable();
+        self.end_step(now, out);
+    }
+
+    fn handle(&mut self, now: Instant, event: Event, out: &mut Vec<Action>) {
         match (self.lifecycle, event) {
             (Lifecycle::Idle, Event::Start) => {
                 self.lifecycle = Lifecycle::Running;
-                // Persist before announcing: the announcement carries the new incarnation.
-                out.push(Action::Persist(self.parts.election.persisted()));
+                // Persist before announcing: the announcement carries the new
+                // incarnation (the driver makes the start's writes durable first).
+                let state = self.parts.election.persisted();
+                self.journal.persist(now, state, out);
+                self.journal.start_written();
                 self.discovery.start(now, &mut self.rng, out);
                 self.with_ctx(now, out, |cx, p| p.election.start(cx));
             }
@@ -174,6 +243,7 @@ impl Node {
                 }
                 self.end_step(now, out);
             }
+            (Lifecycle::Running, Event::Durable { token }) => self.on_durable(now, token, out),
             (Lifecycle::Running, Event::Leave) => {
                 self.lifecycle = Lifecycle::Left;
                 self.discovery.leave(out);
@@ -298,14 +368,19 @@ impl Node {
         f: impl FnOnce(&mut Ctx<'_>, &mut Parts) -> R,
     ) -> R {
         let log = self.parts.replication.log();
+        let log_tip = (log.last_epoch(), log.last_index());
+        let durable_tip = self.journal.durable_tip(log);
         let mut cx = Ctx {
             now,
             me: self.me,
             view: self.discovery.view(),
             lead: self.parts.election.leadership(),
-            log_tip: (log.last_epoch(), log.last_index()),
+            log_tip,
             rng: &mut self.rng,
             out,
+            journal: &mut self.journal,
+            durable_tip,
+            unfit: self.unfit,
         };
         f(&mut cx, &mut self.parts)
     }
@@ -328,7 +403,11 @@ impl Node {
                     .min(self.parts.election.next_deadline())
                     .min(self.parts.replication.next_deadline())
                     .min(self.parts.sessions.next_deadline());
-                Some(at).filter(|d| *d != Instant::MAX)
+                let stall = match self.journal.oldest_pending() {
+                    Some(issued) if !self.unfit => issued + self.disk_stall,
+                    _ => Instant::MAX,
+                };
+                Some(at.min(stall)).filter(|d| *d != Instant::MAX)
             }
             Lifecycle::Idle | Lifecycle::Left => None,
         }
@@ -395,16 +474,20 @@ impl Node {
         self.parts.replication.log()
     }
 
-    /// The lowest log index replaced since the last call (see
-    /// [`Log::take_rewritten_from`]): for a driver that keeps the log on disk.
-    pub fn take_log_rewritten_from(&mut self) -> Option<u64> {
-        self.parts.replication.log_mut().take_rewritten_from()
+    /// The highest log index this node's disk holds as its log does now (see
+    /// [`crate::durable`]).
+    pub fn durable_index(&self) -> u64 {
+        self.journal.durable_tip(self.parts.replication.log())
     }
 
-    /// Gives up the node, keeping its log: what survives a crash when the log is
-    /// durable.
-    pub fn into_log(self) -> Log {
-        self.parts.replication.into_log()
+    /// Whether the disk counts as stalled: the node resigned and plays dead.
+    pub fn disk_stalled(&self) -> bool {
+        self.unfit
+    }
+
+    /// How many messages wait for writes to become durable.
+    pub fn held_messages(&self) -> usize {
+        self.journal.held_len()
     }
 
     /// While leading: the followers counted as in sync.

@@ -18,6 +18,9 @@ pub(crate) struct Net {
     pub cut: Vec<bool>,
     /// Per node: a paused process, given no tick and no message (those are lost).
     pub frozen: Vec<bool>,
+    /// Per node: a hung disk, which never reports writes durable; the highest
+    /// token it holds back.
+    pub disk_stuck: Vec<Option<u64>>,
 }
 
 /// Node `id` of an `n`-node cluster running `algorithm`, every node a voter.
@@ -48,6 +51,7 @@ impl Net {
             log: Vec::new(),
             cut: vec![false; n as usize],
             frozen: vec![false; n as usize],
+            disk_stuck: vec![None; n as usize],
         };
         for (i, log) in logs.into_iter().enumerate() {
             let id = i as u32 + 1;
@@ -75,7 +79,11 @@ impl Net {
             return;
         };
         let id = node.id();
+        let mut wrote = None;
         for action in node.step(self.now, event) {
+            if let Action::Persist { token, .. } | Action::WriteLog { token, .. } = &action {
+                wrote = Some(*token);
+            }
             let lost = |j: usize| self.cut[i] || self.cut.get(j).copied().unwrap_or(false);
             match &action {
                 // Hostile messages name nodes that are not in the net: lost.
@@ -93,6 +101,24 @@ impl Net {
                 _ => {}
             }
             self.log.push((id, action));
+        }
+        // The disk: every write durable at once, unless it hangs.
+        match (wrote, self.disk_stuck[i].as_mut()) {
+            (Some(token), Some(stuck)) => *stuck = token,
+            (Some(token), None) => self.step(i, Event::Durable { token }),
+            (None, _) => {}
+        }
+    }
+
+    /// Node `i`'s disk hangs: no write becomes durable until [`Net::unstick`].
+    pub fn stick_disk(&mut self, i: usize) {
+        self.disk_stuck[i] = Some(0);
+    }
+
+    /// Node `i`'s disk works again: what it held back becomes durable.
+    pub fn unstick(&mut self, i: usize) {
+        if let Some(token) = self.disk_stuck[i].take().filter(|t| *t > 0) {
+            self.step(i, Event::Durable { token });
         }
     }
 
@@ -185,4 +211,18 @@ impl Net {
         let text = format!("hello {seq}").into_bytes();
         self.client(at, client, ClientMsg::Chat { seq, text });
     }
+}
+
+/// Steps `node` and reports its writes durable at once, as a driver with an
+/// instant disk would: the outputs of both steps.
+pub(crate) fn step_durably(node: &mut Node, now: Instant, event: Event) -> Vec<Action> {
+    let mut out = node.step(now, event);
+    let written = out.iter().rev().find_map(|a| match a {
+        Action::Persist { token, .. } | Action::WriteLog { token, .. } => Some(*token),
+        _ => None,
+    });
+    if let Some(token) = written {
+        out.extend(node.step(now, Event::Durable { token }));
+    }
+    out
 }

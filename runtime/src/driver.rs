@@ -8,13 +8,15 @@ use crate::envelope::Datagram;
 use crate::frames::frame;
 use crate::hooks::{Hooks, RoleChange};
 use crate::listener::{accept_loop, Gate, Input};
-use crate::logfile::LogFile;
+use crate::logfile::{CommitDigest, LogFile};
 use crate::peers::PeerLinks;
 use crate::ratelimit::LogLimit;
 use crate::status::Status;
 use crate::store::{Store, StoreError};
 use crate::udp::{multicast_socket, unicast_socket, MulticastConfig};
 use crate::warn_limited;
+use crate::writer::{DiskStats, Job, Report, Writer};
+use ringleader_core::durable::Durability;
 use ringleader_core::link::LinkConfig;
 use ringleader_core::log::Log;
 use ringleader_core::wire::{ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM};
@@ -48,10 +50,9 @@ pub struct NodeOptions {
     pub peers: Vec<SocketAddr>,
     /// Where the node keeps its state and its log across restarts.
     pub data_dir: PathBuf,
-    /// Flush every log write to the disk (survives power loss; slower). Without it
-    /// a write reaches the operating system before the step's messages leave, which
-    /// survives a crash of the process.
-    pub sync_log: bool,
+    /// What a write must reach before the node counts on it: the operating
+    /// system (`process`) or stable storage (`power`, with group commit).
+    pub durability: Durability,
     /// Role-change hooks.
     pub hooks: Hooks,
     /// The cluster key and the client key; without a cluster key anyone who can
@@ -105,6 +106,8 @@ pub enum RuntimeError {
     Config(ConfigError),
     /// A `quorum` node found a log but no state file.
     MissingState(PathBuf),
+    /// The writer thread could not be started.
+    Writer(io::Error),
 }
 
 impl std::fmt::Display for RuntimeError {
@@ -121,6 +124,7 @@ impl std::fmt::Display for RuntimeError {
             ),
             RuntimeError::Store(e) => write!(f, "{e}"),
             RuntimeError::Config(e) => write!(f, "invalid configuration: {e}"),
+            RuntimeError::Writer(e) => write!(f, "cannot start the writer thread: {e}"),
             RuntimeError::MissingState(p) => write!(
                 f,
                 "{} is missing but this data directory holds a log: the node has lost the \
@@ -195,7 +199,8 @@ pub async fn run_node(
     };
     let accept = tokio::spawn(accept_loop(sockets.listener, gate, inbox_tx));
     let unicast = sockets.unicast;
-    let mut d = Driver::new(opts, events, data, peers, unicast.clone())?;
+    let (report_tx, mut reports) = mpsc::unbounded_channel();
+    let mut d = Driver::new(opts, events, data, peers, unicast.clone(), report_tx)?;
     d.step(Event::Start)?;
     d.emit(NodeEvent::Started {
         addr: d.opts.listen,
@@ -220,6 +225,11 @@ pub async fn run_node(
                 Some(input) => d.on_input(input)?,
                 None => break,
             },
+            report = reports.recv() => match report {
+                Some(Report::Durable(token)) => d.step(Event::Durable { token })?,
+                Some(Report::Failed(e)) => return Err(e.into()),
+                None => break,
+            },
             got = recv(sockets.group.as_ref(), &mut group_buf) => {
                 if let Ok((n, from)) = got {
                     d.on_datagram(group_buf.get(..n).unwrap_or_default(), from)?;
@@ -237,6 +247,8 @@ pub async fn run_node(
     d.step(Event::Leave)?;
     accept.abort();
     d.peers.drain(LEAVE_GRACE).await;
+    // What was handed to the writer reaches the disk before the process ends.
+    d.writer.finish();
     Ok(())
 }
 
@@ -246,13 +258,14 @@ struct DataDir {
     persisted: Persisted,
     log_file: LogFile,
     log: Log,
+    digest: CommitDigest,
 }
 
 impl DataDir {
     fn open(opts: &NodeOptions) -> Result<DataDir, RuntimeError> {
         let store = Store::open(&opts.data_dir)?;
         let loaded = store.load()?;
-        let (log_file, log) = LogFile::open(&opts.data_dir, opts.sync_log)?;
+        let (log_file, log) = LogFile::open(&opts.data_dir)?;
         if loaded.is_none() && log.last_index() > 0 {
             if opts.config.election == Algorithm::Quorum && !opts.allow_missing_state {
                 return Err(RuntimeError::MissingState(store.state_path()));
@@ -273,6 +286,7 @@ impl DataDir {
         Ok(DataDir {
             store,
             persisted,
+            digest: CommitDigest::of(&log),
             log_file,
             log,
         })
@@ -319,8 +333,11 @@ struct Driver {
     opts: NodeOptions,
     node: Node,
     clock: Clock,
-    store: Store,
-    log_file: LogFile,
+    /// Carries the node's writes out, off this loop.
+    writer: Writer,
+    /// The committed history's digest, folded forward as writes go out.
+    digest: CommitDigest,
+    disk: Arc<DiskStats>,
     peers: PeerLinks,
     unicast: Arc<UdpSocket>,
     /// Each connected client's newest connection and its frame queue.
@@ -362,6 +379,7 @@ impl Driver {
         data: DataDir,
         peers: PeerLinks,
         unicast: Arc<UdpSocket>,
+        reports: mpsc::UnboundedSender<Report>,
     ) -> Result<Driver, RuntimeError> {
         let clock = Clock::start();
         let node = Node::restore_with_log(
@@ -373,13 +391,27 @@ impl Driver {
             data.log,
         )
         .map_err(RuntimeError::Config)?;
+        // The start's writes are durable before anything the start sends (the
+        // incarnation it announces must never be used again): written here,
+        // before the writer thread takes over.
+        data.store.save(&node.persisted())?;
+        let disk = Arc::new(DiskStats::default());
+        let writer = Writer::spawn(
+            data.log_file,
+            data.store,
+            opts.durability,
+            disk.clone(),
+            reports,
+        )
+        .map_err(RuntimeError::Writer)?;
         Ok(Driver {
             datagrams: DatagramAuth::new(opts.keys.clone()),
             peers,
             node,
             clock,
-            store: data.store,
-            log_file: data.log_file,
+            writer,
+            digest: data.digest,
+            disk,
             unicast,
             clients: BTreeMap::new(),
             probe_sources: BTreeMap::new(),
@@ -403,11 +435,6 @@ impl Driver {
         let mut actions = std::mem::take(&mut self.actions);
         self.lease_at_step = self.node.lease_end();
         self.node.step_into(now, event, &mut actions);
-        // The log first: what the step's messages acknowledge must be written.
-        if let Err(e) = self.log_file.save(&mut self.node) {
-            self.actions = actions;
-            return Err(e.into());
-        }
         let result = actions.drain(..).try_for_each(|a| self.apply(a));
         self.actions = actions;
         result?;
@@ -485,7 +512,14 @@ impl Driver {
                     &self.node,
                     (&self.opts.config.cluster, &election),
                     self.clock.now(),
-                    self.log_file.commit_digest(),
+                    (
+                        self.digest.value,
+                        crate::status::DiskStatus::of(
+                            &self.node,
+                            &self.opts.durability.to_string(),
+                            &self.disk,
+                        ),
+                    ),
                 );
                 let _ = reply.send(status);
                 Ok(())
@@ -561,7 +595,11 @@ impl Driver {
         match action {
             Action::Send { to, msg } => self.send(to, msg),
             Action::Multicast(msg) => self.multicast(msg),
-            Action::Persist(state) => self.store.save(&state)?,
+            Action::Persist { token, state } => self.write(Job::State(token, state)),
+            Action::WriteLog { token, write } => {
+                self.digest.update(self.node.log(), write.cut_from);
+                self.write(Job::Log(token, write));
+            }
             Action::Member { node, change } => {
                 tracing::info!(member = %node.id, addr = %node.addr, "member {change}");
                 self.emit(NodeEvent::Member {
@@ -603,6 +641,14 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// Hands a write to the writer thread. If it is gone it has reported
+    /// why, and the loop stops on that report.
+    fn write(&mut self, job: Job) {
+        if !self.writer.send(job) {
+            tracing::debug!("write not handed over: the writer stopped");
+        }
     }
 
     fn send(&mut self, to: NodeId, msg: Message) {

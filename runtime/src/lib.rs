@@ -34,6 +34,7 @@ pub mod secure_link;
 pub mod status;
 pub mod store;
 pub mod udp;
+pub mod writer;
 
 pub use driver::{run_node, NodeEvent, NodeOptions, RuntimeError};
 pub use hooks::{Hooks, RoleChange};

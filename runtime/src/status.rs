@@ -20,6 +20,47 @@ pub struct MemberStatus {
     pub last_heard_ms: u64,
 }
 
+/// How the node's writes stand.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskStatus {
+    /// `process` or `power` (see `--durability`).
+    pub durability: String,
+    /// The highest log index on disk as the node holds it.
+    pub durable_index: u64,
+    /// Messages waiting for writes to become durable.
+    pub held_messages: usize,
+    /// True while the disk counts as stalled (the node plays dead).
+    pub stalled: bool,
+    /// Syncs done, their mean and longest time in µs.
+    pub syncs: u64,
+    /// Mean sync time, µs.
+    pub sync_mean_us: u64,
+    /// Longest sync, µs.
+    pub sync_max_us: u64,
+    /// Batches flushed and writes carried out (writes per flush: group commit).
+    pub flushes: u64,
+    /// Writes carried out.
+    pub writes: u64,
+}
+
+impl DiskStatus {
+    /// The disk's side of `node`'s status, with the writer's figures.
+    pub fn of(node: &Node, durability: &str, stats: &crate::writer::DiskStats) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        DiskStatus {
+            durability: durability.to_owned(),
+            durable_index: node.durable_index(),
+            held_messages: node.held_messages(),
+            stalled: node.disk_stalled(),
+            syncs: stats.syncs.load(Relaxed),
+            sync_mean_us: stats.sync_mean_us(),
+            sync_max_us: stats.sync_max_us.load(Relaxed),
+            flushes: stats.flushes.load(Relaxed),
+            writes: stats.writes.load(Relaxed),
+        }
+    }
+}
+
 /// A node's status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -62,6 +103,9 @@ pub struct Status {
     pub started_at_ms: u64,
     /// Milliseconds since start.
     pub uptime_ms: u64,
+    /// The node's writes.
+    #[serde(default)]
+    pub disk: DiskStatus,
 }
 
 impl Status {
@@ -71,7 +115,7 @@ impl Status {
         node: &Node,
         (cluster, election): (&str, &str),
         now: ringleader_core::Instant,
-        digest: u64,
+        (digest, disk): (u64, DiskStatus),
     ) -> Self {
         let lead = node.leadership();
         // A leader whose lease ran out (a paused process not stepped since)
@@ -122,6 +166,7 @@ impl Status {
                 .collect(),
             started_at_ms: started.as_millis(),
             uptime_ms: now.as_millis().saturating_sub(started.as_millis()),
+            disk,
         }
     }
 }
@@ -146,6 +191,20 @@ impl fmt::Display for Status {
             f,
             "log: {} entries, {} committed (digest {})",
             self.last_index, self.commit_index, self.commit_digest
+        )?;
+        let d = &self.disk;
+        writeln!(
+            f,
+            "disk: {} durability, durable to {}, {} held{}; {} syncs (mean {} µs, max {} µs), {} writes in {} flushes",
+            d.durability,
+            d.durable_index,
+            d.held_messages,
+            if d.stalled { ", STALLED" } else { "" },
+            d.syncs,
+            d.sync_mean_us,
+            d.sync_max_us,
+            d.writes,
+            d.flushes
         )?;
         let ring: Vec<String> = self.ring.iter().map(|n| format!("n{n}")).collect();
         writeln!(f, "ring: {}", ring.join(" -> "))?;

@@ -26,15 +26,19 @@ pub enum InjectedBug {
     /// Every node sends its heartbeats every millisecond instead of as
     /// configured: a cluster that is never quiet.
     EagerHeartbeat,
+    /// A follower acknowledges entries the moment it takes them, before its
+    /// disk holds them (the write-ahead rule broken).
+    AckBeforeDurable,
 }
 
 impl InjectedBug {
     /// Every bug, by name.
-    pub const ALL: [(&'static str, InjectedBug); 4] = [
+    pub const ALL: [(&'static str, InjectedBug); 5] = [
         ("none", InjectedBug::None),
         ("minority-quorum", InjectedBug::MinorityQuorum),
         ("ack-before-append", InjectedBug::AckBeforeAppend),
         ("eager-heartbeat", InjectedBug::EagerHeartbeat),
+        ("ack-before-durable", InjectedBug::AckBeforeDurable),
     ];
 
     /// The bug's name.
@@ -53,7 +57,7 @@ impl InjectedBug {
             .map(|(_, b)| *b)
             .ok_or_else(|| {
                 format!(
-                    "unknown injected bug '{name}' (expected minority-quorum, ack-before-append or eager-heartbeat)"
+                    "unknown injected bug '{name}' (expected minority-quorum, ack-before-append, eager-heartbeat or ack-before-durable)"
                 )
             })
     }
@@ -82,7 +86,10 @@ impl InjectedBug {
 
     /// What the bug must know of `event` before the node takes it, if anything.
     pub(crate) fn before_step(self, event: &Event) -> Option<Lie> {
-        if self != InjectedBug::AckBeforeAppend {
+        if !matches!(
+            self,
+            InjectedBug::AckBeforeAppend | InjectedBug::AckBeforeDurable
+        ) {
             return None;
         }
         let Event::Received(Message::Replication { from, msg }) = event else {
@@ -98,6 +105,7 @@ impl InjectedBug {
                 leader: from.id,
                 epoch: *epoch,
                 claimed: prev_index.saturating_add(entries.len() as u64),
+                early: self == InjectedBug::AckBeforeDurable,
             }),
             _ => None,
         }
@@ -110,12 +118,34 @@ pub(crate) struct Lie {
     leader: NodeId,
     epoch: u64,
     claimed: u64,
+    /// Acknowledge entries taken at once, not once durable.
+    early: bool,
 }
 
 impl Lie {
-    /// Turns a refusal of the append into an acknowledgement of all of it.
-    pub(crate) fn tell(self, actions: &mut [Action]) {
-        for action in actions {
+    /// Turns a refusal of the append into an acknowledgement of all of it;
+    /// or, `early`, acknowledges entries the node took but has not on disk.
+    pub(crate) fn tell(self, actions: &mut Vec<Action>, me: ringleader_core::NodeInfo) {
+        if self.early {
+            let took = actions
+                .iter()
+                .any(|a| matches!(a, Action::WriteLog { write, .. } if !write.entries.is_empty()));
+            if took {
+                let reply = ReplicationMsg::AppendReply {
+                    epoch: self.epoch,
+                    outcome: AppendOutcome::Matched(self.claimed),
+                };
+                actions.push(Action::Send {
+                    to: self.leader,
+                    msg: Message::Replication {
+                        from: me,
+                        msg: Box::new(reply),
+                    },
+                });
+            }
+            return;
+        }
+        for action in actions.iter_mut() {
             let Action::Send {
                 to,
                 msg: Message::Replication { msg, .. },

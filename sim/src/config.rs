@@ -56,6 +56,9 @@ pub struct SimConfig {
     /// mistakes. Never set outside tests and the hidden debug option.
     #[doc(hidden)]
     pub inject_bug: InjectedBug,
+    /// How long one sync of a server's disk takes; every write issued before a
+    /// sync begins becomes durable when it ends (group commit).
+    pub disk_latency: Duration,
 }
 
 impl Default for SimConfig {
@@ -79,6 +82,8 @@ impl Default for SimConfig {
             client_quiet: Duration::from_secs(10),
             client_buffer: 1000,
             inject_bug: InjectedBug::None,
+            // A flash disk's fsync.
+            disk_latency: Duration::from_millis(1),
         }
     }
 }

@@ -320,13 +320,14 @@ impl<'w> Tracer<'w> {
             Action::Multicast(msg) => {
                 self.line(format_args!("{at:>12} {node} >> all {}\n", Msg(msg)))
             }
-            Action::Persist(p) => {
+            Action::Persist { state: p, .. } => {
                 let vote = p.voted_for.map_or("none".to_owned(), |v| v.to_string());
                 self.line(format_args!(
                     "{at:>12} {node} * persist starts={} term={} vote={vote}\n",
                     p.starts, p.term
                 ))
             }
+            Action::WriteLog { .. } => {}
             Action::RoleChanged {
                 old,
                 new,

@@ -57,10 +57,13 @@ fn start_persists_the_new_incarnation_before_probing() {
     assert_eq!(out.len(), 2);
     assert_eq!(
         out[0],
-        Action::Persist(Persisted {
-            starts: 1,
-            ..Persisted::default()
-        })
+        Action::Persist {
+            token: 1,
+            state: Persisted {
+                starts: 1,
+                ..Persisted::default()
+            }
+        }
     );
     assert!(matches!(&out[1], Action::Multicast(Message::Probe(a)) if a.node == node.info()));
     assert_eq!(node.info().incarnation.counter, 1);
@@ -389,7 +392,7 @@ fn announcements_repeat_within_one_interval() {
     let mut announces = 0;
     while last < ms(10_000) {
         let at = a.next_deadline().unwrap();
-        let out = a.step(at, Event::Tick);
+        let out = crate::test_net::step_durably(&mut a, at, Event::Tick);
         if !multicast_of(&out).is_empty() {
             assert!(at.saturating_since(last) <= cfg.announce_interval);
             assert!(at.saturating_since(last) >= cfg.announce_interval * 3 / 4);

@@ -2,6 +2,7 @@
 //! context an algorithm handles one input with.
 
 use crate::action::Action;
+use crate::durable::Journal;
 use crate::id::{NodeId, NodeInfo};
 use crate::leadership::{Algorithm, Leadership, Role};
 use crate::membership::{Membership, MembershipChange};
@@ -29,6 +30,10 @@ pub(crate) struct AlgoCtx<'a> {
     pub settling: bool,
     /// (epoch, index) of the last entry of this node's log.
     pub log_tip: (u64, u64),
+    /// The writes of this step and the messages that wait for them.
+    pub journal: &'a mut Journal,
+    /// The disk stalled: no role but follower may be taken.
+    pub unfit: bool,
 }
 
 impl AlgoCtx<'_> {
@@ -55,6 +60,19 @@ impl AlgoCtx<'_> {
         });
     }
 
+    /// Sends `msg` to `to` once this step's writes (the term and vote it
+    /// promises by) are durable.
+    pub fn send_durable(&mut self, to: NodeId, msg: ElectionMsg) {
+        self.journal.hold(Action::Send {
+            to,
+            msg: Message::Election {
+                from: self.me,
+                algorithm: self.algorithm,
+                msg,
+            },
+        });
+    }
+
     /// Sends to every member not known to be gone.
     pub fn broadcast(&mut self, msg: ElectionMsg) {
         let view = self.view; // a shared borrow of its own, so sending can borrow self
@@ -66,6 +84,9 @@ impl AlgoCtx<'_> {
     /// Changes the leadership view, reporting the change if there is one.
     pub fn set(&mut self, role: Role, leader: Option<NodeId>, epoch: u64) {
         self.observe_epoch(epoch);
+        if self.unfit && role != Role::Follower {
+            return; // a node whose disk stalled neither stands nor leads
+        }
         let old = *self.lead;
         if (old.role, old.leader, old.epoch) == (role, leader, epoch) {
             return;
@@ -93,8 +114,10 @@ impl AlgoCtx<'_> {
         self.set(Role::Leader, Some(me), epoch);
     }
 
+    /// Asks for the term and vote to be written; what depends on them goes
+    /// by [`send_durable`](Self::send_durable).
     pub fn persist(&mut self) {
-        self.out.push(Action::Persist(*self.persisted));
+        self.journal.persist(self.now, *self.persisted, self.out);
     }
 
     /// Live members that outrank this node.
@@ -148,4 +171,14 @@ pub(crate) trait ElectionAlgorithm: fmt::Debug {
     /// Whether the settle period should end with an election (no leader, or, under
     /// rank-based algorithms, one this node outranks).
     fn elect_after_settle(&self, cx: &AlgoCtx<'_>) -> bool;
+
+    /// Gives up leading or standing at once, saying why (the disk stalled).
+    fn resign(&mut self, cx: &mut AlgoCtx<'_>, why: &str) {
+        if cx.lead.role != Role::Follower {
+            tracing::warn!(epoch = cx.lead.epoch, "stepping down: {why}");
+        }
+        let epoch = cx.lead.epoch;
+        let leader = cx.lead.leader.filter(|l| *l != cx.me.id);
+        cx.set(Role::Follower, leader, epoch);
+    }
 }

@@ -109,6 +109,8 @@ impl Election {
             max_seen: &mut self.max_seen,
             settling,
             log_tip: cx.log_tip,
+            journal: &mut *cx.journal,
+            unfit: cx.unfit,
         };
         f(self.algo.as_mut(), &mut acx)
     }
@@ -158,7 +160,22 @@ impl Election {
         self.settle_until != Instant::MAX
     }
 
+    /// The disk stalled: give up leading or standing.
+    pub(crate) fn resign(&mut self, cx: &mut Ctx<'_>, why: &str) {
+        self.with(cx, |algo, cx| algo.resign(cx, why));
+    }
+
+    /// The disk caught up: with no leader in sight, stand again.
+    pub(crate) fn recovered(&mut self, cx: &mut Ctx<'_>) {
+        if self.lead.leader.is_none() && !self.settling() {
+            self.with(cx, |algo, cx| algo.start_election(cx));
+        }
+    }
+
     pub(crate) fn tick(&mut self, cx: &mut Ctx<'_>) {
+        if cx.unfit {
+            return; // an unfit node starts nothing (see `crate::durable`)
+        }
         let settle_over = self.settling() && cx.now >= self.settle_until;
         if settle_over {
             self.settle_until = Instant::MAX;
@@ -185,6 +202,9 @@ impl Election {
                     "ignoring a peer configured with another election algorithm");
             }
             return;
+        }
+        if cx.unfit {
+            return; // it plays dead: no answers, no votes
         }
         self.with(cx, |algo, cx| algo.on_message(cx, from, msg));
     }

@@ -3,8 +3,9 @@
 //! A voter that hears no leader for a randomized election timeout (between one and
 //! two timeouts, from the node's seeded rng) starts a new term, votes for itself and
 //! asks the other voters. A voter grants at most one vote per term; the term and the
-//! vote are persisted (an [`Action::Persist`](crate::Action::Persist) emitted before
-//! the reply) so a restart cannot vote twice. A candidate with a majority of the fixed
+//! vote are persisted (an [`Action::Persist`](crate::Action::Persist), and the
+//! reply waits until it is durable: see [`durable`](crate::durable)) so a restart
+//! cannot vote twice. A candidate with a majority of the fixed
 //! voter set leads that term; any node that sees a newer term follows it.
 //!
 //! Three refinements keep a healthy cluster stable and failover fast:
@@ -137,14 +138,17 @@ impl Quorum {
             return self.won(cx);
         }
         let (last_epoch, last_index) = cx.log_tip;
-        self.ask_voters(
-            cx,
-            ElectionMsg::RequestVote {
+        // Its own vote counts in the majority it asks for: the request waits
+        // until that vote is durable.
+        let me = cx.me.id;
+        for &v in self.voters.iter().filter(|&&v| v != me) {
+            let ask = ElectionMsg::RequestVote {
                 term,
                 last_epoch,
                 last_index,
-            },
-        );
+            };
+            cx.send_durable(v, ask);
+        }
     }
 
     /// Sends `msg` to every other voter.
@@ -451,6 +455,13 @@ impl ElectionAlgorithm for Quorum {
         self.election_at.min(lease)
     }
 
+    fn resign(&mut self, cx: &mut AlgoCtx<'_>, why: &str) {
+        if cx.lead.role == Role::Follower {
+            return;
+        }
+        self.step_down(cx, format_args!("{why}"));
+    }
+
     fn lease_end(&self) -> Option<Instant> {
         self.held.as_ref().filter(|h| h.leading).map(|h| h.until)
     }
@@ -506,16 +517,16 @@ impl Quorum {
             cx.persisted.voted_for = Some(from);
             cx.persist(); // before the reply that depends on it
         }
+        let reply = ElectionMsg::VoteReply {
+            term: mine,
+            granted,
+        };
         if granted {
             self.reset_timer(cx);
+            cx.send_durable(from, reply); // a vote counts once it is on disk
+        } else {
+            cx.send(from, reply);
         }
-        cx.send(
-            from,
-            ElectionMsg::VoteReply {
-                term: mine,
-                granted,
-            },
-        );
     }
 }
 

@@ -112,10 +112,15 @@ fn quorum_persists_term_and_vote_before_answering_and_never_votes_twice() {
     // (whom it promised in its last life is not on disk): ask after that.
     let after_gate = |start: u64| Instant::from_millis(start + 600);
     let out = voter.step(after_gate(0), ask(2));
-    let persist = out.iter().position(
-        |a| matches!(a, Action::Persist(p) if p.term == 5 && p.voted_for == Some(NodeId(2))),
-    );
-    let reply = out.iter().position(|a| {
+    let token = out.iter().find_map(|a| match a {
+        Action::Persist { token, state }
+            if state.term == 5 && state.voted_for == Some(NodeId(2)) =>
+        {
+            Some(*token)
+        }
+        _ => None,
+    });
+    let granted = |a: &Action| {
         matches!(
             a,
             Action::Send {
@@ -129,8 +134,12 @@ fn quorum_persists_term_and_vote_before_answering_and_never_votes_twice() {
                 ..
             }
         )
-    });
-    assert!(persist.unwrap() < reply.unwrap(), "{out:?}");
+    };
+    // The vote leaves only once it is durable.
+    assert!(!out.iter().any(granted), "{out:?}");
+    let token = token.expect("the vote is persisted");
+    let out = voter.step(after_gate(0), Event::Durable { token });
+    assert!(out.iter().any(granted), "{out:?}");
 
     // Restarted with what it persisted, it refuses n3 in the same term.
     let mut restarted = Node::restore(
@@ -224,7 +233,7 @@ fn a_stale_quorum_leader_is_told_of_the_newer_term_and_steps_down() {
     );
     assert!(out
         .iter()
-        .any(|a| matches!(a, Action::Persist(p) if p.term == 4)));
+        .any(|a| matches!(a, Action::Persist { state, .. } if state.term == 4)));
     assert_eq!(leader.leadership().epoch, 4);
 }
 
@@ -359,7 +368,16 @@ fn quorum_refuses_its_vote_to_a_candidate_whose_log_is_behind() {
         !granted(&behind),
         "a log ending in an older epoch is behind, however long"
     );
-    let equal = voter.step(Instant::from_millis(601), ask(3, 1));
+    let mut equal = voter.step(Instant::from_millis(601), ask(3, 1));
+    // The vote leaves once it is durable.
+    let token = equal.iter().find_map(|a| match a {
+        Action::Persist { token, .. } => Some(*token),
+        _ => None,
+    });
+    let durable = Event::Durable {
+        token: token.expect("the vote is written"),
+    };
+    equal.extend(voter.step(Instant::from_millis(601), durable));
     assert!(granted(&equal));
 }
 

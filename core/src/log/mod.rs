@@ -25,8 +25,10 @@
 //! `bully`/`ring` node take the merged history after a split brain healed.
 
 mod entry;
+mod write;
 
 pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
+pub use write::{LogWrite, WriteMisfit};
 
 /// The most bytes of entries one message carries: half the default frame limit
 /// (1 MiB), so the message's own fields and a driver's tag always fit around
@@ -315,6 +317,21 @@ impl Log {
     /// The lowest index whose entry was replaced since the last call, if any.
     pub fn take_rewritten_from(&mut self) -> Option<u64> {
         self.rewritten_from.take()
+    }
+
+    /// The lowest index replaced since [`take_rewritten_from`](Self::take_rewritten_from)
+    /// was last called, without taking it.
+    pub fn pending_cut(&self) -> Option<u64> {
+        self.rewritten_from
+    }
+
+    /// Keeps the first `keep` entries, committed or not (a copy of a log
+    /// following the cuts of the original).
+    fn truncate_to(&mut self, keep: u64) {
+        self.entries
+            .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
+        self.commit = self.commit.min(keep);
+        self.rebuild_clients();
     }
 
     /// A log holding `entries` (indexes 1, 2, 3, ... in order) with `commit` of them

@@ -65,13 +65,7 @@ impl Follower {
                 if let AppendOutcome::Matched(_) = outcome {
                     tracing::info!(leader = %from, fork = prev_index, committed_before = before, "took the merged history of a healed split brain from the fork on");
                 }
-                cx.send_replication(
-                    from,
-                    ReplicationMsg::AppendReply {
-                        epoch: *epoch,
-                        outcome,
-                    },
-                );
+                reply(cx, from, *epoch, outcome);
             }
             ReplicationMsg::CatchUpFrom { epoch, helper } if follows && self.fetch.is_none() => {
                 tracing::info!(%helper, from = log.commit_index() + 1, "catching up from a helper: the leader is busy");
@@ -173,13 +167,18 @@ fn on_append(log: &mut Log, cx: &mut Ctx<'_>, from: NodeId, msg: &ReplicationMsg
     if let AppendOutcome::Conflict { index } = outcome {
         tracing::error!(leader = %from, epoch, index, "leader would replace a committed entry; refused");
     }
-    cx.send_replication(
-        from,
-        ReplicationMsg::AppendReply {
-            epoch: *epoch,
-            outcome,
-        },
-    );
+    reply(cx, from, *epoch, outcome);
+}
+
+/// Answers the leader. A match acknowledges entries, so it leaves once they
+/// are durable; a refusal promises nothing and leaves at once.
+fn reply(cx: &mut Ctx<'_>, leader: NodeId, epoch: u64, outcome: AppendOutcome) {
+    let msg = ReplicationMsg::AppendReply { epoch, outcome };
+    if matches!(outcome, AppendOutcome::Matched(_)) {
+        cx.send_replication_durable(leader, msg);
+    } else {
+        cx.send_replication(leader, msg);
+    }
 }
 
 /// What the leader is told of entries this log took or refused.

@@ -222,6 +222,11 @@ impl Leader {
         self.next_beat = cx.now;
     }
 
+    /// Writes became durable: the leader's own count toward commit may grow.
+    pub(super) fn on_durable(&mut self) {
+        self.dirty = true;
+    }
+
     pub(super) fn propose(&mut self, log: &mut Log, entry: Entry) -> Offer {
         let offer = log.offer(self.stamp, entry);
         self.dirty |= matches!(offer, Offer::Appended(_));
@@ -609,7 +614,8 @@ impl Leader {
     }
 
     fn advance_commit(&mut self, log: &mut Log, s: &Settings, cx: &Ctx<'_>) {
-        let last = log.last_index();
+        // The leader counts itself only for what its disk holds.
+        let last = cx.durable_tip.min(log.last_index());
         let candidate = match s.algorithm {
             Algorithm::Quorum => {
                 let mut matched: Vec<u64> = s

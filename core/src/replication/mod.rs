@@ -86,10 +86,6 @@ impl Replication {
         &mut self.log
     }
 
-    pub(crate) fn into_log(self) -> Log {
-        self.log
-    }
-
     /// True while this node leads and serves clients.
     pub(crate) fn serving(&self) -> bool {
         matches!(&self.part, Part::Leader(l) if l.serving())
@@ -228,6 +224,13 @@ impl Replication {
                 MembershipChange::Joined | MembershipChange::Rejoined => l.arrived(node),
                 _ => l.forget(node),
             }
+        }
+    }
+
+    /// Writes became durable (see [`crate::durable`]).
+    pub(crate) fn on_durable(&mut self) {
+        if let Part::Leader(l) = &mut self.part {
+            l.on_durable();
         }
     }
 

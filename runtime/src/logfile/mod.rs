@@ -5,11 +5,12 @@
 //! two. Only the last segment may end in a torn record. (A `DIR/log.bin` of an
 //! earlier version is moved into the first segment.)
 //!
-//! After every step, and before any of the step's messages leave, the driver
-//! writes what the step changed in the log, so an acknowledgement is never sent for
-//! an entry that a crash of the process would lose. With `sync` each write is also
-//! flushed to the disk (`fdatasync`), so it survives a power loss too, at a cost in
-//! throughput. A torn last record (a crash in the middle of a write) is cut off
+//! The driver's writer thread appends what each step changed in the log
+//! ([`LogWrite`]s, in order) and then [`flush`](LogFile::flush)es a whole batch
+//! at once: to the operating system, and with `sync` to the disk
+//! (`fdatasync`), so one sync covers every write that arrived meanwhile (group
+//! commit). The node learns which writes are durable only after that, and holds
+//! back what depends on them (see [`ringleader_core::durable`]). A torn last record (a crash in the middle of a write) is cut off
 //! when the file is read back; anything else that is wrong stops the node with an
 //! error naming the file and the offset, rather than start it with a silently
 //! shortened history.
@@ -24,8 +25,7 @@ pub use digest::CommitDigest;
 
 use crate::store::StoreError;
 use records::{replay, RecordOut, MAGIC};
-use ringleader_core::log::Log;
-use ringleader_core::Node;
+use ringleader_core::log::{Log, LogWrite};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -47,24 +47,19 @@ pub struct LogFile {
     last: u64,
     /// Commit index written.
     commit: u64,
-    sync: bool,
     buf: Vec<u8>,
-    /// The committed history's digest, kept up to date by every save.
-    digest: CommitDigest,
+    /// Whether records were written since the last flush.
+    dirty: bool,
 }
 
 impl LogFile {
     /// Opens the log in `dir`, reading back what it holds (empty if nothing).
-    pub fn open(dir: &Path, sync: bool) -> Result<(LogFile, Log), StoreError> {
-        Self::open_with(dir, sync, SEGMENT_BYTES)
+    pub fn open(dir: &Path) -> Result<(LogFile, Log), StoreError> {
+        Self::open_with(dir, SEGMENT_BYTES)
     }
 
     /// [`open`](Self::open), closing segments at `segment_bytes`.
-    pub fn open_with(
-        data_dir: &Path,
-        sync: bool,
-        segment_bytes: u64,
-    ) -> Result<(LogFile, Log), StoreError> {
+    pub fn open_with(data_dir: &Path, segment_bytes: u64) -> Result<(LogFile, Log), StoreError> {
         let dir = data_dir.join("log");
         std::fs::create_dir_all(&dir).map_err(|e| StoreError::Dir(dir.clone(), e))?;
         let mut segments = segments::list(&dir)?;
@@ -104,9 +99,8 @@ impl LogFile {
             out: BufWriter::with_capacity(1 << 20, file),
             last: log.last_index(),
             commit: log.commit_index(),
-            sync,
             buf: Vec::new(),
-            digest: CommitDigest::of(&log),
+            dirty: false,
         };
         Ok((lf, log))
     }
@@ -125,71 +119,65 @@ impl LogFile {
         Ok(())
     }
 
-    /// The digest of the committed history, as of the last save.
-    pub fn commit_digest(&self) -> u64 {
-        self.digest.value
-    }
-
-    /// Writes what changed in `node`'s log since the last call.
-    pub fn save(&mut self, node: &mut Node) -> Result<(), StoreError> {
-        let cut = node.take_log_rewritten_from();
-        let log = node.log();
-        self.digest.update(log, cut);
-        let mut wrote = false;
-        if let Some(from) = cut.filter(|f| *f <= self.last) {
+    /// Appends one step's changes (buffered: see [`flush`](Self::flush)).
+    pub fn append(&mut self, write: &LogWrite) -> Result<(), StoreError> {
+        if let Some(from) = write.cut_from.filter(|f| *f <= self.last) {
             self.write(&RecordOut::CutFrom(from))?;
             self.last = from - 1;
-            wrote = true;
         }
-        // The log may also have been cut without a record of it (never: every cut
-        // goes through `take_log_rewritten_from`), or be shorter after a restart.
-        self.last = self.last.min(log.last_index());
-        for e in log.all_from(self.last + 1) {
+        for e in &write.entries {
+            if e.index != self.last + 1 {
+                // The node writes its log in order; anything else is a bug that
+                // must not reach the disk as a history with a hole.
+                return Err(StoreError::Corrupt(
+                    self.path.clone(),
+                    format!("write of entry {} after entry {}", e.index, self.last),
+                ));
+            }
             self.last = e.index;
-            self.written += Self::write_to(
-                &mut self.out,
-                &mut self.buf,
-                &self.path,
-                &RecordOut::Entry(e),
-            )?;
-            wrote = true;
+            self.write(&RecordOut::Entry(e))?;
         }
-        let commit = log.commit_index();
-        if commit != self.commit {
+        if let Some(commit) = write.commit.filter(|c| *c != self.commit) {
             self.commit = commit;
             self.write(&RecordOut::Commit(commit))?;
-            wrote = true;
         }
-        if wrote {
+        Ok(())
+    }
+
+    /// Hands what was appended to the operating system and, with `sync`, to
+    /// the disk; closes the segment if it is full. Returns whether there was
+    /// anything to flush.
+    pub fn flush(&mut self, sync: bool) -> Result<bool, StoreError> {
+        if !std::mem::take(&mut self.dirty) {
+            return Ok(false);
+        }
+        self.out
+            .flush()
+            .map_err(|e| StoreError::Write(self.path.clone(), e))?;
+        if sync {
             self.out
-                .flush()
+                .get_ref()
+                .sync_data()
                 .map_err(|e| StoreError::Write(self.path.clone(), e))?;
-            if self.sync {
+        }
+        if self.written >= self.segment_bytes {
+            // The closed segment is complete on disk before the next begins
+            // (a sync of the new file does not cover the old one).
+            if !sync {
                 self.out
                     .get_ref()
                     .sync_data()
                     .map_err(|e| StoreError::Write(self.path.clone(), e))?;
             }
-            if self.written >= self.segment_bytes {
-                self.next_segment()?;
-            }
+            self.next_segment()?;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn write(&mut self, record: &RecordOut<'_>) -> Result<(), StoreError> {
-        self.written += Self::write_to(&mut self.out, &mut self.buf, &self.path, record)?;
+        self.dirty = true;
+        self.written += records::write(&mut self.out, &mut self.buf, record)
+            .map_err(|e| StoreError::Write(self.path.clone(), e))?;
         Ok(())
-    }
-
-    // Split from `write` so a record can borrow the node's log while it is
-    // written. Returns the bytes written.
-    fn write_to(
-        out: &mut BufWriter<File>,
-        buf: &mut Vec<u8>,
-        path: &Path,
-        record: &RecordOut<'_>,
-    ) -> Result<u64, StoreError> {
-        records::write(out, buf, record).map_err(|e| StoreError::Write(path.to_owned(), e))
     }
 }

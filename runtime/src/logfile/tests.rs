@@ -60,7 +60,7 @@ fn file_of(n: u64, commit: u64) -> (Vec<u8>, Vec<usize>) {
 }
 
 fn corrupt_error(dir: &Dir) -> String {
-    match LogFile::open(&dir.0, false) {
+    match LogFile::open(&dir.0) {
         Err(e @ StoreError::Corrupt(..)) => e.to_string(),
         Err(e) => panic!("another error: {e}"),
         Ok((_, log)) => panic!("opened with {} entries", log.last_index()),
@@ -87,7 +87,7 @@ fn records_read_back_cuts_applied_and_a_torn_tail_dropped() {
     encode(&RecordOut::Entry(&entry(4, 2)), &mut next).unwrap();
     bytes.extend_from_slice(&next[..next.len() - 3]); // a write cut short by a crash
     std::fs::write(dir.log(), &bytes).unwrap();
-    let (file, log) = LogFile::open(&dir.0, false).unwrap();
+    let (file, log) = LogFile::open(&dir.0).unwrap();
     drop(file);
     assert_eq!(log.last_index(), 3);
     assert_eq!(log.commit_index(), 1);
@@ -107,7 +107,7 @@ fn a_zero_filled_tail_is_a_torn_write() {
     let whole = bytes.len() as u64;
     bytes.extend_from_slice(&[0; 4096]);
     std::fs::write(dir.log(), &bytes).unwrap();
-    let (_, log) = LogFile::open(&dir.0, false).unwrap();
+    let (_, log) = LogFile::open(&dir.0).unwrap();
     assert_eq!((log.last_index(), log.commit_index()), (5, 5));
     assert_eq!(std::fs::metadata(dir.log()).unwrap().len(), whole);
 }
@@ -161,7 +161,7 @@ fn a_file_from_before_checksums_is_read_and_rewritten_with_them() {
     }
     encode_frame(&RecordOut::Commit(2), &mut bytes, DEFAULT_MAX_FRAME).unwrap();
     std::fs::write(dir.0.join("log.bin"), &bytes).unwrap();
-    let (file, log) = LogFile::open(&dir.0, false).unwrap();
+    let (file, log) = LogFile::open(&dir.0).unwrap();
     drop(file);
     assert_eq!((log.last_index(), log.commit_index()), (3, 2));
     let now = std::fs::read(dir.log()).unwrap();
@@ -170,7 +170,7 @@ fn a_file_from_before_checksums_is_read_and_rewritten_with_them() {
         !dir.0.join("log.bin").exists(),
         "moved into the first segment"
     );
-    let (_, again) = LogFile::open(&dir.0, false).unwrap();
+    let (_, again) = LogFile::open(&dir.0).unwrap();
     assert_eq!(again.committed(), log.committed());
 }
 
@@ -191,11 +191,13 @@ fn the_digest_covers_payloads_and_follows_commits_and_cuts() {
     assert_eq!(d, CommitDigest::of(&b));
 }
 
-fn node_with(entries: u64) -> Node {
-    let log = Log::restore((1..=entries).map(|i| entry(i, 1)).collect(), entries).unwrap();
-    let config = ringleader_core::Config::default();
-    let persisted = ringleader_core::Persisted::default();
-    Node::restore_with_log(config, NodeId(1), 1, Instant::ZERO, persisted, log).unwrap()
+/// Entries `from..=to`, committed, as one write.
+fn write_of(from: u64, to: u64) -> LogWrite {
+    LogWrite {
+        cut_from: None,
+        entries: (from..=to).map(|i| entry(i, 1)).collect(),
+        commit: Some(to),
+    }
 }
 
 fn segment_files(dir: &Dir) -> Vec<PathBuf> {
@@ -210,18 +212,20 @@ fn segment_files(dir: &Dir) -> Vec<PathBuf> {
 #[test]
 fn the_log_rolls_into_segments_and_reads_back_across_them() {
     let dir = Dir::new("segments");
-    let (mut file, log) = LogFile::open_with(&dir.0, false, 400).unwrap();
+    let (mut file, log) = LogFile::open_with(&dir.0, 400).unwrap();
     assert_eq!(log.last_index(), 0);
     for n in (5..=60).step_by(5) {
-        file.save(&mut node_with(n)).unwrap();
+        file.append(&write_of(n - 4, n)).unwrap();
+        file.flush(false).unwrap();
     }
-    let digest = file.commit_digest();
+    // Out of order is refused, not written.
+    assert!(file.append(&write_of(70, 71)).is_err());
     drop(file);
     let segs = segment_files(&dir);
     assert!(segs.len() >= 5, "{segs:?}");
-    let (file, log) = LogFile::open_with(&dir.0, false, 400).unwrap();
+    let (file, log) = LogFile::open_with(&dir.0, 400).unwrap();
     assert_eq!((log.last_index(), log.commit_index()), (60, 60));
-    assert_eq!(file.commit_digest(), digest);
+    assert_eq!(log.committed(), write_of(1, 60).entries.as_slice());
     drop(file);
     // A record cut short in a segment that is not the last is corruption.
     let first = &segs[0];

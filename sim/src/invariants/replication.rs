@@ -91,7 +91,7 @@ pub struct ReplicationChecker {
     loss_explained: Option<String>,
 }
 
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 10] = [
     "committed_agreement",
     "no_duplicate",
     "commit_monotonic",
@@ -101,6 +101,7 @@ const NAMES: [&str; 9] = [
     "logs_converge",
     "acked_durable",
     "clients_drain",
+    "durable_before_ack",
 ];
 
 impl ReplicationChecker {
@@ -128,6 +129,15 @@ impl ReplicationChecker {
         let follows = matches!(name, "logs_converge" | "acked_durable" | "clients_drain");
         if let Some(why) = self.loss_explained.clone().filter(|_| follows) {
             self.findings.explain_last(why);
+        }
+    }
+
+    /// A node sent a message that depends on a write (an acknowledgement, a
+    /// vote): `broken` says how, if the write was not durable yet.
+    pub fn on_dependent_send(&mut self, at: Instant, node: u32, broken: Option<String>) {
+        match broken {
+            Some(detail) => self.fail("durable_before_ack", at, vec![node], detail),
+            None => self.findings.count("durable_before_ack", false),
         }
     }
 

@@ -66,6 +66,7 @@ impl World<'_> {
                 link,
             } => self.on_link_closed(server, life, client, link),
             Item::Resume(i) => self.on_resume(i),
+            Item::Synced { node, life, token } => self.on_synced(node, life, token),
             Item::Fault(fault) => {
                 self.counters.events += 1;
                 self.counters.faults += 1;
@@ -251,7 +252,7 @@ impl World<'_> {
         match item {
             Item::Tick(i) => Some(*i),
             Item::Deliver { to, .. } => Some(*to),
-            Item::Link { node, .. } => Some(*node),
+            Item::Link { node, .. } | Item::Synced { node, .. } => Some(*node),
             Item::ToServer { server, .. }
             | Item::Probe { server, .. }
             | Item::LinkClosed { server, .. } => Some(*server),

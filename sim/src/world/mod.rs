@@ -13,6 +13,7 @@
 mod addr;
 mod apply_faults;
 mod clients;
+mod disk;
 mod error;
 mod handle;
 mod peer_links;

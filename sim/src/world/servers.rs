@@ -9,7 +9,7 @@ use crate::trace::DropReason;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use ringleader_core::link::{LinkConfig, Links};
-use ringleader_core::wire::Message;
+use ringleader_core::wire::{AppendOutcome, ElectionMsg, Message, ReplicationMsg};
 use ringleader_core::{Action, Event, MembershipChange, Node, NodeId};
 use std::collections::BTreeMap;
 
@@ -30,7 +30,7 @@ impl World<'_> {
         let lie = self.bug.before_step(&event);
         node.step_into(local, event, &mut actions);
         if let Some(lie) = lie {
-            lie.tell(&mut actions);
+            lie.tell(&mut actions, node.info());
         }
         let mut leadership_changed = false;
         for action in actions.drain(..) {
@@ -77,6 +77,7 @@ impl World<'_> {
         }
         match action {
             Action::Send { to, msg } => {
+                self.check_durable_first(i, to, &msg);
                 let j = (to.0 as usize).wrapping_sub(1);
                 if j < self.slots.0.len() && j != i {
                     self.link_send(i, j, msg);
@@ -88,10 +89,21 @@ impl World<'_> {
                     self.send(i, j, msg.clone());
                 }
             }
-            Action::Persist(p) => {
-                if let Some(slot) = self.slots.0.get_mut(i) {
-                    slot.persisted = p;
-                }
+            Action::Persist { token, state } => {
+                let sync = self
+                    .slots
+                    .0
+                    .get_mut(i)
+                    .and_then(|s| s.disk.write_state(token, state));
+                self.begin_sync(i, sync);
+            }
+            Action::WriteLog { token, write } => {
+                let sync = self
+                    .slots
+                    .0
+                    .get_mut(i)
+                    .and_then(|s| s.disk.write_log(token, write));
+                self.begin_sync(i, sync);
             }
             Action::RoleChanged { .. } => {}
             Action::ToClient { client, msg } => self.server_to_client(i, client, msg),
@@ -179,15 +191,10 @@ impl World<'_> {
         let local = slot.clock.local(now);
         let seed = node_seed(self.seed, i, slot.lives);
         // The config was validated with the run, so building cannot fail here.
-        let log = std::mem::take(&mut slot.log);
-        let Ok(node) = Node::restore_with_log(
-            slot.config.clone(),
-            slot.id,
-            seed,
-            local,
-            slot.persisted,
-            log,
-        ) else {
+        let (log, persisted) = slot.disk.read_back();
+        let Ok(node) =
+            Node::restore_with_log(slot.config.clone(), slot.id, seed, local, persisted, log)
+        else {
             return;
         };
         self.replication.on_restart(now, i, &node);
@@ -204,7 +211,93 @@ impl World<'_> {
         let id = slot.id;
         self.tracer.start(now, id, incarnation);
         self.step(i, Event::Start);
+        if let Some(slot) = self.slots.0.get_mut(i) {
+            slot.disk.sync_now();
+        }
         self.checker.on_up(now, i, first, &self.slots);
+    }
+
+    /// A sync of node `i`'s disk begins (if `covering` names its last write).
+    fn begin_sync(&mut self, i: usize, covering: Option<u64>) {
+        let (Some(token), Some(slot)) = (covering, self.slots.0.get(i)) else {
+            return;
+        };
+        let item = Item::Synced {
+            node: i,
+            life: slot.lives,
+            token,
+        };
+        self.queue.push(self.now + self.disk_latency, item);
+    }
+
+    /// A sync of node `i`'s disk finished: the node hears its writes are
+    /// durable, and the next sync begins if more are waiting.
+    pub(super) fn on_synced(&mut self, i: usize, life: u64, token: u64) {
+        let Some(slot) = self.slots.0.get_mut(i) else {
+            return;
+        };
+        if slot.node.is_none() || slot.lives != life {
+            return; // the process that asked is gone
+        }
+        self.counters.events += 1;
+        let next = slot.disk.synced(token);
+        self.begin_sync(i, next);
+        self.step(i, Event::Durable { token });
+    }
+
+    /// The write-ahead rule, checked on every message that depends on a write:
+    /// an acknowledgement of entries, a vote, a request for votes leaves only
+    /// when what it promises is on node `i`'s stable storage.
+    fn check_durable_first(&mut self, i: usize, to: NodeId, msg: &Message) {
+        let Some(slot) = self.slots.0.get(i) else {
+            return;
+        };
+        let (Some(node), disk) = (slot.node.as_ref(), &slot.disk) else {
+            return;
+        };
+        let broken = match msg {
+            Message::Replication { msg, .. } => match **msg {
+                ReplicationMsg::AppendReply {
+                    outcome: AppendOutcome::Matched(n),
+                    ..
+                } => {
+                    let held = disk.stable_log().stamp_at(n);
+                    (held.is_none() || held != node.log().stamp_at(n)).then(|| {
+                        format!(
+                            "{} acknowledged entries up to {n} before they were on its disk",
+                            slot.id
+                        )
+                    })
+                }
+                _ => return,
+            },
+            Message::Election { msg, .. } => {
+                let stable = disk.stable_state();
+                match *msg {
+                    ElectionMsg::VoteReply {
+                        term,
+                        granted: true,
+                    } if (stable.term, stable.voted_for) != (term, Some(to)) => Some(format!(
+                        "{} granted its vote in term {term} to {to} before it was on its disk",
+                        slot.id
+                    )),
+                    ElectionMsg::RequestVote { term, .. }
+                        if (stable.term, stable.voted_for) != (term, Some(slot.id)) =>
+                    {
+                        Some(format!(
+                            "{} asked for votes in term {term} before its own was on its disk",
+                            slot.id
+                        ))
+                    }
+                    ElectionMsg::VoteReply { granted: true, .. }
+                    | ElectionMsg::RequestVote { .. } => None,
+                    _ => return,
+                }
+            }
+            _ => return,
+        };
+        self.replication
+            .on_dependent_send(self.now, slot.id.0, broken);
     }
 
     /// Takes node `i` down. Its log survives (it is durable). `reset` tells its
@@ -218,8 +311,8 @@ impl World<'_> {
         }
         let mut links = BTreeMap::new();
         if let Some(slot) = self.slots.0.get_mut(i) {
-            if let Some(node) = slot.node.take() {
-                slot.log = node.into_log();
+            if slot.node.take().is_some() {
+                slot.disk.process_crashed();
             }
             slot.tick_at = None;
             slot.paused_until = None;

@@ -15,9 +15,8 @@ use crate::trace::Tracer;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ringleader_core::client::{Client, ClientConfig};
-use ringleader_core::log::Log;
 use ringleader_core::wire::ClientId;
-use ringleader_core::{Algorithm, Config, Instant, NodeId, Persisted};
+use ringleader_core::{Algorithm, Config, Instant, NodeId};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -87,6 +86,7 @@ impl<'w> World<'w> {
             idle_from: last_disturbance + drain_bound,
             idle_sent: vec![0; n],
             idle_budget: super::run_loop::idle_budget(&node_config, n),
+            disk_latency: config.disk_latency,
         })
     }
 }
@@ -113,10 +113,9 @@ fn build_slots(config: &SimConfig, node: &Config, queue: &mut EventQueue<Item>) 
             node: None,
             up_since: Instant::ZERO,
             clock: NodeClock::new(offset),
-            persisted: Persisted::default(),
             lives: 0,
             tick_at: None,
-            log: Log::default(),
+            disk: Default::default(),
             links: BTreeMap::new(),
             peer_links: None,
             machine_up: true,

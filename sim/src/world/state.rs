@@ -1,6 +1,7 @@
 //! What the world is made of: the servers' slots, the queue's items, the
 //! checkers, the counters.
 
+use super::disk::Disk;
 use crate::bugs::InjectedBug;
 use crate::clients::SimClient;
 use crate::clock::NodeClock;
@@ -12,9 +13,8 @@ use crate::trace::Tracer;
 use rand_chacha::ChaCha8Rng;
 use ringleader_core::client::ClientAction;
 use ringleader_core::link::{LinkAction, LinkFailure, Links};
-use ringleader_core::log::Log;
 use ringleader_core::wire::{ClientId, ClientMsg, Message, ServerMsg};
-use ringleader_core::{Action, Config, Instant, Node, NodeId, Persisted};
+use ringleader_core::{Action, Config, Instant, Node, NodeId};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -42,6 +42,13 @@ pub(super) enum Item {
     Fault(Fault),
     /// A paused node carries on.
     Resume(usize),
+    /// A sync of node `node`'s disk in life `life`, covering writes up to
+    /// `token`, is done.
+    Synced {
+        node: usize,
+        life: u64,
+        token: u64,
+    },
     ClientStart(usize),
     ClientTick(usize),
     ClientSend(usize),
@@ -106,11 +113,10 @@ pub(super) struct Slot {
     pub(super) node: Option<Node>,
     pub(super) up_since: Instant,
     pub(super) clock: NodeClock,
-    pub(super) persisted: Persisted,
     pub(super) lives: u64,
     pub(super) tick_at: Option<Instant>,
-    /// The durable log, kept across crashes.
-    pub(super) log: Log,
+    /// The disk: the log and state, kept across crashes.
+    pub(super) disk: Disk,
     /// Client connections this server holds: client -> (client index, link).
     pub(super) links: BTreeMap<ClientId, (usize, u64)>,
     /// Per client, the newest connection this server closed or saw replaced by a
@@ -209,4 +215,6 @@ pub(super) struct World<'w> {
     /// Messages a second an idle node may send, from the configuration the run
     /// was given (a planted bug may bend a node's own).
     pub(super) idle_budget: f64,
+    /// How long one disk sync takes.
+    pub(super) disk_latency: Duration,
 }

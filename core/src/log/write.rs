@@ -1,0 +1,81 @@
+//! What one step changed in a log, as a driver writes it: the unit of the
+//! node's write-ahead contract (see [`crate::durable`]).
+
+use super::{Entry, Log};
+
+/// The changes of one step to a node's log, in the order they apply: a cut,
+/// then entries appended, then the commit index.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LogWrite {
+    /// Entries from this index on were replaced (or dropped): the copy on disk
+    /// is cut here before the entries below are appended.
+    pub cut_from: Option<u64>,
+    /// Entries appended, in index order, continuing the log as cut.
+    pub entries: Vec<Entry>,
+    /// The new commit index, when it moved.
+    pub commit: Option<u64>,
+}
+
+impl LogWrite {
+    /// Whether the write changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.cut_from.is_none() && self.entries.is_empty() && self.commit.is_none()
+    }
+
+    /// The number of entry bytes it carries, each at its largest encoding.
+    pub fn bytes(&self) -> usize {
+        self.entries
+            .iter()
+            .map(Entry::encoded_len_bound)
+            .fold(0, usize::saturating_add)
+    }
+}
+
+/// Why a write does not fit the log it is applied to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteMisfit {
+    /// The index the log expected next.
+    pub expected: u64,
+    /// The index the write carried.
+    pub got: u64,
+}
+
+impl std::fmt::Display for WriteMisfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "write carries index {} where {} was expected",
+            self.got, self.expected
+        )
+    }
+}
+
+impl Log {
+    /// Applies a write to a copy of a log (a driver's, or a simulated disk's):
+    /// cut, append, commit. Nothing changes if the entries do not continue the
+    /// log as cut.
+    pub fn apply(&mut self, write: &LogWrite) -> Result<(), WriteMisfit> {
+        let keep = write.cut_from.map_or(self.last_index(), |c| {
+            c.saturating_sub(1).min(self.last_index())
+        });
+        for (offset, e) in write.entries.iter().enumerate() {
+            let expected = keep.saturating_add(1).saturating_add(offset as u64);
+            if e.index != expected {
+                return Err(WriteMisfit {
+                    expected,
+                    got: e.index,
+                });
+            }
+        }
+        if keep < self.last_index() {
+            self.truncate_to(keep);
+        }
+        for e in &write.entries {
+            self.push(e.clone());
+        }
+        if let Some(commit) = write.commit {
+            self.commit_to(commit);
+        }
+        Ok(())
+    }
+}

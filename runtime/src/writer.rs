@@ -1,0 +1,164 @@
+//! The node's writer: a thread of its own that carries out the node's writes
+//! in order and reports them durable, so the event loop (heartbeats, votes,
+//! timers) never waits for the disk.
+//!
+//! Group commit: the writer takes every write waiting when it wakes, appends
+//! them, and flushes once — with `power` durability one `fdatasync` covers the
+//! whole batch — then reports the batch's last token. Under load a batch grows
+//! to what arrived during the previous sync, so the syncs per second stay near
+//! the disk's limit whatever the message rate.
+
+use crate::logfile::LogFile;
+use crate::store::{Store, StoreError};
+use ringleader_core::durable::Durability;
+use ringleader_core::log::LogWrite;
+use ringleader_core::Persisted;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc as tokio_mpsc;
+
+/// Most writes taken into one batch: a bound on one flush's work, so reports
+/// keep coming under a flood.
+const BATCH_MAX: usize = 4096;
+
+/// One write the node asked for, with its token.
+pub(crate) enum Job {
+    Log(u64, LogWrite),
+    State(u64, Persisted),
+}
+
+/// What the writer tells the event loop.
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// Every write up to this token is durable.
+    Durable(u64),
+    /// A write failed: the node must stop (what it acknowledged may not be on disk).
+    Failed(StoreError),
+}
+
+/// What the writer measured: flushes, and how long their syncs took.
+#[derive(Debug, Default)]
+pub struct DiskStats {
+    /// Batches flushed.
+    pub flushes: AtomicU64,
+    /// Writes carried out.
+    pub writes: AtomicU64,
+    /// Syncs (`fdatasync`) done, and their total and longest time in µs.
+    pub syncs: AtomicU64,
+    /// Total time of the syncs, µs.
+    pub sync_total_us: AtomicU64,
+    /// Longest sync, µs.
+    pub sync_max_us: AtomicU64,
+}
+
+impl DiskStats {
+    fn sync_took(&self, took: Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        self.sync_total_us.fetch_add(us, Ordering::Relaxed);
+        self.sync_max_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// The mean sync time in µs, 0 before the first.
+    pub fn sync_mean_us(&self) -> u64 {
+        let n = self.syncs.load(Ordering::Relaxed);
+        self.sync_total_us
+            .load(Ordering::Relaxed)
+            .checked_div(n)
+            .unwrap_or(0)
+    }
+}
+
+/// The handle the event loop keeps.
+pub(crate) struct Writer {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer thread over the node's log and state files.
+    pub(crate) fn spawn(
+        mut log: LogFile,
+        store: Store,
+        durability: Durability,
+        stats: Arc<DiskStats>,
+        reports: tokio_mpsc::UnboundedSender<Report>,
+    ) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("ringleader-writer".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH_MAX {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let report = match write_batch(&mut log, &store, durability, &stats, batch) {
+                        Ok(token) => Report::Durable(token),
+                        Err(e) => Report::Failed(e),
+                    };
+                    let failed = matches!(report, Report::Failed(_));
+                    if reports.send(report).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        Ok(Writer {
+            jobs: Some(tx),
+            thread: Some(thread?),
+        })
+    }
+
+    /// Hands a write to the writer. `false` if the writer is gone (it failed,
+    /// and said why).
+    pub(crate) fn send(&self, job: Job) -> bool {
+        self.jobs.as_ref().is_some_and(|j| j.send(job).is_ok())
+    }
+
+    /// Waits until every write handed over is carried out.
+    pub(crate) fn finish(mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Carries out one batch; returns its last token.
+fn write_batch(
+    log: &mut LogFile,
+    store: &Store,
+    durability: Durability,
+    stats: &DiskStats,
+    batch: Vec<Job>,
+) -> Result<u64, StoreError> {
+    let mut last = 0;
+    let count = batch.len() as u64;
+    for job in batch {
+        match job {
+            Job::Log(token, write) => {
+                log.append(&write)?;
+                last = token;
+            }
+            Job::State(token, state) => {
+                // Rare (a term or a vote), and always synced: it is replaced by
+                // a rename, which only a sync makes stable.
+                store.save(&state)?;
+                last = token;
+            }
+        }
+    }
+    let sync = durability == Durability::Power;
+    let began = Instant::now();
+    if log.flush(sync)? && sync {
+        stats.sync_took(began.elapsed());
+    }
+    stats.flushes.fetch_add(1, Ordering::Relaxed);
+    stats.writes.fetch_add(count, Ordering::Relaxed);
+    Ok(last)
+}

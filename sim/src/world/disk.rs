@@ -1,0 +1,192 @@
+//! A server's simulated disk: what the node wrote, what the operating system
+//! holds, what a sync made stable, and the one sync in progress (group commit:
+//! a sync covers every write issued before it began).
+//!
+//! A process crash keeps what reached the operating system; what a node's
+//! acknowledgements and votes may rely on is only what a sync made stable,
+//! and the world checks exactly that on every message that depends on it.
+
+use ringleader_core::log::{Log, LogWrite};
+use ringleader_core::Persisted;
+
+/// One write the node asked for.
+#[derive(Clone, Debug)]
+enum Write {
+    Log(LogWrite),
+    State(Persisted),
+}
+
+/// One server's disk, across its lives.
+#[derive(Default)]
+pub(crate) struct Disk {
+    /// What a sync made stable.
+    synced_log: Log,
+    synced_state: Persisted,
+    /// Written after the last sync began, in order, with their tokens.
+    unsynced: Vec<(u64, Write)>,
+    /// The sync in progress: the highest token it covers.
+    syncing: Option<u64>,
+    /// Writes that did not fit the log they were applied to (a node broke the
+    /// contract): counted, and told by the checkers.
+    pub(crate) misfits: u64,
+}
+
+impl Disk {
+    /// The node wrote (to the operating system). Returns the token a sync
+    /// that begins now must cover, if none is in progress.
+    pub(crate) fn write_log(&mut self, token: u64, write: LogWrite) -> Option<u64> {
+        self.unsynced.push((token, Write::Log(write)));
+        self.begin_sync()
+    }
+
+    /// [`write_log`](Self::write_log), for the term and vote.
+    pub(crate) fn write_state(&mut self, token: u64, state: Persisted) -> Option<u64> {
+        self.unsynced.push((token, Write::State(state)));
+        self.begin_sync()
+    }
+
+    fn begin_sync(&mut self) -> Option<u64> {
+        if self.syncing.is_some() {
+            return None;
+        }
+        let last = self.unsynced.last().map(|(t, _)| *t)?;
+        self.syncing = Some(last);
+        Some(last)
+    }
+
+    /// The sync covering `token` finished: those writes are stable. Returns
+    /// the token the next sync must cover, when more writes are waiting.
+    pub(crate) fn synced(&mut self, token: u64) -> Option<u64> {
+        if self.syncing != Some(token) {
+            return None; // a sync of an earlier life
+        }
+        self.syncing = None;
+        let done = self.unsynced.partition_point(|(t, _)| *t <= token);
+        let writes: Vec<(u64, Write)> = self.unsynced.drain(..done).collect();
+        for (_, w) in &writes {
+            self.apply(w);
+        }
+        self.begin_sync()
+    }
+
+    fn apply(&mut self, write: &Write) {
+        match write {
+            Write::Log(w) => {
+                if self.synced_log.apply(w).is_err() {
+                    self.misfits += 1;
+                }
+            }
+            Write::State(s) => self.synced_state = *s,
+        }
+    }
+
+    /// Makes every write so far stable at once: the start's writes, which the
+    /// driver contract has durable before anything else the start asked for.
+    pub(crate) fn sync_now(&mut self) {
+        let writes = std::mem::take(&mut self.unsynced);
+        for (_, w) in &writes {
+            self.apply(w);
+        }
+    }
+
+    /// The process crashed: the operating system still writes out what it was
+    /// handed, and the sync in progress dies with the process's life.
+    pub(crate) fn process_crashed(&mut self) {
+        self.syncing = None;
+        let writes = std::mem::take(&mut self.unsynced);
+        for (_, w) in &writes {
+            self.apply(w);
+        }
+    }
+
+    /// What a restarting node reads back: its log and state.
+    pub(crate) fn read_back(&self) -> (Log, Persisted) {
+        (self.synced_log.clone(), self.synced_state)
+    }
+
+    /// What a sync made stable: the log.
+    pub(crate) fn stable_log(&self) -> &Log {
+        &self.synced_log
+    }
+
+    /// What a sync made stable: the term and vote.
+    pub(crate) fn stable_state(&self) -> Persisted {
+        self.synced_state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{run, FaultProfile, InjectedBug, SimConfig};
+    use ringleader_core::log::{ClientMsgId, Entry};
+    use ringleader_core::{Algorithm, Instant};
+    use std::time::Duration;
+
+    fn write(index: u64) -> LogWrite {
+        let mut e = Entry::new(
+            ClientMsgId {
+                client: 1,
+                seq: index,
+            },
+            "ann",
+            b"hi".to_vec(),
+            Instant::ZERO,
+        );
+        e.index = index;
+        LogWrite {
+            entries: vec![e],
+            ..LogWrite::default()
+        }
+    }
+
+    #[test]
+    fn only_a_finished_sync_makes_writes_stable_and_one_covers_a_group() {
+        let mut disk = Disk::default();
+        assert_eq!(disk.write_log(1, write(1)), Some(1), "a sync begins");
+        assert_eq!(disk.write_log(2, write(2)), None, "it waits for the sync");
+        assert_eq!(disk.write_log(3, write(3)), None);
+        assert_eq!(disk.stable_log().last_index(), 0);
+        assert_eq!(disk.synced(1), Some(3), "the next sync covers both");
+        assert_eq!(disk.stable_log().last_index(), 1);
+        assert_eq!(disk.synced(3), None);
+        assert_eq!(disk.stable_log().last_index(), 3);
+        // A process crash keeps what reached the operating system.
+        assert_eq!(disk.write_log(4, write(4)), Some(4));
+        disk.process_crashed();
+        assert_eq!(disk.read_back().0.last_index(), 4);
+        assert_eq!(disk.synced(4), None, "the crashed life's sync is void");
+    }
+
+    fn config(bug: InjectedBug, seed: u64) -> SimConfig {
+        let mut c = SimConfig {
+            seed,
+            nodes: 3,
+            clients: 2,
+            duration: Duration::from_secs(20),
+            faults: FaultProfile::Light,
+            inject_bug: bug,
+            ..SimConfig::default()
+        };
+        c.node.election = Algorithm::Quorum;
+        c
+    }
+
+    #[test]
+    fn an_acknowledgement_before_the_disk_holds_the_entries_is_caught() {
+        for seed in 1..=3 {
+            let clean = run(&config(InjectedBug::None, seed)).unwrap();
+            assert!(clean.violations.is_empty(), "{:?}", clean.violations);
+            assert!(clean.checks["durable_before_ack"].checked > 0);
+            let buggy = run(&config(InjectedBug::AckBeforeDurable, seed)).unwrap();
+            assert!(
+                buggy
+                    .violations
+                    .iter()
+                    .any(|v| v.invariant == "durable_before_ack"),
+                "{:?}",
+                buggy.violations
+            );
+        }
+    }
+}
