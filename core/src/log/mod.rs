@@ -496,5 +496,35 @@ impl Log {
     }
 }
 
+impl Log {
+    /// Applies a write to a copy of a log (a driver's, or a simulated disk's):
+    /// cut, append, commit. Nothing changes if the entries do not continue the
+    /// log as cut.
+    pub fn apply(&mut self, write: &LogWrite) -> Result<(), WriteMisfit> {
+        let keep = write.cut_from.map_or(self.last_index(), |c| {
+            c.saturating_sub(1).min(self.last_index())
+        });
+        for (offset, e) in write.entries.iter().enumerate() {
+            let expected = keep.saturating_add(1).saturating_add(offset as u64);
+            if e.index != expected {
+                return Err(WriteMisfit {
+                    expected,
+                    got: e.index,
+                });
+            }
+        }
+        if keep < self.last_index() {
+            self.truncate_to(keep);
+        }
+        for e in &write.entries {
+            self.push(e.clone());
+        }
+        if let Some(commit) = write.commit {
+            self.commit_to(commit);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! What one step changed in a log, as a driver writes it: the unit of the
 //! node's write-ahead contract (see [`crate::durable`]).
 
-use super::{Entry, Log};
+use super::entry::Entry;
 
 /// The changes of one step to a node's log, in the order they apply: a cut,
 /// then entries appended, then the commit index.
@@ -47,35 +47,5 @@ impl std::fmt::Display for WriteMisfit {
             "write carries index {} where {} was expected",
             self.got, self.expected
         )
-    }
-}
-
-impl Log {
-    /// Applies a write to a copy of a log (a driver's, or a simulated disk's):
-    /// cut, append, commit. Nothing changes if the entries do not continue the
-    /// log as cut.
-    pub fn apply(&mut self, write: &LogWrite) -> Result<(), WriteMisfit> {
-        let keep = write.cut_from.map_or(self.last_index(), |c| {
-            c.saturating_sub(1).min(self.last_index())
-        });
-        for (offset, e) in write.entries.iter().enumerate() {
-            let expected = keep.saturating_add(1).saturating_add(offset as u64);
-            if e.index != expected {
-                return Err(WriteMisfit {
-                    expected,
-                    got: e.index,
-                });
-            }
-        }
-        if keep < self.last_index() {
-            self.truncate_to(keep);
-        }
-        for e in &write.entries {
-            self.push(e.clone());
-        }
-        if let Some(commit) = write.commit {
-            self.commit_to(commit);
-        }
-        Ok(())
     }
 }

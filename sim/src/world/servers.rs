@@ -261,8 +261,12 @@ impl World<'_> {
                     outcome: AppendOutcome::Matched(n),
                     ..
                 } => {
-                    let held = disk.stable_log().stamp_at(n);
-                    (held.is_none() || held != node.log().stamp_at(n)).then(|| {
+                    // An acknowledgement released late may name entries a newer
+                    // leader has replaced since (as a delayed message would):
+                    // what must never be is an index the node holds that its
+                    // disk has nothing at.
+                    let on_disk = disk.stable_log().stamp_at(n).is_some();
+                    (!on_disk && node.log().stamp_at(n).is_some()).then(|| {
                         format!(
                             "{} acknowledged entries up to {n} before they were on its disk",
                             slot.id
@@ -273,24 +277,27 @@ impl World<'_> {
             },
             Message::Election { msg, .. } => {
                 let stable = disk.stable_state();
+                // A later term on disk keeps a vote too: no second vote in the
+                // earlier term can follow it.
+                let kept = |term: u64, voted: NodeId| {
+                    stable.term > term || stable.term == term && stable.voted_for == Some(voted)
+                };
                 match *msg {
                     ElectionMsg::VoteReply {
                         term,
                         granted: true,
-                    } if (stable.term, stable.voted_for) != (term, Some(to)) => Some(format!(
-                        "{} granted its vote in term {term} to {to} before it was on its disk",
-                        slot.id
-                    )),
-                    ElectionMsg::RequestVote { term, .. }
-                        if (stable.term, stable.voted_for) != (term, Some(slot.id)) =>
-                    {
-                        Some(format!(
+                    } => (!kept(term, to)).then(|| {
+                        format!(
+                            "{} granted its vote in term {term} to {to} before it was on its disk",
+                            slot.id
+                        )
+                    }),
+                    ElectionMsg::RequestVote { term, .. } => (!kept(term, slot.id)).then(|| {
+                        format!(
                             "{} asked for votes in term {term} before its own was on its disk",
                             slot.id
-                        ))
-                    }
-                    ElectionMsg::VoteReply { granted: true, .. }
-                    | ElectionMsg::RequestVote { .. } => None,
+                        )
+                    }),
                     _ => return,
                 }
             }
