@@ -24,7 +24,7 @@ pub enum BenchCommand {
     /// Median and worst of each.
     Failover(FailoverArgs),
     /// Committed chat messages per second through a 3-node cluster on loopback.
-    Throughput(ThroughputArgs),
+    Throughput(crate::bench_throughput::ThroughputArgs),
     /// A node's resident memory holding N messages of 100 bytes.
     Memory(MemoryArgs),
     /// A node under attack: 20,000 connection attempts, 1,000 slowloris
@@ -48,7 +48,7 @@ pub enum KeysMode {
 }
 
 impl KeysMode {
-    fn runs(self) -> &'static [bool] {
+    pub(crate) fn runs(self) -> &'static [bool] {
         match self {
             KeysMode::Off => &[false],
             KeysMode::On => &[true],
@@ -57,7 +57,7 @@ impl KeysMode {
     }
 }
 
-fn keys_name(keyed: bool) -> &'static str {
+pub(crate) fn keys_name(keyed: bool) -> &'static str {
     if keyed {
         "with keys"
     } else {
@@ -82,29 +82,6 @@ pub struct FailoverArgs {
     election_timeout: Duration,
     /// Port block: nodes on base+1.., multicast on base+19.
     #[arg(long, default_value_t = 27100)]
-    port_base: u16,
-    /// Measure without keys, with them, or both (the cost of authentication).
-    #[arg(long, value_enum, default_value = "both")]
-    keys: KeysMode,
-}
-
-/// Flags of `bench throughput`.
-#[derive(Args, Debug)]
-pub struct ThroughputArgs {
-    /// Concurrent chat clients.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
-    clients: u32,
-    /// Messages each client sends.
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
-    messages: u64,
-    /// Bytes per message.
-    #[arg(long, default_value_t = 100)]
-    size: usize,
-    /// Election algorithm of the 3 nodes.
-    #[arg(long, default_value = "quorum", value_parser = crate::parse::algorithm)]
-    election: ringleader_core::Algorithm,
-    /// Port block: nodes on base+1.., multicast on base+19.
-    #[arg(long, default_value_t = 27200)]
     port_base: u16,
     /// Measure without keys, with them, or both (the cost of authentication).
     #[arg(long, value_enum, default_value = "both")]
@@ -147,7 +124,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
     let result = runtime.block_on(async {
         match cmd {
             BenchCommand::Failover(a) => failover(a).await,
-            BenchCommand::Throughput(a) => throughput(a).await,
+            BenchCommand::Throughput(a) => crate::bench_throughput::throughput(a).await,
             BenchCommand::Memory(a) => memory(a).await,
             BenchCommand::Idle(a) => idle(a).await,
             BenchCommand::Hostile(a) => crate::bench_hostile::hostile(a).await,
@@ -207,7 +184,7 @@ impl Nodes {
     }
 
     /// Like [`start`](Self::start); `keyed`: with a fresh cluster key and client key.
-    fn start_keyed(
+    pub(crate) fn start_keyed(
         n: u32,
         base: u16,
         name: &str,
@@ -570,7 +547,12 @@ async fn wait_acked(
 
 /// One client sending `n` messages as fast as acknowledgements allow, keeping at
 /// most `window` in flight; returns when all are acknowledged.
-async fn blast(mut c: ChatHandle, n: u64, size: usize, window: u64) -> Result<(), String> {
+pub(crate) async fn blast(
+    mut c: ChatHandle,
+    n: u64,
+    size: usize,
+    window: u64,
+) -> Result<(), String> {
     let payload = "x".repeat(size);
     let (mut sent, mut acked) = (0u64, 0u64);
     while acked < n {
@@ -591,69 +573,6 @@ async fn blast(mut c: ChatHandle, n: u64, size: usize, window: u64) -> Result<()
     let _ = c.commands.send(ChatCommand::Quit(Duration::ZERO)).await;
     let _ = c.task.await;
     Ok(())
-}
-
-async fn throughput(a: ThroughputArgs) -> Result<(), String> {
-    let mut figures = Vec::new();
-    for &keyed in a.keys.runs() {
-        let rate = throughput_once(&a, keyed).await?;
-        figures.push((keyed, rate));
-        tokio::time::sleep(Duration::from_millis(200)).await; // ports free again
-    }
-    for (keyed, rate) in figures {
-        println!(
-            "throughput, {:<9}: {rate:>8.0} messages/s committed and acknowledged",
-            keys_name(keyed)
-        );
-    }
-    Ok(())
-}
-
-async fn throughput_once(a: &ThroughputArgs, keyed: bool) -> Result<f64, String> {
-    let extra = vec!["--election".to_owned(), a.election.to_string()];
-    let name = format!("bench-throughput-{}", u8::from(keyed));
-    let nodes = Nodes::start_keyed(3, a.port_base, &name, &extra, keyed)?;
-    let leader = nodes.leader(Duration::from_secs(20)).await?;
-    println!(
-        "throughput, {}: 3 {} nodes (leader n{leader}), {} clients x {} messages of {} bytes",
-        keys_name(keyed),
-        a.election,
-        a.clients,
-        a.messages,
-        a.size
-    );
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..a.clients {
-        let c = nodes.chat(&format!("c{i}"), vec![nodes.addr(leader)], 1000);
-        tasks.push(tokio::spawn(blast(c, a.messages, a.size, 900)));
-    }
-    let progress = tokio::spawn({
-        let addr = nodes.addr(leader);
-        let total = u64::from(a.clients) * a.messages;
-        async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                if let Ok(Ok(StatusReply(s))) =
-                    tokio::time::timeout(Duration::from_millis(500), crate::status::ask(addr)).await
-                {
-                    eprintln!("  {} of {total} committed", s.commit_index);
-                }
-            }
-        }
-    });
-    for t in tasks {
-        t.await.map_err(|e| e.to_string())??;
-    }
-    progress.abort();
-    let secs = start.elapsed().as_secs_f64();
-    let total = u64::from(a.clients) * a.messages;
-    println!(
-        "throughput, {}: {total} messages committed and acknowledged in {secs:.2} s: {:.0} messages/s",
-        keys_name(keyed),
-        total as f64 / secs
-    );
-    Ok(total as f64 / secs)
 }
 
 pub(crate) fn rss_kib(pid: u32) -> Option<u64> {

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_hostile;
+mod bench_throughput;
 mod chat;
 mod cluster;
 mod keys;
