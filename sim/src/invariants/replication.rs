@@ -268,13 +268,17 @@ impl ReplicationChecker {
         }
     }
 
-    /// A node restarted with its durable log: its commit index is what it was.
-    pub fn on_restart(&mut self, at: Instant, i: usize, node: &Node) {
+    /// A node restarted with its durable log: its commit index is what it was,
+    /// unless its machine lost power (`lost_power`): then what no sync made
+    /// stable is gone, the commit index it wrote last among it (a majority
+    /// holds what was committed), and the check is excused.
+    pub fn on_restart(&mut self, at: Instant, i: usize, node: &Node, lost_power: bool) {
         self.holders.up(i, at);
         let Some(track) = self.nodes.get_mut(i) else {
             return;
         };
         match track.observe(node.log()) {
+            Change::WentBack { .. } if lost_power => self.findings.count("commit_monotonic", true),
             Change::WentBack { before } => {
                 self.commit_went_back(at, node, before, node.log().commit_index());
             }

@@ -2,9 +2,10 @@
 //! holds, what a sync made stable, and the one sync in progress (group commit:
 //! a sync covers every write issued before it began).
 //!
-//! A process crash keeps what reached the operating system; what a node's
-//! acknowledgements and votes may rely on is only what a sync made stable,
-//! and the world checks exactly that on every message that depends on it.
+//! A process crash (`kill`) keeps what reached the operating system; a machine
+//! crash (`crash`: the power goes) keeps only what a sync made stable. What a
+//! node's acknowledgements and votes may rely on is only the latter, and the
+//! world checks exactly that on every message that depends on it.
 
 use ringleader_core::log::{Log, LogWrite};
 use ringleader_core::Persisted;
@@ -99,6 +100,12 @@ impl Disk {
         }
     }
 
+    /// The machine lost power (it crashed): what no sync made stable is gone.
+    pub(crate) fn power_lost(&mut self) {
+        self.syncing = None;
+        self.unsynced.clear();
+    }
+
     /// What a restarting node reads back: its log and state.
     pub(crate) fn read_back(&self) -> (Log, Persisted) {
         (self.synced_log.clone(), self.synced_state)
@@ -156,6 +163,10 @@ mod tests {
         disk.process_crashed();
         assert_eq!(disk.read_back().0.last_index(), 4);
         assert_eq!(disk.synced(4), None, "the crashed life's sync is void");
+        // A loss of power keeps only what a sync made stable.
+        assert_eq!(disk.write_log(5, write(5)), Some(5));
+        disk.power_lost();
+        assert_eq!(disk.read_back().0.last_index(), 4);
     }
 
     fn config(bug: InjectedBug, seed: u64) -> SimConfig {

@@ -197,7 +197,8 @@ impl World<'_> {
         else {
             return;
         };
-        self.replication.on_restart(now, i, &node);
+        let lost_power = std::mem::take(&mut slot.lost_power);
+        self.replication.on_restart(now, i, &node, lost_power);
         let incarnation = node.info().incarnation.counter;
         slot.node = Some(node);
         slot.machine_up = true;
@@ -307,9 +308,10 @@ impl World<'_> {
             .on_dependent_send(self.now, slot.id.0, broken);
     }
 
-    /// Takes node `i` down. Its log survives (it is durable). `reset` tells its
-    /// clients at once (a process that exits resets its connections); a crash
-    /// leaves them to notice by their own timeout.
+    /// Takes node `i` down. `reset`: its process ended (its connections are
+    /// reset at once, and its disk keeps what reached the operating system);
+    /// otherwise its machine crashed (its clients notice by their own timeout,
+    /// and its disk keeps only what a sync made stable).
     pub(super) fn down(&mut self, i: usize, left: bool, reset: bool) {
         if self.slots.0.get(i).is_some_and(|s| s.node.is_some()) {
             self.checker.on_down(self.now, i, left, &self.slots);
@@ -319,7 +321,14 @@ impl World<'_> {
         let mut links = BTreeMap::new();
         if let Some(slot) = self.slots.0.get_mut(i) {
             if slot.node.take().is_some() {
-                slot.disk.process_crashed();
+                if reset {
+                    slot.disk.process_crashed();
+                } else {
+                    // The machine went down, not just the process: its disk
+                    // keeps only what a sync made stable.
+                    slot.disk.power_lost();
+                    slot.lost_power = true;
+                }
             }
             slot.tick_at = None;
             slot.paused_until = None;

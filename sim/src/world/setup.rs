@@ -116,6 +116,7 @@ fn build_slots(config: &SimConfig, node: &Config, queue: &mut EventQueue<Item>) 
             lives: 0,
             tick_at: None,
             disk: Default::default(),
+            lost_power: false,
             links: BTreeMap::new(),
             peer_links: None,
             machine_up: true,

@@ -117,6 +117,9 @@ pub(super) struct Slot {
     pub(super) tick_at: Option<Instant>,
     /// The disk: the log and state, kept across crashes.
     pub(super) disk: Disk,
+    /// Its machine crashed since it last started: what no sync made stable
+    /// was lost (its commit index may come back lower).
+    pub(super) lost_power: bool,
     /// Client connections this server holds: client -> (client index, link).
     pub(super) links: BTreeMap<ClientId, (usize, u64)>,
     /// Per client, the newest connection this server closed or saw replaced by a
