@@ -397,10 +397,17 @@ impl Node {
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.lifecycle {
             Lifecycle::Running => {
+                // An unfit node's election stands still (see `crate::durable`):
+                // its timers wait for the disk to catch up.
+                let election = if self.unfit {
+                    Instant::MAX
+                } else {
+                    self.parts.election.next_deadline()
+                };
                 let at = self
                     .discovery
                     .next_deadline()
-                    .min(self.parts.election.next_deadline())
+                    .min(election)
                     .min(self.parts.replication.next_deadline())
                     .min(self.parts.sessions.next_deadline());
                 let stall = match self.journal.oldest_pending() {

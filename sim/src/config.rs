@@ -3,6 +3,7 @@
 use crate::bugs::InjectedBug;
 use crate::faults::{generate, FaultProfile, GeneratorOptions, ScheduledFault};
 use crate::network::NetworkConfig;
+use ringleader_core::durable::Durability;
 use ringleader_core::Config;
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ pub struct SimConfig {
     pub faults: FaultProfile,
     /// Whether the random generator may cut links.
     pub partitions: bool,
+    /// Whether the random generator adds disk faults (stalls, failed writes).
+    pub disk_faults: bool,
     /// Faults given explicitly, applied in addition to generated ones.
     pub schedule: Vec<ScheduledFault>,
     /// Simulated chat clients, `c1..=c<clients>`.
@@ -59,6 +62,11 @@ pub struct SimConfig {
     /// How long one sync of a server's disk takes; every write issued before a
     /// sync begins becomes durable when it ends (group commit).
     pub disk_latency: Duration,
+    /// What the servers wait for before they count a write durable: a sync
+    /// (`power`), or the operating system (`process`: the machine's own
+    /// writeback syncs later, and a machine crash before it loses writes the
+    /// node counted on, which the run reports as explained).
+    pub durability: Durability,
 }
 
 impl Default for SimConfig {
@@ -74,6 +82,7 @@ impl Default for SimConfig {
             max_clock_offset: Duration::from_secs(10),
             faults: FaultProfile::None,
             partitions: true,
+            disk_faults: false,
             schedule: Vec::new(),
             clients: 0,
             rate: 5.0,
@@ -84,6 +93,7 @@ impl Default for SimConfig {
             inject_bug: InjectedBug::None,
             // A flash disk's fsync.
             disk_latency: Duration::from_millis(1),
+            durability: Durability::Power,
         }
     }
 }
@@ -104,6 +114,7 @@ impl SimConfig {
         let opts = GeneratorOptions {
             profile: self.faults,
             partitions: self.partitions,
+            disk: self.disk_faults,
         };
         let mut all = generate(self.seed, self.nodes, self.duration, opts);
         all.extend(self.schedule.iter().cloned());

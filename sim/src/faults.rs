@@ -47,6 +47,18 @@ pub enum Fault {
     },
     /// Simulated client `c<n>` says goodbye and quits for good.
     ClientLeave(u32),
+    /// The node's disk completes no sync for a while (a hung disk, a saturated
+    /// controller): writes wait, and what depends on them with them.
+    DiskStall {
+        /// The node.
+        node: NodeId,
+        /// How long the disk hangs.
+        lasts: Duration,
+    },
+    /// A write or sync of the node's disk fails: its process stops with the
+    /// error, and what no sync made stable is gone (after a failed `fsync` the
+    /// operating system may drop the pages it could not write).
+    DiskFail(NodeId),
     /// The node stops taking steps for a while, as a process stopped by a debugger,
     /// a long garbage collection or an overloaded host: what arrives for it waits,
     /// its timers fire late, and then it carries on where it was.
@@ -81,13 +93,17 @@ impl fmt::Display for Fault {
             Fault::Pause { node, lasts } => {
                 write!(f, "pause {node} for {}", format_duration(*lasts))
             }
+            Fault::DiskStall { node, lasts } => {
+                write!(f, "stall-disk {node} for {}", format_duration(*lasts))
+            }
+            Fault::DiskFail(n) => write!(f, "disk-fail {n}"),
         }
     }
 }
 
 /// Reads a fault as [`Fault`]'s `Display` writes it: `crash n3`, `kill n3`, `restart n3`,
 /// `leave n3`, `partition n1,n2 | n3,n4`, `cut n1->n2`, `heal`, `skew n2 +500ppm`,
-/// `pause n2 for 3s`, `client c1 leaves`.
+/// `pause n2 for 3s`, `stall-disk n2 for 3s`, `disk-fail n2`, `client c1 leaves`.
 impl FromStr for Fault {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -120,6 +136,11 @@ impl FromStr for Fault {
             }
             "skew" => parse_skew(s, rest),
             "pause" => parse_pause(s, rest),
+            "stall-disk" => match parse_pause(s, rest)? {
+                Fault::Pause { node, lasts } => Ok(Fault::DiskStall { node, lasts }),
+                other => Ok(other),
+            },
+            "disk-fail" => Ok(Fault::DiskFail(one_node("disk-fail")?)),
             "client" => {
                 let (c, leaves) = rest
                     .split_once(' ')
@@ -131,7 +152,7 @@ impl FromStr for Fault {
             }
             "" => Err("an empty fault".to_owned()),
             other => Err(format!(
-                "unknown fault '{other}' (expected crash, kill, restart, leave, partition, cut, heal, skew, pause or client)"
+                "unknown fault '{other}' (expected crash, kill, restart, leave, partition, cut, heal, skew, pause, stall-disk, disk-fail or client)"
             )),
         }
     }
@@ -256,6 +277,9 @@ pub struct GeneratorOptions {
     pub profile: FaultProfile,
     /// Whether links may be cut (partitions, one-way cuts).
     pub partitions: bool,
+    /// Disk faults too: stalls and failed writes (see [`Fault::DiskStall`],
+    /// [`Fault::DiskFail`]).
+    pub disk: bool,
 }
 
 /// Builds a concrete fault schedule for `nodes` over `duration` from `seed`.
@@ -282,6 +306,12 @@ pub fn generate(
         FaultProfile::None => {}
         FaultProfile::Light => gen.light(end, opts.partitions),
         FaultProfile::Heavy => gen.heavy(end, opts.partitions),
+    }
+    if opts.disk {
+        // A stream of its own: the other faults of a seed stay as they were.
+        gen.rng = ChaCha8Rng::seed_from_u64(seed);
+        gen.rng.set_stream(4);
+        gen.disk(end);
     }
     gen.out.sort_by_key(|f| f.at);
     gen.out
@@ -328,6 +358,27 @@ impl Generator {
         out.iter_mut().for_each(|g| g.sort());
         out.sort();
         out
+    }
+
+    /// Disk faults, every few seconds: mostly stalls (some past a node's stall
+    /// bound), sometimes a failed write that stops the node until a restart.
+    fn disk(&mut self, end: Instant) {
+        let last = end - Duration::from_secs(10);
+        let mut t = Instant::ZERO + self.secs(2.0, 8.0);
+        while t < last {
+            let node = self.node();
+            if self.rng.random_bool(0.75) {
+                // Whole milliseconds: a scenario file writes it back exactly.
+                let ms = self.rng.random_range(50..4000);
+                let lasts = Duration::from_millis(ms);
+                self.push(t, Fault::DiskStall { node, lasts });
+            } else {
+                let back = (t + self.secs(0.5, 5.0)).min(last);
+                self.push(t, Fault::DiskFail(node));
+                self.push(back, Fault::Restart(node));
+            }
+            t = t + self.secs(3.0, 10.0);
+        }
     }
 
     fn light(&mut self, end: Instant, partitions: bool) {
@@ -419,8 +470,14 @@ impl Generator {
 /// The nodes a fault names.
 pub fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
     match fault {
-        Fault::Crash(n) | Fault::Kill(n) | Fault::Restart(n) | Fault::Leave(n) => vec![*n],
-        Fault::Skew { node, .. } | Fault::Pause { node, .. } => vec![*node],
+        Fault::Crash(n)
+        | Fault::Kill(n)
+        | Fault::Restart(n)
+        | Fault::Leave(n)
+        | Fault::DiskFail(n) => vec![*n],
+        Fault::Skew { node, .. } | Fault::Pause { node, .. } | Fault::DiskStall { node, .. } => {
+            vec![*node]
+        }
         Fault::Cut { from, to } => vec![*from, *to],
         Fault::Partition(groups) => groups.iter().flatten().copied().collect(),
         Fault::Heal | Fault::ClientLeave(_) => Vec::new(),
@@ -435,6 +492,7 @@ mod tests {
         GeneratorOptions {
             profile,
             partitions: true,
+            disk: false,
         }
     }
 

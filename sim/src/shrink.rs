@@ -297,6 +297,11 @@ fn without_node(config: &SimConfig, gone: NodeId) -> SimConfig {
                     node: renumber(*node)?,
                     lasts: *lasts,
                 },
+                Fault::DiskStall { node, lasts } => Fault::DiskStall {
+                    node: renumber(*node)?,
+                    lasts: *lasts,
+                },
+                Fault::DiskFail(n) => Fault::DiskFail(renumber(*n)?),
                 Fault::Cut { from, to } => Fault::Cut {
                     from: renumber(*from)?,
                     to: renumber(*to)?,

@@ -70,6 +70,18 @@ pub struct SetupArgs {
     /// Let the fault generator crash and restart nodes but never cut links.
     #[arg(long)]
     no_partitions: bool,
+    /// Let the fault generator also fail disks: stalls (writes wait, a node
+    /// whose writes wait past its stall bound resigns) and failed writes (the
+    /// node stops, losing what no sync made stable). A machine crash always
+    /// loses what no sync made stable.
+    #[arg(long)]
+    disk_faults: bool,
+    /// What servers wait for before they count a write: power (a sync of the
+    /// simulated disk) or process (the operating system; a machine crash
+    /// loses what its writeback had not synced, reported as explained)
+    /// [default: power].
+    #[arg(long, value_parser = crate::node::parse_durability)]
+    durability: Option<ringleader_core::durable::Durability>,
     /// Election algorithm of every node: bully, ring (Chang-Roberts) or quorum
     /// [default: bully]; `sim stats` takes several, comma-separated.
     #[arg(long = "election", value_delimiter = ',', value_parser = parse::algorithm)]
@@ -150,6 +162,12 @@ impl SetupArgs {
         }
         if self.no_partitions {
             c.partitions = false;
+        }
+        if self.disk_faults {
+            c.disk_faults = true;
+        }
+        if let Some(d) = self.durability {
+            c.durability = d;
         }
         let given = match self.elections.as_slice() {
             [] => None,

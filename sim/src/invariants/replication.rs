@@ -89,6 +89,9 @@ pub struct ReplicationChecker {
     /// Set once a committed entry was lost while all its holders were down:
     /// the end-of-run checks that follow from such a loss are explained by it.
     loss_explained: Option<String>,
+    /// Set once a node lost writes it had counted on (see
+    /// [`on_unsynced_loss`](Self::on_unsynced_loss)).
+    unsynced_loss: Option<String>,
 }
 
 const NAMES: [&str; 10] = [
@@ -120,6 +123,7 @@ impl ReplicationChecker {
             findings: Findings::new(&NAMES),
             holders: Holders::new(nodes),
             loss_explained: None,
+            unsynced_loss: None,
         }
     }
 
@@ -130,6 +134,12 @@ impl ReplicationChecker {
         if let Some(why) = self.loss_explained.clone().filter(|_| follows) {
             self.findings.explain_last(why);
         }
+    }
+
+    /// A node lost writes it had counted on (`process` durability, a machine
+    /// crash): what follows from the loss is explained by `why`.
+    pub fn on_unsynced_loss(&mut self, why: String) {
+        self.unsynced_loss.get_or_insert(why);
     }
 
     /// A node sent a message that depends on a write (an acknowledgement, a
@@ -241,10 +251,10 @@ impl ReplicationChecker {
                             known.1
                         ),
                     );
-                    if let Some(t) = self.holders.all_down_at_once(slot, at) {
-                        let why = format!(
+                    let why = self.holders.all_down_at_once(slot, at).map(|t| format!(
                             "every node that had committed entry {index} was down at {t}: a leader that never heard of it served (bully and ring commit on the live followers)"
-                        );
+                        )).or_else(|| self.unsynced_loss.clone());
+                    if let Some(why) = why {
                         self.findings.explain_last(why.clone());
                         self.loss_explained.get_or_insert(why);
                         // When the holders come back the two branches are

@@ -95,6 +95,7 @@ struct ClusterDoc {
     start_spread: Option<Text>,
     max_clock_offset: Option<Text>,
     max_drift: Option<Text>,
+    durability: Option<Text>,
     #[serde(default)]
     start: BTreeMap<String, Text>,
 }
@@ -126,6 +127,8 @@ struct ClientsDoc {
 struct FaultsDoc {
     random: Option<Text>,
     partitions: Option<bool>,
+    /// Disk faults from the generator too.
+    disk: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +243,9 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     if let Some(p) = doc.faults.partitions {
         config.partitions = p;
     }
+    if let Some(d) = doc.faults.disk {
+        config.disk_faults = d;
+    }
     for step in &doc.timeline {
         let at = r.duration(&step.at, "at")?;
         if at >= config.duration {
@@ -310,6 +316,9 @@ fn cluster(r: &Reader<'_>, c: &ClusterDoc, config: &mut SimConfig) -> Result<(),
             ));
         }
         config.nodes = nodes;
+    }
+    if let Some(d) = &c.durability {
+        config.durability = d.get_ref().parse().map_err(|err: String| r.at(d, err))?;
     }
     let node = &mut config.node;
     if let Some(e) = &c.election {

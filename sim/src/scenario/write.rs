@@ -19,6 +19,7 @@ fn write_cluster(w: &mut String, c: &SimConfig) {
     let _ = writeln!(w, "nodes = {}", c.nodes);
     let _ = writeln!(w, "election = \"{}\"", n.election);
     let _ = writeln!(w, "rank = \"{}\"", n.rank);
+    let _ = writeln!(w, "durability = \"{}\"", c.durability);
     if !n.voters.is_empty() {
         let v: Vec<String> = n.voters.iter().map(|id| format!("\"{id}\"")).collect();
         let _ = writeln!(w, "voters = [{}]", v.join(", "));
@@ -149,6 +150,9 @@ impl Scenario {
         let _ = writeln!(w, "\n[faults]");
         let _ = writeln!(w, "random = \"{}\"", c.faults);
         let _ = writeln!(w, "partitions = {}", c.partitions);
+        if c.disk_faults {
+            let _ = writeln!(w, "disk = true");
+        }
         if c.inject_bug != InjectedBug::None {
             let _ = writeln!(w, "\n[debug]");
             let _ = writeln!(w, "inject_bug = \"{}\"", c.inject_bug.name());
@@ -168,6 +172,7 @@ impl Scenario {
         let mut s = self.clone();
         s.config.schedule = crate::world::fault_schedule(&self.config);
         s.config.faults = FaultProfile::None;
+        s.config.disk_faults = false;
         s
     }
 }

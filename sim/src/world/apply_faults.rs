@@ -67,6 +67,21 @@ impl World<'_> {
                     self.silenced(i);
                 }
             }
+            Fault::DiskStall { node, lasts } => {
+                let until = self.now + lasts;
+                if let Some(slot) = self.slots.0.get_mut(index(node)) {
+                    slot.disk.stall_until(until);
+                }
+            }
+            Fault::DiskFail(n) => {
+                let i = index(n);
+                if self.slots.node(i).is_some() {
+                    // The failed sync's pages may be gone: what no sync made
+                    // stable is lost, and the process exits with the error.
+                    self.lose_unsynced(i, "failed a disk write");
+                    self.down(i, false, true);
+                }
+            }
             Fault::Skew { node, drift_ppm } => {
                 let i = index(node);
                 if let Some(slot) = self.slots.0.get_mut(i) {

@@ -12,8 +12,10 @@ use ringleader_core::Persisted;
 
 /// One write the node asked for.
 #[derive(Clone, Debug)]
-enum Write {
+pub(crate) enum Write {
+    /// What a step changed in the log.
     Log(LogWrite),
+    /// The term, vote and start count.
     State(Persisted),
 }
 
@@ -27,6 +29,8 @@ pub(crate) struct Disk {
     unsynced: Vec<(u64, Write)>,
     /// The sync in progress: the highest token it covers.
     syncing: Option<u64>,
+    /// The disk hangs until then: no sync completes before.
+    stalled_until: Option<ringleader_core::Instant>,
     /// Writes that did not fit the log they were applied to (a node broke the
     /// contract): counted, and told by the checkers.
     pub(crate) misfits: u64,
@@ -35,14 +39,8 @@ pub(crate) struct Disk {
 impl Disk {
     /// The node wrote (to the operating system). Returns the token a sync
     /// that begins now must cover, if none is in progress.
-    pub(crate) fn write_log(&mut self, token: u64, write: LogWrite) -> Option<u64> {
-        self.unsynced.push((token, Write::Log(write)));
-        self.begin_sync()
-    }
-
-    /// [`write_log`](Self::write_log), for the term and vote.
-    pub(crate) fn write_state(&mut self, token: u64, state: Persisted) -> Option<u64> {
-        self.unsynced.push((token, Write::State(state)));
+    pub(crate) fn write(&mut self, token: u64, write: Write) -> Option<u64> {
+        self.unsynced.push((token, write));
         self.begin_sync()
     }
 
@@ -100,10 +98,23 @@ impl Disk {
         }
     }
 
+    /// The disk hangs until `until`.
+    pub(crate) fn stall_until(&mut self, until: ringleader_core::Instant) {
+        self.stalled_until = Some(self.stalled_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// When a sync that would finish at `at` really finishes: after any hang.
+    pub(crate) fn finishes_at(&self, at: ringleader_core::Instant) -> ringleader_core::Instant {
+        self.stalled_until.map_or(at, |u| u.max(at))
+    }
+
     /// The machine lost power (it crashed): what no sync made stable is gone.
-    pub(crate) fn power_lost(&mut self) {
+    /// Returns whether anything was.
+    pub(crate) fn power_lost(&mut self) -> bool {
         self.syncing = None;
+        let lost = !self.unsynced.is_empty();
         self.unsynced.clear();
+        lost
     }
 
     /// What a restarting node reads back: its log and state.
@@ -130,7 +141,7 @@ mod tests {
     use ringleader_core::{Algorithm, Instant};
     use std::time::Duration;
 
-    fn write(index: u64) -> LogWrite {
+    fn write(index: u64) -> Write {
         let mut e = Entry::new(
             ClientMsgId {
                 client: 1,
@@ -141,30 +152,30 @@ mod tests {
             Instant::ZERO,
         );
         e.index = index;
-        LogWrite {
+        Write::Log(LogWrite {
             entries: vec![e],
             ..LogWrite::default()
-        }
+        })
     }
 
     #[test]
     fn only_a_finished_sync_makes_writes_stable_and_one_covers_a_group() {
         let mut disk = Disk::default();
-        assert_eq!(disk.write_log(1, write(1)), Some(1), "a sync begins");
-        assert_eq!(disk.write_log(2, write(2)), None, "it waits for the sync");
-        assert_eq!(disk.write_log(3, write(3)), None);
+        assert_eq!(disk.write(1, write(1)), Some(1), "a sync begins");
+        assert_eq!(disk.write(2, write(2)), None, "it waits for the sync");
+        assert_eq!(disk.write(3, write(3)), None);
         assert_eq!(disk.stable_log().last_index(), 0);
         assert_eq!(disk.synced(1), Some(3), "the next sync covers both");
         assert_eq!(disk.stable_log().last_index(), 1);
         assert_eq!(disk.synced(3), None);
         assert_eq!(disk.stable_log().last_index(), 3);
         // A process crash keeps what reached the operating system.
-        assert_eq!(disk.write_log(4, write(4)), Some(4));
+        assert_eq!(disk.write(4, write(4)), Some(4));
         disk.process_crashed();
         assert_eq!(disk.read_back().0.last_index(), 4);
         assert_eq!(disk.synced(4), None, "the crashed life's sync is void");
         // A loss of power keeps only what a sync made stable.
-        assert_eq!(disk.write_log(5, write(5)), Some(5));
+        assert_eq!(disk.write(5, write(5)), Some(5));
         disk.power_lost();
         assert_eq!(disk.read_back().0.last_index(), 4);
     }

@@ -67,6 +67,7 @@ impl World<'_> {
             } => self.on_link_closed(server, life, client, link),
             Item::Resume(i) => self.on_resume(i),
             Item::Synced { node, life, token } => self.on_synced(node, life, token),
+            Item::Written { node, life, token } => self.on_written(node, life, token),
             Item::Fault(fault) => {
                 self.counters.events += 1;
                 self.counters.faults += 1;
@@ -252,7 +253,9 @@ impl World<'_> {
         match item {
             Item::Tick(i) => Some(*i),
             Item::Deliver { to, .. } => Some(*to),
-            Item::Link { node, .. } | Item::Synced { node, .. } => Some(*node),
+            Item::Link { node, .. } | Item::Synced { node, .. } | Item::Written { node, .. } => {
+                Some(*node)
+            }
             Item::ToServer { server, .. }
             | Item::Probe { server, .. }
             | Item::LinkClosed { server, .. } => Some(*server),

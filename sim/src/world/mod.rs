@@ -14,6 +14,7 @@ mod addr;
 mod apply_faults;
 mod clients;
 mod disk;
+mod disk_io;
 mod error;
 mod handle;
 mod peer_links;

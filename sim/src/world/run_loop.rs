@@ -38,6 +38,24 @@ pub(super) fn idle_budget(config: &ringleader_core::Config, members: usize) -> f
     IDLE_SLACK * (members as f64 / heartbeat + 1.0 / config.announce_interval.as_secs_f64()) + lease
 }
 
+/// The invariants that rest on what a node wrote surviving it: a vote, a
+/// term, an acknowledged entry, a client's numbering.
+const RESTS_ON_DURABILITY: [&str; 13] = [
+    "committed_agreement",
+    "no_duplicate",
+    "commit_monotonic",
+    "commit_stable",
+    "ack_means_committed",
+    "client_order",
+    "logs_converge",
+    "acked_durable",
+    "clients_drain",
+    "one_leader_per_epoch",
+    "one_vote_per_term",
+    "one_leader_at_a_time",
+    "leader_agreement",
+];
+
 impl World<'_> {
     /// Runs to the end and reports.
     pub(super) fn run(mut self) -> Result<Report, SimError> {
@@ -153,6 +171,17 @@ impl World<'_> {
         violations.extend(more);
         checks.extend(more_checks);
         violations.sort_by_key(|v| v.at_ms);
+        if let Some((at, why)) = &self.unsynced_loss {
+            // What rests on durable writes no longer holds once a node lost
+            // some it had counted on: named, not hidden.
+            let after = violations
+                .iter_mut()
+                .filter(|v| v.at_ms >= at.as_millis() && v.explained_by.is_none())
+                .filter(|v| RESTS_ON_DURABILITY.contains(&v.invariant));
+            for v in after {
+                v.explained_by = Some(why.clone());
+            }
+        }
         let c = &self.counters;
         Report {
             seed: self.seed,

@@ -2,6 +2,7 @@
 //! over the simulated network, starting and stopping nodes.
 
 use super::addr::node_seed;
+use super::disk::Write;
 use super::state::{Item, World};
 use crate::invariants::Observed;
 use crate::network::Fate;
@@ -9,7 +10,7 @@ use crate::trace::DropReason;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use ringleader_core::link::{LinkConfig, Links};
-use ringleader_core::wire::{AppendOutcome, ElectionMsg, Message, ReplicationMsg};
+use ringleader_core::wire::Message;
 use ringleader_core::{Action, Event, MembershipChange, Node, NodeId};
 use std::collections::BTreeMap;
 
@@ -28,9 +29,18 @@ impl World<'_> {
         let mut actions = std::mem::take(&mut self.actions);
         // The one seam of planted bugs: it may bend what the node sends.
         let lie = self.bug.before_step(&event);
+        let stalled = node.disk_stalled();
         node.step_into(local, event, &mut actions);
+        // A node whose disk stalls plays dead until it catches up: to the
+        // checkers, every step of it (and the one that ends it) is silence,
+        // as a pause is; the peers it does not answer may rightly be wrong
+        // about it, and it about them.
+        let silent = stalled || node.disk_stalled();
         if let Some(lie) = lie {
             lie.tell(&mut actions, node.info());
+        }
+        if silent {
+            self.silenced(i);
         }
         let mut leadership_changed = false;
         for action in actions.drain(..) {
@@ -89,22 +99,8 @@ impl World<'_> {
                     self.send(i, j, msg.clone());
                 }
             }
-            Action::Persist { token, state } => {
-                let sync = self
-                    .slots
-                    .0
-                    .get_mut(i)
-                    .and_then(|s| s.disk.write_state(token, state));
-                self.begin_sync(i, sync);
-            }
-            Action::WriteLog { token, write } => {
-                let sync = self
-                    .slots
-                    .0
-                    .get_mut(i)
-                    .and_then(|s| s.disk.write_log(token, write));
-                self.begin_sync(i, sync);
-            }
+            Action::Persist { token, state } => self.disk_write(i, token, Write::State(state)),
+            Action::WriteLog { token, write } => self.disk_write(i, token, Write::Log(write)),
             Action::RoleChanged { .. } => {}
             Action::ToClient { client, msg } => self.server_to_client(i, client, msg),
             Action::CloseClient(client) => {
@@ -218,96 +214,6 @@ impl World<'_> {
         self.checker.on_up(now, i, first, &self.slots);
     }
 
-    /// A sync of node `i`'s disk begins (if `covering` names its last write).
-    fn begin_sync(&mut self, i: usize, covering: Option<u64>) {
-        let (Some(token), Some(slot)) = (covering, self.slots.0.get(i)) else {
-            return;
-        };
-        let item = Item::Synced {
-            node: i,
-            life: slot.lives,
-            token,
-        };
-        self.queue.push(self.now + self.disk_latency, item);
-    }
-
-    /// A sync of node `i`'s disk finished: the node hears its writes are
-    /// durable, and the next sync begins if more are waiting.
-    pub(super) fn on_synced(&mut self, i: usize, life: u64, token: u64) {
-        let Some(slot) = self.slots.0.get_mut(i) else {
-            return;
-        };
-        if slot.node.is_none() || slot.lives != life {
-            return; // the process that asked is gone
-        }
-        self.counters.events += 1;
-        let next = slot.disk.synced(token);
-        self.begin_sync(i, next);
-        self.step(i, Event::Durable { token });
-    }
-
-    /// The write-ahead rule, checked on every message that depends on a write:
-    /// an acknowledgement of entries, a vote, a request for votes leaves only
-    /// when what it promises is on node `i`'s stable storage.
-    fn check_durable_first(&mut self, i: usize, to: NodeId, msg: &Message) {
-        let Some(slot) = self.slots.0.get(i) else {
-            return;
-        };
-        let (Some(node), disk) = (slot.node.as_ref(), &slot.disk) else {
-            return;
-        };
-        let broken = match msg {
-            Message::Replication { msg, .. } => match **msg {
-                ReplicationMsg::AppendReply {
-                    outcome: AppendOutcome::Matched(n),
-                    ..
-                } => {
-                    // An acknowledgement released late may name entries a newer
-                    // leader has replaced since (as a delayed message would):
-                    // what must never be is an index the node holds that its
-                    // disk has nothing at.
-                    let on_disk = disk.stable_log().stamp_at(n).is_some();
-                    (!on_disk && node.log().stamp_at(n).is_some()).then(|| {
-                        format!(
-                            "{} acknowledged entries up to {n} before they were on its disk",
-                            slot.id
-                        )
-                    })
-                }
-                _ => return,
-            },
-            Message::Election { msg, .. } => {
-                let stable = disk.stable_state();
-                // A later term on disk keeps a vote too: no second vote in the
-                // earlier term can follow it.
-                let kept = |term: u64, voted: NodeId| {
-                    stable.term > term || stable.term == term && stable.voted_for == Some(voted)
-                };
-                match *msg {
-                    ElectionMsg::VoteReply {
-                        term,
-                        granted: true,
-                    } => (!kept(term, to)).then(|| {
-                        format!(
-                            "{} granted its vote in term {term} to {to} before it was on its disk",
-                            slot.id
-                        )
-                    }),
-                    ElectionMsg::RequestVote { term, .. } => (!kept(term, slot.id)).then(|| {
-                        format!(
-                            "{} asked for votes in term {term} before its own was on its disk",
-                            slot.id
-                        )
-                    }),
-                    _ => return,
-                }
-            }
-            _ => return,
-        };
-        self.replication
-            .on_dependent_send(self.now, slot.id.0, broken);
-    }
-
     /// Takes node `i` down. `reset`: its process ended (its connections are
     /// reset at once, and its disk keeps what reached the operating system);
     /// otherwise its machine crashed (its clients notice by their own timeout,
@@ -318,17 +224,18 @@ impl World<'_> {
             self.replication.on_down(self.now, i);
             self.links_down(i, reset);
         }
+        let was_up = self.slots.0.get(i).is_some_and(|s| s.node.is_some());
+        if was_up && !reset {
+            // The machine went down, not just the process: its disk keeps
+            // only what a sync made stable.
+            self.lose_unsynced(i, "lost power");
+        }
         let mut links = BTreeMap::new();
         if let Some(slot) = self.slots.0.get_mut(i) {
             if slot.node.take().is_some() {
-                if reset {
-                    slot.disk.process_crashed();
-                } else {
-                    // The machine went down, not just the process: its disk
-                    // keeps only what a sync made stable.
-                    slot.disk.power_lost();
-                    slot.lost_power = true;
-                }
+                // What reached the operating system stays (all of it, after
+                // a loss of power only what was synced was left to keep).
+                slot.disk.process_crashed();
             }
             slot.tick_at = None;
             slot.paused_until = None;

@@ -87,6 +87,8 @@ impl<'w> World<'w> {
             idle_sent: vec![0; n],
             idle_budget: super::run_loop::idle_budget(&node_config, n),
             disk_latency: config.disk_latency,
+            durability: config.durability,
+            unsynced_loss: None,
         })
     }
 }

@@ -42,6 +42,13 @@ pub(super) enum Item {
     Fault(Fault),
     /// A paused node carries on.
     Resume(usize),
+    /// `process` durability: node `node` in life `life` hears its writes up
+    /// to `token` reached the operating system.
+    Written {
+        node: usize,
+        life: u64,
+        token: u64,
+    },
     /// A sync of node `node`'s disk in life `life`, covering writes up to
     /// `token`, is done.
     Synced {
@@ -220,4 +227,9 @@ pub(super) struct World<'w> {
     pub(super) idle_budget: f64,
     /// How long one disk sync takes.
     pub(super) disk_latency: Duration,
+    /// What a server waits for before it counts a write durable.
+    pub(super) durability: ringleader_core::durable::Durability,
+    /// The first loss of writes a node had counted on (`process` durability,
+    /// a machine crash): when, and how it reads in the report.
+    pub(super) unsynced_loss: Option<(Instant, String)>,
 }

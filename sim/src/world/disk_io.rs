@@ -1,0 +1,177 @@
+//! The servers' disks at work: writes carried out, syncs that finish (or
+//! hang), the node told its writes are durable, and the write-ahead rule
+//! checked on every message that depends on a write.
+
+use super::disk::Write;
+use super::state::{Item, World};
+use ringleader_core::durable::Durability;
+use ringleader_core::wire::{AppendOutcome, ElectionMsg, Message, ReplicationMsg};
+use ringleader_core::{Event, NodeId};
+use std::time::Duration;
+
+/// How long a machine's operating system keeps written pages before it writes
+/// them back on its own (Linux: `dirty_writeback_centisecs`, 5 s).
+const WRITEBACK: Duration = Duration::from_secs(5);
+
+impl World<'_> {
+    /// Node `i` asked for a write: its disk takes it (a sync begins if none
+    /// is running), and under `process` durability the node hears at once
+    /// that it counts.
+    pub(super) fn disk_write(&mut self, i: usize, token: u64, write: Write) {
+        let Some(slot) = self.slots.0.get_mut(i) else {
+            return;
+        };
+        let sync = slot.disk.write(token, write);
+        let life = slot.lives;
+        self.begin_sync(i, sync);
+        if self.durability == Durability::Process {
+            let item = Item::Written {
+                node: i,
+                life,
+                token,
+            };
+            self.queue.push(self.now, item);
+        }
+    }
+
+    /// A sync of node `i`'s disk begins (if `covering` names its last write):
+    /// the node's own under `power`, the machine's writeback under `process`.
+    fn begin_sync(&mut self, i: usize, covering: Option<u64>) {
+        let (Some(token), Some(slot)) = (covering, self.slots.0.get(i)) else {
+            return;
+        };
+        let item = Item::Synced {
+            node: i,
+            life: slot.lives,
+            token,
+        };
+        let after = match self.durability {
+            Durability::Power => self.disk_latency,
+            Durability::Process => WRITEBACK + self.disk_latency,
+        };
+        self.queue.push(self.now + after, item);
+    }
+
+    /// A sync of node `i`'s disk finished: the next begins if more writes
+    /// wait, and under `power` the node hears its writes are durable.
+    pub(super) fn on_synced(&mut self, i: usize, life: u64, token: u64) {
+        let Some(slot) = self.slots.0.get_mut(i) else {
+            return;
+        };
+        if slot.node.is_none() || slot.lives != life {
+            return; // the process that asked is gone
+        }
+        let at = slot.disk.finishes_at(self.now);
+        if at > self.now {
+            // The disk hangs: the sync finishes once it is back.
+            self.queue.push(
+                at,
+                Item::Synced {
+                    node: i,
+                    life,
+                    token,
+                },
+            );
+            return;
+        }
+        self.counters.events += 1;
+        let next = slot.disk.synced(token);
+        self.begin_sync(i, next);
+        if self.durability == Durability::Power {
+            self.step(i, Event::Durable { token });
+        }
+    }
+
+    /// `process` durability: node `i` hears its writes up to `token` reached
+    /// the operating system.
+    pub(super) fn on_written(&mut self, i: usize, life: u64, token: u64) {
+        let alive = self.slots.0.get(i);
+        if alive.is_some_and(|s| s.node.is_some() && s.lives == life) {
+            self.counters.events += 1;
+            self.step(i, Event::Durable { token });
+        }
+    }
+
+    /// Node `i`'s disk drops what no sync made stable (its machine lost power,
+    /// or a sync failed: `how`). Under `process` durability the node had
+    /// counted on some of it: the run names that as the cause of what follows.
+    pub(super) fn lose_unsynced(&mut self, i: usize, how: &str) {
+        let Some(slot) = self.slots.0.get_mut(i) else {
+            return;
+        };
+        slot.lost_power = true;
+        if slot.disk.power_lost() && self.durability == Durability::Process {
+            let why = format!(
+                "{} {how} with writes it had counted on but its disk had not synced (--durability process survives a crash of the process, not of the machine)",
+                slot.id
+            );
+            self.replication.on_unsynced_loss(why.clone());
+            self.unsynced_loss.get_or_insert((self.now, why));
+        }
+    }
+
+    /// The write-ahead rule, checked on every message that depends on a write:
+    /// an acknowledgement of entries, a vote, a request for votes leaves only
+    /// when what it promises is on node `i`'s stable storage.
+    pub(super) fn check_durable_first(&mut self, i: usize, to: NodeId, msg: &Message) {
+        if self.durability == Durability::Process {
+            return; // it promises the operating system, which has every write
+        }
+        let Some(slot) = self.slots.0.get(i) else {
+            return;
+        };
+        let (Some(node), disk) = (slot.node.as_ref(), &slot.disk) else {
+            return;
+        };
+        let broken = match msg {
+            Message::Replication { msg, .. } => match **msg {
+                ReplicationMsg::AppendReply {
+                    outcome: AppendOutcome::Matched(n),
+                    ..
+                } => {
+                    // An acknowledgement released late may name entries a newer
+                    // leader has replaced since (as a delayed message would):
+                    // what must never be is an index the node holds that its
+                    // disk has nothing at.
+                    let on_disk = disk.stable_log().stamp_at(n).is_some();
+                    (!on_disk && node.log().stamp_at(n).is_some()).then(|| {
+                        format!(
+                            "{} acknowledged entries up to {n} before they were on its disk",
+                            slot.id
+                        )
+                    })
+                }
+                _ => return,
+            },
+            Message::Election { msg, .. } => {
+                let stable = disk.stable_state();
+                // A later term on disk keeps a vote too: no second vote in the
+                // earlier term can follow it.
+                let kept = |term: u64, voted: NodeId| {
+                    stable.term > term || stable.term == term && stable.voted_for == Some(voted)
+                };
+                match *msg {
+                    ElectionMsg::VoteReply {
+                        term,
+                        granted: true,
+                    } => (!kept(term, to)).then(|| {
+                        format!(
+                            "{} granted its vote in term {term} to {to} before it was on its disk",
+                            slot.id
+                        )
+                    }),
+                    ElectionMsg::RequestVote { term, .. } => (!kept(term, slot.id)).then(|| {
+                        format!(
+                            "{} asked for votes in term {term} before its own was on its disk",
+                            slot.id
+                        )
+                    }),
+                    _ => return,
+                }
+            }
+            _ => return,
+        };
+        self.replication
+            .on_dependent_send(self.now, slot.id.0, broken);
+    }
+}
