@@ -135,8 +135,8 @@ impl FromStr for Fault {
                 Ok(Fault::Cut { from, to })
             }
             "skew" => parse_skew(s, rest),
-            "pause" => parse_pause(s, rest),
-            "stall-disk" => match parse_pause(s, rest)? {
+            "pause" => parse_pause(s, rest, verb),
+            "stall-disk" => match parse_pause(s, rest, verb)? {
                 Fault::Pause { node, lasts } => Ok(Fault::DiskStall { node, lasts }),
                 other => Ok(other),
             },
@@ -206,10 +206,12 @@ fn parse_skew(s: &str, rest: &str) -> Result<Fault, String> {
 }
 
 /// `pause n2 for 3s`: a process that stands still.
-fn parse_pause(s: &str, rest: &str) -> Result<Fault, String> {
+/// `pause n2 for 3s` (or, `verb` another, `stall-disk n2 for 3s`): a node and
+/// how long.
+fn parse_pause(s: &str, rest: &str, verb: &str) -> Result<Fault, String> {
     let (node, lasts) = rest
         .split_once(" for ")
-        .ok_or_else(|| format!("'{s}' needs a length, e.g. 'pause n2 for 3s'"))?;
+        .ok_or_else(|| format!("'{s}' needs a length, e.g. '{verb} n2 for 3s'"))?;
     let lasts = parse_duration(lasts)?;
     if lasts.is_zero() {
         return Err(format!("'{s}' pauses for no time"));
@@ -367,15 +369,25 @@ impl Generator {
         let mut t = Instant::ZERO + self.secs(2.0, 8.0);
         while t < last {
             let node = self.node();
+            let up =
+                |g: &Self, n: NodeId| g.down_until.get(n.0 as usize - 1).is_some_and(|d| *d <= t);
+            let others_up = (1..=self.nodes)
+                .map(NodeId)
+                .filter(|n| *n != node && up(self, *n))
+                .count();
             if self.rng.random_bool(0.75) {
                 // Whole milliseconds: a scenario file writes it back exactly.
                 let ms = self.rng.random_range(50..4000);
                 let lasts = Duration::from_millis(ms);
                 self.push(t, Fault::DiskStall { node, lasts });
-            } else {
+            } else if up(self, node) && others_up > 0 {
+                // Never the last node standing: the others' crashes are known.
                 let back = (t + self.secs(0.5, 5.0)).min(last);
                 self.push(t, Fault::DiskFail(node));
                 self.push(back, Fault::Restart(node));
+                if let Some(d) = self.down_until.get_mut(node.0 as usize - 1) {
+                    *d = back;
+                }
             }
             t = t + self.secs(3.0, 10.0);
         }
@@ -514,15 +526,27 @@ mod tests {
     #[test]
     fn every_fault_is_healed_before_the_end_and_never_all_nodes_are_down() {
         for seed in 0..200 {
-            for profile in [FaultProfile::Light, FaultProfile::Heavy] {
+            for (profile, disk) in [
+                (FaultProfile::Light, false),
+                (FaultProfile::Heavy, false),
+                (FaultProfile::Heavy, true),
+            ] {
                 let end = Duration::from_secs(90);
-                let plan = generate(seed, 3, end, opts(profile));
+                let plan = generate(
+                    seed,
+                    3,
+                    end,
+                    GeneratorOptions {
+                        disk,
+                        ..opts(profile)
+                    },
+                );
                 let mut down = std::collections::BTreeSet::new();
                 let mut cut = false;
                 for f in &plan {
                     assert!(f.at < Instant::ZERO + end);
                     match &f.fault {
-                        Fault::Crash(n) | Fault::Kill(n) | Fault::Leave(n) => {
+                        Fault::Crash(n) | Fault::Kill(n) | Fault::Leave(n) | Fault::DiskFail(n) => {
                             down.insert(*n);
                             assert!(down.len() < 3, "seed {seed}: all nodes down");
                         }
@@ -531,7 +555,10 @@ mod tests {
                         }
                         Fault::Partition(_) | Fault::Cut { .. } => cut = true,
                         Fault::Heal => cut = false,
-                        Fault::Skew { .. } | Fault::ClientLeave(_) | Fault::Pause { .. } => {}
+                        Fault::Skew { .. }
+                        | Fault::ClientLeave(_)
+                        | Fault::Pause { .. }
+                        | Fault::DiskStall { .. } => {}
                     }
                 }
                 assert!(
@@ -567,6 +594,11 @@ mod tests {
                 lasts: Duration::from_micros(1_500_001),
             },
             Fault::ClientLeave(2),
+            Fault::DiskStall {
+                node: NodeId(2),
+                lasts: Duration::from_millis(2_500),
+            },
+            Fault::DiskFail(NodeId(3)),
         ];
         for f in all {
             assert_eq!(f.to_string().parse::<Fault>(), Ok(f.clone()), "{f}");
@@ -585,6 +617,8 @@ mod tests {
             ("skew n2 fast", "not a drift"),
             ("pause n2", "needs a length"),
             ("pause n2 for 0s", "no time"),
+            ("stall-disk n2", "needs a length"),
+            ("disk-fail", "needs a node"),
             ("heal n1", "nothing after"),
             ("client c1 stays", "client c1 leaves"),
         ] {
@@ -603,6 +637,7 @@ mod tests {
                 GeneratorOptions {
                     profile: FaultProfile::Heavy,
                     partitions: false,
+                    disk: true,
                 },
             );
             assert!(plan.iter().all(|f| !matches!(

@@ -108,6 +108,7 @@ fn a_request_for_votes_waits_for_the_candidates_own_vote_on_disk() {
 fn a_leader_whose_disk_hangs_steps_down_and_another_takes_over() {
     for algorithm in [Algorithm::Bully, Algorithm::Ring, Algorithm::Quorum] {
         let (mut net, leader) = settled(algorithm);
+        let epoch_before = net.node(leader).leadership().epoch;
         let l = leader as usize - 1;
         net.stick_disk(l);
         net.hello(leader, 7, "ann");

@@ -83,10 +83,12 @@ impl AlgoCtx<'_> {
 
     /// Changes the leadership view, reporting the change if there is one.
     pub fn set(&mut self, role: Role, leader: Option<NodeId>, epoch: u64) {
-        self.observe_epoch(epoch);
         if self.unfit && role != Role::Follower {
-            return; // a node whose disk stalled neither stands nor leads
+            // A node whose disk stalled neither stands nor leads, and the
+            // epochs it would have taken are not seen anywhere.
+            return;
         }
+        self.observe_epoch(epoch);
         let old = *self.lead;
         if (old.role, old.leader, old.epoch) == (role, leader, epoch) {
             return;

@@ -216,6 +216,27 @@ impl Reader<'_> {
     }
 }
 
+/// The `[faults]` table: what the generator adds to the timeline.
+fn random_faults(
+    r: &Reader<'_>,
+    f: &FaultsDoc,
+    config: &mut SimConfig,
+) -> Result<(), ScenarioError> {
+    if let Some(p) = &f.random {
+        config.faults = p
+            .get_ref()
+            .parse::<FaultProfile>()
+            .map_err(|e| r.at(p, e))?;
+    }
+    if let Some(p) = f.partitions {
+        config.partitions = p;
+    }
+    if let Some(d) = f.disk {
+        config.disk_faults = d;
+    }
+    Ok(())
+}
+
 /// Reads a scenario from `text`; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     let r = Reader { text, file };
@@ -234,18 +255,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     cluster(&r, &doc.cluster, &mut config)?;
     network(&r, &doc.network, &mut config)?;
     clients(&r, &doc.clients, &mut config)?;
-    if let Some(p) = &doc.faults.random {
-        config.faults = p
-            .get_ref()
-            .parse::<FaultProfile>()
-            .map_err(|e| r.at(p, e))?;
-    }
-    if let Some(p) = doc.faults.partitions {
-        config.partitions = p;
-    }
-    if let Some(d) = doc.faults.disk {
-        config.disk_faults = d;
-    }
+    random_faults(&r, &doc.faults, &mut config)?;
     for step in &doc.timeline {
         let at = r.duration(&step.at, "at")?;
         if at >= config.duration {

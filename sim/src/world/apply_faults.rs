@@ -67,21 +67,8 @@ impl World<'_> {
                     self.silenced(i);
                 }
             }
-            Fault::DiskStall { node, lasts } => {
-                let until = self.now + lasts;
-                if let Some(slot) = self.slots.0.get_mut(index(node)) {
-                    slot.disk.stall_until(until);
-                }
-            }
-            Fault::DiskFail(n) => {
-                let i = index(n);
-                if self.slots.node(i).is_some() {
-                    // The failed sync's pages may be gone: what no sync made
-                    // stable is lost, and the process exits with the error.
-                    self.lose_unsynced(i, "failed a disk write");
-                    self.down(i, false, true);
-                }
-            }
+            Fault::DiskStall { node, lasts } => self.stall_disk(index(node), lasts),
+            Fault::DiskFail(n) => self.fail_disk(index(n)),
             Fault::Skew { node, drift_ppm } => {
                 let i = index(node);
                 if let Some(slot) = self.slots.0.get_mut(i) {
@@ -92,6 +79,23 @@ impl World<'_> {
                     self.reschedule(i);
                 }
             }
+        }
+    }
+
+    /// Node `i`'s disk completes no sync for `lasts`.
+    fn stall_disk(&mut self, i: usize, lasts: std::time::Duration) {
+        let until = self.now + lasts;
+        if let Some(slot) = self.slots.0.get_mut(i) {
+            slot.disk.stall_until(until);
+        }
+    }
+
+    /// A write of node `i`'s disk fails: the failed sync's pages may be gone
+    /// (what no sync made stable is lost), and the process exits with the error.
+    fn fail_disk(&mut self, i: usize) {
+        if self.slots.node(i).is_some() {
+            self.lose_unsynced(i, "failed a disk write");
+            self.down(i, false, true);
         }
     }
 
