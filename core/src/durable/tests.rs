@@ -144,6 +144,13 @@ fn a_leader_whose_disk_hangs_steps_down_and_another_takes_over() {
             leaders.iter().all(|x| x.is_some() && *x == leaders[0]),
             "{algorithm}: {leaders:?}"
         );
+        // Standing while unfit takes no epoch: at most the successor's and
+        // the return's.
+        let epoch = net.node(leader).leadership().epoch;
+        assert!(
+            epoch <= epoch_before + 3,
+            "{algorithm}: epoch {epoch_before} -> {epoch}"
+        );
     }
 }
 
