@@ -17,4 +17,5 @@ mod replication;
 pub use discovery::DiscoveryChecker;
 pub use election::{ElectionChecker, ElectionStats};
 pub use observed::Observed;
+pub(crate) use replication::NAMES as REPLICATION_INVARIANTS;
 pub use replication::{ReplicationChecker, ReplicationStats};

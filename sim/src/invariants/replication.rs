@@ -94,7 +94,8 @@ pub struct ReplicationChecker {
     unsynced_loss: Option<String>,
 }
 
-const NAMES: [&str; 10] = [
+/// Every invariant this checker checks.
+pub(crate) const NAMES: [&str; 10] = [
     "committed_agreement",
     "no_duplicate",
     "commit_monotonic",

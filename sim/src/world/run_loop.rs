@@ -38,23 +38,20 @@ pub(super) fn idle_budget(config: &ringleader_core::Config, members: usize) -> f
     IDLE_SLACK * (members as f64 / heartbeat + 1.0 / config.announce_interval.as_secs_f64()) + lease
 }
 
-/// The invariants that rest on what a node wrote surviving it: a vote, a
-/// term, an acknowledged entry, a client's numbering.
-const RESTS_ON_DURABILITY: [&str; 13] = [
-    "committed_agreement",
-    "no_duplicate",
-    "commit_monotonic",
-    "commit_stable",
-    "ack_means_committed",
-    "client_order",
-    "logs_converge",
-    "acked_durable",
-    "clients_drain",
-    "one_leader_per_epoch",
-    "one_vote_per_term",
-    "one_leader_at_a_time",
-    "leader_agreement",
-];
+/// Whether `invariant` rests on what a node wrote surviving it (a vote, a
+/// term, an acknowledged entry, a client's numbering): every one about the
+/// log but the write-ahead check itself, and the election's safety.
+fn rests_on_durability(invariant: &str) -> bool {
+    let election = [
+        "one_leader_per_epoch",
+        "one_vote_per_term",
+        "one_leader_at_a_time",
+        "leader_agreement",
+    ];
+    invariant != "durable_before_ack"
+        && (crate::invariants::REPLICATION_INVARIANTS.contains(&invariant)
+            || election.contains(&invariant))
+}
 
 impl World<'_> {
     /// Runs to the end and reports.
@@ -177,7 +174,7 @@ impl World<'_> {
             let after = violations
                 .iter_mut()
                 .filter(|v| v.at_ms >= at.as_millis() && v.explained_by.is_none())
-                .filter(|v| RESTS_ON_DURABILITY.contains(&v.invariant));
+                .filter(|v| rests_on_durability(v.invariant));
             for v in after {
                 v.explained_by = Some(why.clone());
             }
