@@ -47,7 +47,7 @@ pub struct ClusterArgs {
     #[command(flatten)]
     keys: crate::keys::NodeKeyArgs,
     /// Every node's durability (see `ringleader node --help`): power or
-    /// process. Default: power under quorum, process under bully and ring.
+    /// process. Default: power.
     #[arg(long, value_parser = crate::node::parse_durability)]
     durability: Option<ringleader_core::durable::Durability>,
 }

@@ -101,7 +101,7 @@ pub struct NodeArgs {
     /// `power` (fdatasync, group commit: an acknowledged message survives a
     /// loss of power on a majority) or `process` (handed to the operating
     /// system: survives a crash of the process, not of the machine).
-    /// Default: power under quorum, process under bully and ring.
+    /// Default: power.
     #[arg(long, value_parser = parse_durability)]
     pub durability: Option<Durability>,
     /// Same as --durability power (kept for scripts of earlier versions).
@@ -228,7 +228,7 @@ impl NodeArgs {
             durability: match (self.durability, self.sync_log) {
                 (Some(d), _) => d,
                 (None, true) => Durability::Power,
-                (None, false) => Durability::default_for(self.election),
+                (None, false) => Durability::default(),
             },
             hooks: Hooks {
                 on_leader: self.on_leader.clone(),

@@ -22,7 +22,6 @@
 //! [`Config::disk_stall_timeout`]: crate::Config::disk_stall_timeout
 
 use crate::action::Action;
-use crate::leadership::Algorithm;
 use crate::log::{Log, LogWrite};
 use crate::persist::Persisted;
 use crate::time::Instant;
@@ -39,12 +38,11 @@ pub enum Durability {
     Power,
 }
 
-impl Durability {
-    /// The default, for every algorithm: `power`. Group commit makes it
-    /// cheap (see the README's figures); `process` is the opt-in for disks
-    /// whose syncs are slow and data that may lose its last second on a
-    /// power cut.
-    pub fn default_for(_algorithm: Algorithm) -> Durability {
+impl Default for Durability {
+    /// `power`, under every algorithm: group commit makes it cheap (see the
+    /// README's figures); `process` is the opt-in for disks whose syncs are
+    /// slow, for data that may lose its last moments to a power cut.
+    fn default() -> Durability {
         Durability::Power
     }
 }
