@@ -27,6 +27,10 @@ pub enum BenchCommand {
     Throughput(crate::bench_throughput::ThroughputArgs),
     /// A node's resident memory holding N messages of 100 bytes.
     Memory(MemoryArgs),
+    /// How fast a node that lost its data directory is brought up to date:
+    /// 3 nodes hold N messages, a follower's data is wiped, it starts again
+    /// empty; messages per second until it holds everything committed.
+    Catchup(crate::bench_catchup::CatchupArgs),
     /// A node under attack: 20,000 connection attempts, 1,000 slowloris
     /// connections, a flood of garbage. Its memory during and after each, the
     /// log it writes, and an honest client's acknowledgements meanwhile.
@@ -126,6 +130,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
             BenchCommand::Failover(a) => failover(a).await,
             BenchCommand::Throughput(a) => crate::bench_throughput::throughput(a).await,
             BenchCommand::Memory(a) => memory(a).await,
+            BenchCommand::Catchup(a) => crate::bench_catchup::catchup(a).await,
             BenchCommand::Idle(a) => idle(a).await,
             BenchCommand::Hostile(a) => crate::bench_hostile::hostile(a).await,
         }
@@ -240,6 +245,18 @@ impl Nodes {
             client_key,
             args,
         })
+    }
+
+    /// Kills node `id` (SIGKILL), removes its data directory, and starts it
+    /// again empty: a node whose disk was replaced.
+    pub(crate) async fn restart_empty(&mut self, id: u32) -> Result<(), String> {
+        if let Some((_, child)) = self.children.iter_mut().find(|(i, _)| *i == id) {
+            let _ = child.kill().await;
+        }
+        let data = self.dir.join(format!("n{id}"));
+        std::fs::remove_dir_all(&data)
+            .map_err(|e| format!("cannot remove {}: {e}", data.display()))?;
+        self.restart(id).await
     }
 
     /// Kills node `id` (SIGKILL) and starts it again on the same data.

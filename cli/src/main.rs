@@ -1,6 +1,7 @@
 //! `ringleader`: run and inspect ringleader clusters, real or simulated.
 
 mod bench;
+mod bench_catchup;
 mod bench_hostile;
 mod bench_throughput;
 mod chat;
