@@ -233,6 +233,14 @@ impl Journal {
         self.durable_index.min(cut).min(log.last_index())
     }
 
+    /// The process stood still for `gap` (it was not stepped): the writes
+    /// pending waited no longer on the disk than the process ran.
+    pub(crate) fn stood_still(&mut self, gap: std::time::Duration) {
+        for p in &mut self.pending {
+            p.issued_at = p.issued_at + gap;
+        }
+    }
+
     /// When the oldest write still pending was issued.
     pub(crate) fn oldest_pending(&self) -> Option<Instant> {
         self.pending.front().map(|p| p.issued_at)

@@ -27,7 +27,8 @@
 //!    commit — and nothing else (see [`durable`]). The one exception: the
 //!    writes of the [`Event::Start`] step must be durable before its other
 //!    actions (the new incarnation it announces must never be reused).
-//! 5. A write pending for longer than [`Config::disk_stall_timeout`] makes the
+//! 5. A write pending for longer than [`Config::disk_stall_timeout`] (not
+//!    counting time the node was not stepped at all: a paused process) makes the
 //!    disk count as stalled: the node resigns any leadership and plays dead (no
 //!    message to a peer) until [`Event::Durable`] covers every write issued.
 //! 6. After every step ask [`Node::next_deadline`] and deliver [`Event::Tick`] once

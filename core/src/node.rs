@@ -52,6 +52,9 @@ pub struct Node {
     /// and plays dead until its writes complete.
     unfit: bool,
     disk_stall: std::time::Duration,
+    /// A gap between two steps longer than this means the process stood
+    /// still (a running node steps at least every heartbeat interval).
+    stood_still: std::time::Duration,
 }
 
 impl Node {
@@ -111,6 +114,7 @@ impl Node {
             journal,
             unfit: false,
             disk_stall: config.disk_stall_timeout,
+            stood_still: config.heartbeat_interval * 4,
         })
     }
 
@@ -129,9 +133,15 @@ impl Node {
             now,
             self.last_now
         );
+        let gap = now.saturating_since(self.last_now);
         self.last_now = self.last_now.max(now);
         let now = self.last_now;
         let first = out.len();
+        if gap > self.stood_still {
+            // The process stood still (a pause, a frozen VM): its writer did
+            // too, so the time does not count against the disk.
+            self.journal.stood_still(gap);
+        }
         if self.lifecycle == Lifecycle::Running && self.parts.election.lease_lapsed(now) {
             // A lease that ran out while the node was not stepped (a paused
             // process) ends before anything else is done as leader.

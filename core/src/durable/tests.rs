@@ -170,3 +170,29 @@ fn a_durable_token_never_issued_proves_nothing() {
     assert!(net.log[from..].iter().any(|(_, a)| is_ack(a)));
     let _ = Stamp::default();
 }
+
+#[test]
+fn a_process_that_stood_still_does_not_blame_its_disk() {
+    let (mut net, leader) = settled(Algorithm::Quorum);
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    let f = follower as usize - 1;
+    // A write pending when the whole process stops for 5 s (its writer too).
+    net.stick_disk(f);
+    net.hello(leader, 7, "ann");
+    net.chat(leader, 7, 1);
+    net.run_for(10);
+    net.frozen[f] = true;
+    net.run_for(5000);
+    net.frozen[f] = false;
+    net.step(f, Event::Tick);
+    assert!(
+        !net.node(follower).disk_stalled(),
+        "the pause was taken for a hung disk"
+    );
+    // A disk that then really hangs is still caught.
+    net.run_for(3000);
+    assert!(net.node(follower).disk_stalled());
+    net.unstick(f);
+    net.run_for(100);
+    assert!(!net.node(follower).disk_stalled());
+}
