@@ -144,6 +144,17 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
     }
 }
 
+/// A node's status, if it answers within `limit`.
+pub(crate) async fn status_within(
+    addr: SocketAddr,
+    limit: Duration,
+) -> Option<ringleader_runtime::status::Status> {
+    match tokio::time::timeout(limit, crate::status::ask(addr)).await {
+        Ok(Ok(StatusReply(s))) => Some(s),
+        _ => None,
+    }
+}
+
 /// Starts a node process with `line`, its log appended to `dir/n<id>.log`.
 fn spawn_node(dir: &std::path::Path, id: u32, line: &[String]) -> Result<Child, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -250,17 +261,25 @@ impl Nodes {
     /// Kills node `id` (SIGKILL), removes its data directory, and starts it
     /// again empty: a node whose disk was replaced.
     pub(crate) async fn restart_empty(&mut self, id: u32) -> Result<(), String> {
-        if let Some((_, child)) = self.children.iter_mut().find(|(i, _)| *i == id) {
-            let _ = child.kill().await;
-        }
-        let data = self.dir.join(format!("n{id}"));
-        std::fs::remove_dir_all(&data)
-            .map_err(|e| format!("cannot remove {}: {e}", data.display()))?;
-        self.restart(id).await
+        self.restart_after(id, |dir| {
+            std::fs::remove_dir_all(dir)
+                .map_err(|e| format!("cannot remove {}: {e}", dir.display()))
+        })
+        .await
     }
 
     /// Kills node `id` (SIGKILL) and starts it again on the same data.
     pub(crate) async fn restart(&mut self, id: u32) -> Result<(), String> {
+        self.restart_after(id, |_| Ok(())).await
+    }
+
+    /// Kills node `id`, does `meanwhile` to its data directory, and starts it
+    /// again.
+    async fn restart_after(
+        &mut self,
+        id: u32,
+        meanwhile: impl FnOnce(&std::path::Path) -> Result<(), String>,
+    ) -> Result<(), String> {
         let line = self
             .args
             .iter()
@@ -270,10 +289,19 @@ impl Nodes {
         if let Some((_, child)) = self.children.iter_mut().find(|(i, _)| *i == id) {
             let _ = child.kill().await;
         }
+        meanwhile(&self.dir.join(format!("n{id}")))?;
         let child = spawn_node(&self.dir, id, &line)?;
         self.children.retain(|(i, _)| *i != id);
         self.children.push((id, child));
         Ok(())
+    }
+
+    /// The process id of node `id`, while it runs.
+    pub(crate) fn pid(&self, id: u32) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|(i, _)| *i == id)
+            .and_then(|(_, c)| c.id())
     }
 
     /// A chat client of this cluster (holding its client key, if any).
@@ -304,12 +332,7 @@ impl Nodes {
         while start.elapsed() < limit {
             let mut named = Vec::new();
             for (id, _) in &self.children {
-                if let Ok(Ok(StatusReply(s))) = tokio::time::timeout(
-                    Duration::from_millis(500),
-                    crate::status::ask(self.addr(*id)),
-                )
-                .await
-                {
+                if let Some(s) = status_within(self.addr(*id), Duration::from_millis(500)).await {
                     named.push((s.leader, s.id == s.leader.unwrap_or(0) && s.serving));
                 }
             }
@@ -437,8 +460,7 @@ async fn new_leader_serving(addrs: Vec<SocketAddr>, old: u32, from: Instant) -> 
     let deadline = from + Duration::from_secs(30);
     while Instant::now() < deadline {
         for addr in &addrs {
-            let asked = tokio::time::timeout(Duration::from_millis(200), crate::status::ask(*addr));
-            if let Ok(Ok(StatusReply(s))) = asked.await {
+            if let Some(s) = status_within(*addr, Duration::from_millis(200)).await {
                 if s.id != old && s.role == "leader" && s.serving {
                     return Some(from.elapsed());
                 }
@@ -603,11 +625,7 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
 async fn memory(a: MemoryArgs) -> Result<(), String> {
     let mut nodes = Nodes::start(1, a.port_base, "bench-memory", &[])?;
     nodes.leader(Duration::from_secs(20)).await?;
-    let pid = nodes
-        .children
-        .first()
-        .and_then(|(_, c)| c.id())
-        .ok_or("node gone")?;
+    let pid = nodes.pid(1).ok_or("node gone")?;
     let before = rss_kib(pid).unwrap_or(0);
     println!(
         "memory: one node, {} messages of {} bytes (resident before: {} MiB)",
@@ -647,8 +665,7 @@ async fn restart_time(nodes: &mut Nodes, messages: u64) -> Result<(), String> {
     let addr = nodes.addr(1);
     let mut answered = None;
     while start.elapsed() < Duration::from_secs(120) {
-        let asked = tokio::time::timeout(Duration::from_millis(500), crate::status::ask(addr));
-        if let Ok(Ok(StatusReply(s))) = asked.await {
+        if let Some(s) = status_within(addr, Duration::from_millis(500)).await {
             let at = *answered.get_or_insert(start.elapsed());
             if s.role == "leader" && s.serving && s.commit_index >= messages {
                 println!(

@@ -2,10 +2,8 @@
 //! is brought up to date by the others (catch-up chunks from the leader or a
 //! helper), in messages per second.
 
-use crate::bench::{blast, Nodes};
+use crate::bench::{blast, status_within, Nodes};
 use clap::Args;
-use ringleader_runtime::envelope::StatusReply;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Flags of `bench catchup`.
@@ -24,13 +22,6 @@ pub struct CatchupArgs {
     /// Port block: nodes on base+1.., multicast on base+19.
     #[arg(long, default_value_t = 27500)]
     port_base: u16,
-}
-
-async fn status(addr: SocketAddr) -> Option<ringleader_runtime::status::Status> {
-    match tokio::time::timeout(Duration::from_millis(500), crate::status::ask(addr)).await {
-        Ok(Ok(StatusReply(s))) => Some(s),
-        _ => None,
-    }
 }
 
 /// Runs `bench catchup`.
@@ -58,7 +49,7 @@ pub async fn catchup(a: CatchupArgs) -> Result<(), String> {
     for t in tasks {
         t.await.map_err(|e| e.to_string())??;
     }
-    let target = status(nodes.addr(leader))
+    let target = status_within(nodes.addr(leader), Duration::from_millis(500))
         .await
         .ok_or("the leader does not answer")?
         .commit_index;
@@ -71,7 +62,9 @@ pub async fn catchup(a: CatchupArgs) -> Result<(), String> {
         if start.elapsed() > Duration::from_secs(600) {
             return Err(format!("n{victim} did not catch up within 600 s"));
         }
-        let got = status(addr).await.map_or(0, |s| s.commit_index);
+        let got = status_within(addr, Duration::from_millis(500))
+            .await
+            .map_or(0, |s| s.commit_index);
         if got >= target {
             break;
         }

@@ -195,12 +195,7 @@ pub async fn hostile(a: HostileArgs) -> Result<(), String> {
     let extra = ["--election".to_owned(), "quorum".to_owned()];
     let nodes = Nodes::start(3, a.port_base, "bench-hostile", &extra)?;
     let leader = nodes.leader(Duration::from_secs(20)).await?;
-    let pid = nodes
-        .children
-        .iter()
-        .find(|(id, _)| *id == leader)
-        .and_then(|(_, c)| c.id())
-        .ok_or("the leader has exited")?;
+    let pid = nodes.pid(leader).ok_or("the leader has exited")?;
     let target = nodes.addr(leader);
     let hold = usize::try_from(limit / 2)
         .unwrap_or(5_000)

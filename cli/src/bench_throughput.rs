@@ -2,10 +2,9 @@
 //! 3 real nodes on loopback, with and without keys, under each durability,
 //! side by side with the disk's own sync latency and the leader changes seen.
 
-use crate::bench::{blast, keys_name, KeysMode, Nodes};
+use crate::bench::{blast, keys_name, status_within, KeysMode, Nodes};
 use clap::Args;
 use ringleader_core::durable::Durability;
-use ringleader_runtime::envelope::StatusReply;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -113,7 +112,9 @@ async fn throughput_once(
     let name = format!("bench-throughput-{}-{durability}", u8::from(keyed));
     let nodes = Nodes::start_keyed(3, a.port_base, &name, &extra, keyed)?;
     let leader = nodes.leader(Duration::from_secs(20)).await?;
-    let epoch_before = epoch_of(nodes.addr(leader)).await.unwrap_or(0);
+    let epoch_before = status_within(nodes.addr(leader), Duration::from_millis(500))
+        .await
+        .map_or(0, |s| s.epoch);
     println!(
         "throughput, {}, {durability}: 3 {} nodes (leader n{leader}), {} clients x {} messages of {} bytes",
         keys_name(keyed),
@@ -135,7 +136,7 @@ async fn throughput_once(
     }
     progress.abort();
     let secs = start.elapsed().as_secs_f64();
-    let status = ask(nodes.addr(leader)).await;
+    let status = status_within(nodes.addr(leader), Duration::from_millis(500)).await;
     let epoch_after = status.as_ref().map_or(0, |s| s.epoch);
     let disk = status.map(|s| s.disk).unwrap_or_default();
     println!(
@@ -155,21 +156,10 @@ async fn throughput_once(
     })
 }
 
-async fn ask(addr: SocketAddr) -> Option<ringleader_runtime::status::Status> {
-    match tokio::time::timeout(Duration::from_millis(500), crate::status::ask(addr)).await {
-        Ok(Ok(StatusReply(s))) => Some(s),
-        _ => None,
-    }
-}
-
-async fn epoch_of(addr: SocketAddr) -> Option<u64> {
-    ask(addr).await.map(|s| s.epoch)
-}
-
 async fn progress(addr: SocketAddr, total: u64) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        if let Some(s) = ask(addr).await {
+        if let Some(s) = status_within(addr, Duration::from_millis(500)).await {
             eprintln!("  {} of {total} committed", s.commit_index);
         }
     }

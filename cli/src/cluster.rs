@@ -48,7 +48,7 @@ pub struct ClusterArgs {
     keys: crate::keys::NodeKeyArgs,
     /// Every node's durability (see `ringleader node --help`): power or
     /// process. Default: power.
-    #[arg(long, value_parser = crate::node::parse_durability)]
+    #[arg(long, value_parser = crate::parse::durability)]
     durability: Option<ringleader_core::durable::Durability>,
 }
 

@@ -102,9 +102,10 @@ pub struct NodeArgs {
     /// loss of power on a majority) or `process` (handed to the operating
     /// system: survives a crash of the process, not of the machine).
     /// Default: power.
-    #[arg(long, value_parser = parse_durability)]
+    #[arg(long, value_parser = parse::durability)]
     pub durability: Option<Durability>,
-    /// Same as --durability power (kept for scripts of earlier versions).
+    /// Accepted for scripts of earlier versions: it meant what
+    /// `--durability power`, the default now, does.
     #[arg(long, hide = true)]
     pub sync_log: bool,
     /// How long a write may take to become durable before the disk counts as
@@ -225,11 +226,7 @@ impl NodeArgs {
             }),
             peers: self.peers.clone(),
             data_dir,
-            durability: match (self.durability, self.sync_log) {
-                (Some(d), _) => d,
-                (None, true) => Durability::Power,
-                (None, false) => Durability::default(),
-            },
+            durability: self.durability.unwrap_or_default(),
             hooks: Hooks {
                 on_leader: self.on_leader.clone(),
                 on_follower: self.on_follower.clone(),
@@ -356,9 +353,4 @@ pub fn run(args: NodeArgs) -> ExitCode {
             }
         }
     })
-}
-
-/// Parses `--durability`.
-pub fn parse_durability(s: &str) -> Result<Durability, String> {
-    s.parse()
 }

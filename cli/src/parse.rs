@@ -38,6 +38,11 @@ pub fn algorithm(s: &str) -> Result<ringleader_core::Algorithm, String> {
     s.parse()
 }
 
+/// Parses a durability: power or process.
+pub fn durability(s: &str) -> Result<ringleader_core::durable::Durability, String> {
+    s.parse()
+}
+
 /// Parses a rank rule: id, oldest or address.
 pub fn rank(s: &str) -> Result<ringleader_core::RankBy, String> {
     s.parse()

@@ -446,10 +446,7 @@ fn a_client_id_is_not_taken_over_by_one_who_only_knows_it() {
     let leader = wait_for(Duration::from_secs(20), "a leader", || {
         agreed_leader(&addrs)
     });
-    let servers: Vec<&str> = addrs
-        .iter()
-        .flat_map(|a| ["--server", a.as_str()])
-        .collect();
+    let servers = server_flags(&addrs);
     let mut with_key = servers.clone();
     with_key.extend(["--client-key-file", client_key.as_str()]);
     let mut victim = ChatProc::start("victim", &ports, &scratch, &with_key);

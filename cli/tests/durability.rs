@@ -29,13 +29,6 @@ fn acked(chat: &ChatProc) -> u64 {
         .unwrap_or(0)
 }
 
-fn servers(addrs: &[String]) -> Vec<&str> {
-    addrs
-        .iter()
-        .flat_map(|a| ["--server", a.as_str()])
-        .collect()
-}
-
 #[test]
 fn four_clients_at_full_speed_with_power_durability_cost_no_leader_change() {
     let ports = Ports::fresh();
@@ -50,7 +43,7 @@ fn four_clients_at_full_speed_with_power_durability_cost_no_leader_change() {
     let epoch = |a: &str| status(a).and_then(|s| s["epoch"].as_u64());
     let before: Vec<Option<u64>> = addrs.iter().map(|a| epoch(a)).collect();
     let per_client = 20_000u64;
-    let mut flags = servers(&addrs);
+    let mut flags = server_flags(&addrs);
     flags.extend(["--buffer", "100000"]);
     let mut chats: Vec<ChatProc> = (1..=4)
         .map(|i| ChatProc::start(&format!("p{i}"), &ports, &scratch, &flags))
@@ -95,7 +88,7 @@ fn killing_every_node_mid_stream_loses_no_acknowledged_message() {
     wait_for(Duration::from_secs(20), "a leader", || {
         agreed_leader(&addrs)
     });
-    let mut flags = servers(&addrs);
+    let mut flags = server_flags(&addrs);
     flags.extend(["--buffer", "100000"]);
     let mut chat = ChatProc::start("writer", &ports, &scratch, &flags);
     let total = 2000u64;

@@ -27,10 +27,7 @@ fn messages_of_the_largest_size_survive_a_failover_and_a_catch_up() {
     let leader = wait_for(Duration::from_secs(20), "a leader", || {
         agreed_leader(&addrs)
     });
-    let servers: Vec<&str> = addrs
-        .iter()
-        .flat_map(|a| ["--server", a.as_str()])
-        .collect();
+    let servers = server_flags(&addrs);
     let mut chat = ChatProc::start("big", &ports, &scratch, &servers);
     let line = |i: usize| format!("{i:05}{}", "x".repeat(MAX_CHAT_BYTES - 5));
     for i in 0..150 {

@@ -46,29 +46,25 @@ impl Ctx<'_> {
         self.out.push(Action::Send { to, msg });
     }
 
+    /// `msg` from this node, as a peer receives it.
+    fn replication(&self, msg: ReplicationMsg) -> Message {
+        Message::Replication {
+            from: self.me,
+            msg: Box::new(msg),
+        }
+    }
+
     /// Sends a replication message to peer `to`.
     pub fn send_replication(&mut self, to: NodeId, msg: ReplicationMsg) {
-        let from = self.me;
-        self.send(
-            to,
-            Message::Replication {
-                from,
-                msg: Box::new(msg),
-            },
-        );
+        let msg = self.replication(msg);
+        self.send(to, msg);
     }
 
     /// Sends a replication message to peer `to` once this step's writes are
     /// durable: it acknowledges what they hold.
     pub fn send_replication_durable(&mut self, to: NodeId, msg: ReplicationMsg) {
-        let from = self.me;
-        self.journal.hold(Action::Send {
-            to,
-            msg: Message::Replication {
-                from,
-                msg: Box::new(msg),
-            },
-        });
+        let msg = self.replication(msg);
+        self.journal.hold(Action::Send { to, msg });
     }
 
     /// Sends `msg` to a client.

@@ -90,8 +90,7 @@ struct Pending {
 pub(crate) struct Journal {
     /// The last token issued.
     issued: u64,
-    /// The highest token reported durable.
-    durable: u64,
+    /// The writes not yet durable, oldest first.
     pending: VecDeque<Pending>,
     /// The log's entries up to this index are on stable storage as they are in
     /// memory.
@@ -112,7 +111,6 @@ impl Journal {
     pub(crate) fn new(log: &Log) -> Self {
         Journal {
             issued: 0,
-            durable: 0,
             pending: VecDeque::new(),
             durable_index: log.last_index(),
             written_last: log.last_index(),
@@ -142,7 +140,6 @@ impl Journal {
     /// The start's writes: the driver makes them durable before anything else
     /// the start asked for (see the crate docs), so nothing waits for them.
     pub(crate) fn start_written(&mut self) {
-        self.durable = self.issued;
         self.pending.clear();
     }
 
@@ -208,10 +205,9 @@ impl Journal {
     pub(crate) fn durable(&mut self, token: u64, out: &mut Vec<Action>) -> bool {
         // A token never issued proves nothing about writes not yet asked for.
         let token = token.min(self.issued);
-        if token <= self.durable {
-            return false;
+        if self.pending.front().is_none_or(|p| p.token > token) {
+            return false; // nothing pending up to it: an old or repeated report
         }
-        self.durable = token;
         while let Some(p) = self.pending.front().filter(|p| p.token <= token) {
             if let Some(last) = p.log_last {
                 self.durable_index = last;
@@ -241,9 +237,10 @@ impl Journal {
         }
     }
 
-    /// When the oldest write still pending was issued.
-    pub(crate) fn oldest_pending(&self) -> Option<Instant> {
-        self.pending.front().map(|p| p.issued_at)
+    /// When the disk counts as stalled, with `bound` for a write to become
+    /// durable: `None` while nothing is pending.
+    pub(crate) fn stalled_at(&self, bound: std::time::Duration) -> Option<Instant> {
+        self.pending.front().map(|p| p.issued_at + bound)
     }
 
     /// Whether every write issued is durable.

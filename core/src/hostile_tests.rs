@@ -17,14 +17,6 @@ fn stranger(id: u32, counter: u64) -> NodeInfo {
     }
 }
 
-/// A settled cluster of `n` nodes and its leader.
-fn settled(algorithm: Algorithm, n: u32) -> (Net, u32) {
-    let mut net = Net::new(algorithm, n);
-    net.run_for(3000);
-    let l = net.leader();
-    (net, l)
-}
-
 fn persisted_anything(net: &Net, from: usize) -> bool {
     net.log[from..]
         .iter()
@@ -34,7 +26,7 @@ fn persisted_anything(net: &Net, from: usize) -> bool {
 #[test]
 fn a_forged_claim_of_the_largest_epoch_is_dropped() {
     for algorithm in [Algorithm::Bully, Algorithm::Ring, Algorithm::Quorum] {
-        let (mut net, leader) = settled(algorithm, 3);
+        let (mut net, leader) = Net::settled(algorithm, 3);
         let follower = if leader == 1 { 2 } else { 1 };
         let before = net.node(follower).leadership();
         for epoch in [u64::MAX, u64::MAX - 5, before.epoch + 2_000_000] {
@@ -56,7 +48,7 @@ fn a_forged_claim_of_the_largest_epoch_is_dropped() {
 
 #[test]
 fn a_non_voter_cannot_raise_a_quorum_term_or_claim_leadership() {
-    let (mut net, leader) = settled(Algorithm::Quorum, 3);
+    let (mut net, leader) = Net::settled(Algorithm::Quorum, 3);
     let follower = if leader == 1 { 2 } else { 1 };
     let i = follower as usize - 1;
     let term = net.node(follower).persisted().term;

@@ -157,13 +157,12 @@ impl Node {
             self.journal.end_step(now, log, out);
         }
         if self.unfit {
-            // Playing dead: nothing reaches the peers while the disk is stalled.
-            let mut i = 0;
-            out.retain(|a| {
-                let keep = i < first || !matches!(a, Action::Send { .. } | Action::Multicast(_));
-                i += 1;
-                keep
-            });
+            // Playing dead: nothing this step made reaches the peers.
+            let made = out.split_off(first);
+            out.extend(
+                made.into_iter()
+                    .filter(|a| !matches!(a, Action::Send { .. } | Action::Multicast(_))),
+            );
         }
     }
 
@@ -172,8 +171,8 @@ impl Node {
     fn check_disk(&mut self, now: Instant, out: &mut Vec<Action>) {
         let stalled = self
             .journal
-            .oldest_pending()
-            .is_some_and(|at| now >= at + self.disk_stall);
+            .stalled_at(self.disk_stall)
+            .is_some_and(|at| now >= at);
         if !stalled || self.unfit {
             return;
         }
@@ -420,8 +419,8 @@ impl Node {
                     .min(election)
                     .min(self.parts.replication.next_deadline())
                     .min(self.parts.sessions.next_deadline());
-                let stall = match self.journal.oldest_pending() {
-                    Some(issued) if !self.unfit => issued + self.disk_stall,
+                let stall = match self.journal.stalled_at(self.disk_stall) {
+                    Some(at) if !self.unfit => at,
                     _ => Instant::MAX,
                 };
                 Some(at.min(stall)).filter(|d| *d != Instant::MAX)

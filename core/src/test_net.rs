@@ -68,6 +68,14 @@ impl Net {
         net
     }
 
+    /// `n` fresh nodes given 3 s to elect: the net and its leader.
+    pub fn settled(algorithm: Algorithm, n: u32) -> (Net, u32) {
+        let mut net = Net::new(algorithm, n);
+        net.run_for(3000);
+        let leader = net.leader();
+        (net, leader)
+    }
+
     pub fn start_all(&mut self) {
         for i in 0..self.nodes.len() {
             self.step(i, Event::Start);

@@ -335,6 +335,9 @@ struct Driver {
     clock: Clock,
     /// Carries the node's writes out, off this loop.
     writer: Writer,
+    /// The state written before the start: the start step's `Persist` of it
+    /// is not written again.
+    started: Option<Persisted>,
     /// The committed history's digest, folded forward as writes go out.
     digest: CommitDigest,
     disk: Arc<DiskStats>,
@@ -394,7 +397,8 @@ impl Driver {
         // The start's writes are durable before anything the start sends (the
         // incarnation it announces must never be used again): written here,
         // before the writer thread takes over.
-        data.store.save(&node.persisted())?;
+        let started = node.persisted();
+        data.store.save(&started)?;
         let disk = Arc::new(DiskStats::default());
         let writer = Writer::spawn(
             data.log_file,
@@ -410,6 +414,7 @@ impl Driver {
             node,
             clock,
             writer,
+            started: Some(started),
             digest: data.digest,
             disk,
             unicast,
@@ -595,7 +600,11 @@ impl Driver {
         match action {
             Action::Send { to, msg } => self.send(to, msg),
             Action::Multicast(msg) => self.multicast(msg),
-            Action::Persist { token, state } => self.write(Job::State(token, state)),
+            Action::Persist { token, state } => {
+                if self.started.take() != Some(state) {
+                    self.write(Job::State(token, state));
+                }
+            }
             Action::WriteLog { token, write } => {
                 self.digest.update(self.node.log(), write.cut_from);
                 self.write(Job::Log(token, write));

@@ -73,8 +73,8 @@ impl DiskStats {
 
 /// The handle the event loop keeps.
 pub(crate) struct Writer {
-    jobs: Option<mpsc::Sender<Job>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    jobs: mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Writer {
@@ -90,15 +90,12 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("ringleader-writer".into())
             .spawn(move || {
+                let mut batch = Vec::new();
                 while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < BATCH_MAX {
-                        match rx.try_recv() {
-                            Ok(job) => batch.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    let report = match write_batch(&mut log, &store, durability, &stats, batch) {
+                    batch.push(first);
+                    batch.extend(rx.try_iter().take(BATCH_MAX - 1));
+                    let report = match write_batch(&mut log, &store, durability, &stats, &mut batch)
+                    {
                         Ok(token) => Report::Durable(token),
                         Err(e) => Report::Failed(e),
                     };
@@ -109,49 +106,47 @@ impl Writer {
                 }
             });
         Ok(Writer {
-            jobs: Some(tx),
-            thread: Some(thread?),
+            jobs: tx,
+            thread: thread?,
         })
     }
 
     /// Hands a write to the writer. `false` if the writer is gone (it failed,
     /// and said why).
     pub(crate) fn send(&self, job: Job) -> bool {
-        self.jobs.as_ref().is_some_and(|j| j.send(job).is_ok())
+        self.jobs.send(job).is_ok()
     }
 
     /// Waits until every write handed over is carried out.
-    pub(crate) fn finish(mut self) {
-        self.jobs = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub(crate) fn finish(self) {
+        drop(self.jobs); // the thread ends once it has done what is queued
+        let _ = self.thread.join();
     }
 }
 
-/// Carries out one batch; returns its last token.
+/// Carries out one batch (leaving `batch` empty); returns its last token.
 fn write_batch(
     log: &mut LogFile,
     store: &Store,
     durability: Durability,
     stats: &DiskStats,
-    batch: Vec<Job>,
+    batch: &mut Vec<Job>,
 ) -> Result<u64, StoreError> {
     let mut last = 0;
     let count = batch.len() as u64;
-    for job in batch {
-        match job {
+    for job in batch.drain(..) {
+        last = match job {
             Job::Log(token, write) => {
                 log.append(&write)?;
-                last = token;
+                token
             }
             Job::State(token, state) => {
                 // Rare (a term or a vote), and always synced: it is replaced by
                 // a rename, which only a sync makes stable.
                 store.save(&state)?;
-                last = token;
+                token
             }
-        }
+        };
     }
     let sync = durability == Durability::Power;
     let began = Instant::now();

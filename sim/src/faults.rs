@@ -135,11 +135,14 @@ impl FromStr for Fault {
                 Ok(Fault::Cut { from, to })
             }
             "skew" => parse_skew(s, rest),
-            "pause" => parse_pause(s, rest, verb),
-            "stall-disk" => match parse_pause(s, rest, verb)? {
-                Fault::Pause { node, lasts } => Ok(Fault::DiskStall { node, lasts }),
-                other => Ok(other),
-            },
+            "pause" => {
+                let (node, lasts) = node_for_a_while(s, rest, verb)?;
+                Ok(Fault::Pause { node, lasts })
+            }
+            "stall-disk" => {
+                let (node, lasts) = node_for_a_while(s, rest, verb)?;
+                Ok(Fault::DiskStall { node, lasts })
+            }
             "disk-fail" => Ok(Fault::DiskFail(one_node("disk-fail")?)),
             "client" => {
                 let (c, leaves) = rest
@@ -205,10 +208,8 @@ fn parse_skew(s: &str, rest: &str) -> Result<Fault, String> {
     })
 }
 
-/// `pause n2 for 3s`: a process that stands still.
-/// `pause n2 for 3s` (or, `verb` another, `stall-disk n2 for 3s`): a node and
-/// how long.
-fn parse_pause(s: &str, rest: &str, verb: &str) -> Result<Fault, String> {
+/// `pause n2 for 3s`, `stall-disk n2 for 3s`: a node and how long.
+fn node_for_a_while(s: &str, rest: &str, verb: &str) -> Result<(NodeId, Duration), String> {
     let (node, lasts) = rest
         .split_once(" for ")
         .ok_or_else(|| format!("'{s}' needs a length, e.g. '{verb} n2 for 3s'"))?;
@@ -216,10 +217,7 @@ fn parse_pause(s: &str, rest: &str, verb: &str) -> Result<Fault, String> {
     if lasts.is_zero() {
         return Err(format!("'{s}' pauses for no time"));
     }
-    Ok(Fault::Pause {
-        node: parse_node(node)?,
-        lasts,
-    })
+    Ok((parse_node(node)?, lasts))
 }
 
 /// A fault and when it happens.

@@ -80,7 +80,7 @@ pub struct SetupArgs {
     /// simulated disk) or process (the operating system; a machine crash
     /// loses what its writeback had not synced, reported as explained)
     /// [default: power].
-    #[arg(long, value_parser = crate::node::parse_durability)]
+    #[arg(long, value_parser = crate::parse::durability)]
     durability: Option<ringleader_core::durable::Durability>,
     /// Election algorithm of every node: bully, ring (Chang-Roberts) or quorum
     /// [default: bully]; `sim stats` takes several, comma-separated.

@@ -157,6 +157,14 @@ pub fn agreed_leader(addrs: &[String]) -> Option<u64> {
     (me["role"] == "leader" && me["serving"] == true).then_some(l)
 }
 
+/// `--server ADDR` for each of `addrs`: a chat client's flags to know them all.
+pub fn server_flags(addrs: &[String]) -> Vec<&str> {
+    addrs
+        .iter()
+        .flat_map(|a| ["--server", a.as_str()])
+        .collect()
+}
+
 /// A chat client process fed through stdin, printing JSON events.
 pub struct ChatProc {
     pub child: Child,

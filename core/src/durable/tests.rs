@@ -1,7 +1,6 @@
 //! The write-ahead contract: acknowledgements and votes wait for the disk,
 //! heartbeats and elections do not, and a hung disk ends a leadership.
 
-use crate::log::Stamp;
 use crate::test_net::Net;
 use crate::wire::{AppendOutcome, ElectionMsg, Message, ReplicationMsg};
 use crate::{Action, Algorithm, Event, NodeId};
@@ -11,22 +10,22 @@ fn is_ack(a: &Action) -> bool {
         if matches!(**msg, ReplicationMsg::AppendReply { outcome: AppendOutcome::Matched(_), .. }))
 }
 
-fn settled(algorithm: Algorithm) -> (Net, u32) {
-    let mut net = Net::new(algorithm, 3);
-    net.run_for(3000);
-    let leader = net.leader();
-    (net, leader)
+/// A settled 3-node cluster one of whose followers has a hung disk and a
+/// client's message to write: (net, leader, that follower).
+fn follower_with_a_pending_write(algorithm: Algorithm) -> (Net, u32, u32) {
+    let (mut net, leader) = Net::settled(algorithm, 3);
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    net.stick_disk(follower as usize - 1);
+    net.hello(leader, 7, "ann");
+    net.chat(leader, 7, 1);
+    (net, leader, follower)
 }
 
 #[test]
 fn a_follower_acknowledges_entries_only_once_they_are_durable() {
     for algorithm in [Algorithm::Bully, Algorithm::Ring, Algorithm::Quorum] {
-        let (mut net, leader) = settled(algorithm);
-        let follower = (1..=3).find(|id| *id != leader).unwrap();
+        let (mut net, leader, follower) = follower_with_a_pending_write(algorithm);
         let f = follower as usize - 1;
-        net.stick_disk(f);
-        net.hello(leader, 7, "ann");
-        net.chat(leader, 7, 1);
         let from = net.log.len();
         net.run_for(50);
         let acks = |net: &Net, from: usize| {
@@ -63,7 +62,7 @@ fn a_follower_acknowledges_entries_only_once_they_are_durable() {
 
 #[test]
 fn a_leader_counts_itself_toward_commit_only_for_what_its_disk_holds() {
-    let (mut net, leader) = settled(Algorithm::Quorum);
+    let (mut net, leader) = Net::settled(Algorithm::Quorum, 3);
     let l = leader as usize - 1;
     let others: Vec<usize> = (0..3).filter(|i| *i != l).collect();
     net.hello(leader, 7, "ann");
@@ -107,7 +106,7 @@ fn a_request_for_votes_waits_for_the_candidates_own_vote_on_disk() {
 #[test]
 fn a_leader_whose_disk_hangs_steps_down_and_another_takes_over() {
     for algorithm in [Algorithm::Bully, Algorithm::Ring, Algorithm::Quorum] {
-        let (mut net, leader) = settled(algorithm);
+        let (mut net, leader) = Net::settled(algorithm, 3);
         let epoch_before = net.node(leader).leadership().epoch;
         let l = leader as usize - 1;
         net.stick_disk(l);
@@ -156,30 +155,21 @@ fn a_leader_whose_disk_hangs_steps_down_and_another_takes_over() {
 
 #[test]
 fn a_durable_token_never_issued_proves_nothing() {
-    let (mut net, leader) = settled(Algorithm::Quorum);
-    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    let (mut net, _, follower) = follower_with_a_pending_write(Algorithm::Quorum);
     let f = follower as usize - 1;
-    net.stick_disk(f);
-    net.hello(leader, 7, "ann");
-    net.chat(leader, 7, 1);
     net.run_for(20);
     let from = net.log.len();
     // A hostile or broken driver claims a token far ahead: only what was issued
     // counts, and nothing issued later is taken for durable.
     net.step(f, Event::Durable { token: u64::MAX });
     assert!(net.log[from..].iter().any(|(_, a)| is_ack(a)));
-    let _ = Stamp::default();
 }
 
 #[test]
 fn a_process_that_stood_still_does_not_blame_its_disk() {
-    let (mut net, leader) = settled(Algorithm::Quorum);
-    let follower = (1..=3).find(|id| *id != leader).unwrap();
-    let f = follower as usize - 1;
     // A write pending when the whole process stops for 5 s (its writer too).
-    net.stick_disk(f);
-    net.hello(leader, 7, "ann");
-    net.chat(leader, 7, 1);
+    let (mut net, _, follower) = follower_with_a_pending_write(Algorithm::Quorum);
+    let f = follower as usize - 1;
     net.run_for(10);
     net.frozen[f] = true;
     net.run_for(5000);

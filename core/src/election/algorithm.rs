@@ -50,27 +50,26 @@ impl AlgoCtx<'_> {
     }
 
     pub fn send(&mut self, to: NodeId, msg: ElectionMsg) {
-        self.out.push(Action::Send {
-            to,
-            msg: Message::Election {
-                from: self.me,
-                algorithm: self.algorithm,
-                msg,
-            },
-        });
+        let send = self.send_action(to, msg);
+        self.out.push(send);
     }
 
     /// Sends `msg` to `to` once this step's writes (the term and vote it
     /// promises by) are durable.
     pub fn send_durable(&mut self, to: NodeId, msg: ElectionMsg) {
-        self.journal.hold(Action::Send {
+        let send = self.send_action(to, msg);
+        self.journal.hold(send);
+    }
+
+    fn send_action(&self, to: NodeId, msg: ElectionMsg) -> Action {
+        Action::Send {
             to,
             msg: Message::Election {
                 from: self.me,
                 algorithm: self.algorithm,
                 msg,
             },
-        });
+        }
     }
 
     /// Sends to every member not known to be gone.

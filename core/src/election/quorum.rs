@@ -138,24 +138,26 @@ impl Quorum {
             return self.won(cx);
         }
         let (last_epoch, last_index) = cx.log_tip;
+        let ask = ElectionMsg::RequestVote {
+            term,
+            last_epoch,
+            last_index,
+        };
         // Its own vote counts in the majority it asks for: the request waits
         // until that vote is durable.
-        let me = cx.me.id;
-        for &v in self.voters.iter().filter(|&&v| v != me) {
-            let ask = ElectionMsg::RequestVote {
-                term,
-                last_epoch,
-                last_index,
-            };
-            cx.send_durable(v, ask);
-        }
+        self.ask_voters(cx, ask, |cx, v, m| cx.send_durable(v, m));
     }
 
-    /// Sends `msg` to every other voter.
-    fn ask_voters(&self, cx: &mut AlgoCtx<'_>, msg: ElectionMsg) {
+    /// Sends `msg` to every other voter, by `send`.
+    fn ask_voters(
+        &self,
+        cx: &mut AlgoCtx<'_>,
+        msg: ElectionMsg,
+        send: fn(&mut AlgoCtx<'_>, NodeId, ElectionMsg),
+    ) {
         let me = cx.me.id;
         for &v in self.voters.iter().filter(|&&v| v != me) {
-            cx.send(v, msg.clone());
+            send(cx, v, msg.clone());
         }
     }
 
@@ -197,7 +199,7 @@ impl Quorum {
             term: held.term,
             stamp: cx.now.as_micros(),
         };
-        self.ask_voters(cx, msg);
+        self.ask_voters(cx, msg, |cx, v, m| cx.send(v, m));
     }
 
     /// A voter granted the renewal stamped `stamp`.
@@ -310,6 +312,7 @@ impl ElectionAlgorithm for Quorum {
                 last_epoch,
                 last_index,
             },
+            |cx, v, m| cx.send(v, m),
         );
     }
 

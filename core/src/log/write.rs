@@ -21,14 +21,6 @@ impl LogWrite {
     pub fn is_empty(&self) -> bool {
         self.cut_from.is_none() && self.entries.is_empty() && self.commit.is_none()
     }
-
-    /// The number of entry bytes it carries, each at its largest encoding.
-    pub fn bytes(&self) -> usize {
-        self.entries
-            .iter()
-            .map(Entry::encoded_len_bound)
-            .fold(0, usize::saturating_add)
-    }
 }
 
 /// Why a write does not fit the log it is applied to.

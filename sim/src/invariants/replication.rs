@@ -91,7 +91,7 @@ pub struct ReplicationChecker {
     loss_explained: Option<String>,
     /// Set once a node lost writes it had counted on (see
     /// [`on_unsynced_loss`](Self::on_unsynced_loss)).
-    unsynced_loss: Option<String>,
+    unsynced_loss: Option<(Instant, String)>,
 }
 
 /// Every invariant this checker checks.
@@ -139,8 +139,13 @@ impl ReplicationChecker {
 
     /// A node lost writes it had counted on (`process` durability, a machine
     /// crash): what follows from the loss is explained by `why`.
-    pub fn on_unsynced_loss(&mut self, why: String) {
-        self.unsynced_loss.get_or_insert(why);
+    pub fn on_unsynced_loss(&mut self, at: Instant, why: String) {
+        self.unsynced_loss.get_or_insert((at, why));
+    }
+
+    /// The first loss of writes a node had counted on: when, and why.
+    pub fn unsynced_loss(&self) -> Option<&(Instant, String)> {
+        self.unsynced_loss.as_ref()
     }
 
     /// A node sent a message that depends on a write (an acknowledgement, a
@@ -254,7 +259,7 @@ impl ReplicationChecker {
                     );
                     let why = self.holders.all_down_at_once(slot, at).map(|t| format!(
                             "every node that had committed entry {index} was down at {t}: a leader that never heard of it served (bully and ring commit on the live followers)"
-                        )).or_else(|| self.unsynced_loss.clone());
+                        )).or_else(|| self.unsynced_loss.as_ref().map(|(_, why)| why.clone()));
                     if let Some(why) = why {
                         self.findings.explain_last(why.clone());
                         self.loss_explained.get_or_insert(why);

@@ -31,9 +31,6 @@ pub(crate) struct Disk {
     syncing: Option<u64>,
     /// The disk hangs until then: no sync completes before.
     stalled_until: Option<ringleader_core::Instant>,
-    /// Writes that did not fit the log they were applied to (a node broke the
-    /// contract): counted, and told by the checkers.
-    pub(crate) misfits: u64,
 }
 
 impl Disk {
@@ -61,41 +58,36 @@ impl Disk {
         }
         self.syncing = None;
         let done = self.unsynced.partition_point(|(t, _)| *t <= token);
-        let writes: Vec<(u64, Write)> = self.unsynced.drain(..done).collect();
-        for (_, w) in &writes {
-            self.apply(w);
-        }
+        self.make_stable(done);
         self.begin_sync()
     }
 
-    fn apply(&mut self, write: &Write) {
-        match write {
-            Write::Log(w) => {
-                if self.synced_log.apply(w).is_err() {
-                    self.misfits += 1;
+    /// The first `count` unsynced writes reach stable storage.
+    fn make_stable(&mut self, count: usize) {
+        let rest = self.unsynced.split_off(count);
+        for (_, write) in std::mem::replace(&mut self.unsynced, rest) {
+            match write {
+                Write::Log(w) => {
+                    // The node writes its log in order: a misfit is its bug.
+                    let fits = self.synced_log.apply(&w).is_ok();
+                    debug_assert!(fits, "a log write that does not continue the disk's log");
                 }
+                Write::State(s) => self.synced_state = s,
             }
-            Write::State(s) => self.synced_state = *s,
         }
     }
 
     /// Makes every write so far stable at once: the start's writes, which the
     /// driver contract has durable before anything else the start asked for.
     pub(crate) fn sync_now(&mut self) {
-        let writes = std::mem::take(&mut self.unsynced);
-        for (_, w) in &writes {
-            self.apply(w);
-        }
+        self.make_stable(self.unsynced.len());
     }
 
     /// The process crashed: the operating system still writes out what it was
     /// handed, and the sync in progress dies with the process's life.
     pub(crate) fn process_crashed(&mut self) {
         self.syncing = None;
-        let writes = std::mem::take(&mut self.unsynced);
-        for (_, w) in &writes {
-            self.apply(w);
-        }
+        self.sync_now();
     }
 
     /// The disk hangs until `until`.

@@ -105,8 +105,7 @@ impl World<'_> {
                 "{} {how} with writes it had counted on but its disk had not synced (--durability process survives a crash of the process, not of the machine)",
                 slot.id
             );
-            self.replication.on_unsynced_loss(why.clone());
-            self.unsynced_loss.get_or_insert((self.now, why));
+            self.replication.on_unsynced_loss(self.now, why);
         }
     }
 

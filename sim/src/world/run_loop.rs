@@ -157,6 +157,7 @@ impl World<'_> {
         // Without clients only leaders' markers are replicated: safety is still
         // checked as the run goes, liveness needs no judging.
         let judge_liveness = clients > 0 && settled;
+        let unsynced_loss = self.replication.unsynced_loss().cloned();
         let (more, mut more_checks, replication) =
             self.replication
                 .finish(self.end, &self.slots, &unacked, judge_liveness);
@@ -168,7 +169,7 @@ impl World<'_> {
         violations.extend(more);
         checks.extend(more_checks);
         violations.sort_by_key(|v| v.at_ms);
-        if let Some((at, why)) = &self.unsynced_loss {
+        if let Some((at, why)) = &unsynced_loss {
             // What rests on durable writes no longer holds once a node lost
             // some it had counted on: named, not hidden.
             let after = violations

@@ -229,7 +229,4 @@ pub(super) struct World<'w> {
     pub(super) disk_latency: Duration,
     /// What a server waits for before it counts a write durable.
     pub(super) durability: ringleader_core::durable::Durability,
-    /// The first loss of writes a node had counted on (`process` durability,
-    /// a machine crash): when, and how it reads in the report.
-    pub(super) unsynced_loss: Option<(Instant, String)>,
 }
