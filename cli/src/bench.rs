@@ -668,10 +668,16 @@ async fn restart_time(nodes: &mut Nodes, messages: u64) -> Result<(), String> {
         if let Some(s) = status_within(addr, Duration::from_millis(500)).await {
             let at = *answered.get_or_insert(start.elapsed());
             if s.role == "leader" && s.serving && s.commit_index >= messages {
+                let serves = start.elapsed();
+                let rss = nodes.pid(1).and_then(rss_kib).unwrap_or(0);
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                let later = nodes.pid(1).and_then(rss_kib).unwrap_or(0);
                 println!(
-                    "memory: restart after kill -9 holding {messages} messages: answers after {:.0} ms, serves after {:.0} ms",
+                    "memory: restart after kill -9 holding {messages} messages: answers after {:.0} ms, serves after {:.0} ms; resident {:.1} MiB then, {:.1} MiB 3 s later",
                     at.as_secs_f64() * 1000.0,
-                    start.elapsed().as_secs_f64() * 1000.0
+                    serves.as_secs_f64() * 1000.0,
+                    rss as f64 / 1024.0,
+                    later as f64 / 1024.0
                 );
                 return Ok(());
             }

@@ -150,6 +150,7 @@ fn node_args(args: &ClusterArgs, id: u32) -> NodeArgs {
         durability: args.durability,
         sync_log: false,
         disk_stall_timeout: Duration::from_secs(2),
+        log_memory: ringleader_core::config::DEFAULT_LOG_MEMORY,
         on_leader: None,
         on_follower: None,
         hook_timeout: Duration::from_secs(10),

@@ -113,6 +113,13 @@ pub struct NodeArgs {
     /// write completes, so a hung disk cannot keep a leadership alive.
     #[arg(long, default_value = "2s", value_parser = parse::duration)]
     pub disk_stall_timeout: Duration,
+    /// How much of the log the node keeps in memory, e.g. 16MiB, 256MiB: the
+    /// newest entries (never fewer than 2,000, nor any not yet committed and
+    /// on the disk). Older ones are read back from the disk when a lagging
+    /// follower or a resuming client needs them, so memory stays bounded
+    /// however long the history.
+    #[arg(long, default_value = "16MiB", value_parser = parse::bytes)]
+    pub log_memory: usize,
     /// Shell command run when this node becomes leader (environment:
     /// RINGLEADER_ROLE, RINGLEADER_LEADER, RINGLEADER_EPOCH, RINGLEADER_NODE).
     /// Under quorum it runs only once the node holds its lease. The epoch only
@@ -197,6 +204,7 @@ impl NodeArgs {
             max_drift_ppm: self.max_drift,
             crash_proof: !self.no_crash_proof,
             disk_stall_timeout: self.disk_stall_timeout,
+            log_memory: self.log_memory,
             voters: self
                 .voters
                 .clone()

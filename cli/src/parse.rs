@@ -48,6 +48,35 @@ pub fn rank(s: &str) -> Result<ringleader_core::RankBy, String> {
     s.parse()
 }
 
+/// Parses a size in bytes: a whole number and a unit, `32MiB`, `512KiB`,
+/// `1GiB` (powers of 1024; `K`, `M`, `G` alone too), `64MB` (powers of 1000),
+/// or plain bytes (`4096`, `4096B`).
+pub fn bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size: expected e.g. 32MiB, 512KiB or 4096"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "'{other}' in '{s}' is not a unit of size (B, KiB, MiB, GiB, KB, MB, GB)"
+            ))
+        }
+    };
+    n.checked_mul(scale)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
 /// Parses a positive whole number.
 pub fn count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -136,6 +165,18 @@ mod tests {
         assert!(duration("ms").is_err());
         assert!(duration("1.2.3s").is_err());
         assert!(duration("99999999999h").is_err());
+    }
+
+    #[test]
+    fn sizes_read_with_units() {
+        assert_eq!(bytes("4096"), Ok(4096));
+        assert_eq!(bytes("32MiB"), Ok(32 << 20));
+        assert_eq!(bytes("512kib"), Ok(512 << 10));
+        assert_eq!(bytes("2G"), Ok(2 << 30));
+        assert_eq!(bytes("64MB"), Ok(64_000_000));
+        assert!(bytes("12 parsecs").unwrap_err().contains("unit of size"));
+        assert!(bytes("MiB").unwrap_err().contains("not a size"));
+        assert!(bytes("99999999999999999999").is_err());
     }
 
     #[test]

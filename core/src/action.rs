@@ -38,6 +38,19 @@ pub enum Action {
         /// The changes.
         write: LogWrite,
     },
+    /// Read entries back from the copy on stable storage (older than the
+    /// log's window in memory: see [`crate::reads`]): up to `max` of them from
+    /// index `from` on, and no more than
+    /// [`ENTRIES_BYTES_MAX`](crate::log::ENTRIES_BYTES_MAX) bytes (at least
+    /// one). Answer with [`Event::LogRead`](crate::Event::LogRead), off the
+    /// node's event loop if you like; no answer, or an empty one, counts as a
+    /// failed read (asked again later).
+    ReadLog {
+        /// The first index wanted.
+        from: u64,
+        /// Most entries wanted.
+        max: usize,
+    },
     /// A member's state changed in this node's view.
     Member {
         /// The member, as it last described itself.

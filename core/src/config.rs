@@ -66,7 +66,20 @@ pub struct Config {
     /// plays dead (no heartbeats, no votes) until its writes complete, so a hung
     /// disk cannot keep a lease or a leadership alive.
     pub disk_stall_timeout: Duration,
+    /// Bytes of log entries kept in memory (see [`crate::log`]): older
+    /// committed entries are read back from the driver's disk when a
+    /// lagging follower or a resuming client needs them. At least
+    /// [`log_keep`](Self::log_keep) entries stay whatever the limit.
+    pub log_memory: usize,
+    /// Entries kept in memory whatever [`log_memory`](Self::log_memory) says
+    /// (default [`crate::log::KEEP_MIN`]: a client's `/history` is answered
+    /// from memory).
+    pub log_keep: usize,
 }
+
+/// The default [`Config::log_memory`]: 16 MiB, about 95,000 entries of
+/// 100-byte messages.
+pub const DEFAULT_LOG_MEMORY: usize = 16 << 20;
 
 impl Default for Config {
     /// Timings that fit a LAN: a crashed member is declared dead 500 ms after it
@@ -97,6 +110,8 @@ impl Default for Config {
             // Well above a healthy disk's worst fsync (tens of ms), well below
             // what a person notices as an outage.
             disk_stall_timeout: Duration::from_secs(2),
+            log_memory: DEFAULT_LOG_MEMORY,
+            log_keep: crate::log::KEEP_MIN,
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::durable::Journal;
 use crate::id::{NodeId, NodeInfo};
 use crate::leadership::{Leadership, Role};
 use crate::membership::Membership;
+use crate::reads::Reads;
 use crate::time::Instant;
 use crate::wire::{ClientId, Message, ReplicationMsg, ServerMsg};
 use rand_chacha::ChaCha8Rng;
@@ -38,6 +39,8 @@ pub(crate) struct Ctx<'a> {
     /// The disk stalled: the node takes no role but follower (see
     /// [`crate::durable`]).
     pub unfit: bool,
+    /// The entries to read back from the disk (see [`crate::reads`]).
+    pub reads: &'a mut Reads,
 }
 
 impl Ctx<'_> {
@@ -65,6 +68,13 @@ impl Ctx<'_> {
     pub fn send_replication_durable(&mut self, to: NodeId, msg: ReplicationMsg) {
         let msg = self.replication(msg);
         self.journal.hold(Action::Send { to, msg });
+    }
+
+    /// The entries from `from` on are needed but only the disk holds them:
+    /// they are read back (see [`crate::reads`]) and the step that brings
+    /// them in lets the parts try again.
+    pub fn want_read(&mut self, from: u64) {
+        self.reads.want(from);
     }
 
     /// Sends `msg` to a client.

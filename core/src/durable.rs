@@ -82,6 +82,8 @@ struct Pending {
     /// For a log write: the last index the copy on disk holds once it is done
     /// (lowered by cuts issued after it: those entries differ in memory now).
     log_last: Option<u64>,
+    /// For a log write: the commit index the copy on disk records once it is done.
+    commit: Option<u64>,
     issued_at: Instant,
 }
 
@@ -95,6 +97,9 @@ pub(crate) struct Journal {
     /// The log's entries up to this index are on stable storage as they are in
     /// memory.
     durable_index: u64,
+    /// The commit index recorded on stable storage: entries up to it and to
+    /// `durable_index` are ones the driver can read back as they are.
+    durable_commit: u64,
     /// How far the writes issued mirror the log: its last index and commit.
     written_last: u64,
     written_commit: u64,
@@ -113,6 +118,7 @@ impl Journal {
             issued: 0,
             pending: VecDeque::new(),
             durable_index: log.last_index(),
+            durable_commit: log.commit_index(),
             written_last: log.last_index(),
             written_commit: log.commit_index(),
             step_holds: Vec::new(),
@@ -121,11 +127,12 @@ impl Journal {
         }
     }
 
-    fn issue(&mut self, now: Instant, log_last: Option<u64>) -> u64 {
+    fn issue(&mut self, now: Instant, log_last: Option<u64>, commit: Option<u64>) -> u64 {
         self.issued += 1;
         self.pending.push_back(Pending {
             token: self.issued,
             log_last,
+            commit,
             issued_at: now,
         });
         self.issued
@@ -133,7 +140,7 @@ impl Journal {
 
     /// Asks for `state` to be persisted.
     pub(crate) fn persist(&mut self, now: Instant, state: Persisted, out: &mut Vec<Action>) {
-        let token = self.issue(now, None);
+        let token = self.issue(now, None, None);
         out.push(Action::Persist { token, state });
     }
 
@@ -161,6 +168,10 @@ impl Journal {
             write.cut_from = Some(cut);
             self.written_last = kept;
             self.durable_index = self.durable_index.min(kept);
+            self.durable_commit = self.durable_commit.min(kept);
+            // The copy's commit index goes down with the cut (as a `bully`/
+            // `ring` rewrite lowers it): the write says again where it stands.
+            self.written_commit = self.written_commit.min(kept);
             for p in &mut self.pending {
                 p.log_last = p.log_last.map(|l| l.min(kept));
             }
@@ -174,7 +185,7 @@ impl Journal {
             write.commit = Some(self.written_commit);
         }
         if !write.is_empty() {
-            let token = self.issue(now, Some(self.written_last));
+            let token = self.issue(now, Some(self.written_last), write.commit);
             out.push(Action::WriteLog { token, write });
         }
         if self.step_holds.is_empty() {
@@ -212,6 +223,9 @@ impl Journal {
             if let Some(last) = p.log_last {
                 self.durable_index = last;
             }
+            if let Some(commit) = p.commit {
+                self.durable_commit = commit;
+            }
             self.pending.pop_front();
         }
         while self.held.front().is_some_and(|(t, _)| *t <= token) {
@@ -227,6 +241,13 @@ impl Journal {
     pub(crate) fn durable_tip(&self, log: &Log) -> u64 {
         let cut = log.pending_cut().map_or(u64::MAX, |c| c.saturating_sub(1));
         self.durable_index.min(cut).min(log.last_index())
+    }
+
+    /// Up to where the log may let entries go from memory: committed, and
+    /// so recorded on stable storage (so the driver can read them back, and
+    /// has seen every write that carried them).
+    pub(crate) fn evictable(&self) -> u64 {
+        self.durable_index.min(self.durable_commit)
     }
 
     /// The process stood still for `gap` (it was not stepped): the writes

@@ -1,6 +1,7 @@
 //! Everything that can happen to a node: the one input of [`Node::step`](crate::Node::step).
 
 use crate::id::{Incarnation, NodeId};
+use crate::log::Entry;
 use crate::wire::{ClientId, ClientMsg, Message};
 
 /// An input to a node.
@@ -30,6 +31,15 @@ pub enum Event {
     Durable {
         /// The highest token done.
         token: u64,
+    },
+    /// The answer to [`Action::ReadLog`](crate::Action::ReadLog) of `from`:
+    /// the entries read back in order from `from` on, or none when the read
+    /// failed (or the disk does not hold them).
+    LogRead {
+        /// The `from` of the read answered.
+        from: u64,
+        /// The entries.
+        entries: Vec<Entry>,
     },
     /// A client's stream closed.
     ClientGone {

@@ -31,7 +31,14 @@
 //!    counting time the node was not stepped at all: a paused process) makes the
 //!    disk count as stalled: the node resigns any leadership and plays dead (no
 //!    message to a peer) until [`Event::Durable`] covers every write issued.
-//! 6. After every step ask [`Node::next_deadline`] and deliver [`Event::Tick`] once
+//! 6. Reads — [`Action::ReadLog`]: the node keeps only a window of its log in
+//!    memory ([`Config::log_memory`]); a lagging follower's catch-up, a client
+//!    resuming from an old index or a peer's fetch needs older entries, and
+//!    the node asks for them. Answer with [`Event::LogRead`] (the entries from
+//!    the copy on stable storage, off the event loop if you like); an empty
+//!    answer is a failed read, asked again later (see [`reads`]). Entries
+//!    that do not match the log's stamps are dropped.
+//! 7. After every step ask [`Node::next_deadline`] and deliver [`Event::Tick`] once
 //!    that time is reached. A tick that comes early or twice does no harm; a tick that
 //!    never comes stalls the node. `None` means no timer is needed.
 //!
@@ -46,8 +53,10 @@
 //! - The vocabulary they share, in leaf modules: [`leadership`] (algorithm, role,
 //!   who leads), [`membership`] (the view and its changes), [`rank`], [`id`],
 //!   [`time`], [`persist`], [`config`], [`action`] and [`event`] (the driver contract),
-//!   [`durable`] (writes and what waits for them).
-//! - [`log`]: the replicated log of client messages, with per-client deduplication.
+//!   [`durable`] (writes and what waits for them), [`reads`] (entries read back
+//!   from the disk).
+//! - [`log`]: the replicated log of client messages, with per-client deduplication;
+//!   a window of it in memory, the stamps of all of it.
 //! - [`ring`]: the logical ring of live members ordered by rank.
 //! - [`wire`]: messages and their encodings (datagrams, frames).
 //! - [`client`]: the sans-IO chat client that follows the leader.
@@ -71,6 +80,7 @@ pub mod node;
 pub mod persist;
 pub mod plausible;
 pub mod rank;
+pub mod reads;
 mod replication;
 pub mod ring;
 mod sessions;

@@ -9,10 +9,11 @@ use crate::election::Election;
 use crate::event::Event;
 use crate::id::{Incarnation, NodeId, NodeInfo};
 use crate::leadership::Leadership;
-use crate::log::Log;
+use crate::log::{Entry, Log};
 use crate::membership::{Member, Membership};
 use crate::persist::Persisted;
 use crate::rank::RankBy;
+use crate::reads::Reads;
 use crate::replication::Replication;
 use crate::ring::Ring;
 use crate::sessions::Sessions;
@@ -48,6 +49,8 @@ pub struct Node {
     filter_implausible: bool,
     /// The writes asked for and the messages that wait for them.
     journal: Journal,
+    /// Entries being read back from the disk.
+    reads: Reads,
     /// The disk stalled (a write pending past `disk_stall`): the node resigned
     /// and plays dead until its writes complete.
     unfit: bool,
@@ -97,6 +100,8 @@ impl Node {
             },
         };
         let journal = Journal::new(&log);
+        let mut log = log;
+        log.set_memory_limit(config.log_memory, config.log_keep);
         Ok(Node {
             me,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -104,7 +109,18 @@ impl Node {
             last_now: now,
             discovery: Discovery::new(&config, me),
             parts: Parts {
-                election: Election::new(&config, now, persisted),
+                // A `bully`/`ring` leader of an earlier life never leads its
+                // old epoch again: entries it lost (a power cut) may live on
+                // at its peers with the same stamp. (Under `quorum` the term
+                // is never below the log's last epoch.)
+                election: Election::new(
+                    &config,
+                    now,
+                    Persisted {
+                        term: persisted.term.max(log.last_epoch()),
+                        ..persisted
+                    },
+                ),
                 replication: Replication::new(&config, log, now),
                 sessions: Sessions::new(config.client_timeout),
             },
@@ -112,6 +128,7 @@ impl Node {
             implausible: 0,
             filter_implausible: true,
             journal,
+            reads: Reads::default(),
             unfit: false,
             disk_stall: config.disk_stall_timeout,
             stood_still: config.heartbeat_interval * 4,
@@ -155,6 +172,8 @@ impl Node {
         if self.lifecycle != Lifecycle::Idle {
             let log = self.parts.replication.log_mut();
             self.journal.end_step(now, log, out);
+            log.evict(self.journal.evictable());
+            self.reads.end_step(now, out);
         }
         if self.unfit {
             // Playing dead: nothing this step made reaches the peers.
@@ -184,6 +203,22 @@ impl Node {
         tracing::error!("disk stalled: {why}; resigning and playing dead until it completes");
         self.with_ctx(now, out, |cx, p| p.election.resign(cx, &why));
         self.sync_leadership(now, out);
+    }
+
+    /// Entries read back from the disk: into the log's cache, and the parts
+    /// that wait for them go on.
+    fn on_log_read(&mut self, now: Instant, from: u64, entries: Vec<Entry>, out: &mut Vec<Action>) {
+        if !self.reads.answered(from, entries.is_empty()) || entries.is_empty() {
+            return;
+        }
+        let log = self.parts.replication.log_mut();
+        if !log.read_back(entries, crate::reads::READ_ENTRIES_MAX) {
+            tracing::warn!(from, "entries read back do not match the log; dropped");
+            return;
+        }
+        self.with_ctx(now, out, |cx, p| p.replication.on_read(cx));
+        self.parts.sessions.on_read();
+        self.end_step(now, out);
     }
 
     /// Writes up to `token` are durable.
@@ -253,6 +288,9 @@ impl Node {
                 self.end_step(now, out);
             }
             (Lifecycle::Running, Event::Durable { token }) => self.on_durable(now, token, out),
+            (Lifecycle::Running, Event::LogRead { from, entries }) => {
+                self.on_log_read(now, from, entries, out)
+            }
             (Lifecycle::Running, Event::Leave) => {
                 self.lifecycle = Lifecycle::Left;
                 self.discovery.leave(out);
@@ -390,6 +428,7 @@ impl Node {
             journal: &mut self.journal,
             durable_tip,
             unfit: self.unfit,
+            reads: &mut self.reads,
         };
         f(&mut cx, &mut self.parts)
     }

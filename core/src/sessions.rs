@@ -69,6 +69,9 @@ pub(crate) struct Sessions {
     delivered: u64,
     /// A session changed since (a hello, a chat, held messages): walk them again.
     dirty: bool,
+    /// A session waits for entries read back from the disk: walk them again
+    /// every step until they came.
+    reading: bool,
     timeout: Duration,
     next_check: Instant,
     /// Hellos held while no leader is known, answered once one is.
@@ -82,6 +85,7 @@ impl Sessions {
             epoch: None,
             delivered: 0,
             dirty: false,
+            reading: false,
             timeout,
             next_check: Instant::MAX,
             waiting: BTreeMap::new(),
@@ -375,10 +379,11 @@ impl Sessions {
     pub(crate) fn deliver(&mut self, cx: &mut Ctx<'_>, log: &Log) {
         let commit = log.commit_index();
         // Most steps change nothing here.
-        if self.epoch.is_none() || (!self.dirty && commit == self.delivered) {
+        if self.epoch.is_none() || (!self.dirty && !self.reading && commit == self.delivered) {
             return;
         }
         self.dirty = false;
+        let mut reading = false;
         for (&client, s) in self.sessions.iter_mut() {
             let mut acked = None;
             while let Some(entry) = s.awaiting.first_entry() {
@@ -391,6 +396,12 @@ impl Sessions {
                 cx.send_client(client, ServerMsg::Ack { seq });
             }
             while s.next <= commit {
+                if log.missing(s.next) {
+                    // Older than the window in memory: read back first.
+                    cx.want_read(s.next);
+                    reading = true;
+                    break;
+                }
                 let n = usize::try_from(commit - s.next + 1)
                     .unwrap_or(PUSH_MAX)
                     .min(PUSH_MAX);
@@ -403,6 +414,12 @@ impl Sessions {
             }
         }
         self.delivered = commit;
+        self.reading = reading;
+    }
+
+    /// Entries were read back from the disk: the sessions waiting for them go on.
+    pub(crate) fn on_read(&mut self) {
+        self.dirty = true;
     }
 }
 

@@ -21,6 +21,9 @@ pub(crate) struct Net {
     /// Per node: a hung disk, which never reports writes durable; the highest
     /// token it holds back.
     pub disk_stuck: Vec<Option<u64>>,
+    /// Per node: what its disk holds (every write applied), which answers its
+    /// reads of entries older than its memory window.
+    pub disks: Vec<Log>,
 }
 
 /// Node `id` of an `n`-node cluster running `algorithm`, every node a voter.
@@ -43,6 +46,24 @@ impl Net {
 
     /// One node per log, restored with it, not started yet.
     pub fn with_logs(algorithm: Algorithm, logs: Vec<Log>, chunk: usize) -> Net {
+        Net::with_window(
+            algorithm,
+            logs,
+            chunk,
+            Config::default().log_memory,
+            crate::log::KEEP_MIN,
+        )
+    }
+
+    /// [`Net::with_logs`] with nodes that keep `memory` bytes (but `keep`
+    /// entries at least) of their logs in memory.
+    pub fn with_window(
+        algorithm: Algorithm,
+        logs: Vec<Log>,
+        chunk: usize,
+        memory: usize,
+        keep: usize,
+    ) -> Net {
         let n = logs.len() as u32;
         let mut net = Net {
             nodes: Vec::new(),
@@ -52,11 +73,14 @@ impl Net {
             cut: vec![false; n as usize],
             frozen: vec![false; n as usize],
             disk_stuck: vec![None; n as usize],
+            disks: logs.clone(),
         };
         for (i, log) in logs.into_iter().enumerate() {
             let id = i as u32 + 1;
             let cfg = Config {
                 sync_chunk: chunk,
+                log_memory: memory,
+                log_keep: keep,
                 ..config(id, algorithm, n)
             };
             let p = Persisted::default();
@@ -88,7 +112,22 @@ impl Net {
         };
         let id = node.id();
         let mut wrote = None;
+        let mut reads = Vec::new();
         for action in node.step(self.now, event) {
+            match &action {
+                Action::WriteLog { write, .. } => {
+                    let fits = self.disks[i].apply(write).is_ok();
+                    assert!(fits, "n{} wrote a misfit", i + 1);
+                }
+                Action::ReadLog { from, max } => {
+                    let entries = self.disks[i].entries_from(*from, *max).to_vec();
+                    reads.push(Event::LogRead {
+                        from: *from,
+                        entries,
+                    });
+                }
+                _ => {}
+            }
             if let Action::Persist { token, .. } | Action::WriteLog { token, .. } = &action {
                 wrote = Some(*token);
             }
@@ -115,6 +154,9 @@ impl Net {
             (Some(token), Some(stuck)) => *stuck = token,
             (Some(token), None) => self.step(i, Event::Durable { token }),
             (None, _) => {}
+        }
+        for read in reads {
+            self.step(i, read);
         }
     }
 

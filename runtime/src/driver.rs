@@ -8,7 +8,7 @@ use crate::envelope::Datagram;
 use crate::frames::frame;
 use crate::hooks::{Hooks, RoleChange};
 use crate::listener::{accept_loop, Gate, Input};
-use crate::logfile::{CommitDigest, LogFile};
+use crate::logfile::{LogFile, Window};
 use crate::peers::PeerLinks;
 use crate::ratelimit::LogLimit;
 use crate::status::Status;
@@ -227,6 +227,7 @@ pub async fn run_node(
             },
             report = reports.recv() => match report {
                 Some(Report::Durable(token)) => d.step(Event::Durable { token })?,
+                Some(Report::Read { from, entries }) => d.step(Event::LogRead { from, entries })?,
                 Some(Report::Failed(e)) => return Err(e.into()),
                 None => break,
             },
@@ -258,14 +259,17 @@ struct DataDir {
     persisted: Persisted,
     log_file: LogFile,
     log: Log,
-    digest: CommitDigest,
 }
 
 impl DataDir {
     fn open(opts: &NodeOptions) -> Result<DataDir, RuntimeError> {
         let store = Store::open(&opts.data_dir)?;
         let loaded = store.load()?;
-        let (log_file, log) = LogFile::open(&opts.data_dir)?;
+        let window = Window {
+            memory: opts.config.log_memory,
+            keep: opts.config.log_keep,
+        };
+        let (log_file, log) = LogFile::open_windowed(&opts.data_dir, window)?;
         if loaded.is_none() && log.last_index() > 0 {
             if opts.config.election == Algorithm::Quorum && !opts.allow_missing_state {
                 return Err(RuntimeError::MissingState(store.state_path()));
@@ -286,7 +290,6 @@ impl DataDir {
         Ok(DataDir {
             store,
             persisted,
-            digest: CommitDigest::of(&log),
             log_file,
             log,
         })
@@ -338,8 +341,7 @@ struct Driver {
     /// The state written before the start: the start step's `Persist` of it
     /// is not written again.
     started: Option<Persisted>,
-    /// The committed history's digest, folded forward as writes go out.
-    digest: CommitDigest,
+    /// What the writer measured, and the committed history's digest it folds.
     disk: Arc<DiskStats>,
     peers: PeerLinks,
     unicast: Arc<UdpSocket>,
@@ -399,7 +401,10 @@ impl Driver {
         // before the writer thread takes over.
         let started = node.persisted();
         data.store.save(&started)?;
-        let disk = Arc::new(DiskStats::default());
+        let disk = Arc::new(DiskStats {
+            digest: std::sync::Mutex::new(data.log_file.digest()),
+            ..DiskStats::default()
+        });
         let writer = Writer::spawn(
             data.log_file,
             data.store,
@@ -415,7 +420,6 @@ impl Driver {
             clock,
             writer,
             started: Some(started),
-            digest: data.digest,
             disk,
             unicast,
             clients: BTreeMap::new(),
@@ -518,7 +522,7 @@ impl Driver {
                     (&self.opts.config.cluster, &election),
                     self.clock.now(),
                     (
-                        self.digest.value,
+                        self.disk.digest.lock().map_or(0, |d| d.value),
                         crate::status::DiskStatus::of(
                             &self.node,
                             &self.opts.durability.to_string(),
@@ -605,10 +609,8 @@ impl Driver {
                     self.write(Job::State(token, state));
                 }
             }
-            Action::WriteLog { token, write } => {
-                self.digest.update(self.node.log(), write.cut_from);
-                self.write(Job::Log(token, write));
-            }
+            Action::ReadLog { from, max } => self.write(Job::Read { from, max }),
+            Action::WriteLog { token, write } => self.write(Job::Log(token, write)),
             Action::Member { node, change } => {
                 tracing::info!(member = %node.id, addr = %node.addr, "member {change}");
                 self.emit(NodeEvent::Member {

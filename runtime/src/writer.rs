@@ -8,14 +8,14 @@
 //! to what arrived during the previous sync, so the syncs per second stay near
 //! the disk's limit whatever the message rate.
 
-use crate::logfile::LogFile;
+use crate::logfile::{CommitDigest, LogFile};
 use crate::store::{Store, StoreError};
 use ringleader_core::durable::Durability;
-use ringleader_core::log::LogWrite;
+use ringleader_core::log::{Entry, LogWrite, ENTRIES_BYTES_MAX};
 use ringleader_core::Persisted;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc as tokio_mpsc;
 
@@ -23,10 +23,15 @@ use tokio::sync::mpsc as tokio_mpsc;
 /// keep coming under a flood.
 const BATCH_MAX: usize = 4096;
 
-/// One write the node asked for, with its token.
+/// One write the node asked for, with its token, or a read.
 pub(crate) enum Job {
     Log(u64, LogWrite),
     State(u64, Persisted),
+    /// Entries older than the node's memory window: up to `max` from `from`.
+    Read {
+        from: u64,
+        max: usize,
+    },
 }
 
 /// What the writer tells the event loop.
@@ -34,6 +39,8 @@ pub(crate) enum Job {
 pub(crate) enum Report {
     /// Every write up to this token is durable.
     Durable(u64),
+    /// The entries read back from `from` on.
+    Read { from: u64, entries: Vec<Entry> },
     /// A write failed: the node must stop (what it acknowledged may not be on disk).
     Failed(StoreError),
 }
@@ -51,6 +58,9 @@ pub struct DiskStats {
     pub sync_total_us: AtomicU64,
     /// Longest sync, µs.
     pub sync_max_us: AtomicU64,
+    /// The digest of the committed history written so far (folded by the
+    /// writer: see [`crate::logfile::fold`]).
+    pub digest: Mutex<CommitDigest>,
 }
 
 impl DiskStats {
@@ -91,16 +101,17 @@ impl Writer {
             .name("ringleader-writer".into())
             .spawn(move || {
                 let mut batch = Vec::new();
+                let mut out = Vec::new();
                 while let Ok(first) = rx.recv() {
                     batch.push(first);
                     batch.extend(rx.try_iter().take(BATCH_MAX - 1));
-                    let report = match write_batch(&mut log, &store, durability, &stats, &mut batch)
-                    {
-                        Ok(token) => Report::Durable(token),
-                        Err(e) => Report::Failed(e),
-                    };
-                    let failed = matches!(report, Report::Failed(_));
-                    if reports.send(report).is_err() || failed {
+                    let done =
+                        write_batch(&mut log, &store, durability, &stats, &mut batch, &mut out);
+                    if let Err(e) = done {
+                        out.push(Report::Failed(e));
+                    }
+                    let failed = out.iter().any(|r| matches!(r, Report::Failed(_)));
+                    if out.drain(..).any(|r| reports.send(r).is_err()) || failed {
                         break;
                     }
                 }
@@ -124,29 +135,33 @@ impl Writer {
     }
 }
 
-/// Carries out one batch (leaving `batch` empty); returns its last token.
+/// Carries out one batch (leaving `batch` empty): its writes, then its
+/// reads (which see the writes); what to tell the event loop goes to `out`.
 fn write_batch(
     log: &mut LogFile,
     store: &Store,
     durability: Durability,
     stats: &DiskStats,
     batch: &mut Vec<Job>,
-) -> Result<u64, StoreError> {
-    let mut last = 0;
+    out: &mut Vec<Report>,
+) -> Result<(), StoreError> {
+    let mut last = None;
+    let mut reads = Vec::new();
     let count = batch.len() as u64;
     for job in batch.drain(..) {
-        last = match job {
+        match job {
             Job::Log(token, write) => {
-                log.append(&write)?;
-                token
+                log.append(write)?;
+                last = Some(token);
             }
             Job::State(token, state) => {
                 // Rare (a term or a vote), and always synced: it is replaced by
                 // a rename, which only a sync makes stable.
                 store.save(&state)?;
-                token
+                last = Some(token);
             }
-        };
+            Job::Read { from, max } => reads.push((from, max)),
+        }
     }
     let sync = durability == Durability::Power;
     let began = Instant::now();
@@ -155,5 +170,14 @@ fn write_batch(
     }
     stats.flushes.fetch_add(1, Ordering::Relaxed);
     stats.writes.fetch_add(count, Ordering::Relaxed);
-    Ok(last)
+    if let Ok(mut digest) = stats.digest.lock() {
+        *digest = log.digest();
+    }
+    out.extend(last.map(Report::Durable));
+    for (from, max) in reads {
+        // A damaged record stops the node (see the log file's docs).
+        let entries = log.read(from, max, ENTRIES_BYTES_MAX)?;
+        out.push(Report::Read { from, entries });
+    }
+    Ok(())
 }

@@ -69,6 +69,13 @@ pub struct SimConfig {
     pub durability: Durability,
 }
 
+/// The simulated nodes' memory window: a few KiB and a few dozen entries,
+/// so that catch-up and resuming clients read from the disk in most runs
+/// (the real default keeps 32 MiB in memory).
+pub const SIM_LOG_MEMORY: usize = 8 << 10;
+/// Entries the simulated nodes keep in memory at least.
+pub const SIM_LOG_KEEP: usize = 32;
+
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
@@ -76,7 +83,11 @@ impl Default for SimConfig {
             nodes: 5,
             duration: Duration::from_secs(60),
             network: NetworkConfig::default(),
-            node: Config::default(),
+            node: Config {
+                log_memory: SIM_LOG_MEMORY,
+                log_keep: SIM_LOG_KEEP,
+                ..Config::default()
+            },
             start_spread: Duration::from_millis(100),
             start_at: Vec::new(),
             max_clock_offset: Duration::from_secs(10),

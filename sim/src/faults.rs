@@ -59,6 +59,23 @@ pub enum Fault {
     /// error, and what no sync made stable is gone (after a failed `fsync` the
     /// operating system may drop the pages it could not write).
     DiskFail(NodeId),
+    /// Reads of the node's disk fail for a while (an I/O error): the node is
+    /// answered with nothing and asks again later.
+    ReadFail {
+        /// The node.
+        node: NodeId,
+        /// How long reads fail.
+        lasts: Duration,
+    },
+    /// Reads of the node's disk find a flipped bit for a while: the record's
+    /// checksum does not match, and the process stops with the error (as the
+    /// runtime does) until a restart.
+    ReadFlip {
+        /// The node.
+        node: NodeId,
+        /// How long reads are damaged.
+        lasts: Duration,
+    },
     /// The node stops taking steps for a while, as a process stopped by a debugger,
     /// a long garbage collection or an overloaded host: what arrives for it waits,
     /// its timers fire late, and then it carries on where it was.
@@ -97,13 +114,20 @@ impl fmt::Display for Fault {
                 write!(f, "stall-disk {node} for {}", format_duration(*lasts))
             }
             Fault::DiskFail(n) => write!(f, "disk-fail {n}"),
+            Fault::ReadFail { node, lasts } => {
+                write!(f, "fail-reads {node} for {}", format_duration(*lasts))
+            }
+            Fault::ReadFlip { node, lasts } => {
+                write!(f, "flip-reads {node} for {}", format_duration(*lasts))
+            }
         }
     }
 }
 
 /// Reads a fault as [`Fault`]'s `Display` writes it: `crash n3`, `kill n3`, `restart n3`,
 /// `leave n3`, `partition n1,n2 | n3,n4`, `cut n1->n2`, `heal`, `skew n2 +500ppm`,
-/// `pause n2 for 3s`, `stall-disk n2 for 3s`, `disk-fail n2`, `client c1 leaves`.
+/// `pause n2 for 3s`, `stall-disk n2 for 3s`, `disk-fail n2`, `fail-reads n2 for 3s`,
+/// `flip-reads n2 for 3s`, `client c1 leaves`.
 impl FromStr for Fault {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -144,6 +168,14 @@ impl FromStr for Fault {
                 Ok(Fault::DiskStall { node, lasts })
             }
             "disk-fail" => Ok(Fault::DiskFail(one_node("disk-fail")?)),
+            "fail-reads" => {
+                let (node, lasts) = node_for_a_while(s, rest, verb)?;
+                Ok(Fault::ReadFail { node, lasts })
+            }
+            "flip-reads" => {
+                let (node, lasts) = node_for_a_while(s, rest, verb)?;
+                Ok(Fault::ReadFlip { node, lasts })
+            }
             "client" => {
                 let (c, leaves) = rest
                     .split_once(' ')
@@ -155,7 +187,7 @@ impl FromStr for Fault {
             }
             "" => Err("an empty fault".to_owned()),
             other => Err(format!(
-                "unknown fault '{other}' (expected crash, kill, restart, leave, partition, cut, heal, skew, pause, stall-disk, disk-fail or client)"
+                "unknown fault '{other}' (expected crash, kill, restart, leave, partition, cut, heal, skew, pause, stall-disk, disk-fail, fail-reads, flip-reads or client)"
             )),
         }
     }
@@ -277,8 +309,9 @@ pub struct GeneratorOptions {
     pub profile: FaultProfile,
     /// Whether links may be cut (partitions, one-way cuts).
     pub partitions: bool,
-    /// Disk faults too: stalls and failed writes (see [`Fault::DiskStall`],
-    /// [`Fault::DiskFail`]).
+    /// Disk faults too: stalls, failed writes, failed and damaged reads (see
+    /// [`Fault::DiskStall`], [`Fault::DiskFail`], [`Fault::ReadFail`],
+    /// [`Fault::ReadFlip`]).
     pub disk: bool,
 }
 
@@ -373,12 +406,23 @@ impl Generator {
                 .map(NodeId)
                 .filter(|n| *n != node && up(self, *n))
                 .count();
-            if self.rng.random_bool(0.75) {
-                // Whole milliseconds: a scenario file writes it back exactly.
-                let ms = self.rng.random_range(50..4000);
-                let lasts = Duration::from_millis(ms);
+            // Whole milliseconds: a scenario file writes it back exactly.
+            let lasts = Duration::from_millis(self.rng.random_range(50..4000));
+            let roll: f64 = self.rng.random();
+            if roll < 0.6 {
                 self.push(t, Fault::DiskStall { node, lasts });
-            } else if up(self, node) && others_up > 0 {
+            } else if roll < 0.75 {
+                self.push(t, Fault::ReadFail { node, lasts });
+            } else if roll < 0.85 && up(self, node) && others_up > 0 {
+                // A damaged read stops the node: it comes back after the damage.
+                let back = (t + lasts + self.secs(0.5, 2.0)).min(last);
+                let lasts = back.saturating_since(t);
+                self.push(t, Fault::ReadFlip { node, lasts });
+                self.push(back, Fault::Restart(node));
+                if let Some(d) = self.down_until.get_mut(node.0 as usize - 1) {
+                    *d = back;
+                }
+            } else if roll >= 0.85 && up(self, node) && others_up > 0 {
                 // Never the last node standing: the others' crashes are known.
                 let back = (t + self.secs(0.5, 5.0)).min(last);
                 self.push(t, Fault::DiskFail(node));
@@ -485,9 +529,11 @@ pub fn fault_nodes(fault: &Fault) -> Vec<NodeId> {
         | Fault::Restart(n)
         | Fault::Leave(n)
         | Fault::DiskFail(n) => vec![*n],
-        Fault::Skew { node, .. } | Fault::Pause { node, .. } | Fault::DiskStall { node, .. } => {
-            vec![*node]
-        }
+        Fault::Skew { node, .. }
+        | Fault::Pause { node, .. }
+        | Fault::DiskStall { node, .. }
+        | Fault::ReadFail { node, .. }
+        | Fault::ReadFlip { node, .. } => vec![*node],
         Fault::Cut { from, to } => vec![*from, *to],
         Fault::Partition(groups) => groups.iter().flatten().copied().collect(),
         Fault::Heal | Fault::ClientLeave(_) => Vec::new(),
@@ -556,7 +602,9 @@ mod tests {
                         Fault::Skew { .. }
                         | Fault::ClientLeave(_)
                         | Fault::Pause { .. }
-                        | Fault::DiskStall { .. } => {}
+                        | Fault::DiskStall { .. }
+                        | Fault::ReadFail { .. }
+                        | Fault::ReadFlip { .. } => {}
                     }
                 }
                 assert!(
@@ -597,6 +645,14 @@ mod tests {
                 lasts: Duration::from_millis(2_500),
             },
             Fault::DiskFail(NodeId(3)),
+            Fault::ReadFail {
+                node: NodeId(1),
+                lasts: Duration::from_millis(300),
+            },
+            Fault::ReadFlip {
+                node: NodeId(2),
+                lasts: Duration::from_secs(1),
+            },
         ];
         for f in all {
             assert_eq!(f.to_string().parse::<Fault>(), Ok(f.clone()), "{f}");

@@ -302,6 +302,14 @@ fn without_node(config: &SimConfig, gone: NodeId) -> SimConfig {
                     lasts: *lasts,
                 },
                 Fault::DiskFail(n) => Fault::DiskFail(renumber(*n)?),
+                Fault::ReadFail { node, lasts } => Fault::ReadFail {
+                    node: renumber(*node)?,
+                    lasts: *lasts,
+                },
+                Fault::ReadFlip { node, lasts } => Fault::ReadFlip {
+                    node: renumber(*node)?,
+                    lasts: *lasts,
+                },
                 Fault::Cut { from, to } => Fault::Cut {
                     from: renumber(*from)?,
                     to: renumber(*to)?,

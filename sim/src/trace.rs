@@ -328,6 +328,9 @@ impl<'w> Tracer<'w> {
                 ))
             }
             Action::WriteLog { .. } => {}
+            Action::ReadLog { from, max } => self.line(format_args!(
+                "{at:>12} {node} * read log from {from} (up to {max})\n"
+            )),
             Action::RoleChanged {
                 old,
                 new,

@@ -23,11 +23,23 @@
 //! what it holds). So a few runs of stamps ([`SeenRun`]) name a history well
 //! enough to find where another parts from it, and [`Log::rewrite`] lets a
 //! `bully`/`ring` node take the merged history after a split brain healed.
+//!
+//! Memory: the log keeps only a window of its newest entries in memory (see
+//! [`Log::set_memory_limit`]); older ones are on the driver's disk, and read
+//! back on request ([`crate::Action::ReadLog`]) into a small [`ReadCache`]. The
+//! stamps of every entry ([`StampRuns`]) and the per-client numbering stay in
+//! memory whatever the log's length.
 
+mod cache;
 mod entry;
+mod runs;
+mod window;
 mod write;
 
+pub use cache::{ReadCache, READ_CHUNKS};
 pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
+pub use runs::StampRuns;
+pub use window::{LogSummary, KEEP_MIN};
 pub use write::{LogWrite, WriteMisfit};
 
 /// The most bytes of entries one message carries: half the default frame limit
@@ -101,13 +113,27 @@ impl fmt::Display for Reject {
 }
 
 /// The log of one node.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Log {
-    /// `entries[i]` has index `i + 1`.
+    /// The entries in memory: `entries[i]` has index `base + 1 + i`.
     entries: Vec<Entry>,
+    /// How many entries before the window are out of memory (on the disk).
+    base: u64,
+    /// The stamps of every entry, in memory or not.
+    runs: StampRuns,
     commit: u64,
     /// Per client: the last message number in the log and its index.
     clients: BTreeMap<u64, (u64, u64)>,
+    /// The same, counting only the entries out of memory (up to `base`): what
+    /// `clients` is rebuilt from when entries in memory are replaced.
+    clients_base: BTreeMap<u64, (u64, u64)>,
+    /// Entries read back from the disk for readers older than the window.
+    cache: ReadCache,
+    /// How many bytes of entries the window may hold, and holds.
+    memory_limit: usize,
+    memory: usize,
+    /// Entries kept in memory whatever the limit.
+    keep: usize,
     /// One shared copy of each client's author name: a million messages of one
     /// user hold one string, not a million.
     authors: BTreeMap<u64, Arc<String>>,
@@ -120,15 +146,43 @@ pub struct Log {
     rewrites: u64,
 }
 
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            entries: Vec::new(),
+            base: 0,
+            runs: StampRuns::default(),
+            commit: 0,
+            clients: BTreeMap::new(),
+            clients_base: BTreeMap::new(),
+            cache: ReadCache::default(),
+            memory_limit: usize::MAX,
+            memory: 0,
+            keep: KEEP_MIN,
+            authors: BTreeMap::new(),
+            rewritten_from: None,
+            rewrites: 0,
+        }
+    }
+}
+
 impl Log {
     /// Index of the last entry, 0 when empty.
     pub fn last_index(&self) -> u64 {
-        self.entries.len() as u64
+        self.runs.last()
     }
 
     /// Epoch of the last entry, 0 when empty.
     pub fn last_epoch(&self) -> u64 {
-        self.entries.last().map_or(0, |e| e.epoch)
+        self.last_stamp().epoch
+    }
+
+    fn last_stamp(&self) -> Stamp {
+        self.runs
+            .parts()
+            .last()
+            .map(|(_, s)| *s)
+            .unwrap_or_default()
     }
 
     /// Stamp of the entry at `index`; the zero stamp for index 0; `None` past the end.
@@ -136,7 +190,7 @@ impl Log {
         if index == 0 {
             return Some(Stamp::default());
         }
-        self.get(index).map(Entry::stamp)
+        self.runs.stamp_at(index)
     }
 
     /// Epoch of the entry at `index`; 0 for index 0; `None` past the end.
@@ -147,16 +201,20 @@ impl Log {
         self.get(index).map(|e| e.epoch)
     }
 
-    /// The entry at `index`.
+    /// The entry at `index`, if in memory (or read back).
     pub fn get(&self, index: u64) -> Option<&Entry> {
-        let i = usize::try_from(index.checked_sub(1)?).ok()?;
-        self.entries.get(i)
+        match index.checked_sub(self.base + 1) {
+            Some(offset) => self.entries.get(usize::try_from(offset).ok()?),
+            None => self.cache.get(index),
+        }
     }
 
-    /// Every entry from `from` on, however many: for a driver writing the log
-    /// to its disk (messages take [`entries_from`](Self::entries_from)).
+    /// Every entry in memory from `from` on, however many: for a driver
+    /// writing the log to its disk (messages take
+    /// [`entries_from`](Self::entries_from)).
     pub fn all_from(&self, from: u64) -> &[Entry] {
-        let start = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+        let start = from.saturating_sub(self.base + 1);
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
         self.entries.get(start..).unwrap_or_default()
     }
 
@@ -164,11 +222,23 @@ impl Log {
     /// [`ENTRIES_BYTES_MAX`] bytes of them (but always the first, if any): every
     /// message that carries entries (a batch, a catch-up chunk, a push to a
     /// client) is cut here, so it fits in a frame whatever the messages' size.
+    /// Entries older than the window come from what was read back; none when
+    /// they are not (see [`missing`](Self::missing)).
     pub fn entries_from(&self, from: u64, max: usize) -> &[Entry] {
-        let start = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
-        let rest = self.entries.get(start..).unwrap_or_default();
+        let from = from.max(1);
+        let rest = if from > self.base {
+            self.all_from(from)
+        } else {
+            self.cache.from(from)
+        };
         let rest = rest.get(..max.min(rest.len())).unwrap_or_default();
         rest.get(..fitting(rest.iter())).unwrap_or_default()
+    }
+
+    /// Whether the log has an entry at `from` that only the disk holds now: a
+    /// reader must ask for it to be read back.
+    pub fn missing(&self, from: u64) -> bool {
+        from >= 1 && from <= self.base && self.cache.get(from).is_none()
     }
 
     /// How far the log is committed.
@@ -176,9 +246,10 @@ impl Log {
         self.commit
     }
 
-    /// The committed entries.
+    /// The committed entries in memory (all of them, unless a memory limit
+    /// was set).
     pub fn committed(&self) -> &[Entry] {
-        let n = usize::try_from(self.commit).unwrap_or(usize::MAX);
+        let n = usize::try_from(self.commit.saturating_sub(self.base)).unwrap_or(usize::MAX);
         self.entries
             .get(..n.min(self.entries.len()))
             .unwrap_or_default()
@@ -200,10 +271,9 @@ impl Log {
 
     /// The leader of `epoch`, if the log's last entry belongs to it.
     pub fn leader_of_last_epoch(&self, epoch: u64) -> Option<crate::id::NodeId> {
-        self.entries
-            .last()
-            .filter(|e| e.epoch == epoch)
-            .map(|e| e.leader)
+        Some(self.last_stamp())
+            .filter(|s| s.epoch == epoch && self.last_index() > 0)
+            .map(|s| s.leader)
     }
 
     /// Where the log stands for `client`: its last message number and that
@@ -251,6 +321,8 @@ impl Log {
             self.clients
                 .insert(entry.id.client, (entry.id.seq, entry.index));
         }
+        self.runs.push(entry.index, entry.stamp());
+        self.memory = self.memory.saturating_add(window::footprint(&entry));
         self.entries.push(entry);
     }
 
@@ -300,12 +372,11 @@ impl Log {
                 }
                 Some(_) => {
                     // An uncommitted suffix from a deposed leader: replace it.
-                    self.entries.truncate((entry.index - 1) as usize);
+                    self.cut_to(entry.index - 1);
                     self.rewritten_from = Some(
                         self.rewritten_from
                             .map_or(entry.index, |r| r.min(entry.index)),
                     );
-                    self.rebuild_clients();
                 }
                 None => {}
             }
@@ -328,10 +399,8 @@ impl Log {
     /// Keeps the first `keep` entries, committed or not (a copy of a log
     /// following the cuts of the original).
     fn truncate_to(&mut self, keep: u64) {
-        self.entries
-            .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
+        self.cut_to(keep);
         self.commit = self.commit.min(keep);
-        self.rebuild_clients();
     }
 
     /// A log holding `entries` (indexes 1, 2, 3, ... in order) with `commit` of them
@@ -355,11 +424,10 @@ impl Log {
 
     /// The first index of the run of entries stamped `stamp` that ends at `index`.
     fn first_of_run(&self, index: u64, stamp: Stamp) -> u64 {
-        let mut first = index;
-        while first > 1 && self.stamp_at(first - 1) == Some(stamp) {
-            first -= 1;
+        match self.runs.run_of(index) {
+            Some((first, s)) if s == stamp => first,
+            _ => index,
         }
-        first
     }
 
     /// Follower side: [`accept`](Self::accept)s `entries`, then commits what the
@@ -375,13 +443,6 @@ impl Log {
         let matched = self.accept(prev_index, prev, entries)?;
         self.commit_to(commit.min(matched));
         Ok(matched)
-    }
-
-    fn rebuild_clients(&mut self) {
-        self.clients.clear();
-        for e in self.entries.iter().filter(|e| !e.is_marker()) {
-            self.clients.insert(e.id.client, (e.id.seq, e.index));
-        }
     }
 
     /// Moves the commit index forward to `index` (never back, never past the end).
@@ -475,8 +536,7 @@ impl Log {
             });
         }
         if prev_index < self.last_index() {
-            let keep = usize::try_from(prev_index).unwrap_or(usize::MAX);
-            self.entries.truncate(keep);
+            self.cut_to(prev_index);
             self.rewritten_from = Some(
                 self.rewritten_from
                     .map_or(prev_index + 1, |r| r.min(prev_index + 1)),
@@ -485,7 +545,6 @@ impl Log {
                 self.commit = prev_index;
                 self.rewrites += 1;
             }
-            self.rebuild_clients();
         }
         for entry in entries {
             self.push(entry.clone());

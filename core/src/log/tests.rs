@@ -331,3 +331,80 @@ fn messages_of_the_largest_entries_fit_in_a_frame() {
     let all = ServerMsg::Entries(log.entries[..256].to_vec());
     assert!(encode_frame(&all, &mut out, DEFAULT_MAX_FRAME).is_err());
 }
+
+/// The window in memory: what is let go, what stays known, what is read back.
+mod window {
+    use super::super::*;
+    use crate::id::NodeId;
+    use crate::time::Instant;
+
+    fn stamp(epoch: u64) -> Stamp {
+        Stamp {
+            epoch,
+            leader: NodeId(1),
+        }
+    }
+
+    /// 100 committed entries of clients 1 and 2, epochs 1 (1..=50) and 2.
+    fn log_of_100() -> Log {
+        let mut log = Log::default();
+        for i in 1..=100u64 {
+            let id = ClientMsgId {
+                client: 1 + i % 2,
+                seq: i.div_ceil(2),
+            };
+            let epoch = if i <= 50 { 1 } else { 2 };
+            log.offer(
+                stamp(epoch),
+                Entry::new(id, "u", vec![7; 10], Instant::ZERO),
+            );
+        }
+        log.commit_to(100);
+        log
+    }
+
+    #[test]
+    fn evicted_entries_keep_their_stamps_and_numbering_and_are_read_back_checked() {
+        let full = log_of_100();
+        let mut log = full.clone();
+        log.set_memory_limit(0, 10);
+        log.evict(60);
+        assert_eq!(log.memory_from(), 61, "only committed entries up to 60 go");
+        log.evict(100);
+        assert_eq!((log.memory_from(), log.memory().1), (91, 10));
+        for i in 0..=100 {
+            assert_eq!(log.stamp_at(i), full.stamp_at(i), "stamp of {i}");
+        }
+        assert_eq!(log.client_position(1), full.client_position(1));
+        assert!(log.missing(5) && !log.missing(95) && !log.missing(0));
+        assert!(log.entries_from(5, 3).is_empty());
+        // A read that does not match the stamps is refused; a good one is kept.
+        let mut wrong = full.entries_from(5, 3).to_vec();
+        wrong[1].epoch = 9;
+        assert!(!log.read_back(wrong, 100));
+        assert!(log.read_back(full.entries_from(5, 100).to_vec(), 100));
+        assert_eq!(log.entries_from(7, 2), full.entries_from(7, 2));
+        assert!(!log.missing(80), "read back up to the window");
+        // The numbering survives a cut inside the window.
+        log.commit = 95;
+        log.truncate_to(95);
+        assert_eq!(log.client_position(2), (48, 95));
+        assert_eq!(log.client_position(1), (47, 94));
+    }
+
+    #[test]
+    fn a_log_resumes_from_a_summary_and_a_tail() {
+        let full = log_of_100();
+        let mut windowed = full.clone();
+        windowed.set_memory_limit(0, 20);
+        windowed.evict(100);
+        let tail = windowed.all_from(windowed.memory_from()).to_vec();
+        let resumed = Log::resume(windowed.summary(), tail.clone(), 100).unwrap();
+        assert_eq!(resumed.last_index(), 100);
+        assert_eq!(resumed.commit_index(), 100);
+        assert_eq!(resumed.client_position(1), full.client_position(1));
+        assert_eq!(resumed.stamp_at(50), full.stamp_at(50));
+        // A tail with a gap does not resume.
+        assert!(Log::resume(windowed.summary(), tail[1..].to_vec(), 100).is_none());
+    }
+}

@@ -701,7 +701,9 @@ impl Leader {
                 while p.next <= last && (p.next - 1).saturating_sub(p.matched) < window {
                     let in_flight = (p.next - 1).saturating_sub(p.matched);
                     let room = (window - in_flight).min(s.batch_max as u64);
-                    self.append(log, cx, id, &mut p, room as usize, commit);
+                    if !self.append(log, cx, id, &mut p, room as usize, commit) {
+                        break;
+                    }
                     sent = true;
                 }
                 let due = if p.told_commit < commit {
@@ -737,9 +739,8 @@ impl Leader {
         match helper {
             None => {
                 self.catching_up.get_or_insert(id);
-                if p.next == p.matched + 1 {
-                    self.append(log, cx, id, p, s.chunk, commit);
-                } else if beat && cx.now >= p.last_sent + s.heartbeat {
+                let sent = p.next == p.matched + 1 && self.append(log, cx, id, p, s.chunk, commit);
+                if !sent && beat && cx.now >= p.last_sent + s.heartbeat {
                     self.heartbeat(log, cx, id, p, commit);
                 }
             }
@@ -821,6 +822,8 @@ impl Leader {
         Some(sent)
     }
 
+    /// Sends up to `max` entries from the follower's next; returns false
+    /// (and sends nothing) when they must be read back from the disk first.
     fn append(
         &self,
         log: &Log,
@@ -829,11 +832,16 @@ impl Leader {
         p: &mut Progress,
         max: usize,
         commit: u64,
-    ) {
+    ) -> bool {
+        if max > 0 && log.missing(p.next) {
+            cx.want_read(p.next);
+            return false;
+        }
         match self.send_append(log, cx, id, p, p.next - 1, max, commit) {
             Some(sent) => p.next += sent,
             None => p.next = log.last_index() + 1,
         }
+        true
     }
 }
 

@@ -65,7 +65,23 @@ pub(crate) struct Replication {
     /// The highest commit index this node has heard of from anyone; told in tips,
     /// so a new `bully`/`ring` leader knows what it must not go on without.
     heard_commit: u64,
+    /// Fetches from peers waiting for entries to be read back from the disk:
+    /// answered when they are (a few; the others are asked again by their
+    /// fetchers).
+    fetches_waiting: Vec<FetchAsk>,
 }
+
+/// A peer's fetch: who, of which epoch, from where, committed entries only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FetchAsk {
+    to: NodeId,
+    epoch: u64,
+    first: u64,
+    committed: bool,
+}
+
+/// Most fetches waiting for the disk at once.
+const FETCHES_WAITING_MAX: usize = 8;
 
 impl Replication {
     pub(crate) fn new(config: &Config, log: Log, now: Instant) -> Self {
@@ -75,6 +91,7 @@ impl Replication {
             part: Part::Follower(Follower::default()),
             started_at: now,
             heard_commit: 0,
+            fetches_waiting: Vec::new(),
         }
     }
 
@@ -165,7 +182,15 @@ impl Replication {
                 epoch,
                 from: first,
                 committed_only,
-            } => return self.serve_fetch(cx, from, *epoch, *first, *committed_only),
+            } => {
+                let ask = FetchAsk {
+                    to: from,
+                    epoch: *epoch,
+                    first: *first,
+                    committed: *committed_only,
+                };
+                return self.serve_fetch(cx, ask);
+            }
             _ => {}
         }
         let known = self.known_commit();
@@ -175,7 +200,13 @@ impl Replication {
         }
     }
 
-    fn serve_fetch(&self, cx: &mut Ctx<'_>, to: NodeId, epoch: u64, first: u64, committed: bool) {
+    fn serve_fetch(&mut self, cx: &mut Ctx<'_>, ask: FetchAsk) {
+        let FetchAsk {
+            to,
+            epoch,
+            first,
+            committed,
+        } = ask;
         let end = if committed {
             self.log.commit_index()
         } else {
@@ -197,6 +228,15 @@ impl Replication {
                 },
             );
         };
+        if first <= end && self.log.missing(first) {
+            cx.want_read(first);
+            if !self.fetches_waiting.contains(&ask)
+                && self.fetches_waiting.len() < FETCHES_WAITING_MAX
+            {
+                self.fetches_waiting.push(ask);
+            }
+            return;
+        }
         let room = usize::try_from(end.saturating_sub(prev_index)).unwrap_or(usize::MAX);
         let entries = self
             .log
@@ -231,6 +271,16 @@ impl Replication {
     pub(crate) fn on_durable(&mut self) {
         if let Part::Leader(l) = &mut self.part {
             l.on_durable();
+        }
+    }
+
+    /// Entries were read back from the disk: whoever waited for them goes on.
+    pub(crate) fn on_read(&mut self, cx: &mut Ctx<'_>) {
+        if let Part::Leader(l) = &mut self.part {
+            l.on_durable();
+        }
+        for ask in std::mem::take(&mut self.fetches_waiting) {
+            self.serve_fetch(cx, ask);
         }
     }
 

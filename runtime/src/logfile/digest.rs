@@ -1,12 +1,13 @@
 //! A rolling digest of the committed history, covering every field of every
-//! entry (payloads included): folded forward as entries commit, so a status
-//! query costs nothing, and recomputed only when committed entries are replaced
-//! (a healed split brain under bully or ring).
+//! entry (payloads included): folded forward by the writer as entries commit
+//! (see [`super::fold`]), so a status query costs nothing, and recomputed
+//! from the disk only when committed entries are replaced (a healed split
+//! brain under bully or ring).
 
 use ringleader_core::log::{Entry, Log};
 
 /// FNV-1a, 64 bits, over the committed entries in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommitDigest {
     /// The digest.
     pub value: u64,
@@ -75,6 +76,14 @@ impl CommitDigest {
             if e.index > commit {
                 break;
             }
+            self.fold(e);
+        }
+    }
+
+    /// Folds in `e`, the entry after the last folded one (anything else is
+    /// left out).
+    pub fn fold(&mut self, e: &Entry) {
+        if e.index == self.upto + 1 {
             self.value = fold_entry(self.value, e);
             self.upto = e.index;
         }

@@ -14,18 +14,33 @@
 //! when the file is read back; anything else that is wrong stops the node with an
 //! error naming the file and the offset, rather than start it with a silently
 //! shortened history.
+//!
+//! Memory stays bounded however long the log: a restart reads the summary
+//! of the closed segments ([`summary`]) and only the segments after it, and
+//! entries older than the node's window are read back through a sparse
+//! index of record positions ([`anchors`]).
 
+pub mod anchors;
 mod digest;
+pub mod fold;
+mod reader;
 pub mod records;
+mod restore;
 mod segments;
+pub mod summary;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_tests;
 
 pub use digest::CommitDigest;
+pub use restore::Window;
 
 use crate::store::StoreError;
-use records::{replay, RecordOut, MAGIC};
-use ringleader_core::log::{Log, LogWrite};
+use anchors::Anchors;
+use fold::Folder;
+use records::{RecordOut, MAGIC};
+use ringleader_core::log::{Entry, Log, LogWrite};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -50,16 +65,30 @@ pub struct LogFile {
     buf: Vec<u8>,
     /// Whether records were written since the last flush.
     dirty: bool,
+    /// Where entries live, to read them back.
+    anchors: Anchors,
+    /// The fold of the committed history (stamps, client numbering, digest).
+    folder: Folder,
 }
 
 impl LogFile {
-    /// Opens the log in `dir`, reading back what it holds (empty if nothing).
+    /// Opens the log in `dir`, reading back what it holds (empty if nothing),
+    /// all of it in memory.
     pub fn open(dir: &Path) -> Result<(LogFile, Log), StoreError> {
-        Self::open_with(dir, SEGMENT_BYTES)
+        Self::open_with(dir, SEGMENT_BYTES, Window::ALL)
+    }
+
+    /// [`open`](Self::open), keeping `window` of the log in memory.
+    pub fn open_windowed(dir: &Path, window: Window) -> Result<(LogFile, Log), StoreError> {
+        Self::open_with(dir, SEGMENT_BYTES, window)
     }
 
     /// [`open`](Self::open), closing segments at `segment_bytes`.
-    pub fn open_with(data_dir: &Path, segment_bytes: u64) -> Result<(LogFile, Log), StoreError> {
+    pub fn open_with(
+        data_dir: &Path,
+        segment_bytes: u64,
+        window: Window,
+    ) -> Result<(LogFile, Log), StoreError> {
         let dir = data_dir.join("log");
         std::fs::create_dir_all(&dir).map_err(|e| StoreError::Dir(dir.clone(), e))?;
         let mut segments = segments::list(&dir)?;
@@ -67,42 +96,55 @@ impl LogFile {
             segments::adopt_single_file(data_dir, &dir)?;
             segments = segments::list(&dir)?;
         }
-        let mut all = Vec::new();
-        let count = segments.len();
-        let mut last_len = 0;
-        for (i, (_, path)) in segments.iter().enumerate() {
-            let (records, len) = segments::read(path, i + 1 == count)?;
-            all.extend(records);
-            last_len = len;
+        if segments.is_empty() {
+            segments::create(&dir, 1)?;
+            segments = segments::list(&dir)?;
         }
-        let (entries, commit) = replay(all);
-        let log = Log::restore(entries, commit)
-            .ok_or_else(|| StoreError::Corrupt(dir.clone(), "entries out of order".into()))?;
-        let (segment, path) = match segments.last() {
-            Some((n, p)) => (*n, p.clone()),
-            None => {
-                let p = segments::create(&dir, 1)?;
-                last_len = MAGIC.len() as u64;
-                (1, p)
-            }
-        };
+        let restored = restore::restore(&dir, &segments, window)?;
+        let (segment, path) = segments
+            .last()
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(dir.clone(), "no segment".into()))?;
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
             .map_err(|e| StoreError::Write(path.clone(), e))?;
+        let log = restored.log;
         let lf = LogFile {
             dir,
             segment,
             path,
-            written: last_len,
+            written: restored.last_len.max(MAGIC.len() as u64),
             segment_bytes,
             out: BufWriter::with_capacity(1 << 20, file),
             last: log.last_index(),
             commit: log.commit_index(),
             buf: Vec::new(),
             dirty: false,
+            anchors: restored.anchors,
+            folder: restored.folder,
         };
         Ok((lf, log))
+    }
+
+    /// The digest of the committed history written so far.
+    pub fn digest(&self) -> CommitDigest {
+        self.folder.folded().digest
+    }
+
+    /// Up to `max` entries from `from` on, no more than `max_bytes` of them
+    /// (at least one), read back from the segments; fewer at the end of the
+    /// log. A damaged record is an error naming the file and offset.
+    pub fn read(
+        &mut self,
+        from: u64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.out
+            .flush()
+            .map_err(|e| StoreError::Write(self.path.clone(), e))?;
+        reader::read(&self.dir, &self.anchors, from, max, max_bytes)
     }
 
     /// Closes the segment being written and begins the next.
@@ -120,12 +162,22 @@ impl LogFile {
     }
 
     /// Appends one step's changes (buffered: see [`flush`](Self::flush)).
-    pub fn append(&mut self, write: &LogWrite) -> Result<(), StoreError> {
+    pub fn append(&mut self, write: LogWrite) -> Result<(), StoreError> {
         if let Some(from) = write.cut_from.filter(|f| *f <= self.last) {
             self.write(&RecordOut::CutFrom(from))?;
             self.last = from - 1;
+            self.anchors.cut(from);
+            if self.folder.cut(from).is_err() {
+                // Committed entries replaced (bully/ring after a split brain):
+                // the fold starts again from what the disk holds before them.
+                let commit = self.commit.min(self.last);
+                self.out
+                    .flush()
+                    .map_err(|e| StoreError::Write(self.path.clone(), e))?;
+                self.folder = restore::refold(&self.dir, &self.anchors, self.last, commit)?;
+            }
         }
-        for e in &write.entries {
+        for e in write.entries {
             if e.index != self.last + 1 {
                 // The node writes its log in order; anything else is a bug that
                 // must not reach the disk as a history with a hole.
@@ -135,11 +187,14 @@ impl LogFile {
                 ));
             }
             self.last = e.index;
-            self.write(&RecordOut::Entry(e))?;
+            self.anchors.written(e.index, self.segment, self.written);
+            self.write(&RecordOut::Entry(&e))?;
+            self.folder.entry(e);
         }
         if let Some(commit) = write.commit.filter(|c| *c != self.commit) {
             self.commit = commit;
             self.write(&RecordOut::Commit(commit))?;
+            self.folder.commit(commit);
         }
         Ok(())
     }
@@ -170,6 +225,14 @@ impl LogFile {
                     .map_err(|e| StoreError::Write(self.path.clone(), e))?;
             }
             self.next_segment()?;
+            // A restart reads only what follows.
+            summary::write(
+                &self.dir,
+                self.segment,
+                self.last,
+                self.folder.folded(),
+                &self.anchors,
+            )?;
         }
         Ok(true)
     }

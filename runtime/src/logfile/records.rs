@@ -103,15 +103,54 @@ fn parse(bytes: &[u8]) -> Parsed {
     };
     let mut sum = [0u8; 4];
     sum.copy_from_slice(sum_bytes);
-    if checksum(len, body) != u32::from_be_bytes(sum) {
-        return Parsed::Bad("a record whose checksum does not match".into());
+    match decode_body(len, u32::from_be_bytes(sum), body) {
+        Ok(r) => Parsed::Whole(RECORD_HEADER + body_len, r),
+        Err(why) => Parsed::Bad(why),
+    }
+}
+
+/// A record's body, checked against its length and checksum, decoded.
+fn decode_body(len: [u8; 4], sum: u32, body: &[u8]) -> Result<Record, String> {
+    if checksum(len, body) != sum {
+        return Err("a record whose checksum does not match".into());
     }
     let mut frame = len.to_vec();
     frame.extend_from_slice(body);
-    match FrameDecoder::<Record>::decode_one(&frame, MAX_BODY) {
-        Ok(r) => Parsed::Whole(RECORD_HEADER + body_len, r),
-        Err(e) => Parsed::Bad(format!("a record that does not decode ({e})")),
+    FrameDecoder::<Record>::decode_one(&frame, MAX_BODY)
+        .map_err(|e| format!("a record that does not decode ({e})"))
+}
+
+/// Reads the next record from `r`: its size and the record; `Ok(None)` at
+/// the end of what was written (a record still being written counts as not
+/// there yet). `Err` for a record that is damaged.
+pub fn read_one(
+    r: &mut impl std::io::Read,
+    body: &mut Vec<u8>,
+) -> Result<Option<(u64, Record)>, String> {
+    let mut head = [0u8; RECORD_HEADER];
+    match r.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.to_string()),
     }
+    let mut len = [0u8; 4];
+    len.copy_from_slice(head.get(..4).unwrap_or(&[0; 4]));
+    let mut sum = [0u8; 4];
+    sum.copy_from_slice(head.get(4..).unwrap_or(&[0; 4]));
+    let body_len = u32::from_be_bytes(len) as usize;
+    if body_len > MAX_BODY {
+        return Err(format!(
+            "a record length of {body_len} bytes (limit {MAX_BODY})"
+        ));
+    }
+    body.resize(body_len, 0);
+    match r.read_exact(body) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    }
+    let record = decode_body(len, u32::from_be_bytes(sum), body)?;
+    Ok(Some(((RECORD_HEADER + body_len) as u64, record)))
 }
 
 /// Whether a whole valid record starts anywhere in `bytes` after its first byte.
@@ -130,8 +169,19 @@ pub struct ReadBack {
 /// Reads the records of a checksummed file's `bytes` (magic included).
 /// `Err((offset, why))` on corruption.
 pub fn read_checksummed(bytes: &[u8]) -> Result<ReadBack, (u64, String)> {
-    let mut at = MAGIC.len();
     let mut records = Vec::new();
+    let good_len = each_checksummed(bytes, |_, r| records.push(r))?;
+    Ok(ReadBack { records, good_len })
+}
+
+/// Hands each record of a checksummed file's `bytes` (magic included) to
+/// `each` with its offset, in order; returns the length of whole records
+/// (where a torn tail starts). `Err((offset, why))` on corruption.
+pub fn each_checksummed(
+    bytes: &[u8],
+    mut each: impl FnMut(u64, Record),
+) -> Result<u64, (u64, String)> {
+    let mut at = MAGIC.len();
     loop {
         let rest = bytes.get(at..).unwrap_or_default();
         if rest.is_empty() {
@@ -139,7 +189,7 @@ pub fn read_checksummed(bytes: &[u8]) -> Result<ReadBack, (u64, String)> {
         }
         match parse(rest) {
             Parsed::Whole(n, r) => {
-                records.push(r);
+                each(at as u64, r);
                 at += n;
             }
             Parsed::Short if !valid_record_after(rest) => break,
@@ -153,10 +203,7 @@ pub fn read_checksummed(bytes: &[u8]) -> Result<ReadBack, (u64, String)> {
             Parsed::Bad(why) => return Err((at as u64, why)),
         }
     }
-    Ok(ReadBack {
-        records,
-        good_len: at as u64,
-    })
+    Ok(at as u64)
 }
 
 /// Reads a file written before checksums: frames of records. A frame cut short

@@ -5,11 +5,16 @@ use super::records::{self, replay, RecordOut, MAGIC};
 use crate::store::StoreError;
 use ringleader_core::log::Log;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 fn name(n: u64) -> String {
     format!("{n:08}.seg")
+}
+
+/// The path of segment `n` in `dir`.
+pub fn path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(name(n))
 }
 
 /// The segments in `dir`, by number.
@@ -58,11 +63,38 @@ pub fn create(dir: &Path, n: u64) -> Result<PathBuf, StoreError> {
     Ok(path)
 }
 
-/// The records of the segment at `path` and its length once a torn tail is
-/// cut off (only the `last` segment may have one: in any other it is
-/// corruption).
-pub fn read(path: &Path, last: bool) -> Result<(Vec<records::Record>, u64), StoreError> {
-    let bytes = std::fs::read(path).map_err(|e| StoreError::Read(path.to_owned(), e))?;
+/// Hands each record of the segment at `path` to `each` with its offset;
+/// returns the segment's length once a torn tail is cut off (only the
+/// `last` segment may have one: in any other it is corruption).
+pub fn scan(
+    path: &Path,
+    last: bool,
+    mut each: impl FnMut(u64, records::Record),
+) -> Result<u64, StoreError> {
+    let read_err = |e| StoreError::Read(path.to_owned(), e);
+    let file = File::open(path).map_err(read_err)?;
+    let len = file.metadata().map_err(read_err)?.len();
+    // Streamed, not read whole: a restart's memory stays the window's.
+    let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut magic = [0u8; MAGIC.len()];
+    let has_magic = input.read_exact(&mut magic).is_ok() && magic == *MAGIC;
+    let mut at = MAGIC.len() as u64;
+    let mut body = Vec::new();
+    if has_magic {
+        while let Ok(Some((n, record))) = records::read_one(&mut input, &mut body) {
+            each(at, record);
+            at += n;
+        }
+    }
+    // What follows the last whole record (nothing, mostly) is judged as a
+    // whole: a torn tail, or damage.
+    let mut bytes = MAGIC.to_vec();
+    if has_magic {
+        input.seek(std::io::SeekFrom::Start(at)).map_err(read_err)?;
+        input.read_to_end(&mut bytes).map_err(read_err)?;
+    }
+    let shift = at - MAGIC.len() as u64;
+    let each_after = |offset: u64, record| each(offset + shift, record);
     let corrupt = |offset: u64, why: String| {
         StoreError::Corrupt(
             path.to_owned(),
@@ -73,28 +105,29 @@ pub fn read(path: &Path, last: bool) -> Result<(Vec<records::Record>, u64), Stor
             ),
         )
     };
-    if !bytes.starts_with(MAGIC) {
+    if !has_magic {
         return Err(corrupt(0, "not a ringleader log segment (no magic)".into()));
     }
-    let read = records::read_checksummed(&bytes).map_err(|(at, why)| corrupt(at, why))?;
-    let len = bytes.len() as u64;
-    if read.good_len < len {
+    let good_len = records::each_checksummed(&bytes, each_after)
+        .map_err(|(at, why)| corrupt(at + shift, why))?
+        + shift;
+    if good_len < len {
         if !last {
             return Err(corrupt(
-                read.good_len,
+                good_len,
                 "a record cut short in a segment that is not the last".into(),
             ));
         }
-        tracing::warn!(path = %path.display(), at = read.good_len, "cutting off a torn last record");
+        tracing::warn!(path = %path.display(), at = good_len, "cutting off a torn last record");
         let file = File::options()
             .write(true)
             .open(path)
             .map_err(|e| StoreError::Write(path.to_owned(), e))?;
-        file.set_len(read.good_len)
+        file.set_len(good_len)
             .and_then(|()| file.sync_all())
             .map_err(|e| StoreError::Write(path.to_owned(), e))?;
     }
-    Ok((read.records, read.good_len))
+    Ok(good_len)
 }
 
 /// Moves `data_dir/log.bin` (of an earlier version, with or without checksums)

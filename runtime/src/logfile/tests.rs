@@ -212,18 +212,18 @@ fn segment_files(dir: &Dir) -> Vec<PathBuf> {
 #[test]
 fn the_log_rolls_into_segments_and_reads_back_across_them() {
     let dir = Dir::new("segments");
-    let (mut file, log) = LogFile::open_with(&dir.0, 400).unwrap();
+    let (mut file, log) = LogFile::open_with(&dir.0, 400, Window::ALL).unwrap();
     assert_eq!(log.last_index(), 0);
     for n in (5..=60).step_by(5) {
-        file.append(&write_of(n - 4, n)).unwrap();
+        file.append(write_of(n - 4, n)).unwrap();
         file.flush(false).unwrap();
     }
     // Out of order is refused, not written.
-    assert!(file.append(&write_of(70, 71)).is_err());
+    assert!(file.append(write_of(70, 71)).is_err());
     drop(file);
     let segs = segment_files(&dir);
     assert!(segs.len() >= 5, "{segs:?}");
-    let (file, log) = LogFile::open_with(&dir.0, 400).unwrap();
+    let (file, log) = LogFile::open_with(&dir.0, 400, Window::ALL).unwrap();
     assert_eq!((log.last_index(), log.commit_index()), (60, 60));
     assert_eq!(log.committed(), write_of(1, 60).entries.as_slice());
     drop(file);

@@ -42,9 +42,11 @@ pub(super) struct OutOfOrder {
 
 impl NodeCommits {
     /// Compares the node's log with what was seen last.
-    pub(super) fn observe(&mut self, log: &Log) -> Change {
+    /// `rewrites`: how many times the node replaced committed entries.
+    pub(super) fn observe(&mut self, log: &Log, rewrites: u64) -> Change {
         let commit = log.commit_index();
-        if log.rewrites() != self.rewrites {
+        if rewrites != self.rewrites {
+            self.rewrites = rewrites;
             self.restart_from(log);
             return Change::Rewritten;
         }
@@ -91,7 +93,6 @@ impl NodeCommits {
     fn restart_from(&mut self, log: &Log) {
         self.commit = log.commit_index();
         self.tip = log.stamp_at(self.commit).unwrap_or_default();
-        self.rewrites = log.rewrites();
         self.last_seq.clear();
         for e in log.committed().iter().filter(|e| !e.is_marker()) {
             let last = self.last_seq.entry(e.id.client).or_default();

@@ -26,9 +26,10 @@
 
 use super::holders::Holders;
 use super::node_commits::{Change, NodeCommits};
-use super::observed::{up_nodes, Observed};
+use super::observed::Observed;
 use crate::findings::{CheckCount, Findings, Violation};
 use ringleader_core::client::ClientOutput;
+use ringleader_core::log::Log;
 use ringleader_core::log::{ClientMsgId, Entry, Stamp};
 use ringleader_core::{Instant, Node};
 use serde::Serialize;
@@ -163,12 +164,13 @@ impl ReplicationChecker {
     }
 
     /// After node `i` took a step: checks what it newly committed.
-    pub fn after_step(&mut self, at: Instant, i: usize, node: &Node) {
-        let log = node.log();
+    /// `log` is the whole history the node holds (its disk's copy: the node
+    /// keeps only a window in memory).
+    pub fn after_step(&mut self, at: Instant, i: usize, node: &Node, log: &Log) {
         let Some(track) = self.nodes.get_mut(i) else {
             return;
         };
-        let from = match track.observe(log) {
+        let from = match track.observe(log, node.log().rewrites()) {
             Change::None => return,
             Change::Grew { from } => from,
             Change::WentBack { before } => {
@@ -288,15 +290,15 @@ impl ReplicationChecker {
     /// unless its machine lost power (`lost_power`): then what no sync made
     /// stable is gone, the commit index it wrote last among it (a majority
     /// holds what was committed), and the check is excused.
-    pub fn on_restart(&mut self, at: Instant, i: usize, node: &Node, lost_power: bool) {
+    pub fn on_restart(&mut self, at: Instant, i: usize, node: &Node, log: &Log, lost_power: bool) {
         self.holders.up(i, at);
         let Some(track) = self.nodes.get_mut(i) else {
             return;
         };
-        match track.observe(node.log()) {
+        match track.observe(log, node.log().rewrites()) {
             Change::WentBack { .. } if lost_power => self.findings.count("commit_monotonic", true),
             Change::WentBack { before } => {
-                self.commit_went_back(at, node, before, node.log().commit_index());
+                self.commit_went_back(at, node, before, log.commit_index());
             }
             _ => self.findings.count("commit_monotonic", false),
         }
@@ -419,12 +421,12 @@ impl ReplicationChecker {
     fn judge_node(
         &mut self,
         at: Instant,
-        node: &Node,
+        (node, log): (&Node, &Log),
         (total, tip): (u64, Option<Stamp>),
         acked_ids: &[(u64, u64)],
         settled: bool,
     ) {
-        let committed = node.log().committed();
+        let committed = log.committed();
         let mut top: BTreeMap<u64, u64> = BTreeMap::new();
         for e in committed.iter().filter(|e| !e.is_marker()) {
             let t = top.entry(e.id.client).or_default();
@@ -435,8 +437,8 @@ impl ReplicationChecker {
             .map(|(client, acked)| acked.saturating_sub(top.get(client).copied().unwrap_or(0)))
             .sum();
         if settled {
-            let commit = node.log().commit_index();
-            let other = tip.is_some() && node.log().stamp_at(total) != tip;
+            let commit = log.commit_index();
+            let other = tip.is_some() && log.stamp_at(total) != tip;
             if commit < total || other {
                 self.fail(
                     "logs_converge",
@@ -485,18 +487,15 @@ impl ReplicationChecker {
         BTreeMap<&'static str, CheckCount>,
         ReplicationStats,
     ) {
-        let live: Vec<&Node> = up_nodes(world).collect();
+        let live: Vec<(&Node, &Log)> = (0..world.len())
+            .filter_map(|i| Some((world.node(i)?, world.history(i)?)))
+            .collect();
         // The one history: the first committer's under `quorum` (or without
         // partitions); otherwise whatever the live nodes converged on, judged by
         // its longest copy, whose last stamp stands for all of it.
         let longest = live
             .iter()
-            .map(|n| {
-                (
-                    n.log().commit_index(),
-                    n.log().stamp_at(n.log().commit_index()),
-                )
-            })
+            .map(|(_, log)| (log.commit_index(), log.stamp_at(log.commit_index())))
             .max_by_key(|(c, _)| *c);
         let (total, tip) = if self.strict {
             (self.history.len() as u64, None)
@@ -509,7 +508,7 @@ impl ReplicationChecker {
             acked_ids.push((u64::from(crate::clients::number(c)), v.acked));
         }
         for node in &live {
-            self.judge_node(at, node, (total, tip), &acked_ids, settled);
+            self.judge_node(at, *node, (total, tip), &acked_ids, settled);
         }
         let clients = std::mem::take(&mut self.clients);
         for (c, v) in clients.iter().enumerate() {

@@ -69,6 +69,8 @@ impl World<'_> {
             }
             Fault::DiskStall { node, lasts } => self.stall_disk(index(node), lasts),
             Fault::DiskFail(n) => self.fail_disk(index(n)),
+            Fault::ReadFail { node, lasts } => self.bad_reads(index(node), lasts, false),
+            Fault::ReadFlip { node, lasts } => self.bad_reads(index(node), lasts, true),
             Fault::Skew { node, drift_ppm } => {
                 let i = index(node);
                 if let Some(slot) = self.slots.0.get_mut(i) {
@@ -78,6 +80,19 @@ impl World<'_> {
                     slot.tick_at = None;
                     self.reschedule(i);
                 }
+            }
+        }
+    }
+
+    /// Reads of node `i`'s disk fail (or, `flipped`, find a damaged record)
+    /// for `lasts`.
+    fn bad_reads(&mut self, i: usize, lasts: std::time::Duration, flipped: bool) {
+        let until = self.now + lasts;
+        if let Some(slot) = self.slots.0.get_mut(i) {
+            if flipped {
+                slot.disk.flip_reads_until(until);
+            } else {
+                slot.disk.fail_reads_until(until);
             }
         }
     }

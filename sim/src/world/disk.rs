@@ -31,12 +31,36 @@ pub(crate) struct Disk {
     syncing: Option<u64>,
     /// The disk hangs until then: no sync completes before.
     stalled_until: Option<ringleader_core::Instant>,
+    /// What the operating system holds (synced or not): what a read sees,
+    /// and the whole history the checkers read (the node keeps only a window
+    /// in memory).
+    written_log: Log,
+    /// Reads fail until then.
+    reads_fail_until: Option<ringleader_core::Instant>,
+    /// Reads find a damaged record until then.
+    reads_flip_until: Option<ringleader_core::Instant>,
+}
+
+/// What a read of the disk gave.
+#[derive(Debug)]
+pub(crate) enum ReadOutcome {
+    /// The entries.
+    Entries(Vec<ringleader_core::log::Entry>),
+    /// An I/O error: the node is answered with nothing.
+    Failed,
+    /// A record whose checksum does not match: the driver stops the node,
+    /// as the runtime does.
+    Corrupt,
 }
 
 impl Disk {
     /// The node wrote (to the operating system). Returns the token a sync
     /// that begins now must cover, if none is in progress.
     pub(crate) fn write(&mut self, token: u64, write: Write) -> Option<u64> {
+        if let Write::Log(w) = &write {
+            let fits = self.written_log.apply(w).is_ok();
+            debug_assert!(fits, "a log write that does not continue the disk's log");
+        }
         self.unsynced.push((token, write));
         self.begin_sync()
     }
@@ -106,7 +130,43 @@ impl Disk {
         self.syncing = None;
         let lost = !self.unsynced.is_empty();
         self.unsynced.clear();
+        if lost {
+            self.written_log = self.synced_log.clone();
+        }
         lost
+    }
+
+    /// Reads fail until `until`.
+    pub(crate) fn fail_reads_until(&mut self, until: ringleader_core::Instant) {
+        self.reads_fail_until = Some(self.reads_fail_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// Reads find a record with a flipped bit until `until`.
+    pub(crate) fn flip_reads_until(&mut self, until: ringleader_core::Instant) {
+        self.reads_flip_until = Some(self.reads_flip_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// Reads up to `max` entries from `from` on, as the driver would, at `now`.
+    pub(crate) fn read(
+        &mut self,
+        now: ringleader_core::Instant,
+        from: u64,
+        max: usize,
+    ) -> ReadOutcome {
+        if self.reads_flip_until.is_some_and(|u| now < u) {
+            return ReadOutcome::Corrupt;
+        }
+        if self.reads_fail_until.is_some_and(|u| now < u) {
+            return ReadOutcome::Failed;
+        }
+        let log = &self.written_log;
+        let entries = log.entries_from(from, max).to_vec();
+        ReadOutcome::Entries(entries)
+    }
+
+    /// Everything written, synced or not: the history as the node holds it.
+    pub(crate) fn written_log(&self) -> &Log {
+        &self.written_log
     }
 
     /// What a restarting node reads back: its log and state.

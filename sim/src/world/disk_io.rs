@@ -2,7 +2,7 @@
 //! hang), the node told its writes are durable, and the write-ahead rule
 //! checked on every message that depends on a write.
 
-use super::disk::Write;
+use super::disk::{ReadOutcome, Write};
 use super::state::{Item, World};
 use ringleader_core::durable::Durability;
 use ringleader_core::wire::{AppendOutcome, ElectionMsg, Message, ReplicationMsg};
@@ -79,6 +79,45 @@ impl World<'_> {
         self.begin_sync(i, next);
         if self.durability == Durability::Power {
             self.step(i, Event::Durable { token });
+        }
+    }
+
+    /// Node `i` asked to read entries back: its disk answers after a while
+    /// (later if it hangs).
+    pub(super) fn disk_read(&mut self, i: usize, from: u64, max: usize) {
+        let Some(slot) = self.slots.0.get_mut(i) else {
+            return;
+        };
+        let outcome = slot.disk.read(self.now, from, max);
+        let at = slot.disk.finishes_at(self.now + self.disk_latency / 2);
+        let item = Item::ReadDone {
+            node: i,
+            life: slot.lives,
+            from,
+            outcome,
+        };
+        self.queue.push(at, item);
+    }
+
+    /// A read of node `i`'s disk is done: the node gets the entries, or
+    /// nothing (a failed read), or stops (a damaged record, as the runtime
+    /// stops on a checksum that does not match).
+    pub(super) fn on_read(&mut self, i: usize, life: u64, from: u64, outcome: ReadOutcome) {
+        let alive = self.slots.0.get(i);
+        if !alive.is_some_and(|s| s.node.is_some() && s.lives == life) {
+            return;
+        }
+        self.counters.events += 1;
+        match outcome {
+            ReadOutcome::Entries(entries) => self.step(i, Event::LogRead { from, entries }),
+            ReadOutcome::Failed => self.step(
+                i,
+                Event::LogRead {
+                    from,
+                    entries: Vec::new(),
+                },
+            ),
+            ReadOutcome::Corrupt => self.down(i, false, true),
         }
     }
 

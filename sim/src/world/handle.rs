@@ -68,6 +68,12 @@ impl World<'_> {
             Item::Resume(i) => self.on_resume(i),
             Item::Synced { node, life, token } => self.on_synced(node, life, token),
             Item::Written { node, life, token } => self.on_written(node, life, token),
+            Item::ReadDone {
+                node,
+                life,
+                from,
+                outcome,
+            } => self.on_read(node, life, from, outcome),
             Item::Fault(fault) => {
                 self.counters.events += 1;
                 self.counters.faults += 1;
@@ -253,9 +259,10 @@ impl World<'_> {
         match item {
             Item::Tick(i) => Some(*i),
             Item::Deliver { to, .. } => Some(*to),
-            Item::Link { node, .. } | Item::Synced { node, .. } | Item::Written { node, .. } => {
-                Some(*node)
-            }
+            Item::Link { node, .. }
+            | Item::Synced { node, .. }
+            | Item::Written { node, .. }
+            | Item::ReadDone { node, .. } => Some(*node),
             Item::ToServer { server, .. }
             | Item::Probe { server, .. }
             | Item::LinkClosed { server, .. } => Some(*server),

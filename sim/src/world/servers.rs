@@ -4,7 +4,6 @@
 use super::addr::node_seed;
 use super::disk::Write;
 use super::state::{Item, World};
-use crate::invariants::Observed;
 use crate::network::Fate;
 use crate::trace::DropReason;
 use rand::SeedableRng;
@@ -54,8 +53,11 @@ impl World<'_> {
         if leadership_changed {
             self.election.after_change(self.now, &self.slots);
         }
-        if let Some(node) = self.slots.node(i) {
-            self.replication.after_step(self.now, i, node);
+        if let Some(slot) = self.slots.0.get(i) {
+            if let Some(node) = slot.node.as_ref().filter(|_| slot.paused_until.is_none()) {
+                self.replication
+                    .after_step(self.now, i, node, slot.disk.written_log());
+            }
         }
         self.reschedule(i);
     }
@@ -101,6 +103,7 @@ impl World<'_> {
             }
             Action::Persist { token, state } => self.disk_write(i, token, Write::State(state)),
             Action::WriteLog { token, write } => self.disk_write(i, token, Write::Log(write)),
+            Action::ReadLog { from, max } => self.disk_read(i, from, max),
             Action::RoleChanged { .. } => {}
             Action::ToClient { client, msg } => self.server_to_client(i, client, msg),
             Action::CloseClient(client) => {
@@ -194,7 +197,9 @@ impl World<'_> {
             return;
         };
         let lost_power = std::mem::take(&mut slot.lost_power);
-        self.replication.on_restart(now, i, &node, lost_power);
+        let history = slot.disk.written_log();
+        self.replication
+            .on_restart(now, i, &node, history, lost_power);
         let incarnation = node.info().incarnation.counter;
         slot.node = Some(node);
         slot.machine_up = true;

@@ -56,6 +56,14 @@ pub(super) enum Item {
         life: u64,
         token: u64,
     },
+    /// A read of node `node`'s disk in life `life`, of the entries from
+    /// `from` on, is done.
+    ReadDone {
+        node: usize,
+        life: u64,
+        from: u64,
+        outcome: super::disk::ReadOutcome,
+    },
     ClientStart(usize),
     ClientTick(usize),
     ClientSend(usize),
@@ -157,6 +165,10 @@ impl Observed for Slots {
             .get(i)
             .filter(|s| s.paused_until.is_none())
             .and_then(|s| s.node.as_ref())
+    }
+    fn history(&self, i: usize) -> Option<&ringleader_core::log::Log> {
+        self.node(i)?;
+        self.0.get(i).map(|s| s.disk.written_log())
     }
     fn node_and_clock(&self, i: usize, at: Instant) -> Option<(&Node, Instant)> {
         let slot = self.0.get(i)?;

@@ -1,0 +1,129 @@
+//! The stamps of the whole log, as runs: one per leadership that appended,
+//! however many entries it appended. What a node needs of entries it no
+//! longer holds in memory (see [`super::Log`]'s window) is their stamps — to
+//! check that a leader's entries continue the log, to find where two
+//! histories part — and a few runs name every stamp of a history of any length.
+
+use super::entry::Stamp;
+use serde::{Deserialize, Serialize};
+
+/// The stamps of entries 1 ..= `last`: each run starts at its `first` index
+/// and lasts until the next run's first (or `last`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StampRuns {
+    /// (first index, stamp), by first index, each stamp differing from the
+    /// one before.
+    runs: Vec<(u64, Stamp)>,
+    /// The last index covered.
+    last: u64,
+}
+
+impl StampRuns {
+    /// The last index covered.
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// How many runs.
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Whether no entry is covered.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// The stamp of entry `index` (1 ..= last), `None` outside.
+    pub fn stamp_at(&self, index: u64) -> Option<Stamp> {
+        self.run_of(index).map(|(_, stamp)| stamp)
+    }
+
+    /// The first index and the stamp of the run holding `index`.
+    pub fn run_of(&self, index: u64) -> Option<(u64, Stamp)> {
+        if index == 0 || index > self.last {
+            return None;
+        }
+        let at = self.runs.partition_point(|(first, _)| *first <= index);
+        at.checked_sub(1).and_then(|i| self.runs.get(i)).copied()
+    }
+
+    /// Entry `index` (the next after `last`) appended with `stamp`.
+    pub fn push(&mut self, index: u64, stamp: Stamp) {
+        debug_assert_eq!(index, self.last + 1, "runs cover the log without gaps");
+        if self.runs.last().is_none_or(|(_, s)| *s != stamp) {
+            self.runs.push((index, stamp));
+        }
+        self.last = index;
+    }
+
+    /// Keeps entries 1 ..= `keep`.
+    pub fn truncate(&mut self, keep: u64) {
+        if keep >= self.last {
+            return;
+        }
+        let runs = self.runs.partition_point(|(first, _)| *first <= keep);
+        self.runs.truncate(runs);
+        self.last = keep;
+    }
+
+    /// Runs read back from a driver's summary: `None` unless they are in order,
+    /// start at 1 and fit in `last`.
+    pub fn from_parts(runs: Vec<(u64, Stamp)>, last: u64) -> Option<StampRuns> {
+        let ordered = runs
+            .iter()
+            .zip(runs.iter().skip(1))
+            .all(|(a, b)| a.0 < b.0 && a.1 != b.1);
+        let starts = runs.first().is_none_or(|(first, _)| *first == 1);
+        let fits = runs.last().is_none_or(|(first, _)| *first <= last);
+        let empty_only_if_last_zero = !runs.is_empty() || last == 0;
+        (ordered && starts && fits && empty_only_if_last_zero).then_some(StampRuns { runs, last })
+    }
+
+    /// The runs, (first index, stamp), in order.
+    pub fn parts(&self) -> &[(u64, Stamp)] {
+        &self.runs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::NodeId;
+
+    fn s(epoch: u64) -> Stamp {
+        Stamp {
+            epoch,
+            leader: NodeId(1),
+        }
+    }
+
+    #[test]
+    fn runs_name_every_stamp_and_follow_truncation() {
+        let mut runs = StampRuns::default();
+        for (i, e) in [1, 1, 1, 2, 2, 3].into_iter().enumerate() {
+            runs.push(i as u64 + 1, s(e));
+        }
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs.stamp_at(0), None);
+        assert_eq!(runs.stamp_at(3), Some(s(1)));
+        assert_eq!(runs.run_of(5), Some((4, s(2))));
+        assert_eq!(runs.stamp_at(7), None);
+        runs.truncate(4);
+        assert_eq!((runs.len(), runs.last()), (2, 4));
+        runs.push(5, s(4));
+        assert_eq!(runs.stamp_at(5), Some(s(4)));
+        runs.truncate(0);
+        assert!(runs.is_empty());
+    }
+
+    #[test]
+    fn runs_from_a_summary_are_checked() {
+        assert!(StampRuns::from_parts(vec![(1, s(1)), (4, s(2))], 9).is_some());
+        assert!(StampRuns::from_parts(vec![(2, s(1))], 9).is_none());
+        assert!(StampRuns::from_parts(vec![(1, s(1)), (1, s(2))], 9).is_none());
+        assert!(StampRuns::from_parts(vec![(1, s(1)), (4, s(1))], 9).is_none());
+        assert!(StampRuns::from_parts(vec![(1, s(1)), (12, s(2))], 9).is_none());
+        assert!(StampRuns::from_parts(vec![], 3).is_none());
+    }
+}
