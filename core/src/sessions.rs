@@ -22,6 +22,9 @@ use std::time::Duration;
 
 /// Most entries in one push to a client.
 const PUSH_MAX: usize = 512;
+
+// A `/history` is answered from the log's window in memory.
+const _: () = assert!(crate::log::KEEP_MIN >= 2 * crate::wire::MAX_HISTORY as usize);
 /// Users named in a welcome.
 const WELCOME_USERS_MAX: usize = 100;
 /// Most messages a session holds while its leader is still syncing.

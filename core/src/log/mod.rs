@@ -33,13 +33,15 @@
 mod cache;
 mod entry;
 mod runs;
+mod state;
 mod window;
 mod write;
 
 pub use cache::{ReadCache, READ_CHUNKS};
 pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
 pub use runs::StampRuns;
-pub use window::{LogSummary, KEEP_MIN};
+pub use state::{Log, KEEP_MIN};
+pub use window::LogSummary;
 pub use write::{LogWrite, WriteMisfit};
 
 /// The most bytes of entries one message carries: half the default frame limit
@@ -64,9 +66,7 @@ pub fn fitting<'a>(entries: impl Iterator<Item = &'a Entry>) -> usize {
 }
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 
 /// What happened to a message offered to the leader's log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,60 +108,6 @@ impl fmt::Display for Reject {
             Reject::CommittedConflict { index } => {
                 write!(f, "would replace committed entry {index}")
             }
-        }
-    }
-}
-
-/// The log of one node.
-#[derive(Clone, Debug)]
-pub struct Log {
-    /// The entries in memory: `entries[i]` has index `base + 1 + i`.
-    entries: Vec<Entry>,
-    /// How many entries before the window are out of memory (on the disk).
-    base: u64,
-    /// The stamps of every entry, in memory or not.
-    runs: StampRuns,
-    commit: u64,
-    /// Per client: the last message number in the log and its index.
-    clients: BTreeMap<u64, (u64, u64)>,
-    /// The same, counting only the entries out of memory (up to `base`): what
-    /// `clients` is rebuilt from when entries in memory are replaced.
-    clients_base: BTreeMap<u64, (u64, u64)>,
-    /// Entries read back from the disk for readers older than the window.
-    cache: ReadCache,
-    /// How many bytes of entries the window may hold, and holds.
-    memory_limit: usize,
-    memory: usize,
-    /// Entries kept in memory whatever the limit.
-    keep: usize,
-    /// One shared copy of each client's author name: a million messages of one
-    /// user hold one string, not a million.
-    authors: BTreeMap<u64, Arc<String>>,
-    /// The lowest index replaced since the driver last asked
-    /// ([`take_rewritten_from`](Self::take_rewritten_from)): a driver that mirrors the
-    /// log on disk must cut its copy there before appending.
-    rewritten_from: Option<u64>,
-    /// How many times committed entries were replaced by a merged history
-    /// (`bully`/`ring` after a split brain healed; see [`Log::rewrite`]).
-    rewrites: u64,
-}
-
-impl Default for Log {
-    fn default() -> Self {
-        Log {
-            entries: Vec::new(),
-            base: 0,
-            runs: StampRuns::default(),
-            commit: 0,
-            clients: BTreeMap::new(),
-            clients_base: BTreeMap::new(),
-            cache: ReadCache::default(),
-            memory_limit: usize::MAX,
-            memory: 0,
-            keep: KEEP_MIN,
-            authors: BTreeMap::new(),
-            rewritten_from: None,
-            rewrites: 0,
         }
     }
 }

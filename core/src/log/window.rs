@@ -5,13 +5,8 @@
 
 use super::entry::Entry;
 use super::runs::StampRuns;
-use super::Log;
+use super::state::Log;
 use std::collections::BTreeMap;
-
-/// Entries kept in memory whatever the limit: enough for a client's
-/// `/history` (the last [`crate::wire::MAX_HISTORY`] messages) to be
-/// answered from memory.
-pub const KEEP_MIN: usize = 2 * crate::wire::MAX_HISTORY as usize;
 
 /// What an entry costs in memory (its author is shared per client).
 pub(super) fn footprint(e: &Entry) -> usize {

@@ -1,0 +1,67 @@
+//! The log's state: what a node's log holds (see [`super`] for what it means
+//! and the operations on it).
+
+use super::cache::ReadCache;
+use super::entry::Entry;
+use super::runs::StampRuns;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Entries kept in memory whatever the limit: enough for a client's
+/// `/history` (the last [`crate::wire::MAX_HISTORY`] messages) to be
+/// answered from memory.
+pub const KEEP_MIN: usize = 2_000;
+
+/// The log of one node.
+#[derive(Clone, Debug)]
+pub struct Log {
+    /// The entries in memory: `entries[i]` has index `base + 1 + i`.
+    pub(super) entries: Vec<Entry>,
+    /// How many entries before the window are out of memory (on the disk).
+    pub(super) base: u64,
+    /// The stamps of every entry, in memory or not.
+    pub(super) runs: StampRuns,
+    pub(super) commit: u64,
+    /// Per client: the last message number in the log and its index.
+    pub(super) clients: BTreeMap<u64, (u64, u64)>,
+    /// The same, counting only the entries out of memory (up to `base`): what
+    /// `clients` is rebuilt from when entries in memory are replaced.
+    pub(super) clients_base: BTreeMap<u64, (u64, u64)>,
+    /// Entries read back from the disk for readers older than the window.
+    pub(super) cache: ReadCache,
+    /// How many bytes of entries the window may hold, and holds.
+    pub(super) memory_limit: usize,
+    pub(super) memory: usize,
+    /// Entries kept in memory whatever the limit.
+    pub(super) keep: usize,
+    /// One shared copy of each client's author name: a million messages of one
+    /// user hold one string, not a million.
+    pub(super) authors: BTreeMap<u64, Arc<String>>,
+    /// The lowest index replaced since the driver last asked
+    /// ([`take_rewritten_from`](Self::take_rewritten_from)): a driver that mirrors the
+    /// log on disk must cut its copy there before appending.
+    pub(super) rewritten_from: Option<u64>,
+    /// How many times committed entries were replaced by a merged history
+    /// (`bully`/`ring` after a split brain healed; see [`Log::rewrite`]).
+    pub(super) rewrites: u64,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            entries: Vec::new(),
+            base: 0,
+            runs: StampRuns::default(),
+            commit: 0,
+            clients: BTreeMap::new(),
+            clients_base: BTreeMap::new(),
+            cache: ReadCache::default(),
+            memory_limit: usize::MAX,
+            memory: 0,
+            keep: KEEP_MIN,
+            authors: BTreeMap::new(),
+            rewritten_from: None,
+            rewrites: 0,
+        }
+    }
+}
