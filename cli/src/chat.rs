@@ -104,6 +104,9 @@ fn json_line(update: &ChatUpdate) -> Option<String> {
         ChatUpdate::Output(ClientOutput::Rewritten { from }) => {
             Some(json!({"event": "rewritten", "from": from}).to_string())
         }
+        ChatUpdate::Output(ClientOutput::HistoryStarts { first }) => {
+            Some(json!({"event": "history_starts", "first": first}).to_string())
+        }
         ChatUpdate::Output(ClientOutput::Refused(why)) => {
             Some(json!({"event": "refused", "reason": why}).to_string())
         }
@@ -151,6 +154,9 @@ fn text_line(update: &ChatUpdate) -> Option<String> {
         ChatUpdate::Output(ClientOutput::Rewritten { from }) => Some(format!(
             "* a split brain healed: the history you saw parts from the merged one after #{}; the merged history follows from #{from}",
             from.saturating_sub(1)
+        )),
+        ChatUpdate::Output(ClientOutput::HistoryStarts { first }) => Some(format!(
+            "* the history before #{first} is no longer kept (the cluster's retention); it goes on from #{first}"
         )),
         ChatUpdate::Output(ClientOutput::Refused(why)) => Some(format!("! refused: {why}")),
         ChatUpdate::Refused(e) => Some(format!("! {e}")),

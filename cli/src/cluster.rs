@@ -151,6 +151,8 @@ fn node_args(args: &ClusterArgs, id: u32) -> NodeArgs {
         sync_log: false,
         disk_stall_timeout: Duration::from_secs(2),
         log_memory: ringleader_core::config::DEFAULT_LOG_MEMORY,
+        retain: None,
+        segment_bytes: 64 << 20,
         on_leader: None,
         on_follower: None,
         hook_timeout: Duration::from_secs(10),

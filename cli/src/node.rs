@@ -120,6 +120,19 @@ pub struct NodeArgs {
     /// however long the history.
     #[arg(long, default_value = "16MiB", value_parser = parse::bytes)]
     pub log_memory: usize,
+    /// How much history to keep on disk (quorum only): a count of entries
+    /// (`1000000`), an age (`30d`, `12h`, `90m`) or a size (`10GiB`). Older
+    /// whole segments are deleted once a checkpoint covers them; a follower
+    /// too far behind then catches up from a snapshot (the per-client
+    /// numbering, so resent messages are still not duplicated), and a client
+    /// resuming from before it is told where the kept history starts.
+    /// Default: keep everything.
+    #[arg(long, value_parser = parse::retain)]
+    pub retain: Option<ringleader_runtime::logfile::Retain>,
+    /// Bytes after which a log segment is closed (for tests: retention
+    /// deletes whole segments).
+    #[arg(long, hide = true, default_value = "64MiB", value_parser = parse::bytes)]
+    pub segment_bytes: usize,
     /// Shell command run when this node becomes leader (environment:
     /// RINGLEADER_ROLE, RINGLEADER_LEADER, RINGLEADER_EPOCH, RINGLEADER_NODE).
     /// Under quorum it runs only once the node holds its lease. The epoch only
@@ -214,6 +227,12 @@ impl NodeArgs {
         config
             .validate()
             .map_err(|e| format!("invalid configuration: {e}"))?;
+        if self.retain.is_some() && self.election != ringleader_core::Algorithm::Quorum {
+            return Err(format!(
+                "--retain: {}",
+                ringleader_sim::config::RETAIN_NEEDS_QUORUM
+            ));
+        }
         if self.no_multicast && self.peers.is_empty() {
             return Err("--no-multicast needs at least one --peer to find the cluster".into());
         }
@@ -235,6 +254,8 @@ impl NodeArgs {
             peers: self.peers.clone(),
             data_dir,
             durability: self.durability.unwrap_or_default(),
+            retain: self.retain.unwrap_or_default(),
+            segment_bytes: self.segment_bytes as u64,
             hooks: Hooks {
                 on_leader: self.on_leader.clone(),
                 on_follower: self.on_follower.clone(),

@@ -77,6 +77,38 @@ pub fn bytes(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("'{s}' is too large"))
 }
 
+/// Parses a retention: entries (`1000000`), an age (`30d`, `12h`, `90m`,
+/// `45s`) or a size (`10GiB`, `500MB`).
+pub fn retain(s: &str) -> Result<ringleader_runtime::logfile::Retain, String> {
+    use ringleader_runtime::logfile::Retain;
+    let t = s.trim();
+    if let Ok(n) = t.parse::<u64>() {
+        return if n > 0 {
+            Ok(Retain::Entries(n))
+        } else {
+            Err("--retain 0 would keep nothing".into())
+        };
+    }
+    if t.to_ascii_lowercase().ends_with('b') || t.ends_with('K') || t.ends_with('G') {
+        return bytes(t).map(|b| Retain::Bytes(b as u64));
+    }
+    let days_or_hours = |suffix: char, secs: u64| {
+        t.strip_suffix(suffix)
+            .and_then(|n| n.parse::<u64>().ok())
+            .map(|n| std::time::Duration::from_secs(n.saturating_mul(secs)))
+    };
+    let age = days_or_hours('d', 86_400)
+        .or_else(|| days_or_hours('h', 3_600))
+        .map_or_else(|| duration(t), Ok)
+        .map_err(|_| {
+            format!("'{s}' is not a retention: expected entries (1000000), an age (30d, 12h, 90m) or a size (10GiB)")
+        })?;
+    if age.is_zero() {
+        return Err("--retain 0s would keep nothing".into());
+    }
+    Ok(Retain::Age(age))
+}
+
 /// Parses a positive whole number.
 pub fn count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -165,6 +197,26 @@ mod tests {
         assert!(duration("ms").is_err());
         assert!(duration("1.2.3s").is_err());
         assert!(duration("99999999999h").is_err());
+    }
+
+    #[test]
+    fn retentions_read_as_entries_ages_or_sizes() {
+        use ringleader_runtime::logfile::Retain;
+        use std::time::Duration;
+        assert_eq!(retain("1000000"), Ok(Retain::Entries(1_000_000)));
+        assert_eq!(
+            retain("30d"),
+            Ok(Retain::Age(Duration::from_secs(30 * 86_400)))
+        );
+        assert_eq!(
+            retain("12h"),
+            Ok(Retain::Age(Duration::from_secs(12 * 3_600)))
+        );
+        assert_eq!(retain("90m"), Ok(Retain::Age(Duration::from_secs(90 * 60))));
+        assert_eq!(retain("10GiB"), Ok(Retain::Bytes(10 << 30)));
+        assert_eq!(retain("500MB"), Ok(Retain::Bytes(500_000_000)));
+        assert!(retain("0").is_err());
+        assert!(retain("lots").unwrap_err().contains("not a retention"));
     }
 
     #[test]

@@ -160,6 +160,20 @@ impl Journal {
     /// wait for them.
     pub(crate) fn end_step(&mut self, now: Instant, log: &mut Log, out: &mut Vec<Action>) {
         let mut write = LogWrite::default();
+        if let Some(snap) = log.take_installed() {
+            // The copy on disk starts over: nothing of it counts as durable
+            // until this write is, and the writes before it name the old log.
+            self.written_last = snap.index;
+            self.written_commit = snap.index;
+            self.durable_index = 0;
+            self.durable_commit = 0;
+            for p in &mut self.pending {
+                p.log_last = p.log_last.map(|_| 0);
+                p.commit = p.commit.map(|_| 0);
+            }
+            write.install = Some(snap);
+            write.commit = Some(self.written_commit);
+        }
         if let Some(cut) = log
             .take_rewritten_from()
             .filter(|c| *c <= self.written_last)

@@ -1,7 +1,7 @@
 //! Everything that can happen to a node: the one input of [`Node::step`](crate::Node::step).
 
 use crate::id::{Incarnation, NodeId};
-use crate::log::Entry;
+use crate::log::{Entry, Snapshot};
 use crate::wire::{ClientId, ClientMsg, Message};
 
 /// An input to a node.
@@ -40,6 +40,14 @@ pub enum Event {
         from: u64,
         /// The entries.
         entries: Vec<Entry>,
+    },
+    /// The driver deleted the log's entries up to `snapshot.index` from its
+    /// disk (its retention policy): `snapshot` is what they amount to. A node
+    /// keeps it (and sends it to a follower too far behind) if it names a
+    /// committed entry of its log with its stamp.
+    LogCompacted {
+        /// What the deleted entries amount to.
+        snapshot: Snapshot,
     },
     /// A client's stream closed.
     ClientGone {

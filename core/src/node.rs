@@ -291,6 +291,15 @@ impl Node {
             (Lifecycle::Running, Event::LogRead { from, entries }) => {
                 self.on_log_read(now, from, entries, out)
             }
+            (Lifecycle::Running, Event::LogCompacted { snapshot }) => {
+                let index = snapshot.index;
+                if !self.parts.replication.log_mut().compact(snapshot) {
+                    tracing::warn!(
+                        index,
+                        "the driver's compaction does not fit the log; ignored"
+                    );
+                }
+            }
             (Lifecycle::Running, Event::Leave) => {
                 self.lifecycle = Lifecycle::Left;
                 self.discovery.leave(out);

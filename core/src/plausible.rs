@@ -28,6 +28,8 @@ pub enum Implausible {
     NearTheTop(&'static str),
     /// An epoch or term more than [`EPOCH_LEAP`] above the highest seen.
     EpochLeap(u64),
+    /// Numbers that do not fit together.
+    Inconsistent(&'static str),
 }
 
 impl std::fmt::Display for Implausible {
@@ -36,6 +38,7 @@ impl std::fmt::Display for Implausible {
             Implausible::NearTheTop(what) => {
                 write!(f, "its {what} is within 2^32 of the largest value")
             }
+            Implausible::Inconsistent(what) => write!(f, "{what}"),
             Implausible::EpochLeap(e) => write!(
                 f,
                 "its epoch {e} is more than {EPOCH_LEAP} above any this node has seen"
@@ -178,6 +181,27 @@ impl Checker {
             }
             ReplicationMsg::Fetch { from, .. } => self.position("index", *from),
             ReplicationMsg::CatchUpFrom { .. } => {}
+            ReplicationMsg::Snapshot {
+                part,
+                number,
+                of,
+                commit,
+                ..
+            } => {
+                self.position("index", part.index);
+                self.epoch(part.stamp.epoch);
+                self.position("commit index", *commit);
+                let numbered = *of > 0 && number < of && *of <= crate::wire::SNAPSHOT_PARTS_MAX;
+                if self.found.is_none() && !(numbered && part.plausible()) {
+                    self.found = Some(Implausible::Inconsistent(
+                        "a snapshot part whose numbers do not fit together",
+                    ));
+                }
+                for (client, seq, _) in &part.clients {
+                    self.position("client id", *client);
+                    self.position("sequence number", *seq);
+                }
+            }
         }
     }
 }

@@ -398,6 +398,11 @@ impl Sessions {
             if let Some(seq) = acked {
                 cx.send_client(client, ServerMsg::Ack { seq });
             }
+            if s.next < log.start() {
+                // Compacted away: say where the retained history starts.
+                s.next = log.start();
+                cx.send_client(client, ServerMsg::HistoryStarts { first: s.next });
+            }
             while s.next <= commit {
                 if log.missing(s.next) {
                     // Older than the window in memory: read back first.
@@ -435,6 +440,10 @@ fn history(cx: &mut Ctx<'_>, log: &Log, client: ClientId, last: u32) {
     let fit = crate::log::fitting(newest.clone());
     let mut entries: Vec<Entry> = newest.take(fit).cloned().collect();
     entries.reverse();
+    if entries.len() < n && log.start() > 1 {
+        // Fewer than asked for, and older ones were compacted away.
+        cx.send_client(client, ServerMsg::HistoryStarts { first: log.start() });
+    }
     cx.send_client(client, ServerMsg::History(entries));
 }
 

@@ -53,6 +53,10 @@ pub struct NodeOptions {
     /// What a write must reach before the node counts on it: the operating
     /// system (`process`) or stable storage (`power`, with group commit).
     pub durability: Durability,
+    /// How much history the log keeps (see [`crate::logfile::retain`]).
+    pub retain: crate::logfile::Retain,
+    /// Bytes after which a log segment is closed (tests make it small).
+    pub segment_bytes: u64,
     /// Role-change hooks.
     pub hooks: Hooks,
     /// The cluster key and the client key; without a cluster key anyone who can
@@ -228,6 +232,7 @@ pub async fn run_node(
             report = reports.recv() => match report {
                 Some(Report::Durable(token)) => d.step(Event::Durable { token })?,
                 Some(Report::Read { from, entries }) => d.step(Event::LogRead { from, entries })?,
+                Some(Report::Compacted(snapshot)) => d.step(Event::LogCompacted { snapshot })?,
                 Some(Report::Failed(e)) => return Err(e.into()),
                 None => break,
             },
@@ -269,7 +274,8 @@ impl DataDir {
             memory: opts.config.log_memory,
             keep: opts.config.log_keep,
         };
-        let (log_file, log) = LogFile::open_windowed(&opts.data_dir, window)?;
+        let (mut log_file, log) = LogFile::open_with(&opts.data_dir, opts.segment_bytes, window)?;
+        log_file.set_retain(opts.retain);
         if loaded.is_none() && log.last_index() > 0 {
             if opts.config.election == Algorithm::Quorum && !opts.allow_missing_state {
                 return Err(RuntimeError::MissingState(store.state_path()));

@@ -89,6 +89,10 @@ pub struct Status {
     pub ring: Vec<u32>,
     /// Its log: last index and commit index.
     pub last_index: u64,
+    /// The first index its log holds: what comes before was compacted away
+    /// by retention (1 when nothing was).
+    #[serde(default)]
+    pub log_start: u64,
     /// Highest committed index.
     pub commit_index: u64,
     /// A rolling digest (FNV-1a, hex) of the committed entries, every field and
@@ -156,6 +160,7 @@ impl Status {
                 .collect(),
             ring: node.ring().order().map(|n| n.0).collect(),
             last_index: node.log().last_index(),
+            log_start: node.log().start(),
             commit_index: node.log().commit_index(),
             commit_digest: format!("{digest:016x}"),
             client_count: clients.len(),
@@ -189,8 +194,15 @@ impl fmt::Display for Status {
         )?;
         writeln!(
             f,
-            "log: {} entries, {} committed (digest {})",
-            self.last_index, self.commit_index, self.commit_digest
+            "log: {} entries{}, {} committed (digest {})",
+            self.last_index,
+            if self.log_start > 1 {
+                format!(" (kept from #{})", self.log_start)
+            } else {
+                String::new()
+            },
+            self.commit_index,
+            self.commit_digest
         )?;
         let d = &self.disk;
         writeln!(

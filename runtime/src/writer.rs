@@ -11,7 +11,7 @@
 use crate::logfile::{CommitDigest, LogFile};
 use crate::store::{Store, StoreError};
 use ringleader_core::durable::Durability;
-use ringleader_core::log::{Entry, LogWrite, ENTRIES_BYTES_MAX};
+use ringleader_core::log::{Entry, LogWrite, Snapshot, ENTRIES_BYTES_MAX};
 use ringleader_core::Persisted;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -41,6 +41,8 @@ pub(crate) enum Report {
     Durable(u64),
     /// The entries read back from `from` on.
     Read { from: u64, entries: Vec<Entry> },
+    /// Retention deleted old segments: what they amounted to.
+    Compacted(Snapshot),
     /// A write failed: the node must stop (what it acknowledged may not be on disk).
     Failed(StoreError),
 }
@@ -174,6 +176,7 @@ fn write_batch(
         *digest = log.digest();
     }
     out.extend(last.map(Report::Durable));
+    out.extend(log.take_compacted().into_iter().map(Report::Compacted));
     for (from, max) in reads {
         // A damaged record stops the node (see the log file's docs).
         let entries = log.read(from, max, ENTRIES_BYTES_MAX)?;

@@ -67,7 +67,16 @@ pub struct SimConfig {
     /// writeback syncs later, and a machine crash before it loses writes the
     /// node counted on, which the run reports as explained).
     pub durability: Durability,
+    /// Retention: a server's disk keeps about this many committed entries
+    /// and compacts the rest away (telling its node the snapshot they amount
+    /// to), so followers far behind catch up from snapshots. `None` keeps
+    /// everything.
+    pub retain: Option<u64>,
 }
+
+/// Why retention is refused under `bully` and `ring`.
+pub const RETAIN_NEEDS_QUORUM: &str = "retention needs the quorum election: under bully and ring \
+    a healed split brain merges committed histories, which needs the entries retention deletes";
 
 /// The simulated nodes' memory window: a few KiB and a few dozen entries,
 /// so that catch-up and resuming clients read from the disk in most runs
@@ -105,6 +114,7 @@ impl Default for SimConfig {
             // A flash disk's fsync.
             disk_latency: Duration::from_millis(1),
             durability: Durability::Power,
+            retain: None,
         }
     }
 }
@@ -144,6 +154,9 @@ impl SimConfig {
         }
         if self.duration.is_zero() {
             return Err("duration must be greater than zero".into());
+        }
+        if self.retain.is_some() && self.node.election != ringleader_core::Algorithm::Quorum {
+            return Err(RETAIN_NEEDS_QUORUM.into());
         }
         self.network.validate()?;
         self.node_config().validate().map_err(|e| e.to_string())?;

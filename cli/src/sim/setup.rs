@@ -82,6 +82,11 @@ pub struct SetupArgs {
     /// [default: power].
     #[arg(long, value_parser = crate::parse::durability)]
     durability: Option<ringleader_core::durable::Durability>,
+    /// Retention: each server's disk keeps about N committed entries and
+    /// compacts the rest into a snapshot, so followers far behind catch up
+    /// from snapshots [default: keep everything].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    retain: Option<u64>,
     /// Election algorithm of every node: bully, ring (Chang-Roberts) or quorum
     /// [default: bully]; `sim stats` takes several, comma-separated.
     #[arg(long = "election", value_delimiter = ',', value_parser = parse::algorithm)]
@@ -168,6 +173,9 @@ impl SetupArgs {
         }
         if let Some(d) = self.durability {
             c.durability = d;
+        }
+        if self.retain.is_some() {
+            c.retain = self.retain;
         }
         let given = match self.elections.as_slice() {
             [] => None,

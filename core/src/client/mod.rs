@@ -153,6 +153,12 @@ pub enum ClientOutput {
     },
     /// The answer to [`Client::history`].
     History(Vec<Entry>),
+    /// The leader no longer keeps the entries before `first` (its retention
+    /// deleted them): the stream (or the history asked for) goes on from there.
+    HistoryStarts {
+        /// The first index the leader still holds.
+        first: u64,
+    },
     /// The leader refused a request.
     Refused(String),
 }
@@ -231,6 +237,9 @@ impl fmt::Display for ClientOutput {
                 write!(f, "{user} {}", if *joined { "joined" } else { "left" })
             }
             ClientOutput::History(e) => write!(f, "history of {} entries", e.len()),
+            ClientOutput::HistoryStarts { first } => {
+                write!(f, "history before #{first} is no longer kept")
+            }
             ClientOutput::Refused(why) => write!(f, "refused: {why}"),
         }
     }
@@ -507,6 +516,14 @@ impl Client {
                     user,
                     joined,
                 }));
+            }
+            (State::Ready { .. }, ServerMsg::HistoryStarts { first }) => {
+                if first > self.next_index {
+                    // The stream goes on from there: nothing before it comes.
+                    self.next_index = first;
+                    self.seen.clear();
+                }
+                out.push(ClientAction::Output(ClientOutput::HistoryStarts { first }));
             }
             (State::Ready { .. }, ServerMsg::History(entries)) => {
                 out.push(ClientAction::Output(ClientOutput::History(entries)));

@@ -61,6 +61,16 @@ impl ReadCache {
         self.from(index).first()
     }
 
+    /// Forgets every entry before `start` (compacted away).
+    pub fn cut_before(&mut self, start: u64) {
+        self.chunks
+            .retain(|c| c.last().is_some_and(|e| e.index >= start));
+        for c in &mut self.chunks {
+            let gone = c.partition_point(|e| e.index < start);
+            c.drain(..gone);
+        }
+    }
+
     /// Forgets every entry from `from` on (they were replaced).
     pub fn cut(&mut self, from: u64) {
         for c in &mut self.chunks {

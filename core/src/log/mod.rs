@@ -33,6 +33,7 @@
 mod cache;
 mod entry;
 mod runs;
+mod snapshot;
 mod state;
 mod window;
 mod write;
@@ -40,6 +41,7 @@ mod write;
 pub use cache::{ReadCache, READ_CHUNKS};
 pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
 pub use runs::StampRuns;
+pub use snapshot::{Installed, Snapshot};
 pub use state::{Log, KEEP_MIN};
 pub use window::LogSummary;
 pub use write::{LogWrite, WriteMisfit};
@@ -184,7 +186,7 @@ impl Log {
     /// Whether the log has an entry at `from` that only the disk holds now: a
     /// reader must ask for it to be read back.
     pub fn missing(&self, from: u64) -> bool {
-        from >= 1 && from <= self.base && self.cache.get(from).is_none()
+        from >= self.start && from <= self.base && self.cache.get(from).is_none()
     }
 
     /// How far the log is committed.
@@ -280,6 +282,12 @@ impl Log {
         prev: Stamp,
         entries: &[Entry],
     ) -> Result<u64, Reject> {
+        if prev_index.saturating_add(1) < self.start {
+            // Into what was compacted: go on from the snapshot's entry.
+            return Err(Reject::Mismatch {
+                hint: self.start - 1,
+            });
+        }
         match self.stamp_at(prev_index) {
             Some(s) if s == prev => {}
             Some(mine) => {
@@ -437,6 +445,15 @@ impl Log {
             if run.first == 0 || run.last < run.first {
                 continue; // malformed: proves nothing
             }
+            if run.last < self.start {
+                // Compacted away, so committed here: what the reader saw of it
+                // can only be this log's (a run it saw is committed history).
+                return run.last;
+            }
+            let run = SeenRun {
+                first: run.first.max(self.start.saturating_sub(1).max(1)),
+                ..*run
+            };
             if self.stamp_at(run.first) != Some(run.stamp) {
                 continue; // this log parted earlier
             }
@@ -467,7 +484,7 @@ impl Log {
         entries: &[Entry],
         commit: u64,
     ) -> Result<u64, Reject> {
-        if self.stamp_at(prev_index) != Some(prev) {
+        if prev_index.saturating_add(1) < self.start || self.stamp_at(prev_index) != Some(prev) {
             return Err(Reject::Mismatch {
                 hint: self.last_index().min(prev_index.saturating_sub(1)),
             });
@@ -506,6 +523,16 @@ impl Log {
     /// cut, append, commit. Nothing changes if the entries do not continue the
     /// log as cut.
     pub fn apply(&mut self, write: &LogWrite) -> Result<(), WriteMisfit> {
+        if let Some(snap) = &write.install {
+            let mut fresh = Log {
+                memory_limit: self.memory_limit,
+                keep: self.keep,
+                ..Log::default()
+            };
+            fresh.install(snap.clone());
+            fresh.installed = None;
+            *self = fresh;
+        }
         let keep = write.cut_from.map_or(self.last_index(), |c| {
             c.saturating_sub(1).min(self.last_index())
         });

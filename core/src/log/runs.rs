@@ -57,6 +57,28 @@ impl StampRuns {
         self.last = index;
     }
 
+    /// The runs of a log whose entries up to `index` are compacted away (see
+    /// [`super::Snapshot`]): only the stamp of `index` is known of them.
+    pub fn starting_at(index: u64, stamp: Stamp) -> StampRuns {
+        StampRuns {
+            runs: (index > 0).then_some((index, stamp)).into_iter().collect(),
+            last: index,
+        }
+    }
+
+    /// Forgets the stamps before `index` (compacted away); the stamp of
+    /// `index` itself stays known.
+    pub fn forget_before(&mut self, index: u64) {
+        let at = self.runs.partition_point(|(first, _)| *first <= index);
+        let Some(keep_from) = at.checked_sub(1) else {
+            return;
+        };
+        self.runs.drain(..keep_from);
+        if let Some(first) = self.runs.first_mut() {
+            first.0 = first.0.max(index);
+        }
+    }
+
     /// Keeps entries 1 ..= `keep`.
     pub fn truncate(&mut self, keep: u64) {
         if keep >= self.last {
@@ -68,13 +90,13 @@ impl StampRuns {
     }
 
     /// Runs read back from a driver's summary: `None` unless they are in order,
-    /// start at 1 and fit in `last`.
+    /// start at 1 (or where a snapshot left the log) and fit in `last`.
     pub fn from_parts(runs: Vec<(u64, Stamp)>, last: u64) -> Option<StampRuns> {
         let ordered = runs
             .iter()
             .zip(runs.iter().skip(1))
             .all(|(a, b)| a.0 < b.0 && a.1 != b.1);
-        let starts = runs.first().is_none_or(|(first, _)| *first == 1);
+        let starts = runs.first().is_none_or(|(first, _)| *first >= 1);
         let fits = runs.last().is_none_or(|(first, _)| *first <= last);
         let empty_only_if_last_zero = !runs.is_empty() || last == 0;
         (ordered && starts && fits && empty_only_if_last_zero).then_some(StampRuns { runs, last })
@@ -115,12 +137,24 @@ mod tests {
         assert_eq!(runs.stamp_at(5), Some(s(4)));
         runs.truncate(0);
         assert!(runs.is_empty());
+        let mut runs = StampRuns::default();
+        for (i, e) in [1, 1, 2, 2, 2, 3].into_iter().enumerate() {
+            runs.push(i as u64 + 1, s(e));
+        }
+        runs.forget_before(4);
+        assert_eq!((runs.stamp_at(3), runs.stamp_at(4)), (None, Some(s(2))));
+        assert_eq!(runs.stamp_at(6), Some(s(3)));
+        let after = StampRuns::starting_at(9, s(4));
+        assert_eq!(
+            (after.stamp_at(8), after.stamp_at(9), after.last()),
+            (None, Some(s(4)), 9)
+        );
     }
 
     #[test]
     fn runs_from_a_summary_are_checked() {
         assert!(StampRuns::from_parts(vec![(1, s(1)), (4, s(2))], 9).is_some());
-        assert!(StampRuns::from_parts(vec![(2, s(1))], 9).is_none());
+        assert!(StampRuns::from_parts(vec![(0, s(1))], 9).is_none());
         assert!(StampRuns::from_parts(vec![(1, s(1)), (1, s(2))], 9).is_none());
         assert!(StampRuns::from_parts(vec![(1, s(1)), (4, s(1))], 9).is_none());
         assert!(StampRuns::from_parts(vec![(1, s(1)), (12, s(2))], 9).is_none());

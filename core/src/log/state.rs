@@ -4,6 +4,7 @@
 use super::cache::ReadCache;
 use super::entry::Entry;
 use super::runs::StampRuns;
+use super::snapshot::Snapshot;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -44,6 +45,14 @@ pub struct Log {
     /// How many times committed entries were replaced by a merged history
     /// (`bully`/`ring` after a split brain healed; see [`Log::rewrite`]).
     pub(super) rewrites: u64,
+    /// The first index the log holds: what comes before was compacted away
+    /// into `snapshot`.
+    pub(super) start: u64,
+    /// What the entries before `start` amount to (see [`Snapshot`]).
+    pub(super) snapshot: Option<Snapshot>,
+    /// A snapshot installed since the driver last asked: its copy must
+    /// start over from it.
+    pub(super) installed: Option<Snapshot>,
 }
 
 impl Default for Log {
@@ -62,6 +71,9 @@ impl Default for Log {
             authors: BTreeMap::new(),
             rewritten_from: None,
             rewrites: 0,
+            start: 1,
+            snapshot: None,
+            installed: None,
         }
     }
 }

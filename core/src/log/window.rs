@@ -74,6 +74,21 @@ impl Log {
         }
     }
 
+    /// Lets go of every entry in memory up to `index`, whatever the limit
+    /// (they were compacted away).
+    pub(super) fn drop_through(&mut self, index: u64) {
+        let n = usize::try_from(index.saturating_sub(self.base))
+            .unwrap_or(usize::MAX)
+            .min(self.entries.len());
+        for e in self.entries.drain(..n) {
+            self.memory = self.memory.saturating_sub(footprint(&e));
+            if !e.is_marker() {
+                self.clients_base.insert(e.id.client, (e.id.seq, e.index));
+            }
+        }
+        self.base = self.base.max(index);
+    }
+
     /// Keeps the first `keep` entries (committed or not); what replaced
     /// entries in memory is rebuilt from what is left.
     pub(super) fn cut_to(&mut self, keep: u64) {

@@ -2,11 +2,15 @@
 //! node's write-ahead contract (see [`crate::durable`]).
 
 use super::entry::Entry;
+use super::snapshot::Snapshot;
 
-/// The changes of one step to a node's log, in the order they apply: a cut,
-/// then entries appended, then the commit index.
+/// The changes of one step to a node's log, in the order they apply: a
+/// snapshot installed, a cut, then entries appended, then the commit index.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct LogWrite {
+    /// The log starts over after this snapshot (a follower too far behind
+    /// its leader's retained log): the copy on disk is replaced by it.
+    pub install: Option<Snapshot>,
     /// Entries from this index on were replaced (or dropped): the copy on disk
     /// is cut here before the entries below are appended.
     pub cut_from: Option<u64>,
@@ -19,7 +23,10 @@ pub struct LogWrite {
 impl LogWrite {
     /// Whether the write changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.cut_from.is_none() && self.entries.is_empty() && self.commit.is_none()
+        self.install.is_none()
+            && self.cut_from.is_none()
+            && self.entries.is_empty()
+            && self.commit.is_none()
     }
 }
 

@@ -3,7 +3,7 @@
 use super::settings::Settings;
 use crate::context::Ctx;
 use crate::id::NodeId;
-use crate::log::{Log, Reject};
+use crate::log::{Installed, Log, Reject, Snapshot};
 use crate::time::Instant;
 use crate::wire::{AppendOutcome, ReplicationMsg};
 
@@ -78,6 +78,49 @@ impl Follower {
             }
             ReplicationMsg::Chunk { .. } => self.on_chunk(log, s, cx, from, msg),
             _ => {}
+        }
+    }
+
+    /// A whole snapshot: from the leader this node follows (answered as an
+    /// append would be), or from the helper it catches up from (fetching on
+    /// after it).
+    pub(super) fn on_snapshot(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        cx: &mut Ctx<'_>,
+        from: NodeId,
+        epoch: u64,
+        snap: Snapshot,
+    ) {
+        let follows = cx.lead.leader == Some(from) && cx.lead.epoch == epoch;
+        let helping = self
+            .fetch
+            .is_some_and(|f| f.helper == from && f.epoch == epoch);
+        if !follows && !helping {
+            return;
+        }
+        let index = snap.index;
+        let installed = log.install(snap);
+        tracing::info!(%from, through = index, ?installed, "snapshot received");
+        if follows {
+            let outcome = match installed {
+                Installed::Had | Installed::Replaced => AppendOutcome::Matched(index),
+                Installed::Refused => AppendOutcome::Conflict {
+                    index: log.commit_index(),
+                },
+            };
+            return reply(cx, from, epoch, outcome);
+        }
+        if let Some(f) = self
+            .fetch
+            .as_mut()
+            .filter(|_| installed != Installed::Refused)
+        {
+            f.retry_at = cx.now + s.retransmit;
+            ask(cx, from, epoch, index + 1);
+        } else {
+            self.fetch = None;
         }
     }
 

@@ -4,7 +4,7 @@ use super::settings::Settings;
 use crate::context::Ctx;
 use crate::id::NodeId;
 use crate::leadership::Algorithm;
-use crate::log::{Entry, Log, Offer, Reject, Stamp};
+use crate::log::{Entry, Installed, Log, Offer, Reject, Snapshot, Stamp};
 use crate::ring::Ring;
 use crate::time::Instant;
 use crate::wire::{AppendOutcome, ReplicationMsg};
@@ -537,6 +537,39 @@ impl Leader {
         self.fetch(cx, source, next);
     }
 
+    /// A whole snapshot: a syncing leader takes its source's, then fetches
+    /// on after it.
+    pub(super) fn on_snapshot(
+        &mut self,
+        log: &mut Log,
+        s: &Settings,
+        cx: &mut Ctx<'_>,
+        from: NodeId,
+        snap: Snapshot,
+    ) {
+        let Phase::Fetching {
+            source,
+            next,
+            retry_at,
+            ..
+        } = &mut self.phase
+        else {
+            return;
+        };
+        if *source != from {
+            return;
+        }
+        let index = snap.index;
+        if log.install(snap) == Installed::Refused {
+            tracing::warn!(%from, index, "the sync source's snapshot does not fit; serving with this log");
+            return self.serve(log, cx);
+        }
+        *next = index + 1;
+        *retry_at = cx.now + s.retransmit;
+        let (source, next) = (*source, *next);
+        self.fetch(cx, source, next);
+    }
+
     fn on_reply(
         &mut self,
         log: &mut Log,
@@ -730,7 +763,9 @@ impl Leader {
         beat: bool,
     ) {
         let commit = log.commit_index();
-        let mine = self.catching_up.is_none_or(|c| c == id);
+        // Behind the retained log, the leader sends its snapshot itself (a
+        // helper may have compacted as far).
+        let mine = p.next < log.start() || self.catching_up.is_none_or(|c| c == id);
         let helper = if mine {
             None
         } else {
@@ -833,6 +868,19 @@ impl Leader {
         max: usize,
         commit: u64,
     ) -> bool {
+        if p.next < log.start() {
+            // Behind the retained log: the snapshot, then entries after it.
+            let Some(snap) = log.snapshot() else {
+                return false;
+            };
+            if !super::snapshot::send(cx, id, self.stamp.epoch, snap, commit) {
+                return false;
+            }
+            p.next = snap.index + 1;
+            p.last_sent = cx.now;
+            p.told_commit = commit;
+            return true;
+        }
         if max > 0 && log.missing(p.next) {
             cx.want_read(p.next);
             return false;

@@ -26,13 +26,14 @@
 mod follower;
 mod leader;
 mod settings;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
 use crate::config::Config;
 use crate::context::Ctx;
 use crate::id::NodeId;
-use crate::log::{Entry, Log, Offer};
+use crate::log::{Entry, Log, Offer, Snapshot};
 use crate::membership::MembershipChange;
 use crate::time::Instant;
 use crate::wire::ReplicationMsg;
@@ -69,6 +70,8 @@ pub(crate) struct Replication {
     /// answered when they are (a few; the others are asked again by their
     /// fetchers).
     fetches_waiting: Vec<FetchAsk>,
+    /// A snapshot arriving in parts.
+    assembly: Option<snapshot::Assembly>,
 }
 
 /// A peer's fetch: who, of which epoch, from where, committed entries only.
@@ -92,6 +95,7 @@ impl Replication {
             started_at: now,
             heard_commit: 0,
             fetches_waiting: Vec::new(),
+            assembly: None,
         }
     }
 
@@ -167,6 +171,22 @@ impl Replication {
         {
             self.heard_commit = self.heard_commit.max(*commit);
         }
+        if let ReplicationMsg::Snapshot {
+            epoch,
+            part,
+            number,
+            of,
+            commit,
+        } = msg
+        {
+            self.heard_commit = self.heard_commit.max(*commit);
+            if let Some(snap) =
+                snapshot::receive(&mut self.assembly, from, *epoch, part, *number, *of)
+            {
+                self.on_snapshot(cx, from, *epoch, snap);
+            }
+            return;
+        }
         // Questions anyone answers, whatever its role.
         match msg {
             ReplicationMsg::TipRequest { epoch, .. } => {
@@ -228,6 +248,13 @@ impl Replication {
                 },
             );
         };
+        if self.log.compacted(first) {
+            // Compacted away: the snapshot, then the asker fetches on from it.
+            if let Some(snap) = self.log.snapshot() {
+                snapshot::send(cx, to, epoch, snap, self.log.commit_index());
+            }
+            return;
+        }
         if first <= end && self.log.missing(first) {
             cx.want_read(first);
             if !self.fetches_waiting.contains(&ask)
@@ -272,6 +299,20 @@ impl Replication {
         if let Part::Leader(l) = &mut self.part {
             l.on_durable();
         }
+    }
+
+    /// A whole snapshot from `from`: taken from the leader this node follows,
+    /// from the helper it fetches from, or (a syncing `bully`/`ring` leader)
+    /// from its source; anyone else's is dropped.
+    fn on_snapshot(&mut self, cx: &mut Ctx<'_>, from: NodeId, epoch: u64, snap: Snapshot) {
+        let index = snap.index;
+        match &mut self.part {
+            Part::Follower(f) => {
+                f.on_snapshot(&mut self.log, &self.settings, cx, from, epoch, snap)
+            }
+            Part::Leader(l) => l.on_snapshot(&mut self.log, &self.settings, cx, from, snap),
+        }
+        tracing::debug!(%from, index, "snapshot handled");
     }
 
     /// Entries were read back from the disk: whoever waited for them goes on.

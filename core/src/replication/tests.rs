@@ -335,3 +335,58 @@ fn a_client_resuming_from_an_old_index_is_served_from_the_disk() {
         .iter()
         .any(|(_, a)| matches!(a, crate::Action::ReadLog { .. })));
 }
+
+#[test]
+fn a_follower_behind_the_compacted_log_takes_a_snapshot_and_old_messages_stay_deduplicated() {
+    let logs = vec![Log::default(), Log::default(), Log::default()];
+    let mut net = Net::with_window(Algorithm::Quorum, logs, 100, 0, 16);
+    net.start_all();
+    net.run_for(3000);
+    let leader = net.leader();
+    let behind = (1..=3).find(|n| *n != leader).unwrap() as usize - 1;
+    net.cut[behind] = true;
+    net.hello(leader, 5, "ann");
+    for seq in 1..=200 {
+        net.chat(leader, 5, seq);
+        net.run_for(1);
+    }
+    net.run_for(300);
+    // Every node up but the one cut off compacts most of its log away.
+    let commit = net.node(leader).log().commit_index();
+    for i in (0..3).filter(|i| *i != behind) {
+        net.compact(i, commit - 20);
+    }
+    assert_eq!(net.node(leader).log().start(), commit - 19);
+    net.cut[behind] = false;
+    net.run_for(3000);
+    let caught_up = net.node(behind as u32 + 1).log();
+    assert_eq!(
+        caught_up.commit_index(),
+        net.node(leader).log().commit_index()
+    );
+    assert_eq!(
+        caught_up.start(),
+        commit - 19,
+        "it started over from the snapshot"
+    );
+    assert_eq!(caught_up.client_position(5).0, 200);
+    let snapshots = net.log.iter().filter(|(_, a)| {
+        matches!(a, crate::Action::Send { msg: Message::Replication { msg, .. }, .. }
+            if matches!(**msg, ReplicationMsg::Snapshot { .. }))
+    });
+    assert!(snapshots.count() >= 1);
+    // The old leader goes; a client resending to the new one a message from
+    // long before the compaction (its ack was lost) is acknowledged, not
+    // appended again: the numbering survived compaction and the snapshot.
+    net.cut[leader as usize - 1] = true;
+    net.run_for(3000);
+    let new = net.leader();
+    assert_ne!(new, leader);
+    net.hello(new, 5, "ann");
+    net.run_for(100);
+    let before = net.node(new).log().last_index();
+    net.chat(new, 5, 3);
+    net.run_for(100);
+    assert_eq!(net.node(new).log().last_index(), before, "no duplicate");
+    assert_eq!(net.node(new).log().client_position(5).0, 200);
+}

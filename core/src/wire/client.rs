@@ -126,6 +126,13 @@ pub enum ServerMsg {
     /// runtime's `auth::client_secret`). A sans-IO client ignores it; its driver
     /// keeps it.
     Secret([u8; 16]),
+    /// The entries before `first` are no longer kept (the leader's retention
+    /// deleted them): the client's stream, or the history it asked for,
+    /// continues from `first`.
+    HistoryStarts {
+        /// The first index the leader still holds.
+        first: u64,
+    },
 }
 
 impl ClientMsg {
@@ -176,6 +183,7 @@ impl ServerMsg {
             ServerMsg::Pong => "Pong",
             ServerMsg::Refused(_) => "Refused",
             ServerMsg::Secret(_) => "Secret",
+            ServerMsg::HistoryStarts { .. } => "HistoryStarts",
         }
     }
 }
@@ -213,6 +221,7 @@ impl fmt::Display for ServerMsg {
             ServerMsg::Refused(why) => write!(f, "Refused: {why}"),
             ServerMsg::Pong => f.write_str("Pong"),
             ServerMsg::Secret(_) => f.write_str("Secret"),
+            ServerMsg::HistoryStarts { first } => write!(f, "HistoryStarts #{first}"),
         }
     }
 }

@@ -23,7 +23,7 @@ pub use election::ElectionMsg;
 pub use error::{WireError, PROTOCOL_VERSION};
 pub use frame::{encode_frame, FrameDecoder, DEFAULT_MAX_FRAME, FRAME_HEADER};
 pub use message::{Announce, Message};
-pub use replication::{AppendOutcome, ReplicationMsg};
+pub use replication::{AppendOutcome, ReplicationMsg, SNAPSHOT_PARTS_MAX};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! The messages that move the log between servers.
 
 use crate::id::NodeId;
-use crate::log::{Entry, Stamp};
+use crate::log::{Entry, Snapshot, Stamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -100,7 +100,27 @@ pub enum ReplicationMsg {
         /// An in-sync follower to fetch from.
         helper: NodeId,
     },
+    /// One part of a snapshot (see [`crate::log::Snapshot`]), for a node too
+    /// far behind the sender's retained log: every part carries the same
+    /// index, stamp and digest and a share of the per-client numbering, so
+    /// that each fits in a frame. Sent by a leader to its follower, or by any
+    /// node answering a [`ReplicationMsg::Fetch`] into what it compacted.
+    Snapshot {
+        /// The leader's epoch (or the fetch's).
+        epoch: u64,
+        /// This part: its index, stamp and digest, and its share of clients.
+        part: Snapshot,
+        /// Which part, from 0.
+        number: u32,
+        /// How many parts.
+        of: u32,
+        /// The sender's commit index.
+        commit: u64,
+    },
 }
+
+/// Most parts of one snapshot: a million clients' numbering.
+pub const SNAPSHOT_PARTS_MAX: u32 = 64;
 
 /// How an append went at the follower.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -136,6 +156,7 @@ impl ReplicationMsg {
             ReplicationMsg::Chunk { .. } => "Chunk",
             ReplicationMsg::CatchUpFrom { .. } => "CatchUpFrom",
             ReplicationMsg::Rewrite { .. } => "Rewrite",
+            ReplicationMsg::Snapshot { .. } => "Snapshot",
         }
     }
 
@@ -149,8 +170,32 @@ impl ReplicationMsg {
             | ReplicationMsg::Fetch { epoch, .. }
             | ReplicationMsg::Chunk { epoch, .. }
             | ReplicationMsg::CatchUpFrom { epoch, .. }
-            | ReplicationMsg::Rewrite { epoch, .. } => *epoch,
+            | ReplicationMsg::Rewrite { epoch, .. }
+            | ReplicationMsg::Snapshot { epoch, .. } => *epoch,
         }
+    }
+}
+
+impl ReplicationMsg {
+    fn fmt_snapshot(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ReplicationMsg::Snapshot {
+            epoch,
+            part,
+            number,
+            of,
+            commit,
+        } = self
+        else {
+            return Ok(());
+        };
+        write!(
+            f,
+            "Snapshot e{epoch} through {}/{} part {}/{of} ({} clients) commit {commit}",
+            part.index,
+            part.stamp,
+            number + 1,
+            part.clients.len()
+        )
     }
 }
 
@@ -227,6 +272,7 @@ impl fmt::Display for ReplicationMsg {
             ReplicationMsg::CatchUpFrom { epoch, helper } => {
                 write!(f, "CatchUpFrom e{epoch} {helper}")
             }
+            ReplicationMsg::Snapshot { .. } => self.fmt_snapshot(f),
             ReplicationMsg::Rewrite {
                 epoch,
                 prev_index,

@@ -33,6 +33,18 @@ impl Folded {
         self.digest.fold(e);
     }
 
+    /// The fold of a history compacted into `snap`.
+    pub fn from_snapshot(snap: &ringleader_core::log::Snapshot) -> Folded {
+        Folded {
+            runs: StampRuns::starting_at(snap.index, snap.stamp),
+            clients: snap.client_map(),
+            digest: CommitDigest {
+                value: snap.digest,
+                upto: snap.index,
+            },
+        }
+    }
+
     /// What the core's log needs of the folded entries to resume from them.
     pub fn log_summary(&self) -> LogSummary {
         LogSummary {

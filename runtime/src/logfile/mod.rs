@@ -26,7 +26,11 @@ pub mod fold;
 mod reader;
 pub mod records;
 mod restore;
+pub mod retain;
+#[cfg(test)]
+mod retain_tests;
 mod segments;
+mod snapfile;
 pub mod summary;
 #[cfg(test)]
 mod tests;
@@ -35,12 +39,13 @@ mod window_tests;
 
 pub use digest::CommitDigest;
 pub use restore::Window;
+pub use retain::Retain;
 
 use crate::store::StoreError;
 use anchors::Anchors;
 use fold::Folder;
 use records::{RecordOut, MAGIC};
-use ringleader_core::log::{Entry, Log, LogWrite};
+use ringleader_core::log::{Entry, Log, LogWrite, Snapshot};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -69,6 +74,13 @@ pub struct LogFile {
     anchors: Anchors,
     /// The fold of the committed history (stamps, client numbering, digest).
     folder: Folder,
+    /// How much history to keep, and what it knows of the segments.
+    retain: Retain,
+    segs: retain::Segments,
+    /// What the compacted entries amount to, if any were.
+    snapshot: Option<Snapshot>,
+    /// Compactions not yet reported to the node.
+    compacted: Vec<Snapshot>,
 }
 
 impl LogFile {
@@ -123,8 +135,23 @@ impl LogFile {
             dirty: false,
             anchors: restored.anchors,
             folder: restored.folder,
+            retain: Retain::All,
+            segs: retain::Segments::default(),
+            snapshot: restored.snapshot,
+            compacted: Vec::new(),
         };
         Ok((lf, log))
+    }
+
+    /// Keeps `retain` of the history: older closed segments are deleted as
+    /// segments close (see [`retain`]).
+    pub fn set_retain(&mut self, retain: Retain) {
+        self.retain = retain;
+    }
+
+    /// The compactions since the last call: the node must be told.
+    pub fn take_compacted(&mut self) -> Vec<Snapshot> {
+        std::mem::take(&mut self.compacted)
     }
 
     /// The digest of the committed history written so far.
@@ -163,6 +190,9 @@ impl LogFile {
 
     /// Appends one step's changes (buffered: see [`flush`](Self::flush)).
     pub fn append(&mut self, write: LogWrite) -> Result<(), StoreError> {
+        if let Some(snap) = write.install {
+            self.install(snap)?;
+        }
         if let Some(from) = write.cut_from.filter(|f| *f <= self.last) {
             self.write(&RecordOut::CutFrom(from))?;
             self.last = from - 1;
@@ -189,6 +219,8 @@ impl LogFile {
             self.last = e.index;
             self.anchors.written(e.index, self.segment, self.written);
             self.write(&RecordOut::Entry(&e))?;
+            self.segs
+                .written(self.segment, e.index, e.at.as_micros(), self.written);
             self.folder.entry(e);
         }
         if let Some(commit) = write.commit.filter(|c| *c != self.commit) {
@@ -233,8 +265,72 @@ impl LogFile {
                 self.folder.folded(),
                 &self.anchors,
             )?;
+            self.segs.closed(self.segment - 1);
+        }
+        if self.retain != Retain::All {
+            self.segs.folded(self.folder.folded());
+            self.compact()?;
         }
         Ok(true)
+    }
+
+    /// Deletes the closed segments retention lets go of, once a checkpoint
+    /// covers them: the snapshot first, then the files.
+    fn compact(&mut self) -> Result<(), StoreError> {
+        let start = self.snapshot.as_ref().map_or(1, |s| s.index + 1);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let at = (start, self.last, now, self.segment);
+        let Some((snap, freed)) = self.segs.compaction(self.retain, at) else {
+            return Ok(());
+        };
+        snapfile::write(&self.dir, &snap)?;
+        for n in &freed {
+            let path = segments::path(&self.dir, *n);
+            std::fs::remove_file(&path).map_err(|e| StoreError::Write(path.clone(), e))?;
+        }
+        tracing::info!(
+            through = snap.index,
+            segments = freed.len(),
+            "retention: old segments deleted"
+        );
+        self.snapshot = Some(snap.clone());
+        self.compacted.push(snap);
+        Ok(())
+    }
+
+    /// The log starts over after `snap` (a follower too far behind its
+    /// leader's retained log): a new segment, the snapshot and a summary
+    /// that begin there, then every older segment goes.
+    fn install(&mut self, snap: Snapshot) -> Result<(), StoreError> {
+        self.out
+            .flush()
+            .and_then(|()| self.out.get_ref().sync_data())
+            .map_err(|e| StoreError::Write(self.path.clone(), e))?;
+        let old: Vec<u64> = segments::list(&self.dir)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        self.next_segment()?;
+        let folded = fold::Folded::from_snapshot(&snap);
+        snapfile::write(&self.dir, &snap)?;
+        self.anchors = Anchors::default();
+        summary::write(&self.dir, self.segment, snap.index, &folded, &self.anchors)?;
+        for n in old {
+            let path = segments::path(&self.dir, n);
+            std::fs::remove_file(&path).map_err(|e| StoreError::Write(path.clone(), e))?;
+        }
+        tracing::info!(
+            through = snap.index,
+            "log replaced by a snapshot from the leader"
+        );
+        self.folder = Folder::new(folded);
+        self.segs = retain::Segments::default();
+        self.last = snap.index;
+        self.commit = snap.index;
+        self.snapshot = Some(snap);
+        Ok(())
     }
 
     fn write(&mut self, record: &RecordOut<'_>) -> Result<(), StoreError> {

@@ -6,9 +6,9 @@
 use super::anchors::Anchors;
 use super::fold::{Folded, Folder};
 use super::records::Record;
-use super::{reader, segments, summary};
+use super::{reader, segments, snapfile, summary};
 use crate::store::StoreError;
-use ringleader_core::log::{Entry, Log, LogWrite};
+use ringleader_core::log::{Entry, Log, LogWrite, Snapshot};
 use std::path::{Path, PathBuf};
 
 /// How much of the log a node keeps in memory (see
@@ -42,6 +42,8 @@ pub struct Restored {
     pub anchors: Anchors,
     /// The length of the last segment (where writing goes on).
     pub last_len: u64,
+    /// What the compacted entries amount to, if any were.
+    pub snapshot: Option<Snapshot>,
 }
 
 struct Rebuild<'a> {
@@ -52,6 +54,9 @@ struct Rebuild<'a> {
     anchors: Anchors,
     batch: Vec<Entry>,
     failed: Option<StoreError>,
+    /// Records of entries up to here are compacted away (a whole-log read
+    /// after a compaction starts from the snapshot).
+    floor: u64,
 }
 
 /// Reads back the log of `dir` made of `segments` (not empty).
@@ -60,12 +65,23 @@ pub fn restore(
     segments: &[(u64, PathBuf)],
     window: Window,
 ) -> Result<Restored, StoreError> {
-    // A log kept whole in memory is read whole.
-    let usable = (window.memory != usize::MAX)
+    let snapshot = snapfile::read(dir)?;
+    // A log kept whole in memory is read whole (unless compacted).
+    let usable = (window.memory != usize::MAX || snapshot.is_some())
         .then(|| summary::read(dir))
         .flatten()
         .filter(|s| segments.iter().any(|(n, _)| *n == s.segment));
-    restore_from(dir, segments, window, usable)
+    let mut restored = restore_from(dir, segments, window, usable, snapshot.as_ref())?;
+    if let Some(snap) = snapshot {
+        if !restored.log.compact(snap.clone()) && restored.log.start() <= snap.index {
+            tracing::warn!(
+                through = snap.index,
+                "the log's snapshot does not fit what the segments hold"
+            );
+        }
+        restored.snapshot = Some(snap);
+    }
+    Ok(restored)
 }
 
 fn restore_from(
@@ -73,12 +89,20 @@ fn restore_from(
     segments: &[(u64, PathBuf)],
     window: Window,
     summary: Option<summary::Summary>,
+    snapshot: Option<&Snapshot>,
 ) -> Result<Restored, StoreError> {
     let whole = summary.is_none();
-    let (first, last, folded, anchors) = match summary {
-        Some(s) => (s.segment, s.last, s.folded, s.anchors),
-        None => (1, 0, Folded::default(), Anchors::default()),
+    let (first, last, folded, anchors) = match (summary, snapshot) {
+        (Some(s), _) => (s.segment, s.last, s.folded, s.anchors),
+        (None, Some(snap)) => (
+            1,
+            snap.index,
+            Folded::from_snapshot(snap),
+            Anchors::default(),
+        ),
+        (None, None) => (1, 0, Folded::default(), Anchors::default()),
     };
+    let floor = if whole { last } else { 0 };
     let log = Log::resume(folded.log_summary(), Vec::new(), folded.upto())
         .ok_or_else(|| StoreError::Corrupt(dir.to_owned(), "summary does not fit".into()))?;
     let mut r = Rebuild {
@@ -89,6 +113,7 @@ fn restore_from(
         anchors,
         batch: Vec::new(),
         failed: None,
+        floor,
     };
     r.log.set_memory_limit(window.memory, window.keep);
     // Entries written before the first segment read, not yet folded.
@@ -101,7 +126,7 @@ fn restore_from(
                 last,
                 "the log summary names entries the segments lack; reading every segment"
             );
-            return restore_from(dir, segments, window, None);
+            return restore_from(dir, segments, window, None, snapshot);
         }
         r.apply(chunk);
     }
@@ -126,6 +151,7 @@ fn restore_from(
         folder: r.folder,
         anchors: r.anchors,
         last_len,
+        snapshot: None,
     })
 }
 
@@ -135,6 +161,8 @@ impl Rebuild<'_> {
             return;
         }
         match record {
+            Record::Entry(e) if e.index <= self.floor => {}
+            Record::CutFrom(from) if from <= self.floor => {}
             Record::Entry(e) => {
                 self.anchors.written(e.index, segment, offset);
                 self.batch.push(e);

@@ -194,6 +194,7 @@ fn the_digest_covers_payloads_and_follows_commits_and_cuts() {
 /// Entries `from..=to`, committed, as one write.
 fn write_of(from: u64, to: u64) -> LogWrite {
     LogWrite {
+        install: None,
         cut_from: None,
         entries: (from..=to).map(|i| entry(i, 1)).collect(),
         commit: Some(to),

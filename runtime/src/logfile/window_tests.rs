@@ -21,6 +21,7 @@ fn entry(index: u64, epoch: u64) -> Entry {
 
 fn write(from: u64, to: u64, epoch: u64, cut: bool) -> LogWrite {
     LogWrite {
+        install: None,
         cut_from: cut.then_some(from),
         entries: (from..=to).map(|i| entry(i, epoch)).collect(),
         commit: Some(to),

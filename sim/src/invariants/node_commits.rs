@@ -14,6 +14,8 @@ pub(super) struct NodeCommits {
     /// whole committed prefix.
     tip: Stamp,
     rewrites: u64,
+    /// Where the node's log starts: a snapshot installed moves it.
+    start: u64,
     /// Per client: the last number committed.
     last_seq: BTreeMap<u64, u64>,
 }
@@ -28,6 +30,9 @@ pub(super) enum Change {
     Replaced { index: u64 },
     /// The node took a merged history: tracking starts again from its log.
     Rewritten,
+    /// The node's log starts over after a snapshot (it was too far behind):
+    /// tracking starts again from it.
+    Installed,
     /// New committed entries after `from - 1`.
     Grew { from: u64 },
 }
@@ -49,6 +54,10 @@ impl NodeCommits {
             self.rewrites = rewrites;
             self.restart_from(log);
             return Change::Rewritten;
+        }
+        if log.start() > self.commit.saturating_add(1) {
+            self.restart_from(log);
+            return Change::Installed;
         }
         if commit < self.commit {
             let before = self.commit;
@@ -93,7 +102,14 @@ impl NodeCommits {
     fn restart_from(&mut self, log: &Log) {
         self.commit = log.commit_index();
         self.tip = log.stamp_at(self.commit).unwrap_or_default();
-        self.last_seq.clear();
+        self.start = log.start();
+        // What was compacted away counts as committed, numbered as it was.
+        self.last_seq = log
+            .summary()
+            .clients
+            .into_iter()
+            .map(|(c, (seq, _))| (c, seq))
+            .collect();
         for e in log.committed().iter().filter(|e| !e.is_marker()) {
             let last = self.last_seq.entry(e.id.client).or_default();
             *last = (*last).max(e.id.seq);

@@ -171,7 +171,7 @@ impl ReplicationChecker {
             return;
         };
         let from = match track.observe(log, node.log().rewrites()) {
-            Change::None => return,
+            Change::None | Change::Installed => return,
             Change::Grew { from } => from,
             Change::WentBack { before } => {
                 return self.commit_went_back(at, node, before, log.commit_index());
@@ -304,6 +304,13 @@ impl ReplicationChecker {
         }
     }
 
+    /// Compacted away at the leader: client `c`'s stream goes on from `first`.
+    fn history_starts(&mut self, c: usize, first: u64) {
+        if let Some(view) = self.clients.get_mut(c) {
+            view.seen = view.seen.max(first.saturating_sub(1));
+        }
+    }
+
     fn commit_went_back(&mut self, at: Instant, node: &Node, before: u64, now: u64) {
         self.fail(
             "commit_monotonic",
@@ -376,6 +383,7 @@ impl ReplicationChecker {
                 }
             }
             ClientOutput::LeaderChanged { .. } => self.stats.leader_changes += 1,
+            ClientOutput::HistoryStarts { first } => self.history_starts(c, *first),
             ClientOutput::Rewritten { from } => {
                 self.stats.client_rewrites += 1;
                 let Some(view) = self.clients.get_mut(c) else {
@@ -427,7 +435,13 @@ impl ReplicationChecker {
         settled: bool,
     ) {
         let committed = log.committed();
-        let mut top: BTreeMap<u64, u64> = BTreeMap::new();
+        // What was compacted away counts too, numbered as it was.
+        let mut top: BTreeMap<u64, u64> = log
+            .summary()
+            .clients
+            .into_iter()
+            .map(|(c, (seq, _))| (c, seq))
+            .collect();
         for e in committed.iter().filter(|e| !e.is_marker()) {
             let t = top.entry(e.id.client).or_default();
             *t = (*t).max(e.id.seq);

@@ -96,6 +96,7 @@ struct ClusterDoc {
     max_clock_offset: Option<Text>,
     max_drift: Option<Text>,
     durability: Option<Text>,
+    retain: Option<Spanned<u64>>,
     #[serde(default)]
     start: BTreeMap<String, Text>,
 }
@@ -329,6 +330,12 @@ fn cluster(r: &Reader<'_>, c: &ClusterDoc, config: &mut SimConfig) -> Result<(),
     }
     if let Some(d) = &c.durability {
         config.durability = d.get_ref().parse().map_err(|err: String| r.at(d, err))?;
+    }
+    if let Some(n) = &c.retain {
+        if *n.get_ref() == 0 {
+            return Err(r.at(n, "retain must keep at least 1 entry".into()));
+        }
+        config.retain = Some(*n.get_ref());
     }
     let node = &mut config.node;
     if let Some(e) = &c.election {

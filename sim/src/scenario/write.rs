@@ -20,6 +20,9 @@ fn write_cluster(w: &mut String, c: &SimConfig) {
     let _ = writeln!(w, "election = \"{}\"", n.election);
     let _ = writeln!(w, "rank = \"{}\"", n.rank);
     let _ = writeln!(w, "durability = \"{}\"", c.durability);
+    if let Some(n) = c.retain {
+        let _ = writeln!(w, "retain = {n}");
+    }
     if !n.voters.is_empty() {
         let v: Vec<String> = n.voters.iter().map(|id| format!("\"{id}\"")).collect();
         let _ = writeln!(w, "voters = [{}]", v.join(", "));

@@ -164,6 +164,34 @@ impl Disk {
         ReadOutcome::Entries(entries)
     }
 
+    /// Retention: once the synced log holds more than twice `retain`
+    /// committed entries past its start, everything but the newest `retain`
+    /// is compacted away (in what a sync made stable and in what the system
+    /// holds); the snapshot they amount to, for the node.
+    pub(crate) fn compact(&mut self, retain: u64) -> Option<ringleader_core::log::Snapshot> {
+        let log = &self.synced_log;
+        let held = log.commit_index().saturating_sub(log.start() - 1);
+        if held <= retain.saturating_mul(2) {
+            return None;
+        }
+        let index = log.commit_index() - retain;
+        let stamp = log.stamp_at(index)?;
+        let mut clients = log.summary().clients;
+        for e in log.committed().iter().take_while(|e| e.index <= index) {
+            if !e.is_marker() {
+                clients.insert(e.id.client, (e.id.seq, e.index));
+            }
+        }
+        let snap = ringleader_core::log::Snapshot {
+            index,
+            stamp,
+            clients: clients.into_iter().map(|(c, (s, i))| (c, s, i)).collect(),
+            digest: 0,
+        };
+        let both = self.synced_log.compact(snap.clone()) && self.written_log.compact(snap.clone());
+        both.then_some(snap)
+    }
+
     /// Everything written, synced or not: the history as the node holds it.
     pub(crate) fn written_log(&self) -> &Log {
         &self.written_log

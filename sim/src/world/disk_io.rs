@@ -24,6 +24,7 @@ impl World<'_> {
         let sync = slot.disk.write(token, write);
         let life = slot.lives;
         self.begin_sync(i, sync);
+        self.compact_disk(i);
         if self.durability == Durability::Process {
             let item = Item::Written {
                 node: i,
@@ -79,6 +80,16 @@ impl World<'_> {
         self.begin_sync(i, next);
         if self.durability == Durability::Power {
             self.step(i, Event::Durable { token });
+        }
+    }
+
+    /// Retention: node `i`'s disk compacts what it may, and tells the node.
+    fn compact_disk(&mut self, i: usize) {
+        let (Some(retain), Some(slot)) = (self.retain, self.slots.0.get_mut(i)) else {
+            return;
+        };
+        if let Some(snapshot) = slot.disk.compact(retain) {
+            self.step(i, Event::LogCompacted { snapshot });
         }
     }
 
@@ -171,7 +182,8 @@ impl World<'_> {
                     // leader has replaced since (as a delayed message would):
                     // what must never be is an index the node holds that its
                     // disk has nothing at.
-                    let on_disk = disk.stable_log().stamp_at(n).is_some();
+                    let stable = disk.stable_log();
+                    let on_disk = stable.stamp_at(n).is_some() || n < stable.start();
                     (!on_disk && node.log().stamp_at(n).is_some()).then(|| {
                         format!(
                             "{} acknowledged entries up to {n} before they were on its disk",

@@ -88,6 +88,7 @@ impl<'w> World<'w> {
             idle_budget: super::run_loop::idle_budget(&node_config, n),
             disk_latency: config.disk_latency,
             durability: config.durability,
+            retain: config.retain,
         })
     }
 }

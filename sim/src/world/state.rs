@@ -241,4 +241,7 @@ pub(super) struct World<'w> {
     pub(super) disk_latency: Duration,
     /// What a server waits for before it counts a write durable.
     pub(super) durability: ringleader_core::durable::Durability,
+    /// Committed entries a disk keeps before it compacts (see
+    /// [`crate::SimConfig::retain`]).
+    pub(super) retain: Option<u64>,
 }
