@@ -889,6 +889,11 @@ impl Leader {
             Some(sent) => p.next += sent,
             None => p.next = log.last_index() + 1,
         }
+        if max > 0 && log.missing(p.next) {
+            // Read the next entries while these travel: catch-up from the
+            // disk then waits for the network only.
+            cx.want_read(p.next);
+        }
         true
     }
 }
