@@ -31,6 +31,7 @@
 //! memory whatever the log's length.
 
 mod cache;
+mod compaction;
 mod entry;
 mod runs;
 mod snapshot;
@@ -39,9 +40,10 @@ mod window;
 mod write;
 
 pub use cache::{ReadCache, READ_CHUNKS};
+pub use compaction::Installed;
 pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
 pub use runs::StampRuns;
-pub use snapshot::{Installed, Snapshot};
+pub use snapshot::Snapshot;
 pub use state::{Log, KEEP_MIN};
 pub use window::LogSummary;
 pub use write::{LogWrite, WriteMisfit};
