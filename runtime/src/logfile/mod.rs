@@ -29,6 +29,7 @@ mod restore;
 pub mod retain;
 #[cfg(test)]
 mod retain_tests;
+mod sealed;
 mod segments;
 mod snapfile;
 pub mod summary;

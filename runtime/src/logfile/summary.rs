@@ -13,12 +13,10 @@
 use super::anchors::{Anchor, Anchors};
 use super::digest::CommitDigest;
 use super::fold::Folded;
+use super::sealed;
 use crate::store::StoreError;
 use ringleader_core::log::{Stamp, StampRuns};
-use ringleader_core::wire::{encode_frame, FrameDecoder, FRAME_HEADER};
 use serde::{Deserialize, Serialize};
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"RLDRSUM1";
@@ -78,53 +76,30 @@ pub fn write(
         digest: folded.digest,
         anchors: anchors.points().to_vec(),
     };
-    let path = path(dir);
-    let err = |e| StoreError::Write(path.clone(), e);
-    let mut body = Vec::new();
-    encode_frame(&stored, &mut body, MAX_BYTES).map_err(|e| err(std::io::Error::other(e)))?;
-    let sum = crc32c::crc32c(&body);
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(err)?;
-    f.write_all(MAGIC)
-        .and_then(|()| f.write_all(&sum.to_be_bytes()))
-        .and_then(|()| f.write_all(&body))
-        .and_then(|()| f.sync_all())
-        .map_err(err)?;
-    std::fs::rename(&tmp, &path).map_err(err)?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
-    Ok(())
+    sealed::write(dir, &path(dir), MAGIC, &stored, MAX_BYTES)
 }
 
 /// Reads the summary back; `None` (with a warning) if there is none usable.
 pub fn read(dir: &Path) -> Option<Summary> {
     let path = path(dir);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+    let why = match sealed::read::<Stored>(&path, MAGIC, MAX_BYTES) {
+        Ok(None) => return None,
+        Ok(Some(Ok(stored))) => match summary_of(stored) {
+            Ok(s) => return Some(s),
+            Err(why) => why,
+        },
+        Ok(Some(Err(why))) => why,
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "cannot read the log summary; reading every segment");
             return None;
         }
     };
-    match decode(&bytes) {
-        Ok(s) => Some(s),
-        Err(why) => {
-            tracing::warn!(path = %path.display(), %why, "log summary set aside; reading every segment");
-            None
-        }
-    }
+    tracing::warn!(path = %path.display(), %why, "log summary set aside; reading every segment");
+    None
 }
 
-fn decode(bytes: &[u8]) -> Result<Summary, String> {
-    let rest = bytes.strip_prefix(MAGIC).ok_or("no magic")?;
-    let (sum, body) = rest.split_first_chunk::<4>().ok_or("cut short")?;
-    if body.len() > MAX_BYTES + FRAME_HEADER + 1 {
-        return Err("larger than any summary".into());
-    }
-    if crc32c::crc32c(body) != u32::from_be_bytes(*sum) {
-        return Err("checksum does not match".into());
-    }
-    let stored: Stored = FrameDecoder::decode_one(body, MAX_BYTES).map_err(|e| e.to_string())?;
+/// The summary `stored` describes, if its numbers fit together.
+fn summary_of(stored: Stored) -> Result<Summary, &'static str> {
     let upto = stored.digest.upto;
     let runs = StampRuns::from_parts(stored.runs, upto).ok_or("stamps out of order")?;
     let anchors = Anchors::from_points(stored.anchors).ok_or("anchors out of order")?;
@@ -132,7 +107,7 @@ fn decode(bytes: &[u8]) -> Result<Summary, String> {
         && upto <= stored.last
         && stored.clients.iter().all(|(_, _, index)| *index <= upto);
     if !plausible {
-        return Err("numbers that do not fit together".into());
+        return Err("numbers that do not fit together");
     }
     let clients = stored
         .clients
