@@ -188,6 +188,9 @@ impl Net {
             .args(["--listen", &format!("{}:7100", self.addr(i))])
             .args(["--interface", &self.addr(i)])
             .args(["--election", election, "--voters", &voters.join(",")])
+            // Power-loss durability (the default, said here so it stays so):
+            // the chaos runs hold with fdatasync and group commit in the path.
+            .args(["--durability", "power"])
             .arg("--data-dir")
             .arg(scratch.0.join(format!("n{i}")))
             .args(extra)
