@@ -124,15 +124,34 @@ impl Disk {
         self.stalled_until.map_or(at, |u| u.max(at))
     }
 
-    /// The machine lost power (it crashed): what no sync made stable is gone.
-    /// Returns whether anything was.
-    pub(crate) fn power_lost(&mut self) -> bool {
+    /// The machine lost power (it crashed): what no sync made stable is
+    /// gone, but for the first `kept` unsynced writes (the system had
+    /// written them back) and, `torn`, the first entries of the one after
+    /// (a write cut short: what the runtime finds as a torn last record).
+    /// Returns whether anything was lost.
+    pub(crate) fn power_lost(&mut self, kept: usize, torn: usize) -> bool {
         self.syncing = None;
-        let lost = !self.unsynced.is_empty();
-        self.unsynced.clear();
-        if lost {
-            self.written_log = self.synced_log.clone();
-        }
+        let kept = kept.min(self.unsynced.len());
+        let lost = kept < self.unsynced.len();
+        let partial = self.unsynced.get(kept).map(|(t, w)| match w {
+            Write::Log(w) => {
+                let entries = w
+                    .entries
+                    .get(..torn.min(w.entries.len()))
+                    .unwrap_or_default();
+                let torn = LogWrite {
+                    entries: entries.to_vec(),
+                    commit: None,
+                    ..w.clone()
+                };
+                (*t, Write::Log(torn))
+            }
+            Write::State(_) => (*t, Write::Log(LogWrite::default())),
+        });
+        self.unsynced.truncate(kept);
+        self.unsynced.extend(partial);
+        self.sync_now();
+        self.written_log = self.synced_log.clone();
         lost
     }
 
@@ -256,8 +275,25 @@ mod tests {
         assert_eq!(disk.synced(4), None, "the crashed life's sync is void");
         // A loss of power keeps only what a sync made stable.
         assert_eq!(disk.write(5, write(5)), Some(5));
-        disk.power_lost();
+        assert!(disk.power_lost(0, 0));
         assert_eq!(disk.read_back().0.last_index(), 4);
+        // ... and what the system wrote back, and a torn last write's start.
+        let two = |first: u64| {
+            let (Write::Log(mut a), Write::Log(b)) = (write(first), write(first + 1)) else {
+                unreachable!()
+            };
+            a.entries.extend(b.entries);
+            Write::Log(a)
+        };
+        disk.write(6, two(5));
+        disk.write(7, two(7));
+        disk.write(8, two(9));
+        assert!(disk.power_lost(1, 1));
+        assert_eq!(
+            disk.read_back().0.last_index(),
+            7,
+            "5, 6 written back; 7 of 7..8 torn"
+        );
     }
 
     fn config(bug: InjectedBug, seed: u64) -> SimConfig {

@@ -4,6 +4,8 @@
 
 use super::disk::{ReadOutcome, Write};
 use super::state::{Item, World};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use ringleader_core::durable::Durability;
 use ringleader_core::wire::{AppendOutcome, ElectionMsg, Message, ReplicationMsg};
 use ringleader_core::{Event, NodeId};
@@ -150,7 +152,13 @@ impl World<'_> {
             return;
         };
         slot.lost_power = true;
-        if slot.disk.power_lost() && self.durability == Durability::Process {
+        // What the system had written back, and a last write cut short: drawn
+        // from a generator of this crash alone, so the run's other draws stay.
+        let mut draw =
+            ChaCha8Rng::seed_from_u64(self.seed ^ self.now.as_micros() ^ (i as u64) << 56);
+        let kept = draw.random_range(0..4usize);
+        let torn = draw.random_range(0..4usize);
+        if slot.disk.power_lost(kept, torn) && self.durability == Durability::Process {
             let why = format!(
                 "{} {how} with writes it had counted on but its disk had not synced (--durability process survives a crash of the process, not of the machine)",
                 slot.id
