@@ -1,5 +1,7 @@
 //! The leader's side: sync first (`bully`/`ring`), then sequence, replicate, commit.
 
+use super::merge;
+use super::progress::Progress;
 use super::settings::Settings;
 use crate::context::Ctx;
 use crate::id::NodeId;
@@ -44,61 +46,6 @@ enum Phase {
     },
     /// Sequencing and replicating client messages.
     Serving,
-}
-
-/// How one follower's replication stands.
-#[derive(Debug, Clone, Copy)]
-struct Progress {
-    /// Next index to send.
-    next: u64,
-    /// Highest index known to match the leader's log.
-    matched: u64,
-    /// Until the first successful answer, the leader only probes where the
-    /// follower's log ends.
-    probing: bool,
-    /// Counted by the `bully`/`ring` commit rule. Presumed until the follower shows
-    /// it lags (so a follower is never skipped merely for being new), regained
-    /// once it holds everything committed.
-    in_sync: bool,
-    last_progress: Instant,
-    last_sent: Instant,
-    /// The commit index last sent: an idle follower that has it hears from
-    /// replication only every retransmit interval, not every heartbeat.
-    told_commit: u64,
-    told_helper: Option<Instant>,
-    /// `bully`/`ring`: the follower holds a committed branch this log lacks, being
-    /// taken in before the follower is rewritten (see [`Merge`]).
-    merge: Option<Merge>,
-}
-
-/// Taking in a follower's committed branch of a healed split brain: its client
-/// messages are fetched and appended here (each once, in the follower's order),
-/// then the follower is told to replace its branch with this history.
-#[derive(Debug, Clone, Copy)]
-struct Merge {
-    /// The last index both histories share.
-    fork: u64,
-    /// The next index of the follower's branch to fetch; `None` once all is in
-    /// and the rewrite is due.
-    next: Option<u64>,
-    /// When to ask again for a chunk that did not come.
-    retry_at: Instant,
-}
-
-impl Progress {
-    fn new(now: Instant, last: u64) -> Self {
-        Progress {
-            next: last + 1,
-            matched: 0,
-            probing: true,
-            in_sync: true,
-            last_progress: now,
-            last_sent: Instant::ZERO,
-            told_commit: 0,
-            told_helper: None,
-            merge: None,
-        }
-    }
 }
 
 /// The leader's replication state for one epoch.
@@ -459,7 +406,13 @@ impl Leader {
                 complete,
                 ..
             } if self.serving() => {
-                self.on_merge_chunk(log, s, cx, from, *prev_index, entries, *complete);
+                let stamp = self.stamp;
+                if let Some(p) = self.progress.get_mut(&from) {
+                    let chunk = (*prev_index, entries, *complete);
+                    if merge::take_chunk(log, s, cx, stamp, (from, p), chunk.0, chunk.1, chunk.2) {
+                        self.dirty = true;
+                    }
+                }
             }
             ReplicationMsg::Chunk {
                 prev_index,
@@ -626,13 +579,8 @@ impl Leader {
             AppendOutcome::Conflict { index } if s.algorithm != Algorithm::Quorum => {
                 if p.merge.is_none() && index > 0 {
                     tracing::info!(follower = %from, fork = index - 1, "follower holds a committed branch of a split brain; taking it in");
-                    p.merge = Some(Merge {
-                        fork: index - 1,
-                        next: Some(index),
-                        retry_at: cx.now + s.retransmit,
-                    });
                     p.in_sync = false;
-                    fetch_branch(cx, self.stamp.epoch, from, index);
+                    merge::begin(cx, s, self.stamp.epoch, (from, p), index - 1);
                 }
             }
             AppendOutcome::Conflict { index } => {
@@ -719,7 +667,7 @@ impl Leader {
                 p.last_progress = now;
             }
             if p.merge.is_some() {
-                self.merge_step(log, s, cx, id, &mut p);
+                merge::step(log, s, cx, self.stamp.epoch, id, &mut p);
             } else if p.probing {
                 if now >= p.last_sent + s.retransmit || p.last_sent == Instant::ZERO {
                     self.append(log, cx, id, &mut p, 0, commit);
@@ -896,117 +844,6 @@ impl Leader {
         }
         true
     }
-}
-
-impl Leader {
-    /// A chunk of a follower's committed branch: its client messages are
-    /// appended here in order, each once (a message this log holds already is
-    /// skipped by the log's per-client numbering).
-    #[allow(clippy::too_many_arguments)]
-    fn on_merge_chunk(
-        &mut self,
-        log: &mut Log,
-        s: &Settings,
-        cx: &mut Ctx<'_>,
-        from: NodeId,
-        prev_index: u64,
-        entries: &[Entry],
-        complete: bool,
-    ) {
-        let Some(p) = self.progress.get_mut(&from) else {
-            return;
-        };
-        let Some(m) = p.merge.as_mut() else {
-            return;
-        };
-        if m.next != Some(prev_index + 1) {
-            return; // stale or duplicated
-        }
-        let mut taken = 0u64;
-        for e in entries.iter().filter(|e| !e.is_marker()) {
-            match log.offer(self.stamp, e.clone()) {
-                Offer::Appended(_) => taken += 1,
-                Offer::Duplicate(_) | Offer::Old(_) => {}
-                Offer::Gap { expected } => {
-                    // Cannot happen: every log holds each client's numbers from 1.
-                    tracing::error!(follower = %from, id = ?e.id, expected, "a merged message skips numbers; left out");
-                }
-            }
-        }
-        if taken > 0 {
-            tracing::info!(follower = %from, taken, "took in messages of another branch");
-        }
-        self.dirty = true;
-        let fetched_to = prev_index + entries.len() as u64;
-        if complete || entries.is_empty() {
-            m.next = None;
-        } else {
-            m.next = Some(fetched_to + 1);
-            m.retry_at = cx.now + s.retransmit;
-            fetch_branch(cx, self.stamp.epoch, from, fetched_to + 1);
-        }
-    }
-
-    /// A follower whose branch is being taken in: ask again for a lost chunk,
-    /// or, once all is in, rewrite it from the fork point.
-    fn merge_step(
-        &mut self,
-        log: &Log,
-        s: &Settings,
-        cx: &mut Ctx<'_>,
-        id: NodeId,
-        p: &mut Progress,
-    ) {
-        let Some(m) = p.merge.as_mut() else {
-            return;
-        };
-        match m.next {
-            Some(next) => {
-                if cx.now >= m.retry_at {
-                    m.retry_at = cx.now + s.retransmit;
-                    fetch_branch(cx, self.stamp.epoch, id, next);
-                }
-            }
-            None => {
-                let fork = m.fork;
-                let Some(prev) = log.stamp_at(fork) else {
-                    p.merge = None;
-                    return;
-                };
-                let entries = log.entries_from(fork + 1, s.batch_max).to_vec();
-                tracing::info!(follower = %id, fork, "rewriting the follower's branch with the merged history");
-                p.merge = None;
-                p.matched = fork;
-                p.next = fork + 1 + entries.len() as u64;
-                p.probing = false;
-                p.last_sent = cx.now;
-                p.last_progress = cx.now;
-                let commit = log.commit_index();
-                p.told_commit = commit;
-                cx.send_replication(
-                    id,
-                    ReplicationMsg::Rewrite {
-                        epoch: self.stamp.epoch,
-                        prev_index: fork,
-                        prev,
-                        entries,
-                        commit,
-                    },
-                );
-            }
-        }
-    }
-}
-
-fn fetch_branch(cx: &mut Ctx<'_>, epoch: u64, from: NodeId, first: u64) {
-    cx.send_replication(
-        from,
-        ReplicationMsg::Fetch {
-            epoch,
-            from: first,
-            committed_only: true,
-        },
-    );
 }
 
 /// How far to commit when everything up to `candidate` may commit.

@@ -25,6 +25,8 @@
 
 mod follower;
 mod leader;
+mod merge;
+mod progress;
 mod settings;
 mod snapshot;
 #[cfg(test)]
