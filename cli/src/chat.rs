@@ -18,9 +18,10 @@ pub struct ChatArgs {
     /// Your name in the chat (1 to 64 printable bytes).
     #[arg(long)]
     user: String,
-    /// A server to start from (any node's --listen; it redirects to the leader).
-    /// Repeat it to give several. Without it the leader is found by multicast.
-    #[arg(long = "server", value_name = "ADDR")]
+    /// A server to start from (any node's --listen, HOST:PORT; a host name is
+    /// resolved; it redirects to the leader). Repeat it to give several.
+    /// Without it the leader is found by multicast.
+    #[arg(long = "server", value_name = "ADDR", value_parser = crate::parse::server)]
     servers: Vec<SocketAddr>,
     /// Multicast group for finding the leader.
     #[arg(long, default_value = "239.77.76.1")]

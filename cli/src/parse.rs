@@ -109,6 +109,25 @@ pub fn retain(s: &str) -> Result<ringleader_runtime::logfile::Retain, String> {
     Ok(Retain::Age(age))
 }
 
+/// Parses a server address: `127.0.0.1:7102`, `[::1]:7102`, or a host
+/// name with a port (`localhost:7102`, resolved once, the first address).
+pub fn server(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = s.trim().parse() {
+        return Ok(addr);
+    }
+    if !s.contains(':') {
+        return Err(format!(
+            "'{s}' has no port: write HOST:PORT, e.g. 127.0.0.1:7102"
+        ));
+    }
+    s.trim()
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{s}': {e}"))?
+        .next()
+        .ok_or_else(|| format!("'{s}' resolves to no address"))
+}
+
 /// Parses a positive whole number.
 pub fn count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -217,6 +236,20 @@ mod tests {
         assert_eq!(retain("500MB"), Ok(Retain::Bytes(500_000_000)));
         assert!(retain("0").is_err());
         assert!(retain("lots").unwrap_err().contains("not a retention"));
+    }
+
+    #[test]
+    fn servers_take_addresses_and_host_names() {
+        assert_eq!(
+            server("127.0.0.1:7102"),
+            Ok("127.0.0.1:7102".parse().unwrap())
+        );
+        let local = server("localhost:7102").unwrap();
+        assert!(local.ip().is_loopback() && local.port() == 7102, "{local}");
+        assert!(server("localhost").unwrap_err().contains("no port"));
+        assert!(server("no-such-host.invalid:7102")
+            .unwrap_err()
+            .contains("cannot resolve"));
     }
 
     #[test]

@@ -12,8 +12,9 @@ use tokio::io::AsyncWriteExt;
 /// Flags of `status`.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// The node to ask (its --listen address). Default: node 1 on this machine.
-    #[arg(long)]
+    /// The node to ask (its --listen address, HOST:PORT; a host name is
+    /// resolved). Default: node 1 on this machine.
+    #[arg(long, value_parser = crate::parse::server)]
     server: Option<SocketAddr>,
     /// Print one JSON object instead of text.
     #[arg(long)]

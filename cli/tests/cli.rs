@@ -88,6 +88,10 @@ fn a_human_summary_and_a_trace_file_without_json() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("invariants: all held"), "{stdout}");
     assert!(stdout.contains("digest "), "{stdout}");
+    assert!(
+        stdout.contains("checks (times each invariant was checked"),
+        "{stdout}"
+    );
     let text = std::fs::read_to_string(&trace).unwrap();
     assert!(text.lines().any(|l| l.contains("n1 >> all Probe n1#1")));
     std::fs::remove_dir_all(dir).ok();
@@ -178,4 +182,14 @@ fn election_flags_and_measurements_reach_the_json() {
             assert_eq!(first, 3, "the highest id leads under {election}");
         }
     }
+}
+
+#[test]
+fn progress_in_a_log_is_lines_not_carriage_returns() {
+    // stderr is a pipe here, as in CI: no redrawing.
+    let out = ringleader(&["sim", "bench", "--repeat", "1"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains('\r'), "{stderr:?}");
+    assert!(stderr.contains("run 1/1\n"), "{stderr:?}");
 }

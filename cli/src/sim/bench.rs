@@ -58,14 +58,27 @@ fn workloads() -> Vec<(&'static str, SimConfig)> {
     ]
 }
 
+/// Which run of a workload is going: redrawn in place on a terminal, a
+/// line each in a log. Run 0 ends a workload's line on a terminal.
+fn show_run(terminal: bool, name: &str, run: u32, of: u32) {
+    match (terminal, run) {
+        (true, 0) => eprintln!(),
+        (true, _) => eprint!("\r{name}: run {run}/{of}"),
+        (false, 0) => {}
+        (false, _) => eprintln!("{name}: run {run}/{of}"),
+    }
+}
+
 /// Runs `sim bench`.
 pub fn run(args: BenchArgs) -> ExitCode {
     let mut all = Vec::new();
+    // Redrawn in place on a terminal; a line per run in a log.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     for (name, config) in workloads() {
         let mut walls = Vec::new();
         let mut events = 0;
         for i in 0..args.repeat {
-            eprint!("\r{name}: run {}/{}", i + 1, args.repeat);
+            show_run(terminal, name, i + 1, args.repeat);
             let start = std::time::Instant::now();
             let report = match ringleader_sim::run(&config) {
                 Ok(r) => r,
@@ -83,7 +96,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
                 );
             }
         }
-        eprintln!();
+        show_run(terminal, "", 0, 0);
         walls.sort_by(f64::total_cmp);
         let median = walls.get(walls.len() / 2).copied().unwrap_or(f64::NAN);
         let best = walls.first().copied().unwrap_or(f64::NAN);

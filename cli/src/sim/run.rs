@@ -241,9 +241,15 @@ fn print_run(config: &SimConfig, r: &Report, speed: f64) {
     let checks: Vec<String> = r
         .checks
         .iter()
-        .map(|(name, c)| format!("{name} {}/{}", c.checked, c.checked + c.excused))
+        .map(|(name, c)| match c.excused {
+            0 => format!("{name} {}", c.checked),
+            n => format!("{name} {} ({n} excused)", c.checked),
+        })
         .collect();
-    println!("  checks (run/raised): {}", checks.join(", "));
+    println!(
+        "  checks (times each invariant was checked; excused: a fault in its window): {}",
+        checks.join(", ")
+    );
 }
 
 /// Elections: how many, how long to agreement, which messages.
