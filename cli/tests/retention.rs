@@ -81,7 +81,7 @@ fn old_segments_go_and_a_fresh_node_catches_up_from_a_snapshot() {
     });
     let chat = write_history(&ports, &scratch, up, 3_000);
     // The nodes compacted: their logs start late, old segments are gone.
-    let started = wait_for(Duration::from_secs(20), "both nodes compacting", || {
+    let started = wait_for(Duration::from_secs(60), "both nodes compacting", || {
         let starts: Vec<u64> = up
             .iter()
             .map(|a| status(a).and_then(|s| s["log_start"].as_u64()))

@@ -110,9 +110,16 @@ impl Folder {
 
     /// The commit index is `commit`: what it covers is folded.
     pub fn commit(&mut self, commit: u64) {
+        self.commit_with(commit, |_| {});
+    }
+
+    /// [`commit`](Self::commit), showing `each` the fold after every entry
+    /// (retention takes its checkpoints exactly where segments end).
+    pub fn commit_with(&mut self, commit: u64, mut each: impl FnMut(&Folded)) {
         while let Some(e) = self.pending.front().filter(|e| e.index <= commit) {
             self.folded.fold(e);
             self.pending.pop_front();
+            each(&self.folded);
         }
     }
 }

@@ -209,6 +209,11 @@ impl LogFile {
             }
         }
         for e in write.entries {
+            if self.written >= self.segment_bytes {
+                // Full in the middle of a batch (group commit makes batches
+                // large): a segment stays near its size whatever the load.
+                self.roll(false)?;
+            }
             if e.index != self.last + 1 {
                 // The node writes its log in order; anything else is a bug that
                 // must not reach the disk as a history with a hole.
@@ -227,7 +232,8 @@ impl LogFile {
         if let Some(commit) = write.commit.filter(|c| *c != self.commit) {
             self.commit = commit;
             self.write(&RecordOut::Commit(commit))?;
-            self.folder.commit(commit);
+            let segs = &mut self.segs;
+            self.folder.commit_with(commit, |f| segs.folded(f));
         }
         Ok(())
     }
@@ -249,30 +255,41 @@ impl LogFile {
                 .map_err(|e| StoreError::Write(self.path.clone(), e))?;
         }
         if self.written >= self.segment_bytes {
-            // The closed segment is complete on disk before the next begins
-            // (a sync of the new file does not cover the old one).
-            if !sync {
-                self.out
-                    .get_ref()
-                    .sync_data()
-                    .map_err(|e| StoreError::Write(self.path.clone(), e))?;
-            }
-            self.next_segment()?;
-            // A restart reads only what follows.
-            summary::write(
-                &self.dir,
-                self.segment,
-                self.last,
-                self.folder.folded(),
-                &self.anchors,
-            )?;
-            self.segs.closed(self.segment - 1);
+            self.roll(sync)?;
         }
         if self.retain != Retain::All {
             self.segs.folded(self.folder.folded());
             self.compact()?;
         }
         Ok(true)
+    }
+
+    /// Closes the segment being written (full) and begins the next, with a
+    /// summary of what came before: the closed segment is complete on disk
+    /// first (a sync of the new file does not cover the old one), unless it
+    /// was `synced` just now.
+    fn roll(&mut self, synced: bool) -> Result<(), StoreError> {
+        let err = |path: &PathBuf, e| StoreError::Write(path.clone(), e);
+        self.out.flush().map_err(|e| err(&self.path, e))?;
+        if !synced {
+            self.out
+                .get_ref()
+                .sync_data()
+                .map_err(|e| err(&self.path, e))?;
+        }
+        self.next_segment()?;
+        // A restart reads only what follows.
+        summary::write(
+            &self.dir,
+            self.segment,
+            self.last,
+            self.folder.folded(),
+            &self.anchors,
+        )?;
+        if self.retain != Retain::All {
+            self.segs.closed(self.segment - 1);
+        }
+        Ok(())
     }
 
     /// Deletes the closed segments retention lets go of, once a checkpoint

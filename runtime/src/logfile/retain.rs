@@ -54,9 +54,14 @@ impl Segments {
         }
     }
 
-    /// The history is folded as `folded`: a checkpoint once it covers a
-    /// closed segment's entries (what a compaction can stand on).
+    /// The history is folded as `folded` (shown after every entry, so a
+    /// checkpoint falls where a closed segment's entries end, however far a
+    /// commit index jumps): a checkpoint once it covers a closed segment's
+    /// entries (what a compaction can stand on).
     pub fn folded(&mut self, folded: &Folded) {
+        if self.awaiting.front().is_none_or(|max| *max > folded.upto()) {
+            return;
+        }
         let mut reached = false;
         while self
             .awaiting

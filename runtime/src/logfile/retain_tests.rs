@@ -130,3 +130,36 @@ fn a_snapshot_from_the_leader_replaces_the_log() {
         "the numbering came with it"
     );
 }
+
+#[test]
+fn a_commit_index_that_jumps_still_leaves_checkpoints_where_segments_end() {
+    // A follower catching up: entries arrive first, the commit index later,
+    // in one jump past many closed segments.
+    let d = dir("jump");
+    let (mut file, _) = LogFile::open_with(&d.0, 2_000, SMALL).unwrap();
+    file.set_retain(Retain::Entries(150));
+    for n in (10..=600).step_by(10) {
+        let mut w = write(n - 9, n);
+        w.commit = None;
+        file.append(w).unwrap();
+        file.flush(false).unwrap();
+    }
+    assert!(file.take_compacted().is_empty(), "nothing committed yet");
+    file.append(LogWrite {
+        commit: Some(600),
+        ..LogWrite::default()
+    })
+    .unwrap();
+    file.flush(false).unwrap();
+    // One more segment closes: retention looks again.
+    for n in (610..=700).step_by(10) {
+        file.append(write(n - 9, n)).unwrap();
+        file.flush(false).unwrap();
+    }
+    let snap = file
+        .take_compacted()
+        .pop()
+        .expect("compacted after the jump");
+    // At most 700 - 150: a checkpoint where a segment ended, not only at 600.
+    assert!(snap.index <= 550, "{}", snap.index);
+}
