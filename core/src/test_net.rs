@@ -242,21 +242,7 @@ impl Net {
     /// Node `i`'s driver compacts its disk through `index` (committed) and
     /// tells the node: the snapshot the entries amount to.
     pub fn compact(&mut self, i: usize, index: u64) {
-        let disk = &self.disks[i];
-        let mut clients = disk.summary().clients;
-        for e in disk
-            .committed()
-            .iter()
-            .filter(|e| e.index <= index && !e.is_marker())
-        {
-            clients.insert(e.id.client, (e.id.seq, e.index));
-        }
-        let snapshot = crate::log::Snapshot {
-            index,
-            stamp: disk.stamp_at(index).unwrap(),
-            clients: clients.into_iter().map(|(c, (s, i))| (c, s, i)).collect(),
-            digest: 7,
-        };
+        let snapshot = self.disks[i].snapshot_through(index, 7).unwrap();
         assert!(self.disks[i].compact(snapshot.clone()));
         self.step(i, Event::LogCompacted { snapshot });
     }

@@ -82,6 +82,27 @@ impl Log {
         Installed::Replaced
     }
 
+    /// The snapshot of this log through committed entry `index`, carrying
+    /// `digest`: for a driver whose copy holds those entries in memory (a
+    /// simulated or test disk). `None` if they are not all there.
+    pub fn snapshot_through(&self, index: u64, digest: u64) -> Option<Snapshot> {
+        if index > self.commit || index < self.base {
+            return None;
+        }
+        let mut clients = self.clients_base.clone();
+        for e in self.committed().iter().take_while(|e| e.index <= index) {
+            if !e.is_marker() {
+                clients.insert(e.id.client, (e.id.seq, e.index));
+            }
+        }
+        Some(Snapshot {
+            index,
+            stamp: self.stamp_at(index)?,
+            clients: clients.into_iter().map(|(c, (s, i))| (c, s, i)).collect(),
+            digest,
+        })
+    }
+
     /// The snapshot installed since the last call, if any: the driver's copy
     /// starts over from it.
     pub fn take_installed(&mut self) -> Option<Snapshot> {

@@ -61,8 +61,10 @@ impl CommitDigest {
         d
     }
 
-    /// Folds in what committed since; `cut_from`: entries from this index on
+    /// (Tests: the fold against which the writer's is checked.) Folds in
+    /// what committed since; `cut_from`: entries from this index on
     /// were replaced (then what was folded past it is recomputed).
+    #[cfg(test)]
     pub fn update(&mut self, log: &Log, cut_from: Option<u64>) {
         if cut_from.is_some_and(|c| c <= self.upto) || log.commit_index() < self.upto {
             *self = CommitDigest::default();

@@ -91,11 +91,6 @@ impl LogFile {
         Self::open_with(dir, SEGMENT_BYTES, Window::ALL)
     }
 
-    /// [`open`](Self::open), keeping `window` of the log in memory.
-    pub fn open_windowed(dir: &Path, window: Window) -> Result<(LogFile, Log), StoreError> {
-        Self::open_with(dir, SEGMENT_BYTES, window)
-    }
-
     /// [`open`](Self::open), closing segments at `segment_bytes`.
     pub fn open_with(
         data_dir: &Path,

@@ -193,20 +193,7 @@ impl Disk {
         if held <= retain.saturating_mul(2) {
             return None;
         }
-        let index = log.commit_index() - retain;
-        let stamp = log.stamp_at(index)?;
-        let mut clients = log.summary().clients;
-        for e in log.committed().iter().take_while(|e| e.index <= index) {
-            if !e.is_marker() {
-                clients.insert(e.id.client, (e.id.seq, e.index));
-            }
-        }
-        let snap = ringleader_core::log::Snapshot {
-            index,
-            stamp,
-            clients: clients.into_iter().map(|(c, (s, i))| (c, s, i)).collect(),
-            digest: 0,
-        };
+        let snap = log.snapshot_through(log.commit_index() - retain, 0)?;
         let both = self.synced_log.compact(snap.clone()) && self.written_log.compact(snap.clone());
         both.then_some(snap)
     }
