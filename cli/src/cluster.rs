@@ -127,6 +127,7 @@ fn node_args(args: &ClusterArgs, id: u32) -> NodeArgs {
         listen: None,
         advertise: None,
         port_base: args.port_base,
+        http: None,
         cluster: args.cluster.clone(),
         group: "239.77.76.1"
             .parse()

@@ -4,7 +4,7 @@ use crate::parse;
 use clap::Args;
 use ringleader_core::durable::Durability;
 use ringleader_core::{Algorithm, Config, NodeId, RankBy, Role};
-use ringleader_runtime::{run_node, Hooks, MulticastConfig, NodeEvent, NodeOptions};
+use ringleader_runtime::{run_node, Hooks, HttpOptions, MulticastConfig, NodeEvent, NodeOptions};
 use serde_json::json;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -13,6 +13,8 @@ use std::time::Duration;
 
 /// The port of node N is `port_base + N` unless `--listen` says otherwise.
 pub const DEFAULT_PORT_BASE: u16 = 7100;
+/// The status page's default port is the node's TCP port plus this.
+pub const HTTP_PORT_OFFSET: u16 = 1000;
 
 /// Flags of `node`.
 #[derive(Args, Debug, Clone)]
@@ -29,6 +31,17 @@ pub struct NodeArgs {
     /// (e.g. listening on 0.0.0.0).
     #[arg(long)]
     pub advertise: Option<SocketAddr>,
+    /// Serve a status page (`/`), the status as JSON (`/status`) and
+    /// Prometheus metrics (`/metrics`) over HTTP at ADDR, or `off`. Default:
+    /// 127.0.0.1 at the node's TCP port + 1000 (node 1: 127.0.0.1:8101), so
+    /// only this machine reads it and the nodes of one machine never collide
+    /// (if that port is taken the node warns and runs without the page; an
+    /// address given here that cannot be used stops the node instead).
+    /// It is read-only and needs no key, like `ringleader status`; on an
+    /// address other machines reach it shows members' addresses, and client
+    /// names unless a cluster key is set (then they are left out).
+    #[arg(long, value_name = "ADDR|off", value_parser = parse::http)]
+    pub http: Option<parse::Http>,
     /// Base of the default port: node N listens on port-base + N.
     #[arg(long, default_value_t = DEFAULT_PORT_BASE)]
     pub port_base: u16,
@@ -191,6 +204,31 @@ impl NodeArgs {
         }
     }
 
+    /// Where the status page is served, if anywhere (see `--http`).
+    pub fn http_options(&self) -> Result<Option<HttpOptions>, String> {
+        match self.http {
+            Some(parse::Http::Off) => Ok(None),
+            Some(parse::Http::At(addr)) => Ok(Some(HttpOptions {
+                addr,
+                required: true,
+            })),
+            None => {
+                let listen = self.listen_addr()?;
+                let port = listen.port().checked_add(HTTP_PORT_OFFSET).ok_or_else(|| {
+                    format!(
+                        "the default status page port ({} + {HTTP_PORT_OFFSET}) is past 65535: \
+                         give one with --http ADDR, or --http off",
+                        listen.port()
+                    )
+                })?;
+                Ok(Some(HttpOptions {
+                    addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                    required: false,
+                }))
+            }
+        }
+    }
+
     /// Everything the runtime needs, checked.
     pub fn options(&self) -> Result<NodeOptions, String> {
         let listen = self.listen_addr()?;
@@ -263,6 +301,7 @@ impl NodeArgs {
             },
             keys: self.keys.load()?,
             allow_missing_state: self.allow_missing_state,
+            http: self.http_options()?,
             limits: ringleader_runtime::limits::ConnLimits {
                 max_clients: self.max_clients,
                 max_pending: self.max_pending,
@@ -331,8 +370,11 @@ fn role_name(role: Role) -> &'static str {
 /// The JSON line printed for an event with `--events`.
 pub fn event_json(id: u32, event: &NodeEvent) -> serde_json::Value {
     match event {
-        NodeEvent::Started { addr, starts } => {
-            json!({"event": "started", "node": id, "addr": addr.to_string(), "starts": starts})
+        NodeEvent::Started { addr, starts, http } => {
+            json!({
+                "event": "started", "node": id, "addr": addr.to_string(), "starts": starts,
+                "http": http.map(|a| format!("http://{a}/")), "pid": std::process::id()
+            })
         }
         NodeEvent::Role {
             role,

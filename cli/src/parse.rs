@@ -128,6 +128,24 @@ pub fn server(s: &str) -> Result<std::net::SocketAddr, String> {
         .ok_or_else(|| format!("'{s}' resolves to no address"))
 }
 
+/// Where `--http` serves: an address, or nowhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Http {
+    /// No status page.
+    Off,
+    /// At this address.
+    At(std::net::SocketAddr),
+}
+
+/// Parses `--http`: `off`, or an address (`127.0.0.1:8101`, `0.0.0.0:8101`,
+/// `localhost:8101`).
+pub fn http(s: &str) -> Result<Http, String> {
+    if s.trim().eq_ignore_ascii_case("off") {
+        return Ok(Http::Off);
+    }
+    server(s).map(Http::At)
+}
+
 /// Parses a positive whole number.
 pub fn count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {

@@ -4,6 +4,7 @@ use crate::node::DEFAULT_PORT_BASE;
 use clap::Args;
 use ringleader_runtime::envelope::{Preface, StatusReply};
 use ringleader_runtime::frames::{frame, FrameReader};
+use serde_json::json;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,7 +17,8 @@ pub struct StatusArgs {
     /// resolved). Default: node 1 on this machine.
     #[arg(long, value_parser = crate::parse::server)]
     server: Option<SocketAddr>,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text (on failure too: `{"error": ...}`,
+    /// and a non-zero exit).
     #[arg(long)]
     json: bool,
     /// How long to wait for the answer.
@@ -69,6 +71,11 @@ pub fn run(args: StatusArgs) -> ExitCode {
                 println!("{status}");
             }
             ExitCode::SUCCESS
+        }
+        Err(e) if args.json => {
+            // A script reading JSON gets JSON, failure included.
+            println!("{}", json!({"error": e, "server": addr.to_string()}));
+            ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -193,3 +193,22 @@ fn progress_in_a_log_is_lines_not_carriage_returns() {
     assert!(!stderr.contains('\r'), "{stderr:?}");
     assert!(stderr.contains("run 1/1\n"), "{stderr:?}");
 }
+
+#[test]
+fn status_json_says_a_failure_in_json_too() {
+    // A port nothing listens on: bound, then released.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap().to_string();
+    drop(free);
+    let out = ringleader(&["status", "--server", &addr, "--json", "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on failure");
+    assert_eq!(v["server"], addr);
+    assert!(
+        v["error"].as_str().unwrap().contains("no node answers"),
+        "{v}"
+    );
+    let text = ringleader(&["status", "--server", &addr]);
+    assert_eq!(text.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&text.stderr).starts_with("error: no node answers"));
+}

@@ -13,83 +13,15 @@
 
 mod real;
 
+use real::browser::{browser_or_skip, dump_dom};
 use real::{ringleader, Scratch};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn browser() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("RINGLEADER_CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    for dir in std::env::split_paths(&path) {
-        for name in ["chromium", "chromium-browser", "google-chrome"] {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    None
-}
-
-/// The browser, or `None` with the reason printed (a failure on CI).
-fn browser_or_skip() -> Option<PathBuf> {
-    let found = browser();
-    if found.is_none() {
-        let reason = "no chromium on PATH (apt-get install chromium, or set RINGLEADER_CHROMIUM)";
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI must check the viewer in a browser: {reason}"
-        );
-        eprintln!("skipping the browser test: {reason}");
-    }
-    found
-}
 
 /// The DOM of `page#fragment` after its script ran.
 fn rendered(chromium: &Path, page: &Path, fragment: &str, scratch: &Path) -> String {
-    let profile = scratch.join(format!("profile-{}", fragment.len()));
     let url = format!("file://{}#{fragment}", page.display());
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--dump-dom", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromium starts");
-    // Read stdout on a thread so a large DOM cannot fill the pipe and stall it.
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut s).map(|_| s)
-    });
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            panic!("chromium did not finish rendering {url} within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let dom = reader.join().unwrap().unwrap();
+    let dom = dump_dom(chromium, &url, scratch);
     assert!(
         dom.contains("<svg"),
         "no diagram in the DOM of {url}:\n{dom:.2000}"

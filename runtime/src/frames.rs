@@ -41,6 +41,8 @@ pub struct FrameReader<T> {
     last_read: Instant,
     /// When the first byte of a frame not yet whole arrived.
     partial_since: Option<Instant>,
+    /// Where the frames and bytes read are counted.
+    flow: Option<crate::metrics::Flow>,
 }
 
 impl<T: DeserializeOwned> FrameReader<T> {
@@ -56,7 +58,14 @@ impl<T: DeserializeOwned> FrameReader<T> {
             deadlines: None,
             last_read: Instant::now(),
             partial_since: None,
+            flow: None,
         }
+    }
+
+    /// Counts the frames and bytes read on `flow`.
+    pub fn counted(mut self, flow: crate::metrics::Flow) -> Self {
+        self.flow = Some(flow);
+        self
     }
 
     /// Closes the stream when `deadlines` pass.
@@ -100,6 +109,9 @@ impl<T: DeserializeOwned> FrameReader<T> {
             match next {
                 Ok(Some(msg)) => {
                     self.partial_since = None;
+                    if let Some(flow) = &self.flow {
+                        flow.add(1, 0);
+                    }
                     return Some(msg);
                 }
                 Ok(None) => {}
@@ -128,6 +140,9 @@ impl<T: DeserializeOwned> FrameReader<T> {
             match read {
                 Ok(0) => return None,
                 Ok(n) => {
+                    if let Some(flow) = &self.flow {
+                        flow.add(0, n as u64);
+                    }
                     // One clock read per read system call, none per frame.
                     if self.deadlines.is_some() {
                         self.last_read = Instant::now();
@@ -205,15 +220,20 @@ pub async fn pump(
     };
     while let Some(first) = rx.recv().await {
         add(&mut batch, first);
+        let mut frames = 1;
         while batch.len() < 256 * 1024 {
             match rx.try_recv() {
                 Some(more) => add(&mut batch, more),
                 None => break,
             }
+            frames += 1;
         }
         if let Err(e) = half.write_all(&batch).await {
             tracing::debug!("write failed: {e}");
             return Pumped::WriteFailed;
+        }
+        if let Some(flow) = rx.flow() {
+            flow.add(frames, batch.len() as u64);
         }
         if rx.is_empty() {
             batch = Vec::new();

@@ -37,6 +37,8 @@ pub struct Conn {
     pub slot: Slot,
     /// Its deadlines.
     pub limits: ConnLimits,
+    /// Where its frames are counted.
+    pub traffic: crate::metrics::Traffic,
 }
 
 /// The frames of an introduced connection, opened by `opener` if it
@@ -67,9 +69,11 @@ pub async fn serve_peer(
         number: conn,
         slot,
         limits,
+        traffic,
     } = c;
     tracing::debug!(%peer, node = %from, conn, "peer dialled in");
-    let mut frames = reader::<Message>(read, peer, opener, (limits.peer_idle, limits.frame));
+    let mut frames = reader::<Message>(read, peer, opener, (limits.peer_idle, limits.frame))
+        .counted(traffic.peer_in);
     while let Some(msg) = frames.next().await {
         if msg.from() != from {
             warn_limited!(FOREIGN_SENDER, %peer, claimed = %from, sender = %msg.from(), "dropped a message whose sender is not the link's peer");
@@ -99,9 +103,11 @@ pub async fn serve_client(
         number: conn,
         slot,
         limits,
+        traffic,
     } = c;
     let (sealer, opener) = sealed.unzip();
     let (tx, rx) = frame_queue(CLIENT_QUEUE, CLIENT_QUEUE_BYTES);
+    let rx = rx.counted(traffic.client_out);
     tokio::spawn(write_queued(write, rx, sealer));
     if inbox
         .send(Input::ClientOpened {
@@ -115,7 +121,8 @@ pub async fn serve_client(
     {
         return;
     }
-    let mut frames = reader::<ClientMsg>(read, peer, opener, (limits.client_idle, limits.frame));
+    let mut frames = reader::<ClientMsg>(read, peer, opener, (limits.client_idle, limits.frame))
+        .counted(traffic.client_in);
     while let Some(msg) = frames.next().await {
         if inbox
             .send(Input::FromClient { id, conn, msg })

@@ -14,6 +14,7 @@
 //! - [`store`]: the data directory (term, vote and start count, synced).
 //! - [`hooks`]: commands run on role changes.
 //! - [`clock`]: the core's clock on a real machine.
+//! - [`http`]: the status page, `/status` and `/metrics` over HTTP ([`metrics`]).
 
 pub mod auth;
 pub mod chat;
@@ -23,10 +24,13 @@ pub mod driver;
 pub mod envelope;
 pub mod frames;
 pub mod hooks;
+pub mod http;
+pub mod human;
 pub mod inbound;
 pub mod limits;
 pub mod listener;
 pub mod logfile;
+pub mod metrics;
 pub mod peers;
 pub mod queue;
 pub mod ratelimit;
@@ -36,7 +40,7 @@ pub mod store;
 pub mod udp;
 pub mod writer;
 
-pub use driver::{run_node, NodeEvent, NodeOptions, RuntimeError};
+pub use driver::{run_node, HttpOptions, NodeEvent, NodeOptions, RuntimeError};
 pub use hooks::{Hooks, RoleChange};
 pub use status::Status;
 pub use udp::MulticastConfig;

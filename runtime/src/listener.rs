@@ -46,6 +46,8 @@ pub struct Gate {
     pub keys: Arc<Keys>,
     /// The connection pools and their caps.
     pub pools: Arc<Pools>,
+    /// Where the connections' frames are counted.
+    pub traffic: crate::metrics::Traffic,
 }
 
 /// What the connections hand to the node's task.
@@ -219,6 +221,7 @@ async fn serve(
         number: conn,
         slot,
         limits,
+        traffic: gate.traffic.clone(),
     };
     dispatch(c, &preface, sealed, &gate, inbox).await;
 }

@@ -59,6 +59,8 @@ pub struct PeerLinks {
     dropped_reported: u64,
     /// Lives of peers the links proved over, for the node to hear of.
     gone: Vec<(NodeId, Incarnation)>,
+    /// Where the links' frames are counted.
+    traffic: crate::metrics::Traffic,
 }
 
 impl PeerLinks {
@@ -69,7 +71,7 @@ impl PeerLinks {
         (cluster, key): (String, Option<Key>),
         config: LinkConfig,
         seed: u64,
-        inbox: mpsc::Sender<Input>,
+        (inbox, traffic): (mpsc::Sender<Input>, crate::metrics::Traffic),
     ) -> Self {
         PeerLinks {
             me,
@@ -82,12 +84,18 @@ impl PeerLinks {
             out: Vec::new(),
             dropped_reported: 0,
             gone: Vec::new(),
+            traffic,
         }
     }
 
     /// Peer lives proven over since the last call (see [`LinkAction::ProcessGone`]).
     pub fn take_gone(&mut self) -> Vec<(NodeId, Incarnation)> {
         std::mem::take(&mut self.gone)
+    }
+
+    /// Bytes waiting in the links' write queues.
+    pub fn queued_bytes(&self) -> usize {
+        self.conns.values().map(FrameTx::queued_bytes).sum()
     }
 
     /// When [`tick`](Self::tick) is next due.
@@ -222,6 +230,7 @@ impl PeerLinks {
             conn,
             addr,
             inbox: self.inbox.clone(),
+            traffic: self.traffic.clone(),
         };
         self.tasks.push(tokio::spawn(link.run()));
     }
@@ -262,6 +271,7 @@ struct DialledLink {
     conn: u64,
     addr: SocketAddr,
     inbox: mpsc::Sender<Input>,
+    traffic: crate::metrics::Traffic,
 }
 
 impl DialledLink {
@@ -318,7 +328,8 @@ impl DialledLink {
                 return;
             }
         };
-        let (tx, mut rx) = frame_queue(CONN_QUEUE, CONN_QUEUE_BYTES);
+        let (tx, rx) = frame_queue(CONN_QUEUE, CONN_QUEUE_BYTES);
+        let mut rx = rx.counted(self.traffic.peer_out.clone());
         if !self.tell(DialNews::Up(tx)).await {
             return;
         }
@@ -326,7 +337,7 @@ impl DialledLink {
             read,
             self.addr,
             (self.peer, self.conn),
-            opener,
+            (opener, self.traffic.peer_in.clone()),
             self.inbox.clone(),
         ));
         let ended = pump(&mut write, &mut rx, sealer).await;
@@ -347,10 +358,10 @@ async fn read_back(
     read: tokio::net::tcp::OwnedReadHalf,
     addr: SocketAddr,
     (from, conn): (NodeId, u64),
-    opener: Option<FrameOpener>,
+    (opener, flow): (Option<FrameOpener>, crate::metrics::Flow),
     inbox: mpsc::Sender<Input>,
 ) {
-    let mut frames = FrameReader::<Message>::opened_by(read, addr, opener);
+    let mut frames = FrameReader::<Message>::opened_by(read, addr, opener).counted(flow);
     while let Some(msg) = frames.next().await {
         if msg.from() != from {
             warn_limited!(FOREIGN_SENDER, %addr, "dropped a message whose sender is not the link's peer");

@@ -28,6 +28,7 @@ pub struct FrameTx {
 pub struct FrameRx {
     rx: mpsc::Receiver<Vec<u8>>,
     bytes: Arc<AtomicUsize>,
+    flow: Option<crate::metrics::Flow>,
 }
 
 /// A queue of at most `frames` frames and `bytes` bytes.
@@ -40,7 +41,11 @@ pub fn frame_queue(frames: usize, bytes: usize) -> (FrameTx, FrameRx) {
             bytes: counted.clone(),
             limit: bytes,
         },
-        FrameRx { rx, bytes: counted },
+        FrameRx {
+            rx,
+            bytes: counted,
+            flow: None,
+        },
     )
 }
 
@@ -74,6 +79,17 @@ impl FrameTx {
 }
 
 impl FrameRx {
+    /// Counts the frames and bytes written from this queue on `flow`.
+    pub fn counted(mut self, flow: crate::metrics::Flow) -> Self {
+        self.flow = Some(flow);
+        self
+    }
+
+    /// Where what is written is counted.
+    pub fn flow(&self) -> Option<&crate::metrics::Flow> {
+        self.flow.as_ref()
+    }
+
     /// The next frame; `None` once every sender is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<Vec<u8>> {
         let frame = self.rx.recv().await?;

@@ -6,6 +6,8 @@ use std::fmt;
 
 /// Chat users a status answer names (it says how many more there are).
 pub const STATUS_CLIENTS_MAX: usize = 200;
+/// Role changes a status keeps.
+pub const ROLE_HISTORY: usize = 20;
 
 /// A member as the answering node sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +63,32 @@ impl DiskStatus {
     }
 }
 
+/// What waits in the node's queues.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStatus {
+    /// Events waiting for the node's event loop (frames read, links' news).
+    pub inbox: u64,
+    /// Writes and reads handed to the writer thread and not yet carried out.
+    pub writer: u64,
+    /// Bytes waiting to be written to peers' links.
+    pub peer_bytes: u64,
+    /// Bytes waiting to be written to chat clients.
+    pub client_bytes: u64,
+}
+
+/// A change of the node's role, as the status keeps the recent ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleRecord {
+    /// When, milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// `leader`, `follower` or `candidate`.
+    pub role: String,
+    /// The leader named then.
+    pub leader: Option<u32>,
+    /// The epoch then.
+    pub epoch: u64,
+}
+
 /// A node's status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -110,6 +138,19 @@ pub struct Status {
     /// The node's writes.
     #[serde(default)]
     pub disk: DiskStatus,
+    /// `quorum`: the latest term this node has seen (its vote's term; 0
+    /// under bully and ring).
+    #[serde(default)]
+    pub term: u64,
+    /// What waits in its queues.
+    #[serde(default)]
+    pub queues: QueueStatus,
+    /// Its latest role changes, oldest first (at most [`ROLE_HISTORY`]).
+    #[serde(default)]
+    pub recent_roles: Vec<RoleRecord>,
+    /// Where it serves its status page and metrics, if it does.
+    #[serde(default)]
+    pub http: Option<String>,
 }
 
 impl Status {
@@ -172,6 +213,10 @@ impl Status {
             started_at_ms: started.as_millis(),
             uptime_ms: now.as_millis().saturating_sub(started.as_millis()),
             disk,
+            term: node.persisted().term,
+            queues: QueueStatus::default(),
+            recent_roles: Vec::new(),
+            http: None,
         }
     }
 }
@@ -227,8 +272,11 @@ impl fmt::Display for Status {
         for m in &self.members {
             writeln!(
                 f,
-                "  n{:<4} {:<21} {:<8} last heard {} ms ago",
-                m.id, m.addr, m.state, m.last_heard_ms
+                "  n{:<4} {:<21} {:<8} last heard {} ago",
+                m.id,
+                m.addr,
+                m.state,
+                crate::human::duration_ms(m.last_heard_ms)
             )?;
         }
         if self.client_count > self.clients.len() {
@@ -243,11 +291,23 @@ impl fmt::Display for Status {
         } else {
             writeln!(f, "clients: {}", self.clients.join(", "))?;
         }
+        if let Some(last) = self.recent_roles.last() {
+            writeln!(
+                f,
+                "last role change: {} at {} ({} role changes kept; the page shows them)",
+                last.role,
+                crate::human::local_time(last.at_ms),
+                self.recent_roles.len()
+            )?;
+        }
+        if let Some(url) = &self.http {
+            writeln!(f, "status page: {url} (metrics at {url}metrics)")?;
+        }
         write!(
             f,
-            "up {:.1} s (started at {} ms since the Unix epoch)",
-            self.uptime_ms as f64 / 1000.0,
-            self.started_at_ms
+            "up {} (since {})",
+            crate::human::duration_ms(self.uptime_ms),
+            crate::human::local_time(self.started_at_ms)
         )
     }
 }

@@ -50,6 +50,10 @@ pub(crate) enum Report {
 /// What the writer measured: flushes, and how long their syncs took.
 #[derive(Debug, Default)]
 pub struct DiskStats {
+    /// Jobs handed to the writer and not yet taken into a batch.
+    pub queued: AtomicU64,
+    /// Where each sync's time goes as well (the node's metrics).
+    pub fsync: Option<prometheus_client::metrics::histogram::Histogram>,
     /// Batches flushed.
     pub flushes: AtomicU64,
     /// Writes carried out.
@@ -71,6 +75,9 @@ impl DiskStats {
         self.syncs.fetch_add(1, Ordering::Relaxed);
         self.sync_total_us.fetch_add(us, Ordering::Relaxed);
         self.sync_max_us.fetch_max(us, Ordering::Relaxed);
+        if let Some(h) = &self.fsync {
+            h.observe(took.as_secs_f64());
+        }
     }
 
     /// The mean sync time in µs, 0 before the first.
@@ -86,6 +93,7 @@ impl DiskStats {
 /// The handle the event loop keeps.
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
+    stats: Arc<DiskStats>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -99,6 +107,7 @@ impl Writer {
         reports: tokio_mpsc::UnboundedSender<Report>,
     ) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>();
+        let stats_handle = stats.clone();
         let thread = std::thread::Builder::new()
             .name("ringleader-writer".into())
             .spawn(move || {
@@ -107,6 +116,9 @@ impl Writer {
                 while let Ok(first) = rx.recv() {
                     batch.push(first);
                     batch.extend(rx.try_iter().take(BATCH_MAX - 1));
+                    stats
+                        .queued
+                        .fetch_sub(batch.len() as u64, Ordering::Relaxed);
                     let done =
                         write_batch(&mut log, &store, durability, &stats, &mut batch, &mut out);
                     if let Err(e) = done {
@@ -120,6 +132,7 @@ impl Writer {
             });
         Ok(Writer {
             jobs: tx,
+            stats: stats_handle,
             thread: thread?,
         })
     }
@@ -127,7 +140,13 @@ impl Writer {
     /// Hands a write to the writer. `false` if the writer is gone (it failed,
     /// and said why).
     pub(crate) fn send(&self, job: Job) -> bool {
-        self.jobs.send(job).is_ok()
+        // Counted before it is sent: the thread may take it at once.
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = self.jobs.send(job).is_ok();
+        if !sent {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
     }
 
     /// Waits until every write handed over is carried out.

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod browser;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
@@ -94,6 +96,13 @@ pub fn start_node(
         .args(["--mcast-port", &ports.mcast.to_string()])
         .arg("--data-dir")
         .arg(scratch.0.join(format!("n{id}")))
+        // The default status page port (node port + 1000) may be another
+        // test's node port: a test that wants the page names its address.
+        .args(if extra.contains(&"--http") {
+            &[][..]
+        } else {
+            &["--http", "off"][..]
+        })
         .args(extra)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())

@@ -6,149 +6,35 @@ use crate::clock::Clock;
 use crate::datagrams::DatagramAuth;
 use crate::envelope::Datagram;
 use crate::frames::frame;
-use crate::hooks::{Hooks, RoleChange};
+use crate::hooks::RoleChange;
 use crate::listener::{accept_loop, Gate, Input};
 use crate::logfile::{LogFile, Window};
+use crate::metrics::Metrics;
 use crate::peers::PeerLinks;
 use crate::ratelimit::LogLimit;
 use crate::status::Status;
-use crate::store::{Store, StoreError};
-use crate::udp::{multicast_socket, unicast_socket, MulticastConfig};
+use crate::store::Store;
+use crate::udp::{multicast_socket, unicast_socket};
 use crate::warn_limited;
 use crate::writer::{DiskStats, Job, Report, Writer};
-use ringleader_core::durable::Durability;
+pub use options::{HttpOptions, NodeEvent, NodeOptions, RuntimeError};
 use ringleader_core::link::LinkConfig;
 use ringleader_core::log::Log;
 use ringleader_core::wire::{ClientId, ClientMsg, Message, ServerMsg, MAX_DATAGRAM};
-use ringleader_core::{
-    Action, Algorithm, Config, ConfigError, Event, Instant, Node, NodeId, Persisted, Role,
-};
+use ringleader_core::{Action, Algorithm, Event, Instant, Node, NodeId, Persisted, Role};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
-/// Everything a real node needs to run.
-#[derive(Clone, Debug)]
-pub struct NodeOptions {
-    /// The node's id.
-    pub id: NodeId,
-    /// The core's configuration; `config.addr` is the address peers and clients
-    /// are told to use (usually `listen`).
-    pub config: Config,
-    /// TCP address for peers, clients and status queries; the same port on UDP
-    /// takes datagrams from static peers and clients' probes.
-    pub listen: SocketAddr,
-    /// The multicast channel, or `None` to rely on static peers only.
-    pub multicast: Option<MulticastConfig>,
-    /// Static peers' addresses (their `listen`), told every announcement by unicast.
-    pub peers: Vec<SocketAddr>,
-    /// Where the node keeps its state and its log across restarts.
-    pub data_dir: PathBuf,
-    /// What a write must reach before the node counts on it: the operating
-    /// system (`process`) or stable storage (`power`, with group commit).
-    pub durability: Durability,
-    /// How much history the log keeps (see [`crate::logfile::retain`]).
-    pub retain: crate::logfile::Retain,
-    /// Bytes after which a log segment is closed (tests make it small).
-    pub segment_bytes: u64,
-    /// Role-change hooks.
-    pub hooks: Hooks,
-    /// The cluster key and the client key; without a cluster key anyone who can
-    /// reach the node's ports can speak as a member.
-    pub keys: Keys,
-    /// Caps and deadlines of incoming connections.
-    pub limits: crate::limits::ConnLimits,
-    /// Start a `quorum` node whose data directory holds a log but no state file
-    /// (it forgot its term and its vote, and may vote twice in a term).
-    pub allow_missing_state: bool,
-}
+mod options;
 
-/// Something that happened, for whoever runs the node (the CLI prints them).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NodeEvent {
-    /// Listening, with the node's incarnation counter.
-    Started {
-        /// TCP address.
-        addr: SocketAddr,
-        /// How many times this node has started, this time included.
-        starts: u64,
-    },
-    /// The node's role or the leader it names changed.
-    Role {
-        /// The role now.
-        role: Role,
-        /// The leader named.
-        leader: Option<NodeId>,
-        /// The epoch.
-        epoch: u64,
-    },
-    /// A member's state changed.
-    Member {
-        /// The member.
-        node: NodeId,
-        /// What happened (`joined`, `died`, ...).
-        change: String,
-    },
-}
-
-/// Why a node could not start or had to stop.
-#[derive(Debug)]
-pub enum RuntimeError {
-    /// The TCP or UDP address could not be bound.
-    Listen(SocketAddr, io::Error),
-    /// The multicast channel could not be set up.
-    Multicast(MulticastConfig, io::Error),
-    /// The data directory is unusable.
-    Store(StoreError),
-    /// The configuration is invalid.
-    Config(ConfigError),
-    /// A `quorum` node found a log but no state file.
-    MissingState(PathBuf),
-    /// The writer thread could not be started.
-    Writer(io::Error),
-}
-
-impl std::fmt::Display for RuntimeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RuntimeError::Listen(addr, e) if e.kind() == io::ErrorKind::AddrInUse => {
-                write!(f, "cannot listen on {addr}: the address is in use (another node with this id or port?)")
-            }
-            RuntimeError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
-            RuntimeError::Multicast(m, e) => write!(
-                f,
-                "cannot use multicast group {}:{} on interface {}: {e} (use --no-multicast with --peer to run without it)",
-                m.group, m.port, m.interface
-            ),
-            RuntimeError::Store(e) => write!(f, "{e}"),
-            RuntimeError::Config(e) => write!(f, "invalid configuration: {e}"),
-            RuntimeError::Writer(e) => write!(f, "cannot start the writer thread: {e}"),
-            RuntimeError::MissingState(p) => write!(
-                f,
-                "{} is missing but this data directory holds a log: the node has lost the \
-                 term it reached and the vote it cast, and under quorum it could vote twice \
-                 in one term (two leaders). Restore the file, or start with \
-                 --allow-missing-state to accept that risk",
-                p.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for RuntimeError {}
-
-impl From<StoreError> for RuntimeError {
-    fn from(e: StoreError) -> Self {
-        RuntimeError::Store(e)
-    }
-}
-
+/// Inputs from connections waiting for the event loop.
+const INBOX: usize = 8192;
 /// How long a leaving node waits for its last messages to go out.
 const LEAVE_GRACE: Duration = Duration::from_millis(500);
 /// Probe sources remembered for answers, before the table is cleared.
@@ -186,31 +72,28 @@ pub async fn run_node(
 ) -> Result<(), RuntimeError> {
     let data = DataDir::open(&opts)?;
     let sockets = Sockets::bind(&opts).await?;
-    let (inbox_tx, mut inbox) = mpsc::channel(8192);
-    let cluster = opts.config.cluster.clone();
+    let (inbox_tx, mut inbox) = mpsc::channel(INBOX);
     warn_if_open(&opts.keys);
-    let peers = PeerLinks::new(
-        opts.id,
-        (cluster.clone(), opts.keys.cluster.clone()),
-        LinkConfig::for_node(&opts.config),
-        rand::random(),
-        inbox_tx.clone(),
-    );
-    let gate = Gate {
-        cluster,
-        keys: Arc::new(opts.keys.clone()),
-        pools: crate::limits::Pools::new(opts.limits),
-    };
-    let accept = tokio::spawn(accept_loop(sockets.listener, gate, inbox_tx));
+    let metrics = Metrics::new();
+    let (peers, gate) = links(&opts, &inbox_tx, &metrics);
+    let http = sockets.http.map(|listener| {
+        let open_key = opts.keys.cluster.is_some();
+        crate::http::start(listener, inbox_tx.clone(), metrics.clone(), open_key)
+    });
+    let accept = tokio::spawn(accept_loop(sockets.listener, gate, inbox_tx.clone()));
     let unicast = sockets.unicast;
     let (report_tx, mut reports) = mpsc::unbounded_channel();
-    let mut d = Driver::new(opts, events, data, peers, unicast.clone(), report_tx)?;
-    d.step(Event::Start)?;
-    d.emit(NodeEvent::Started {
-        addr: d.opts.listen,
-        starts: d.node.persisted().starts,
-    });
-    tracing::info!(node = %d.opts.id, addr = %d.opts.listen, election = %d.opts.config.election, "started");
+    let mut d = Driver::new(
+        opts,
+        events,
+        data,
+        (peers, metrics),
+        unicast.clone(),
+        report_tx,
+    )?;
+    d.inbox = Some(inbox_tx);
+    d.http = http.as_ref().and_then(|(addr, _)| *addr);
+    d.start()?;
     tokio::pin!(shutdown);
     let mut group_buf = vec![0u8; MAX_DATAGRAM];
     let mut unicast_buf = vec![0u8; MAX_DATAGRAM];
@@ -238,11 +121,13 @@ pub async fn run_node(
             },
             got = recv(sockets.group.as_ref(), &mut group_buf) => {
                 if let Ok((n, from)) = got {
+                    d.metrics.traffic.datagram_in.add(1, n as u64);
                     d.on_datagram(group_buf.get(..n).unwrap_or_default(), from)?;
                 }
             }
             got = unicast.recv_from(&mut unicast_buf) => {
                 if let Ok((n, from)) = got {
+                    d.metrics.traffic.datagram_in.add(1, n as u64);
                     d.on_datagram(unicast_buf.get(..n).unwrap_or_default(), from)?;
                 }
             }
@@ -252,10 +137,32 @@ pub async fn run_node(
     tracing::info!(node = %d.opts.id, "leaving");
     d.step(Event::Leave)?;
     accept.abort();
+    if let Some((_, task)) = http {
+        task.abort();
+    }
     d.peers.drain(LEAVE_GRACE).await;
     // What was handed to the writer reaches the disk before the process ends.
     d.writer.finish();
     Ok(())
+}
+
+/// The node's links to its peers (dialled) and the gate of its listener.
+fn links(opts: &NodeOptions, inbox: &mpsc::Sender<Input>, metrics: &Metrics) -> (PeerLinks, Gate) {
+    let cluster = opts.config.cluster.clone();
+    let peers = PeerLinks::new(
+        opts.id,
+        (cluster.clone(), opts.keys.cluster.clone()),
+        LinkConfig::for_node(&opts.config),
+        rand::random(),
+        (inbox.clone(), metrics.traffic.clone()),
+    );
+    let gate = Gate {
+        cluster,
+        keys: Arc::new(opts.keys.clone()),
+        pools: crate::limits::Pools::new(opts.limits),
+        traffic: metrics.traffic.clone(),
+    };
+    (peers, gate)
 }
 
 /// What a node keeps in its data directory, read back at start.
@@ -308,6 +215,7 @@ struct Sockets {
     listener: TcpListener,
     unicast: Arc<UdpSocket>,
     group: Option<UdpSocket>,
+    http: Option<TcpListener>,
 }
 
 impl Sockets {
@@ -323,10 +231,22 @@ impl Sockets {
             Some(m) => Some(multicast_socket(m).map_err(|e| RuntimeError::Multicast(*m, e))?),
             None => None,
         };
+        let http = match opts.http {
+            Some(HttpOptions { addr, required }) => match TcpListener::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) if required => return Err(RuntimeError::Http(addr, e)),
+                Err(e) => {
+                    tracing::warn!("no status page: {}", RuntimeError::Http(addr, e));
+                    None
+                }
+            },
+            None => None,
+        };
         Ok(Sockets {
             listener,
             unicast,
             group,
+            http,
         })
     }
 }
@@ -367,6 +287,16 @@ struct Driver {
     last_push: Option<(PushKey, Vec<u8>)>,
     /// Seals and opens datagrams.
     datagrams: DatagramAuth,
+    /// What the node counts for monitoring.
+    metrics: Arc<Metrics>,
+    /// The leader the node last named (a change counts in the metrics).
+    named: Option<NodeId>,
+    /// The latest role changes, for the status.
+    recent_roles: std::collections::VecDeque<crate::status::RoleRecord>,
+    /// The inbox's sending side, to read how full it is.
+    inbox: Option<mpsc::Sender<Input>>,
+    /// Where the status page is served.
+    http: Option<SocketAddr>,
 }
 
 /// What identifies a run of committed entries: committed entries never change, so
@@ -388,7 +318,7 @@ impl Driver {
         opts: NodeOptions,
         events: Option<mpsc::UnboundedSender<NodeEvent>>,
         data: DataDir,
-        peers: PeerLinks,
+        (peers, metrics): (PeerLinks, Arc<Metrics>),
         unicast: Arc<UdpSocket>,
         reports: mpsc::UnboundedSender<Report>,
     ) -> Result<Driver, RuntimeError> {
@@ -409,6 +339,7 @@ impl Driver {
         data.store.save(&started)?;
         let disk = Arc::new(DiskStats {
             digest: std::sync::Mutex::new(data.log_file.digest()),
+            fsync: Some(metrics.fsync.clone()),
             ..DiskStats::default()
         });
         let writer = Writer::spawn(
@@ -436,7 +367,27 @@ impl Driver {
             events,
             opts,
             last_push: None,
+            metrics,
+            named: None,
+            recent_roles: std::collections::VecDeque::new(),
+            inbox: None,
+            http: None,
         })
+    }
+
+    /// The node's first step, told to whoever runs it and to the log.
+    fn start(&mut self) -> Result<(), RuntimeError> {
+        self.step(Event::Start)?;
+        self.emit(NodeEvent::Started {
+            addr: self.opts.listen,
+            starts: self.node.persisted().starts,
+            http: self.http,
+        });
+        tracing::info!(node = %self.opts.id, addr = %self.opts.listen, election = %self.opts.config.election, "started");
+        if let Some(addr) = self.http {
+            tracing::info!("status page at http://{addr}/ (JSON at /status, metrics at /metrics)");
+        }
+        Ok(())
     }
 
     fn emit(&self, event: NodeEvent) {
@@ -522,24 +473,44 @@ impl Driver {
                 }
             }
             Input::Status(reply) => {
-                let election = self.opts.config.election.to_string();
-                let status = Status::of(
-                    &self.node,
-                    (&self.opts.config.cluster, &election),
-                    self.clock.now(),
-                    (
-                        self.disk.digest.lock().map_or(0, |d| d.value),
-                        crate::status::DiskStatus::of(
-                            &self.node,
-                            &self.opts.durability.to_string(),
-                            &self.disk,
-                        ),
-                    ),
-                );
-                let _ = reply.send(status);
+                let _ = reply.send(self.status());
                 Ok(())
             }
         }
+    }
+
+    /// The node's status now, with what only the driver knows.
+    fn status(&self) -> Status {
+        let election = self.opts.config.election.to_string();
+        let mut status = Status::of(
+            &self.node,
+            (&self.opts.config.cluster, &election),
+            self.clock.now(),
+            (
+                self.disk.digest.lock().map_or(0, |d| d.value),
+                crate::status::DiskStatus::of(
+                    &self.node,
+                    &self.opts.durability.to_string(),
+                    &self.disk,
+                ),
+            ),
+        );
+        status.queues = crate::status::QueueStatus {
+            inbox: self
+                .inbox
+                .as_ref()
+                .map_or(0, |tx| (tx.max_capacity() - tx.capacity()) as u64),
+            writer: self.disk.queued.load(std::sync::atomic::Ordering::Relaxed),
+            peer_bytes: self.peers.queued_bytes() as u64,
+            client_bytes: self
+                .clients
+                .values()
+                .map(|(_, tx)| tx.queued_bytes() as u64)
+                .sum(),
+        };
+        status.recent_roles = self.recent_roles.iter().cloned().collect();
+        status.http = self.http.map(|a| format!("http://{a}/"));
+        status
     }
 
     /// A client's new connection: admitted if its id is new or it proves the id
@@ -636,6 +607,7 @@ impl Driver {
                     self.lease_at_step.map_or(now, |end| end.min(now))
                 });
                 tracing::info!(role = %new, leader = %named, epoch, "role changed");
+                self.count_role_change(old, new, leader, epoch);
                 self.opts.hooks.fire(
                     self.opts.id,
                     RoleChange {
@@ -658,6 +630,26 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// Counts a role change in the metrics and keeps it for the status.
+    fn count_role_change(&mut self, old: Role, new: Role, leader: Option<NodeId>, epoch: u64) {
+        if new == Role::Candidate && old != Role::Candidate {
+            self.metrics.elections.inc();
+        }
+        if leader != self.named {
+            self.metrics.leader_changes.inc();
+            self.named = leader;
+        }
+        if self.recent_roles.len() >= crate::status::ROLE_HISTORY {
+            self.recent_roles.pop_front();
+        }
+        self.recent_roles.push_back(crate::status::RoleRecord {
+            at_ms: self.clock.now().as_millis(),
+            role: new.to_string(),
+            leader: leader.map(|l| l.0),
+            epoch,
+        });
     }
 
     /// Hands a write to the writer thread. If it is gone it has reported
@@ -689,8 +681,9 @@ impl Driver {
                 .filter(|p| *p != self.opts.listen),
         );
         for to in targets {
-            if let Err(e) = self.unicast.try_send_to(&bytes, to) {
-                tracing::debug!(%to, "datagram not sent: {e}");
+            match self.unicast.try_send_to(&bytes, to) {
+                Ok(n) => self.metrics.traffic.datagram_out.add(1, n as u64),
+                Err(e) => tracing::debug!(%to, "datagram not sent: {e}"),
             }
         }
     }
@@ -721,7 +714,9 @@ impl Driver {
                 .encode(&Datagram::ToClient(msg.clone()), sender)
             {
                 Some(bytes) => {
-                    let _ = self.unicast.try_send_to(&bytes, *addr);
+                    if let Ok(n) = self.unicast.try_send_to(&bytes, *addr) {
+                        self.metrics.traffic.datagram_out.add(1, n as u64);
+                    }
                 }
                 None => tracing::debug!("answer to a probe not sent: too large"),
             }
