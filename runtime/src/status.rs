@@ -221,6 +221,38 @@ impl Status {
     }
 }
 
+impl Status {
+    fn fmt_members_and_clients(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "members:")?;
+        if self.members.is_empty() {
+            writeln!(f, "  (none heard of)")?;
+        }
+        for m in &self.members {
+            writeln!(
+                f,
+                "  n{:<4} {:<21} {:<8} last heard {} ago",
+                m.id,
+                m.addr,
+                m.state,
+                crate::human::duration_ms(m.last_heard_ms)
+            )?;
+        }
+        if self.client_count > self.clients.len() {
+            writeln!(
+                f,
+                "clients: {} ({} more)",
+                self.clients.join(", "),
+                self.client_count - self.clients.len()
+            )?;
+        } else if self.clients.is_empty() {
+            writeln!(f, "clients: none")?;
+        } else {
+            writeln!(f, "clients: {}", self.clients.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let leader = self
@@ -265,32 +297,7 @@ impl fmt::Display for Status {
         )?;
         let ring: Vec<String> = self.ring.iter().map(|n| format!("n{n}")).collect();
         writeln!(f, "ring: {}", ring.join(" -> "))?;
-        writeln!(f, "members:")?;
-        if self.members.is_empty() {
-            writeln!(f, "  (none heard of)")?;
-        }
-        for m in &self.members {
-            writeln!(
-                f,
-                "  n{:<4} {:<21} {:<8} last heard {} ago",
-                m.id,
-                m.addr,
-                m.state,
-                crate::human::duration_ms(m.last_heard_ms)
-            )?;
-        }
-        if self.client_count > self.clients.len() {
-            writeln!(
-                f,
-                "clients: {} ({} more)",
-                self.clients.join(", "),
-                self.client_count - self.clients.len()
-            )?;
-        } else if self.clients.is_empty() {
-            writeln!(f, "clients: none")?;
-        } else {
-            writeln!(f, "clients: {}", self.clients.join(", "))?;
-        }
+        self.fmt_members_and_clients(f)?;
         if let Some(last) = self.recent_roles.last() {
             writeln!(
                 f,
