@@ -146,7 +146,7 @@ async fn garbage(target: SocketAddr, mcast: SocketAddr, flood: Duration) {
         let _ = udp.send_to(&junk, target).await;
         let _ = udp.send_to(&junk, mcast).await;
         sent += 2;
-        if sent % 256 == 0 {
+        if sent.is_multiple_of(256) {
             tokio::task::yield_now().await;
         }
     }

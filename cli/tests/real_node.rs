@@ -1,13 +1,12 @@
 //! One real node's duties: leaving gracefully on SIGTERM, running hooks, keeping
-//! quorum's term and vote on disk, and the `cluster` command that runs several.
+//! quorum's term and vote on disk (the `cluster` command: see cluster_cmd.rs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod real;
 
 use real::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
@@ -239,67 +238,6 @@ fn an_unusable_data_directory_is_one_clear_line_and_a_failure() {
 }
 
 #[test]
-fn the_cluster_command_reports_the_leader_and_stops_every_node() {
-    let ports = Ports::fresh();
-    let scratch = Scratch::new("cluster-cmd");
-    let mut child = Command::new(BIN)
-        .args([
-            "cluster",
-            "--nodes",
-            "3",
-            "--cluster",
-            &format!("cmd-{}", ports.base),
-        ])
-        .args([
-            "--port-base",
-            &ports.base.to_string(),
-            "--mcast-port",
-            &ports.mcast.to_string(),
-        ])
-        .arg("--data-dir")
-        .arg(&scratch.0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let agreed = loop {
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) if line.starts_with("== all 3 nodes follow n3") => break line,
-            Ok(line) => seen.push(line),
-            Err(_) => panic!("no agreement line; saw {seen:?}"),
-        }
-    };
-    assert!(agreed.contains("epoch"), "{agreed}");
-    let addrs: Vec<String> = (1..=3)
-        .map(|i| format!("127.0.0.1:{}", u32::from(ports.base) + i))
-        .collect();
-    assert_eq!(
-        wait_for(Duration::from_secs(10), "n3 serving", || agreed_leader(
-            &addrs
-        )),
-        3
-    );
-    sigterm(&child);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-    for a in &addrs {
-        assert!(status_of_gone(a), "{a} stopped");
-    }
-}
-
-fn status_of_gone(addr: &str) -> bool {
-    std::net::TcpStream::connect(addr).is_err()
-}
-
-#[test]
 fn the_history_survives_kill_9_of_every_node() {
     let ports = Ports::fresh();
     let scratch = Scratch::new("whole-restart");
@@ -346,4 +284,27 @@ fn the_history_survives_kill_9_of_every_node() {
         assert!(bob.finish().success());
         drop(nodes);
     }
+}
+
+#[test]
+fn a_second_node_on_a_data_directory_in_use_refuses_and_names_the_holder() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("dir-lock");
+    let cluster = format!("lock-{}", ports.base);
+    let n1 = start_node(&cluster, &ports, 1, &scratch, &[]);
+    wait_for(Duration::from_secs(10), "n1 up", || status(&n1.addr));
+    // Another id and port, the same directory.
+    let out = Command::new(BIN)
+        .args(["node", "--id", "2", "--cluster", &cluster, "--http", "off"])
+        .args(["--port-base", &ports.base.to_string()])
+        .args(["--mcast-port", &ports.mcast.to_string()])
+        .arg("--data-dir")
+        .arg(scratch.0.join("n1"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is in use by another node"), "{err}");
+    assert!(err.contains(&format!("(pid {})", n1.child.id())), "{err}");
+    assert!(status(&n1.addr).is_some(), "the first node serves on");
 }

@@ -170,7 +170,7 @@ fn fuzz(seed: u64, hostile: u64, filtered: bool) -> u64 {
             net.step(target, event);
             left -= 1;
             done += 1;
-            if left % 64 == 0 {
+            if left.is_multiple_of(64) {
                 // Let the cluster run on, and refresh the corpus from it.
                 net.run_for(rng.random_range(1..30));
                 if net.log.len() > 20_000 {

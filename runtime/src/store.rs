@@ -14,10 +14,63 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// A node's data directory.
+/// A node's data directory, locked for as long as the `Store` lives: two
+/// nodes on one directory would interleave their logs and cast each other's
+/// votes. The lock (`flock` on `DIR/lock`) goes with the process, however
+/// it ends: a `kill -9` leaves no stale lock behind.
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
+    _lock: fs::File,
+}
+
+/// The lock file of a data directory.
+const LOCK_FILE: &str = "lock";
+
+/// Why a data directory could not be locked: in use (with what its holder
+/// wrote in the lock file, its pid), or the file could not be used.
+fn lock(dir: &Path) -> Result<fs::File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StoreError::Dir(dir.to_owned(), e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // Who holds it, for the error another node would print.
+            let _ = file.set_len(0);
+            let _ = writeln!(file, "{}", std::process::id());
+            Ok(file)
+        }
+        Err(fs::TryLockError::WouldBlock) => {
+            let holder = fs::read_to_string(&path).unwrap_or_default();
+            Err(StoreError::InUse(
+                dir.to_owned(),
+                holder.trim().parse().ok(),
+            ))
+        }
+        Err(fs::TryLockError::Error(e)) => Err(StoreError::Dir(dir.to_owned(), e)),
+    }
+}
+
+/// Whether a node holds the data directory `dir` now: `Some(pid)` (0 when it
+/// did not say) if one does. Nothing is created or changed.
+pub fn in_use(dir: &Path) -> Option<u32> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs::OpenOptions::new().read(true).open(&path).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => None, // released when `file` drops
+        Err(fs::TryLockError::WouldBlock) => Some(
+            fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
+        ),
+        Err(fs::TryLockError::Error(_)) => None,
+    }
 }
 
 /// Why the data directory could not be used.
@@ -31,6 +84,8 @@ pub enum StoreError {
     Corrupt(PathBuf, String),
     /// Writing the state failed.
     Write(PathBuf, io::Error),
+    /// Another process (its pid, if it said) holds the directory.
+    InUse(PathBuf, Option<u32>),
 }
 
 impl std::fmt::Display for StoreError {
@@ -40,6 +95,14 @@ impl std::fmt::Display for StoreError {
             StoreError::Read(p, e) => write!(f, "cannot read {}: {e}", p.display()),
             StoreError::Corrupt(p, e) => write!(f, "{} is damaged: {e}", p.display()),
             StoreError::Write(p, e) => write!(f, "cannot write {}: {e}", p.display()),
+            StoreError::InUse(p, pid) => write!(
+                f,
+                "data directory {} is in use by another node{}: two nodes on one \
+                 directory would mix their logs and votes (stop it, or give this one \
+                 its own --data-dir)",
+                p.display(),
+                pid.map_or_else(String::new, |p| format!(" (pid {p})"))
+            ),
         }
     }
 }
@@ -53,8 +116,10 @@ impl Store {
         let probe = dir.join(".write-test");
         fs::write(&probe, b"ok").map_err(|e| StoreError::Dir(dir.to_owned(), e))?;
         let _ = fs::remove_file(&probe);
+        let lock = lock(dir)?;
         Ok(Store {
             dir: dir.to_owned(),
+            _lock: lock,
         })
     }
 
@@ -170,7 +235,9 @@ mod tests {
             voted_for: Some(NodeId(2)),
         };
         store.save(&state).unwrap();
-        assert_eq!(Store::open(&dir).unwrap().load().unwrap(), Some(state));
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.load().unwrap(), Some(state));
         fs::write(dir.join("state.json"), b"{ not json").unwrap();
         assert!(matches!(store.load(), Err(StoreError::Corrupt(..))));
         // A damaged field that still parses is caught by the checksum.
@@ -193,6 +260,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(store.load().unwrap(), Some(state));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_directory_in_use_is_refused_with_its_holder_and_free_once_it_is_dropped() {
+        let dir = std::env::temp_dir().join(format!("ringleader-lock-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(in_use(&dir), None, "no directory yet: nothing holds it");
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(in_use(&dir), Some(std::process::id()));
+        let err = Store::open(&dir).unwrap_err();
+        assert!(matches!(err, StoreError::InUse(_, Some(p)) if p == std::process::id()));
+        assert!(err.to_string().contains("in use by another node"), "{err}");
+        drop(store);
+        assert_eq!(in_use(&dir), None);
+        assert!(Store::open(&dir).is_ok());
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -73,7 +73,7 @@ impl InjectedBug {
         let n = config.voters.len();
         // A majority of n - k voters is half of n (at least 1) for k = 1 when n
         // is even and k = 2 when it is odd.
-        let drop = if n % 2 == 0 { 1 } else { 2 }.min(n.saturating_sub(1));
+        let drop = if n.is_multiple_of(2) { 1 } else { 2 }.min(n.saturating_sub(1));
         let mut voters = config.voters.clone();
         voters.sort();
         let at = voters.iter().position(|v| *v == id).unwrap_or(0);

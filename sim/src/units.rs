@@ -43,7 +43,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut scale = micros_per_unit;
     for d in frac.chars() {
         let digit = u128::from(d.to_digit(10).unwrap_or(0));
-        if scale % 10 != 0 {
+        if !scale.is_multiple_of(10) {
             if digit != 0 {
                 return Err(format!("'{s}' is finer than a microsecond"));
             }
@@ -64,12 +64,12 @@ pub fn format_duration(d: Duration) -> String {
     let us = d.as_micros();
     if us == 0 {
         "0s".to_owned()
-    } else if us % 1_000_000 == 0 {
+    } else if us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
     } else if us >= 1_000_000 {
         let frac = format!("{:06}", us % 1_000_000);
         format!("{}.{}s", us / 1_000_000, frac.trim_end_matches('0'))
-    } else if us % 1_000 == 0 {
+    } else if us.is_multiple_of(1_000) {
         format!("{}ms", us / 1_000)
     } else {
         format!("{us}us")

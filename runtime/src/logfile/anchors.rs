@@ -54,7 +54,7 @@ impl Anchors {
     /// Entry `index`'s record was written at `offset` of `segment`.
     pub fn written(&mut self, index: u64, segment: u64, offset: u64) {
         let first_of_segment = self.points.last().is_none_or(|a| a.segment != segment);
-        if self.force || first_of_segment || index % STRIDE == 0 {
+        if self.force || first_of_segment || index.is_multiple_of(STRIDE) {
             self.points.push(Anchor {
                 index,
                 segment,
