@@ -56,14 +56,9 @@ fn entry_json(e: &Entry) -> serde_json::Value {
            "time_ms": e.at.as_millis(), "epoch": e.epoch, "client": e.id.client})
 }
 
+/// The entry's time as a local time of day.
 fn clock_of(e: &Entry) -> String {
-    let secs = e.at.as_millis() / 1000;
-    format!(
-        "{:02}:{:02}:{:02}",
-        (secs / 3600) % 24,
-        (secs / 60) % 60,
-        secs % 60
-    )
+    ringleader_runtime::human::local_clock(e.at.as_millis())
 }
 
 /// Prints one update, as JSON or as text, unless it is not worth printing.
@@ -121,6 +116,13 @@ fn json_line(update: &ChatUpdate) -> Option<String> {
             json!({"event": "unreachable", "server": server.to_string(), "error": error}).to_string(),
         ),
         ChatUpdate::NoSession => Some(json!({"event": "no_session"}).to_string()),
+        ChatUpdate::NothingFound { waited, servers, multicast } => Some(
+            json!({"event": "nothing_found", "waited_ms": waited.as_millis() as u64,
+                   "servers": servers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                   "group": multicast.group.to_string(), "port": multicast.port,
+                   "interface": multicast.interface.to_string(), "hint": nothing_found_hint(servers, multicast)})
+            .to_string(),
+        ),
     }
 }
 
@@ -172,7 +174,31 @@ fn text_line(update: &ChatUpdate) -> Option<String> {
             Some(format!("! cannot reach {server}: {error}; still trying"))
         }
         ChatUpdate::NoSession => Some("! no leader reachable right now; try again".into()),
+        ChatUpdate::NothingFound { waited, servers, multicast } => Some(format!(
+            "! no node of the cluster answered in {:.0} s; still trying. {}",
+            waited.as_secs_f64(),
+            nothing_found_hint(servers, multicast)
+        )),
+    }
+}
 
+/// What to check when no node answers.
+fn nothing_found_hint(servers: &[SocketAddr], m: &MulticastConfig) -> String {
+    if servers.is_empty() {
+        format!(
+            "Is a cluster running (`ringleader cluster` starts one)? Does it announce on \
+             multicast group {}:{} on interface {} (--group, --mcast-port, --interface must \
+             match the nodes')? Or name a node with --server HOST:PORT.",
+            m.group, m.port, m.interface
+        )
+    } else {
+        let list: Vec<String> = servers.iter().map(ToString::to_string).collect();
+        format!(
+            "Do the nodes at {} run (`ringleader status --server {}` asks one)? Is a \
+             firewall in the way?",
+            list.join(", "),
+            list.first().map_or("", String::as_str)
+        )
     }
 }
 

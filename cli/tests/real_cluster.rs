@@ -389,3 +389,46 @@ fn piped_chat_waits_for_room_and_never_drops_a_line() {
         "unacknowledged lines exit non-zero"
     );
 }
+
+#[test]
+fn a_chat_with_no_cluster_says_what_to_check_and_connects_once_one_starts() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("chat-alone");
+    let mut chat = ChatProc::start("early", &ports, &scratch, &[]);
+    let told = wait_for(Duration::from_secs(20), "the nothing-found notice", || {
+        chat.events()
+            .into_iter()
+            .find(|e| e["event"] == "nothing_found")
+    });
+    assert!(told["waited_ms"].as_u64().unwrap() >= 5000, "{told}");
+    assert_eq!(told["port"], ports.mcast);
+    let hint = told["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("Is a cluster running") && hint.contains("--server"),
+        "{hint}"
+    );
+    assert!(chat.child.try_wait().unwrap().is_none(), "it keeps trying");
+    // A node starts: the same client finds it and is served.
+    let n1 = start_node(
+        &format!("alone-{}", ports.base),
+        &ports,
+        1,
+        &scratch,
+        &["--election", "quorum", "--voters", "1"],
+    );
+    chat.say("finally");
+    wait_for(Duration::from_secs(20), "the message committed", || {
+        chat.entries()
+            .iter()
+            .any(|e| e.2 == "finally")
+            .then_some(())
+    });
+    let notices = chat
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "nothing_found")
+        .count();
+    assert_eq!(notices, 1, "told once per search");
+    assert!(chat.finish().success());
+    drop(n1);
+}

@@ -70,6 +70,16 @@ pub enum ChatUpdate {
     },
     /// History was asked for while no leader was reachable.
     NoSession,
+    /// No node answered for [`NOTHING_FOUND_AFTER`] (told once per search):
+    /// the client keeps trying, and the user learns what to check.
+    NothingFound {
+        /// How long it has looked.
+        waited: Duration,
+        /// The servers it was given (empty: it looks by multicast).
+        servers: Vec<SocketAddr>,
+        /// The multicast channel it probes.
+        multicast: MulticastConfig,
+    },
     /// A server could not be reached (told once per server until one answers).
     Unreachable {
         /// The server.
@@ -78,6 +88,9 @@ pub enum ChatUpdate {
         error: String,
     },
 }
+
+/// How long a client looks for the cluster before it tells the user so.
+pub const NOTHING_FOUND_AFTER: Duration = Duration::from_secs(5);
 
 /// How a chat session ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +146,8 @@ pub async fn run_chat(
         updates,
         refused: 0,
         queue_capacity: opts.buffer_limit.saturating_mul(2).saturating_add(64),
+        searching: Some((tokio::time::Instant::now(), false)),
+        servers: opts.servers.clone(),
     };
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut commands_open = true;
@@ -140,6 +155,7 @@ pub async fn run_chat(
     chat.client.step(now, ClientEvent::Start, &mut chat.out);
     loop {
         chat.carry_out();
+        chat.tell_if_nothing_found();
         if let Some(summary) = chat.leave_if_done().await {
             return Ok(summary);
         }
@@ -194,6 +210,11 @@ struct ChatDriver {
     /// Frames a connection's write queue holds: room for the whole buffer to be
     /// resent after a reconnection, so no resent message is dropped.
     queue_capacity: usize,
+    /// Since when no leader has been connected, and whether the user was
+    /// told; `None` while connected.
+    searching: Option<(tokio::time::Instant, bool)>,
+    /// The servers given, for the user's hint.
+    servers: Vec<SocketAddr>,
 }
 
 impl ChatDriver {
@@ -235,9 +256,34 @@ impl ChatDriver {
                     self.conn = None;
                 }
                 ClientAction::Output(o) => {
+                    match &o {
+                        ClientOutput::Connected { .. } | ClientOutput::LeaderChanged { .. } => {
+                            self.searching = None;
+                        }
+                        ClientOutput::LeaderLost { .. } if self.searching.is_none() => {
+                            self.searching = Some((tokio::time::Instant::now(), false));
+                        }
+                        _ => {}
+                    }
                     let _ = self.updates.send(ChatUpdate::Output(o));
                 }
             }
+        }
+    }
+
+    /// Tells the user, once per search, that nothing answered for a while.
+    fn tell_if_nothing_found(&mut self) {
+        let Some((since, false)) = self.searching else {
+            return;
+        };
+        let waited = since.elapsed();
+        if waited >= NOTHING_FOUND_AFTER {
+            self.searching = Some((since, true));
+            let _ = self.updates.send(ChatUpdate::NothingFound {
+                waited,
+                servers: self.servers.clone(),
+                multicast: self.multicast,
+            });
         }
     }
 
@@ -278,6 +324,10 @@ impl ChatDriver {
             |t| self.clock.to_tokio(t),
         );
         let deadline = self.quitting.map_or(deadline, |q| deadline.min(q));
+        let deadline = match self.searching {
+            Some((since, false)) => deadline.min(since + NOTHING_FOUND_AFTER),
+            _ => deadline,
+        };
         self.drained_at.map_or(deadline, |d| deadline.min(d))
     }
 

@@ -15,6 +15,21 @@ pub fn local_time(ms: u64) -> String {
     }
 }
 
+/// `ms` since the Unix epoch as a local time of day (`10:02:11`).
+pub fn local_clock(ms: u64) -> String {
+    i64::try_from(ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map_or_else(
+            || "??:??:??".to_owned(),
+            |t| {
+                t.to_zoned_datetime(jiff::tz::TimeZone::system())
+                    .strftime("%H:%M:%S")
+                    .to_string()
+            },
+        )
+}
+
 /// A duration given in ms, to the precision that matters at its size:
 /// `450 ms`, `12.3 s`, `4m 05s`, `3h 02m`, `12d 4h`.
 pub fn duration_ms(ms: u64) -> String {
