@@ -85,8 +85,9 @@ pub struct FailoverArgs {
     #[arg(long, default_value = "300ms", value_parser = crate::parse::duration)]
     election_timeout: Duration,
     /// Port block: nodes on base+1.., multicast on base+19.
-    #[arg(long, default_value_t = 27100)]
-    port_base: u16,
+    /// Default: a free block of 20 ports between 20000 and 32000, found at start.
+    #[arg(long)]
+    port_base: Option<u16>,
     /// Measure without keys, with them, or both (the cost of authentication).
     #[arg(long, value_enum, default_value = "both")]
     keys: KeysMode,
@@ -102,8 +103,9 @@ pub struct MemoryArgs {
     #[arg(long, default_value_t = 100)]
     size: usize,
     /// Port block: the node on base+1, multicast on base+19.
-    #[arg(long, default_value_t = 27300)]
-    port_base: u16,
+    /// Default: a free block of 20 ports between 20000 and 32000, found at start.
+    #[arg(long)]
+    port_base: Option<u16>,
 }
 
 /// Flags of `bench idle`.
@@ -116,8 +118,34 @@ pub struct IdleArgs {
     #[arg(long, default_value = "10s", value_parser = crate::parse::duration)]
     measure: Duration,
     /// Port block: nodes on base+1.., multicast on base+19.
-    #[arg(long, default_value_t = 27400)]
-    port_base: u16,
+    /// Default: a free block of 20 ports between 20000 and 32000, found at start.
+    #[arg(long)]
+    port_base: Option<u16>,
+}
+
+/// The block of 20 ports to run nodes on (node N on base + N, multicast on
+/// base + 19): the one given, or a free one, so a benchmark never lands on a
+/// cluster already running (or on another benchmark).
+pub fn port_block(given: Option<u16>) -> Result<u16, String> {
+    if let Some(base) = given {
+        return Ok(base);
+    }
+    let free = |port: u16| {
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+    };
+    // 600 blocks of 20 from 20000: below the ephemeral range (32768+).
+    let start = std::process::id() % 600;
+    for attempt in 0..600 {
+        let block = (start + attempt * 7) % 600;
+        let Ok(base) = u16::try_from(20_000 + block * 20) else {
+            continue;
+        };
+        if (1..20).all(|i| free(base + i)) {
+            return Ok(base);
+        }
+    }
+    Err("no free block of 20 ports between 20000 and 32000: give one with --port-base".into())
 }
 
 /// Runs a benchmark.
@@ -244,6 +272,8 @@ impl Nodes {
                 voters.join(","),
                 "--data-dir".into(),
                 dir.join(format!("n{id}")).display().to_string(),
+                "--http".into(),
+                "off".into(),
             ];
             line.extend(extra.iter().cloned());
             children.push((id, spawn_node(&dir, id, &line)?));
@@ -489,7 +519,13 @@ async fn failover_once(
         format!("{}us", a.election_timeout.as_micros()),
     ];
     let name = format!("bench-failover-{run}");
-    let mut nodes = Nodes::start_keyed(3, a.port_base, &name, &extra, keyed)?;
+    let mut nodes = Nodes::start_keyed(
+        3,
+        crate::bench::port_block(a.port_base)?,
+        &name,
+        &extra,
+        keyed,
+    )?;
     let leader = nodes.leader(Duration::from_secs(20)).await?;
     let servers = (1..=3).map(|i| nodes.addr(i)).collect();
     let mut c = nodes.chat("bench", servers, 1000);
@@ -623,7 +659,12 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 async fn memory(a: MemoryArgs) -> Result<(), String> {
-    let mut nodes = Nodes::start(1, a.port_base, "bench-memory", &[])?;
+    let mut nodes = Nodes::start(
+        1,
+        crate::bench::port_block(a.port_base)?,
+        "bench-memory",
+        &[],
+    )?;
     nodes.leader(Duration::from_secs(20)).await?;
     let pid = nodes.pid(1).ok_or("node gone")?;
     let before = rss_kib(pid).unwrap_or(0);
@@ -701,7 +742,7 @@ async fn idle(a: IdleArgs) -> Result<(), String> {
         let extra = ["--election".to_owned(), election.to_owned()];
         let nodes = Nodes::start(
             a.nodes,
-            a.port_base,
+            crate::bench::port_block(a.port_base)?,
             &format!("bench-idle-{election}"),
             &extra,
         )?;

@@ -20,8 +20,9 @@ pub struct CatchupArgs {
     #[arg(long, default_value = "bully", value_parser = crate::parse::algorithm)]
     election: ringleader_core::Algorithm,
     /// Port block: nodes on base+1.., multicast on base+19.
-    #[arg(long, default_value_t = 27500)]
-    port_base: u16,
+    /// Default: a free block of 20 ports between 20000 and 32000, found at start.
+    #[arg(long)]
+    port_base: Option<u16>,
 }
 
 /// Runs `bench catchup`.
@@ -31,7 +32,12 @@ pub async fn catchup(a: CatchupArgs) -> Result<(), String> {
         a.election.to_string(),
         "--allow-missing-state".to_owned(),
     ];
-    let mut nodes = Nodes::start(3, a.port_base, "bench-catchup", &extra)?;
+    let mut nodes = Nodes::start(
+        3,
+        crate::bench::port_block(a.port_base)?,
+        "bench-catchup",
+        &extra,
+    )?;
     let leader = nodes.leader(Duration::from_secs(20)).await?;
     let clients = 4u64;
     let per = a.messages.div_ceil(clients);

@@ -31,8 +31,9 @@ pub struct HostileArgs {
     #[arg(long, default_value = "5s", value_parser = crate::parse::duration)]
     flood: Duration,
     /// Port block: nodes on base+1.., multicast on base+19.
-    #[arg(long, default_value_t = 27500)]
-    port_base: u16,
+    /// Default: a free block of 20 ports between 20000 and 32000, found at start.
+    #[arg(long)]
+    port_base: Option<u16>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -193,14 +194,15 @@ pub async fn hostile(a: HostileArgs) -> Result<(), String> {
     // The attacker holds thousands of sockets of its own.
     let limit = crate::node::raise_open_file_limit();
     let extra = ["--election".to_owned(), "quorum".to_owned()];
-    let nodes = Nodes::start(3, a.port_base, "bench-hostile", &extra)?;
+    let base = crate::bench::port_block(a.port_base)?;
+    let nodes = Nodes::start(3, base, "bench-hostile", &extra)?;
     let leader = nodes.leader(Duration::from_secs(20)).await?;
     let pid = nodes.pid(leader).ok_or("the leader has exited")?;
     let target = nodes.addr(leader);
     let hold = usize::try_from(limit / 2)
         .unwrap_or(5_000)
         .clamp(100, 5_000);
-    let mcast = SocketAddr::from(([239, 77, 76, 1], a.port_base + 19));
+    let mcast = SocketAddr::from(([239, 77, 76, 1], base + 19));
     let (acked, sender) = honest_client(&nodes);
     tokio::time::sleep(Duration::from_secs(1)).await;
     println!(

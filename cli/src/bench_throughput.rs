@@ -25,8 +25,9 @@ pub struct ThroughputArgs {
     #[arg(long, default_value = "quorum", value_parser = crate::parse::algorithm)]
     election: ringleader_core::Algorithm,
     /// Port block: nodes on base+1.., multicast on base+19.
-    #[arg(long, default_value_t = 27200)]
-    port_base: u16,
+    /// Default: a free block of 20 ports between 20000 and 32000, found at start.
+    #[arg(long)]
+    port_base: Option<u16>,
     /// Measure without keys, with them, or both (the cost of authentication).
     #[arg(long, value_enum, default_value = "off")]
     keys: KeysMode,
@@ -110,7 +111,13 @@ async fn throughput_once(
         durability.to_string(),
     ];
     let name = format!("bench-throughput-{}-{durability}", u8::from(keyed));
-    let nodes = Nodes::start_keyed(3, a.port_base, &name, &extra, keyed)?;
+    let nodes = Nodes::start_keyed(
+        3,
+        crate::bench::port_block(a.port_base)?,
+        &name,
+        &extra,
+        keyed,
+    )?;
     let leader = nodes.leader(Duration::from_secs(20)).await?;
     let epoch_before = status_within(nodes.addr(leader), Duration::from_millis(500))
         .await

@@ -389,3 +389,90 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(141), "{stderr}");
 }
+
+#[test]
+fn a_replay_names_its_scenario_and_violations_read_as_words() {
+    let scratch = Scratch::new("sweep-words");
+    let (_, v) = buggy_sweep(&scratch.0, "heavy", &["--seeds", "1..3", "--jobs", "2"]);
+    let failures = v["failures"].as_array().unwrap();
+    assert!(!failures.is_empty(), "{v}");
+    for f in failures {
+        let detail = f["detail"].as_str().unwrap();
+        assert!(
+            !detail.contains(" { ") && !detail.contains("Some("),
+            "{detail}"
+        );
+    }
+    let file = failures[0]["replay_file"].as_str().unwrap();
+    let out = ringleader(&["sim", "replay", file]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let faults = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("faults "))
+        .unwrap();
+    assert!(faults.contains("written in scenario"), "{faults}");
+    assert!(!faults.contains("profile"), "{faults}");
+    let listed = text
+        .lines()
+        .find(|l| l.contains(" ms (") && l.contains("): "))
+        .unwrap_or_else(|| panic!("no violation line in\n{text}"));
+    assert!(!listed.contains("nodes ["), "{listed}");
+}
+
+#[test]
+fn sweep_and_stats_run_every_listed_algorithm_and_say_ranges_are_inclusive() {
+    let out = ringleader(&[
+        "sim",
+        "sweep",
+        "--election",
+        "bully,ring,quorum",
+        "--seeds",
+        "0..3",
+        "--duration",
+        "5s",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = stdout_json(&out);
+    let sweeps = v["sweeps"].as_array().unwrap();
+    let names: Vec<&str> = sweeps
+        .iter()
+        .map(|s| s["election"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bully", "ring", "quorum"]);
+    assert!(sweeps.iter().all(|s| s["seeds"] == 4), "0..3 is four seeds");
+    let text = ringleader(&["sim", "sweep", "--seeds", "0..300", "--duration", "1s"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("301 seeds (0..300, both ends included)"),
+        "{text}"
+    );
+    let stats = ringleader(&[
+        "sim",
+        "stats",
+        "--election",
+        "bully,quorum",
+        "--seeds",
+        "1..2",
+        "--duration",
+        "5s",
+        "--json",
+    ]);
+    assert_eq!(
+        stats.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
+    let s = stdout_json(&stats);
+    assert_eq!(s["elections"].as_array().unwrap().len(), 2);
+    let help = ringleader(&["sim", "stats", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("without it runs all three"), "{help}");
+    assert!(help.contains("both ends included"), "{help}");
+}

@@ -22,6 +22,32 @@ pub struct Violation {
     pub explained_by: Option<String>,
 }
 
+/// `n1, n3`, or `the cluster` when no node in particular is named.
+pub fn nodes_text(nodes: &[u32]) -> String {
+    if nodes.is_empty() {
+        return "the cluster".to_owned();
+    }
+    nodes
+        .iter()
+        .map(|n| format!("n{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl std::fmt::Display for Violation {
+    /// `committed_agreement at 1234 ms (n1, n3): what was wrong`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at {} ms ({}): {}",
+            self.invariant,
+            self.at_ms,
+            nodes_text(&self.nodes),
+            self.detail
+        )
+    }
+}
+
 /// How often an invariant with a bound was checked, and how often a fault in its
 /// window excused it (a lost message, a cut link, a restart).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -80,7 +80,7 @@ fn slug(s: &str) -> String {
 
 /// A violation in one line, for a scenario's description.
 pub fn describe(v: &Violation) -> String {
-    format!("at {} ms, nodes {:?}: {}", v.at_ms, v.nodes, v.detail)
+    v.to_string()
 }
 
 /// The replay scenario of a failing run: the seed, every fault written out, the

@@ -5,7 +5,7 @@ use super::setup::SetupArgs;
 use super::usage_error;
 use clap::Args;
 use ringleader_sim::scenario::{self, Scenario};
-use ringleader_sim::{fault_schedule, Report, SimConfig};
+use ringleader_sim::{fault_schedule, Report};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -184,7 +184,7 @@ fn finish(
         if !scenario.name.is_empty() {
             println!("scenario: {}", scenario.name);
         }
-        print_summary(&scenario.config, report, speed);
+        print_summary(scenario, report, speed);
         for m in unmet {
             println!("  expectation not met: {m}");
         }
@@ -209,15 +209,16 @@ fn finish(
     }
 }
 
-fn print_summary(config: &SimConfig, r: &Report, speed: f64) {
-    print_run(config, r, speed);
+fn print_summary(scenario: &Scenario, r: &Report, speed: f64) {
+    print_run(scenario, r, speed);
     print_elections(r);
     print_replication(r);
     print_outcome(r);
 }
 
 /// What ran: seed, size, speed, traffic, faults, checks.
-fn print_run(config: &SimConfig, r: &Report, speed: f64) {
+fn print_run(scenario: &Scenario, r: &Report, speed: f64) {
+    let config = &scenario.config;
     println!(
         "seed {}: {} nodes, {} virtual in {} ms wall ({:.0}x real time)",
         r.seed,
@@ -231,7 +232,7 @@ fn print_run(config: &SimConfig, r: &Report, speed: f64) {
         r.events, r.messages, r.sent, r.lost, r.cut, r.duplicated, r.to_down_node
     );
     let scheduled = fault_schedule(config);
-    println!("  faults {} ({} profile)", r.faults, config.faults);
+    println!("  faults {} ({})", r.faults, fault_source(scenario));
     for f in scheduled.iter().take(8) {
         println!("    {:>12} {}", f.at, f.fault);
     }
@@ -250,6 +251,27 @@ fn print_run(config: &SimConfig, r: &Report, speed: f64) {
         "  checks (times each invariant was checked; excused: a fault in its window): {}",
         checks.join(", ")
     );
+}
+
+/// Where a run's faults come from: the seed's generator, the scenario's
+/// script, or both.
+fn fault_source(scenario: &Scenario) -> String {
+    let config = &scenario.config;
+    let generated = config.faults != ringleader_sim::faults::FaultProfile::None;
+    let named = if scenario.name.is_empty() {
+        "the scenario".to_owned()
+    } else {
+        format!("scenario {}", scenario.name)
+    };
+    match (generated, config.schedule.len()) {
+        (true, 0) => format!("{} profile, generated from the seed", config.faults),
+        (true, n) => format!(
+            "{} profile from the seed, and {n} written in {named}",
+            config.faults
+        ),
+        (false, 0) => "none".to_owned(),
+        (false, n) => format!("{n} written in {named}"),
+    }
 }
 
 /// Elections: how many, how long to agreement, which messages.
@@ -332,10 +354,7 @@ fn print_outcome(r: &Report) {
             r.violations.len() - explained
         );
         for v in r.violations.iter().take(10) {
-            println!(
-                "    {} at {} ms, nodes {:?}: {}",
-                v.invariant, v.at_ms, v.nodes, v.detail
-            );
+            println!("    {v}");
             if let Some(why) = &v.explained_by {
                 println!("      explained: {why}");
             }

@@ -14,7 +14,8 @@ use std::time::Duration;
 /// Which seeds to run, and how many at once: `sweep` and `stats`.
 #[derive(Args, Debug, Clone)]
 pub struct SeedArgs {
-    /// The seeds to run, both ends included: A..B, e.g. 1..1000.
+    /// The seeds to run, both ends included: A..B, e.g. 1..1000 (1,000
+    /// seeds; 0..300 is 301), or one seed.
     #[arg(long, value_parser = parse::seeds)]
     pub seeds: RangeInclusive<u64>,
     /// Runs at once [default: the number of CPUs].
@@ -88,7 +89,9 @@ pub struct SetupArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     retain: Option<u64>,
     /// Election algorithm of every node: bully, ring (Chang-Roberts) or quorum
-    /// [default: bully]; `sim stats` takes several, comma-separated.
+    /// [default: bully]. `sim sweep` and `sim stats` take several,
+    /// comma-separated (bully,ring,quorum), and run the seeds under each;
+    /// `sim stats` without it runs all three.
     #[arg(long = "election", value_delimiter = ',', value_parser = parse::algorithm)]
     pub elections: Vec<Algorithm>,
     /// What makes a node the preferred leader under bully and ring: id (highest
@@ -177,18 +180,18 @@ impl SetupArgs {
         if self.retain.is_some() {
             c.retain = self.retain;
         }
-        let given = match self.elections.as_slice() {
-            [] => None,
-            [one] => Some(*one),
-            more => {
+        // A command that runs several algorithms (stats, sweep) names the
+        // one of each run; otherwise --election names at most one.
+        match (election, self.elections.as_slice()) {
+            (Some(e), _) => c.node.election = e,
+            (None, [e]) => c.node.election = *e,
+            (None, []) => {}
+            (None, more) => {
                 return Err(format!(
                     "this command runs one election algorithm, but --election names {}",
                     more.len()
                 ))
             }
-        };
-        if let Some(e) = election.or(given) {
-            c.node.election = e;
         }
         if let Some(r) = self.rank {
             c.node.rank = r;

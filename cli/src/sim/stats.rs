@@ -100,10 +100,11 @@ fn row(name: &str, s: &Summary) -> String {
 
 fn print_table(out: &Output) {
     println!(
-        "{} nodes, seeds {}..{}{}",
+        "{} nodes, seeds {}..{} ({} seeds, both ends included){}",
         out.nodes,
         out.seeds[0],
         out.seeds[1],
+        (out.seeds[1] - out.seeds[0]).saturating_add(1),
         out.scenario
             .as_ref()
             .map_or(String::new(), |s| format!(", scenario {s}"))

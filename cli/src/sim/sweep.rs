@@ -7,6 +7,7 @@ use super::setup::{SeedArgs, SetupArgs};
 use super::shrink::shrink_to;
 use super::usage_error;
 use clap::Args;
+use ringleader_core::Algorithm;
 use ringleader_sim::scenario::{Expect, Scenario};
 use ringleader_sim::sweep::{sweep, SeedRun, SweepOptions};
 use serde::Serialize;
@@ -89,13 +90,47 @@ struct Unmet {
     unmet: Vec<String>,
 }
 
-/// Runs `sim sweep`.
+/// Runs `sim sweep`: once, or once per algorithm `--election` names.
 pub fn run(args: SweepArgs) -> ExitCode {
-    let scenario = match args.setup.scenario() {
-        Ok(s) => s,
-        Err(e) => return usage_error(e),
+    let algorithms: Vec<Option<Algorithm>> = match args.setup.elections.as_slice() {
+        [_, _, ..] => args.setup.elections.iter().copied().map(Some).collect(),
+        _ => vec![None],
     };
-    let title = args.setup.title(&scenario);
+    let mut summaries = Vec::new();
+    for algorithm in algorithms {
+        match sweep_one(&args, algorithm) {
+            Ok(s) => summaries.push(s),
+            Err(code) => return code,
+        }
+    }
+    if args.json {
+        let encoded = match summaries.as_slice() {
+            [one] => serde_json::to_string(one),
+            all => serde_json::to_string(&serde_json::json!({ "sweeps": all })),
+        };
+        match encoded {
+            Ok(s) => println!("{s}"),
+            Err(e) => return usage_error(format_args!("cannot encode the summary: {e}")),
+        }
+    }
+    let clean = summaries
+        .iter()
+        .all(|s| s.failures.is_empty() && s.expectations_unmet.is_empty());
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// One sweep of the seeds under `algorithm` (or the setup's own), its
+/// summary printed unless the output is JSON.
+fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, ExitCode> {
+    let scenario = args.setup.scenario_with(algorithm).map_err(usage_error)?;
+    let mut title = args.setup.title(&scenario);
+    if let (Some(a), false) = (algorithm, title.starts_with(&algorithm_name(algorithm))) {
+        title = format!("{title} ({a})");
+    }
     let jobs = args.seeds.jobs();
     let mut progress = Progress::new("seeds", args.seeds.count());
     let runs = sweep(
@@ -109,10 +144,7 @@ pub fn run(args: SweepArgs) -> ExitCode {
     );
     progress.finish();
     let wall = progress.elapsed().as_secs_f64();
-    let found = match collect_failures(&runs, &args.failures, &title, &scenario) {
-        Ok(found) => found,
-        Err(code) => return code,
-    };
+    let found = collect_failures(&runs, &args.failures, &title, &scenario)?;
     let shrunk = if args.shrink {
         shrink_first_of_each(&found.first_of, !args.json)
     } else {
@@ -140,19 +172,14 @@ pub fn run(args: SweepArgs) -> ExitCode {
     for e in &write_errors {
         eprintln!("warning: {e}");
     }
-    if args.json {
-        match serde_json::to_string(&summary) {
-            Ok(s) => println!("{s}"),
-            Err(e) => return usage_error(format_args!("cannot encode the summary: {e}")),
-        }
-    } else {
+    if !args.json {
         print_summary(&title, &summary, args.fail_fast);
     }
-    if summary.failures.is_empty() && summary.expectations_unmet.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    Ok(summary)
+}
+
+fn algorithm_name(a: Option<Algorithm>) -> String {
+    a.map_or_else(String::new, |a| a.to_string())
 }
 
 /// What the failing seeds of a sweep left.
@@ -270,7 +297,7 @@ fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
     let range = (s.seed_range[1] - s.seed_range[0]).saturating_add(1);
     let cut_short = fail_fast && (s.seeds as u64) < range;
     println!(
-        "sweep of {title}: {} seeds ({}..{}{}) in {:.1} s on {} jobs, {:.1} runs/s",
+        "sweep of {title}: {} seeds ({}..{}, both ends included{}) in {:.1} s on {} jobs, {:.1} runs/s",
         s.seeds,
         s.seed_range[0],
         s.seed_range[1],

@@ -34,6 +34,12 @@ pub struct ClientMsgId {
     pub seq: u64,
 }
 
+impl fmt::Display for ClientMsgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "client c{}'s message {}", self.client, self.seq)
+    }
+}
+
 /// A committed-or-not message of the totally ordered history.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Entry {

@@ -250,13 +250,12 @@ impl ReplicationChecker {
                         at,
                         vec![node.id().0],
                         format!(
-                            "{} committed {}/{} = {:?} but the history has {} = {:?} there",
+                            "{} committed #{index} as {} (stamp {}) but the history has {} (stamp {}) there",
                             node.id(),
-                            index,
-                            here.0,
                             here.1,
-                            known.0,
-                            known.1
+                            here.0,
+                            known.1,
+                            known.0
                         ),
                     );
                     let why = self.holders.all_down_at_once(slot, at).map(|t| format!(
@@ -361,7 +360,7 @@ impl ReplicationChecker {
                         at,
                         Vec::new(),
                         format!(
-                            "c{id} saw index {} ({:?}, e{}) but expected index {expected}{}",
+                            "c{id} saw index {} ({}, epoch {}) but expected index {expected}{}",
                             e.index,
                             e.id,
                             e.epoch,
