@@ -13,7 +13,7 @@
 
 mod real;
 
-use real::browser::{browser_or_skip, dump_dom};
+use real::browser::{browser_or_skip, dump_dom, screenshot_and_dom};
 use real::{ringleader, Scratch};
 
 use std::path::{Path, PathBuf};
@@ -199,4 +199,150 @@ fn the_viewer_highlights_the_violation_and_survives_hostile_titles() {
         !with_class(&dom, "rect", "highlight").is_empty(),
         "its nodes are tinted"
     );
+}
+
+/// `data-NAME` of the body as text (the page's own account of its layout).
+fn body_attr<'a>(dom: &'a str, name: &str) -> &'a str {
+    let body = tags(dom, "body")[0];
+    assert!(
+        attr(body, "data-error").is_none(),
+        "the page's script failed: {body}"
+    );
+    attr(body, &format!("data-{name}")).unwrap_or_else(|| panic!("no data-{name}: {body}"))
+}
+
+/// (node, from, to) of the rects of `class` that carry them.
+fn spans(dom: &str, class: &str) -> Vec<(u64, f64, f64)> {
+    with_class(dom, "rect", class)
+        .into_iter()
+        .filter_map(|r| {
+            Some((
+                attr(r, "data-node")?.parse().ok()?,
+                attr(r, "data-from")?.parse().ok()?,
+                attr(r, "data-to")?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// A crashed node's lane is shaded and says so; no leader band outlives its
+/// leader's crash.
+fn no_leader_band_outlives_a_crash(dom: &str) {
+    let crashed = spans(dom, "down-crashed");
+    assert!(!crashed.is_empty(), "the heavy faults crash a node");
+    assert!(dom.contains(">crashed</text>"), "the lane says crashed");
+    let bands = spans(dom, "leader-band");
+    assert!(!bands.is_empty());
+    for (node, from, to) in &bands {
+        for (down, at, until) in &crashed {
+            assert!(
+                node != down || to <= at || from >= until,
+                "n{node} leads {from}..{to} while crashed {at}..{until}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_viewer_opens_on_the_whole_story_explains_itself_and_keeps_labels_apart() {
+    let Some(chromium) = browser_or_skip() else {
+        return;
+    };
+    let scratch = Scratch::new("story");
+    let dir = &scratch.0;
+    let scenario = dir.join("bug.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"planted bug\"\nseed = 1\nduration = \"20s\"\n[cluster]\nnodes = 3\n\
+         election = \"quorum\"\n[clients]\ncount = 2\n[faults]\nrandom = \"heavy\"\n\
+         [debug]\ninject_bug = \"ack-before-append\"\n",
+    )
+    .unwrap();
+    let (page, report) = write_page(dir, "bug.html", &["--scenario", scenario.to_str().unwrap()]);
+    assert!(report["faults"].as_u64().unwrap() > 2, "{report}");
+    let url = format!("file://{}", page.display());
+    let png = dir.join("bug.png");
+    // A small screen: the story and the violation's box must still fit.
+    let dom = screenshot_and_dom(&chromium, &url, (1000, 700), &png, dir);
+    assert!(
+        std::fs::metadata(&png).unwrap().len() > 10_000,
+        "a screenshot was taken"
+    );
+    assert_eq!(body_attr(&dom, "lanes"), "3");
+    assert_eq!(
+        body_attr(&dom, "faults-in-view"),
+        body_attr(&dom, "faults"),
+        "every fault is in the opening window"
+    );
+    assert_ne!(
+        body_attr(&dom, "violations-in-view"),
+        "0",
+        "and the violation"
+    );
+    assert_eq!(body_attr(&dom, "violation-box"), "inside");
+    assert_eq!(
+        body_attr(&dom, "label-overlaps"),
+        "0",
+        "labels never overlap"
+    );
+    assert_eq!(
+        body_attr(&dom, "labels-outside"),
+        "0",
+        "nor leave the diagram"
+    );
+    let legend: Vec<&str> = tags(&dom, "span")
+        .into_iter()
+        .filter_map(|t| attr(t, "data-item"))
+        .collect();
+    for item in [
+        "leader-band",
+        "leader",
+        "candidate",
+        "fault",
+        "violation",
+        "crashed",
+        "paused",
+        "partitioned",
+        "dropped",
+    ] {
+        assert!(
+            legend.contains(&item),
+            "the legend explains {item}: {legend:?}"
+        );
+    }
+    no_leader_band_outlives_a_crash(&dom);
+    assert!(dom.contains("VIOLATED committed_agreement") || dom.contains("VIOLATED "));
+    assert!(
+        !dom.contains("ClientMsgId"),
+        "plain words, not debug output"
+    );
+}
+
+#[test]
+fn the_pause_scenario_opens_on_the_pause_and_shades_it() {
+    let Some(chromium) = browser_or_skip() else {
+        return;
+    };
+    let scratch = Scratch::new("pause-view");
+    let dir = &scratch.0;
+    let scenario =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/pause-the-leader.toml");
+    let (page, _) = write_page(
+        dir,
+        "pause.html",
+        &["--scenario", scenario.to_str().unwrap()],
+    );
+    let dom = dump_dom(&chromium, &format!("file://{}", page.display()), dir);
+    let from: f64 = body_attr(&dom, "from").parse().unwrap();
+    let to: f64 = body_attr(&dom, "to").parse().unwrap();
+    assert!(
+        from <= 8e6 && 17e6 <= to,
+        "the window {from}..{to} holds both pauses"
+    );
+    let paused = spans(&dom, "down-paused");
+    assert_eq!(paused.len(), 2, "{paused:?}");
+    assert!(paused.contains(&(3, 8e6, 11e6)), "{paused:?}");
+    assert!(dom.contains(">paused</text>"));
+    assert_eq!(body_attr(&dom, "violation-box"), "none");
+    assert_eq!(body_attr(&dom, "label-overlaps"), "0");
 }

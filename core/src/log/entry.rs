@@ -36,6 +36,10 @@ pub struct ClientMsgId {
 
 impl fmt::Display for ClientMsgId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.client == MARKER_CLIENT {
+            // What a new leader appends to commit its epoch: no client's.
+            return f.write_str("a leader's epoch marker");
+        }
         write!(f, "client c{}'s message {}", self.client, self.seq)
     }
 }
