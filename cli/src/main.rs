@@ -8,6 +8,7 @@ mod chat;
 mod cluster;
 mod keys;
 mod node;
+mod node_config;
 mod parse;
 mod pipe;
 mod sim;
@@ -24,7 +25,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Leader election and replication you can test deterministically.
 #[derive(Parser)]
 #[command(name = "ringleader", version, about, long_about = None)]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +51,19 @@ enum Command {
     /// Simulate a cluster: seeded, with faults, checking invariants on every step.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// Print a shell's completion script: e.g. `ringleader completions bash >
+    /// ~/.local/share/bash-completion/completions/ringleader`, or for zsh
+    /// into a directory of your $fpath as _ringleader, or for fish into
+    /// ~/.config/fish/completions/ringleader.fish.
+    Completions(CompletionsArgs),
+}
+
+/// Flags of `completions`.
+#[derive(clap::Args)]
+struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
 }
 
 /// A tokio runtime with `threads` worker threads (1: on the calling thread only);
@@ -75,7 +89,14 @@ pub const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     pipe::exit_quietly_when_stdout_closes();
-    let cli = Cli::parse();
+    // `node` reads its --config file under its flags (see node_config).
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match argv.get(1).and_then(|a| a.to_str()) {
+        Some("node") => Cli {
+            command: Command::Node(node_config::parse(argv.get(2..).unwrap_or_default())),
+        },
+        _ => Cli::parse(),
+    };
     // Simulated nodes log through the same core as real ones; in a simulation the
     // trace is the record, so their logs stay off unless RUST_LOG asks for them.
     let default_filter = match cli.command {
@@ -85,7 +106,8 @@ fn main() -> ExitCode {
         | Command::Chat(_)
         | Command::Status(_)
         | Command::Bench(_)
-        | Command::Keygen(_) => "warn",
+        | Command::Keygen(_)
+        | Command::Completions(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -103,5 +125,19 @@ fn main() -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Keygen(args) => keys::keygen(&args),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut cmd, "ringleader", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write the script: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }

@@ -19,6 +19,11 @@ pub const HTTP_PORT_OFFSET: u16 = 1000;
 /// Flags of `node`.
 #[derive(Args, Debug, Clone)]
 pub struct NodeArgs {
+    /// Read settings from a TOML file: each is one of these flags without its
+    /// dashes (`election = "quorum"`, `peer = ["10.0.0.2:7101"]`,
+    /// `no-multicast = true`); a flag given here as well wins over the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// This node's id, from 1. With no other flag, nodes 1, 2, 3, ... started on one
     /// machine find each other by multicast on loopback and form a cluster.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60000))]

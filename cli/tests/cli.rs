@@ -212,3 +212,35 @@ fn status_json_says_a_failure_in_json_too() {
     assert_eq!(text.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&text.stderr).starts_with("error: no node answers"));
 }
+
+#[test]
+fn what_the_first_commands_write_is_ignored_by_git() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let written = [
+        "ringleader-data/ringleader/n1.log",
+        "sim-failures/quorum-5-nodes-seed-3.toml",
+        "run.html",
+        "view.trace",
+        "cluster.key",
+        "client.key",
+    ];
+    for path in written {
+        let status = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(["check-ignore", "-q", path])
+            .status();
+        match status {
+            // 0: ignored; 1: not ignored; 128: no git repository here.
+            Ok(s) if s.code() == Some(128) => {
+                eprintln!("skipping: the sources are not a git checkout");
+                return;
+            }
+            Ok(s) => assert!(s.success(), "{path} is not ignored by git"),
+            Err(e) => {
+                eprintln!("skipping: no git ({e})");
+                return;
+            }
+        }
+    }
+}

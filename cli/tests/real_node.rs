@@ -6,7 +6,7 @@
 mod real;
 
 use real::*;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
@@ -307,4 +307,65 @@ fn a_second_node_on_a_data_directory_in_use_refuses_and_names_the_holder() {
     assert!(err.contains("is in use by another node"), "{err}");
     assert!(err.contains(&format!("(pid {})", n1.child.id())), "{err}");
     assert!(status(&n1.addr).is_some(), "the first node serves on");
+}
+
+#[test]
+fn a_config_file_sets_what_flags_set_and_a_flag_wins_over_it() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("config");
+    let other = Ports::fresh();
+    let config = scratch.0.join("node.toml");
+    // The file names one port block; the command line another, which wins.
+    std::fs::write(
+        &config,
+        format!(
+            "id = 1\nport_base = {}\nmcast-port = {}\nelection = \"quorum\"\nvoters = [1]\n\
+             durability = \"process\"\nhttp = \"off\"\ncluster = \"cfg-{}\"\ndata-dir = \"{}\"\n",
+            other.base,
+            ports.mcast,
+            ports.base,
+            scratch.0.join("n1").display()
+        ),
+    )
+    .unwrap();
+    let mut node = Command::new(BIN)
+        .args(["node", "--config", config.to_str().unwrap()])
+        .args(["--port-base", &ports.base.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{}", ports.base + 1);
+    let s = wait_for(Duration::from_secs(10), "the configured node", || {
+        status(&addr).filter(|s| s["role"] == "leader")
+    });
+    assert_eq!(s["election"], "quorum");
+    assert_eq!(s["cluster"], format!("cfg-{}", ports.base));
+    assert_eq!(s["disk"]["durability"], "process");
+    assert!(s["http"].is_null(), "http = \"off\" from the file");
+    let _ = node.kill();
+    let _ = node.wait();
+
+    // A setting no flag has, or a bad value, is refused before anything starts.
+    std::fs::write(&config, "id = 1\nheartbaet = \"1s\"\n").unwrap();
+    let out = ringleader(&["node", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown setting 'heartbaet'"), "{err}");
+    std::fs::write(&config, "id = 1\nheartbeat = \"soon\"\n").unwrap();
+    let out = ringleader(&["node", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--heartbeat"));
+}
+
+#[test]
+fn completions_are_printed_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = ringleader(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in ["cluster", "chat", "sweep", "election"] {
+            assert!(script.contains(word), "{shell} completes {word}");
+        }
+    }
+    assert_eq!(ringleader(&["completions", "tcsh"]).status.code(), Some(2));
 }

@@ -259,6 +259,7 @@ fn last_error((path, from): &(PathBuf, u64)) -> Option<String> {
 /// The flags node `id` of the cluster runs with, as `node` would parse them.
 fn node_args(args: &ClusterArgs, id: u32) -> NodeArgs {
     NodeArgs {
+        config: None,
         id,
         listen: None,
         advertise: None,
