@@ -299,10 +299,14 @@ fn static_peers_form_a_cluster_without_multicast() {
 }
 
 /// quorum-controller.md's master: the lowest address, then the lowest port.
-/// Three quorum voters on static peers with `--rank address` elect the lowest
-/// port (n1); killed, the next lowest (n2) follows it.
+/// Three quorum voters on static peers with `--rank address`: when the leader
+/// is lost, the survivor with the lowest port leads. (Who leads first depends
+/// on the processes' start as well: rank orders standing in slots of an eighth
+/// of the election timeout, 37 ms, and processes started further apart than
+/// that on a busy machine stand in the order they started; the simulator's
+/// `quorum_rank` tests cover a start within a slot.)
 #[test]
-fn quorum_with_rank_address_elects_the_lowest_port_and_then_the_next() {
+fn quorum_with_rank_address_elects_the_lowest_port_among_the_survivors() {
     let ports = Ports::fresh();
     let scratch = Scratch::new("rank-address");
     let cluster = format!("rank-{}", ports.base);
@@ -319,12 +323,17 @@ fn quorum_with_rank_address_elects_the_lowest_port_and_then_the_next() {
     let first = wait_for(Duration::from_secs(20), "a quorum leader", || {
         agreed_leader(&addrs)
     });
-    assert_eq!(first, 1, "the lowest port leads");
-    nodes.remove(0); // kill -9 of n1
+    nodes.retain(|n| u64::from(n.id) != first); // kill -9 of the leader
+    let survivors: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
     let next = wait_for(Duration::from_secs(20), "the next leader", || {
-        agreed_leader(&addrs[1..])
+        agreed_leader(&survivors)
     });
-    assert_eq!(next, 2, "the next lowest port leads");
+    let lowest = nodes.iter().map(|n| n.id).min().unwrap();
+    assert_eq!(
+        next,
+        u64::from(lowest),
+        "the lowest port among the survivors leads"
+    );
 }
 
 /// A file piped into `chat` with a small buffer: every line waits for room
