@@ -250,6 +250,18 @@ fn a_node_that_cannot_start_is_reported_with_its_error_and_the_command_fails() {
     assert!(line.contains("data directory"), "{line}");
     let status = c.child.wait().unwrap();
     assert_eq!(status.code(), Some(1));
+    while let Ok(line) = c.lines.recv_timeout(Duration::from_secs(2)) {
+        c.seen.push(line);
+    }
+    // The others were asked to leave and did; the failed one is not waited for.
+    let text = c.seen.join("\n");
+    assert!(!text.contains("did not stop"), "{text}");
+    for id in [1, 3] {
+        assert!(
+            text.contains(&format!("n{id} (pid ")),
+            "n{id}'s end is reported:\n{text}"
+        );
+    }
     // The others were stopped with it.
     for id in [1, 3] {
         let addr = format!("127.0.0.1:{}", u32::from(ports.base) + id);

@@ -11,6 +11,7 @@ use ringleader_core::{Algorithm, RankBy};
 use ringleader_runtime::NodeOptions;
 use screen::Screen;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
@@ -176,8 +177,10 @@ async fn cluster(args: ClusterArgs) -> ExitCode {
         u32::from(args.port_base) + args.nodes,
         base.display()
     );
-    let code = watch(&args, &running, &mut rx).await;
+    let mut ended = BTreeSet::new();
+    let code = watch(&args, &running, &mut rx, &mut ended).await;
     println!("stopping the nodes");
+    running.retain(|r| !ended.contains(&r.id));
     stop_all(&running, &mut rx).await;
     code
 }
@@ -188,6 +191,7 @@ async fn watch(
     args: &ClusterArgs,
     running: &[Started],
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<News>,
+    ended: &mut BTreeSet<u32>,
 ) -> ExitCode {
     let mut screen = Screen::new(args.nodes, args.verbose, std::time::Instant::now());
     let shutdown = shutdown_signal();
@@ -201,6 +205,7 @@ async fn watch(
                 None => Vec::new(),
                 Some(News::Event(v)) => screen.on_event(&v),
                 Some(News::Exit { id, pid, status }) => {
+                    ended.insert(id);
                     let how = exit_text(&status);
                     if !screen.started(u64::from(id)) {
                         let why = running
@@ -420,8 +425,8 @@ fn http_addr(args: &ClusterArgs, id: u32) -> Option<std::net::SocketAddr> {
     )))
 }
 
-/// Asks every node still running to leave (SIGTERM) and reports each end;
-/// kills any still running after 3 s.
+/// Asks the nodes of `running` (none of which has ended yet) to leave
+/// (SIGTERM) and reports each end; kills any still running after 3 s.
 async fn stop_all(running: &[Started], rx: &mut tokio::sync::mpsc::UnboundedReceiver<News>) {
     for r in running {
         if let Some(pid) = r.pid.and_then(|p| i32::try_from(p).ok()) {

@@ -91,7 +91,8 @@ pub async fn run_node(
         unicast.clone(),
         report_tx,
     )?;
-    d.inbox = Some(inbox_tx);
+    d.inbox = Some(inbox_tx.downgrade());
+    drop(inbox_tx);
     d.http = http.as_ref().and_then(|(addr, _)| *addr);
     d.start()?;
     tokio::pin!(shutdown);
@@ -293,8 +294,9 @@ struct Driver {
     named: Option<NodeId>,
     /// The latest role changes, for the status.
     recent_roles: std::collections::VecDeque<crate::status::RoleRecord>,
-    /// The inbox's sending side, to read how full it is.
-    inbox: Option<mpsc::Sender<Input>>,
+    /// The inbox, to read how full it is (weak: the loop must still see the
+    /// inbox close when every connection's sender is gone).
+    inbox: Option<mpsc::WeakSender<Input>>,
     /// Where the status page is served.
     http: Option<SocketAddr>,
 }
@@ -499,6 +501,7 @@ impl Driver {
             inbox: self
                 .inbox
                 .as_ref()
+                .and_then(mpsc::WeakSender::upgrade)
                 .map_or(0, |tx| (tx.max_capacity() - tx.capacity()) as u64),
             writer: self.disk.queued.load(std::sync::atomic::Ordering::Relaxed),
             peer_bytes: self.peers.queued_bytes() as u64,

@@ -43,8 +43,7 @@ impl Served {
     async fn status(&self) -> Option<Status> {
         let now = tokio::time::Instant::now();
         if let Ok(last) = self.last.lock() {
-            if let Some((at, s)) = last.as_ref().filter(|(at, _)| now - *at < FRESH) {
-                let _ = at;
+            if let Some((_, s)) = last.as_ref().filter(|(at, _)| now - *at < FRESH) {
                 return Some(s.clone());
             }
         }
