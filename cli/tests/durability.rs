@@ -59,11 +59,15 @@ fn four_clients_at_full_speed_with_power_durability_cost_no_leader_change() {
         || chats.iter().all(|c| acked(c) >= per_client).then_some(()),
     );
     for chat in &chats {
-        let lost = chat
+        let lost: Vec<serde_json::Value> = chat
             .events()
-            .iter()
-            .any(|e| e["event"] == "leader_lost" || e["event"] == "leader_changed");
-        assert!(!lost, "a client saw the leader go while the disk was busy");
+            .into_iter()
+            .filter(|e| e["event"] == "leader_lost" || e["event"] == "leader_changed")
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "a client saw the leader go while the disk was busy: {lost:?}"
+        );
     }
     let after: Vec<Option<u64>> = addrs.iter().map(|a| epoch(a)).collect();
     assert_eq!(before, after, "the epoch moved: the leader changed");
