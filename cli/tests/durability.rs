@@ -64,9 +64,18 @@ fn four_clients_at_full_speed_with_power_durability_cost_no_leader_change() {
             .into_iter()
             .filter(|e| e["event"] == "leader_lost" || e["event"] == "leader_changed")
             .collect();
+        let slow: Vec<String> = (1..=3)
+            .filter_map(|id| std::fs::read_to_string(scratch.0.join(format!("n{id}.log"))).ok())
+            .flat_map(|log| {
+                log.lines()
+                    .filter(|l| l.contains("too slow"))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         assert!(
             lost.is_empty(),
-            "a client saw the leader go while the disk was busy: {lost:?}"
+            "a client saw the leader go while the disk was busy: {lost:?}; slow clients closed: {slow:?}"
         );
     }
     let after: Vec<Option<u64>> = addrs.iter().map(|a| epoch(a)).collect();
