@@ -1,5 +1,9 @@
 //! `ringleader`: run and inspect ringleader clusters, real or simulated.
 
+// The doc comments of the command's flags are its `--help`, written for a
+// terminal (`n<id>.log`, `/history [N]`), not for rustdoc.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+
 mod bench;
 mod bench_catchup;
 mod bench_hostile;

@@ -3,8 +3,8 @@
 //!
 //! They live here, in the simulator, behind one seam, and the core has no idea
 //! they exist: the world asks the planted bug to bend a node's configuration once,
-//! when it builds the node ([`InjectedBug::configure`]), and to bend what a node
-//! sends after a step ([`InjectedBug::before_step`], [`Lie::tell`]). With no bug
+//! when it builds the node (`InjectedBug::configure`), and to bend what a node
+//! sends after a step (`InjectedBug::before_step`, `Lie::tell`). With no bug
 //! planted both are no-ops the world skips.
 
 use ringleader_core::wire::{AppendOutcome, Message, ReplicationMsg};
