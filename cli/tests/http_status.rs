@@ -186,3 +186,50 @@ fn an_http_address_in_use_stops_the_node_with_a_clear_error() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--http"));
 }
+
+#[test]
+fn a_flood_of_idle_connections_does_not_shut_the_page() {
+    let ports = Ports::fresh();
+    let scratch = Scratch::new("http-flood");
+    let http = http_addr(&ports, 1);
+    let flags = [
+        "--election",
+        "quorum",
+        "--voters",
+        "1",
+        "--http",
+        http.as_str(),
+    ];
+    let node = start_node(
+        &format!("flood-{}", ports.base),
+        &ports,
+        1,
+        &scratch,
+        &flags,
+    );
+    wait_for(Duration::from_secs(10), "the page of a leader", || {
+        get(&http, "/status").filter(|(_, b)| b.contains("\"role\":\"leader\""))
+    });
+    // More idle connections than the server holds, kept open, saying nothing.
+    let idle: Vec<std::net::TcpStream> = (0..40)
+        .map(|_| std::net::TcpStream::connect(&http).unwrap())
+        .collect();
+    // A scraper that comes after them is served (an oldest idle one is closed
+    // for it), well before the idle ones would time out (30 s).
+    let started = std::time::Instant::now();
+    let (code, body) = get(&http, "/status").expect("served despite the flood");
+    assert_eq!(code, 200);
+    assert!(body.contains("\"role\":\"leader\""), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The oldest idle connection was the one closed.
+    let mut first = &idle[0];
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(first.read(&mut buf), Ok(0) | Err(_)),
+        "the oldest idle connection is closed"
+    );
+    assert!(status(&node.addr).is_some(), "the node serves on");
+}

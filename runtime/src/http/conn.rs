@@ -1,29 +1,65 @@
 //! The HTTP server's connections, capped and timed out: the status page is
 //! read by people and scrapers, and nobody else may pin its sockets or
-//! memory by opening connections and saying nothing.
+//! memory by opening connections and saying nothing. At the cap, a new
+//! connection closes the oldest one (as the node's own listener does), so a
+//! flood of idle connections cannot shut the page to a scraper that comes
+//! later: it only shortens how long an idle connection may stay.
 
+use crate::ratelimit::LogLimit;
+use crate::warn_limited;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 
-/// Connections open at once; one more waits for one of them to end.
+/// Connections open at once; one more closes the oldest.
 pub const MAX_CONNECTIONS: usize = 32;
 /// A connection that reads nothing for this long is closed (a browser that
 /// keeps one open to refresh the page sends a request every few seconds).
 pub const IDLE: Duration = Duration::from_secs(30);
 
+static EVICTED: LogLimit = LogLimit::new();
+
+/// The listener's way to close a connection it handed out.
+#[derive(Debug, Default)]
+struct Closer {
+    closed: AtomicBool,
+    /// The task that last polled the connection, to wake when it is closed.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Closer {
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(w) = self.waker.lock().ok().and_then(|mut w| w.take()) {
+            w.wake();
+        }
+    }
+
+    /// Whether the connection was closed; if not, `cx` is woken when it is.
+    fn check(&self, cx: &Context<'_>) -> bool {
+        if let Ok(mut w) = self.waker.lock() {
+            if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *w = Some(cx.waker().clone());
+            }
+        }
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
 /// A listener that holds at most [`MAX_CONNECTIONS`] connections.
 pub struct Capped {
     listener: TcpListener,
-    slots: Arc<Semaphore>,
+    /// The connections handed out, oldest first.
+    open: VecDeque<Arc<Closer>>,
 }
 
 impl Capped {
@@ -31,7 +67,7 @@ impl Capped {
     pub fn new(listener: TcpListener) -> Self {
         Capped {
             listener,
-            slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            open: VecDeque::new(),
         }
     }
 }
@@ -42,20 +78,26 @@ impl axum::serve::Listener for Capped {
 
     async fn accept(&mut self) -> (Conn, SocketAddr) {
         loop {
-            let Ok(slot) = self.slots.clone().acquire_owned().await else {
-                // The semaphore is never closed; wait rather than spin if it were.
-                std::future::pending::<()>().await;
-                continue;
-            };
             match self.listener.accept().await {
                 Ok((stream, from)) => {
+                    // A connection whose `Conn` is gone holds nothing any more.
+                    self.open.retain(|c| Arc::strong_count(c) > 1);
+                    while self.open.len() >= MAX_CONNECTIONS {
+                        let Some(oldest) = self.open.pop_front() else {
+                            break;
+                        };
+                        oldest.close();
+                        warn_limited!(EVICTED, %from, max = MAX_CONNECTIONS, "status page: closed the oldest connection to make room");
+                    }
                     let _ = stream.set_nodelay(true);
+                    let closer = Arc::new(Closer::default());
+                    self.open.push_back(closer.clone());
                     let idle = Box::pin(tokio::time::sleep(IDLE));
                     return (
                         Conn {
                             stream,
                             idle,
-                            _slot: slot,
+                            closer,
                         },
                         from,
                     );
@@ -74,11 +116,16 @@ impl axum::serve::Listener for Capped {
     }
 }
 
-/// One connection: its slot is given back when it is dropped.
+/// One connection, closed when idle too long or when the listener needs
+/// its place.
 pub struct Conn {
     stream: TcpStream,
     idle: Pin<Box<Sleep>>,
-    _slot: OwnedSemaphorePermit,
+    closer: Arc<Closer>,
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionAborted, "closed to make room")
 }
 
 impl AsyncRead for Conn {
@@ -87,6 +134,9 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.closer.check(cx) {
+            return Poll::Ready(Err(closed()));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut self.stream).poll_read(cx, buf) {
             Poll::Ready(r) => {
@@ -110,6 +160,9 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.closer.check(cx) {
+            return Poll::Ready(Err(closed()));
+        }
         match Pin::new(&mut self.stream).poll_write(cx, buf) {
             // A peer that asks and never reads the answers is not waited for either.
             Poll::Pending => match self.idle.as_mut().poll(cx) {
