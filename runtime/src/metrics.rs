@@ -296,3 +296,77 @@ impl FromStatus {
         self.committed.inc_by(st.commit_index.saturating_sub(seen));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{MemberStatus, Status};
+
+    fn status(role: &str, commit: u64) -> Status {
+        let member = |id, state: &str| MemberStatus {
+            id,
+            addr: format!("127.0.0.1:{}", 7100 + id),
+            state: state.to_owned(),
+            last_heard_ms: 5,
+        };
+        Status {
+            id: 1,
+            addr: "127.0.0.1:7101".into(),
+            cluster: "c".into(),
+            election: "quorum".into(),
+            role: role.into(),
+            leader: Some(1),
+            epoch: 4,
+            serving: true,
+            lease_left_ms: None,
+            members: vec![member(2, "alive"), member(3, "dead")],
+            ring: vec![1, 2],
+            last_index: commit + 2,
+            log_start: 1,
+            commit_index: commit,
+            commit_digest: "0".into(),
+            clients: Vec::new(),
+            client_count: 3,
+            started_at_ms: 0,
+            uptime_ms: 61_000,
+            disk: crate::status::DiskStatus::default(),
+            term: 4,
+            queues: crate::status::QueueStatus::default(),
+            recent_roles: Vec::new(),
+            http: None,
+        }
+    }
+
+    #[test]
+    fn a_scrape_reads_the_status_and_counts_commits_once() {
+        let m = Metrics::new();
+        m.traffic.peer_in.add(3, 300);
+        m.elections.inc();
+        let text = m.encode(&status("leader", 10));
+        for line in [
+            "ringleader_role{role=\"leader\"} 1",
+            "ringleader_role{role=\"follower\"} 0",
+            "ringleader_members{state=\"alive\"} 1",
+            "ringleader_members{state=\"dead\"} 1",
+            "ringleader_frames_total{link=\"peer\",direction=\"in\"} 3",
+            "ringleader_traffic_bytes_total{link=\"peer\",direction=\"in\"} 300",
+            "ringleader_elections_total 1",
+            "ringleader_client_sessions 3",
+            "ringleader_committed_entries_total 10",
+            "ringleader_uptime_seconds 61",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert!(text.trim_end().ends_with("# EOF"));
+        // Scraped again after 5 more commits: the counter grew by 5, not 15.
+        let text = m.encode(&status("follower", 15));
+        assert!(
+            text.contains("ringleader_committed_entries_total 15"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ringleader_role{role=\"follower\"} 1"),
+            "{text}"
+        );
+    }
+}
