@@ -99,6 +99,14 @@ pub fn run(args: ClusterArgs) -> ExitCode {
 
 /// Every node's options as it will parse them, checked; or the exit.
 fn all_options(args: &ClusterArgs) -> Result<Vec<NodeOptions>, ExitCode> {
+    if !args.no_http && http_addr(args, args.nodes).is_none() {
+        eprintln!(
+            "error: the status pages' ports (http-port-base + 1..{}) pass 65535: give \
+             --http-port-base, or --no-http",
+            args.nodes
+        );
+        return Err(ExitCode::from(crate::EXIT_USAGE));
+    }
     (1..=args.nodes)
         .map(|id| {
             node_args(args, id).options().map_err(|e| {
@@ -250,11 +258,17 @@ fn exit_text(status: &std::io::Result<std::process::ExitStatus>) -> String {
     }
 }
 
-/// The last `error:` line a node wrote to its log in this run.
+/// The last `error:` line a node wrote to its log in this run (read from
+/// the last 64 KiB at most: the logs of earlier runs stay above it).
 fn last_error((path, from): &(PathBuf, u64)) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
-    let run = bytes.get(usize::try_from(*from).ok()?..)?;
-    String::from_utf8_lossy(run)
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let start = (*from).max(len.saturating_sub(64 * 1024));
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut run = Vec::new();
+    file.take(64 * 1024).read_to_end(&mut run).ok()?;
+    String::from_utf8_lossy(&run)
         .lines()
         .rev()
         .find(|l| l.starts_with("error:"))
