@@ -302,8 +302,8 @@ fn static_peers_form_a_cluster_without_multicast() {
 /// Three quorum voters on static peers with `--rank address`: when the leader
 /// is lost, the survivor with the lowest port leads. (Who leads first depends
 /// on the processes' start as well: rank orders standing in slots of an eighth
-/// of the election timeout, 37 ms, and processes started further apart than
-/// that on a busy machine stand in the order they started; the simulator's
+/// of the election timeout, and processes started further apart than that on
+/// a busy machine stand in the order they started; the simulator's
 /// `quorum_rank` tests cover a start within a slot.)
 #[test]
 fn quorum_with_rank_address_elects_the_lowest_port_among_the_survivors() {
@@ -313,7 +313,17 @@ fn quorum_with_rank_address_elects_the_lowest_port_among_the_survivors() {
     let addr = |i: u32| format!("127.0.0.1:{}", u32::from(ports.base) + i);
     let mut nodes: Vec<NodeProc> = (1..=3)
         .map(|id| {
-            let extra = ["--election", "quorum", "--rank", "address"];
+            // Slots of 250 ms (an eighth of the election timeout): wider
+            // than a loaded machine's scheduling delays, which decided the
+            // order with the default 37 ms slots about once in twenty runs.
+            let extra = [
+                "--election",
+                "quorum",
+                "--rank",
+                "address",
+                "--election-timeout",
+                "2s",
+            ];
             let args = static_peers(id, 3, &addr, &extra);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             start_node(&cluster, &ports, id, &scratch, &args)
