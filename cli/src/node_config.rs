@@ -22,7 +22,8 @@ const MAX_CONFIG_BYTES: u64 = 1 << 20;
 pub fn parse(args: &[OsString]) -> crate::node::NodeArgs {
     let root = crate::Cli::command();
     let Some(node) = root.find_subcommand("node").cloned() else {
-        unreachable_node();
+        eprintln!("error: the node command is missing from this build");
+        std::process::exit(1)
     };
     let node = node.bin_name("ringleader node").name("ringleader node");
     let argv = || std::iter::once(OsString::from("ringleader node")).chain(args.iter().cloned());
@@ -50,11 +51,6 @@ pub fn parse(args: &[OsString]) -> crate::node::NodeArgs {
         e.exit()
     });
     crate::node::NodeArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
-}
-
-fn unreachable_node() -> ! {
-    eprintln!("error: the node command is missing from this build");
-    std::process::exit(1)
 }
 
 /// The file's settings as flags, leaving out those the command line gives.

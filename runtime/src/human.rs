@@ -15,6 +15,13 @@ pub fn local_time(ms: u64) -> String {
     }
 }
 
+/// The local date and time now, as [`local_time`] writes it.
+pub fn local_now() -> String {
+    jiff::ZonedDateTime::now()
+        .strftime("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
 /// `ms` since the Unix epoch as a local time of day (`10:02:11`).
 pub fn local_clock(ms: u64) -> String {
     i64::try_from(ms)

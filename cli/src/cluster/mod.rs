@@ -342,7 +342,7 @@ fn spawn_node(
     let _ = writeln!(
         log,
         "--- ringleader cluster: n{id} starting at {} ---",
-        ringleader_runtime::human::local_time(now_ms())
+        ringleader_runtime::human::local_now()
     );
     let mut cmd = Command::new(exe);
     cmd.arg("node")
@@ -378,12 +378,6 @@ fn spawn_node(
         pid,
         log: (log_path, from),
     })
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The command line of node `id`.

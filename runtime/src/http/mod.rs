@@ -128,11 +128,6 @@ pub fn serve(
     })
 }
 
-/// Whether `addr` is reachable only from this machine.
-pub fn is_local(addr: SocketAddr) -> bool {
-    addr.ip().is_loopback()
-}
-
 /// Serves the page on `listener` (see [`serve`]), warning when other
 /// machines can read it; `keyed` says whether the cluster has a key. The
 /// address served, and the server's task.
@@ -143,7 +138,8 @@ pub fn start(
     keyed: bool,
 ) -> (Option<SocketAddr>, JoinHandle<()>) {
     let addr = listener.local_addr().ok();
-    let open = addr.is_some_and(|a| !is_local(a));
+    // Reachable from other machines: anything but loopback.
+    let open = addr.is_some_and(|a| !a.ip().is_loopback());
     let hide_clients = open && keyed;
     if open {
         tracing::warn!(
