@@ -60,7 +60,7 @@ fn watch_peak(pid: u32) -> (tokio::task::JoinHandle<u64>, Arc<AtomicU64>) {
 
 fn preface_bytes() -> Vec<u8> {
     let mut out = Vec::new();
-    let id = ClientId(rand::random::<u64>().max(1));
+    let id = ClientId((rand::random::<u64>() >> 1).max(1));
     let _ = encode_frame(&Preface::Client { id, secret: None }, &mut out, 4096);
     out
 }

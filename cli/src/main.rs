@@ -10,13 +10,13 @@ mod bench_hostile;
 mod bench_throughput;
 mod chat;
 mod cluster;
-mod keys;
-mod node;
-mod node_config;
-mod parse;
 mod pipe;
 mod sim;
 mod status;
+
+// The node's settings live in the library (embedders build a node from the
+// same flags and config file); the other commands reach them as `crate::…`.
+pub(crate) use ringleader::{async_runtime, keys, node, node_config, parse, EXIT_USAGE};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -36,8 +36,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one real node. With only --id, nodes 1, 2, 3 started in three terminals
-    /// find each other by multicast on loopback and elect a leader.
+    #[command(about = node::ABOUT)]
     Node(node::NodeArgs),
     /// Start a local cluster of N node processes, print who leads and every role
     /// change, and stop them all cleanly on Ctrl-C.
@@ -69,27 +68,6 @@ struct CompletionsArgs {
     #[arg(value_enum)]
     shell: clap_complete::Shell,
 }
-
-/// A tokio runtime with `threads` worker threads (1: on the calling thread only);
-/// `None`, with the reason printed, if the system will not give one.
-pub fn async_runtime(threads: usize) -> Option<tokio::runtime::Runtime> {
-    let built = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-    };
-    built
-        .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
-        .ok()
-}
-
-/// Exit status for bad usage: bad flags, unreadable or unwritable files.
-pub const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     pipe::exit_quietly_when_stdout_closes();

@@ -11,6 +11,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// What `ringleader node --help` says the command does.
+pub const ABOUT: &str = "Run one real node. With only --id, nodes 1, 2, 3 started in three \
+                         terminals find each other by multicast on loopback and elect a leader";
+
 /// The port of node N is `port_base + N` unless `--listen` says otherwise.
 pub const DEFAULT_PORT_BASE: u16 = 7100;
 /// The status page's default port is the node's TCP port plus this.

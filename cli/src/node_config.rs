@@ -8,7 +8,7 @@
 //! given on the command line wins over the file's setting of it.
 
 use clap::parser::ValueSource;
-use clap::{ArgAction, CommandFactory, FromArgMatches};
+use clap::{ArgAction, Args, FromArgMatches};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -20,37 +20,59 @@ const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// with the settings of its `--config` file under them. Usage errors and
 /// `--help` end the process as clap does.
 pub fn parse(args: &[OsString]) -> crate::node::NodeArgs {
-    let root = crate::Cli::command();
-    let Some(node) = root.find_subcommand("node").cloned() else {
-        eprintln!("error: the node command is missing from this build");
-        std::process::exit(1)
-    };
-    let node = node.bin_name("ringleader node").name("ringleader node");
+    match parse_or_clap_error(args) {
+        Ok(parsed) => parsed,
+        Err(Failure::Clap(e, from_config)) => {
+            if from_config && e.kind() != clap::error::ErrorKind::DisplayHelp {
+                eprintln!("note: the settings of --config are read as the flags of the same name");
+            }
+            e.exit()
+        }
+        Err(Failure::Config(e)) => {
+            eprintln!("error: {e}");
+            std::process::exit(i32::from(crate::EXIT_USAGE));
+        }
+    }
+}
+
+/// [`parse`] for a library: the error as the command would print it.
+pub fn try_parse(args: &[OsString]) -> Result<crate::node::NodeArgs, String> {
+    parse_or_clap_error(args).map_err(|f| match f {
+        Failure::Clap(e, _) => e.render().to_string().trim_end().to_owned(),
+        Failure::Config(e) => e,
+    })
+}
+
+enum Failure {
+    /// A usage error; `true` when a config file was read.
+    Clap(clap::Error, bool),
+    Config(String),
+}
+
+fn parse_or_clap_error(args: &[OsString]) -> Result<crate::node::NodeArgs, Failure> {
+    let node = crate::node::NodeArgs::augment_args(clap::Command::new("node"))
+        .bin_name("ringleader node")
+        .name("ringleader node")
+        .about(crate::node::ABOUT);
     let argv = || std::iter::once(OsString::from("ringleader node")).chain(args.iter().cloned());
     // First without requiring --id: the file may give it.
     let first = node
         .clone()
         .mut_arg("id", |a| a.required(false))
         .try_get_matches_from(argv())
-        .unwrap_or_else(|e| e.exit());
+        .map_err(|e| Failure::Clap(e, false))?;
     let mut line: Vec<OsString> = vec![OsString::from("ringleader node")];
     if let Some(path) = first.get_one::<std::path::PathBuf>("config") {
-        match settings(path, &node, &first) {
-            Ok(flags) => line.extend(flags.into_iter().map(OsString::from)),
-            Err(e) => {
-                eprintln!("error: --config {}: {e}", path.display());
-                std::process::exit(i32::from(crate::EXIT_USAGE));
-            }
-        }
+        let flags = settings(path, &node, &first)
+            .map_err(|e| Failure::Config(format!("--config {}: {e}", path.display())))?;
+        line.extend(flags.into_iter().map(OsString::from));
     }
     line.extend(args.iter().cloned());
-    let matches = node.clone().try_get_matches_from(line).unwrap_or_else(|e| {
-        if first.contains_id("config") && e.kind() != clap::error::ErrorKind::DisplayHelp {
-            eprintln!("note: the settings of --config are read as the flags of the same name");
-        }
-        e.exit()
-    });
-    crate::node::NodeArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let from_config = first.contains_id("config");
+    let matches = node
+        .try_get_matches_from(line)
+        .map_err(|e| Failure::Clap(e, from_config))?;
+    crate::node::NodeArgs::from_arg_matches(&matches).map_err(|e| Failure::Clap(e, from_config))
 }
 
 /// The file's settings as flags, leaving out those the command line gives.

@@ -5,6 +5,7 @@ use crate::leadership::Role;
 use crate::log::LogWrite;
 use crate::membership::MembershipChange;
 use crate::persist::Persisted;
+use crate::proposals::ProposalError;
 use crate::wire::{ClientId, Message, ServerMsg};
 
 /// An output of a node, to be carried out by the driver in the order given.
@@ -79,4 +80,13 @@ pub enum Action {
     },
     /// Close a client's stream (its session ended at this server).
     CloseClient(ClientId),
+    /// The fate of the application's proposal `ticket` (see
+    /// [`Event::Propose`](crate::Event::Propose)): the index it committed at, or
+    /// why it did not (and will not) commit.
+    Proposal {
+        /// The ticket of the proposal.
+        ticket: u64,
+        /// Its committed index, or why not.
+        outcome: Result<u64, ProposalError>,
+    },
 }

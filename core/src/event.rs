@@ -49,6 +49,15 @@ pub enum Event {
         /// What the deleted entries amount to.
         snapshot: Snapshot,
     },
+    /// The embedding application proposes an entry (see [`proposals`](crate::proposals)).
+    /// The node answers with one [`Action::Proposal`](crate::Action::Proposal)
+    /// carrying `ticket`: at once if it cannot take it, else once its fate is known.
+    Propose {
+        /// The driver's number for this proposal, echoed in the answer.
+        ticket: u64,
+        /// What to append.
+        payload: Box<[u8]>,
+    },
     /// A client's stream closed.
     ClientGone {
         /// The client.

@@ -12,6 +12,7 @@ use crate::leadership::Leadership;
 use crate::log::{Entry, Log};
 use crate::membership::{Member, Membership};
 use crate::persist::Persisted;
+use crate::proposals::Proposals;
 use crate::rank::RankBy;
 use crate::reads::Reads;
 use crate::replication::Replication;
@@ -123,6 +124,7 @@ impl Node {
                 ),
                 replication: Replication::new(&config, log, now),
                 sessions: Sessions::new(config.client_timeout),
+                proposals: Proposals::default(),
             },
             rank: config.rank,
             implausible: 0,
@@ -274,6 +276,12 @@ impl Node {
                 });
                 self.end_step(now, out);
             }
+            (Lifecycle::Running, Event::Propose { ticket, payload }) => {
+                self.with_ctx(now, out, |cx, p| {
+                    p.proposals.propose(cx, &mut p.replication, ticket, payload)
+                });
+                self.end_step(now, out);
+            }
             (Lifecycle::Running, Event::ClientGone { client }) => {
                 self.with_ctx(now, out, |cx, p| p.sessions.gone(cx, client));
                 self.end_step(now, out);
@@ -408,10 +416,20 @@ impl Node {
     fn end_step(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.sync_leadership(now, out);
         self.with_ctx(now, out, |cx, p| p.sessions.offer(cx, &mut p.replication));
+        if !self.parts.proposals.is_empty() {
+            self.with_ctx(now, out, |cx, p| {
+                p.proposals.offer_held(cx, &mut p.replication)
+            });
+        }
         self.with_ctx(now, out, |cx, p| p.replication.flush(cx));
         self.with_ctx(now, out, |cx, p| {
             p.sessions.deliver(cx, p.replication.log())
         });
+        if !self.parts.proposals.is_empty() {
+            self.with_ctx(now, out, |cx, p| {
+                p.proposals.resolve(cx, p.replication.log())
+            });
+        }
     }
 
     /// Runs `f` with the context of this input and the parts it may change.
@@ -587,4 +605,5 @@ struct Parts {
     election: Election,
     replication: Replication,
     sessions: Sessions,
+    proposals: Proposals,
 }

@@ -213,6 +213,12 @@ impl Sessions {
             resume,
             seen,
         } = greeting;
+        if crate::proposals::is_local_client(client.0) {
+            // The range of the node's own proposals: a client there could
+            // collide with them (and be taken for them).
+            refuse(cx, client, "client ids from 2^63 up are reserved".into());
+            return cx.out.push(Action::CloseClient(client));
+        }
         if user.is_empty() || user.len() > MAX_USER_NAME || user.chars().any(char::is_control) {
             refuse(
                 cx,

@@ -115,7 +115,7 @@ pub async fn run_chat(
     mut commands: mpsc::Receiver<ChatCommand>,
     updates: mpsc::UnboundedSender<ChatUpdate>,
 ) -> std::io::Result<ChatSummary> {
-    let id = ClientId(rand::random::<u64>().max(1));
+    let id = ClientId((rand::random::<u64>() >> 1).max(1));
     let mut config = ClientConfig::new(id, opts.user.clone());
     config.servers = opts.servers.clone();
     config.buffer_limit = opts.buffer_limit;

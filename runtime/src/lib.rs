@@ -14,6 +14,8 @@
 //! - [`store`]: the data directory (term, vote and start count, synced).
 //! - [`hooks`]: commands run on role changes.
 //! - [`clock`]: the core's clock on a real machine.
+//! - [`embed`]: a node inside your own service: leadership, proposals, the
+//!   committed history ([`embed::NodeHandle`]).
 //! - [`http`]: the status page, `/status` and `/metrics` over HTTP ([`metrics`]).
 
 pub mod auth;
@@ -21,6 +23,7 @@ pub mod chat;
 pub mod clock;
 pub mod datagrams;
 pub mod driver;
+pub mod embed;
 pub mod envelope;
 pub mod frames;
 pub mod hooks;

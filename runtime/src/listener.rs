@@ -84,6 +84,15 @@ pub enum Input {
     },
     /// A status query waits for the answer.
     Status(oneshot::Sender<Status>),
+    /// The embedding application proposes an entry (see [`crate::embed`]).
+    Propose {
+        /// What to append.
+        payload: Box<[u8]>,
+        /// Where its outcome goes.
+        reply: crate::embed::glue::ProposeReply,
+    },
+    /// The embedding application asks whether this node may act as leader now.
+    Fence(oneshot::Sender<Result<crate::embed::Fence, crate::embed::ProposeError>>),
     /// News of a connection this node dialled to a peer.
     Link {
         /// The peer.

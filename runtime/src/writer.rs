@@ -8,6 +8,7 @@
 //! to what arrived during the previous sync, so the syncs per second stay near
 //! the disk's limit whatever the message rate.
 
+use crate::embed::committed::{CommitMark, Request};
 use crate::logfile::{CommitDigest, LogFile};
 use crate::store::{Store, StoreError};
 use ringleader_core::durable::Durability;
@@ -18,6 +19,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc as tokio_mpsc;
+use tokio::sync::watch;
 
 /// Most writes taken into one batch: a bound on one flush's work, so reports
 /// keep coming under a flood.
@@ -32,6 +34,12 @@ pub(crate) enum Job {
         from: u64,
         max: usize,
     },
+    /// An embedding application's reader of the committed history (not
+    /// counted in the queue: each reader has one request out at most).
+    Committed(Request),
+    /// The node stops: the thread ends once what came before is done
+    /// (readers of the committed history may still hold senders).
+    Stop,
 }
 
 /// What the writer tells the event loop.
@@ -93,6 +101,7 @@ impl DiskStats {
 /// The handle the event loop keeps.
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
+    mark: watch::Receiver<CommitMark>,
     stats: Arc<DiskStats>,
     thread: std::thread::JoinHandle<()>,
 }
@@ -108,30 +117,42 @@ impl Writer {
     ) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>();
         let stats_handle = stats.clone();
+        let (mark_tx, mark) = watch::channel(mark_of(&log));
         let thread = std::thread::Builder::new()
             .name("ringleader-writer".into())
             .spawn(move || {
                 let mut batch = Vec::new();
                 let mut out = Vec::new();
+                let mut stopping = false;
                 while let Ok(first) = rx.recv() {
                     batch.push(first);
                     batch.extend(rx.try_iter().take(BATCH_MAX - 1));
+                    if let Some(at) = batch.iter().position(|j| matches!(j, Job::Stop)) {
+                        stopping = true;
+                        batch.truncate(at); // nothing is sent after the stop
+                    }
+                    let counted = batch.iter().filter(|j| !matches!(j, Job::Committed(_)));
                     stats
                         .queued
-                        .fetch_sub(batch.len() as u64, Ordering::Relaxed);
+                        .fetch_sub(counted.count() as u64, Ordering::Relaxed);
                     let done =
                         write_batch(&mut log, &store, durability, &stats, &mut batch, &mut out);
+                    mark_tx.send_if_modified(|m| {
+                        let now = mark_of(&log);
+                        std::mem::replace(m, now) != now
+                    });
                     if let Err(e) = done {
                         out.push(Report::Failed(e));
                     }
                     let failed = out.iter().any(|r| matches!(r, Report::Failed(_)));
-                    if out.drain(..).any(|r| reports.send(r).is_err()) || failed {
+                    if out.drain(..).any(|r| reports.send(r).is_err()) || failed || stopping {
                         break;
                     }
                 }
             });
         Ok(Writer {
             jobs: tx,
+            mark,
             stats: stats_handle,
             thread: thread?,
         })
@@ -149,9 +170,16 @@ impl Writer {
         sent
     }
 
+    /// What readers of the committed history ask, and the mark they wait on.
+    pub(crate) fn committed_source(&self) -> (mpsc::Sender<Job>, watch::Receiver<CommitMark>) {
+        (self.jobs.clone(), self.mark.clone())
+    }
+
     /// Waits until every write handed over is carried out.
     pub(crate) fn finish(self) {
-        drop(self.jobs); // the thread ends once it has done what is queued
+        // The thread ends once it has done what is queued before the stop.
+        let _ = self.jobs.send(Job::Stop);
+        drop(self.jobs);
         let _ = self.thread.join();
     }
 }
@@ -168,6 +196,7 @@ fn write_batch(
 ) -> Result<(), StoreError> {
     let mut last = None;
     let mut reads = Vec::new();
+    let mut readers = Vec::new();
     let count = batch.len() as u64;
     for job in batch.drain(..) {
         match job {
@@ -182,6 +211,8 @@ fn write_batch(
                 last = Some(token);
             }
             Job::Read { from, max } => reads.push((from, max)),
+            Job::Committed(req) => readers.push(req),
+            Job::Stop => {}
         }
     }
     let sync = durability == Durability::Power;
@@ -201,5 +232,16 @@ fn write_batch(
         let entries = log.read(from, max, ENTRIES_BYTES_MAX)?;
         out.push(Report::Read { from, entries });
     }
+    for req in readers {
+        crate::embed::committed::answer(log, req)?;
+    }
     Ok(())
+}
+
+/// What the log on disk holds of the committed history.
+fn mark_of(log: &LogFile) -> CommitMark {
+    CommitMark {
+        upto: log.committed().0.last(),
+        rewrites: log.rewrites(),
+    }
 }

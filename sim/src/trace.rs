@@ -352,6 +352,14 @@ impl<'w> Tracer<'w> {
             Action::CloseClient(client) => {
                 self.line(format_args!("{at:>12} {node} > {client} close\n"))
             }
+            Action::Proposal { ticket, outcome } => match outcome {
+                Ok(index) => self.line(format_args!(
+                    "{at:>12} {node} ! proposal {ticket} committed at {index}\n"
+                )),
+                Err(why) => self.line(format_args!(
+                    "{at:>12} {node} ! proposal {ticket} failed: {why}\n"
+                )),
+            },
         }
     }
 

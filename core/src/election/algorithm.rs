@@ -145,7 +145,7 @@ pub(crate) enum LeaderLoss {
 
 /// One election algorithm. Each input may send messages and change the leadership
 /// view through the context; deadlines are reported, never slept on.
-pub(crate) trait ElectionAlgorithm: fmt::Debug {
+pub(crate) trait ElectionAlgorithm: fmt::Debug + Send {
     /// The node started.
     fn on_start(&mut self, _cx: &mut AlgoCtx<'_>) {}
     /// Runs (or joins) an election now.

@@ -443,35 +443,7 @@ impl Log {
     /// first, each starting right after the one before) describe: 0 when they
     /// share nothing this log can tell.
     pub fn shared_with(&self, runs: &[SeenRun]) -> u64 {
-        for run in runs.iter().rev() {
-            if run.first == 0 || run.last < run.first {
-                continue; // malformed: proves nothing
-            }
-            if run.last < self.start {
-                // Compacted away, so committed here: what the reader saw of it
-                // can only be this log's (a run it saw is committed history).
-                return run.last;
-            }
-            let run = SeenRun {
-                first: run.first.max(self.start.saturating_sub(1).max(1)),
-                ..*run
-            };
-            if self.stamp_at(run.first) != Some(run.stamp) {
-                continue; // this log parted earlier
-            }
-            // The run's stamps are contiguous here too: find where they end.
-            let (mut lo, mut hi) = (run.first, run.last.min(self.last_index()));
-            while lo < hi {
-                let mid = lo + (hi - lo).div_ceil(2);
-                if self.stamp_at(mid) == Some(run.stamp) {
-                    lo = mid;
-                } else {
-                    hi = mid - 1;
-                }
-            }
-            return lo;
-        }
-        0
+        self.runs.shared_with(self.start, runs)
     }
 
     /// Follower side, on its leader's word after it took this node's committed

@@ -5,6 +5,7 @@
 //! histories part — and a few runs name every stamp of a history of any length.
 
 use super::entry::Stamp;
+use super::SeenRun;
 use serde::{Deserialize, Serialize};
 
 /// The stamps of entries 1 ..= `last`: each run starts at its `first` index
@@ -105,6 +106,65 @@ impl StampRuns {
     /// The runs, (first index, stamp), in order.
     pub fn parts(&self) -> &[(u64, Stamp)] {
         &self.runs
+    }
+
+    /// The newest `max` runs, oldest first, as a reader that saw these
+    /// entries names them (see [`StampRuns::shared_with`]).
+    pub fn seen(&self, max: usize) -> Vec<SeenRun> {
+        let n = self.runs.len();
+        let from = n.saturating_sub(max);
+        let ends = self.runs.iter().skip(1).map(|(first, _)| first - 1);
+        let ends = ends.chain(std::iter::once(self.last));
+        self.runs
+            .iter()
+            .zip(ends)
+            .skip(from)
+            .map(|(&(first, stamp), last)| SeenRun { stamp, first, last })
+            .collect()
+    }
+
+    /// The last index up to which these runs (entries before `start` are
+    /// compacted away, so committed and shared) hold the history that `runs`
+    /// (oldest first, each starting right after the one before) describe: 0
+    /// when they share nothing these runs can tell. Two histories that carry
+    /// the same stamp at an index hold the same entries up to it.
+    pub fn shared_with(&self, start: u64, runs: &[SeenRun]) -> u64 {
+        let stamp_at = |index: u64| {
+            if index == 0 {
+                Some(Stamp::default())
+            } else {
+                self.stamp_at(index)
+            }
+        };
+        for run in runs.iter().rev() {
+            if run.first == 0 || run.last < run.first {
+                continue; // malformed: proves nothing
+            }
+            if run.last < start {
+                // Compacted away, so committed here: what the reader saw of it
+                // can only be this history's (a run it saw is committed history).
+                return run.last;
+            }
+            let run = SeenRun {
+                first: run.first.max(start.saturating_sub(1).max(1)),
+                ..*run
+            };
+            if stamp_at(run.first) != Some(run.stamp) {
+                continue; // the histories parted earlier
+            }
+            // The run's stamps are contiguous here too: find where they end.
+            let (mut lo, mut hi) = (run.first, run.last.min(self.last));
+            while lo < hi {
+                let mid = lo + (hi - lo).div_ceil(2);
+                if stamp_at(mid) == Some(run.stamp) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            return lo;
+        }
+        0
     }
 }
 

@@ -4,6 +4,8 @@
 use crate::auth::Keys;
 use crate::clock::Clock;
 use crate::datagrams::DatagramAuth;
+use crate::embed::glue::Glue;
+use crate::embed::{Attach, Committed};
 use crate::envelope::Datagram;
 use crate::frames::frame;
 use crate::hooks::RoleChange;
@@ -70,6 +72,25 @@ pub async fn run_node(
     events: Option<mpsc::UnboundedSender<NodeEvent>>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RuntimeError> {
+    run(opts, events, shutdown, None).await
+}
+
+/// [`run_node`] for [`crate::embed::NodeHandle`]: once started, hands what the
+/// handle needs over `attach`.
+pub(crate) async fn run_embedded(
+    opts: NodeOptions,
+    shutdown: impl Future<Output = ()>,
+    attach: tokio::sync::oneshot::Sender<Attach>,
+) -> Result<(), RuntimeError> {
+    run(opts, None, shutdown, Some(attach)).await
+}
+
+async fn run(
+    opts: NodeOptions,
+    events: Option<mpsc::UnboundedSender<NodeEvent>>,
+    shutdown: impl Future<Output = ()>,
+    attach: Option<tokio::sync::oneshot::Sender<Attach>>,
+) -> Result<(), RuntimeError> {
     let data = DataDir::open(&opts)?;
     let sockets = Sockets::bind(&opts).await?;
     let (inbox_tx, mut inbox) = mpsc::channel(INBOX);
@@ -92,9 +113,13 @@ pub async fn run_node(
         report_tx,
     )?;
     d.inbox = Some(inbox_tx.downgrade());
-    drop(inbox_tx);
     d.http = http.as_ref().and_then(|(addr, _)| *addr);
     d.start()?;
+    if let Some(attach) = attach {
+        let _ = attach.send(d.attach(inbox_tx));
+    } else {
+        drop(inbox_tx);
+    }
     tokio::pin!(shutdown);
     let mut group_buf = vec![0u8; MAX_DATAGRAM];
     let mut unicast_buf = vec![0u8; MAX_DATAGRAM];
@@ -299,6 +324,8 @@ struct Driver {
     inbox: Option<mpsc::WeakSender<Input>>,
     /// Where the status page is served.
     http: Option<SocketAddr>,
+    /// What an embedding application sees (see [`crate::embed`]).
+    glue: Glue,
 }
 
 /// What identifies a run of committed entries: committed entries never change, so
@@ -352,6 +379,7 @@ impl Driver {
             reports,
         )
         .map_err(RuntimeError::Writer)?;
+        let (opts_id, opts_election) = (opts.id, opts.config.election);
         Ok(Driver {
             datagrams: DatagramAuth::new(opts.keys.clone()),
             peers,
@@ -374,6 +402,7 @@ impl Driver {
             recent_roles: std::collections::VecDeque::new(),
             inbox: None,
             http: None,
+            glue: Glue::new(opts_id, opts_election),
         })
     }
 
@@ -390,6 +419,16 @@ impl Driver {
             tracing::info!("status page at http://{addr}/ (JSON at /status, metrics at /metrics)");
         }
         Ok(())
+    }
+
+    /// What a [`crate::embed::NodeHandle`] needs of the running node.
+    fn attach(&self, inbox: mpsc::Sender<Input>) -> Attach {
+        let (jobs, mark) = self.writer.committed_source();
+        Attach {
+            inbox,
+            leadership: self.glue.subscribe(),
+            committed: Box::new(move |from| Committed::new(jobs.clone(), mark.clone(), from)),
+        }
     }
 
     fn emit(&self, event: NodeEvent) {
@@ -476,6 +515,16 @@ impl Driver {
             }
             Input::Status(reply) => {
                 let _ = reply.send(self.status());
+                Ok(())
+            }
+            Input::Propose { payload, reply } => {
+                let ticket = self.glue.ticket(reply);
+                self.step(Event::Propose { ticket, payload })
+            }
+            Input::Fence(reply) => {
+                let clock = self.clock;
+                let fence = Glue::fence(&self.node, clock.now(), |t| clock.to_tokio(t).into_std());
+                let _ = reply.send(fence);
                 Ok(())
             }
         }
@@ -611,6 +660,7 @@ impl Driver {
                 });
                 tracing::info!(role = %new, leader = %named, epoch, "role changed");
                 self.count_role_change(old, new, leader, epoch);
+                self.glue.role(new, leader, epoch);
                 self.opts.hooks.fire(
                     self.opts.id,
                     RoleChange {
@@ -631,6 +681,7 @@ impl Driver {
             Action::CloseClient(client) => {
                 self.clients.remove(&client);
             }
+            Action::Proposal { ticket, outcome } => self.glue.answer(ticket, outcome),
         }
         Ok(())
     }

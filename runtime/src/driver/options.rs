@@ -106,6 +106,8 @@ pub enum RuntimeError {
     Writer(io::Error),
     /// The HTTP address could not be bound.
     Http(SocketAddr, io::Error),
+    /// The node stopped for a reason told here (an embedded node's task).
+    Stopped(String),
 }
 
 impl std::fmt::Display for RuntimeError {
@@ -123,6 +125,7 @@ impl std::fmt::Display for RuntimeError {
             RuntimeError::Store(e) => write!(f, "{e}"),
             RuntimeError::Config(e) => write!(f, "invalid configuration: {e}"),
             RuntimeError::Writer(e) => write!(f, "cannot start the writer thread: {e}"),
+            RuntimeError::Stopped(why) => f.write_str(why),
             RuntimeError::Http(addr, e) if e.kind() == io::ErrorKind::AddrInUse => write!(
                 f,
                 "cannot serve the status page on {addr}: the address is in use \

@@ -82,6 +82,8 @@ pub struct LogFile {
     snapshot: Option<Snapshot>,
     /// Compactions not yet reported to the node.
     compacted: Vec<Snapshot>,
+    /// Times committed entries were replaced since the file was opened.
+    rewrites: u64,
 }
 
 impl LogFile {
@@ -135,6 +137,7 @@ impl LogFile {
             segs: retain::Segments::default(),
             snapshot: restored.snapshot,
             compacted: Vec::new(),
+            rewrites: 0,
         };
         Ok((lf, log))
     }
@@ -170,6 +173,19 @@ impl LogFile {
         reader::read(&self.dir, &self.anchors, from, max, max_bytes)
     }
 
+    /// Times committed entries were replaced (a healed `bully`/`ring` split
+    /// brain) since the file was opened.
+    pub fn rewrites(&self) -> u64 {
+        self.rewrites
+    }
+
+    /// The committed history written so far: the stamps of its entries (up
+    /// to the last committed index), and the first index still on disk.
+    pub fn committed(&self) -> (&ringleader_core::log::StampRuns, u64) {
+        let start = self.snapshot.as_ref().map_or(1, |s| s.index + 1);
+        (&self.folder.folded().runs, start)
+    }
+
     /// Closes the segment being written and begins the next.
     fn next_segment(&mut self) -> Result<(), StoreError> {
         let path = segments::create(&self.dir, self.segment + 1)?;
@@ -197,6 +213,7 @@ impl LogFile {
                 // Committed entries replaced (bully/ring after a split brain):
                 // the fold starts again from what the disk holds before them.
                 let commit = self.commit.min(self.last);
+                self.rewrites += 1;
                 self.out
                     .flush()
                     .map_err(|e| StoreError::Write(self.path.clone(), e))?;

@@ -104,7 +104,8 @@ impl World<'_> {
             Action::Persist { token, state } => self.disk_write(i, token, Write::State(state)),
             Action::WriteLog { token, write } => self.disk_write(i, token, Write::Log(write)),
             Action::ReadLog { from, max } => self.disk_read(i, from, max),
-            Action::RoleChanged { .. } => {}
+            // The simulated nodes embed no application that proposes.
+            Action::RoleChanged { .. } | Action::Proposal { .. } => {}
             Action::ToClient { client, msg } => self.server_to_client(i, client, msg),
             Action::CloseClient(client) => {
                 let Some(slot) = self.slots.0.get_mut(i) else {

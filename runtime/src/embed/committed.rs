@@ -1,0 +1,193 @@
+//! The committed history, as an embedding application reads it: a stream of
+//! committed entries from any index, read back from the node's log on disk by
+//! its writer thread (so a reader far behind costs no memory), told when a
+//! `bully`/`ring` split brain rewrote what it already read.
+//!
+//! The stream pulls: it asks the writer for the next entries once the
+//! committed index (a watch the writer updates after each flush) passes its
+//! position, one request at a time, so a slow reader holds nothing back and
+//! queues nothing.
+
+use crate::logfile::LogFile;
+use crate::store::StoreError;
+use crate::writer::Job;
+use ringleader_core::log::{Entry, SeenRun, StampRuns, ENTRIES_BYTES_MAX};
+use std::collections::VecDeque;
+use tokio::sync::{oneshot, watch};
+
+/// Most entries fetched at once.
+const FETCH_MAX: usize = 1024;
+/// Most runs of stamps a reader names to find where histories part.
+const SEEN_RUNS: usize = 16;
+
+/// What the writer has made durable of the committed history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitMark {
+    /// The last committed index on this node's disk.
+    pub upto: u64,
+    /// How many times committed entries were replaced (see
+    /// [`CommittedEvent::Rewritten`]).
+    pub rewrites: u64,
+}
+
+/// One thing a reader of the committed history learns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommittedEvent {
+    /// The next committed entry.
+    Entry(Entry),
+    /// The entries from `from` on that this stream delivered were replaced
+    /// (a healed split brain under `bully` or `ring`; never under `quorum`).
+    /// Undo them — restore the latest state from before `from` — and read on:
+    /// the new history follows from `from`.
+    Rewritten {
+        /// The first index whose entry changed.
+        from: u64,
+    },
+    /// The entries before `first` were deleted by the log's retention before
+    /// this stream read them: the history goes on from `first`.
+    Compacted {
+        /// The first index still held.
+        first: u64,
+    },
+}
+
+/// A request of a reader, answered by the writer thread.
+pub(crate) struct Request {
+    from: u64,
+    seen: Vec<SeenRun>,
+    reply: oneshot::Sender<Result<Fetch, String>>,
+}
+
+/// The writer's answer.
+#[derive(Debug)]
+enum Fetch {
+    Entries(Vec<Entry>),
+    Rewritten { from: u64 },
+    Compacted { first: u64 },
+}
+
+/// Answers a reader on the writer thread (after its batch's writes).
+pub(crate) fn answer(log: &mut LogFile, req: Request) -> Result<(), StoreError> {
+    let (runs, start) = log.committed();
+    let (upto, shared) = (runs.last(), runs.shared_with(start, &req.seen));
+    let seen_up_to = req.seen.last().map_or(0, |r| r.last);
+    let fetch = if shared < seen_up_to {
+        Fetch::Rewritten { from: shared + 1 }
+    } else if req.from < start {
+        Fetch::Compacted { first: start }
+    } else if req.from > upto {
+        Fetch::Entries(Vec::new())
+    } else {
+        let n = usize::try_from(upto - req.from + 1).map_or(FETCH_MAX, |n| n.min(FETCH_MAX));
+        match log.read(req.from, n, ENTRIES_BYTES_MAX) {
+            Ok(entries) => Fetch::Entries(entries),
+            Err(e) => {
+                let _ = req.reply.send(Err(e.to_string()));
+                return Err(e);
+            }
+        }
+    };
+    let _ = req.reply.send(Ok(fetch));
+    Ok(())
+}
+
+/// A stream of the committed history from some index on (see
+/// [`NodeHandle::committed`](super::NodeHandle::committed)).
+#[derive(Debug)]
+pub struct Committed {
+    jobs: std::sync::mpsc::Sender<Job>,
+    mark: watch::Receiver<CommitMark>,
+    /// The rewrites counted when this stream last asked.
+    rewrites: u64,
+    next: u64,
+    /// The stamps of what was delivered, to notice a rewrite.
+    delivered: StampRuns,
+    buf: VecDeque<Entry>,
+}
+
+impl Committed {
+    pub(crate) fn new(
+        jobs: std::sync::mpsc::Sender<Job>,
+        mark: watch::Receiver<CommitMark>,
+        from: u64,
+    ) -> Committed {
+        let from = from.max(1);
+        let rewrites = mark.borrow().rewrites;
+        Committed {
+            jobs,
+            mark,
+            rewrites,
+            next: from,
+            delivered: StampRuns::starting_at(from - 1, Default::default()),
+            buf: VecDeque::new(),
+        }
+    }
+
+    /// The index of the next entry this stream delivers.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// The next event: waits until the next entry is committed. `None` once
+    /// the node has stopped (or its log could not be read: the node stops too,
+    /// and says why).
+    pub async fn next(&mut self) -> Option<CommittedEvent> {
+        loop {
+            if let Some(e) = self.buf.pop_front() {
+                self.next = e.index + 1;
+                self.delivered.push(e.index, e.stamp());
+                return Some(CommittedEvent::Entry(e));
+            }
+            // Wait for something past what was delivered, or a rewrite of it.
+            let (next, rewrites) = (self.next, self.rewrites);
+            let mark = self
+                .mark
+                .wait_for(|m| m.upto >= next || m.rewrites != rewrites)
+                .await
+                .ok()?;
+            self.rewrites = mark.rewrites;
+            drop(mark);
+            match self.fetch().await? {
+                Fetch::Entries(entries) => {
+                    let fits = entries.first().is_none_or(|e| e.index == self.next);
+                    if fits {
+                        self.buf.extend(entries);
+                    }
+                    if self.buf.is_empty() {
+                        // Committed but not readable yet: what the mark says
+                        // changes with the writer's next batch.
+                        self.mark.changed().await.ok()?;
+                    }
+                }
+                Fetch::Rewritten { from } => {
+                    self.next = from;
+                    self.delivered.truncate(from - 1);
+                    return Some(CommittedEvent::Rewritten { from });
+                }
+                Fetch::Compacted { first } => {
+                    self.next = first;
+                    self.delivered = StampRuns::starting_at(first - 1, Default::default());
+                    return Some(CommittedEvent::Compacted { first });
+                }
+            }
+        }
+    }
+
+    async fn fetch(&mut self) -> Option<Fetch> {
+        let (reply, answer) = oneshot::channel();
+        // The placeholder run before the first delivered entry proves nothing.
+        let seen = self
+            .delivered
+            .seen(SEEN_RUNS)
+            .into_iter()
+            .filter(|r| r.stamp != Default::default())
+            .collect();
+        let req = Request {
+            from: self.next,
+            seen,
+            reply,
+        };
+        self.jobs.send(Job::Committed(req)).ok()?;
+        answer.await.ok()?.ok()
+    }
+}

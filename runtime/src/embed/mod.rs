@@ -1,0 +1,309 @@
+//! Embedding a node in your own Rust service: leader election and a
+//! replicated log behind a handle.
+//!
+//! [`NodeHandle::start`] runs a node — the same one `ringleader node` runs,
+//! from the same [`NodeOptions`] — on the current tokio runtime and returns a
+//! handle to it:
+//!
+//! - [`NodeHandle::leadership`] / [`NodeHandle::watch_leadership`]: who leads,
+//!   in which epoch (the fencing token), and every change;
+//! - [`NodeHandle::fence`]: whether this node leads *now* with the right to act
+//!   alone — under `quorum`, until when its lease guarantees that no other
+//!   node can be elected;
+//! - [`NodeHandle::propose`]: append an entry to the replicated log; returns
+//!   its index once committed, or why not ([`ProposeError`]);
+//! - [`NodeHandle::committed`]: the committed history from any index, on every
+//!   node, told when a `bully`/`ring` split brain rewrote it;
+//! - [`NodeHandle::status`]: membership and everything `ringleader status` shows;
+//! - [`NodeHandle::shutdown`]: leave the cluster gracefully.
+//!
+//! ```no_run
+//! use ringleader_runtime::embed::{CommittedEvent, NodeHandle};
+//! use ringleader_runtime::NodeOptions;
+//!
+//! # async fn run(options: NodeOptions) -> Result<(), Box<dyn std::error::Error>> {
+//! let node = NodeHandle::start(options).await?;
+//! let mut leadership = node.watch_leadership();
+//! // Wait until some node leads.
+//! leadership.wait_for(|l| l.leader.is_some()).await?;
+//! if node.leadership().is_leader() {
+//!     let index = node.propose(b"deploy v42".to_vec()).await?;
+//!     println!("committed at {index}");
+//! }
+//! let mut history = node.committed(1);
+//! while let Some(event) = history.next().await {
+//!     match event {
+//!         CommittedEvent::Entry(e) => println!("{}: {:?}", e.index, e.payload),
+//!         CommittedEvent::Rewritten { from } => println!("undo from {from}"),
+//!         CommittedEvent::Compacted { first } => println!("history starts at {first}"),
+//!     }
+//! #   break;
+//! }
+//! node.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod committed;
+pub(crate) mod glue;
+
+pub use committed::{CommitMark, Committed, CommittedEvent};
+
+use crate::driver::{NodeOptions, RuntimeError};
+use crate::listener::Input;
+use crate::status::Status;
+use ringleader_core::{Algorithm, NodeId, ProposalError, Role};
+use std::fmt;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// Who leads, as this node sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leadership {
+    /// This node.
+    pub node: NodeId,
+    /// This node's role.
+    pub role: Role,
+    /// The leader this node names, if any.
+    pub leader: Option<NodeId>,
+    /// The epoch of that leadership (the term under `quorum`): it only grows,
+    /// so it fences what an earlier leader does (pass it along with every
+    /// action taken as leader, and let the receiver refuse a lower one).
+    pub epoch: u64,
+    /// The election algorithm; only under `quorum` is a leadership exclusive
+    /// (see [`NodeHandle::fence`]).
+    pub algorithm: Algorithm,
+}
+
+impl Leadership {
+    /// Whether this node names itself the leader. Under `quorum`, a node
+    /// whose process stood still past its lease names itself until its next
+    /// step; [`NodeHandle::fence`] tells for certain.
+    pub fn is_leader(&self) -> bool {
+        self.role == Role::Leader
+    }
+}
+
+/// What a leader may rely on when it acts alone (a read served from its own
+/// state, a job started): see [`NodeHandle::fence`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fence {
+    /// The epoch this node leads (the fencing token).
+    pub epoch: u64,
+    /// The commit index when asked: a read that reflects every write
+    /// committed before it waits until the application applied this far.
+    pub commit: u64,
+    /// Under `quorum`: until when no other node can lead (the lease), on this
+    /// machine's clock. Act on it only before then. `None` under `bully` and
+    /// `ring`, which promise no exclusivity.
+    pub lease_until: Option<std::time::Instant>,
+}
+
+impl Fence {
+    /// Whether the lease still holds now (always `false` without a lease).
+    pub fn holds(&self) -> bool {
+        self.lease_until
+            .is_some_and(|until| std::time::Instant::now() < until)
+    }
+}
+
+/// Why a proposal did not commit (or could not be made).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProposeError {
+    /// This node does not lead; `leader` is the one it knows of, if any.
+    NotLeader {
+        /// The leader this node names.
+        leader: Option<NodeId>,
+    },
+    /// Just elected, this node is bringing its log up to date: try again shortly.
+    Syncing,
+    /// Too many proposals await their commit: try again when some did.
+    Full,
+    /// The entry is larger than an entry may be.
+    TooLarge {
+        /// Its size in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Appended, but another leader's history replaced it: it did not commit
+    /// and will not. Propose it again if it still matters.
+    Lost,
+    /// This node fell far behind and took a snapshot instead of the entries:
+    /// whether it committed shows in the committed history only.
+    Unknown,
+    /// The node is stopping or has stopped.
+    ShuttingDown,
+}
+
+impl From<ProposalError> for ProposeError {
+    fn from(e: ProposalError) -> Self {
+        match e {
+            ProposalError::NotLeader { leader } => ProposeError::NotLeader { leader },
+            ProposalError::Syncing => ProposeError::Syncing,
+            ProposalError::Full => ProposeError::Full,
+            ProposalError::TooLarge { len, limit } => ProposeError::TooLarge { len, limit },
+            ProposalError::Lost => ProposeError::Lost,
+            ProposalError::Unknown => ProposeError::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for ProposeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProposeError::ShuttingDown => f.write_str("the node is shutting down"),
+            ProposeError::NotLeader { leader } => {
+                fmt::Display::fmt(&ProposalError::NotLeader { leader: *leader }, f)
+            }
+            ProposeError::Syncing => fmt::Display::fmt(&ProposalError::Syncing, f),
+            ProposeError::Full => fmt::Display::fmt(&ProposalError::Full, f),
+            ProposeError::TooLarge { len, limit } => fmt::Display::fmt(
+                &ProposalError::TooLarge {
+                    len: *len,
+                    limit: *limit,
+                },
+                f,
+            ),
+            ProposeError::Lost => fmt::Display::fmt(&ProposalError::Lost, f),
+            ProposeError::Unknown => fmt::Display::fmt(&ProposalError::Unknown, f),
+        }
+    }
+}
+
+impl std::error::Error for ProposeError {}
+
+/// What the event loop hands the handle once the node has started.
+pub(crate) struct Attach {
+    pub(crate) inbox: mpsc::Sender<Input>,
+    pub(crate) leadership: watch::Receiver<Leadership>,
+    pub(crate) committed: Box<dyn Fn(u64) -> Committed + Send + Sync>,
+}
+
+/// A running node (see the [module docs](self)). Dropping it stops the node
+/// too (gracefully, in the background); [`NodeHandle::shutdown`] waits for it.
+pub struct NodeHandle {
+    id: NodeId,
+    inbox: mpsc::Sender<Input>,
+    leadership: watch::Receiver<Leadership>,
+    committed: Box<dyn Fn(u64) -> Committed + Send + Sync>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), RuntimeError>>,
+}
+
+impl fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeHandle")
+            .field("id", &self.id)
+            .field("leadership", &*self.leadership.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeHandle {
+    /// Starts a node on the current tokio runtime and returns once it has
+    /// bound its sockets, opened its data directory and taken its first step;
+    /// the error says why it could not (an address in use, a locked or
+    /// damaged data directory, an invalid configuration).
+    pub async fn start(options: NodeOptions) -> Result<NodeHandle, RuntimeError> {
+        let id = options.id;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (attach_tx, attach) = oneshot::channel();
+        let shutdown = async move {
+            // Dropping the handle (and so the sender) stops the node too.
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(crate::driver::run_embedded(options, shutdown, attach_tx));
+        let Ok(parts) = attach.await else {
+            // The node stopped before it started: its task says why.
+            return Err(match task.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => RuntimeError::Stopped("the node stopped as it started".into()),
+                Err(e) => RuntimeError::Stopped(format!("the node's task failed: {e}")),
+            });
+        };
+        Ok(NodeHandle {
+            id,
+            inbox: parts.inbox,
+            leadership: parts.leadership,
+            committed: parts.committed,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The leadership as this node sees it now.
+    pub fn leadership(&self) -> Leadership {
+        *self.leadership.borrow()
+    }
+
+    /// Every change of the leadership this node sees, as a watch (the latest
+    /// value; intermediate ones may be skipped by a slow reader).
+    pub fn watch_leadership(&self) -> watch::Receiver<Leadership> {
+        self.leadership.clone()
+    }
+
+    /// Whether this node leads now and may act alone, with the fencing token
+    /// and (under `quorum`) until when its lease holds. Ask again before each
+    /// action; act only while [`Fence::holds`]. Under `bully` and `ring` a
+    /// fence has no lease: two nodes may both believe they lead.
+    pub async fn fence(&self) -> Result<Fence, ProposeError> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox
+            .send(Input::Fence(reply))
+            .await
+            .map_err(|_| ProposeError::ShuttingDown)?;
+        answer.await.map_err(|_| ProposeError::ShuttingDown)?
+    }
+
+    /// Appends `payload` to the replicated log through this node, which must
+    /// lead. Returns the entry's index once it is committed (held by a
+    /// majority under `quorum`; by the live members under `bully`/`ring`), or
+    /// why it is not. Proposals of one node commit in the order they were
+    /// made. Entries are at most [`ringleader_core::wire::MAX_CHAT_BYTES`] bytes.
+    pub async fn propose(&self, payload: impl Into<Vec<u8>>) -> Result<u64, ProposeError> {
+        let (reply, answer) = oneshot::channel();
+        let payload = payload.into().into_boxed_slice();
+        self.inbox
+            .send(Input::Propose { payload, reply })
+            .await
+            .map_err(|_| ProposeError::ShuttingDown)?;
+        answer.await.map_err(|_| ProposeError::ShuttingDown)?
+    }
+
+    /// The committed history from index `from` on (1: all of it still held),
+    /// read from this node's disk as it commits. Entries carry the client's
+    /// id and number ([`ringleader_core::log::Entry::id`]); a leader's epoch
+    /// markers ([`ringleader_core::log::Entry::is_marker`]) and chat messages
+    /// are in it too.
+    pub fn committed(&self, from: u64) -> Committed {
+        (self.committed)(from)
+    }
+
+    /// Everything `ringleader status` shows of this node, members included;
+    /// `None` once it has stopped.
+    pub async fn status(&self) -> Option<Status> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(Input::Status(reply)).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Leaves the cluster (the peers hear of it at once) and waits until the
+    /// node has stopped and its writes are on disk.
+    pub async fn shutdown(mut self) -> Result<(), RuntimeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(RuntimeError::Stopped(format!(
+                "the node's task failed: {e}"
+            ))),
+        }
+    }
+}
