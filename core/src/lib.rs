@@ -62,6 +62,7 @@
 //! - [`client`]: the sans-IO chat client that follows the leader.
 
 pub mod action;
+pub mod app;
 pub mod client;
 pub mod config;
 mod context;

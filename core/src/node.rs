@@ -534,6 +534,21 @@ impl Node {
             && self.lease_end().is_none_or(|end| now < end)
     }
 
+    /// Whether this node may act alone as leader at `now` (its own clock): it
+    /// [leads](Node::leads_at), serves, and has committed an entry of its own
+    /// leadership (its epoch's marker), so its commit index covers every
+    /// entry committed before it was elected — what a read served from its
+    /// own state needs (Raft's read rule; under `quorum` the lease then keeps
+    /// any other leader from committing until it runs out).
+    pub fn fenced_at(&self, now: Instant) -> bool {
+        let log = self.log();
+        let own = crate::log::Stamp {
+            epoch: self.leadership().epoch,
+            leader: self.id(),
+        };
+        self.leads_at(now) && self.serving() && log.stamp_at(log.commit_index()) == Some(own)
+    }
+
     /// While this node leads under `quorum` with other voters: when its lease
     /// runs out on its clock (it steps down at that instant unless renewed).
     pub fn lease_end(&self) -> Option<Instant> {

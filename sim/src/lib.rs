@@ -22,6 +22,7 @@
 //! [`faults`] (fault kinds and the random generator), [`invariants`], [`trace`] and
 //! [`digest`], [`report`].
 
+pub mod app;
 pub mod bugs;
 mod clients;
 pub mod clock;

@@ -63,4 +63,33 @@ impl Report {
     pub fn unexplained(&self) -> impl Iterator<Item = &Violation> {
         self.violations.iter().filter(|v| v.explained_by.is_none())
     }
+
+    /// What went wrong, one violation a line, and how to run it again: for a
+    /// test's failure message.
+    pub fn failure_text(&self) -> String {
+        let mut text = format!("seed {}: ", self.seed);
+        if self.violations.is_empty() {
+            text.push_str("every invariant held");
+            return text;
+        }
+        text.push_str(&format!("{} violation(s)\n", self.violations.len()));
+        for v in &self.violations {
+            let why = v
+                .explained_by
+                .as_ref()
+                .map_or(String::new(), |w| format!(" (explained: {w})"));
+            text.push_str(&format!(
+                "  {} at {} ms, {}: {}{why}\n",
+                v.invariant,
+                v.at_ms,
+                crate::findings::nodes_text(&v.nodes),
+                v.detail
+            ));
+        }
+        text.push_str(&format!(
+            "replay: the same run with seed {} gives the same events, byte for byte (trace digest {})",
+            self.seed, self.digest
+        ));
+        text
+    }
 }

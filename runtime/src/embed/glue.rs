@@ -74,7 +74,9 @@ impl Glue {
                 leader: lead.leader.filter(|l| *l != node.id()),
             });
         }
-        if !node.serving() {
+        if !node.fenced_at(now) {
+            // Elected, but its own marker has not committed yet: its commit
+            // index may miss what an earlier leader committed.
             return Err(ProposeError::Syncing);
         }
         Ok(Fence {

@@ -250,8 +250,11 @@ impl NodeHandle {
 
     /// Whether this node leads now and may act alone, with the fencing token
     /// and (under `quorum`) until when its lease holds. Ask again before each
-    /// action; act only while [`Fence::holds`]. Under `bully` and `ring` a
-    /// fence has no lease: two nodes may both believe they lead.
+    /// action; act only while [`Fence::holds`]. [`ProposeError::Syncing`]
+    /// right after an election: until the leader's own epoch marker commits,
+    /// its commit index may miss entries an earlier leader committed (see
+    /// [`ringleader_core::Node::fenced_at`]). Under `bully` and `ring` a fence
+    /// has no lease: two nodes may both believe they lead.
     pub async fn fence(&self) -> Result<Fence, ProposeError> {
         let (reply, answer) = oneshot::channel();
         self.inbox

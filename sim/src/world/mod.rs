@@ -38,6 +38,16 @@ pub fn run(config: &SimConfig) -> Result<Report, SimError> {
     World::new(config, Tracer::digest_only())?.run()
 }
 
+/// Runs `config` to the end with an application on every node.
+pub(crate) fn run_with_app(
+    config: &SimConfig,
+    app: Box<dyn crate::app::AppHost>,
+) -> Result<Report, SimError> {
+    let mut world = World::new(config, Tracer::digest_only())?;
+    world.app = Some(app);
+    world.run()
+}
+
 /// Runs `config` to the end, writing the readable trace to `out`.
 pub fn run_traced(config: &SimConfig, out: &mut dyn Write) -> Result<Report, SimError> {
     World::new(config, Tracer::to_writer(out))?.run()

@@ -69,6 +69,9 @@ impl World<'_> {
             self.election.check_due(at, &self.slots);
             self.now = at;
             self.handle(item);
+            if self.app.is_some() {
+                self.app_step();
+            }
             if at >= window.0 + BUSY_LOOP_WINDOW {
                 window = (at, self.counters.events);
             } else if self.counters.events - window.1 > BUSY_LOOP_EVENTS {
@@ -143,6 +146,7 @@ impl World<'_> {
             .first()
             .map(|s| s.config.election.to_string())
             .unwrap_or_default();
+        let app_findings = self.app.take().map(|mut app| app.finish(&self.app_facts()));
         let (idle_violations, idle_checks) = self.judge_idle();
         let (mut violations, mut checks) = self.checker.finish();
         violations.extend(self.busy_loop.take());
@@ -168,6 +172,10 @@ impl World<'_> {
         }
         violations.extend(more);
         checks.extend(more_checks);
+        if let Some((found, app_checks)) = app_findings {
+            violations.extend(found);
+            checks.extend(app_checks);
+        }
         violations.sort_by_key(|v| v.at_ms);
         if let Some((at, why)) = &unsynced_loss {
             // What rests on durable writes no longer holds once a node lost
@@ -202,6 +210,33 @@ impl World<'_> {
             leaders,
             clients,
             replication,
+        }
+    }
+
+    /// What the application host needs of every server.
+    fn app_facts(&self) -> Vec<crate::app::SlotFacts<'_>> {
+        self.slots
+            .0
+            .iter()
+            .map(|slot| crate::app::SlotFacts {
+                id: slot.id,
+                life: slot.lives,
+                node: slot.node.as_ref().filter(|_| slot.paused_until.is_none()),
+                local_now: slot.clock.local(self.now),
+                history: slot.disk.written_log(),
+            })
+            .collect()
+    }
+
+    /// After an event: the applications follow their nodes and propose.
+    fn app_step(&mut self) {
+        let Some(mut app) = self.app.take() else {
+            return;
+        };
+        let proposals = app.after_event(self.now, self.end, &self.app_facts());
+        self.app = Some(app);
+        for (i, ticket, payload) in proposals {
+            self.step(i, ringleader_core::Event::Propose { ticket, payload });
         }
     }
 }

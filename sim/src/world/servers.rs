@@ -104,8 +104,12 @@ impl World<'_> {
             Action::Persist { token, state } => self.disk_write(i, token, Write::State(state)),
             Action::WriteLog { token, write } => self.disk_write(i, token, Write::Log(write)),
             Action::ReadLog { from, max } => self.disk_read(i, from, max),
-            // The simulated nodes embed no application that proposes.
-            Action::RoleChanged { .. } | Action::Proposal { .. } => {}
+            Action::RoleChanged { .. } => {}
+            Action::Proposal { ticket, outcome } => {
+                if let Some(app) = self.app.as_mut() {
+                    app.outcome(self.now, i, ticket, outcome);
+                }
+            }
             Action::ToClient { client, msg } => self.server_to_client(i, client, msg),
             Action::CloseClient(client) => {
                 let Some(slot) = self.slots.0.get_mut(i) else {

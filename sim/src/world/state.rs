@@ -244,4 +244,6 @@ pub(super) struct World<'w> {
     /// Committed entries a disk keeps before it compacts (see
     /// [`crate::SimConfig::retain`]).
     pub(super) retain: Option<u64>,
+    /// An application run on every node (see [`crate::app`]).
+    pub(super) app: Option<Box<dyn crate::app::AppHost + 'w>>,
 }

@@ -1,0 +1,2 @@
+//! ringleader-jobs (to come).
+fn main() {}

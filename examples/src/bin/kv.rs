@@ -1,0 +1,2 @@
+//! ringleader-kv (to come).
+fn main() {}

@@ -1,0 +1,186 @@
+//! Your application in the simulator: the [`StateMachine`] a real node feeds
+//! (see `ringleader_runtime::embed`) runs on every simulated node, built from
+//! that node's committed history on its simulated disk; it proposes through
+//! its node while that node leads; and your own invariants are checked after
+//! every event, next to ringleader's, under the same seeds and faults.
+//!
+//! ```
+//! use ringleader_core::app::StateMachine;
+//! use ringleader_core::log::Entry;
+//! use ringleader_sim::app::{AppSim, SimApp};
+//!
+//! /// How many of its own entries each replica applied.
+//! #[derive(Default)]
+//! struct Counter(u64);
+//!
+//! impl StateMachine for Counter {
+//!     fn apply(&mut self, e: &Entry) {
+//!         if e.payload.as_ref() == b"+1" {
+//!             self.0 += 1;
+//!         }
+//!     }
+//!     fn snapshot(&self) -> Vec<u8> {
+//!         self.0.to_be_bytes().to_vec()
+//!     }
+//!     fn restore(&mut self, s: &[u8]) -> Result<(), String> {
+//!         self.0 = u64::from_be_bytes(s.try_into().map_err(|_| "8 bytes expected")?);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! impl SimApp for Counter {
+//!     fn proposal(&self, _n: u64) -> Option<Vec<u8>> {
+//!         Some(b"+1".to_vec())
+//!     }
+//! }
+//!
+//! let report = AppSim::<Counter>::new(7)
+//!     .invariant("counts_only_grow", |view| {
+//!         // Replicas that applied as far hold the same count.
+//!         let mut seen = std::collections::BTreeMap::new();
+//!         for n in view.nodes.iter().filter_map(|n| n.replica) {
+//!             if let Some(c) = seen.insert(n.applied(), n.state().0) {
+//!                 if c != n.state().0 {
+//!                     return Err(format!("two counts at index {}", n.applied()));
+//!                 }
+//!             }
+//!         }
+//!         Ok(())
+//!     })
+//!     .run()
+//!     .unwrap();
+//! assert!(report.ok(), "{}", report.failure_text());
+//! ```
+
+mod host;
+
+pub use host::{Acked, AppNode, AppView};
+pub(crate) use host::{AppHost, SlotFacts};
+
+use crate::config::SimConfig;
+use crate::faults::FaultProfile;
+use crate::report::Report;
+use crate::world::SimError;
+use ringleader_core::app::StateMachine;
+use ringleader_core::Algorithm;
+use std::time::Duration;
+
+/// An application the simulator runs on every node.
+pub trait SimApp: StateMachine + Default + 'static {
+    /// What this node's application proposes, the `n`th time (from 1) it gets
+    /// to while its node leads; `None`: nothing this time. Deterministic: the
+    /// same state and `n` give the same proposal.
+    fn proposal(&self, n: u64) -> Option<Vec<u8>>;
+}
+
+/// A check of your own over every node's application, after every event:
+/// `Err` says what is wrong.
+pub type Invariant<S> = Box<dyn Fn(&AppView<'_, S>) -> Result<(), String>>;
+
+/// A simulated run of your application (see the [module docs](self)).
+pub struct AppSim<S: SimApp> {
+    config: SimConfig,
+    propose_every: Duration,
+    snapshot_every: u64,
+    invariants: Vec<(&'static str, Invariant<S>)>,
+}
+
+impl<S: SimApp> AppSim<S> {
+    /// A run of seed `seed`: five `quorum` nodes for a virtual minute, heavy
+    /// faults, no chat clients (the application is the workload).
+    pub fn new(seed: u64) -> Self {
+        let mut config = SimConfig {
+            seed,
+            nodes: 5,
+            clients: 0,
+            duration: Duration::from_secs(60),
+            faults: FaultProfile::Heavy,
+            ..SimConfig::default()
+        };
+        config.node.election = Algorithm::Quorum;
+        AppSim {
+            config,
+            propose_every: Duration::from_millis(50),
+            snapshot_every: 64,
+            invariants: Vec::new(),
+        }
+    }
+
+    /// Number of nodes.
+    pub fn nodes(mut self, n: u32) -> Self {
+        self.config.nodes = n;
+        self
+    }
+
+    /// The fault profile.
+    pub fn faults(mut self, profile: FaultProfile) -> Self {
+        self.config.faults = profile;
+        self
+    }
+
+    /// The election algorithm; an application that is
+    /// [`StateMachine::QUORUM_ONLY`] refuses the others.
+    pub fn election(mut self, algorithm: Algorithm) -> Self {
+        self.config.node.election = algorithm;
+        self
+    }
+
+    /// Virtual time the run lasts.
+    pub fn duration(mut self, d: Duration) -> Self {
+        self.config.duration = d;
+        self
+    }
+
+    /// How often a leading node's application gets to propose.
+    pub fn propose_every(mut self, d: Duration) -> Self {
+        self.propose_every = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Every how many entries a replica takes a snapshot (a rewrite under
+    /// `bully`/`ring` restores the newest one before it).
+    pub fn snapshot_every(mut self, n: u64) -> Self {
+        self.snapshot_every = n.max(1);
+        self
+    }
+
+    /// Changes anything else of the run's configuration (clients, network,
+    /// retention, durability...).
+    pub fn configure(mut self, f: impl FnOnce(&mut SimConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Adds a check of your own, named `name` in the report.
+    pub fn invariant(
+        mut self,
+        name: &'static str,
+        check: impl Fn(&AppView<'_, S>) -> Result<(), String> + 'static,
+    ) -> Self {
+        self.invariants.push((name, Box::new(check)));
+        self
+    }
+
+    /// The run's configuration (what a replay needs besides the application).
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Runs to the end. The report holds ringleader's findings and yours;
+    /// [`Report::failure_text`] says how to replay a failure.
+    pub fn run(self) -> Result<Report, SimError> {
+        if S::QUORUM_ONLY && self.config.node.election != Algorithm::Quorum {
+            return Err(SimError::Config(format!(
+                "this application runs under quorum only, not {}",
+                self.config.node.election
+            )));
+        }
+        let host = host::Host::<S>::new(
+            self.config.nodes as usize,
+            self.propose_every,
+            self.snapshot_every,
+            self.invariants,
+        );
+        crate::world::run_with_app(&self.config, Box::new(host))
+    }
+}
