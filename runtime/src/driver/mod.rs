@@ -427,7 +427,7 @@ impl Driver {
         Attach {
             inbox,
             leadership: self.glue.subscribe(),
-            committed: Box::new(move |from| Committed::new(jobs.clone(), mark.clone(), from)),
+            committed: Arc::new(move |from| Committed::new(jobs.clone(), mark.clone(), from)),
         }
     }
 

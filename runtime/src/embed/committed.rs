@@ -140,13 +140,12 @@ impl Committed {
             }
             // Wait for something past what was delivered, or a rewrite of it.
             let (next, rewrites) = (self.next, self.rewrites);
-            let mark = self
+            self.rewrites = self
                 .mark
                 .wait_for(|m| m.upto >= next || m.rewrites != rewrites)
                 .await
-                .ok()?;
-            self.rewrites = mark.rewrites;
-            drop(mark);
+                .ok()?
+                .rewrites;
             match self.fetch().await? {
                 Fetch::Entries(entries) => {
                     let fits = entries.first().is_none_or(|e| e.index == self.next);

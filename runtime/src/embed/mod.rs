@@ -45,9 +45,11 @@
 //! ```
 
 pub mod committed;
+pub mod follow;
 pub(crate) mod glue;
 
 pub use committed::{CommitMark, Committed, CommittedEvent};
+pub use follow::Follower;
 
 use crate::driver::{NodeOptions, RuntimeError};
 use crate::listener::Input;
@@ -173,11 +175,14 @@ impl fmt::Display for ProposeError {
 
 impl std::error::Error for ProposeError {}
 
+/// Opens a reader of the committed history at an index.
+pub(crate) type CommittedFrom = std::sync::Arc<dyn Fn(u64) -> Committed + Send + Sync>;
+
 /// What the event loop hands the handle once the node has started.
 pub(crate) struct Attach {
     pub(crate) inbox: mpsc::Sender<Input>,
     pub(crate) leadership: watch::Receiver<Leadership>,
-    pub(crate) committed: Box<dyn Fn(u64) -> Committed + Send + Sync>,
+    pub(crate) committed: CommittedFrom,
 }
 
 /// A running node (see the [module docs](self)). Dropping it stops the node
@@ -186,7 +191,7 @@ pub struct NodeHandle {
     id: NodeId,
     inbox: mpsc::Sender<Input>,
     leadership: watch::Receiver<Leadership>,
-    committed: Box<dyn Fn(u64) -> Committed + Send + Sync>,
+    committed: CommittedFrom,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), RuntimeError>>,
 }

@@ -1,0 +1,98 @@
+//! `ringleader-kv` on real processes: writes through the leader, reads only
+//! from the fenced leader, followers redirect, and the store survives a
+//! `kill -9` of its leader with every acknowledged write.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringleader-kv");
+
+/// One request to the store at `port`, its answer line.
+fn ask(port: u16, request: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    writeln!(s, "{request}").ok()?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).ok()?;
+    Some(line.trim_end().to_owned())
+}
+
+/// The node whose store answers a read itself (the fenced leader).
+fn leader(ports: &Ports, alive: &[u32]) -> u32 {
+    wait_for(Duration::from_secs(30), "a fenced leader", || {
+        alive.iter().copied().find(|&id| {
+            ask(ports.base + 10 + id as u16, "GET probe")
+                .is_some_and(|a| a == "NOTFOUND" || a.starts_with("VALUE"))
+        })
+    })
+}
+
+#[test]
+fn the_store_keeps_acknowledged_writes_across_a_leader_kill() {
+    let ports = Ports::fresh(3);
+    let scratch = Scratch::new("kv");
+    let start = |id: u32| {
+        let mut args = vec![
+            "--kv".to_owned(),
+            format!("127.0.0.1:{}", ports.base + 10 + id as u16),
+        ];
+        args.extend(node_flags(&ports, &scratch, "kv", id));
+        spawn(BIN, &args, scratch.0.join(format!("n{id}.log")))
+    };
+    let mut nodes: Vec<Option<Proc>> = (1..=3).map(|id| Some(start(id))).collect();
+    let first = leader(&ports, &[1, 2, 3]);
+    let port = |id: u32| ports.base + 10 + id as u16;
+
+    for i in 0..50 {
+        let answer = ask(port(first), &format!("PUT key{i} value {i}")).unwrap();
+        assert!(answer.starts_with("OK "), "{answer}");
+    }
+    let answer = ask(port(first), "GET key7").unwrap();
+    assert!(
+        answer.starts_with("VALUE ") && answer.ends_with(" value 7"),
+        "{answer}"
+    );
+    let follower = (1..=3).find(|&id| id != first).unwrap();
+    assert_eq!(
+        ask(port(follower), "GET key7").unwrap(),
+        format!("REDIRECT {first}")
+    );
+    assert_eq!(
+        ask(port(follower), "PUT a b").unwrap(),
+        format!("REDIRECT {first}")
+    );
+    assert!(ask(port(first), "DELETE key7").unwrap().starts_with("ERR "));
+    assert!(ask(port(first), "PUT bad=key x")
+        .unwrap()
+        .starts_with("ERR "));
+
+    // kill -9 of the leader: the others elect one that serves every write.
+    nodes[first as usize - 1] = None;
+    let alive: Vec<u32> = (1..=3).filter(|&id| id != first).collect();
+    let second = leader(&ports, &alive);
+    for i in 0..50 {
+        let answer = wait_for(Duration::from_secs(10), "a read", || {
+            ask(port(second), &format!("GET key{i}")).filter(|a| a != "RETRY")
+        });
+        assert!(answer.ends_with(&format!(" value {i}")), "key{i}: {answer}");
+    }
+    assert!(ask(port(second), "PUT after kill")
+        .unwrap()
+        .starts_with("OK "));
+
+    // The killed node comes back over its data and follows.
+    nodes[first as usize - 1] = Some(start(first));
+    assert_eq!(
+        wait_for(Duration::from_secs(20), "the old leader redirects", || {
+            ask(port(first), "GET key1").filter(|a| a.starts_with("REDIRECT "))
+        }),
+        format!("REDIRECT {second}")
+    );
+    drop(nodes);
+}
