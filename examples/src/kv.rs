@@ -4,7 +4,7 @@
 
 use ringleader_core::app::StateMachine;
 use ringleader_core::log::Entry;
-use ringleader_sim::app::SimApp;
+use ringleader_sim::app::{Proposing, SimApp};
 use std::collections::BTreeMap;
 
 /// Longest key, in bytes.
@@ -86,7 +86,42 @@ impl StateMachine for Kv {
 
 impl SimApp for Kv {
     /// Writes to a few keys, so reads have something to be wrong about.
-    fn proposal(&self, n: u64) -> Option<Vec<u8>> {
+    fn proposal(&self, turn: &Proposing) -> Option<Vec<u8>> {
+        let n = turn.n;
         put(&format!("k{}", n % 8), &format!("v{n}")).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringleader_core::log::ClientMsgId;
+
+    fn entry(index: u64, payload: &[u8]) -> Entry {
+        let id = ClientMsgId {
+            client: 1,
+            seq: index,
+        };
+        let mut e = Entry::new(id, "n1", payload.to_vec(), ringleader_core::Instant::ZERO);
+        e.index = index;
+        e
+    }
+
+    #[test]
+    fn puts_apply_and_the_store_survives_its_snapshot() {
+        let mut kv = Kv::default();
+        kv.apply(&entry(1, &put("a", "one").unwrap()));
+        kv.apply(&entry(2, b"not ours"));
+        kv.apply(&entry(3, &put("b", "x=y z").unwrap()));
+        kv.apply(&entry(4, &put("a", "two").unwrap()));
+        assert_eq!(kv.get("a"), Some(("two", 4)));
+        assert_eq!(kv.get("b"), Some(("x=y z", 3)));
+        let mut back = Kv::default();
+        back.restore(&kv.snapshot()).unwrap();
+        assert_eq!(back, kv);
+        assert!(back.restore(b"garbage").is_err());
+        assert!(put("a=b", "c").is_err());
+        assert!(put("", "c").is_err());
+        assert!(put("k", "two\nlines").is_err());
     }
 }

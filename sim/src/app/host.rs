@@ -238,7 +238,12 @@ impl<S: SimApp> Host<S> {
         }
         app.next_propose = now + self.every;
         app.proposed += 1;
-        let payload = app.replica.state().proposal(app.proposed)?;
+        let turn = super::Proposing {
+            n: app.proposed,
+            node: facts.id,
+            epoch: node.leadership().epoch,
+        };
+        let payload = app.replica.state().proposal(&turn)?;
         let ticket = self.next_ticket;
         self.next_ticket += 1;
         app.in_flight.insert(ticket, payload.clone());

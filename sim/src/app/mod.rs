@@ -29,7 +29,7 @@
 //! }
 //!
 //! impl SimApp for Counter {
-//!     fn proposal(&self, _n: u64) -> Option<Vec<u8>> {
+//!     fn proposal(&self, _turn: &ringleader_sim::app::Proposing) -> Option<Vec<u8>> {
 //!         Some(b"+1".to_vec())
 //!     }
 //! }
@@ -65,12 +65,23 @@ use ringleader_core::app::StateMachine;
 use ringleader_core::Algorithm;
 use std::time::Duration;
 
+/// When an application gets to propose: its node leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Proposing {
+    /// How many times this node's application got to, this one included.
+    pub n: u64,
+    /// The node.
+    pub node: ringleader_core::NodeId,
+    /// The epoch it leads (the fencing token).
+    pub epoch: u64,
+}
+
 /// An application the simulator runs on every node.
 pub trait SimApp: StateMachine + Default + 'static {
-    /// What this node's application proposes, the `n`th time (from 1) it gets
-    /// to while its node leads; `None`: nothing this time. Deterministic: the
-    /// same state and `n` give the same proposal.
-    fn proposal(&self, n: u64) -> Option<Vec<u8>>;
+    /// What this node's application proposes when it gets to (while its node
+    /// leads, every [`AppSim::propose_every`]); `None`: nothing this time.
+    /// Deterministic: the same state and turn give the same proposal.
+    fn proposal(&self, turn: &Proposing) -> Option<Vec<u8>>;
 }
 
 /// A check of your own over every node's application, after every event:
