@@ -27,7 +27,7 @@ fn one_job_at_a_time(view: &AppView<'_, JobRecord>) -> Result<(), String> {
 
 /// Each run of the job (a node fenced, from when it starts to when it stops)
 /// carries a higher epoch than every run before it.
-fn tokens_only_grow() -> impl Fn(&AppView<'_, JobRecord>) -> Result<(), String> {
+fn tokens_only_grow() -> impl Fn(&AppView<'_, JobRecord>) -> Result<(), String> + Clone {
     let state: RefCell<(Option<(NodeId, u64)>, u64)> = RefCell::default();
     move |view| {
         let mut state = state.borrow_mut();
@@ -80,8 +80,8 @@ fn a_thousand_heavy_fault_seeds_run_the_job_once_at_a_time() {
                                 .invariant("one_job_at_a_time", one_job_at_a_time)
                                 .invariant("fencing_tokens_only_grow", tokens_only_grow())
                                 .invariant("records_agree", records_agree)
-                                .run()
-                                .unwrap();
+                                .check_or_save(&std::env::temp_dir())
+                                .unwrap_or_else(|e| panic!("{e}"));
                             assert!(report.violations.is_empty(), "{}", report.failure_text());
                             report.checks.get("app_acked_kept").map_or(0, |c| c.checked)
                         })

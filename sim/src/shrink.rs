@@ -108,7 +108,19 @@ pub fn shrink(
     scenario: &Scenario,
     invariant: Option<&str>,
     budget: u64,
+    progress: impl FnMut(Size, u64),
+) -> Result<Shrunk, ShrinkError> {
+    shrink_with(scenario, invariant, budget, progress, run)
+}
+
+/// [`shrink`] with runs made by `run` (the simulator with an application on
+/// its nodes: see [`crate::app::AppSim::shrink`]).
+pub fn shrink_with<E: std::fmt::Display>(
+    scenario: &Scenario,
+    invariant: Option<&str>,
+    budget: u64,
     mut progress: impl FnMut(Size, u64),
+    run: impl Fn(&SimConfig) -> Result<Report, E>,
 ) -> Result<Shrunk, ShrinkError> {
     let mut best = scenario.concrete();
     let from = Size::of(&best.config);

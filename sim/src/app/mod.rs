@@ -88,12 +88,15 @@ pub trait SimApp: StateMachine + Default + 'static {
 /// `Err` says what is wrong.
 pub type Invariant<S> = Box<dyn Fn(&AppView<'_, S>) -> Result<(), String>>;
 
+/// Makes a fresh copy of an invariant (with its own state) for each run.
+type InvariantFactory<S> = Box<dyn Fn() -> Invariant<S>>;
+
 /// A simulated run of your application (see the [module docs](self)).
 pub struct AppSim<S: SimApp> {
     config: SimConfig,
     propose_every: Duration,
     snapshot_every: u64,
-    invariants: Vec<(&'static str, Invariant<S>)>,
+    invariants: Vec<(&'static str, InvariantFactory<S>)>,
 }
 
 impl<S: SimApp> AppSim<S> {
@@ -162,13 +165,16 @@ impl<S: SimApp> AppSim<S> {
         self
     }
 
-    /// Adds a check of your own, named `name` in the report.
+    /// Adds a check of your own, named `name` in the report. A check that
+    /// keeps state between events (in a `RefCell`, say) starts each run (a
+    /// replay, each try of a shrink) from a clone of it as given here.
     pub fn invariant(
         mut self,
         name: &'static str,
-        check: impl Fn(&AppView<'_, S>) -> Result<(), String> + 'static,
+        check: impl Fn(&AppView<'_, S>) -> Result<(), String> + Clone + 'static,
     ) -> Self {
-        self.invariants.push((name, Box::new(check)));
+        let factory = move || -> Invariant<S> { Box::new(check.clone()) };
+        self.invariants.push((name, Box::new(factory)));
         self
     }
 
@@ -177,21 +183,120 @@ impl<S: SimApp> AppSim<S> {
         &self.config
     }
 
+    /// The same application and invariants on the cluster, network and
+    /// faults of a scenario file (a replay file `shrink` wrote, say).
+    pub fn scenario(mut self, path: &std::path::Path) -> Result<Self, String> {
+        let scenario = crate::scenario::load(path).map_err(|e| e.to_string())?;
+        self.config = scenario.concrete().config;
+        Ok(self)
+    }
+
     /// Runs to the end. The report holds ringleader's findings and yours;
-    /// [`Report::failure_text`] says how to replay a failure.
-    pub fn run(self) -> Result<Report, SimError> {
-        if S::QUORUM_ONLY && self.config.node.election != Algorithm::Quorum {
+    /// [`Report::failure_text`] says what failed.
+    pub fn run(&self) -> Result<Report, SimError> {
+        self.run_config(&self.config, None)
+    }
+
+    fn run_config(
+        &self,
+        config: &SimConfig,
+        records: Option<&mut Vec<crate::trace::Record>>,
+    ) -> Result<Report, SimError> {
+        if S::QUORUM_ONLY && config.node.election != Algorithm::Quorum {
             return Err(SimError::Config(format!(
                 "this application runs under quorum only, not {}",
-                self.config.node.election
+                config.node.election
             )));
         }
+        let invariants = self
+            .invariants
+            .iter()
+            .map(|(name, make)| (*name, make()))
+            .collect();
         let host = host::Host::<S>::new(
-            self.config.nodes as usize,
+            config.nodes as usize,
             self.propose_every,
             self.snapshot_every,
-            self.invariants,
+            invariants,
         );
-        crate::world::run_with_app(&self.config, Box::new(host))
+        crate::world::run_with_app(config, Box::new(host), records)
+    }
+
+    /// The run as the HTML viewer draws it (the same page as `ringleader
+    /// sim view`), with its report.
+    pub fn html(&self) -> Result<(Report, String), String> {
+        self.html_of(&self.config)
+    }
+
+    fn html_of(&self, config: &SimConfig) -> Result<(Report, String), String> {
+        let mut records = Vec::new();
+        let report = self
+            .run_config(config, Some(&mut records))
+            .map_err(|e| e.to_string())?;
+        let title = format!("seed {} with an application", config.seed);
+        let page = crate::viewer::html(&title, &report, &records)?;
+        Ok((report, page))
+    }
+
+    /// Shrinks a failing run (by its first violation, or `invariant`) to the
+    /// smallest run that still fails it, in at most `budget` runs: the
+    /// result's scenario is a replay file ([`crate::scenario::Scenario::to_toml`])
+    /// that [`AppSim::scenario`] runs again.
+    pub fn shrink(
+        &self,
+        invariant: Option<&str>,
+        budget: u64,
+    ) -> Result<crate::shrink::Shrunk, crate::shrink::ShrinkError> {
+        let scenario = crate::scenario::Scenario {
+            config: self.config.clone(),
+            ..Default::default()
+        };
+        crate::shrink::shrink_with(
+            &scenario,
+            invariant,
+            budget,
+            |_, _| {},
+            |c| self.run_config(c, None),
+        )
+    }
+
+    /// Runs, and on a violation no documented limit explains: shrinks it,
+    /// writes the replay file and the viewer's page next to each other in
+    /// `dir`, and returns what failed with how to run it again. For tests:
+    /// `sim.check_or_save(dir).unwrap_or_else(|e| panic!("{e}"))`.
+    pub fn check_or_save(&self, dir: &std::path::Path) -> Result<Report, String> {
+        let report = self.run().map_err(|e| e.to_string())?;
+        let Some(first) = report.unexplained().next() else {
+            return Ok(report);
+        };
+        let invariant = first.invariant;
+        let mut text = report.failure_text();
+        let shrunk = self.shrink(Some(invariant), 300).ok();
+        let (config, scenario_text) = match &shrunk {
+            Some(s) => (s.scenario.config.clone(), s.scenario.to_toml()),
+            None => (self.config.clone(), String::new()),
+        };
+        let stem = dir.join(format!("app-seed-{}-{invariant}", self.config.seed));
+        if !scenario_text.is_empty() {
+            let path = stem.with_extension("toml");
+            if std::fs::write(&path, scenario_text).is_ok() {
+                text.push_str(&format!(
+                    "\nshrunk to {}; replay: AppSim::<{}>::new(0).scenario(Path::new(\"{}\"))?.run()",
+                    shrunk.as_ref().map_or(String::new(), |s| s.scenario.config.nodes.to_string() + " nodes"),
+                    std::any::type_name::<S>(),
+                    path.display()
+                ));
+            }
+        }
+        if let Ok((_, page)) = self.html_of(&config) {
+            let path = stem.with_extension("html");
+            if std::fs::write(&path, page).is_ok() {
+                text.push_str(&format!("\nthe run drawn: {}", path.display()));
+            }
+        }
+        Err(text)
     }
 }
+
+#[cfg(test)]
+mod tests;

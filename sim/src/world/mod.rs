@@ -38,12 +38,19 @@ pub fn run(config: &SimConfig) -> Result<Report, SimError> {
     World::new(config, Tracer::digest_only())?.run()
 }
 
-/// Runs `config` to the end with an application on every node.
+/// Runs `config` to the end with an application on every node; with
+/// `records`, keeps the trace's records for the viewer.
 pub(crate) fn run_with_app(
     config: &SimConfig,
     app: Box<dyn crate::app::AppHost>,
+    records: Option<&mut Vec<Record>>,
 ) -> Result<Report, SimError> {
-    let mut world = World::new(config, Tracer::digest_only())?;
+    let mut sink = std::io::sink();
+    let tracer = match records {
+        Some(records) => Tracer::to_writer(&mut sink).recording(records),
+        None => Tracer::digest_only(),
+    };
+    let mut world = World::new(config, tracer)?;
     world.app = Some(app);
     world.run()
 }

@@ -1,0 +1,142 @@
+//! The application harness: runs, determinism, fresh invariant state per
+//! run, shrinking to a replay file that fails the same way, the viewer.
+
+use super::*;
+use ringleader_core::log::Entry;
+use std::cell::Cell;
+
+/// Counts its own entries.
+#[derive(Default, Debug)]
+struct Counter(u64);
+
+impl StateMachine for Counter {
+    fn apply(&mut self, e: &Entry) {
+        if e.payload.as_ref() == b"+1" {
+            self.0 += 1;
+        }
+    }
+    fn snapshot(&self) -> Vec<u8> {
+        self.0.to_be_bytes().to_vec()
+    }
+    fn restore(&mut self, s: &[u8]) -> Result<(), String> {
+        self.0 = u64::from_be_bytes(s.try_into().map_err(|_| "8 bytes expected")?);
+        Ok(())
+    }
+}
+
+impl SimApp for Counter {
+    fn proposal(&self, _turn: &Proposing) -> Option<Vec<u8>> {
+        Some(b"+1".to_vec())
+    }
+}
+
+fn small(seed: u64) -> AppSim<Counter> {
+    AppSim::<Counter>::new(seed)
+        .nodes(3)
+        .duration(Duration::from_secs(20))
+}
+
+#[test]
+fn the_application_runs_on_every_node_and_the_run_is_deterministic() {
+    // State kept between events starts afresh in each run: the second run
+    // checks exactly as the first did.
+    let events = Cell::new(0u64);
+    let sim = small(3).invariant("counts_agree", move |view| {
+        events.set(events.get() + 1);
+        if view.now == ringleader_core::Instant::ZERO && events.get() > 1_000_000 {
+            return Err("state leaked between runs".into());
+        }
+        let counts: Vec<(u64, u64)> = view
+            .nodes
+            .iter()
+            .filter_map(|n| n.replica)
+            .map(|r| (r.applied(), r.state().0))
+            .collect();
+        for (a, b) in counts.iter().zip(counts.iter().skip(1)) {
+            if a.0 == b.0 && a.1 != b.1 {
+                return Err(format!("two counts at {}", a.0));
+            }
+        }
+        Ok(())
+    });
+    let first = sim.run().unwrap();
+    assert!(first.ok(), "{}", first.failure_text());
+    let checked = first.checks["counts_agree"].checked;
+    assert!(checked > 1000, "{checked}");
+    assert!(first.checks["app_acked_kept"].checked > 100);
+    let again = sim.run().unwrap();
+    assert_eq!(first.digest, again.digest);
+    assert_eq!(again.checks["counts_agree"].checked, checked);
+}
+
+#[test]
+fn a_failing_invariant_is_shrunk_to_a_replay_file_that_fails_the_same_way() {
+    let sim = small(5).invariant("counts_stay_small", |view| {
+        match view
+            .nodes
+            .iter()
+            .filter_map(|n| n.replica)
+            .find(|r| r.state().0 > 30)
+        {
+            Some(r) => Err(format!("a count reached {}", r.state().0)),
+            None => Ok(()),
+        }
+    });
+    let dir = std::env::temp_dir().join(format!("ringleader-app-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = sim.check_or_save(&dir).unwrap_err();
+    assert!(text.contains("counts_stay_small"), "{text}");
+    let replay = dir.join("app-seed-5-counts_stay_small.toml");
+    let page = dir.join("app-seed-5-counts_stay_small.html");
+    assert!(text.contains(&replay.display().to_string()), "{text}");
+    assert!(std::fs::read_to_string(&page)
+        .unwrap()
+        .contains("counts_stay_small"));
+    let replayed = small(0).invariant("counts_stay_small", |view| {
+        match view
+            .nodes
+            .iter()
+            .filter_map(|n| n.replica)
+            .find(|r| r.state().0 > 30)
+        {
+            Some(_) => Err("again".into()),
+            None => Ok(()),
+        }
+    });
+    let report = replayed.scenario(&replay).unwrap().run().unwrap();
+    assert!(report
+        .violations
+        .iter()
+        .any(|v| v.invariant == "counts_stay_small"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An application that must not run under bully or ring.
+#[derive(Default)]
+struct QuorumOnly;
+
+impl StateMachine for QuorumOnly {
+    const QUORUM_ONLY: bool = true;
+    fn apply(&mut self, _: &Entry) {}
+    fn snapshot(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    fn restore(&mut self, _: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl SimApp for QuorumOnly {
+    fn proposal(&self, _: &Proposing) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+#[test]
+fn an_application_that_declares_quorum_only_refuses_bully() {
+    let err = AppSim::<QuorumOnly>::new(1)
+        .election(Algorithm::Bully)
+        .run()
+        .unwrap_err();
+    assert!(err.to_string().contains("quorum only"), "{err}");
+}
