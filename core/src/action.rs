@@ -5,7 +5,7 @@ use crate::leadership::Role;
 use crate::log::LogWrite;
 use crate::membership::MembershipChange;
 use crate::persist::Persisted;
-use crate::proposals::ProposalError;
+use crate::proposals::error::ProposalError;
 use crate::wire::{ClientId, Message, ServerMsg};
 
 /// An output of a node, to be carried out by the driver in the order given.

@@ -42,7 +42,7 @@ mod write;
 pub use cache::{ReadCache, READ_CHUNKS};
 pub use compaction::Installed;
 pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
-pub use runs::StampRuns;
+pub use runs::{SeenRun, StampRuns};
 pub use snapshot::Snapshot;
 pub use state::{Log, KEEP_MIN};
 pub use window::LogSummary;
@@ -69,7 +69,6 @@ pub fn fitting<'a>(entries: impl Iterator<Item = &'a Entry>) -> usize {
     n
 }
 
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What happened to a message offered to the leader's log.
@@ -418,19 +417,6 @@ impl Log {
     pub fn is_behind_or_equal(&self, last_epoch: u64, last_index: u64) -> bool {
         (last_epoch, last_index) >= (self.last_epoch(), self.last_index())
     }
-}
-
-/// A run of consecutive entries of one leadership that a reader has seen: what
-/// a client names when it resumes, so its new leader finds where their
-/// histories part.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct SeenRun {
-    /// The leadership that appended the run.
-    pub stamp: Stamp,
-    /// Index of its first entry.
-    pub first: u64,
-    /// Index of its last entry.
-    pub last: u64,
 }
 
 impl Log {

@@ -5,8 +5,20 @@
 //! histories part — and a few runs name every stamp of a history of any length.
 
 use super::entry::Stamp;
-use super::SeenRun;
 use serde::{Deserialize, Serialize};
+
+/// A run of consecutive entries of one leadership that a reader has seen: what
+/// a client names when it resumes, so its new leader finds where their
+/// histories part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SeenRun {
+    /// The leadership that appended the run.
+    pub stamp: Stamp,
+    /// Index of its first entry.
+    pub first: u64,
+    /// Index of its last entry.
+    pub last: u64,
+}
 
 /// The stamps of entries 1 ..= `last`: each run starts at its `first` index
 /// and lasts until the next run's first (or `last`).

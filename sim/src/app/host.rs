@@ -3,7 +3,7 @@
 //! node's process dies (it resumes from the last snapshot it saved, which
 //! outlives the process as a file would), proposing while its node leads.
 
-use super::{Invariant, SimApp};
+use super::spec::{Acked, AppNode, AppView, Invariant, Proposing, SimApp};
 use crate::findings::{CheckCount, Violation};
 use ringleader_core::app::{AppSnapshot, Replica};
 use ringleader_core::log::Log;
@@ -47,46 +47,6 @@ pub(crate) trait AppHost {
         &mut self,
         slots: &[SlotFacts<'_>],
     ) -> (Vec<Violation>, Vec<(&'static str, CheckCount)>);
-}
-
-/// A proposal the cluster acknowledged as committed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Acked {
-    /// The node it was proposed through.
-    pub node: NodeId,
-    /// Its committed index.
-    pub index: u64,
-    /// What it said.
-    pub payload: Vec<u8>,
-    /// When it was acknowledged (virtual time).
-    pub at: Instant,
-}
-
-/// One node's application, as your invariants see it.
-pub struct AppNode<'a, S> {
-    /// The node.
-    pub id: NodeId,
-    /// Its replica, while its process runs (`None`: down or paused).
-    pub replica: Option<&'a Replica<S>>,
-    /// Its role.
-    pub role: Role,
-    /// Whether it may act alone as leader now ([`Node::fenced_at`] on its own
-    /// clock: under `quorum` its lease holds and its commit index is current).
-    pub fenced: bool,
-    /// The epoch it names.
-    pub epoch: u64,
-    /// Its commit index.
-    pub commit: u64,
-}
-
-/// Every node's application after an event.
-pub struct AppView<'a, S> {
-    /// Virtual time.
-    pub now: Instant,
-    /// The nodes, by id.
-    pub nodes: Vec<AppNode<'a, S>>,
-    /// Every proposal acknowledged so far, in the order acknowledged.
-    pub acked: &'a [Acked],
 }
 
 struct NodeApp<S> {
@@ -238,7 +198,7 @@ impl<S: SimApp> Host<S> {
         }
         app.next_propose = now + self.every;
         app.proposed += 1;
-        let turn = super::Proposing {
+        let turn = Proposing {
             n: app.proposed,
             node: facts.id,
             epoch: node.leadership().epoch,

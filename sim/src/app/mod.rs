@@ -1,4 +1,4 @@
-//! Your application in the simulator: the [`StateMachine`] a real node feeds
+//! Your application in the simulator: the [`StateMachine`](ringleader_core::app::StateMachine) a real node feeds
 //! (see `ringleader_runtime::embed`) runs on every simulated node, built from
 //! that node's committed history on its simulated disk; it proposes through
 //! its node while that node leads; and your own invariants are checked after
@@ -52,41 +52,17 @@
 //! assert!(report.ok(), "{}", report.failure_text());
 //! ```
 
-mod host;
+pub(crate) mod host;
+mod spec;
 
-pub use host::{Acked, AppNode, AppView};
-pub(crate) use host::{AppHost, SlotFacts};
+pub use spec::{Acked, AppNode, AppView, Invariant, Proposing, SimApp};
 
 use crate::config::SimConfig;
 use crate::faults::FaultProfile;
 use crate::report::Report;
 use crate::world::SimError;
-use ringleader_core::app::StateMachine;
 use ringleader_core::Algorithm;
 use std::time::Duration;
-
-/// When an application gets to propose: its node leads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Proposing {
-    /// How many times this node's application got to, this one included.
-    pub n: u64,
-    /// The node.
-    pub node: ringleader_core::NodeId,
-    /// The epoch it leads (the fencing token).
-    pub epoch: u64,
-}
-
-/// An application the simulator runs on every node.
-pub trait SimApp: StateMachine + Default + 'static {
-    /// What this node's application proposes when it gets to (while its node
-    /// leads, every [`AppSim::propose_every`]); `None`: nothing this time.
-    /// Deterministic: the same state and turn give the same proposal.
-    fn proposal(&self, turn: &Proposing) -> Option<Vec<u8>>;
-}
-
-/// A check of your own over every node's application, after every event:
-/// `Err` says what is wrong.
-pub type Invariant<S> = Box<dyn Fn(&AppView<'_, S>) -> Result<(), String>>;
 
 /// Makes a fresh copy of an invariant (with its own state) for each run.
 type InvariantFactory<S> = Box<dyn Fn() -> Invariant<S>>;
@@ -133,7 +109,7 @@ impl<S: SimApp> AppSim<S> {
     }
 
     /// The election algorithm; an application that is
-    /// [`StateMachine::QUORUM_ONLY`] refuses the others.
+    /// [`StateMachine::QUORUM_ONLY`](ringleader_core::app::StateMachine::QUORUM_ONLY) refuses the others.
     pub fn election(mut self, algorithm: Algorithm) -> Self {
         self.config.node.election = algorithm;
         self

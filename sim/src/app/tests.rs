@@ -2,6 +2,7 @@
 //! run, shrinking to a replay file that fails the same way, the viewer.
 
 use super::*;
+use ringleader_core::app::StateMachine;
 use ringleader_core::log::Entry;
 use std::cell::Cell;
 

@@ -42,7 +42,7 @@ pub fn run(config: &SimConfig) -> Result<Report, SimError> {
 /// `records`, keeps the trace's records for the viewer.
 pub(crate) fn run_with_app(
     config: &SimConfig,
-    app: Box<dyn crate::app::AppHost>,
+    app: Box<dyn crate::app::host::AppHost>,
     records: Option<&mut Vec<Record>>,
 ) -> Result<Report, SimError> {
     let mut sink = std::io::sink();

@@ -214,11 +214,11 @@ impl World<'_> {
     }
 
     /// What the application host needs of every server.
-    fn app_facts(&self) -> Vec<crate::app::SlotFacts<'_>> {
+    fn app_facts(&self) -> Vec<crate::app::host::SlotFacts<'_>> {
         self.slots
             .0
             .iter()
-            .map(|slot| crate::app::SlotFacts {
+            .map(|slot| crate::app::host::SlotFacts {
                 id: slot.id,
                 life: slot.lives,
                 node: slot.node.as_ref().filter(|_| slot.paused_until.is_none()),

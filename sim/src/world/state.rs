@@ -245,5 +245,5 @@ pub(super) struct World<'w> {
     /// [`crate::SimConfig::retain`]).
     pub(super) retain: Option<u64>,
     /// An application run on every node (see [`crate::app`]).
-    pub(super) app: Option<Box<dyn crate::app::AppHost + 'w>>,
+    pub(super) app: Option<Box<dyn crate::app::host::AppHost + 'w>>,
 }

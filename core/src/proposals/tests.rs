@@ -3,6 +3,7 @@
 use super::*;
 use crate::test_net::Net;
 use crate::wire::{ClientId, ServerMsg};
+use crate::NodeId;
 use crate::{Algorithm, Event};
 
 fn propose(net: &mut Net, at: u32, ticket: u64, text: &str) {
