@@ -151,7 +151,24 @@ fn fuzz(seed: u64, hostile: u64, filtered: bool) -> u64 {
             if net.nodes.get(target).is_some_and(Option::is_none) {
                 continue;
             }
-            let event = if rng.random_bool(0.8) {
+            let event = if rng.random_bool(0.03) {
+                // The embedding application's proposals, among the hostile input.
+                let sizes = [
+                    0,
+                    10,
+                    crate::wire::MAX_CHAT_BYTES,
+                    crate::wire::MAX_CHAT_BYTES + 1,
+                ];
+                let size = sizes
+                    .get(rng.random_range(0..sizes.len()))
+                    .copied()
+                    .unwrap_or(0);
+                let payload = vec![7u8; size].into_boxed_slice();
+                Some(Event::Propose {
+                    ticket: done,
+                    payload,
+                })
+            } else if rng.random_bool(0.8) {
                 let Some(m) = corpus.get(rng.random_range(0..corpus.len().max(1))) else {
                     break;
                 };

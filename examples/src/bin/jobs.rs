@@ -150,10 +150,14 @@ async fn start(node: &NodeHandle, job: &[String], epoch: u64, grant: Duration) -
     };
     let pipe = supervisor.stdin.take()?;
     tracing::info!(epoch, "leading: the job starts here");
-    let record = start_entry(epoch, node.id());
-    if let Err(e) = node.propose(record).await {
-        tracing::warn!(error = %e, "the start was not recorded in the log");
-    }
+    // Recorded on the side: waiting for the commit here would hold back the
+    // renewals the supervisor needs.
+    let (record, proposer) = (start_entry(epoch, node.id()), node.proposer());
+    tokio::spawn(async move {
+        if let Err(e) = proposer.propose(record).await {
+            tracing::warn!(error = %e, "the start was not recorded in the log");
+        }
+    });
     Some(Running {
         supervisor,
         pipe,

@@ -427,7 +427,9 @@ impl Driver {
         Attach {
             inbox,
             leadership: self.glue.subscribe(),
-            committed: Arc::new(move |from| Committed::new(jobs.clone(), mark.clone(), from)),
+            committed: Arc::new(move |from, after| {
+                Committed::new(jobs.clone(), mark.clone(), from, after)
+            }),
         }
     }
 

@@ -11,7 +11,7 @@
 use crate::logfile::LogFile;
 use crate::store::StoreError;
 use crate::writer::Job;
-use ringleader_core::log::{Entry, SeenRun, StampRuns, ENTRIES_BYTES_MAX};
+use ringleader_core::log::{Entry, SeenRun, Stamp, StampRuns, ENTRIES_BYTES_MAX};
 use std::collections::VecDeque;
 use tokio::sync::{oneshot, watch};
 
@@ -106,10 +106,14 @@ pub struct Committed {
 }
 
 impl Committed {
+    /// A stream from `from` on; `after`, when known, is the stamp of the
+    /// entry before it (a reader resuming from its own snapshot), so a
+    /// history replaced meanwhile is noticed at once.
     pub(crate) fn new(
         jobs: std::sync::mpsc::Sender<Job>,
         mark: watch::Receiver<CommitMark>,
         from: u64,
+        after: Stamp,
     ) -> Committed {
         let from = from.max(1);
         let rewrites = mark.borrow().rewrites;
@@ -118,7 +122,7 @@ impl Committed {
             mark,
             rewrites,
             next: from,
-            delivered: StampRuns::starting_at(from - 1, Default::default()),
+            delivered: StampRuns::starting_at(from - 1, after),
             buf: VecDeque::new(),
         }
     }
@@ -165,7 +169,7 @@ impl Committed {
                 }
                 Fetch::Compacted { first } => {
                     self.next = first;
-                    self.delivered = StampRuns::starting_at(first - 1, Default::default());
+                    self.delivered = StampRuns::starting_at(first - 1, Stamp::default());
                     return Some(CommittedEvent::Compacted { first });
                 }
             }
@@ -174,12 +178,12 @@ impl Committed {
 
     async fn fetch(&mut self) -> Option<Fetch> {
         let (reply, answer) = oneshot::channel();
-        // The placeholder run before the first delivered entry proves nothing.
+        // A placeholder run (no stamp known before the first entry) proves nothing.
         let seen = self
             .delivered
             .seen(SEEN_RUNS)
             .into_iter()
-            .filter(|r| r.stamp != Default::default())
+            .filter(|r| r.stamp != Stamp::default())
             .collect();
         let req = Request {
             from: self.next,
@@ -188,5 +192,83 @@ impl Committed {
         };
         self.jobs.send(Job::Committed(req)).ok()?;
         answer.await.ok()?.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringleader_core::log::{ClientMsgId, LogWrite};
+    use ringleader_core::{Instant, NodeId};
+
+    fn entries(from: u64, to: u64, epoch: u64, leader: u32) -> Vec<Entry> {
+        (from..=to)
+            .map(|index| {
+                let id = ClientMsgId {
+                    client: 5,
+                    seq: index + 100 * epoch,
+                };
+                let mut e = Entry::new(id, "w", b"x".to_vec(), Instant::ZERO);
+                e.index = index;
+                e.epoch = epoch;
+                e.leader = NodeId(leader);
+                e
+            })
+            .collect()
+    }
+
+    fn ask(log: &mut LogFile, from: u64, seen: Vec<SeenRun>) -> Fetch {
+        let (reply, mut answer_rx) = oneshot::channel();
+        answer(log, Request { from, seen, reply }).unwrap();
+        answer_rx.try_recv().unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_reader_is_given_what_committed_and_told_when_it_was_rewritten() {
+        let dir = std::env::temp_dir().join(format!("ringleader-committed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut log, _) = LogFile::open(&dir).unwrap();
+        log.append(LogWrite {
+            entries: entries(1, 10, 1, 1),
+            commit: Some(8),
+            ..LogWrite::default()
+        })
+        .unwrap();
+        log.flush(false).unwrap();
+        // Only what committed, in order.
+        let Fetch::Entries(got) = ask(&mut log, 1, Vec::new()) else {
+            panic!("entries expected")
+        };
+        assert_eq!(
+            got.iter().map(|e| e.index).collect::<Vec<_>>(),
+            (1..=8).collect::<Vec<_>>()
+        );
+        let mut runs = StampRuns::default();
+        for e in &got {
+            runs.push(e.index, e.stamp());
+        }
+        assert!(matches!(ask(&mut log, 9, runs.seen(16)), Fetch::Entries(e) if e.is_empty()));
+        // A healed split brain replaces committed entries from 6 on.
+        log.append(LogWrite {
+            cut_from: Some(6),
+            entries: entries(6, 12, 2, 2),
+            commit: Some(12),
+            ..LogWrite::default()
+        })
+        .unwrap();
+        log.flush(false).unwrap();
+        assert_eq!(log.rewrites(), 1);
+        assert!(matches!(
+            ask(&mut log, 9, runs.seen(16)),
+            Fetch::Rewritten { from: 6 }
+        ));
+        // Read again from there: the new history.
+        runs.truncate(5);
+        let Fetch::Entries(got) = ask(&mut log, 6, runs.seen(16)) else {
+            panic!("entries expected")
+        };
+        assert_eq!(got.first().map(|e| (e.index, e.epoch)), Some((6, 2)));
+        assert_eq!(got.len(), 7);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

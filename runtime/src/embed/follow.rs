@@ -44,11 +44,11 @@ impl<S: StateMachine + Send + 'static> Follower<S> {
             Some(snap) => Replica::resume(state, every, snap).map_err(|e| e.to_string())?,
             None => Replica::new(state, every),
         };
-        let from = replica.applied() + 1;
+        let (from, after) = (replica.applied() + 1, replica.applied_stamp());
         let (applied_tx, applied) = watch::channel(replica.applied());
         let (failed_tx, failed) = watch::channel(None);
         let replica = Arc::new(Mutex::new(replica));
-        let stream = node.committed(from);
+        let stream = (node.committed)(from, after);
         let committed = Arc::clone(&node.committed);
         let shared = Arc::clone(&replica);
         let task = tokio::spawn(async move {
@@ -60,7 +60,12 @@ impl<S: StateMachine + Send + 'static> Follower<S> {
                     apply(&mut r, event)
                 };
                 match step {
-                    Ok(Some(next)) => stream = committed(next),
+                    Ok(Some((next, after))) => {
+                        stream = committed(next, after);
+                        // A snapshot of the replaced history may be on file.
+                        // Saving the one restored writes over it.
+                        saved_at = saved_at.min(next.saturating_sub(2));
+                    }
                     Ok(None) => {}
                     Err(e) => {
                         tracing::error!(error = %e, "the application cannot follow the history");
@@ -121,11 +126,12 @@ impl<S> Drop for Follower<S> {
     }
 }
 
-/// One event into the replica; `Some(index)`: read again from there.
+/// One event into the replica; `Some((index, stamp))`: read again from
+/// there, after an entry of that stamp.
 fn apply<S: StateMachine>(
     r: &mut Replica<S>,
     event: CommittedEvent,
-) -> Result<Option<u64>, String> {
+) -> Result<Option<(u64, Stamp)>, String> {
     match event {
         CommittedEvent::Entry(e) => r.apply(&e).map(|()| None).map_err(|e| e.to_string()),
         CommittedEvent::Rewritten { from } => {
@@ -135,7 +141,7 @@ fn apply<S: StateMachine>(
                 replay_from = next,
                 "the committed history was rewritten: replaying"
             );
-            Ok(Some(next))
+            Ok(Some((next, r.applied_stamp())))
         }
         CommittedEvent::Compacted { first } => {
             r.compacted(first).map(|()| None).map_err(|e| e.to_string())

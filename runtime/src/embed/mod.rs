@@ -175,8 +175,10 @@ impl fmt::Display for ProposeError {
 
 impl std::error::Error for ProposeError {}
 
-/// Opens a reader of the committed history at an index.
-pub(crate) type CommittedFrom = std::sync::Arc<dyn Fn(u64) -> Committed + Send + Sync>;
+/// Opens a reader of the committed history at an index (after an entry of
+/// a known stamp, or `Stamp::default()`).
+pub(crate) type CommittedFrom =
+    std::sync::Arc<dyn Fn(u64, ringleader_core::log::Stamp) -> Committed + Send + Sync>;
 
 /// What the event loop hands the handle once the node has started.
 pub(crate) struct Attach {
@@ -275,13 +277,7 @@ impl NodeHandle {
     /// why it is not. Proposals of one node commit in the order they were
     /// made. Entries are at most [`ringleader_core::wire::MAX_CHAT_BYTES`] bytes.
     pub async fn propose(&self, payload: impl Into<Vec<u8>>) -> Result<u64, ProposeError> {
-        let (reply, answer) = oneshot::channel();
-        let payload = payload.into().into_boxed_slice();
-        self.inbox
-            .send(Input::Propose { payload, reply })
-            .await
-            .map_err(|_| ProposeError::ShuttingDown)?;
-        answer.await.map_err(|_| ProposeError::ShuttingDown)?
+        propose(&self.inbox, payload.into()).await
     }
 
     /// The committed history from index `from` on (1: all of it still held),
@@ -290,7 +286,15 @@ impl NodeHandle {
     /// markers ([`ringleader_core::log::Entry::is_marker`]) and chat messages
     /// are in it too.
     pub fn committed(&self, from: u64) -> Committed {
-        (self.committed)(from)
+        (self.committed)(from, ringleader_core::log::Stamp::default())
+    }
+
+    /// A handle that proposes through this node, for other tasks (it can be
+    /// cloned and sent; it does not keep the node running).
+    pub fn proposer(&self) -> Proposer {
+        Proposer {
+            inbox: self.inbox.downgrade(),
+        }
     }
 
     /// Everything `ringleader status` shows of this node, members included;
@@ -313,5 +317,30 @@ impl NodeHandle {
                 "the node's task failed: {e}"
             ))),
         }
+    }
+}
+
+async fn propose(inbox: &mpsc::Sender<Input>, payload: Vec<u8>) -> Result<u64, ProposeError> {
+    let (reply, answer) = oneshot::channel();
+    let payload = payload.into_boxed_slice();
+    inbox
+        .send(Input::Propose { payload, reply })
+        .await
+        .map_err(|_| ProposeError::ShuttingDown)?;
+    answer.await.map_err(|_| ProposeError::ShuttingDown)?
+}
+
+/// Proposes through a node from any task (see [`NodeHandle::proposer`]).
+#[derive(Clone, Debug)]
+pub struct Proposer {
+    inbox: mpsc::WeakSender<Input>,
+}
+
+impl Proposer {
+    /// [`NodeHandle::propose`]; [`ProposeError::ShuttingDown`] once the node
+    /// has stopped.
+    pub async fn propose(&self, payload: impl Into<Vec<u8>>) -> Result<u64, ProposeError> {
+        let inbox = self.inbox.upgrade().ok_or(ProposeError::ShuttingDown)?;
+        propose(&inbox, payload.into()).await
     }
 }
