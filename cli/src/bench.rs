@@ -38,6 +38,10 @@ pub enum BenchCommand {
     /// CPU a node of an idle cluster uses, per algorithm: an idle cluster
     /// exchanges heartbeats and announcements, nothing more.
     Idle(IdleArgs),
+    /// The embedding API: 3 nodes inside this process, entries proposed
+    /// through the leader's handle one at a time and many in flight, and a
+    /// follower reading the committed history back.
+    Propose(crate::bench_propose::ProposeArgs),
 }
 
 /// Whether a benchmark's cluster authenticates with keys.
@@ -161,6 +165,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
             BenchCommand::Catchup(a) => crate::bench_catchup::catchup(a).await,
             BenchCommand::Idle(a) => idle(a).await,
             BenchCommand::Hostile(a) => crate::bench_hostile::hostile(a).await,
+            BenchCommand::Propose(a) => crate::bench_propose::propose(a).await,
         }
     });
     match result {

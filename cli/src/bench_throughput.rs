@@ -48,7 +48,7 @@ pub enum DurabilityMode {
 }
 
 impl DurabilityMode {
-    fn runs(self) -> &'static [Durability] {
+    pub(crate) fn runs(self) -> &'static [Durability] {
         match self {
             DurabilityMode::Process => &[Durability::Process],
             DurabilityMode::Power => &[Durability::Power],

@@ -7,6 +7,7 @@
 mod bench;
 mod bench_catchup;
 mod bench_hostile;
+mod bench_propose;
 mod bench_throughput;
 mod chat;
 mod cluster;
@@ -16,7 +17,9 @@ mod status;
 
 // The node's settings live in the library (embedders build a node from the
 // same flags and config file); the other commands reach them as `crate::…`.
-pub(crate) use ringleader::{async_runtime, keys, node, node_config, parse, EXIT_USAGE};
+pub(crate) use ringleader::{
+    async_runtime, keys, node, node_config, node_options, parse, EXIT_USAGE,
+};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -83,6 +86,9 @@ fn main() -> ExitCode {
     // trace is the record, so their logs stay off unless RUST_LOG asks for them.
     let default_filter = match cli.command {
         Command::Sim(_) => "warn,ringleader_core=off",
+        // Its nodes run in this process: their warnings (no cluster key on
+        // loopback, a leader stepping down as the run ends) are not the figures.
+        Command::Bench(bench::BenchCommand::Propose(_)) => "error",
         Command::Node(_) => "info",
         Command::Cluster(_)
         | Command::Chat(_)
