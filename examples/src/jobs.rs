@@ -98,17 +98,7 @@ impl SimApp for JobRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ringleader_core::log::ClientMsgId;
-
-    fn entry(index: u64, payload: &[u8]) -> Entry {
-        let id = ClientMsgId {
-            client: 1,
-            seq: index,
-        };
-        let mut e = Entry::new(id, "n1", payload.to_vec(), ringleader_core::Instant::ZERO);
-        e.index = index;
-        e
-    }
+    use crate::test_entry as entry;
 
     #[test]
     fn starts_are_kept_in_epoch_order_and_survive_a_snapshot() {

@@ -95,17 +95,7 @@ impl SimApp for Kv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ringleader_core::log::ClientMsgId;
-
-    fn entry(index: u64, payload: &[u8]) -> Entry {
-        let id = ClientMsgId {
-            client: 1,
-            seq: index,
-        };
-        let mut e = Entry::new(id, "n1", payload.to_vec(), ringleader_core::Instant::ZERO);
-        e.index = index;
-        e
-    }
+    use crate::test_entry as entry;
 
     #[test]
     fn puts_apply_and_the_store_survives_its_snapshot() {

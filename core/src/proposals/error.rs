@@ -36,6 +36,9 @@ pub enum ProposalError {
     /// whether the entry committed (it fell far behind): look for it in the
     /// committed history.
     Unknown,
+    /// The node is stopping or has stopped: a driver's answer to a proposal
+    /// it can no longer hand over (the node itself never gives it).
+    ShuttingDown,
 }
 
 impl fmt::Display for ProposalError {
@@ -60,6 +63,7 @@ impl fmt::Display for ProposalError {
             ProposalError::Unknown => f.write_str(
                 "this node's log was replaced by a snapshot before it saw whether the entry committed",
             ),
+            ProposalError::ShuttingDown => f.write_str("the node is shutting down"),
         }
     }
 }

@@ -35,14 +35,7 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("supervise") {
         return supervise::main(args.get(1..).unwrap_or_default());
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    ringleader_examples::init_logging();
     let Some(split) = args.iter().position(|a| a == "--") else {
         eprintln!("error: the job is missing (after --)\n{USAGE}");
         return ExitCode::from(2);

@@ -28,14 +28,7 @@ const SNAPSHOT_EVERY: u64 = 1024;
 const USAGE: &str = "usage: ringleader-kv --kv ADDR <the flags of `ringleader node`>";
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    ringleader_examples::init_logging();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let Some(at) = args.iter().position(|a| a == "--kv") else {
         eprintln!("error: --kv ADDR is missing\n{USAGE}");

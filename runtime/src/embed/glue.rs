@@ -58,7 +58,7 @@ impl Glue {
     pub(crate) fn answer(&mut self, ticket: u64, outcome: Result<u64, ProposalError>) {
         if let Some(reply) = self.tickets.remove(&ticket) {
             // The application may have stopped waiting: nothing to do then.
-            let _ = reply.send(outcome.map_err(ProposeError::from));
+            let _ = reply.send(outcome);
         }
     }
 

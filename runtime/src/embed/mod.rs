@@ -54,7 +54,7 @@ pub use follow::Follower;
 use crate::driver::{NodeOptions, RuntimeError};
 use crate::listener::Input;
 use crate::status::Status;
-use ringleader_core::{Algorithm, NodeId, ProposalError, Role};
+use ringleader_core::{Algorithm, NodeId, Role};
 use std::fmt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -109,71 +109,10 @@ impl Fence {
     }
 }
 
-/// Why a proposal did not commit (or could not be made).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProposeError {
-    /// This node does not lead; `leader` is the one it knows of, if any.
-    NotLeader {
-        /// The leader this node names.
-        leader: Option<NodeId>,
-    },
-    /// Just elected, this node is bringing its log up to date: try again shortly.
-    Syncing,
-    /// Too many proposals await their commit: try again when some did.
-    Full,
-    /// The entry is larger than an entry may be.
-    TooLarge {
-        /// Its size in bytes.
-        len: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// Appended, but another leader's history replaced it: it did not commit
-    /// and will not. Propose it again if it still matters.
-    Lost,
-    /// This node fell far behind and took a snapshot instead of the entries:
-    /// whether it committed shows in the committed history only.
-    Unknown,
-    /// The node is stopping or has stopped.
-    ShuttingDown,
-}
-
-impl From<ProposalError> for ProposeError {
-    fn from(e: ProposalError) -> Self {
-        match e {
-            ProposalError::NotLeader { leader } => ProposeError::NotLeader { leader },
-            ProposalError::Syncing => ProposeError::Syncing,
-            ProposalError::Full => ProposeError::Full,
-            ProposalError::TooLarge { len, limit } => ProposeError::TooLarge { len, limit },
-            ProposalError::Lost => ProposeError::Lost,
-            ProposalError::Unknown => ProposeError::Unknown,
-        }
-    }
-}
-
-impl fmt::Display for ProposeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProposeError::ShuttingDown => f.write_str("the node is shutting down"),
-            ProposeError::NotLeader { leader } => {
-                fmt::Display::fmt(&ProposalError::NotLeader { leader: *leader }, f)
-            }
-            ProposeError::Syncing => fmt::Display::fmt(&ProposalError::Syncing, f),
-            ProposeError::Full => fmt::Display::fmt(&ProposalError::Full, f),
-            ProposeError::TooLarge { len, limit } => fmt::Display::fmt(
-                &ProposalError::TooLarge {
-                    len: *len,
-                    limit: *limit,
-                },
-                f,
-            ),
-            ProposeError::Lost => fmt::Display::fmt(&ProposalError::Lost, f),
-            ProposeError::Unknown => fmt::Display::fmt(&ProposalError::Unknown, f),
-        }
-    }
-}
-
-impl std::error::Error for ProposeError {}
+/// Why a proposal did not commit (or could not be made): the core's
+/// [`ProposalError`](ringleader_core::ProposalError), whose `ShuttingDown`
+/// the handle gives once the node has stopped.
+pub use ringleader_core::ProposalError as ProposeError;
 
 /// Opens a reader of the committed history at an index (after an entry of
 /// a known stamp, or `Stamp::default()`).
