@@ -94,3 +94,26 @@ fn a_thousand_heavy_fault_seeds_run_the_job_once_at_a_time() {
     // Starts were recorded and checked on the nodes: the workload ran.
     assert!(runs > 1000, "only {runs} recorded starts were checked");
 }
+
+/// The job runner's checks have teeth: with majorities that need not overlap
+/// (a bug planted in the core), two nodes run the job at once.
+#[test]
+fn the_job_checks_find_a_planted_split_brain() {
+    let found = (1..=300).find_map(|seed| {
+        let report = AppSim::<JobRecord>::new(seed)
+            .nodes(4)
+            .configure(|c| c.inject_bug = ringleader_sim::InjectedBug::MinorityQuorum)
+            .invariant("one_job_at_a_time", one_job_at_a_time)
+            .run()
+            .unwrap();
+        let hit = report
+            .unexplained()
+            .any(|v| v.invariant == "one_job_at_a_time")
+            .then_some(seed);
+        hit
+    });
+    assert!(
+        found.is_some(),
+        "one_job_at_a_time found nothing in 300 seeds"
+    );
+}
