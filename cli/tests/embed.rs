@@ -164,8 +164,11 @@ async fn embedded_nodes_elect_propose_fence_and_follow_the_committed_history() {
         follower.fence().await,
         Err(ProposeError::NotLeader { .. })
     ));
-    let status = at(leader).status().await.unwrap();
-    assert_eq!(status.members.len(), 2, "{:?}", status.members);
+    let members = at(leader).members().await.unwrap();
+    let mut ids: Vec<u32> = members.iter().map(|m| m.id).collect();
+    ids.sort_unstable();
+    let others: Vec<u32> = (1..=3).filter(|&i| i != leader.0).collect();
+    assert_eq!(ids, others, "{members:?}");
 
     // The leader leaves; the others elect another and take proposals.
     let old_epoch = fence.epoch;

@@ -14,7 +14,8 @@
 //!   its index once committed, or why not ([`ProposeError`]);
 //! - [`NodeHandle::committed`]: the committed history from any index, on every
 //!   node, told when a `bully`/`ring` split brain rewrote it;
-//! - [`NodeHandle::status`]: membership and everything `ringleader status` shows;
+//! - [`NodeHandle::members`], [`NodeHandle::status`]: membership, and everything
+//!   `ringleader status` shows;
 //! - [`NodeHandle::shutdown`]: leave the cluster gracefully.
 //!
 //! ```no_run
@@ -242,6 +243,12 @@ impl NodeHandle {
         let (reply, answer) = oneshot::channel();
         self.inbox.send(Input::Status(reply)).await.ok()?;
         answer.await.ok()
+    }
+
+    /// The other members as this node sees them (id, address, state, last
+    /// heard); `None` once it has stopped.
+    pub async fn members(&self) -> Option<Vec<crate::status::MemberStatus>> {
+        self.status().await.map(|s| s.members)
     }
 
     /// Leaves the cluster (the peers hear of it at once) and waits until the
