@@ -37,6 +37,9 @@ pub(crate) enum Job {
     /// An embedding application's reader of the committed history (not
     /// counted in the queue: each reader has one request out at most).
     Committed(Request),
+    /// Retention deletes no entry after this index (see
+    /// [`LogFile::set_floor`]).
+    Floor(u64),
     /// The node stops: the thread ends once what came before is done
     /// (readers of the committed history may still hold senders).
     Stop,
@@ -212,6 +215,7 @@ fn write_batch(
             }
             Job::Read { from, max } => reads.push((from, max)),
             Job::Committed(req) => readers.push(req),
+            Job::Floor(index) => log.set_floor(index),
             Job::Stop => {}
         }
     }

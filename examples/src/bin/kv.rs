@@ -6,7 +6,8 @@
 //! - `GET key` → `VALUE <index> <value>` or `NOTFOUND`, served only by the
 //!   fenced leader after it applied everything committed before the read;
 //! - a follower answers `REDIRECT <leader id>` (or `REDIRECT -`), a leader
-//!   just elected `RETRY`; anything else `ERR <why>`.
+//!   just elected `RETRY`; a write not committed within 10 s (a leader cut
+//!   off from the others) `ERR ...: it may still commit`; anything else `ERR <why>`.
 //!
 //! ```text
 //! ringleader-kv --kv 127.0.0.1:9001 --id 1 --election quorum --voters 1,2,3
@@ -22,6 +23,8 @@ use tokio::net::{TcpListener, TcpStream};
 const LINE_MAX: usize = 64 << 10;
 /// Most client connections at once; more wait to be accepted.
 const CONNECTIONS_MAX: usize = 256;
+/// How long a write may wait for its commit.
+const PUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// A snapshot of the store every so many entries.
 const SNAPSHOT_EVERY: u64 = 1024;
 
@@ -133,9 +136,15 @@ async fn answer(request: &str, node: &NodeHandle, store: &Follower<Kv>) -> Strin
                 Ok(e) => e,
                 Err(e) => return format!("ERR {e}"),
             };
-            match node.propose(entry).await {
-                Ok(index) => format!("OK {index}"),
-                Err(e) => refusal(&e),
+            // A leader cut off from the others cannot commit, nor know yet
+            // that it never will: the client is told, not kept waiting.
+            match tokio::time::timeout(PUT_TIMEOUT, node.propose(entry)).await {
+                Ok(Ok(index)) => format!("OK {index}"),
+                Ok(Err(e)) => refusal(&e),
+                Err(_) => format!(
+                    "ERR not committed within {} s: it may still commit",
+                    PUT_TIMEOUT.as_secs()
+                ),
             }
         }
         (Some("GET"), Some(key), None) => get(key, node, store).await,

@@ -424,7 +424,13 @@ impl Driver {
     /// What a [`crate::embed::NodeHandle`] needs of the running node.
     fn attach(&self, inbox: mpsc::Sender<Input>) -> Attach {
         let (jobs, mark) = self.writer.committed_source();
+        let floor_jobs = std::sync::Mutex::new(jobs.clone());
         Attach {
+            floor: Arc::new(move |index| {
+                if let Ok(jobs) = floor_jobs.lock() {
+                    let _ = jobs.send(Job::Floor(index));
+                }
+            }),
             inbox,
             leadership: self.glue.subscribe(),
             committed: Arc::new(move |from, after| {

@@ -45,6 +45,11 @@ impl<S: StateMachine + Send + 'static> Follower<S> {
             None => Replica::new(state, every),
         };
         let (from, after) = (replica.applied() + 1, replica.applied_stamp());
+        if snapshot_file.is_some() {
+            // What a restart will replay from the saved snapshot must stay.
+            node.retain_after(replica.applied());
+        }
+        let floor = Arc::clone(&node.floor);
         let (applied_tx, applied) = watch::channel(replica.applied());
         let (failed_tx, failed) = watch::channel(None);
         let replica = Arc::new(Mutex::new(replica));
@@ -79,8 +84,11 @@ impl<S: StateMachine + Send + 'static> Follower<S> {
                 drop(r);
                 if let (Some(snap), Some(path)) = (newest, &snapshot_file) {
                     saved_at = snap.index;
-                    if let Err(e) = save(path, &snap) {
-                        tracing::warn!(error = %e, "cannot save the application's snapshot");
+                    match save(path, &snap) {
+                        Ok(()) => floor(snap.index),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot save the application's snapshot");
+                        }
                     }
                 }
             }

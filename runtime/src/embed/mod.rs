@@ -125,7 +125,11 @@ pub(crate) struct Attach {
     pub(crate) inbox: mpsc::Sender<Input>,
     pub(crate) leadership: watch::Receiver<Leadership>,
     pub(crate) committed: CommittedFrom,
+    pub(crate) floor: RetentionFloor,
 }
+
+/// Sets the index after which retention deletes nothing.
+pub(crate) type RetentionFloor = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 
 /// A running node (see the [module docs](self)). Dropping it stops the node
 /// too (gracefully, in the background); [`NodeHandle::shutdown`] waits for it.
@@ -134,6 +138,7 @@ pub struct NodeHandle {
     inbox: mpsc::Sender<Input>,
     leadership: watch::Receiver<Leadership>,
     committed: CommittedFrom,
+    floor: RetentionFloor,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), RuntimeError>>,
 }
@@ -174,6 +179,7 @@ impl NodeHandle {
             inbox: parts.inbox,
             leadership: parts.leadership,
             committed: parts.committed,
+            floor: parts.floor,
             stop: Some(stop),
             task,
         })
@@ -216,6 +222,9 @@ impl NodeHandle {
     /// majority under `quorum`; by the live members under `bully`/`ring`), or
     /// why it is not. Proposals of one node commit in the order they were
     /// made. Entries are at most [`ringleader_core::wire::MAX_CHAT_BYTES`] bytes.
+    /// A leader cut off from the others keeps the proposal until its fate is
+    /// known (a new leader may still commit it), which can be long: wrap the
+    /// call in a timeout where a caller waits.
     pub async fn propose(&self, payload: impl Into<Vec<u8>>) -> Result<u64, ProposeError> {
         propose(&self.inbox, payload.into()).await
     }
@@ -227,6 +236,14 @@ impl NodeHandle {
     /// are in it too.
     pub fn committed(&self, from: u64) -> Committed {
         (self.committed)(from, ringleader_core::log::Stamp::default())
+    }
+
+    /// Keeps the log's retention (`--retain`) from deleting any entry after
+    /// `index`: the application saved its state as of `index` and needs what
+    /// follows to catch up after a restart. [`Follower`] sets it as it saves
+    /// its snapshots; without a call, retention is the node's alone.
+    pub fn retain_after(&self, index: u64) {
+        (self.floor)(index);
     }
 
     /// A handle that proposes through this node, for other tasks (it can be

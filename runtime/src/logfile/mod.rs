@@ -84,6 +84,9 @@ pub struct LogFile {
     compacted: Vec<Snapshot>,
     /// Times committed entries were replaced since the file was opened.
     rewrites: u64,
+    /// Retention deletes nothing after this index (an embedding
+    /// application's newest saved snapshot: what it needs after it stays).
+    floor: Option<u64>,
 }
 
 impl LogFile {
@@ -138,6 +141,7 @@ impl LogFile {
             snapshot: restored.snapshot,
             compacted: Vec::new(),
             rewrites: 0,
+            floor: None,
         };
         Ok((lf, log))
     }
@@ -171,6 +175,13 @@ impl LogFile {
             .flush()
             .map_err(|e| StoreError::Write(self.path.clone(), e))?;
         reader::read(&self.dir, &self.anchors, from, max, max_bytes)
+    }
+
+    /// Retention may delete entries up to `index` and no later: an
+    /// application built from the log saved its state as of `index`, and a
+    /// restart replays what follows.
+    pub fn set_floor(&mut self, index: u64) {
+        self.floor = Some(index);
     }
 
     /// Times committed entries were replaced (a healed `bully`/`ring` split
@@ -312,7 +323,9 @@ impl LogFile {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         let at = (start, self.last, now, self.segment);
-        let Some((snap, freed)) = self.segs.compaction(self.retain, at) else {
+        // Never past what an embedding application still needs.
+        let floor = self.floor.unwrap_or(u64::MAX);
+        let Some((snap, freed)) = self.segs.compaction(self.retain, at, floor) else {
             return Ok(());
         };
         snapfile::write(&self.dir, &snap)?;

@@ -109,14 +109,16 @@ impl Segments {
     }
 
     /// Where to compact now, if anywhere: the newest checkpoint `retain`
-    /// lets go of, past the log's `start`, with the segments it frees (every
-    /// closed one whose entries it covers). The checkpoints before it go.
+    /// lets go of, past the log's `start` and not past `floor`, with the
+    /// segments it frees (every closed one whose entries it covers). The
+    /// checkpoints before it go.
     pub fn compaction(
         &mut self,
         retain: Retain,
         (start, last, now, current): (u64, u64, u64, u64),
+        floor: u64,
     ) -> Option<(Snapshot, Vec<u64>)> {
-        let limit = self.droppable(retain, last, now, current);
+        let limit = self.droppable(retain, last, now, current).min(floor);
         let at = self
             .checkpoints
             .iter()

@@ -163,3 +163,28 @@ fn a_commit_index_that_jumps_still_leaves_checkpoints_where_segments_end() {
     // At most 700 - 150: a checkpoint where a segment ended, not only at 600.
     assert!(snap.index <= 550, "{}", snap.index);
 }
+
+#[test]
+fn retention_deletes_nothing_an_application_still_needs() {
+    let d = dir("floor");
+    let (mut file, _) = LogFile::open_with(&d.0, 2_000, SMALL).unwrap();
+    file.set_retain(Retain::Entries(100));
+    // The application saved its state as of 150: what follows must stay.
+    file.set_floor(150);
+    for n in (10..=600).step_by(10) {
+        file.append(write(n - 9, n)).unwrap();
+        file.flush(false).unwrap();
+    }
+    let compacted = file.take_compacted();
+    let last = compacted.last().map_or(0, |s| s.index);
+    assert!(last <= 150, "compacted through {last}, past the floor");
+    let back = file.read(151, 10, usize::MAX).unwrap();
+    assert_eq!(back.first().map(|e| e.index), Some(151));
+    // A newer saved state lets retention go on.
+    file.set_floor(500);
+    file.append(write(601, 610)).unwrap();
+    file.flush(false).unwrap();
+    let later = file.take_compacted();
+    let through = later.last().map(|s| s.index).expect("compacted further");
+    assert!(through > 150 && through <= 500, "{through}");
+}
