@@ -96,3 +96,72 @@ fn the_store_keeps_acknowledged_writes_across_a_leader_kill() {
     );
     drop(nodes);
 }
+
+/// With retention deleting old segments, a whole cluster killed with `kill -9`
+/// comes back with every write: each node's store resumes from the snapshot
+/// it saved, and retention kept the entries after it.
+#[test]
+fn with_retention_a_cluster_killed_whole_comes_back_with_every_write() {
+    let ports = Ports::fresh(7);
+    let scratch = Scratch::new("kv-retain");
+    let start = |id: u32| {
+        let mut args = vec![
+            "--kv".to_owned(),
+            format!("127.0.0.1:{}", ports.base + 10 + id as u16),
+            "--snapshot-every".to_owned(),
+            "100".to_owned(),
+        ];
+        args.extend(node_flags(&ports, &scratch, "kvr", id));
+        args.extend(["--retain", "50", "--segment-bytes", "4096"].map(str::to_owned));
+        spawn(BIN, &args, scratch.0.join(format!("n{id}.log")))
+    };
+    let port = |id: u32| ports.base + 10 + id as u16;
+    let nodes: Vec<Proc> = (1..=3).map(start).collect();
+    let leader = leader(&ports, &[1, 2, 3]);
+    let total = 495;
+    for i in 0..total {
+        let answer = ask(port(leader), &format!("PUT key{i} value {i}")).unwrap();
+        assert!(answer.starts_with("OK "), "{answer}");
+    }
+    // Retention ran: old segments are gone on the leader.
+    let segments = |id: u32| {
+        std::fs::read_dir(scratch.0.join(format!("n{id}/log")))
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "seg"))
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    wait_for(
+        Duration::from_secs(10),
+        "a snapshot of the store on disk",
+        || {
+            scratch
+                .0
+                .join(format!("n{leader}/kv.snapshot"))
+                .exists()
+                .then_some(())
+        },
+    );
+    let before = segments(leader);
+    drop(nodes);
+    let nodes: Vec<Proc> = (1..=3).map(start).collect();
+    let again = leader_of_restarted(&ports);
+    for i in (0..total).step_by(7) {
+        let answer = wait_for(Duration::from_secs(10), "a read", || {
+            ask(port(again), &format!("GET key{i}")).filter(|a| a != "RETRY")
+        });
+        assert!(
+            answer.ends_with(&format!(" value {i}")),
+            "key{i}: {answer} ({before} segments before)"
+        );
+    }
+    drop(nodes);
+}
+
+fn leader_of_restarted(ports: &Ports) -> u32 {
+    leader(ports, &[1, 2, 3])
+}

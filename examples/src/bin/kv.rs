@@ -25,23 +25,49 @@ const LINE_MAX: usize = 64 << 10;
 const CONNECTIONS_MAX: usize = 256;
 /// How long a write may wait for its commit.
 const PUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// A snapshot of the store every so many entries.
+/// A snapshot of the store every so many entries (`--snapshot-every`).
 const SNAPSHOT_EVERY: u64 = 1024;
 
-const USAGE: &str = "usage: ringleader-kv --kv ADDR <the flags of `ringleader node`>";
+const USAGE: &str =
+    "usage: ringleader-kv --kv ADDR [--snapshot-every N] <the flags of `ringleader node`>";
+
+/// Removes `name VALUE` from `args`: the value, `None` if absent, `Err` if
+/// the value is missing.
+fn take_flag(args: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
+    let Some(at) = args.iter().position(|a| a == name) else {
+        return Ok(None);
+    };
+    let value = args
+        .get(at + 1)
+        .cloned()
+        .ok_or(format!("{name} needs a value"))?;
+    args.drain(at..at + 2);
+    Ok(Some(value))
+}
 
 fn main() -> std::process::ExitCode {
     ringleader_examples::init_logging();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(at) = args.iter().position(|a| a == "--kv") else {
-        eprintln!("error: --kv ADDR is missing\n{USAGE}");
-        return std::process::ExitCode::from(2);
+    let addr = match take_flag(&mut args, "--kv") {
+        Ok(Some(addr)) => addr,
+        Ok(None) => {
+            eprintln!("error: --kv ADDR is missing\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
     };
-    let Some(addr) = args.get(at + 1).cloned() else {
-        eprintln!("error: --kv needs an address\n{USAGE}");
-        return std::process::ExitCode::from(2);
+    let every = match take_flag(&mut args, "--snapshot-every").map(|v| v.map(|n| n.parse::<u64>()))
+    {
+        Ok(None) => SNAPSHOT_EVERY,
+        Ok(Some(Ok(n))) if n > 0 => n,
+        Ok(Some(_)) | Err(_) => {
+            eprintln!("error: --snapshot-every takes a number of entries, at least 1\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
     };
-    args.drain(at..at + 2);
     let options = match ringleader::node_options(&args) {
         Ok(o) => o,
         Err(e) => {
@@ -57,7 +83,7 @@ fn main() -> std::process::ExitCode {
     let Some(runtime) = ringleader::async_runtime(2) else {
         return std::process::ExitCode::FAILURE;
     };
-    match runtime.block_on(serve(addr, options)) {
+    match runtime.block_on(serve(addr, every, options)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -66,7 +92,11 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(addr: String, options: ringleader_runtime::NodeOptions) -> Result<(), String> {
+async fn serve(
+    addr: String,
+    every: u64,
+    options: ringleader_runtime::NodeOptions,
+) -> Result<(), String> {
     let listener = TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -74,7 +104,7 @@ async fn serve(addr: String, options: ringleader_runtime::NodeOptions) -> Result
     let node = NodeHandle::start(options)
         .await
         .map_err(|e| e.to_string())?;
-    let store = Follower::start(&node, Kv::default(), SNAPSHOT_EVERY, Some(snapshot))?;
+    let store = Follower::start(&node, Kv::default(), every, Some(snapshot))?;
     tracing::info!(%addr, "serving the store");
     let shared = Arc::new((node, store));
     let slots = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
