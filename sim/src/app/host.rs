@@ -42,6 +42,10 @@ pub(crate) trait AppHost {
     ) -> Vec<(usize, u64, Box<[u8]>)>;
     /// Server `i`'s node told a proposal's outcome.
     fn outcome(&mut self, now: Instant, i: usize, ticket: u64, outcome: Result<u64, ProposalError>);
+    /// The index after which server `i`'s disk may not compact: the newest
+    /// snapshot its application saved (0: none yet), as a real node's
+    /// `Follower` sets it.
+    fn floor(&self, i: usize) -> u64;
     /// At the end: the last checks, and everything found.
     fn finish(
         &mut self,
@@ -275,6 +279,13 @@ impl<S: SimApp> AppHost for Host<S> {
             .enumerate()
             .filter_map(|(i, facts)| self.propose(now, end, i, facts))
             .collect()
+    }
+
+    fn floor(&self, i: usize) -> u64 {
+        self.apps
+            .get(i)
+            .and_then(|a| a.saved.as_ref())
+            .map_or(0, |s| s.index)
     }
 
     fn outcome(

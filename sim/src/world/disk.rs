@@ -186,14 +186,24 @@ impl Disk {
     /// Retention: once the synced log holds more than twice `retain`
     /// committed entries past its start, everything but the newest `retain`
     /// is compacted away (in what a sync made stable and in what the system
-    /// holds); the snapshot they amount to, for the node.
-    pub(crate) fn compact(&mut self, retain: u64) -> Option<ringleader_core::log::Snapshot> {
+    /// holds), but nothing after `floor` (what an application on the node
+    /// still needs: see the runtime's `LogFile::set_floor`); the snapshot
+    /// they amount to, for the node.
+    pub(crate) fn compact(
+        &mut self,
+        retain: u64,
+        floor: Option<u64>,
+    ) -> Option<ringleader_core::log::Snapshot> {
         let log = &self.synced_log;
         let held = log.commit_index().saturating_sub(log.start() - 1);
         if held <= retain.saturating_mul(2) {
             return None;
         }
-        let snap = log.snapshot_through(log.commit_index() - retain, 0)?;
+        let through = (log.commit_index() - retain).min(floor.unwrap_or(u64::MAX));
+        if through < log.start() {
+            return None;
+        }
+        let snap = log.snapshot_through(through, 0)?;
         let both = self.synced_log.compact(snap.clone()) && self.written_log.compact(snap.clone());
         both.then_some(snap)
     }

@@ -87,10 +87,14 @@ impl World<'_> {
 
     /// Retention: node `i`'s disk compacts what it may, and tells the node.
     fn compact_disk(&mut self, i: usize) {
-        let (Some(retain), Some(slot)) = (self.retain, self.slots.0.get_mut(i)) else {
+        let Some(retain) = self.retain else {
             return;
         };
-        if let Some(snapshot) = slot.disk.compact(retain) {
+        let floor = self.app.as_ref().map(|app| app.floor(i));
+        let Some(slot) = self.slots.0.get_mut(i) else {
+            return;
+        };
+        if let Some(snapshot) = slot.disk.compact(retain, floor) {
             self.step(i, Event::LogCompacted { snapshot });
         }
     }
