@@ -8,7 +8,7 @@
 //! to what arrived during the previous sync, so the syncs per second stay near
 //! the disk's limit whatever the message rate.
 
-use crate::embed::committed::{CommitMark, Request};
+use crate::embed::committed::{CommitMark, Request, WriterLink};
 use crate::logfile::{CommitDigest, LogFile};
 use crate::store::{Store, StoreError};
 use ringleader_core::durable::Durability;
@@ -173,9 +173,13 @@ impl Writer {
         sent
     }
 
-    /// What readers of the committed history ask, and the mark they wait on.
-    pub(crate) fn committed_source(&self) -> (mpsc::Sender<Job>, watch::Receiver<CommitMark>) {
-        (self.jobs.clone(), self.mark.clone())
+    /// The line readers of the committed history (and the retention floor)
+    /// take to this writer.
+    pub(crate) fn link(&self) -> WriterLink {
+        WriterLink {
+            jobs: self.jobs.clone(),
+            mark: self.mark.clone(),
+        }
     }
 
     /// Waits until every write handed over is carried out.

@@ -80,22 +80,15 @@ impl Proposals {
         ticket: u64,
         payload: Box<[u8]>,
     ) {
-        let refused = |cx: &mut Ctx<'_>, error| {
-            cx.out.push(Action::Proposal {
-                ticket,
-                outcome: Err(error),
-            });
-        };
         if payload.len() > MAX_CHAT_BYTES {
             let (len, limit) = (payload.len(), MAX_CHAT_BYTES);
-            return refused(cx, ProposalError::TooLarge { len, limit });
+            return tell(cx, ticket, Err(ProposalError::TooLarge { len, limit }));
         }
         if self.pending.len() + self.held.len() >= PENDING_MAX {
-            return refused(cx, ProposalError::Full);
+            return tell(cx, ticket, Err(ProposalError::Full));
         }
         if !cx.leading() {
-            let leader = cx.leader_info().map(|l| l.id);
-            return refused(cx, ProposalError::NotLeader { leader });
+            return tell(cx, ticket, Err(not_leader(cx)));
         }
         if !repl.serving() || !self.held.is_empty() {
             // Offered in order once the log is synced (end of this step or later).
@@ -112,12 +105,8 @@ impl Proposals {
             return;
         }
         if !cx.leading() {
-            let leader = cx.leader_info().map(|l| l.id);
             for (ticket, _) in std::mem::take(&mut self.held) {
-                cx.out.push(Action::Proposal {
-                    ticket,
-                    outcome: Err(ProposalError::NotLeader { leader }),
-                });
+                tell(cx, ticket, Err(not_leader(cx)));
             }
         } else if repl.serving() {
             for (ticket, payload) in std::mem::take(&mut self.held) {
@@ -128,12 +117,6 @@ impl Proposals {
 
     /// Appends a proposal while this node leads and serves.
     fn offer(&mut self, cx: &mut Ctx<'_>, repl: &mut Replication, ticket: u64, payload: Box<[u8]>) {
-        let refused = |cx: &mut Ctx<'_>, error| {
-            cx.out.push(Action::Proposal {
-                ticket,
-                outcome: Err(error),
-            });
-        };
         let stamp = Stamp {
             epoch: cx.lead.epoch,
             leader: cx.me.id,
@@ -153,13 +136,10 @@ impl Proposals {
             Ok(other) => {
                 // A fresh number of a fresh id is always appended.
                 tracing::error!(?other, %id, "a local proposal was not appended");
-                refused(cx, ProposalError::Lost);
+                tell(cx, ticket, Err(ProposalError::Lost));
             }
-            Err(NotServing::Syncing) => refused(cx, ProposalError::Syncing),
-            Err(NotServing::NotLeader) => {
-                let leader = cx.leader_info().map(|l| l.id);
-                refused(cx, ProposalError::NotLeader { leader });
-            }
+            Err(NotServing::Syncing) => tell(cx, ticket, Err(ProposalError::Syncing)),
+            Err(NotServing::NotLeader) => tell(cx, ticket, Err(not_leader(cx))),
         }
     }
 
@@ -186,10 +166,7 @@ impl Proposals {
             }
             for e in entries.iter().take_while(|e| e.index <= commit) {
                 if let Some(p) = self.pending.remove(&e.id) {
-                    cx.out.push(Action::Proposal {
-                        ticket: p.ticket,
-                        outcome: Ok(e.index),
-                    });
+                    tell(cx, p.ticket, Ok(e.index));
                 }
             }
             next += entries.len() as u64;
@@ -220,12 +197,21 @@ impl Proposals {
             .collect();
         for (id, error) in settled {
             if let Some(p) = self.pending.remove(&id) {
-                cx.out.push(Action::Proposal {
-                    ticket: p.ticket,
-                    outcome: Err(error),
-                });
+                tell(cx, p.ticket, Err(error));
             }
         }
+    }
+}
+
+/// Tells the driver the fate of proposal `ticket`.
+fn tell(cx: &mut Ctx<'_>, ticket: u64, outcome: Result<u64, ProposalError>) {
+    cx.out.push(Action::Proposal { ticket, outcome });
+}
+
+/// Refusal by a node that does not lead, naming the leader it knows.
+fn not_leader(cx: &Ctx<'_>) -> ProposalError {
+    ProposalError::NotLeader {
+        leader: cx.leader_info().map(|l| l.id),
     }
 }
 

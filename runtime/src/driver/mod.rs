@@ -5,7 +5,7 @@ use crate::auth::Keys;
 use crate::clock::Clock;
 use crate::datagrams::DatagramAuth;
 use crate::embed::glue::Glue;
-use crate::embed::{Attach, Committed};
+use crate::embed::Attach;
 use crate::envelope::Datagram;
 use crate::frames::frame;
 use crate::hooks::RoleChange;
@@ -423,19 +423,10 @@ impl Driver {
 
     /// What a [`crate::embed::NodeHandle`] needs of the running node.
     fn attach(&self, inbox: mpsc::Sender<Input>) -> Attach {
-        let (jobs, mark) = self.writer.committed_source();
-        let floor_jobs = std::sync::Mutex::new(jobs.clone());
         Attach {
-            floor: Arc::new(move |index| {
-                if let Ok(jobs) = floor_jobs.lock() {
-                    let _ = jobs.send(Job::Floor(index));
-                }
-            }),
             inbox,
             leadership: self.glue.subscribe(),
-            committed: Arc::new(move |from, after| {
-                Committed::new(jobs.clone(), mark.clone(), from, after)
-            }),
+            writer: self.writer.link(),
         }
     }
 

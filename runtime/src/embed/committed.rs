@@ -91,6 +91,28 @@ pub(crate) fn answer(log: &mut LogFile, req: Request) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// The embedding handle's line to the node's writer thread: readers of the
+/// committed history and the retention floor go through it.
+#[derive(Clone, Debug)]
+pub(crate) struct WriterLink {
+    pub(crate) jobs: std::sync::mpsc::Sender<Job>,
+    pub(crate) mark: watch::Receiver<CommitMark>,
+}
+
+impl WriterLink {
+    /// A reader from `from` on, after an entry of stamp `after` (or
+    /// `Stamp::default()` when unknown).
+    pub(crate) fn committed(&self, from: u64, after: Stamp) -> Committed {
+        Committed::new(self.jobs.clone(), self.mark.clone(), from, after)
+    }
+
+    /// Retention deletes nothing after `index` (see `LogFile::set_floor`).
+    pub(crate) fn retain_after(&self, index: u64) {
+        // A writer that is gone has stopped the node, and said why.
+        let _ = self.jobs.send(Job::Floor(index));
+    }
+}
+
 /// A stream of the committed history from some index on (see
 /// [`NodeHandle::committed`](super::NodeHandle::committed)).
 #[derive(Debug)]

@@ -49,12 +49,11 @@ impl<S: StateMachine + Send + 'static> Follower<S> {
             // What a restart will replay from the saved snapshot must stay.
             node.retain_after(replica.applied());
         }
-        let floor = Arc::clone(&node.floor);
+        let writer = node.writer.clone();
         let (applied_tx, applied) = watch::channel(replica.applied());
         let (failed_tx, failed) = watch::channel(None);
         let replica = Arc::new(Mutex::new(replica));
-        let stream = (node.committed)(from, after);
-        let committed = Arc::clone(&node.committed);
+        let stream = writer.committed(from, after);
         let shared = Arc::clone(&replica);
         let task = tokio::spawn(async move {
             let mut stream = stream;
@@ -66,7 +65,7 @@ impl<S: StateMachine + Send + 'static> Follower<S> {
                 };
                 match step {
                     Ok(Some((next, after))) => {
-                        stream = committed(next, after);
+                        stream = writer.committed(next, after);
                         // A snapshot of the replaced history may be on file.
                         // Saving the one restored writes over it.
                         saved_at = saved_at.min(next.saturating_sub(2));
@@ -85,7 +84,7 @@ impl<S: StateMachine + Send + 'static> Follower<S> {
                 if let (Some(snap), Some(path)) = (newest, &snapshot_file) {
                     saved_at = snap.index;
                     match save(path, &snap) {
-                        Ok(()) => floor(snap.index),
+                        Ok(()) => writer.retain_after(snap.index),
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot save the application's snapshot");
                         }

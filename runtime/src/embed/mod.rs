@@ -115,21 +115,12 @@ impl Fence {
 /// the handle gives once the node has stopped.
 pub use ringleader_core::ProposalError as ProposeError;
 
-/// Opens a reader of the committed history at an index (after an entry of
-/// a known stamp, or `Stamp::default()`).
-pub(crate) type CommittedFrom =
-    std::sync::Arc<dyn Fn(u64, ringleader_core::log::Stamp) -> Committed + Send + Sync>;
-
 /// What the event loop hands the handle once the node has started.
 pub(crate) struct Attach {
     pub(crate) inbox: mpsc::Sender<Input>,
     pub(crate) leadership: watch::Receiver<Leadership>,
-    pub(crate) committed: CommittedFrom,
-    pub(crate) floor: RetentionFloor,
+    pub(crate) writer: committed::WriterLink,
 }
-
-/// Sets the index after which retention deletes nothing.
-pub(crate) type RetentionFloor = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 
 /// A running node (see the [module docs](self)). Dropping it stops the node
 /// too (gracefully, in the background); [`NodeHandle::shutdown`] waits for it.
@@ -137,8 +128,7 @@ pub struct NodeHandle {
     id: NodeId,
     inbox: mpsc::Sender<Input>,
     leadership: watch::Receiver<Leadership>,
-    committed: CommittedFrom,
-    floor: RetentionFloor,
+    writer: committed::WriterLink,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), RuntimeError>>,
 }
@@ -178,8 +168,7 @@ impl NodeHandle {
             id,
             inbox: parts.inbox,
             leadership: parts.leadership,
-            committed: parts.committed,
-            floor: parts.floor,
+            writer: parts.writer,
             stop: Some(stop),
             task,
         })
@@ -235,7 +224,8 @@ impl NodeHandle {
     /// markers ([`ringleader_core::log::Entry::is_marker`]) and chat messages
     /// are in it too.
     pub fn committed(&self, from: u64) -> Committed {
-        (self.committed)(from, ringleader_core::log::Stamp::default())
+        self.writer
+            .committed(from, ringleader_core::log::Stamp::default())
     }
 
     /// Keeps the log's retention (`--retain`) from deleting any entry after
@@ -243,7 +233,7 @@ impl NodeHandle {
     /// follows to catch up after a restart. [`Follower`] sets it as it saves
     /// its snapshots; without a call, retention is the node's alone.
     pub fn retain_after(&self, index: u64) {
-        (self.floor)(index);
+        self.writer.retain_after(index);
     }
 
     /// A handle that proposes through this node, for other tasks (it can be
