@@ -1,6 +1,7 @@
 //! `ringleader chat`: a chat client that finds the leader and follows it.
 
 use clap::Args;
+use ringleader_core::chat::ChatMessage;
 use ringleader_core::client::ClientOutput;
 use ringleader_core::log::Entry;
 use ringleader_runtime::chat::{run_chat, ChatCommand, ChatOptions, ChatUpdate};
@@ -47,12 +48,19 @@ pub struct ChatArgs {
     client_key_file: Option<std::path::PathBuf>,
 }
 
+/// What a chat entry says (another application's entry: its bytes, as text).
 fn text_of(e: &Entry) -> String {
-    String::from_utf8_lossy(&e.payload).into_owned()
+    let text = ChatMessage::of(e).map_or(&e.payload[..], |m| m.text);
+    String::from_utf8_lossy(text).into_owned()
+}
+
+/// Who wrote a chat entry; `-` for another application's.
+fn author_of(e: &Entry) -> &str {
+    ChatMessage::of(e).map_or("-", |m| m.author)
 }
 
 fn entry_json(e: &Entry) -> serde_json::Value {
-    json!({"event": "entry", "index": e.index, "author": e.author, "text": text_of(e),
+    json!({"event": "entry", "index": e.index, "author": author_of(e), "text": text_of(e),
            "time_ms": e.at.as_millis(), "epoch": e.epoch, "client": e.id.client})
 }
 
@@ -131,11 +139,11 @@ fn text_line(update: &ChatUpdate) -> Option<String> {
     match update {
         ChatUpdate::Output(ClientOutput::Entry(e)) if e.is_marker() => None,
         ChatUpdate::Output(ClientOutput::Entry(e)) => {
-            Some(format!("[{}] {}: {}", clock_of(e), e.author, text_of(e)))
+            Some(format!("[{}] {}: {}", clock_of(e), author_of(e), text_of(e)))
         }
         ChatUpdate::Output(ClientOutput::History(entries)) => Some(
             std::iter::once(format!("-- last {} messages --", entries.len()))
-                .chain(entries.iter().map(|e| format!("#{} [{}] {}: {}", e.index, clock_of(e), e.author, text_of(e))))
+                .chain(entries.iter().map(|e| format!("#{} [{}] {}: {}", e.index, clock_of(e), author_of(e), text_of(e))))
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),

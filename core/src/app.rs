@@ -13,6 +13,7 @@
 //! application that cannot live with that runs under `quorum` only: see
 //! [`StateMachine::QUORUM_ONLY`].
 
+pub use crate::log::AppSnapshot;
 use crate::log::{Entry, SeenRun, Stamp, StampRuns};
 use std::collections::VecDeque;
 use std::fmt;
@@ -37,17 +38,6 @@ pub trait StateMachine {
 
     /// Replaces the state with one [`StateMachine::snapshot`] returned.
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), String>;
-}
-
-/// A state as of a committed index.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AppSnapshot {
-    /// The last index applied.
-    pub index: u64,
-    /// Its stamp (the history it belongs to).
-    pub stamp: Stamp,
-    /// The state.
-    pub state: Vec<u8>,
 }
 
 /// Why a replica cannot go on.
@@ -201,6 +191,23 @@ impl<S: StateMachine> Replica<S> {
             stamp: self.applied_stamp(),
             state: self.state.snapshot(),
         });
+    }
+
+    /// Goes on from `snapshot`, another replica's state (its node's log no
+    /// longer holds the entries this one still needs: see [`AppSnapshot`]).
+    /// Nothing changes if it is not ahead of this replica.
+    pub fn install(&mut self, snapshot: AppSnapshot) -> Result<(), ReplicaError> {
+        if snapshot.index <= self.applied() {
+            return Ok(());
+        }
+        self.state
+            .restore(&snapshot.state)
+            .map_err(ReplicaError::Restore)?;
+        self.runs = StampRuns::starting_at(snapshot.index, snapshot.stamp);
+        // The empty state stays: it answers a rewrite older than anything.
+        self.snapshots.truncate(1);
+        self.snapshots.push_back(snapshot);
+        Ok(())
     }
 
     /// The entries from `from` on that were applied have been replaced:

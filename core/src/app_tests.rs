@@ -42,7 +42,7 @@ fn history(from: u64, to: u64, epoch: u64, leader: u32, tag: &str) -> Vec<Entry>
                 client: 9,
                 seq: index,
             };
-            let mut e = Entry::new(id, "w", format!("{tag}{index}").into_bytes(), Instant::ZERO);
+            let mut e = Entry::new(id, format!("{tag}{index}").into_bytes(), Instant::ZERO);
             e.index = index;
             e.epoch = epoch;
             e.leader = NodeId(leader);
@@ -126,4 +126,38 @@ fn a_replica_resumes_from_a_saved_snapshot() {
         Replica::resume(Transcript::default(), 5, garbage),
         Err(ReplicaError::Restore(_))
     ));
+}
+
+#[test]
+fn a_replica_behind_a_deleted_history_goes_on_from_another_replicas_state() {
+    let h = history(1, 30, 1, 1, "a");
+    let mut ahead = Replica::new(Transcript::default(), 10);
+    for e in &h[..25] {
+        ahead.apply(e).unwrap();
+    }
+    let sent = ahead.latest_snapshot().cloned().unwrap();
+    assert_eq!(sent.index, 20);
+    // Behind at 3; the log now starts at 16: it cannot apply on alone.
+    let mut behind = Replica::new(Transcript::default(), 10);
+    for e in &h[..3] {
+        behind.apply(e).unwrap();
+    }
+    assert!(sent.bridges(behind.applied() + 1, 16));
+    assert!(behind.compacted(16).is_err());
+    behind.install(sent.clone()).unwrap();
+    assert_eq!((behind.applied(), behind.applied_stamp()), (20, sent.stamp));
+    for e in &h[20..] {
+        behind.apply(e).unwrap();
+    }
+    assert_eq!(behind.state, replayed(&h));
+    // An older state than what it applied changes nothing.
+    let older = AppSnapshot {
+        index: 5,
+        ..sent.clone()
+    };
+    behind.install(older).unwrap();
+    assert_eq!(behind.applied(), 30);
+    // A snapshot that stops short of the held log does not bridge it.
+    assert!(!sent.bridges(4, 23));
+    assert!(!sent.bridges(21, 16), "the reader is past it");
 }

@@ -159,7 +159,10 @@ impl Journal {
     /// messages that depend on the step's writes leave now (nothing pending) or
     /// wait for them.
     pub(crate) fn end_step(&mut self, now: Instant, log: &mut Log, out: &mut Vec<Action>) {
-        let mut write = LogWrite::default();
+        let mut write = LogWrite {
+            app: log.take_app_received(),
+            ..LogWrite::default()
+        };
         if let Some(snap) = log.take_installed() {
             // The copy on disk starts over: nothing of it counts as durable
             // until this write is, and the writes before it name the old log.

@@ -1,7 +1,7 @@
 //! Everything that can happen to a node: the one input of [`Node::step`](crate::Node::step).
 
 use crate::id::{Incarnation, NodeId};
-use crate::log::{Entry, Snapshot};
+use crate::log::{AppSnapshot, Entry, Snapshot};
 use crate::wire::{ClientId, ClientMsg, Message};
 
 /// An input to a node.
@@ -48,6 +48,17 @@ pub enum Event {
     LogCompacted {
         /// What the deleted entries amount to.
         snapshot: Snapshot,
+    },
+    /// The embedding application saved a snapshot of its state (see
+    /// [`crate::app`]). The node sends the newest one it has, with the log's
+    /// snapshot, to a follower too far behind its retained log, so that the
+    /// follower's application goes on from that state instead of entries
+    /// that were deleted. Kept if newer than the one it has and at most
+    /// [`APP_SNAPSHOT_BYTES_MAX`](crate::log::APP_SNAPSHOT_BYTES_MAX); sent
+    /// once this node's commit index reaches it.
+    AppSnapshot {
+        /// The snapshot.
+        snapshot: std::sync::Arc<AppSnapshot>,
     },
     /// The embedding application proposes an entry (see [`proposals`](crate::proposals)).
     /// The node answers with one [`Action::Proposal`](crate::Action::Proposal)

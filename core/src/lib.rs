@@ -63,6 +63,7 @@
 
 pub mod action;
 pub mod app;
+pub mod chat;
 pub mod client;
 pub mod config;
 mod context;

@@ -237,6 +237,21 @@ impl Node {
         self.end_step(now, out);
     }
 
+    /// The embedding application saved a snapshot (see [`Event::AppSnapshot`]).
+    fn on_app_snapshot(&mut self, snapshot: std::sync::Arc<crate::log::AppSnapshot>) {
+        let (index, bytes) = (snapshot.index, snapshot.state.len());
+        if bytes > crate::log::APP_SNAPSHOT_BYTES_MAX {
+            tracing::warn!(
+                index,
+                bytes,
+                max = crate::log::APP_SNAPSHOT_BYTES_MAX,
+                "the application's snapshot is too large to send to a follower: one behind the retained log cannot rebuild its state"
+            );
+        } else if !self.parts.replication.log_mut().offer_app(snapshot, None) {
+            tracing::debug!(index, "an application snapshot older than the one kept");
+        }
+    }
+
     fn handle(&mut self, now: Instant, event: Event, out: &mut Vec<Action>) {
         match (self.lifecycle, event) {
             (Lifecycle::Idle, Event::Start) => {
@@ -307,6 +322,9 @@ impl Node {
                         "the driver's compaction does not fit the log; ignored"
                     );
                 }
+            }
+            (Lifecycle::Running, Event::AppSnapshot { snapshot }) => {
+                self.on_app_snapshot(snapshot);
             }
             (Lifecycle::Running, Event::Leave) => {
                 self.lifecycle = Lifecycle::Left;

@@ -181,27 +181,68 @@ impl Checker {
             }
             ReplicationMsg::Fetch { from, .. } => self.position("index", *from),
             ReplicationMsg::CatchUpFrom { .. } => {}
-            ReplicationMsg::Snapshot {
-                part,
-                number,
-                of,
-                commit,
-                ..
-            } => {
-                self.position("index", part.index);
-                self.epoch(part.stamp.epoch);
-                self.position("commit index", *commit);
-                let numbered = *of > 0 && number < of && *of <= crate::wire::SNAPSHOT_PARTS_MAX;
-                if self.found.is_none() && !(numbered && part.plausible()) {
-                    self.found = Some(Implausible::Inconsistent(
-                        "a snapshot part whose numbers do not fit together",
-                    ));
-                }
-                for (client, seq, _) in &part.clients {
-                    self.position("client id", *client);
-                    self.position("sequence number", *seq);
-                }
-            }
+            ReplicationMsg::AppSnapshot { .. } => self.app_snapshot_part(msg),
+            ReplicationMsg::Snapshot { .. } => self.snapshot_part(msg),
+        }
+    }
+
+    /// A part of an application snapshot: its numbers fit together.
+    fn app_snapshot_part(&mut self, msg: &ReplicationMsg) {
+        let ReplicationMsg::AppSnapshot {
+            index,
+            stamp,
+            len,
+            number,
+            of,
+            bytes,
+            commit,
+            ..
+        } = msg
+        else {
+            return;
+        };
+        self.position("index", *index);
+        self.epoch(stamp.epoch);
+        self.position("commit index", *commit);
+        let numbered = *of > 0 && number < of && *of <= crate::wire::SNAPSHOT_PARTS_MAX;
+        let sized = usize::try_from(*len)
+            .is_ok_and(|l| l <= crate::log::APP_SNAPSHOT_BYTES_MAX && bytes.len() <= l)
+            && bytes.len() <= crate::log::ENTRIES_BYTES_MAX;
+        if self.found.is_none() && !(numbered && sized && index <= commit) {
+            self.found = Some(Implausible::Inconsistent(
+                "an application snapshot part whose numbers do not fit together",
+            ));
+        }
+    }
+
+    /// A part of the log's snapshot: its numbers fit together.
+    fn snapshot_part(&mut self, msg: &ReplicationMsg) {
+        let ReplicationMsg::Snapshot {
+            part,
+            number,
+            of,
+            commit,
+            app,
+            ..
+        } = msg
+        else {
+            return;
+        };
+        self.position("index", part.index);
+        if let Some(at) = app {
+            self.position("index", *at);
+        }
+        self.epoch(part.stamp.epoch);
+        self.position("commit index", *commit);
+        let numbered = *of > 0 && number < of && *of <= crate::wire::SNAPSHOT_PARTS_MAX;
+        if self.found.is_none() && !(numbered && part.plausible()) {
+            self.found = Some(Implausible::Inconsistent(
+                "a snapshot part whose numbers do not fit together",
+            ));
+        }
+        for (client, seq, _) in &part.clients {
+            self.position("client id", *client);
+            self.position("sequence number", *seq);
         }
     }
 }

@@ -10,6 +10,7 @@
 //! leading it redirects and closes every session, so clients move on at once.
 
 use crate::action::Action;
+use crate::chat::ChatMessage;
 use crate::context::Ctx;
 use crate::log::{ClientMsgId, Entry, Log, Offer, SeenRun};
 use crate::replication::Replication;
@@ -516,7 +517,12 @@ fn offer_held(cx: &mut Ctx<'_>, repl: &mut Replication, client: ClientId, s: &mu
             client: client.0,
             seq,
         };
-        match repl.propose(Entry::new(id, s.user.clone(), text, cx.now)) {
+        let payload = ChatMessage {
+            author: &s.user,
+            text: &text,
+        }
+        .encode();
+        match repl.propose(Entry::new(id, payload, cx.now)) {
             Ok(Offer::Appended(i) | Offer::Duplicate(i) | Offer::Old(i)) => {
                 s.awaiting.insert(i, seq);
             }

@@ -122,6 +122,80 @@ fn client_corpus() -> Vec<ClientMsg> {
     ]
 }
 
+/// Snapshot messages (the log's and an application's, in parts) as a
+/// leader would send them, from the sender of the first replication message
+/// in `corpus`: a cluster that never compacted sends none of its own.
+fn snapshot_corpus(corpus: &[Message]) -> Vec<Message> {
+    use crate::wire::ReplicationMsg;
+    let Some((from, epoch)) = corpus.iter().find_map(|m| match m {
+        Message::Replication { from, msg } => Some((*from, msg.epoch())),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let stamp = crate::log::Stamp {
+        epoch,
+        leader: from.id,
+    };
+    let app = |number: u32| ReplicationMsg::AppSnapshot {
+        epoch,
+        index: 3,
+        stamp,
+        len: 10,
+        number,
+        of: 2,
+        bytes: vec![9u8; 5].into(),
+        commit: 4,
+    };
+    let snap = ReplicationMsg::Snapshot {
+        epoch,
+        part: crate::log::Snapshot {
+            index: 2,
+            stamp,
+            clients: vec![(1, 1, 2)],
+            digest: 0,
+        },
+        number: 0,
+        of: 1,
+        commit: 4,
+        app: Some(3),
+    };
+    [app(0), app(1), snap]
+        .into_iter()
+        .map(|msg| Message::Replication {
+            from,
+            msg: Box::new(msg),
+        })
+        .collect()
+}
+
+/// What an embedding application hands a node, among the hostile input:
+/// proposals of every size around the limit, and snapshots of any index
+/// (their size is the application's: one too large is only logged).
+fn application_event(rng: &mut ChaCha8Rng, ticket: u64) -> Event {
+    if rng.random_bool(0.25) {
+        let state = vec![1u8; [0, 100, 70_000][rng.random_range(0..3)]];
+        let snapshot = std::sync::Arc::new(crate::log::AppSnapshot {
+            index: hostile_number(rng),
+            stamp: crate::log::Stamp::default(),
+            state,
+        });
+        return Event::AppSnapshot { snapshot };
+    }
+    let sizes = [
+        0,
+        10,
+        crate::wire::MAX_CHAT_BYTES,
+        crate::wire::MAX_CHAT_BYTES + 1,
+    ];
+    let size = sizes
+        .get(rng.random_range(0..sizes.len()))
+        .copied()
+        .unwrap_or(0);
+    let payload = vec![7u8; size].into_boxed_slice();
+    Event::Propose { ticket, payload }
+}
+
 /// Runs `hostile` hostile steps on clusters of each algorithm; the steps run.
 /// `filtered: false` turns the plausibility filter off, so every part of the
 /// node sees the hostile numbers and must hold on its own.
@@ -145,29 +219,15 @@ fn fuzz(seed: u64, hostile: u64, filtered: bool) -> u64 {
         }
         net.run_for(200);
         let mut corpus: Vec<Message> = net.sent().into_iter().map(|(_, _, m)| m.clone()).collect();
+        corpus.extend(snapshot_corpus(&corpus));
         let mut left = per;
         while left > 0 {
             let target = rng.random_range(0..3usize);
             if net.nodes.get(target).is_some_and(Option::is_none) {
                 continue;
             }
-            let event = if rng.random_bool(0.03) {
-                // The embedding application's proposals, among the hostile input.
-                let sizes = [
-                    0,
-                    10,
-                    crate::wire::MAX_CHAT_BYTES,
-                    crate::wire::MAX_CHAT_BYTES + 1,
-                ];
-                let size = sizes
-                    .get(rng.random_range(0..sizes.len()))
-                    .copied()
-                    .unwrap_or(0);
-                let payload = vec![7u8; size].into_boxed_slice();
-                Some(Event::Propose {
-                    ticket: done,
-                    payload,
-                })
+            let event = if rng.random_bool(0.04) {
+                Some(application_event(&mut rng, done))
             } else if rng.random_bool(0.8) {
                 let Some(m) = corpus.get(rng.random_range(0..corpus.len().max(1))) else {
                     break;

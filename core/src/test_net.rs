@@ -24,6 +24,9 @@ pub(crate) struct Net {
     /// Per node: what its disk holds (every write applied), which answers its
     /// reads of entries older than its memory window.
     pub disks: Vec<Log>,
+    /// Messages this says are lost, given the receiver's index (a test's
+    /// fault of its own).
+    pub lose: Option<fn(usize, &Message) -> bool>,
 }
 
 /// Node `id` of an `n`-node cluster running `algorithm`, every node a voter.
@@ -74,6 +77,7 @@ impl Net {
             frozen: vec![false; n as usize],
             disk_stuck: vec![None; n as usize],
             disks: logs.clone(),
+            lose: None,
         };
         for (i, log) in logs.into_iter().enumerate() {
             let id = i as u32 + 1;
@@ -132,10 +136,13 @@ impl Net {
                 wrote = Some(*token);
             }
             let lost = |j: usize| self.cut[i] || self.cut.get(j).copied().unwrap_or(false);
+            let lose = self.lose;
             match &action {
                 // Hostile messages name nodes that are not in the net: lost.
                 Action::Send { to, msg } => match (to.0 as usize).checked_sub(1) {
-                    Some(j) if j < self.nodes.len() && !lost(j) => {
+                    Some(j)
+                        if j < self.nodes.len() && !lost(j) && !lose.is_some_and(|f| f(j, msg)) =>
+                    {
                         self.queue.push_back((j, msg.clone()));
                     }
                     _ => {}

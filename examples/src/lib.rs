@@ -30,12 +30,8 @@ fn test_entry(index: u64, payload: &[u8]) -> ringleader_core::log::Entry {
         client: 1,
         seq: index,
     };
-    let mut e = ringleader_core::log::Entry::new(
-        id,
-        "n1",
-        payload.to_vec(),
-        ringleader_core::Instant::ZERO,
-    );
+    let mut e =
+        ringleader_core::log::Entry::new(id, payload.to_vec(), ringleader_core::Instant::ZERO);
     e.index = index;
     e
 }

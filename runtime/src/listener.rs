@@ -91,6 +91,9 @@ pub enum Input {
         /// Where its outcome goes.
         reply: crate::embed::glue::ProposeReply,
     },
+    /// The embedding application saved a snapshot of its state: the node
+    /// sends it to a follower too far behind its retained log.
+    AppSnapshot(Arc<ringleader_core::log::AppSnapshot>),
     /// The embedding application asks whether this node may act as leader now.
     Fence(oneshot::Sender<Result<crate::embed::Fence, crate::embed::ProposeError>>),
     /// News of a connection this node dialled to a peer.

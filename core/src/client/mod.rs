@@ -221,13 +221,17 @@ impl fmt::Display for ClientOutput {
                 write!(
                     f,
                     "entry {} e{} (leader {} marker)",
-                    e.index, e.epoch, e.author
+                    e.index, e.epoch, e.leader
                 )
             }
             ClientOutput::Entry(e) => write!(
                 f,
                 "entry {} e{} c{}#{} from {}",
-                e.index, e.epoch, e.id.client, e.id.seq, e.author
+                e.index,
+                e.epoch,
+                e.id.client,
+                e.id.seq,
+                crate::chat::ChatMessage::of(e).map_or("an application", |m| m.author)
             ),
             ClientOutput::Acked { seq } => write!(f, "acked up to #{seq}"),
             ClientOutput::Rewritten { from } => {

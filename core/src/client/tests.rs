@@ -146,7 +146,6 @@ fn the_stream_is_seen_once_and_in_order() {
                 client: 1,
                 seq: index,
             },
-            "bob",
             b"x".to_vec(),
             at(0),
         )
@@ -230,7 +229,6 @@ fn here(leader: u32) -> ClientEvent {
 fn entry_of(index: u64, epoch: u64, leader: u32, client: u64, seq: u64) -> Entry {
     let mut e = Entry::new(
         crate::log::ClientMsgId { client, seq },
-        "ann",
         b"x".to_vec(),
         at(0),
     );

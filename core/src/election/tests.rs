@@ -322,12 +322,7 @@ fn quorum_refuses_its_vote_to_a_candidate_whose_log_is_behind() {
     };
     log.offer(
         stamp,
-        Entry::new(
-            ClientMsgId { client: 1, seq: 1 },
-            "a",
-            Vec::new(),
-            Instant::ZERO,
-        ),
+        Entry::new(ClientMsgId { client: 1, seq: 1 }, Vec::new(), Instant::ZERO),
     );
     let cfg = config(1, Algorithm::Quorum, 3);
     let mut voter =

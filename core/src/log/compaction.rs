@@ -1,8 +1,10 @@
 //! Compacting the log and installing a snapshot (see [`super::Snapshot`]).
 
+use super::app_snapshot::AppSnapshot;
 use super::runs::StampRuns;
 use super::snapshot::Snapshot;
 use super::state::Log;
+use std::sync::Arc;
 
 /// What a follower did with a snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,5 +109,38 @@ impl Log {
     /// starts over from it.
     pub fn take_installed(&mut self) -> Option<Snapshot> {
         self.installed.take()
+    }
+
+    /// The newest application snapshot this node knows (see
+    /// [`AppSnapshot`]), sent to a follower with the log's snapshot.
+    pub fn app_snapshot(&self) -> Option<&Arc<AppSnapshot>> {
+        self.app.as_ref()
+    }
+
+    /// Keeps `snap` as the application snapshot to send if it is newer than
+    /// the one kept. `received` (from the leader, with its commit index), it
+    /// must be at most that commit index, and it is also handed to the
+    /// driver's copy (see [`Log::take_app_received`]); otherwise it is this
+    /// node's own application's, built from entries committed here (the
+    /// commit index may be lower after a restart: it is sent only once the
+    /// commit index reaches it). Returns whether it was kept.
+    pub fn offer_app(&mut self, snap: Arc<AppSnapshot>, received: Option<u64>) -> bool {
+        let newer = self.app.as_ref().is_none_or(|a| snap.index > a.index);
+        let committed = received.unwrap_or(u64::MAX);
+        if !newer || snap.index == 0 || snap.index > committed {
+            return false;
+        }
+        if received.is_some() {
+            self.app_received = Some(Arc::clone(&snap));
+        }
+        self.app = Some(snap);
+        true
+    }
+
+    /// The application snapshot received since the last call, if any: the
+    /// driver keeps it on disk, so that after a restart the node still has
+    /// it and its application can restore it.
+    pub fn take_app_received(&mut self) -> Option<Arc<AppSnapshot>> {
+        self.app_received.take()
     }
 }

@@ -4,7 +4,6 @@ use crate::id::NodeId;
 use crate::time::Instant;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::Arc;
 
 /// Which leadership appended an entry: its epoch and its leader. Under `quorum` an
 /// epoch has one leader by the vote; under `bully` and `ring` two leaders that never
@@ -55,8 +54,6 @@ pub struct Entry {
     pub index: u64,
     /// The client message it carries.
     pub id: ClientMsgId,
-    /// Who wrote it (the chat user name); the log keeps one shared copy per client.
-    pub author: Arc<String>,
     /// What was written.
     #[serde(with = "serde_bytes")]
     pub payload: Box<[u8]>,
@@ -75,10 +72,7 @@ impl Entry {
     /// numbers and length prefixes can take as varints.
     pub fn encoded_len_bound(&self) -> usize {
         const NUMBERS_MAX: usize = 10 * 6 + 5 * 3;
-        self.payload
-            .len()
-            .saturating_add(self.author.len())
-            .saturating_add(NUMBERS_MAX)
+        self.payload.len().saturating_add(NUMBERS_MAX)
     }
 
     /// The marker a new leader appends; epoch and index are set when appended.
@@ -91,7 +85,6 @@ impl Entry {
                 client: MARKER_CLIENT,
                 seq: 0,
             },
-            author: Arc::new(leader.to_string()),
             payload: Box::default(),
             at,
         }
@@ -110,19 +103,15 @@ impl Entry {
         self.id.client == MARKER_CLIENT
     }
 
-    /// A new entry for the leader to offer; epoch and index are set when appended.
-    pub fn new(
-        id: ClientMsgId,
-        author: impl Into<String>,
-        payload: impl Into<Box<[u8]>>,
-        at: Instant,
-    ) -> Entry {
+    /// A new entry for the leader to offer; epoch and index are set when
+    /// appended. What `payload` means is its writer's business (a chat
+    /// message is one: see [`crate::chat`]).
+    pub fn new(id: ClientMsgId, payload: impl Into<Box<[u8]>>, at: Instant) -> Entry {
         Entry {
             epoch: 0,
             leader: NodeId(0),
             index: 0,
             id,
-            author: Arc::new(author.into()),
             payload: payload.into(),
             at,
         }

@@ -30,6 +30,7 @@
 //! stamps of every entry ([`StampRuns`]) and the per-client numbering stay in
 //! memory whatever the log's length.
 
+mod app_snapshot;
 mod cache;
 mod compaction;
 mod entry;
@@ -39,6 +40,7 @@ mod state;
 mod window;
 mod write;
 
+pub use app_snapshot::{AppSnapshot, APP_SNAPSHOT_BYTES_MAX};
 pub use cache::{ReadCache, READ_CHUNKS};
 pub use compaction::Installed;
 pub use entry::{ClientMsgId, Entry, Stamp, MARKER_CLIENT};
@@ -70,6 +72,7 @@ pub fn fitting<'a>(entries: impl Iterator<Item = &'a Entry>) -> usize {
 }
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What happened to a message offered to the leader's log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,14 +262,8 @@ impl Log {
         Offer::Appended(index)
     }
 
-    fn push(&mut self, mut entry: Entry) {
+    fn push(&mut self, entry: Entry) {
         if !entry.is_marker() {
-            match self.authors.get(&entry.id.client) {
-                Some(shared) if **shared == *entry.author => entry.author = shared.clone(),
-                _ => {
-                    self.authors.insert(entry.id.client, entry.author.clone());
-                }
-            }
             self.clients
                 .insert(entry.id.client, (entry.id.seq, entry.index));
         }
@@ -483,10 +480,15 @@ impl Log {
     /// cut, append, commit. Nothing changes if the entries do not continue the
     /// log as cut.
     pub fn apply(&mut self, write: &LogWrite) -> Result<(), WriteMisfit> {
+        if let Some(app) = &write.app {
+            self.offer_app(Arc::clone(app), Some(app.index));
+            self.app_received = None;
+        }
         if let Some(snap) = &write.install {
             let mut fresh = Log {
                 memory_limit: self.memory_limit,
                 keep: self.keep,
+                app: self.app.take(),
                 ..Log::default()
             };
             fresh.install(snap.clone());

@@ -1,6 +1,7 @@
 //! The log's state: what a node's log holds (see [`super`] for what it means
 //! and the operations on it).
 
+use super::app_snapshot::AppSnapshot;
 use super::cache::ReadCache;
 use super::entry::Entry;
 use super::runs::StampRuns;
@@ -35,9 +36,6 @@ pub struct Log {
     pub(super) memory: usize,
     /// Entries kept in memory whatever the limit.
     pub(super) keep: usize,
-    /// One shared copy of each client's author name: a million messages of one
-    /// user hold one string, not a million.
-    pub(super) authors: BTreeMap<u64, Arc<String>>,
     /// The lowest index replaced since the driver last asked
     /// ([`take_rewritten_from`](Self::take_rewritten_from)): a driver that mirrors the
     /// log on disk must cut its copy there before appending.
@@ -53,6 +51,12 @@ pub struct Log {
     /// A snapshot installed since the driver last asked: its copy must
     /// start over from it.
     pub(super) installed: Option<Snapshot>,
+    /// The newest application snapshot this node knows (its own
+    /// application's, or one its leader sent): what it sends with `snapshot`.
+    pub(super) app: Option<Arc<AppSnapshot>>,
+    /// An application snapshot received since the driver last asked: its
+    /// copy on disk keeps it (see [`super::LogWrite::app`]).
+    pub(super) app_received: Option<Arc<AppSnapshot>>,
 }
 
 impl Default for Log {
@@ -68,12 +72,13 @@ impl Default for Log {
             memory_limit: usize::MAX,
             memory: 0,
             keep: KEEP_MIN,
-            authors: BTreeMap::new(),
             rewritten_from: None,
             rewrites: 0,
             start: 1,
             snapshot: None,
             installed: None,
+            app: None,
+            app_received: None,
         }
     }
 }

@@ -13,7 +13,6 @@ use crate::time::Instant;
 fn msg(client: u64, seq: u64) -> Entry {
     Entry::new(
         ClientMsgId { client, seq },
-        format!("user{client}"),
         format!("hello {seq}").into_bytes(),
         Instant::from_millis(seq),
     )
@@ -212,12 +211,7 @@ mod branches {
     }
 
     fn entry(index: u64, s: Stamp, client: u64, seq: u64) -> Entry {
-        let mut e = Entry::new(
-            ClientMsgId { client, seq },
-            "u".to_owned(),
-            vec![1],
-            Instant::ZERO,
-        );
+        let mut e = Entry::new(ClientMsgId { client, seq }, vec![1], Instant::ZERO);
         e.index = index;
         e.epoch = s.epoch;
         e.leader = s.leader;
@@ -291,8 +285,8 @@ fn messages_of_the_largest_entries_fit_in_a_frame() {
                 client: u64::MAX,
                 seq,
             },
-            "u".repeat(MAX_USER_NAME),
-            vec![0xff; MAX_CHAT_BYTES],
+            // The largest chat message: its text, its author's name, two bytes.
+            vec![0xff; MAX_CHAT_BYTES + MAX_USER_NAME + 2],
             Instant::from_millis(u64::MAX - 1000 + seq),
         );
         assert!(matches!(log.offer(st(u64::MAX / 2), e), Offer::Appended(_)));
@@ -354,10 +348,7 @@ mod window {
                 seq: i.div_ceil(2),
             };
             let epoch = if i <= 50 { 1 } else { 2 };
-            log.offer(
-                stamp(epoch),
-                Entry::new(id, "u", vec![7; 10], Instant::ZERO),
-            );
+            log.offer(stamp(epoch), Entry::new(id, vec![7; 10], Instant::ZERO));
         }
         log.commit_to(100);
         log

@@ -124,7 +124,7 @@ impl Proposals {
         let client = local_client(stamp);
         let seq = repl.log().client_position(client).0.saturating_add(1);
         let id = ClientMsgId { client, seq };
-        let entry = Entry::new(id, cx.me.id.to_string(), payload, cx.now);
+        let entry = Entry::new(id, payload, cx.now);
         match repl.propose(entry) {
             Ok(Offer::Appended(index)) => {
                 if self.pending.is_empty() {

@@ -42,6 +42,16 @@ impl Follower {
         ask(cx, helper, epoch, log.commit_index() + 1);
     }
 
+    /// Whether a snapshot from `from` in `epoch` is taken: from the leader
+    /// this node follows, or the helper it catches up from.
+    pub(super) fn takes_snapshot_from(&self, cx: &Ctx<'_>, from: NodeId, epoch: u64) -> bool {
+        let follows = cx.lead.leader == Some(from) && cx.lead.epoch == epoch;
+        follows
+            || self
+                .fetch
+                .is_some_and(|f| f.helper == from && f.epoch == epoch)
+    }
+
     pub(super) fn on_message(
         &mut self,
         log: &mut Log,
@@ -93,13 +103,10 @@ impl Follower {
         epoch: u64,
         snap: Snapshot,
     ) {
-        let follows = cx.lead.leader == Some(from) && cx.lead.epoch == epoch;
-        let helping = self
-            .fetch
-            .is_some_and(|f| f.helper == from && f.epoch == epoch);
-        if !follows && !helping {
+        if !self.takes_snapshot_from(cx, from, epoch) {
             return;
         }
+        let follows = cx.lead.leader == Some(from) && cx.lead.epoch == epoch;
         let index = snap.index;
         let installed = log.install(snap);
         tracing::info!(%from, through = index, ?installed, "snapshot received");

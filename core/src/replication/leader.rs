@@ -490,6 +490,11 @@ impl Leader {
         self.fetch(cx, source, next);
     }
 
+    /// Whether a snapshot from `from` is taken: a syncing leader's source's.
+    pub(super) fn takes_snapshot_from(&self, from: NodeId) -> bool {
+        matches!(self.phase, Phase::Fetching { source, .. } if source == from)
+    }
+
     /// A whole snapshot: a syncing leader takes its source's, then fetches
     /// on after it.
     pub(super) fn on_snapshot(
@@ -821,7 +826,8 @@ impl Leader {
             let Some(snap) = log.snapshot() else {
                 return false;
             };
-            if !super::snapshot::send(cx, id, self.stamp.epoch, snap, commit) {
+            let app = log.app_snapshot().map(AsRef::as_ref);
+            if !super::snapshot::send(cx, id, self.stamp.epoch, (snap, app), commit) {
                 return false;
             }
             p.next = snap.index + 1;

@@ -23,6 +23,7 @@
 //!   history before serving. Under `quorum` the vote already guarantees that the
 //!   leader holds every committed entry (Raft's up-to-date rule, in the election).
 
+mod app_snapshot;
 mod follower;
 mod leader;
 mod merge;
@@ -74,6 +75,7 @@ pub(crate) struct Replication {
     fetches_waiting: Vec<FetchAsk>,
     /// A snapshot arriving in parts.
     assembly: Option<snapshot::Assembly>,
+    app_assembly: Option<app_snapshot::AppAssembly>,
 }
 
 /// A peer's fetch: who, of which epoch, from where, committed entries only.
@@ -98,6 +100,7 @@ impl Replication {
             heard_commit: 0,
             fetches_waiting: Vec::new(),
             assembly: None,
+            app_assembly: None,
         }
     }
 
@@ -173,21 +176,30 @@ impl Replication {
         {
             self.heard_commit = self.heard_commit.max(*commit);
         }
-        if let ReplicationMsg::Snapshot {
+        if let ReplicationMsg::Snapshot { .. } = msg {
+            return self.on_snapshot_part(cx, from, msg);
+        }
+        if let ReplicationMsg::AppSnapshot {
             epoch,
-            part,
+            index,
+            stamp,
+            len,
             number,
             of,
+            bytes,
             commit,
         } = msg
         {
             self.heard_commit = self.heard_commit.max(*commit);
-            if let Some(snap) =
-                snapshot::receive(&mut self.assembly, from, *epoch, part, *number, *of)
-            {
-                self.on_snapshot(cx, from, *epoch, snap);
-            }
-            return;
+            let head = app_snapshot::Head {
+                from,
+                epoch: *epoch,
+                index: *index,
+                stamp: *stamp,
+                len: *len,
+                of: *of,
+            };
+            return self.on_app_snapshot_part(cx, head, *number, bytes, *commit);
         }
         // Questions anyone answers, whatever its role.
         match msg {
@@ -253,7 +265,8 @@ impl Replication {
         if self.log.compacted(first) {
             // Compacted away: the snapshot, then the asker fetches on from it.
             if let Some(snap) = self.log.snapshot() {
-                snapshot::send(cx, to, epoch, snap, self.log.commit_index());
+                let app = self.log.app_snapshot().map(AsRef::as_ref);
+                snapshot::send(cx, to, epoch, (snap, app), self.log.commit_index());
             }
             return;
         }
@@ -315,6 +328,60 @@ impl Replication {
             Part::Leader(l) => l.on_snapshot(&mut self.log, &self.settings, cx, from, snap),
         }
         tracing::debug!(%from, index, "snapshot handled");
+    }
+
+    /// A part of the log's snapshot; the whole once every part is in,
+    /// taken only with the application snapshot it names (if it names one).
+    fn on_snapshot_part(&mut self, cx: &mut Ctx<'_>, from: NodeId, msg: &ReplicationMsg) {
+        let ReplicationMsg::Snapshot {
+            epoch,
+            part,
+            number,
+            of,
+            commit,
+            app,
+        } = msg
+        else {
+            return;
+        };
+        self.heard_commit = self.heard_commit.max(*commit);
+        let Some(snap) = snapshot::receive(&mut self.assembly, from, *epoch, part, *number, *of)
+        else {
+            return;
+        };
+        let held = self.log.app_snapshot().map_or(0, |a| a.index);
+        if let Some(wanted) = app.filter(|w| *w > held) {
+            // Its parts are lost or still on the way: the sender sends
+            // both again when this node answers its next append.
+            tracing::info!(%from, through = snap.index, wanted, "a snapshot without the application's that came with it; not taken yet");
+            return;
+        }
+        self.on_snapshot(cx, from, *epoch, snap);
+    }
+
+    /// A part of an application snapshot: taken only from whom this node
+    /// would take the log's snapshot (see [`Replication::on_snapshot`]); the
+    /// whole kept in the log, to go to its disk and its application.
+    fn on_app_snapshot_part(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        head: app_snapshot::Head,
+        number: u32,
+        bytes: &[u8],
+        commit: u64,
+    ) {
+        let takes = match &self.part {
+            Part::Follower(f) => f.takes_snapshot_from(cx, head.from, head.epoch),
+            Part::Leader(l) => l.takes_snapshot_from(head.from),
+        };
+        if !takes {
+            return;
+        }
+        let Some(app) = app_snapshot::receive(&mut self.app_assembly, head, number, bytes) else {
+            return;
+        };
+        let kept = self.log.offer_app(std::sync::Arc::new(app), Some(commit));
+        tracing::info!(from = %head.from, at = head.index, kept, "application snapshot received");
     }
 
     /// Entries were read back from the disk: whoever waited for them goes on.

@@ -5,7 +5,7 @@
 
 use crate::context::Ctx;
 use crate::id::NodeId;
-use crate::log::{Snapshot, ENTRIES_BYTES_MAX};
+use crate::log::{AppSnapshot, Snapshot, ENTRIES_BYTES_MAX};
 use crate::wire::{ReplicationMsg, SNAPSHOT_PARTS_MAX};
 use std::collections::BTreeMap;
 
@@ -13,9 +13,26 @@ use std::collections::BTreeMap;
 /// within what one message may carry.
 const CLIENTS_PER_PART: usize = ENTRIES_BYTES_MAX / 32;
 
-/// Sends `snap` to `to` in parts; false if it has too many clients to send
-/// (more than [`SNAPSHOT_PARTS_MAX`] parts' worth: logged).
-pub(super) fn send(cx: &mut Ctx<'_>, to: NodeId, epoch: u64, snap: &Snapshot, commit: u64) -> bool {
+/// Sends `snap` to `to` in parts, after `app` (the newest application
+/// snapshot the sender has) if that reaches as far; false if it has too many
+/// clients to send (more than [`SNAPSHOT_PARTS_MAX`] parts' worth: logged).
+pub(super) fn send(
+    cx: &mut Ctx<'_>,
+    to: NodeId,
+    epoch: u64,
+    (snap, app): (&Snapshot, Option<&AppSnapshot>),
+    commit: u64,
+) -> bool {
+    let app = match app {
+        Some(app) if app.index >= snap.index && app.index <= commit => {
+            super::app_snapshot::send(cx, to, epoch, app, commit).then_some(app.index)
+        }
+        Some(app) => {
+            tracing::warn!(%to, app = app.index, log = snap.index, commit, "the application's newest snapshot does not reach the log's (or is not committed here): the follower's application cannot follow");
+            None
+        }
+        None => None,
+    };
     let chunks: Vec<&[(u64, u64, u64)]> = if snap.clients.is_empty() {
         vec![&[]]
     } else {
@@ -42,6 +59,7 @@ pub(super) fn send(cx: &mut Ctx<'_>, to: NodeId, epoch: u64, snap: &Snapshot, co
                 number,
                 of,
                 commit,
+                app,
             },
         );
     }

@@ -1,6 +1,6 @@
 //! Replication unit tests on the lockstep network of [`crate::test_net`].
 
-use crate::log::{ClientMsgId, Entry, Log, Stamp};
+use crate::log::{AppSnapshot, ClientMsgId, Entry, Log, Stamp};
 use crate::test_net::Net;
 use crate::wire::{ClientId, Message, ReplicationMsg, ServerMsg};
 use crate::{Algorithm, Event, Instant, NodeId, Role};
@@ -14,7 +14,7 @@ fn history(n: u64) -> Log {
     };
     for seq in 1..=n {
         let id = ClientMsgId { client: 77, seq };
-        log.offer(stamp, Entry::new(id, "old", b"x".to_vec(), Instant::ZERO));
+        log.offer(stamp, Entry::new(id, b"x".to_vec(), Instant::ZERO));
     }
     log.commit_to(n);
     log
@@ -221,12 +221,7 @@ fn a_follower_takes_appends_of_one_epoch_from_one_leader_only() {
         leader: NodeId(7),
     };
     let prev = net.node(1).log().stamp_at(before).unwrap();
-    let mut e = Entry::new(
-        ClientMsgId { client: 3, seq: 1 },
-        "x",
-        Vec::new(),
-        Instant::ZERO,
-    );
+    let mut e = Entry::new(ClientMsgId { client: 3, seq: 1 }, Vec::new(), Instant::ZERO);
     e.epoch = stamp.epoch;
     e.leader = stamp.leader;
     e.index = before + 1;
@@ -389,4 +384,110 @@ fn a_follower_behind_the_compacted_log_takes_a_snapshot_and_old_messages_stay_de
     net.run_for(100);
     assert_eq!(net.node(new).log().last_index(), before, "no duplicate");
     assert_eq!(net.node(new).log().client_position(5).0, 200);
+}
+
+fn is_app_part(msg: &Message) -> bool {
+    matches!(msg, Message::Replication { msg, .. } if matches!(**msg, ReplicationMsg::AppSnapshot { .. }))
+}
+
+/// A 3-node quorum net whose node `behind` (0-based) missed 200 messages that
+/// the others compacted away, every node's application having saved a
+/// 1.2 MB snapshot (three parts on the wire) 10 entries before the
+/// compaction's end. Returns the net, the leader and the snapshot.
+fn behind_a_compacted_log_with_an_app_snapshot() -> (Net, u32, usize, AppSnapshot) {
+    let logs = vec![Log::default(), Log::default(), Log::default()];
+    let mut net = Net::with_window(Algorithm::Quorum, logs, 100, 0, 16);
+    net.start_all();
+    net.run_for(3000);
+    let leader = net.leader();
+    let behind = (1..=3).find(|n| *n != leader).unwrap() as usize - 1;
+    net.cut[behind] = true;
+    net.hello(leader, 5, "ann");
+    for seq in 1..=200 {
+        net.chat(leader, 5, seq);
+        net.run_for(1);
+    }
+    net.run_for(300);
+    let commit = net.node(leader).log().commit_index();
+    let app = AppSnapshot {
+        index: commit - 10,
+        stamp: net.node(leader).log().stamp_at(commit - 10).unwrap(),
+        state: (0..1_200_000u32).map(|i| (i % 251) as u8).collect(),
+    };
+    for i in (0..3).filter(|i| *i != behind) {
+        let snapshot = std::sync::Arc::new(app.clone());
+        net.step(i, Event::AppSnapshot { snapshot });
+        net.compact(i, commit - 20);
+    }
+    (net, leader, behind, app)
+}
+
+#[test]
+fn a_follower_behind_the_compacted_log_takes_its_leaders_application_snapshot_too() {
+    let (mut net, leader, behind, app) = behind_a_compacted_log_with_an_app_snapshot();
+    net.cut[behind] = false;
+    net.run_for(3000);
+    let caught_up = net.node(behind as u32 + 1).log();
+    assert_eq!(
+        caught_up.commit_index(),
+        net.node(leader).log().commit_index()
+    );
+    assert_eq!(
+        caught_up.start(),
+        app.index - 9,
+        "it took the log's snapshot"
+    );
+    assert_eq!(caught_up.app_snapshot().map(|a| &**a), Some(&app));
+    assert_eq!(
+        net.disks[behind].app_snapshot().map(|a| &**a),
+        Some(&app),
+        "its disk keeps it, for its application"
+    );
+    // On the wire: the application's parts first, then the log's, naming it.
+    let sent: Vec<&ReplicationMsg> = net
+        .sent()
+        .into_iter()
+        .filter_map(|(_, to, m)| match m {
+            Message::Replication { msg, .. } if to.0 as usize == behind + 1 => Some(&**msg),
+            _ => None,
+        })
+        .filter(|m| {
+            matches!(
+                m,
+                ReplicationMsg::AppSnapshot { .. } | ReplicationMsg::Snapshot { .. }
+            )
+        })
+        .collect();
+    assert!(matches!(
+        sent.first(),
+        Some(ReplicationMsg::AppSnapshot {
+            number: 0,
+            of: 3,
+            ..
+        })
+    ));
+    assert!(matches!(
+        sent.get(3),
+        Some(ReplicationMsg::Snapshot { app: Some(at), .. }) if *at == app.index
+    ));
+}
+
+#[test]
+fn a_log_snapshot_is_not_taken_without_the_application_snapshot_it_names() {
+    let (mut net, leader, behind, app) = behind_a_compacted_log_with_an_app_snapshot();
+    net.lose = Some(|_, m| is_app_part(m));
+    net.cut[behind] = false;
+    net.run_for(2000);
+    let held = net.node(behind as u32 + 1).log();
+    assert!(held.app_snapshot().is_none());
+    assert_eq!(held.start(), 1, "the log's snapshot alone was not taken");
+    // The parts get through again: the leader sends both once more.
+    net.lose = None;
+    net.run_for(3000);
+    let caught_up = net.node(behind as u32 + 1).log();
+    assert_eq!(
+        caught_up.commit_index(),
+        net.node(leader).log().commit_index()
+    );
+    assert_eq!(caught_up.app_snapshot().map(|a| a.index), Some(app.index));
 }

@@ -116,10 +116,41 @@ pub enum ReplicationMsg {
         of: u32,
         /// The sender's commit index.
         commit: u64,
+        /// The index of the application snapshot sent before it (see
+        /// [`ReplicationMsg::AppSnapshot`]), if one was: the receiver takes
+        /// the log's snapshot only once it holds that one (or a newer), so
+        /// its application is never left without the entries or the state.
+        app: Option<u64>,
+    },
+    /// One part of an application snapshot (see
+    /// [`crate::log::AppSnapshot`]), sent before the parts of a
+    /// [`ReplicationMsg::Snapshot`] when the sender has one at or after the
+    /// log snapshot's index: the receiver's application goes on from it.
+    /// Every part carries the same index, stamp and length, and a share of
+    /// the bytes that fits in a frame.
+    AppSnapshot {
+        /// The leader's epoch (or the fetch's).
+        epoch: u64,
+        /// The last index the state applied.
+        index: u64,
+        /// Its stamp.
+        stamp: Stamp,
+        /// The whole state's length in bytes.
+        len: u64,
+        /// Which part, from 0.
+        number: u32,
+        /// How many parts.
+        of: u32,
+        /// This part's share of the state.
+        #[serde(with = "serde_bytes")]
+        bytes: Box<[u8]>,
+        /// The sender's commit index.
+        commit: u64,
     },
 }
 
-/// Most parts of one snapshot: a million clients' numbering.
+/// Most parts of one snapshot: a million clients' numbering, or an
+/// application snapshot of [`crate::log::APP_SNAPSHOT_BYTES_MAX`].
 pub const SNAPSHOT_PARTS_MAX: u32 = 64;
 
 /// How an append went at the follower.
@@ -157,6 +188,7 @@ impl ReplicationMsg {
             ReplicationMsg::CatchUpFrom { .. } => "CatchUpFrom",
             ReplicationMsg::Rewrite { .. } => "Rewrite",
             ReplicationMsg::Snapshot { .. } => "Snapshot",
+            ReplicationMsg::AppSnapshot { .. } => "AppSnapshot",
         }
     }
 
@@ -171,8 +203,33 @@ impl ReplicationMsg {
             | ReplicationMsg::Chunk { epoch, .. }
             | ReplicationMsg::CatchUpFrom { epoch, .. }
             | ReplicationMsg::Rewrite { epoch, .. }
-            | ReplicationMsg::Snapshot { epoch, .. } => *epoch,
+            | ReplicationMsg::Snapshot { epoch, .. }
+            | ReplicationMsg::AppSnapshot { epoch, .. } => *epoch,
         }
+    }
+}
+
+impl ReplicationMsg {
+    fn fmt_app_snapshot(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ReplicationMsg::AppSnapshot {
+            epoch,
+            index,
+            stamp,
+            len,
+            number,
+            of,
+            bytes,
+            commit,
+        } = self
+        else {
+            return Ok(());
+        };
+        write!(
+            f,
+            "AppSnapshot e{epoch} at {index}/{stamp} part {}/{of} ({} of {len} bytes) commit {commit}",
+            number.saturating_add(1),
+            bytes.len()
+        )
     }
 }
 
@@ -184,6 +241,7 @@ impl ReplicationMsg {
             number,
             of,
             commit,
+            app,
         } = self
         else {
             return Ok(());
@@ -195,7 +253,11 @@ impl ReplicationMsg {
             part.stamp,
             number + 1,
             part.clients.len()
-        )
+        )?;
+        match app {
+            Some(at) => write!(f, " with the application's at {at}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -273,6 +335,7 @@ impl fmt::Display for ReplicationMsg {
                 write!(f, "CatchUpFrom e{epoch} {helper}")
             }
             ReplicationMsg::Snapshot { .. } => self.fmt_snapshot(f),
+            ReplicationMsg::AppSnapshot { .. } => self.fmt_app_snapshot(f),
             ReplicationMsg::Rewrite {
                 epoch,
                 prev_index,

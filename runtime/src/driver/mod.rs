@@ -520,6 +520,7 @@ impl Driver {
                 let ticket = self.glue.ticket(reply);
                 self.step(Event::Propose { ticket, payload })
             }
+            Input::AppSnapshot(snapshot) => self.step(Event::AppSnapshot { snapshot }),
             Input::Fence(reply) => {
                 let clock = self.clock;
                 let fence = Glue::fence(&self.node, clock.now(), |t| clock.to_tokio(t).into_std());

@@ -11,8 +11,9 @@
 use crate::logfile::LogFile;
 use crate::store::StoreError;
 use crate::writer::Job;
-use ringleader_core::log::{Entry, SeenRun, Stamp, StampRuns, ENTRIES_BYTES_MAX};
+use ringleader_core::log::{AppSnapshot, Entry, SeenRun, Stamp, StampRuns, ENTRIES_BYTES_MAX};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 
 /// Most entries fetched at once.
@@ -43,8 +44,15 @@ pub enum CommittedEvent {
         /// The first index whose entry changed.
         from: u64,
     },
+    /// The entries this stream needs next were deleted before it read them
+    /// (this node took its leader's snapshot: it was too far behind), and
+    /// this is the application state its leader sent with it: restore it
+    /// ([`Replica::install`](ringleader_core::app::Replica::install)); the
+    /// history goes on after its index.
+    Snapshot(Arc<AppSnapshot>),
     /// The entries before `first` were deleted by the log's retention before
-    /// this stream read them: the history goes on from `first`.
+    /// this stream read them, and no application snapshot reaches that far:
+    /// the history goes on from `first`.
     Compacted {
         /// The first index still held.
         first: u64,
@@ -63,6 +71,7 @@ pub(crate) struct Request {
 enum Fetch {
     Entries(Vec<Entry>),
     Rewritten { from: u64 },
+    Snapshot(Arc<AppSnapshot>),
     Compacted { first: u64 },
 }
 
@@ -74,7 +83,10 @@ pub(crate) fn answer(log: &mut LogFile, req: Request) -> Result<(), StoreError> 
     let fetch = if shared < seen_up_to {
         Fetch::Rewritten { from: shared + 1 }
     } else if req.from < start {
-        Fetch::Compacted { first: start }
+        match log.app_snapshot().filter(|a| a.bridges(req.from, start)) {
+            Some(app) => Fetch::Snapshot(Arc::clone(app)),
+            None => Fetch::Compacted { first: start },
+        }
     } else if req.from > upto {
         Fetch::Entries(Vec::new())
     } else {
@@ -189,6 +201,11 @@ impl Committed {
                     self.delivered.truncate(from - 1);
                     return Some(CommittedEvent::Rewritten { from });
                 }
+                Fetch::Snapshot(app) => {
+                    self.next = app.index + 1;
+                    self.delivered = StampRuns::starting_at(app.index, app.stamp);
+                    return Some(CommittedEvent::Snapshot(app));
+                }
                 Fetch::Compacted { first } => {
                     self.next = first;
                     self.delivered = StampRuns::starting_at(first - 1, Stamp::default());
@@ -230,7 +247,7 @@ mod tests {
                     client: 5,
                     seq: index + 100 * epoch,
                 };
-                let mut e = Entry::new(id, "w", b"x".to_vec(), Instant::ZERO);
+                let mut e = Entry::new(id, b"x".to_vec(), Instant::ZERO);
                 e.index = index;
                 e.epoch = epoch;
                 e.leader = NodeId(leader);
@@ -291,6 +308,61 @@ mod tests {
         };
         assert_eq!(got.first().map(|e| (e.index, e.epoch)), Some((6, 2)));
         assert_eq!(got.len(), 7);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_reader_behind_a_taken_snapshot_is_given_the_application_state_that_came_with_it() {
+        let dir = std::env::temp_dir().join(format!("ringleader-app-snap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut log, _) = LogFile::open(&dir).unwrap();
+        log.append(LogWrite {
+            entries: entries(1, 10, 1, 1),
+            commit: Some(10),
+            ..LogWrite::default()
+        })
+        .unwrap();
+        log.flush(false).unwrap();
+        // Too far behind: the leader's log snapshot through 40, and its
+        // application's state as of 45, which the reader at 11 goes on from.
+        let stamp = Stamp {
+            epoch: 1,
+            leader: NodeId(1),
+        };
+        let app = std::sync::Arc::new(AppSnapshot {
+            index: 45,
+            stamp,
+            state: b"the state".to_vec(),
+        });
+        let snap = ringleader_core::log::Snapshot {
+            index: 40,
+            stamp,
+            ..Default::default()
+        };
+        log.append(LogWrite {
+            app: Some(std::sync::Arc::clone(&app)),
+            install: Some(snap),
+            commit: Some(40),
+            ..LogWrite::default()
+        })
+        .unwrap();
+        log.flush(false).unwrap();
+        let Fetch::Snapshot(got) = ask(&mut log, 11, Vec::new()) else {
+            panic!("the application's snapshot expected")
+        };
+        assert_eq!(got, app);
+        // It outlives the process: after a restart the node has it too.
+        drop(log);
+        let (mut log, restored) = LogFile::open(&dir).unwrap();
+        assert_eq!(restored.app_snapshot(), Some(&app));
+        assert!(matches!(ask(&mut log, 11, Vec::new()), Fetch::Snapshot(_)));
+        // Without one that reaches the held log, the reader is told what is gone.
+        std::fs::remove_file(dir.join("log").join("app-snapshot")).unwrap();
+        let (mut log, _) = LogFile::open(&dir).unwrap();
+        assert!(matches!(
+            ask(&mut log, 11, Vec::new()),
+            Fetch::Compacted { first: 41 }
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -45,11 +45,13 @@ impl<S: StateMachine + Send + 'static> Follower<S> {
             None => Replica::new(state, every),
         };
         let (from, after) = (replica.applied() + 1, replica.applied_stamp());
+        let resumed = replica.latest_snapshot().filter(|s| s.index > 0).cloned();
         if snapshot_file.is_some() {
             // What a restart will replay from the saved snapshot must stay.
             node.retain_after(replica.applied());
         }
         let writer = node.writer.clone();
+        let inbox = node.inbox.downgrade();
         let (applied_tx, applied) = watch::channel(replica.applied());
         let (failed_tx, failed) = watch::channel(None);
         let replica = Arc::new(Mutex::new(replica));
@@ -58,6 +60,10 @@ impl<S: StateMachine + Send + 'static> Follower<S> {
         let task = tokio::spawn(async move {
             let mut stream = stream;
             let mut saved_at = 0;
+            if let Some(snap) = resumed {
+                // The node sends it to followers behind its retained log.
+                super::share_snapshot(&writer, &inbox, snap).await;
+            }
             while let Some(event) = stream.next().await {
                 let step = {
                     let Ok(mut r) = shared.lock() else { return };
@@ -77,14 +83,15 @@ impl<S: StateMachine + Send + 'static> Follower<S> {
                         return;
                     }
                 }
-                let Ok(r) = shared.lock() else { return };
-                let _ = applied_tx.send(r.applied());
-                let newest = r.latest_snapshot().filter(|s| s.index > saved_at).cloned();
-                drop(r);
+                let newest = {
+                    let Ok(r) = shared.lock() else { return };
+                    let _ = applied_tx.send(r.applied());
+                    r.latest_snapshot().filter(|s| s.index > saved_at).cloned()
+                };
                 if let (Some(snap), Some(path)) = (newest, &snapshot_file) {
                     saved_at = snap.index;
                     match save(path, &snap) {
-                        Ok(()) => writer.retain_after(snap.index),
+                        Ok(()) => super::share_snapshot(&writer, &inbox, snap).await,
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot save the application's snapshot");
                         }
@@ -149,6 +156,15 @@ fn apply<S: StateMachine>(
                 "the committed history was rewritten: replaying"
             );
             Ok(Some((next, r.applied_stamp())))
+        }
+        CommittedEvent::Snapshot(app) => {
+            tracing::info!(
+                at = app.index,
+                "the entries the application needed were deleted: restoring the state its leader sent"
+            );
+            r.install(AppSnapshot::clone(&app))
+                .map(|()| None)
+                .map_err(|e| e.to_string())
         }
         CommittedEvent::Compacted { first } => {
             r.compacted(first).map(|()| None).map_err(|e| e.to_string())

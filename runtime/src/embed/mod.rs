@@ -36,6 +36,7 @@
 //!     match event {
 //!         CommittedEvent::Entry(e) => println!("{}: {:?}", e.index, e.payload),
 //!         CommittedEvent::Rewritten { from } => println!("undo from {from}"),
+//!         CommittedEvent::Snapshot(s) => println!("restore the state as of {}", s.index),
 //!         CommittedEvent::Compacted { first } => println!("history starts at {first}"),
 //!     }
 //! #   break;
@@ -55,8 +56,10 @@ pub use follow::Follower;
 use crate::driver::{NodeOptions, RuntimeError};
 use crate::listener::Input;
 use crate::status::Status;
+use ringleader_core::app::AppSnapshot;
 use ringleader_core::{Algorithm, NodeId, Role};
 use std::fmt;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -236,6 +239,16 @@ impl NodeHandle {
         self.writer.retain_after(index);
     }
 
+    /// The application saved `snapshot` of its state (see
+    /// [`ringleader_core::app::AppSnapshot`]): retention keeps every entry
+    /// after it ([`NodeHandle::retain_after`]), and while this node leads it
+    /// sends the newest such snapshot, with its log's, to a follower too far
+    /// behind the retained log, whose application then goes on from it
+    /// ([`CommittedEvent::Snapshot`]). [`Follower`] calls it as it saves.
+    pub async fn snapshot_saved(&self, snapshot: AppSnapshot) {
+        share_snapshot(&self.writer, &self.inbox.downgrade(), snapshot).await;
+    }
+
     /// A handle that proposes through this node, for other tasks (it can be
     /// cloned and sent; it does not keep the node running).
     pub fn proposer(&self) -> Proposer {
@@ -270,6 +283,19 @@ impl NodeHandle {
                 "the node's task failed: {e}"
             ))),
         }
+    }
+}
+
+/// Tells the writer and the node that the application saved `snapshot`.
+async fn share_snapshot(
+    writer: &committed::WriterLink,
+    inbox: &mpsc::WeakSender<Input>,
+    snapshot: AppSnapshot,
+) {
+    writer.retain_after(snapshot.index);
+    if let Some(inbox) = inbox.upgrade() {
+        // A node that stopped needs it no more.
+        let _ = inbox.send(Input::AppSnapshot(Arc::new(snapshot))).await;
     }
 }
 

@@ -35,12 +35,10 @@ fn fold_entry(h: u64, e: &Entry) -> u64 {
         e.id.client,
         e.id.seq,
         e.at.as_micros(),
-        e.author.len() as u64,
         e.payload.len() as u64,
     ] {
         h = fold(h, &word.to_le_bytes());
     }
-    h = fold(h, e.author.as_bytes());
     fold(h, &e.payload)
 }
 

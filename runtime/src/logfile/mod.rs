@@ -46,10 +46,11 @@ use crate::store::StoreError;
 use anchors::Anchors;
 use fold::Folder;
 use records::{RecordOut, MAGIC};
-use ringleader_core::log::{Entry, Log, LogWrite, Snapshot};
+use ringleader_core::log::{AppSnapshot, Entry, Log, LogWrite, Snapshot};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Bytes after which a segment is closed and the next one begun.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
@@ -87,6 +88,10 @@ pub struct LogFile {
     /// Retention deletes nothing after this index (an embedding
     /// application's newest saved snapshot: what it needs after it stays).
     floor: Option<u64>,
+    /// The newest application snapshot a leader sent (see
+    /// [`AppSnapshot`]): a reader of the committed history whose entries
+    /// were deleted goes on from it.
+    app: Option<Arc<AppSnapshot>>,
 }
 
 impl LogFile {
@@ -122,7 +127,12 @@ impl LogFile {
             .append(true)
             .open(&path)
             .map_err(|e| StoreError::Write(path.clone(), e))?;
-        let log = restored.log;
+        let mut log = restored.log;
+        let app = snapfile::read_app(&dir).map(Arc::new);
+        if let Some(app) = &app {
+            log.offer_app(Arc::clone(app), Some(app.index));
+            log.take_app_received(); // it is on file already
+        }
         let lf = LogFile {
             dir,
             segment,
@@ -142,6 +152,7 @@ impl LogFile {
             compacted: Vec::new(),
             rewrites: 0,
             floor: None,
+            app,
         };
         Ok((lf, log))
     }
@@ -197,6 +208,11 @@ impl LogFile {
         (&self.folder.folded().runs, start)
     }
 
+    /// The newest application snapshot a leader sent, if any.
+    pub fn app_snapshot(&self) -> Option<&Arc<AppSnapshot>> {
+        self.app.as_ref()
+    }
+
     /// Closes the segment being written and begins the next.
     fn next_segment(&mut self) -> Result<(), StoreError> {
         let path = segments::create(&self.dir, self.segment + 1)?;
@@ -213,6 +229,11 @@ impl LogFile {
 
     /// Appends one step's changes (buffered: see [`flush`](Self::flush)).
     pub fn append(&mut self, write: LogWrite) -> Result<(), StoreError> {
+        if let Some(app) = write.app {
+            // Before the log's snapshot replaces what the application needs.
+            snapfile::write_app(&self.dir, &app)?;
+            self.app = Some(app);
+        }
         if let Some(snap) = write.install {
             self.install(snap)?;
         }

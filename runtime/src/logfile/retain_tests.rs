@@ -9,7 +9,6 @@ fn entry(index: u64) -> Entry {
     let client = 1 + index % 3;
     let mut e = Entry::new(
         ClientMsgId { client, seq: index },
-        format!("user{client}"),
         format!("message {index}").into_bytes(),
         Instant::from_micros(index),
     );
@@ -21,6 +20,7 @@ fn entry(index: u64) -> Entry {
 
 fn write(from: u64, to: u64) -> LogWrite {
     LogWrite {
+        app: None,
         install: None,
         cut_from: None,
         entries: (from..=to).map(entry).collect(),

@@ -10,7 +10,6 @@ fn entry(index: u64, epoch: u64) -> Entry {
             client: 1,
             seq: index,
         },
-        "alice",
         format!("m{index}").into_bytes(),
         Instant::ZERO,
     );
@@ -194,6 +193,7 @@ fn the_digest_covers_payloads_and_follows_commits_and_cuts() {
 /// Entries `from..=to`, committed, as one write.
 fn write_of(from: u64, to: u64) -> LogWrite {
     LogWrite {
+        app: None,
         install: None,
         cut_from: None,
         entries: (from..=to).map(|i| entry(i, 1)).collect(),

@@ -9,8 +9,11 @@ fn entry(index: u64, epoch: u64) -> Entry {
     let client = 1 + index % 2;
     let mut e = Entry::new(
         ClientMsgId { client, seq: index },
-        format!("user{client}"),
-        format!("message {index} of epoch {epoch}").into_bytes(),
+        ringleader_core::chat::ChatMessage {
+            author: &format!("user{client}"),
+            text: format!("message {index} of epoch {epoch}").as_bytes(),
+        }
+        .encode(),
         Instant::ZERO,
     );
     e.index = index;
@@ -21,6 +24,7 @@ fn entry(index: u64, epoch: u64) -> Entry {
 
 fn write(from: u64, to: u64, epoch: u64, cut: bool) -> LogWrite {
     LogWrite {
+        app: None,
         install: None,
         cut_from: cut.then_some(from),
         entries: (from..=to).map(|i| entry(i, epoch)).collect(),

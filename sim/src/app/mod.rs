@@ -52,9 +52,11 @@
 //! assert!(report.ok(), "{}", report.failure_text());
 //! ```
 
+mod chat;
 pub(crate) mod host;
 mod spec;
 
+pub use chat::rooms_agree;
 pub use spec::{Acked, AppNode, AppView, Invariant, Proposing, SimApp};
 
 use crate::config::SimConfig;

@@ -134,3 +134,54 @@ fn an_application_that_declares_quorum_only_refuses_bully() {
         .unwrap_err();
     assert!(err.to_string().contains("quorum only"), "{err}");
 }
+
+/// The chat is one application among others: its rooms, built on every node
+/// from the clients' messages and the leaders' own, agree under heavy faults
+/// with retention on, and a node behind its leader's retained log goes on
+/// from the leader's room.
+#[test]
+fn the_chat_rooms_agree_and_follow_through_snapshots() {
+    use ringleader_core::chat::ChatRoom;
+    use std::collections::BTreeSet;
+    use std::rc::Rc;
+    let mut installed = 0;
+    let authors = Rc::new(std::cell::RefCell::new(BTreeSet::new()));
+    for seed in 1..=40 {
+        let seen = Rc::clone(&authors);
+        let report = AppSim::<ChatRoom>::new(seed)
+            .snapshot_every(16)
+            .configure(|c| {
+                c.retain = Some(40);
+                c.clients = 2;
+            })
+            .invariant("rooms_agree", rooms_agree)
+            .invariant("authors_seen", move |view| {
+                let rooms = view.nodes.iter().filter_map(|n| n.replica);
+                let newest = rooms.filter_map(|r| r.state().recent().last());
+                let mut seen = seen.borrow_mut();
+                for line in newest {
+                    if !seen.contains(&line.author) {
+                        seen.insert(line.author.clone());
+                    }
+                }
+                Ok(())
+            })
+            .run()
+            .unwrap();
+        let found: Vec<String> = report.violations.iter().map(ToString::to_string).collect();
+        assert!(found.is_empty(), "seed {seed}: {}", found.join("\n"));
+        installed += report
+            .checks
+            .get("app_snapshots_installed")
+            .map_or(0, |c| c.checked);
+    }
+    assert!(
+        installed > 0,
+        "no room went on from its leader's: the test proves nothing"
+    );
+    let authors = authors.borrow();
+    assert!(
+        authors.contains("n1") && authors.iter().any(|a| !a.starts_with('n')),
+        "{authors:?}"
+    );
+}

@@ -243,7 +243,6 @@ mod tests {
                 client: 1,
                 seq: index,
             },
-            "ann",
             b"hi".to_vec(),
             Instant::ZERO,
         );

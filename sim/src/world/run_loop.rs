@@ -234,7 +234,12 @@ impl World<'_> {
             return;
         };
         let proposals = app.after_event(self.now, self.end, &self.app_facts());
+        let saved = app.take_saved();
         self.app = Some(app);
+        for (i, snapshot) in saved {
+            let snapshot = std::sync::Arc::new(snapshot);
+            self.step(i, ringleader_core::Event::AppSnapshot { snapshot });
+        }
         for (i, ticket, payload) in proposals {
             self.step(i, ringleader_core::Event::Propose { ticket, payload });
         }
