@@ -155,3 +155,69 @@ fn with_retention_a_cluster_killed_whole_comes_back_with_every_write() {
     }
     drop(nodes);
 }
+
+/// A follower killed while the others write far past what they retain comes
+/// back behind their retained log: it takes the leader's log snapshot and,
+/// with it, the store's own snapshot, and once it leads it serves every
+/// write (without the store's snapshot it could not rebuild the store).
+#[test]
+fn a_follower_behind_the_retained_log_rebuilds_its_store_from_its_leaders() {
+    let ports = Ports::fresh(8);
+    let scratch = Scratch::new("kv-behind");
+    let start = |id: u32| {
+        let extra = [
+            "--snapshot-every",
+            "100",
+            "--retain",
+            "50",
+            "--segment-bytes",
+            "4096",
+        ];
+        start_kv(&ports, &scratch, "kvb", id, &extra)
+    };
+    let port = |id: u32| kv_port(&ports, id);
+    let mut nodes: Vec<Option<Proc>> = (1..=3).map(|id| Some(start(id))).collect();
+    let first = leader(&ports, &[1, 2, 3]);
+    let behind = (1..=3).find(|&id| id != first).unwrap();
+    assert!(ask(port(first), "PUT early 1").unwrap().starts_with("OK "));
+    nodes[behind as usize - 1] = None; // kill -9
+    let total = 495;
+    for i in 0..total {
+        let answer = ask(port(first), &format!("PUT key{i} value {i}")).unwrap();
+        assert!(answer.starts_with("OK "), "{answer}");
+    }
+    let first_segment = scratch.0.join(format!("n{first}/log/00000001.seg"));
+    wait_for(Duration::from_secs(10), "retention on the leader", || {
+        (!first_segment.exists()).then_some(())
+    });
+    nodes[behind as usize - 1] = Some(start(behind));
+    let sent = scratch.0.join(format!("n{behind}/log/app-snapshot"));
+    wait_for(
+        Duration::from_secs(20),
+        "the store's snapshot from the leader",
+        || sent.exists().then_some(()),
+    );
+    // Hand the leadership on until the node that was behind has it: kill -9
+    // whoever leads and start it again (the two others elect meanwhile).
+    let mut leading = first;
+    for _ in 0..12 {
+        if leading == behind {
+            break;
+        }
+        nodes[leading as usize - 1] = None;
+        let alive: Vec<u32> = (1..=3).filter(|&id| id != leading).collect();
+        let next = leader(&ports, &alive);
+        nodes[leading as usize - 1] = Some(start(leading));
+        leading = next;
+    }
+    assert_eq!(leading, behind, "the node that was behind never led");
+    for i in (0..total).step_by(7).chain([total - 1]) {
+        let answer = wait_for(Duration::from_secs(10), "a read", || {
+            ask(port(behind), &format!("GET key{i}")).filter(|a| a != "RETRY")
+        });
+        assert!(answer.ends_with(&format!(" value {i}")), "key{i}: {answer}");
+    }
+    let early = ask(port(behind), "GET early").unwrap();
+    assert!(early.ends_with(" 1"), "{early}");
+    drop(nodes);
+}
