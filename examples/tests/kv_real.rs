@@ -44,6 +44,20 @@ fn start_kv(ports: &Ports, scratch: &Scratch, cluster: &str, id: u32, extra: &[&
     spawn(BIN, &args, scratch.0.join(format!("n{id}.log")))
 }
 
+/// [`start_kv`] with a small retained log (50 entries, 4 KiB segments) and a
+/// store snapshot every 100 entries.
+fn start_retaining(ports: &Ports, scratch: &Scratch, cluster: &str, id: u32) -> Proc {
+    let extra = [
+        "--snapshot-every",
+        "100",
+        "--retain",
+        "50",
+        "--segment-bytes",
+        "4096",
+    ];
+    start_kv(ports, scratch, cluster, id, &extra)
+}
+
 /// Node `id`'s store port.
 fn kv_port(ports: &Ports, id: u32) -> u16 {
     ports.base + 10 + id as u16
@@ -114,17 +128,7 @@ fn the_store_keeps_acknowledged_writes_across_a_leader_kill() {
 fn with_retention_a_cluster_killed_whole_comes_back_with_every_write() {
     let ports = Ports::fresh(7);
     let scratch = Scratch::new("kv-retain");
-    let start = |id: u32| {
-        let extra = [
-            "--snapshot-every",
-            "100",
-            "--retain",
-            "50",
-            "--segment-bytes",
-            "4096",
-        ];
-        start_kv(&ports, &scratch, "kvr", id, &extra)
-    };
+    let start = |id: u32| start_retaining(&ports, &scratch, "kvr", id);
     let port = |id: u32| kv_port(&ports, id);
     let nodes: Vec<Proc> = (1..=3).map(start).collect();
     let first = leader(&ports, &[1, 2, 3]);
@@ -164,17 +168,7 @@ fn with_retention_a_cluster_killed_whole_comes_back_with_every_write() {
 fn a_follower_behind_the_retained_log_rebuilds_its_store_from_its_leaders() {
     let ports = Ports::fresh(8);
     let scratch = Scratch::new("kv-behind");
-    let start = |id: u32| {
-        let extra = [
-            "--snapshot-every",
-            "100",
-            "--retain",
-            "50",
-            "--segment-bytes",
-            "4096",
-        ];
-        start_kv(&ports, &scratch, "kvb", id, &extra)
-    };
+    let start = |id: u32| start_retaining(&ports, &scratch, "kvb", id);
     let port = |id: u32| kv_port(&ports, id);
     let mut nodes: Vec<Option<Proc>> = (1..=3).map(|id| Some(start(id))).collect();
     let first = leader(&ports, &[1, 2, 3]);

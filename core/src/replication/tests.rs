@@ -333,24 +333,8 @@ fn a_client_resuming_from_an_old_index_is_served_from_the_disk() {
 
 #[test]
 fn a_follower_behind_the_compacted_log_takes_a_snapshot_and_old_messages_stay_deduplicated() {
-    let logs = vec![Log::default(), Log::default(), Log::default()];
-    let mut net = Net::with_window(Algorithm::Quorum, logs, 100, 0, 16);
-    net.start_all();
-    net.run_for(3000);
-    let leader = net.leader();
-    let behind = (1..=3).find(|n| *n != leader).unwrap() as usize - 1;
-    net.cut[behind] = true;
-    net.hello(leader, 5, "ann");
-    for seq in 1..=200 {
-        net.chat(leader, 5, seq);
-        net.run_for(1);
-    }
-    net.run_for(300);
-    // Every node up but the one cut off compacts most of its log away.
+    let (mut net, leader, behind, _) = behind_a_compacted_log(false);
     let commit = net.node(leader).log().commit_index();
-    for i in (0..3).filter(|i| *i != behind) {
-        net.compact(i, commit - 20);
-    }
     assert_eq!(net.node(leader).log().start(), commit - 19);
     net.cut[behind] = false;
     net.run_for(3000);
@@ -391,10 +375,11 @@ fn is_app_part(msg: &Message) -> bool {
 }
 
 /// A 3-node quorum net whose node `behind` (0-based) missed 200 messages that
-/// the others compacted away, every node's application having saved a
-/// 1.2 MB snapshot (three parts on the wire) 10 entries before the
-/// compaction's end. Returns the net, the leader and the snapshot.
-fn behind_a_compacted_log_with_an_app_snapshot() -> (Net, u32, usize, AppSnapshot) {
+/// the others compacted away (all but the last 20 committed); `with_app`,
+/// every node's application saved a 1.2 MB snapshot (three parts on the wire)
+/// 10 entries before the end first. Returns the net, the leader, `behind` and
+/// that snapshot.
+fn behind_a_compacted_log(with_app: bool) -> (Net, u32, usize, AppSnapshot) {
     let logs = vec![Log::default(), Log::default(), Log::default()];
     let mut net = Net::with_window(Algorithm::Quorum, logs, 100, 0, 16);
     net.start_all();
@@ -415,8 +400,10 @@ fn behind_a_compacted_log_with_an_app_snapshot() -> (Net, u32, usize, AppSnapsho
         state: (0..1_200_000u32).map(|i| (i % 251) as u8).collect(),
     };
     for i in (0..3).filter(|i| *i != behind) {
-        let snapshot = std::sync::Arc::new(app.clone());
-        net.step(i, Event::AppSnapshot { snapshot });
+        if with_app {
+            let snapshot = std::sync::Arc::new(app.clone());
+            net.step(i, Event::AppSnapshot { snapshot });
+        }
         net.compact(i, commit - 20);
     }
     (net, leader, behind, app)
@@ -424,7 +411,7 @@ fn behind_a_compacted_log_with_an_app_snapshot() -> (Net, u32, usize, AppSnapsho
 
 #[test]
 fn a_follower_behind_the_compacted_log_takes_its_leaders_application_snapshot_too() {
-    let (mut net, leader, behind, app) = behind_a_compacted_log_with_an_app_snapshot();
+    let (mut net, leader, behind, app) = behind_a_compacted_log(true);
     net.cut[behind] = false;
     net.run_for(3000);
     let caught_up = net.node(behind as u32 + 1).log();
@@ -474,7 +461,7 @@ fn a_follower_behind_the_compacted_log_takes_its_leaders_application_snapshot_to
 
 #[test]
 fn a_log_snapshot_is_not_taken_without_the_application_snapshot_it_names() {
-    let (mut net, leader, behind, app) = behind_a_compacted_log_with_an_app_snapshot();
+    let (mut net, leader, behind, app) = behind_a_compacted_log(true);
     net.lose = Some(|_, m| is_app_part(m));
     net.cut[behind] = false;
     net.run_for(2000);
