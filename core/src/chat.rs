@@ -65,6 +65,13 @@ impl<'a> ChatMessage<'a> {
     }
 }
 
+/// Whether `payload` is laid out as a chat message (it begins with the
+/// chat's tag byte). A client's [`crate::wire::ClientMsg::Write`] may not be:
+/// it would read as a chat message in a name its session did not sign.
+pub fn is_chat_payload(payload: &[u8]) -> bool {
+    payload.first() == Some(&TAG)
+}
+
 /// A line of the chat as a reader sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatLine {

@@ -68,3 +68,57 @@ fn the_room_keeps_a_bounded_history_and_restores_from_its_snapshot() {
     assert_eq!(&back, room);
     assert!(back.restore(b"\x05garbage").is_err());
 }
+
+#[test]
+fn a_chat_message_is_signed_by_its_session_and_an_applications_entry_is_kept_as_it_is() {
+    use crate::test_net::Net;
+    use crate::wire::ClientMsg;
+    let (mut net, leader) = Net::settled(crate::Algorithm::Quorum, 3);
+    net.hello(leader, 5, "ann");
+    net.client(
+        leader,
+        5,
+        ClientMsg::Chat {
+            seq: 1,
+            text: b"hi".to_vec(),
+        },
+    );
+    // Laid out as a chat message in another's name: refused.
+    let forged = ChatMessage {
+        author: "bob",
+        text: b"!",
+    }
+    .encode()
+    .into_vec();
+    net.client(
+        leader,
+        5,
+        ClientMsg::Write {
+            seq: 2,
+            payload: forged,
+        },
+    );
+    let raw = b"PUT k v".to_vec();
+    net.client(
+        leader,
+        5,
+        ClientMsg::Write {
+            seq: 2,
+            payload: raw.clone(),
+        },
+    );
+    net.run_for(200);
+    let log = net.node(leader).log();
+    let mine: Vec<&Entry> = log
+        .committed()
+        .iter()
+        .filter(|e| e.id.client == 5)
+        .collect();
+    assert_eq!(mine.len(), 2);
+    let chat = ChatMessage::of(mine[0]).unwrap();
+    assert_eq!((chat.author, chat.text), ("ann", b"hi".as_slice()));
+    assert_eq!(&*mine[1].payload, raw.as_slice(), "written as it is");
+    assert_eq!(ChatMessage::of(mine[1]), None);
+    assert!(net.to_clients().iter().any(|(_, c, m)| c.0 == 5
+        && matches!(m, crate::wire::ServerMsg::Refused(why) if why.contains("chat message"))));
+}

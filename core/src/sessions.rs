@@ -40,7 +40,8 @@ struct Session {
     /// Log index -> the client's number at that index, awaiting commit.
     awaiting: BTreeMap<u64, u64>,
     /// Messages received while the leader was not yet serving, or that wait for
-    /// earlier numbers of the same client.
+    /// earlier numbers of the same client: their numbers and payloads (a chat
+    /// message already signed).
     held: VecDeque<(u64, Vec<u8>)>,
     /// Whether waiting for earlier numbers was logged (once per session).
     gap_reported: bool,
@@ -158,7 +159,10 @@ impl Sessions {
                     self.hello(cx, repl.log(), client, greeting);
                 }
             }
-            ClientMsg::Chat { seq, text } => self.chat(cx, repl, client, seq, text),
+            ClientMsg::Chat { seq, text } => self.take(cx, repl, client, seq, Payload::Chat(text)),
+            ClientMsg::Write { seq, payload } => {
+                self.take(cx, repl, client, seq, Payload::Write(payload));
+            }
             ClientMsg::History { last } => history(cx, repl.log(), client, last),
             ClientMsg::Ping => cx.send_client(client, ServerMsg::Pong),
             ClientMsg::Bye => {
@@ -172,28 +176,48 @@ impl Sessions {
         self.reschedule();
     }
 
-    /// A chat message: held in order, and offered at once while serving.
-    fn chat(
+    /// A chat message or an application's entry: held in order, and offered
+    /// at once while serving.
+    fn take(
         &mut self,
         cx: &mut Ctx<'_>,
         repl: &mut Replication,
         client: ClientId,
         seq: u64,
-        text: Vec<u8>,
+        payload: Payload,
     ) {
         let Some(s) = self.sessions.get_mut(&client) else {
             return refuse(cx, client, "no session: send Hello first".into());
         };
-        if text.len() > MAX_CHAT_BYTES {
+        let (Payload::Chat(bytes) | Payload::Write(bytes)) = &payload;
+        if bytes.len() > MAX_CHAT_BYTES {
             return refuse(
                 cx,
                 client,
                 format!(
                     "message #{seq} is {} bytes; the limit is {MAX_CHAT_BYTES}",
-                    text.len()
+                    bytes.len()
                 ),
             );
         }
+        if matches!(&payload, Payload::Write(raw) if crate::chat::is_chat_payload(raw)) {
+            return refuse(
+                cx,
+                client,
+                format!("entry #{seq} starts as a chat message does (byte 0xFF): send it as a chat message"),
+            );
+        }
+        // A chat message is signed with the session's user name: a client
+        // cannot write in another's name.
+        let text = match payload {
+            Payload::Chat(text) => ChatMessage {
+                author: &s.user,
+                text: &text,
+            }
+            .encode()
+            .into_vec(),
+            Payload::Write(raw) => raw,
+        };
         if s.held.len() >= HELD_MAX {
             return refuse(
                 cx,
@@ -495,6 +519,14 @@ fn parted_at(log: &Log, from_index: u64, seen: &[SeenRun]) -> Option<u64> {
     (shared + 1 < from_index).then_some(shared + 1)
 }
 
+/// What a client asked to append.
+enum Payload {
+    /// A chat message's text.
+    Chat(Vec<u8>),
+    /// An application's entry, as it is.
+    Write(Vec<u8>),
+}
+
 /// Offers a session's held messages in order, while the leader serves. A message
 /// leaves the queue only once the log has taken it; one that comes after numbers
 /// this log lacks waits (a client that moved between the sides of a split brain:
@@ -510,18 +542,13 @@ fn offer_held(cx: &mut Ctx<'_>, repl: &mut Replication, client: ClientId, s: &mu
             }
             return;
         }
-        let Some((seq, text)) = s.held.pop_front() else {
+        let Some((seq, payload)) = s.held.pop_front() else {
             return;
         };
         let id = ClientMsgId {
             client: client.0,
             seq,
         };
-        let payload = ChatMessage {
-            author: &s.user,
-            text: &text,
-        }
-        .encode();
         match repl.propose(Entry::new(id, payload, cx.now)) {
             Ok(Offer::Appended(i) | Offer::Duplicate(i) | Offer::Old(i)) => {
                 s.awaiting.insert(i, seq);

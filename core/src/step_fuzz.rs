@@ -116,6 +116,10 @@ fn client_corpus() -> Vec<ClientMsg> {
             seq: 2,
             text: b"again".to_vec(),
         },
+        ClientMsg::Write {
+            seq: 3,
+            payload: b"an application's entry".to_vec(),
+        },
         ClientMsg::History { last: 10 },
         ClientMsg::Ping,
         ClientMsg::Bye,

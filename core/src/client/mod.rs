@@ -163,6 +163,30 @@ pub enum ClientOutput {
     Refused(String),
 }
 
+/// A numbered message kept until acknowledged.
+#[derive(Clone, Debug)]
+enum Outgoing {
+    /// A chat message's text.
+    Chat(Vec<u8>),
+    /// An application's entry.
+    Write(Vec<u8>),
+}
+
+impl Outgoing {
+    fn message(&self, seq: u64) -> ClientMsg {
+        match self {
+            Outgoing::Chat(text) => ClientMsg::Chat {
+                seq,
+                text: text.clone(),
+            },
+            Outgoing::Write(payload) => ClientMsg::Write {
+                seq,
+                payload: payload.clone(),
+            },
+        }
+    }
+}
+
 /// Why a message could not be sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendError {
@@ -176,6 +200,10 @@ pub enum SendError {
     },
     /// The client has quit.
     Quit,
+    /// Too large (more than [`crate::wire::MAX_CHAT_BYTES`]), or an
+    /// application's entry that would read as a chat message (see
+    /// [`crate::chat::is_chat_payload`]): the leader would refuse it.
+    Invalid,
 }
 
 impl fmt::Display for SendError {
@@ -193,6 +221,9 @@ impl fmt::Display for SendError {
                 "not sent: the buffer is full ({limit} messages wait for a leader); try again once it is back"
             ),
             SendError::Quit => f.write_str("not sent: the client has quit"),
+            SendError::Invalid => f.write_str(
+                "not sent: larger than the limit, or an entry that starts as a chat message does",
+            ),
         }
     }
 }
@@ -278,12 +309,12 @@ pub enum Phase {
 pub struct Client {
     config: ClientConfig,
     state: State,
-    /// Unacknowledged messages, oldest first: (number, text).
-    buffer: VecDeque<(u64, Vec<u8>)>,
+    /// Unacknowledged messages, oldest first: (number, what).
+    buffer: VecDeque<(u64, Outgoing)>,
     /// The last acknowledged messages (at most `buffer_limit`), oldest first. A
     /// leader on the other side of a split brain may lack them: sent to it again
     /// before anything newer, they keep this client's order.
-    kept: VecDeque<(u64, Vec<u8>)>,
+    kept: VecDeque<(u64, Outgoing)>,
     /// The last runs of entries seen (at most [`MAX_SEEN_RUNS`]), named in every
     /// hello so a new leader can tell where its history parts from this one.
     seen: VecDeque<SeenRun>,
@@ -384,8 +415,8 @@ impl Client {
         }
     }
 
-    /// Takes a message from the user. It is sent at once when there is a leader,
-    /// otherwise kept until there is one.
+    /// Takes a chat message from the user. It is sent at once when there is a
+    /// leader, otherwise kept until there is one.
     pub fn send(
         &mut self,
         now: Instant,
@@ -393,6 +424,30 @@ impl Client {
         out: &mut Vec<ClientAction>,
     ) -> Result<u64, SendError> {
         let _ = now;
+        self.enqueue(Outgoing::Chat(text.into()), out)
+    }
+
+    /// Takes an entry of the client's own application (see
+    /// [`ClientMsg::Write`]): numbered, sent, resent and acknowledged as a chat
+    /// message is, appended as it is.
+    pub fn write(
+        &mut self,
+        payload: impl Into<Vec<u8>>,
+        out: &mut Vec<ClientAction>,
+    ) -> Result<u64, SendError> {
+        self.enqueue(Outgoing::Write(payload.into()), out)
+    }
+
+    fn enqueue(&mut self, what: Outgoing, out: &mut Vec<ClientAction>) -> Result<u64, SendError> {
+        let valid = match &what {
+            Outgoing::Chat(text) => text.len() <= crate::wire::MAX_CHAT_BYTES,
+            Outgoing::Write(raw) => {
+                raw.len() <= crate::wire::MAX_CHAT_BYTES && !crate::chat::is_chat_payload(raw)
+            }
+        };
+        if !valid {
+            return Err(SendError::Invalid);
+        }
         if self.state == State::Quit {
             return Err(SendError::Quit);
         }
@@ -404,14 +459,10 @@ impl Client {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let text = text.into();
         if let State::Ready { .. } = self.state {
-            out.push(ClientAction::Send(ClientMsg::Chat {
-                seq,
-                text: text.clone(),
-            }));
+            out.push(ClientAction::Send(what.message(seq)));
         }
-        self.buffer.push_back((seq, text));
+        self.buffer.push_back((seq, what));
         Ok(seq)
     }
 
@@ -586,11 +637,8 @@ impl Client {
         }
         self.last_leader = Some(leader);
         let lacking = self.kept.iter().filter(|(seq, _)| *seq >= next_seq);
-        for (seq, text) in lacking.chain(&self.buffer) {
-            out.push(ClientAction::Send(ClientMsg::Chat {
-                seq: *seq,
-                text: text.clone(),
-            }));
+        for (seq, what) in lacking.chain(&self.buffer) {
+            out.push(ClientAction::Send(what.message(*seq)));
         }
     }
 

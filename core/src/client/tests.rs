@@ -82,6 +82,12 @@ fn a_full_buffer_refuses_with_a_clear_error_and_drops_nothing() {
     assert!(c.is_full());
     assert_eq!(c.unacked(), 3);
     assert!(chats(&out).is_empty(), "nothing is sent without a leader");
+    // An application's entry laid out as a chat message is not taken.
+    let mut c = client(3);
+    assert_eq!(
+        c.write(vec![0xFF, 1, b'x'], &mut out),
+        Err(SendError::Invalid)
+    );
 }
 
 #[test]
@@ -89,8 +95,13 @@ fn unacknowledged_messages_are_resent_in_order_after_a_failover() {
     let mut c = client(100);
     let mut out = Vec::new();
     connect(&mut c, 2, &mut out);
-    for _ in 0..4 {
-        c.send(at(5), "m", &mut out).unwrap();
+    for n in 0..4 {
+        // Chat messages and an application's entries share one numbering.
+        if n == 3 {
+            c.write(b"raw".to_vec(), &mut out).unwrap();
+        } else {
+            c.send(at(5), "m", &mut out).unwrap();
+        }
     }
     c.step(
         at(6),
@@ -123,7 +134,11 @@ fn unacknowledged_messages_are_resent_in_order_after_a_failover() {
         *next_seq = 3; // it holds #1 and #2 already
     }
     c.step(at(5003), w, &mut out);
-    assert_eq!(chats(&out), vec![3, 4]);
+    assert_eq!(chats(&out), vec![3]);
+    assert!(out.iter().any(|a| matches!(
+        a,
+        ClientAction::Send(ClientMsg::Write { seq: 4, payload }) if payload == b"raw"
+    )));
     assert!(out.iter().any(|a| matches!(
         a,
         ClientAction::Output(ClientOutput::LeaderChanged {

@@ -64,6 +64,16 @@ pub enum ClientMsg {
     Ping,
     /// Leaves for good.
     Bye,
+    /// An entry of the client's own application, not a chat message: appended
+    /// as it is (at most [`MAX_CHAT_BYTES`]), numbered in the same sequence as
+    /// the client's chat messages, resent and acknowledged the same way.
+    Write {
+        /// The client's number for it.
+        seq: u64,
+        /// The entry's payload.
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
 }
 
 /// Server to client.
@@ -145,6 +155,7 @@ impl ClientMsg {
             ClientMsg::History { .. } => "History",
             ClientMsg::Ping => "Ping",
             ClientMsg::Bye => "Bye",
+            ClientMsg::Write { .. } => "Write",
         }
     }
 }
@@ -163,6 +174,7 @@ impl fmt::Display for ClientMsg {
                 if *resume { " resume" } else { "" }
             ),
             ClientMsg::Chat { seq, .. } => write!(f, "Chat #{seq}"),
+            ClientMsg::Write { seq, .. } => write!(f, "Write #{seq}"),
             ClientMsg::History { last } => write!(f, "History {last}"),
             other => f.write_str(other.kind()),
         }

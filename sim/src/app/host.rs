@@ -39,9 +39,13 @@ pub(crate) trait AppHost {
         now: Instant,
         end: Instant,
         slots: &[SlotFacts<'_>],
+        clients_acked: &[u64],
     ) -> Vec<(usize, u64, Box<[u8]>)>;
     /// Server `i`'s node told a proposal's outcome.
     fn outcome(&mut self, now: Instant, i: usize, ticket: u64, outcome: Result<u64, ProposalError>);
+    /// What simulated client `client` (from 1) writes as its message `seq`:
+    /// `None`, it chats.
+    fn client_write(&self, client: u32, seq: u64) -> Option<Vec<u8>>;
     /// The snapshots the applications saved since the last call, as (server,
     /// snapshot): each node is told of its own (as a real node's `Follower`
     /// tells it), to send to a follower behind its retained log.
@@ -234,7 +238,7 @@ impl<S: SimApp> Host<S> {
         Some((i, ticket, payload.into_boxed_slice()))
     }
 
-    fn check(&mut self, now: Instant, slots: &[SlotFacts<'_>]) {
+    fn check(&mut self, now: Instant, slots: &[SlotFacts<'_>], clients_acked: &[u64]) {
         let view = AppView {
             now,
             nodes: slots
@@ -253,6 +257,7 @@ impl<S: SimApp> Host<S> {
                 })
                 .collect(),
             acked: &self.acked,
+            clients_acked,
         };
         for (name, check, count, failed) in &mut self.invariants {
             if *failed {
@@ -289,16 +294,21 @@ impl<S: SimApp> AppHost for Host<S> {
         now: Instant,
         end: Instant,
         slots: &[SlotFacts<'_>],
+        clients_acked: &[u64],
     ) -> Vec<(usize, u64, Box<[u8]>)> {
         for (i, facts) in slots.iter().enumerate() {
             self.follow(now, i, facts);
         }
-        self.check(now, slots);
+        self.check(now, slots, clients_acked);
         slots
             .iter()
             .enumerate()
             .filter_map(|(i, facts)| self.propose(now, end, i, facts))
             .collect()
+    }
+
+    fn client_write(&self, client: u32, seq: u64) -> Option<Vec<u8>> {
+        S::client_write(client, seq)
     }
 
     fn take_saved(&mut self) -> Vec<(usize, AppSnapshot)> {

@@ -21,6 +21,18 @@ pub trait SimApp: StateMachine + Default + 'static {
     /// leads, every [`AppSim::propose_every`](super::AppSim::propose_every)); `None`: nothing this time.
     /// Deterministic: the same state and turn give the same proposal.
     fn proposal(&self, turn: &Proposing) -> Option<Vec<u8>>;
+
+    /// What simulated client `client` (numbered from 1; see
+    /// [`SimConfig::clients`](crate::SimConfig::clients)) writes as its message
+    /// number `seq`, through the leader it follows
+    /// ([`ClientMsg::Write`](ringleader_core::wire::ClientMsg::Write)):
+    /// an entry of this application, deduplicated, resent across failovers
+    /// and acknowledged as ringleader's client invariants check. `None`
+    /// (the default): the client chats instead.
+    fn client_write(client: u32, seq: u64) -> Option<Vec<u8>> {
+        let _ = (client, seq);
+        None
+    }
 }
 
 /// A check of your own over every node's application, after every event:
@@ -65,4 +77,9 @@ pub struct AppView<'a, S> {
     pub nodes: Vec<AppNode<'a, S>>,
     /// Every proposal acknowledged so far, in the order acknowledged.
     pub acked: &'a [Acked],
+    /// Per simulated client (`clients_acked[0]` is client 1's): the highest
+    /// message number it was told is committed. With
+    /// [`SimApp::client_write`], its entries 1 ..= that number carry
+    /// (client, number) as their [`Entry::id`](ringleader_core::log::Entry::id).
+    pub clients_acked: &'a [u64],
 }

@@ -322,6 +322,12 @@ impl ReplicationChecker {
         );
     }
 
+    /// Per client (index from 0), the highest message number it was told
+    /// is committed.
+    pub fn clients_acked(&self) -> Vec<u64> {
+        self.clients.iter().map(|c| c.acked).collect()
+    }
+
     /// Client `c` (index from 0, named `c<c + 1>`) was told `output`.
     pub fn on_client_output(&mut self, at: Instant, c: usize, output: &ClientOutput) {
         let id = u64::from(crate::clients::number(c));

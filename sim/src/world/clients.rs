@@ -216,10 +216,18 @@ impl World<'_> {
         if self.clients.get(c).is_none_or(|sc| sc.quit) {
             return;
         }
+        let seq = self.clients.get(c).map_or(0, |sc| sc.client.next_seq());
+        let client = number(c);
+        let write = self.app.as_ref().and_then(|a| a.client_write(client, seq));
         let sent = self.with_client(c, |sc, now, out| {
-            let seq = sc.client.next_seq();
-            let text = format!("message {seq} from c{}", number(c));
-            let accepted = sc.client.send(now, text, out).is_ok();
+            let accepted = match write {
+                // The application's clients write its entries.
+                Some(payload) => sc.client.write(payload, out).is_ok(),
+                None => {
+                    let text = format!("message {seq} from c{}", number(c));
+                    sc.client.send(now, text, out).is_ok()
+                }
+            };
             (accepted, sc.client.unacked())
         });
         if let Some((accepted, unacked)) = sent {

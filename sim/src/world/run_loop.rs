@@ -233,7 +233,8 @@ impl World<'_> {
         let Some(mut app) = self.app.take() else {
             return;
         };
-        let proposals = app.after_event(self.now, self.end, &self.app_facts());
+        let acked = self.replication.clients_acked();
+        let proposals = app.after_event(self.now, self.end, &self.app_facts(), &acked);
         let saved = app.take_saved();
         self.app = Some(app);
         for (i, snapshot) in saved {
