@@ -10,11 +10,13 @@
 use super::entry::Stamp;
 use serde::{Deserialize, Serialize};
 
-/// The largest application snapshot a node carries to its followers (64
-/// parts of a frame's share). A larger one is kept by its application but not
-/// sent: a follower behind the retained log then cannot rebuild that state
-/// (logged on the leader).
-pub const APP_SNAPSHOT_BYTES_MAX: usize = 32 << 20;
+/// The largest application snapshot a node carries to its followers: 32
+/// parts of a frame's share, sent at once, half of what a real peer
+/// connection queues before it counts as stalled. A larger one is kept by its
+/// application but not sent: a follower behind the retained log then cannot
+/// rebuild that state (logged on the leader, and when the application hands
+/// it over).
+pub const APP_SNAPSHOT_BYTES_MAX: usize = 16 << 20;
 
 /// An application's state as of a committed index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
