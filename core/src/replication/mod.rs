@@ -353,7 +353,7 @@ impl Replication {
         if let Some(wanted) = app.filter(|w| *w > held) {
             // Its parts are lost or still on the way: the sender sends
             // both again when this node answers its next append.
-            tracing::info!(%from, through = snap.index, wanted, "a snapshot without the application's that came with it; not taken yet");
+            tracing::debug!(%from, through = snap.index, wanted, "a snapshot without the application's that came with it; not taken yet");
             return;
         }
         self.on_snapshot(cx, from, *epoch, snap);
