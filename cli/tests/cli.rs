@@ -192,6 +192,9 @@ fn progress_in_a_log_is_lines_not_carriage_returns() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!stderr.contains('\r'), "{stderr:?}");
     assert!(stderr.contains("run 1/1\n"), "{stderr:?}");
+    // The limit is measured in the same run, beside the workloads.
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("limit: queue + empty step"), "{stdout}");
 }
 
 #[test]

@@ -69,6 +69,36 @@ fn show_run(terminal: bool, name: &str, run: u32, of: u32) {
     }
 }
 
+/// The bare queue loop's figures (see [`ringleader_sim::queue::bare_loop`]).
+fn bare(args: &BenchArgs, terminal: bool, events: u64) -> Figures {
+    let name = BARE;
+    let mut walls = Vec::new();
+    for i in 0..args.repeat {
+        show_run(terminal, name, i + 1, args.repeat);
+        let start = std::time::Instant::now();
+        std::hint::black_box(ringleader_sim::queue::bare_loop(5, events, 1));
+        walls.push(start.elapsed().as_secs_f64());
+    }
+    show_run(terminal, "", 0, 0);
+    walls.sort_by(f64::total_cmp);
+    let median = walls.get(walls.len() / 2).copied().unwrap_or(f64::NAN);
+    let best = walls.first().copied().unwrap_or(f64::NAN);
+    Figures {
+        workload: name,
+        nodes: 5,
+        virtual_s: 0,
+        events,
+        median_wall_ms: median * 1e3,
+        best_wall_ms: best * 1e3,
+        median_events_per_s: events as f64 / median,
+        best_events_per_s: events as f64 / best,
+        median_virtual_s_per_wall_s: f64::NAN,
+    }
+}
+
+/// The limit's row: the queue, seeded delays, a step that does nothing.
+const BARE: &str = "limit: queue + empty step";
+
 /// Runs `sim bench`.
 pub fn run(args: BenchArgs) -> ExitCode {
     let mut all = Vec::new();
@@ -113,6 +143,10 @@ pub fn run(args: BenchArgs) -> ExitCode {
             median_virtual_s_per_wall_s: virtual_s as f64 / median,
         });
     }
+    // The limit, in the same run: as many events through the bare queue and
+    // a step that does nothing as the densest workload delivered.
+    let most = all.iter().map(|f| f.events).max().unwrap_or(1_000_000);
+    all.push(bare(&args, terminal, most));
     if args.json {
         match serde_json::to_string(&all) {
             Ok(s) => println!("{s}"),
@@ -123,6 +157,15 @@ pub fn run(args: BenchArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    print_table(&all);
+    if cfg!(debug_assertions) {
+        println!("note: this is a debug build; measure with cargo run --release");
+    }
+    ExitCode::SUCCESS
+}
+
+/// The figures as a table, the limit last.
+fn print_table(all: &[Figures]) {
     println!(
         "{:<28} {:>5} {:>9} {:>10} {:>11} {:>14} {:>14} {:>13}",
         "workload",
@@ -134,7 +177,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
         "events/s best",
         "virt s/wall s"
     );
-    for f in &all {
+    for f in all.iter().filter(|f| f.workload != BARE) {
         println!(
             "{:<28} {:>5} {:>8}s {:>10} {:>9.1}ms {:>14.0} {:>14.0} {:>13.0}",
             f.workload,
@@ -147,8 +190,18 @@ pub fn run(args: BenchArgs) -> ExitCode {
             f.median_virtual_s_per_wall_s
         );
     }
-    if cfg!(debug_assertions) {
-        println!("note: this is a debug build; measure with cargo run --release");
+    for f in all.iter().filter(|f| f.workload == BARE) {
+        println!(
+            "{:<28} {:>5} {:>9} {:>10} {:>9.1}ms {:>14.0} {:>14.0} {:>13}",
+            f.workload,
+            f.nodes,
+            "-",
+            f.events,
+            f.median_wall_ms,
+            f.median_events_per_s,
+            f.best_events_per_s,
+            "-"
+        );
+        println!("(the limit: the same event queue and seeded delays, a step that does no work: what is left above it is the protocol, the network model and the checks)");
     }
-    ExitCode::SUCCESS
 }
