@@ -47,11 +47,30 @@ pub fn sweep(
     opts: SweepOptions,
     mut on_run: impl FnMut(&SeedRun),
 ) -> Vec<SeedRun> {
+    let mut out = Vec::new();
+    sweep_each(base, seeds, opts, |run| {
+        on_run(&run);
+        out.push(run);
+    });
+    out.sort_by_key(|r| r.seed);
+    out
+}
+
+/// [`sweep`] that keeps nothing: each run goes to `on_run` as it finishes
+/// (in no particular order) and is dropped after, so a sweep of millions of
+/// seeds holds only the runs in progress.
+pub fn sweep_each(
+    base: &SimConfig,
+    seeds: RangeInclusive<u64>,
+    opts: SweepOptions,
+    mut on_run: impl FnMut(SeedRun),
+) {
     let (first, last) = (*seeds.start(), *seeds.end());
     let next = AtomicU64::new(first);
     let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<SeedRun>();
-    let mut out = Vec::new();
+    // Bounded: a slow consumer holds the workers back instead of a queue
+    // of finished runs growing.
+    let (tx, rx) = mpsc::sync_channel::<SeedRun>(opts.jobs.max(1) * 2);
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
             let tx = tx.clone();
@@ -86,12 +105,9 @@ pub fn sweep(
         }
         drop(tx);
         for r in rx {
-            on_run(&r);
-            out.push(r);
+            on_run(r);
         }
     });
-    out.sort_by_key(|r| r.seed);
-    out
 }
 
 #[cfg(test)]

@@ -5,9 +5,8 @@ use super::setup::{SeedArgs, SetupArgs};
 use super::usage_error;
 use clap::Args;
 use ringleader_core::Algorithm;
-use ringleader_sim::stats::{figures, ElectionFigures, Summary};
-use ringleader_sim::sweep::{sweep, SweepOptions};
-use ringleader_sim::Report;
+use ringleader_sim::stats::{ElectionFigures, FiguresBuilder, Summary, PRECISION_DIGITS};
+use ringleader_sim::sweep::{sweep_each, SweepOptions};
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -27,6 +26,8 @@ pub struct StatsArgs {
 #[derive(Serialize)]
 struct Output {
     seeds: [u64; 2],
+    /// Significant digits the percentiles keep (counts, means, maximums exact).
+    percentile_digits: u8,
     nodes: u32,
     scenario: Option<String>,
     elections: Vec<ElectionFigures>,
@@ -42,6 +43,7 @@ pub fn run(args: StatsArgs) -> ExitCode {
     let jobs = args.seeds.jobs();
     let mut out = Output {
         seeds: [*args.seeds.seeds.start(), *args.seeds.seeds.end()],
+        percentile_digits: PRECISION_DIGITS,
         nodes: 0,
         scenario: args
             .setup
@@ -60,24 +62,31 @@ pub fn run(args: StatsArgs) -> ExitCode {
             Err(e) => return usage_error(e),
         };
         out.nodes = scenario.config.nodes;
-        let runs = sweep(
+        // Each run is folded into histograms and dropped: constant memory
+        // whatever the number of seeds.
+        let mut figures = FiguresBuilder::default();
+        let mut failed_to_run = None;
+        sweep_each(
             &scenario.config,
             args.seeds.seeds.clone(),
             SweepOptions {
                 jobs,
                 fail_fast: false,
             },
-            |r| progress.tick(r.failed()),
+            |r| {
+                progress.tick(r.failed());
+                match &r.report {
+                    Ok(rep) => figures.add(rep),
+                    Err(e) => {
+                        failed_to_run.get_or_insert_with(|| format!("seed {}: {e}", r.seed));
+                    }
+                }
+            },
         );
-        let mut reports: Vec<&Report> = Vec::with_capacity(runs.len());
-        for r in &runs {
-            match &r.report {
-                Ok(rep) => reports.push(rep),
-                Err(e) => return usage_error(format_args!("seed {}: {e}", r.seed)),
-            }
+        if let Some(e) = failed_to_run {
+            return usage_error(e);
         }
-        out.elections
-            .push(figures(&algorithm.to_string(), &reports));
+        out.elections.push(figures.figures(&algorithm.to_string()));
     }
     progress.finish();
     if args.json {
@@ -109,6 +118,7 @@ fn print_table(out: &Output) {
             .as_ref()
             .map_or(String::new(), |s| format!(", scenario {s}"))
     );
+    println!("(percentiles within 0.1 % ({PRECISION_DIGITS} significant digits, exact below 2,048); counts, means and maximums exact)");
     for e in &out.elections {
         println!();
         println!(
