@@ -172,6 +172,23 @@ pub fn seeds(s: &str) -> Result<RangeInclusive<u64>, String> {
     Ok(a..=b)
 }
 
+/// Parses a shard, `K/N`: the K-th (from 1) of N shares of the seeds.
+pub fn shard(s: &str) -> Result<ringleader_sim::sweep::Shard, String> {
+    let bad = || format!("'{s}' is not a shard (write K/N with 1 <= K <= N <= 1000000, e.g. 3/16)");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || k > n || n > 1_000_000 {
+        return Err(bad());
+    }
+    Ok(ringleader_sim::sweep::Shard {
+        index: k - 1,
+        of: n,
+    })
+}
+
 /// Parses a fault profile: none, light or heavy.
 pub fn fault_profile(s: &str) -> Result<ringleader_sim::FaultProfile, String> {
     s.parse()

@@ -476,3 +476,59 @@ fn sweep_and_stats_run_every_listed_algorithm_and_say_ranges_are_inclusive() {
     assert!(help.contains("without it runs all three"), "{help}");
     assert!(help.contains("both ends included"), "{help}");
 }
+
+#[test]
+fn shards_of_a_sweep_run_disjoint_shares_that_cover_the_range() {
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let out = ringleader(&[
+            "sim",
+            "sweep",
+            "--nodes",
+            "3",
+            "--duration",
+            "5s",
+            "--seeds",
+            "1..10",
+            "--shard",
+            &shard,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        let v = stdout_json(&out);
+        assert_eq!(v["shard"], shard.as_str());
+        let n = v["seeds"].as_u64().unwrap();
+        assert_eq!(n, [4, 3, 3][k - 1], "{v}");
+        seen.push(n);
+        let out = ringleader(&[
+            "sim",
+            "stats",
+            "--election",
+            "bully",
+            "--nodes",
+            "3",
+            "--seeds",
+            "1..10",
+            "--shard",
+            &shard,
+            "--json",
+        ]);
+        let v = stdout_json(&out);
+        assert_eq!(v["elections"][0]["seeds"].as_u64(), Some(n), "{v}");
+        assert_eq!(v["percentile_digits"], 3);
+    }
+    assert_eq!(
+        seen.iter().sum::<u64>(),
+        10,
+        "together they hold every seed"
+    );
+    for bad in ["0/3", "4/3", "1/0", "two/3", "3"] {
+        let out = ringleader(&["sim", "sweep", "--seeds", "1..10", "--shard", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("K/N"),
+            "{bad}"
+        );
+    }
+}

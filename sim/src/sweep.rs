@@ -19,6 +19,43 @@ pub struct SweepOptions {
     pub jobs: usize,
     /// Stop taking new seeds after the first failure.
     pub fail_fast: bool,
+    /// Which share of the seeds to run ([`Shard::ALL`]: every one).
+    pub shard: Shard,
+}
+
+/// A deterministic share of a seed range, for sweeps spread over machines:
+/// shard `index` of `of` (from 0) runs every `of`-th seed from the range's
+/// start + `index`. The shards of one range are disjoint and together hold
+/// every seed, whatever the range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which share, from 0.
+    pub index: u64,
+    /// How many shares (at least 1).
+    pub of: u64,
+}
+
+impl Shard {
+    /// The whole range.
+    pub const ALL: Shard = Shard { index: 0, of: 1 };
+
+    /// The `n`-th seed (from 0) of this share of `seeds`, if it has one.
+    pub fn nth(&self, seeds: &RangeInclusive<u64>, n: u64) -> Option<u64> {
+        let offset = n.checked_mul(self.of.max(1))?.checked_add(self.index)?;
+        let seed = seeds.start().checked_add(offset)?;
+        (seed <= *seeds.end()).then_some(seed)
+    }
+
+    /// How many seeds of `seeds` this share holds.
+    pub fn count(&self, seeds: &RangeInclusive<u64>) -> u64 {
+        let of = self.of.max(1);
+        let total = (seeds.end() - seeds.start()).saturating_add(1);
+        // Seeds at offsets index, index + of, ... below total.
+        total
+            .checked_sub(self.index)
+            .filter(|left| *left > 0)
+            .map_or(0, |left| (left - 1) / of + 1)
+    }
 }
 
 /// One seed's run.
@@ -65,8 +102,8 @@ pub fn sweep_each(
     opts: SweepOptions,
     mut on_run: impl FnMut(SeedRun),
 ) {
-    let (first, last) = (*seeds.start(), *seeds.end());
-    let next = AtomicU64::new(first);
+    let next = AtomicU64::new(0);
+    let shard = opts.shard;
     let stop = AtomicBool::new(false);
     // Bounded: a slow consumer holds the workers back instead of a queue
     // of finished runs growing.
@@ -74,16 +111,16 @@ pub fn sweep_each(
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
             let tx = tx.clone();
-            let (next, stop) = (&next, &stop);
+            let (next, stop, seeds) = (&next, &stop, &seeds);
             scope.spawn(move || loop {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                // `last` may be u64::MAX: stop before the counter wraps.
-                if seed > last || seed < first {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                // Past the range (or past u64::MAX): no seed left.
+                let Some(seed) = shard.nth(seeds, n) else {
                     break;
-                }
+                };
                 let config = SimConfig {
                     seed,
                     ..base.clone()
@@ -96,9 +133,6 @@ pub fn sweep_each(
                     stop.store(true, Ordering::Relaxed);
                 }
                 if tx.send(run).is_err() {
-                    break;
-                }
-                if seed == last {
                     break;
                 }
             });
@@ -133,6 +167,7 @@ mod tests {
                 SweepOptions {
                     jobs,
                     fail_fast: false,
+                    shard: Shard::ALL,
                 },
                 |_| seen += 1,
             );
@@ -147,6 +182,45 @@ mod tests {
             (1..=12).collect::<Vec<_>>()
         );
         assert_eq!(one, digests(4));
+    }
+
+    #[test]
+    fn shards_are_disjoint_and_together_hold_every_seed() {
+        for (range, of) in [
+            (1..=12u64, 5u64),
+            (0..=0, 3),
+            (u64::MAX - 6..=u64::MAX, 4),
+            (10..=13, 4),
+        ] {
+            let mut all = Vec::new();
+            for index in 0..of {
+                let shard = Shard { index, of };
+                let seeds: Vec<u64> = (0..).map_while(|n| shard.nth(&range, n)).collect();
+                assert_eq!(
+                    seeds.len() as u64,
+                    shard.count(&range),
+                    "{range:?} {index}/{of}"
+                );
+                all.extend(seeds);
+            }
+            all.sort_unstable();
+            assert_eq!(all, range.clone().collect::<Vec<_>>(), "{range:?} in {of}");
+        }
+        // A sweep of one shard runs exactly its seeds.
+        let runs = sweep(
+            &base(),
+            1..=12,
+            SweepOptions {
+                jobs: 2,
+                fail_fast: false,
+                shard: Shard { index: 1, of: 5 },
+            },
+            |_| {},
+        );
+        assert_eq!(
+            runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
+            vec![2, 7, 12]
+        );
     }
 
     #[test]
@@ -165,6 +239,7 @@ mod tests {
                 SweepOptions {
                     jobs,
                     fail_fast: true,
+                    shard: Shard::ALL,
                 },
                 |_| {},
             );

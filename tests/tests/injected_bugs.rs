@@ -31,6 +31,7 @@ fn base(bug: InjectedBug, nodes: u32, faults: FaultProfile, clients: u32) -> Sim
 const OPTS: SweepOptions = SweepOptions {
     jobs: 2,
     fail_fast: false,
+    shard: ringleader_sim::sweep::Shard::ALL,
 };
 
 fn find_and_shrink(buggy: SimConfig, expected: &[&str]) {

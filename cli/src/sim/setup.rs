@@ -21,6 +21,11 @@ pub struct SeedArgs {
     /// Runs at once [default: the number of CPUs].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     jobs: Option<u32>,
+    /// Run only share K of N of the seeds (every N-th seed from the start +
+    /// K - 1), so N machines (a CI matrix, indexed jobs) sweep one range
+    /// between them: the shards are disjoint and together hold every seed.
+    #[arg(long, value_name = "K/N", value_parser = parse::shard)]
+    shard: Option<ringleader_sim::sweep::Shard>,
 }
 
 impl SeedArgs {
@@ -32,9 +37,20 @@ impl SeedArgs {
         )
     }
 
-    /// How many seeds the range holds (saturating for 0..u64::MAX).
+    /// How many seeds this run takes: the range's, or its shard's
+    /// (saturating for 0..u64::MAX).
     pub fn count(&self) -> u64 {
-        (self.seeds.end() - self.seeds.start()).saturating_add(1)
+        self.shard().count(&self.seeds)
+    }
+
+    /// The share of the seeds to run.
+    pub fn shard(&self) -> ringleader_sim::sweep::Shard {
+        self.shard.unwrap_or(ringleader_sim::sweep::Shard::ALL)
+    }
+
+    /// `K/N` when `--shard` was given, for summaries.
+    pub fn shard_label(&self) -> Option<String> {
+        self.shard.map(|s| format!("{}/{}", s.index + 1, s.of))
     }
 }
 

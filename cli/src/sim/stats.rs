@@ -26,6 +26,10 @@ pub struct StatsArgs {
 #[derive(Serialize)]
 struct Output {
     seeds: [u64; 2],
+    /// `K/N` when only share K of N of the range ran (`--shard`).
+    shard: Option<String>,
+    /// Seeds run per algorithm.
+    seeds_run: u64,
     /// Significant digits the percentiles keep (counts, means, maximums exact).
     percentile_digits: u8,
     nodes: u32,
@@ -43,6 +47,8 @@ pub fn run(args: StatsArgs) -> ExitCode {
     let jobs = args.seeds.jobs();
     let mut out = Output {
         seeds: [*args.seeds.seeds.start(), *args.seeds.seeds.end()],
+        shard: args.seeds.shard_label(),
+        seeds_run: args.seeds.count(),
         percentile_digits: PRECISION_DIGITS,
         nodes: 0,
         scenario: args
@@ -72,6 +78,7 @@ pub fn run(args: StatsArgs) -> ExitCode {
             SweepOptions {
                 jobs,
                 fail_fast: false,
+                shard: args.seeds.shard(),
             },
             |r| {
                 progress.tick(r.failed());
@@ -108,8 +115,11 @@ fn row(name: &str, s: &Summary) -> String {
 }
 
 fn print_table(out: &Output) {
+    let shard = out.shard.as_ref().map_or_else(String::new, |k| {
+        format!(", shard {k}: {} of them", out.seeds_run)
+    });
     println!(
-        "{} nodes, seeds {}..{} ({} seeds, both ends included){}",
+        "{} nodes, seeds {}..{} ({} seeds, both ends included{shard}){}",
         out.nodes,
         out.seeds[0],
         out.seeds[1],

@@ -67,6 +67,10 @@ struct Shrunk {
 struct Summary {
     seeds: usize,
     seed_range: [u64; 2],
+    /// `K/N` when only share K of N of the range ran (`--shard`).
+    shard: Option<String>,
+    /// Seeds the sweep was to run (fewer ran when it stopped at a failure).
+    planned: u64,
     election: String,
     nodes: u32,
     jobs: usize,
@@ -139,6 +143,7 @@ fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, 
         SweepOptions {
             jobs,
             fail_fast: args.fail_fast,
+            shard: args.seeds.shard(),
         },
         |r| progress.tick(r.failed()),
     );
@@ -156,6 +161,8 @@ fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, 
     let summary = Summary {
         seeds: runs.len(),
         seed_range: [*args.seeds.seeds.start(), *args.seeds.seeds.end()],
+        shard: args.seeds.shard_label(),
+        planned: args.seeds.count(),
         election: scenario.config.node.election.to_string(),
         nodes: scenario.config.nodes,
         jobs,
@@ -294,10 +301,13 @@ fn unmet_expectations(runs: &[SeedRun], scenario: &Scenario) -> Vec<Unmet> {
 }
 
 fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
-    let range = (s.seed_range[1] - s.seed_range[0]).saturating_add(1);
-    let cut_short = fail_fast && (s.seeds as u64) < range;
+    let cut_short = fail_fast && (s.seeds as u64) < s.planned;
+    let shard = s
+        .shard
+        .as_ref()
+        .map_or_else(String::new, |k| format!(", shard {k} of them"));
     println!(
-        "sweep of {title}: {} seeds ({}..{}, both ends included{}) in {:.1} s on {} jobs, {:.1} runs/s",
+        "sweep of {title}: {} seeds ({}..{}, both ends included{shard}{}) in {:.1} s on {} jobs, {:.1} runs/s",
         s.seeds,
         s.seed_range[0],
         s.seed_range[1],
