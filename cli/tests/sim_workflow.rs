@@ -532,3 +532,66 @@ fn shards_of_a_sweep_run_disjoint_shares_that_cover_the_range() {
         );
     }
 }
+
+/// The shards of a sweep, written with `--out` and merged, give the summary
+/// one sweep over the whole range gives (but for the wall time and jobs).
+#[test]
+fn merged_shards_give_the_summary_of_one_sweep() {
+    let scratch = Scratch::new("sweep-merge");
+    let dir = &scratch.0;
+    let (_, whole) = buggy_sweep(&dir.join("f"), "heavy", &["--seeds", "1..9"]);
+    let out_dir = dir.join("out");
+    for k in ["3/3", "1/3", "2/3"] {
+        let out = out_dir.to_str().unwrap();
+        let (code, v) = buggy_sweep(
+            &dir.join("f"),
+            "heavy",
+            &["--seeds", "1..9", "--shard", k, "--out", out],
+        );
+        assert_eq!(v["shard"], k, "{v}");
+        assert!(code.status.code().is_some());
+    }
+    let merged = ringleader(&["sim", "merge", out_dir.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        merged.status.code(),
+        Some(1),
+        "failures: exit 1 as the sweep does"
+    );
+    let m = stdout_json(&merged);
+    for field in [
+        "title",
+        "seeds",
+        "seed_range",
+        "planned",
+        "election",
+        "nodes",
+        "passed",
+        "unexplained",
+        "explained",
+        "failures",
+        "failures_by_invariant",
+        "expectations_unmet",
+        "shard",
+    ] {
+        assert_eq!(m[field], whole[field], "{field}");
+    }
+    assert!(
+        m["failures"].as_array().is_some_and(|f| !f.is_empty()),
+        "{m}"
+    );
+    // Per seed, one line each, in every shard's file.
+    let lines: usize = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().to_string_lossy().ends_with(".seeds.jsonl"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines, 9);
+    // A shard missing, or none at all: a usage error that says so.
+    std::fs::remove_file(out_dir.join("quorum-shard-2-of-3.json")).unwrap();
+    let partial = ringleader(&["sim", "merge", out_dir.to_str().unwrap()]);
+    assert_eq!(partial.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&partial.stderr).contains("shards missing: 2/3"));
+    let empty = ringleader(&["sim", "merge", dir.join("f").to_str().unwrap()]);
+    assert_eq!(empty.status.code(), Some(2));
+}

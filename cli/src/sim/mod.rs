@@ -1,6 +1,7 @@
 //! `ringleader sim ...`: the simulator's commands.
 
 mod bench;
+mod merge;
 mod outcome;
 mod progress;
 mod run;
@@ -41,6 +42,12 @@ pub enum SimCommand {
     /// Exit status: 0 when a failing run was written, 1 when the run does not
     /// fail, 2 for bad usage.
     Shrink(shrink::ShrinkArgs),
+    /// Combine the shards of one sweep (`sim sweep --shard K/N --out DIR`) into
+    /// the summary and JSON one sweep over the whole range gives.
+    ///
+    /// Exit status: 0 when every seed passed, 1 when one failed, 2 for bad
+    /// usage (missing or foreign shards).
+    Merge(merge::MergeArgs),
     /// Election figures over many seeds: messages by kind and time to agreement.
     Stats(stats::StatsArgs),
     /// Measure the simulator: delivered events and virtual seconds per wall second.
@@ -54,6 +61,7 @@ pub fn run(cmd: SimCommand) -> ExitCode {
         SimCommand::Replay(args) => run::replay(args),
         SimCommand::Sweep(args) => sweep::run(args),
         SimCommand::Shrink(args) => shrink::run(args),
+        SimCommand::Merge(args) => merge::run(args),
         SimCommand::Stats(args) => stats::run(args),
         SimCommand::Bench(args) => bench::run(args),
     }

@@ -10,7 +10,7 @@ use clap::Args;
 use ringleader_core::Algorithm;
 use ringleader_sim::scenario::{Expect, Scenario};
 use ringleader_sim::sweep::{sweep, SeedRun, SweepOptions};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,10 +35,15 @@ pub struct SweepArgs {
     /// still goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Also write the results to DIR: the summary (`<election>-<shard>.json`,
+    /// what `--json` prints) and a line per seed (`.seeds.jsonl`), for `sim
+    /// merge` to combine the shards of one sweep.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
-#[derive(Serialize)]
-struct Failure {
+#[derive(Serialize, Deserialize)]
+pub(super) struct Failure {
     seed: u64,
     invariant: String,
     at_ms: u64,
@@ -50,8 +55,8 @@ struct Failure {
     replay: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Shrunk {
+#[derive(Serialize, Deserialize)]
+pub(super) struct Shrunk {
     invariant: String,
     seed: u64,
     file: String,
@@ -59,37 +64,62 @@ struct Shrunk {
     nodes: u32,
     clients: u32,
     duration_ms: u64,
-    #[serde(skip)]
-    size: ringleader_sim::shrink::Size,
 }
 
-#[derive(Serialize)]
-struct Summary {
-    seeds: usize,
-    seed_range: [u64; 2],
+impl Shrunk {
+    fn size(&self) -> ringleader_sim::shrink::Size {
+        ringleader_sim::shrink::Size {
+            faults: self.faults,
+            nodes: self.nodes,
+            clients: self.clients,
+            duration: std::time::Duration::from_millis(self.duration_ms),
+        }
+    }
+}
+
+/// What a sweep found: printed, `--json`, written by `--out` and combined
+/// by `sim merge`.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Summary {
+    /// What was swept.
+    pub(super) title: String,
+    pub(super) seeds: usize,
+    pub(super) seed_range: [u64; 2],
     /// `K/N` when only share K of N of the range ran (`--shard`).
-    shard: Option<String>,
+    pub(super) shard: Option<String>,
     /// Seeds the sweep was to run (fewer ran when it stopped at a failure).
-    planned: u64,
-    election: String,
-    nodes: u32,
-    jobs: usize,
-    wall_s: f64,
-    runs_per_second: f64,
-    passed: usize,
+    pub(super) planned: u64,
+    pub(super) election: String,
+    pub(super) nodes: u32,
+    pub(super) jobs: usize,
+    pub(super) wall_s: f64,
+    pub(super) runs_per_second: f64,
+    pub(super) passed: usize,
     /// Failed seeds with a violation no documented limit explains: bugs.
-    unexplained: usize,
+    pub(super) unexplained: usize,
     /// Failed seeds whose every violation a documented limit explains.
-    explained: usize,
-    failures: Vec<Failure>,
-    failures_by_invariant: BTreeMap<String, usize>,
+    pub(super) explained: usize,
+    pub(super) failures: Vec<Failure>,
+    pub(super) failures_by_invariant: BTreeMap<String, usize>,
     /// Seeds that kept every invariant but not the scenario's expected leader.
-    expectations_unmet: Vec<Unmet>,
-    shrunk: Vec<Shrunk>,
+    pub(super) expectations_unmet: Vec<Unmet>,
+    pub(super) shrunk: Vec<Shrunk>,
 }
 
-#[derive(Serialize)]
-struct Unmet {
+impl Failure {
+    pub(super) fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+impl Unmet {
+    pub(super) fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct Unmet {
     seed: u64,
     unmet: Vec<String>,
 }
@@ -159,6 +189,7 @@ fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, 
     let (failures, by_invariant, write_errors) =
         (found.failures, found.by_invariant, found.write_errors);
     let summary = Summary {
+        title: title.clone(),
         seeds: runs.len(),
         seed_range: [*args.seeds.seeds.start(), *args.seeds.seeds.end()],
         shard: args.seeds.shard_label(),
@@ -179,10 +210,37 @@ fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, 
     for e in &write_errors {
         eprintln!("warning: {e}");
     }
+    if let Some(dir) = &args.out {
+        write_out(dir, &summary, &runs).map_err(usage_error)?;
+    }
     if !args.json {
         print_summary(&title, &summary, args.fail_fast);
     }
     Ok(summary)
+}
+
+/// Writes `summary` and a line per seed to `dir` (see `--out`).
+fn write_out(dir: &std::path::Path, summary: &Summary, runs: &[SeedRun]) -> Result<(), String> {
+    let shard = summary.shard.as_deref().map_or_else(
+        || "all".to_owned(),
+        |k| format!("shard-{}", k.replace('/', "-of-")),
+    );
+    let stem = dir.join(format!("{}-{shard}", summary.election));
+    let err = |e: std::io::Error| format!("cannot write to {}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let json = serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?;
+    std::fs::write(stem.with_extension("json"), json).map_err(err)?;
+    let lines: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            let (ok, digest) = r
+                .report
+                .as_ref()
+                .map_or((false, ""), |rep| (rep.ok(), rep.digest.as_str()));
+            serde_json::json!({"seed": r.seed, "ok": ok, "digest": digest}).to_string()
+        })
+        .collect();
+    std::fs::write(stem.with_extension("seeds.jsonl"), lines.join("\n") + "\n").map_err(err)
 }
 
 fn algorithm_name(a: Option<Algorithm>) -> String {
@@ -272,7 +330,6 @@ fn shrink_first_of_each(
                 nodes: min.after.nodes,
                 clients: min.after.clients,
                 duration_ms: min.after.duration.as_millis() as u64,
-                size: min.after,
             }),
             Err(e) => eprintln!("warning: cannot shrink seed {seed}: {e}"),
         }
@@ -300,7 +357,8 @@ fn unmet_expectations(runs: &[SeedRun], scenario: &Scenario) -> Vec<Unmet> {
         .collect()
 }
 
-fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
+/// Prints a sweep's summary (`sim merge` prints a merged one the same way).
+pub(super) fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
     let cut_short = fail_fast && (s.seeds as u64) < s.planned;
     let shard = s
         .shard
@@ -366,7 +424,10 @@ fn print_summary(title: &str, s: &Summary, fail_fast: bool) {
     for sh in &s.shrunk {
         println!(
             "  shrunk seed {} ({}) to {}: ringleader sim replay {}",
-            sh.seed, sh.invariant, sh.size, sh.file
+            sh.seed,
+            sh.invariant,
+            sh.size(),
+            sh.file
         );
     }
 }
