@@ -2,7 +2,7 @@
 //! combined into the summary and JSON a single sweep over the whole range
 //! gives.
 
-use super::sweep::{print_summary, Summary};
+use super::sweep::{finish, print_summary, Summary};
 use super::usage_error;
 use clap::Args;
 use std::collections::BTreeMap;
@@ -46,28 +46,12 @@ pub fn run(args: MergeArgs) -> ExitCode {
             Err(e) => return usage_error(format_args!("{election}: {e}")),
         }
     }
-    if args.json {
-        let encoded = match merged.as_slice() {
-            [one] => serde_json::to_string(one),
-            all => serde_json::to_string(&serde_json::json!({ "sweeps": all })),
-        };
-        match encoded {
-            Ok(s) => println!("{s}"),
-            Err(e) => return usage_error(format_args!("cannot encode the summary: {e}")),
-        }
-    } else {
+    if !args.json {
         for s in &merged {
             print_summary(&s.title, s, false);
         }
     }
-    let clean = merged
-        .iter()
-        .all(|s| s.failures.is_empty() && s.expectations_unmet.is_empty());
-    if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    finish(&merged, args.json)
 }
 
 /// Every sweep summary in `dir`.

@@ -137,8 +137,14 @@ pub fn run(args: SweepArgs) -> ExitCode {
             Err(code) => return code,
         }
     }
-    if args.json {
-        let encoded = match summaries.as_slice() {
+    finish(&summaries, args.json)
+}
+
+/// Prints `summaries` as JSON when `json` (printed as text already
+/// otherwise); the exit status: 1 when a seed failed.
+pub(super) fn finish(summaries: &[Summary], json: bool) -> ExitCode {
+    if json {
+        let encoded = match summaries {
             [one] => serde_json::to_string(one),
             all => serde_json::to_string(&serde_json::json!({ "sweeps": all })),
         };
