@@ -247,7 +247,7 @@ impl Node {
                 max = crate::log::APP_SNAPSHOT_BYTES_MAX,
                 "the application's snapshot is too large to send to a follower: one behind the retained log cannot rebuild its state"
             );
-        } else if !self.parts.replication.log_mut().offer_app(snapshot, None) {
+        } else if !self.parts.replication.log_mut().keep_app(snapshot) {
             tracing::debug!(index, "an application snapshot older than the one kept");
         }
     }

@@ -200,22 +200,23 @@ impl Sessions {
                 ),
             );
         }
-        if matches!(&payload, Payload::Write(raw) if crate::chat::is_chat_payload(raw)) {
-            return refuse(
-                cx,
-                client,
-                format!("entry #{seq} starts as a chat message does (byte 0xFF): send it as a chat message"),
-            );
-        }
-        // A chat message is signed with the session's user name: a client
-        // cannot write in another's name.
-        let text = match payload {
+        // A chat message is signed with the session's user name, and an
+        // application's entry may not read as one: a client cannot write in
+        // another's name.
+        let entry = match payload {
             Payload::Chat(text) => ChatMessage {
                 author: &s.user,
                 text: &text,
             }
             .encode()
             .into_vec(),
+            Payload::Write(raw) if crate::chat::is_chat_payload(&raw) => {
+                return refuse(
+                    cx,
+                    client,
+                    format!("entry #{seq} starts as a chat message does (byte 0xFF): send it as a chat message"),
+                );
+            }
             Payload::Write(raw) => raw,
         };
         if s.held.len() >= HELD_MAX {
@@ -225,7 +226,7 @@ impl Sessions {
                 "too many messages while the leader syncs".into(),
             );
         }
-        s.held.push_back((seq, text));
+        s.held.push_back((seq, entry));
         if repl.serving() {
             offer_held(cx, repl, client, s);
         }

@@ -11,29 +11,10 @@ use ringleader_sim::app::{AppSim, AppView};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-/// Replicas at the same place (`at`: an index, or an index and its stamp)
-/// hold the same store.
-fn agree_by<K: Ord>(view: &AppView<'_, Kv>, at: impl Fn(&Replica<Kv>) -> K) -> Result<(), String> {
-    let mut seen = BTreeMap::new();
-    for node in &view.nodes {
-        let Some(r) = node.replica else { continue };
-        if let Some((other, kv)) = seen.insert(at(r), (node.id.0, r.state())) {
-            if kv != r.state() {
-                return Err(format!(
-                    "n{other} and {} applied up to {} but hold different stores",
-                    node.id,
-                    r.applied()
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Replicas that applied the same index hold the same store (under quorum
 /// one index names one history).
 fn replicas_agree(view: &AppView<'_, Kv>) -> Result<(), String> {
-    agree_by(view, Replica::applied)
+    view.agree_by(Replica::applied)
 }
 
 /// A read on a fenced leader that applied its commit index: every key holds
@@ -106,7 +87,7 @@ fn a_thousand_heavy_fault_seeds_keep_the_store_consistent() {
 /// Replicas whose last applied entry is the same (index and stamp) hold the
 /// same store, even where a split brain rewrote what they had applied.
 fn same_history_same_store(view: &AppView<'_, Kv>) -> Result<(), String> {
-    agree_by(view, |r| (r.applied(), r.applied_stamp()))
+    view.agree_by(|r| (r.applied(), r.applied_stamp()))
 }
 
 #[test]

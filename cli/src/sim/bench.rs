@@ -80,19 +80,35 @@ fn bare(args: &BenchArgs, terminal: bool, events: u64) -> Figures {
         walls.push(start.elapsed().as_secs_f64());
     }
     show_run(terminal, "", 0, 0);
+    figures(name, 5, 0, events, walls)
+}
+
+/// A workload's figures from the wall times of its runs (`virtual_s` 0: the
+/// limit, which simulates no time).
+fn figures(
+    workload: &'static str,
+    nodes: u32,
+    virtual_s: u64,
+    events: u64,
+    mut walls: Vec<f64>,
+) -> Figures {
     walls.sort_by(f64::total_cmp);
     let median = walls.get(walls.len() / 2).copied().unwrap_or(f64::NAN);
     let best = walls.first().copied().unwrap_or(f64::NAN);
     Figures {
-        workload: name,
-        nodes: 5,
-        virtual_s: 0,
+        workload,
+        nodes,
+        virtual_s,
         events,
         median_wall_ms: median * 1e3,
         best_wall_ms: best * 1e3,
         median_events_per_s: events as f64 / median,
         best_events_per_s: events as f64 / best,
-        median_virtual_s_per_wall_s: f64::NAN,
+        median_virtual_s_per_wall_s: if virtual_s == 0 {
+            f64::NAN
+        } else {
+            virtual_s as f64 / median
+        },
     }
 }
 
@@ -127,21 +143,8 @@ pub fn run(args: BenchArgs) -> ExitCode {
             }
         }
         show_run(terminal, "", 0, 0);
-        walls.sort_by(f64::total_cmp);
-        let median = walls.get(walls.len() / 2).copied().unwrap_or(f64::NAN);
-        let best = walls.first().copied().unwrap_or(f64::NAN);
         let virtual_s = config.duration.as_secs();
-        all.push(Figures {
-            workload: name,
-            nodes: config.nodes,
-            virtual_s,
-            events,
-            median_wall_ms: median * 1e3,
-            best_wall_ms: best * 1e3,
-            median_events_per_s: events as f64 / median,
-            best_events_per_s: events as f64 / best,
-            median_virtual_s_per_wall_s: virtual_s as f64 / median,
-        });
+        all.push(figures(name, config.nodes, virtual_s, events, walls));
     }
     // The limit, in the same run: as many events through the bare queue and
     // a step that does nothing as the densest workload delivered.

@@ -94,10 +94,7 @@ fn merge(mut shards: Vec<Summary>) -> Result<Summary, String> {
         ));
     }
     check_shards(&shards)?;
-    let mut all = Summary {
-        shard: None,
-        ..empty_like(first)
-    };
+    let mut all = empty_like(first);
     for s in shards {
         all.seeds += s.seeds;
         all.planned += s.planned;
@@ -126,10 +123,8 @@ fn check_shards(shards: &[Summary]) -> Result<(), String> {
     let labels: Vec<Option<(u64, u64)>> = shards
         .iter()
         .map(|s| {
-            s.shard.as_deref().and_then(|k| {
-                let (k, n) = k.split_once('/')?;
-                Some((k.parse().ok()?, n.parse().ok()?))
-            })
+            let shard = crate::parse::shard(s.shard.as_deref()?).ok()?;
+            Some((shard.index + 1, shard.of))
         })
         .collect();
     match labels.as_slice() {

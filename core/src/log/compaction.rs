@@ -118,22 +118,28 @@ impl Log {
     }
 
     /// Keeps `snap` as the application snapshot to send if it is newer than
-    /// the one kept. `received` (from the leader, with its commit index), it
-    /// must be at most that commit index, and it is also handed to the
-    /// driver's copy (see [`Log::take_app_received`]); otherwise it is this
-    /// node's own application's, built from entries committed here (the
-    /// commit index may be lower after a restart: it is sent only once the
-    /// commit index reaches it). Returns whether it was kept.
-    pub fn offer_app(&mut self, snap: Arc<AppSnapshot>, received: Option<u64>) -> bool {
+    /// the one kept: this node's own application's (built from entries
+    /// committed here; the commit index may be lower after a restart, so it
+    /// is sent only once the commit index reaches it), or one its driver's
+    /// disk holds already. Returns whether it was kept.
+    pub fn keep_app(&mut self, snap: Arc<AppSnapshot>) -> bool {
         let newer = self.app.as_ref().is_none_or(|a| snap.index > a.index);
-        let committed = received.unwrap_or(u64::MAX);
-        if !newer || snap.index == 0 || snap.index > committed {
+        if !newer || snap.index == 0 {
             return false;
         }
-        if received.is_some() {
-            self.app_received = Some(Arc::clone(&snap));
-        }
         self.app = Some(snap);
+        true
+    }
+
+    /// A snapshot from the leader, which sent it with commit index `commit`:
+    /// kept as [`Log::keep_app`] does if it is at most that, and handed to
+    /// the driver's copy (see [`Log::take_app_received`]). Returns whether it
+    /// was kept.
+    pub fn receive_app(&mut self, snap: Arc<AppSnapshot>, commit: u64) -> bool {
+        if snap.index > commit || !self.keep_app(Arc::clone(&snap)) {
+            return false;
+        }
+        self.app_received = Some(snap);
         true
     }
 

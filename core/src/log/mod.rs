@@ -481,8 +481,7 @@ impl Log {
     /// log as cut.
     pub fn apply(&mut self, write: &LogWrite) -> Result<(), WriteMisfit> {
         if let Some(app) = &write.app {
-            self.offer_app(Arc::clone(app), Some(app.index));
-            self.app_received = None;
+            self.keep_app(Arc::clone(app));
         }
         if let Some(snap) = &write.install {
             let mut fresh = Log {

@@ -172,34 +172,16 @@ impl Replication {
         if let ReplicationMsg::Append { commit, .. }
         | ReplicationMsg::Chunk { commit, .. }
         | ReplicationMsg::Tip { commit, .. }
-        | ReplicationMsg::TipRequest { commit, .. } = msg
+        | ReplicationMsg::TipRequest { commit, .. }
+        | ReplicationMsg::Snapshot { commit, .. }
+        | ReplicationMsg::AppSnapshot { commit, .. } = msg
         {
             self.heard_commit = self.heard_commit.max(*commit);
         }
-        if let ReplicationMsg::Snapshot { .. } = msg {
-            return self.on_snapshot_part(cx, from, msg);
-        }
-        if let ReplicationMsg::AppSnapshot {
-            epoch,
-            index,
-            stamp,
-            len,
-            number,
-            of,
-            bytes,
-            commit,
-        } = msg
-        {
-            self.heard_commit = self.heard_commit.max(*commit);
-            let head = app_snapshot::Head {
-                from,
-                epoch: *epoch,
-                index: *index,
-                stamp: *stamp,
-                len: *len,
-                of: *of,
-            };
-            return self.on_app_snapshot_part(cx, head, *number, bytes, *commit);
+        match msg {
+            ReplicationMsg::Snapshot { .. } => return self.on_snapshot_part(cx, from, msg),
+            ReplicationMsg::AppSnapshot { .. } => return self.on_app_snapshot_part(cx, from, msg),
+            _ => {}
         }
         // Questions anyone answers, whatever its role.
         match msg {
@@ -338,13 +320,12 @@ impl Replication {
             part,
             number,
             of,
-            commit,
             app,
+            ..
         } = msg
         else {
             return;
         };
-        self.heard_commit = self.heard_commit.max(*commit);
         let Some(snap) = snapshot::receive(&mut self.assembly, from, *epoch, part, *number, *of)
         else {
             return;
@@ -362,14 +343,28 @@ impl Replication {
     /// A part of an application snapshot: taken only from whom this node
     /// would take the log's snapshot (see [`Replication::on_snapshot`]); the
     /// whole kept in the log, to go to its disk and its application.
-    fn on_app_snapshot_part(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        head: app_snapshot::Head,
-        number: u32,
-        bytes: &[u8],
-        commit: u64,
-    ) {
+    fn on_app_snapshot_part(&mut self, cx: &mut Ctx<'_>, from: NodeId, msg: &ReplicationMsg) {
+        let ReplicationMsg::AppSnapshot {
+            epoch,
+            index,
+            stamp,
+            len,
+            number,
+            of,
+            bytes,
+            commit,
+        } = msg
+        else {
+            return;
+        };
+        let head = app_snapshot::Head {
+            from,
+            epoch: *epoch,
+            index: *index,
+            stamp: *stamp,
+            len: *len,
+            of: *of,
+        };
         let takes = match &self.part {
             Part::Follower(f) => f.takes_snapshot_from(cx, head.from, head.epoch),
             Part::Leader(l) => l.takes_snapshot_from(head.from),
@@ -377,10 +372,10 @@ impl Replication {
         if !takes {
             return;
         }
-        let Some(app) = app_snapshot::receive(&mut self.app_assembly, head, number, bytes) else {
+        let Some(app) = app_snapshot::receive(&mut self.app_assembly, head, *number, bytes) else {
             return;
         };
-        let kept = self.log.offer_app(std::sync::Arc::new(app), Some(commit));
+        let kept = self.log.receive_app(std::sync::Arc::new(app), *commit);
         tracing::info!(from = %head.from, at = head.index, kept, "application snapshot received");
     }
 

@@ -336,13 +336,7 @@ fn a_follower_behind_the_compacted_log_takes_a_snapshot_and_old_messages_stay_de
     let (mut net, leader, behind, _) = behind_a_compacted_log(false);
     let commit = net.node(leader).log().commit_index();
     assert_eq!(net.node(leader).log().start(), commit - 19);
-    net.cut[behind] = false;
-    net.run_for(3000);
-    let caught_up = net.node(behind as u32 + 1).log();
-    assert_eq!(
-        caught_up.commit_index(),
-        net.node(leader).log().commit_index()
-    );
+    let caught_up = rejoin(&mut net, leader, behind);
     assert_eq!(
         caught_up.start(),
         commit - 19,
@@ -409,9 +403,9 @@ fn behind_a_compacted_log(with_app: bool) -> (Net, u32, usize, AppSnapshot) {
     (net, leader, behind, app)
 }
 
-#[test]
-fn a_follower_behind_the_compacted_log_takes_its_leaders_application_snapshot_too() {
-    let (mut net, leader, behind, app) = behind_a_compacted_log(true);
+/// Node `behind` (0-based) is cut off no more: after 3 s it holds what its
+/// leader committed. Its log.
+fn rejoin(net: &mut Net, leader: u32, behind: usize) -> &Log {
     net.cut[behind] = false;
     net.run_for(3000);
     let caught_up = net.node(behind as u32 + 1).log();
@@ -419,6 +413,13 @@ fn a_follower_behind_the_compacted_log_takes_its_leaders_application_snapshot_to
         caught_up.commit_index(),
         net.node(leader).log().commit_index()
     );
+    caught_up
+}
+
+#[test]
+fn a_follower_behind_the_compacted_log_takes_its_leaders_application_snapshot_too() {
+    let (mut net, leader, behind, app) = behind_a_compacted_log(true);
+    let caught_up = rejoin(&mut net, leader, behind);
     assert_eq!(
         caught_up.start(),
         app.index - 9,
@@ -470,11 +471,6 @@ fn a_log_snapshot_is_not_taken_without_the_application_snapshot_it_names() {
     assert_eq!(held.start(), 1, "the log's snapshot alone was not taken");
     // The parts get through again: the leader sends both once more.
     net.lose = None;
-    net.run_for(3000);
-    let caught_up = net.node(behind as u32 + 1).log();
-    assert_eq!(
-        caught_up.commit_index(),
-        net.node(leader).log().commit_index()
-    );
+    let caught_up = rejoin(&mut net, leader, behind);
     assert_eq!(caught_up.app_snapshot().map(|a| a.index), Some(app.index));
 }

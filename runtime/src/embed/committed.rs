@@ -262,18 +262,25 @@ mod tests {
         answer_rx.try_recv().unwrap().unwrap()
     }
 
-    #[test]
-    fn a_reader_is_given_what_committed_and_told_when_it_was_rewritten() {
-        let dir = std::env::temp_dir().join(format!("ringleader-committed-{}", std::process::id()));
+    /// A fresh log in a scratch directory named after `name`, holding
+    /// entries 1..=10 of epoch 1, committed up to `commit`, flushed.
+    fn ten_entries(name: &str, commit: u64) -> (std::path::PathBuf, LogFile) {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let (mut log, _) = LogFile::open(&dir).unwrap();
         log.append(LogWrite {
             entries: entries(1, 10, 1, 1),
-            commit: Some(8),
+            commit: Some(commit),
             ..LogWrite::default()
         })
         .unwrap();
         log.flush(false).unwrap();
+        (dir, log)
+    }
+
+    #[test]
+    fn a_reader_is_given_what_committed_and_told_when_it_was_rewritten() {
+        let (dir, mut log) = ten_entries("ringleader-committed", 8);
         // Only what committed, in order.
         let Fetch::Entries(got) = ask(&mut log, 1, Vec::new()) else {
             panic!("entries expected")
@@ -313,16 +320,7 @@ mod tests {
 
     #[test]
     fn a_reader_behind_a_taken_snapshot_is_given_the_application_state_that_came_with_it() {
-        let dir = std::env::temp_dir().join(format!("ringleader-app-snap-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (mut log, _) = LogFile::open(&dir).unwrap();
-        log.append(LogWrite {
-            entries: entries(1, 10, 1, 1),
-            commit: Some(10),
-            ..LogWrite::default()
-        })
-        .unwrap();
-        log.flush(false).unwrap();
+        let (dir, mut log) = ten_entries("ringleader-app-snap", 10);
         // Too far behind: the leader's log snapshot through 40, and its
         // application's state as of 45, which the reader at 11 goes on from.
         let stamp = Stamp {

@@ -130,8 +130,7 @@ impl LogFile {
         let mut log = restored.log;
         let app = snapfile::read_app(&dir).map(Arc::new);
         if let Some(app) = &app {
-            log.offer_app(Arc::clone(app), Some(app.index));
-            log.take_app_received(); // it is on file already
+            log.keep_app(Arc::clone(app));
         }
         let lf = LogFile {
             dir,

@@ -21,18 +21,5 @@ impl SimApp for ChatRoom {
 /// Rooms that applied the same index are the same room (under `quorum` one
 /// index names one history): an invariant for [`super::AppSim`].
 pub fn rooms_agree(view: &AppView<'_, ChatRoom>) -> Result<(), String> {
-    let mut seen = std::collections::BTreeMap::new();
-    for node in &view.nodes {
-        let Some(r) = node.replica else { continue };
-        if let Some((other, room)) = seen.insert(r.applied(), (node.id, r.state())) {
-            if room != r.state() {
-                return Err(format!(
-                    "{other} and {} applied up to {} but their chat rooms differ",
-                    node.id,
-                    r.applied()
-                ));
-            }
-        }
-    }
-    Ok(())
+    view.agree_by(ringleader_core::app::Replica::applied)
 }

@@ -83,3 +83,25 @@ pub struct AppView<'a, S> {
     /// (client, number) as their [`Entry::id`](ringleader_core::log::Entry::id).
     pub clients_acked: &'a [u64],
 }
+
+impl<S: StateMachine + PartialEq> AppView<'_, S> {
+    /// Replicas at the same place (`at`: the index applied, or the index and
+    /// its stamp where a `bully`/`ring` history can be rewritten) hold the
+    /// same state; `Err` names two that do not.
+    pub fn agree_by<K: Ord>(&self, at: impl Fn(&Replica<S>) -> K) -> Result<(), String> {
+        let mut seen = std::collections::BTreeMap::new();
+        for node in &self.nodes {
+            let Some(r) = node.replica else { continue };
+            if let Some((other, state)) = seen.insert(at(r), (node.id, r.state())) {
+                if state != r.state() {
+                    return Err(format!(
+                        "{other} and {} applied up to {} but hold different states",
+                        node.id,
+                        r.applied()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
