@@ -595,3 +595,58 @@ fn merged_shards_give_the_summary_of_one_sweep() {
     let empty = ringleader(&["sim", "merge", dir.join("f").to_str().unwrap()]);
     assert_eq!(empty.status.code(), Some(2));
 }
+
+#[test]
+fn stats_shards_merge_into_the_figures_of_one_run() {
+    let scratch = Scratch::new("stats-merge");
+    let out_dir = scratch.0.join("out");
+    let out = out_dir.to_str().unwrap();
+    let stats = |extra: &[&str]| {
+        let mut args = vec![
+            "sim",
+            "stats",
+            "--election",
+            "bully,quorum",
+            "--faults",
+            "heavy",
+            "--seeds",
+            "1..10",
+            "--duration",
+            "20s",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let run = ringleader(&args);
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        stdout_json(&run)
+    };
+    let whole = stats(&[]);
+    for k in ["2/3", "3/3", "1/3"] {
+        let shard = stats(&["--shard", k, "--out", out]);
+        assert_eq!(shard["shard"], k);
+    }
+    let merged = ringleader(&["sim", "merge", out, "--json"]);
+    assert_eq!(
+        merged.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let m = stdout_json(&merged);
+    for field in ["seeds", "seeds_run", "shard", "nodes", "elections"] {
+        assert_eq!(m[field], whole[field], "{field}");
+    }
+    assert_eq!(m["elections"][1]["seeds"], 10, "{m}");
+    // The table too, and a shard missing is named.
+    let table = ringleader(&["sim", "merge", out]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("quorum: 10 seeds"));
+    std::fs::remove_file(out_dir.join("stats-quorum-shard-1-of-3.json")).unwrap();
+    let partial = ringleader(&["sim", "merge", out]);
+    assert_eq!(partial.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&partial.stderr).contains("quorum: shards missing: 1/3"));
+}

@@ -3,7 +3,7 @@
 
 use crate::report::Report;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Significant decimal digits the percentiles keep: a reported p50 or p99 is
@@ -39,8 +39,12 @@ impl Summary {
 
 /// Numbers recorded one by one in constant memory (an HDR histogram of
 /// [`PRECISION_DIGITS`] digits, an exact count, sum and maximum), merged
-/// with another in any order to the same figures.
-#[derive(Clone, Debug)]
+/// with another in any order to the same figures. Serialised as its
+/// non-empty buckets (each bucket's highest value and count), which read back
+/// into the same buckets: a shard written to a file merges as exactly as one
+/// kept in memory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(into = "DistributionState", from = "DistributionState")]
 pub struct Distribution {
     hist: Histogram<u64>,
     sum: u128,
@@ -103,6 +107,46 @@ impl Distribution {
     }
 }
 
+/// What a [`Distribution`] is written as.
+#[derive(Serialize, Deserialize)]
+struct DistributionState {
+    /// `[value, count]`, one per non-empty bucket, the value being the
+    /// bucket's highest (any value of a bucket records into it).
+    buckets: Vec<(u64, u64)>,
+    /// Exact sum (u128: a million seeds of large values do not overflow).
+    sum: u128,
+    max: u64,
+}
+
+impl From<Distribution> for DistributionState {
+    fn from(d: Distribution) -> Self {
+        DistributionState {
+            buckets: d
+                .hist
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+            sum: d.sum,
+            max: d.max,
+        }
+    }
+}
+
+impl From<DistributionState> for Distribution {
+    fn from(s: DistributionState) -> Self {
+        let mut d = Distribution::default();
+        for (value, count) in s.buckets {
+            if count > 0 {
+                // An auto-resizing histogram takes every u64.
+                let _ = d.hist.record_n(value, count);
+            }
+        }
+        d.sum = s.sum;
+        d.max = s.max;
+        d
+    }
+}
+
 /// One algorithm's figures over a set of seeds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ElectionFigures {
@@ -127,8 +171,9 @@ pub struct ElectionFigures {
 
 /// [`ElectionFigures`] gathered one report at a time in constant memory
 /// (whatever the number of seeds), and merged across threads or shards into
-/// the figures one pass over every report gives.
-#[derive(Clone, Debug, Default)]
+/// the figures one pass over every report gives. Serialisable, so that shards
+/// run on other machines merge too.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct FiguresBuilder {
     seeds: u64,
     failed_seeds: u64,
@@ -263,5 +308,32 @@ mod tests {
             merged.merge(&b);
         }
         assert_eq!(merged.figures("bully"), one_pass);
+        // Written to JSON and read back, shards merge into the same figures.
+        let mut from_files = FiguresBuilder::default();
+        for shard in 0..2 {
+            let mut b = FiguresBuilder::default();
+            for r in all.iter().skip(shard).step_by(2) {
+                b.add(r);
+            }
+            let text = serde_json::to_string(&b).unwrap();
+            from_files.merge(&serde_json::from_str::<FiguresBuilder>(&text).unwrap());
+        }
+        assert_eq!(from_files.figures("bully"), one_pass);
+    }
+
+    #[test]
+    fn a_distribution_read_back_keeps_its_buckets_and_exact_figures() {
+        let mut d = Distribution::default();
+        for v in [0, 1, 7, 2_047, 2_048, 2_049, 123_456_789, u64::MAX] {
+            d.record(v, 3);
+        }
+        let text = serde_json::to_string(&d).unwrap();
+        let back: Distribution = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.summary(), d.summary());
+        assert_eq!(back.count(), 24);
+        let mut twice = back.clone();
+        twice.merge(&d);
+        assert_eq!(twice.count(), 48);
+        assert_eq!(twice.summary().p99, d.summary().p99);
     }
 }

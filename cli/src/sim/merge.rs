@@ -1,10 +1,12 @@
-//! `ringleader sim merge`: the shards of one sweep (written with `--out`),
-//! combined into the summary and JSON a single sweep over the whole range
-//! gives.
+//! `ringleader sim merge`: the shards of one sweep or one stats run (written
+//! with `--out`), combined into the summary and JSON a single run over the
+//! whole range gives.
 
+use super::stats::{show, Output, StatsShard, STATS_KIND};
 use super::sweep::{finish, print_summary, Summary};
 use super::usage_error;
 use clap::Args;
+use ringleader_sim::stats::{FiguresBuilder, PRECISION_DIGITS};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,8 +14,9 @@ use std::process::ExitCode;
 /// Flags of `sim merge`.
 #[derive(Args, Debug)]
 pub struct MergeArgs {
-    /// Directories that `sim sweep --out` wrote (the shards of one sweep, in
-    /// any order; several algorithms are merged each on its own).
+    /// Directories that `sim sweep --out` or `sim stats --out` wrote (the
+    /// shards of one run, in any order; several algorithms are merged each on
+    /// its own).
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
     /// Print exactly one JSON object on stdout instead of the summary.
@@ -23,41 +26,45 @@ pub struct MergeArgs {
 
 /// Runs `sim merge`.
 pub fn run(args: MergeArgs) -> ExitCode {
-    let mut parts: BTreeMap<String, Vec<Summary>> = BTreeMap::new();
+    let mut found = Found::default();
     for dir in &args.dirs {
-        match read_dir(dir) {
-            Ok(found) => {
-                for s in found {
-                    parts.entry(s.election.clone()).or_default().push(s);
-                }
-            }
-            Err(e) => return usage_error(e),
+        if let Err(e) = read_dir(dir, &mut found) {
+            return usage_error(e);
         }
     }
-    if parts.is_empty() {
-        return usage_error(
-            "no sweep results in those directories (write them with sim sweep --out DIR)",
-        );
+    match (found.sweeps.is_empty(), found.stats.is_empty()) {
+        (true, true) => usage_error(
+            "no results in those directories (write them with sim sweep --out DIR or sim stats --out DIR)",
+        ),
+        (false, false) => usage_error(
+            "those directories hold both sweep results and stats: merge each kind on its own",
+        ),
+        (false, true) => merge_sweeps(found.sweeps, args.json),
+        (true, false) => merge_stats(found.stats, args.json),
     }
-    let mut merged = Vec::new();
-    for (election, shards) in parts {
-        match merge(shards) {
-            Ok(s) => merged.push(s),
-            Err(e) => return usage_error(format_args!("{election}: {e}")),
-        }
-    }
-    if !args.json {
-        for s in &merged {
-            print_summary(&s.title, s, false);
-        }
-    }
-    finish(&merged, args.json)
 }
 
-/// Every sweep summary in `dir`.
-fn read_dir(dir: &Path) -> Result<Vec<Summary>, String> {
+/// What the directories hold, by algorithm.
+#[derive(Default)]
+struct Found {
+    sweeps: BTreeMap<String, Vec<Summary>>,
+    stats: BTreeMap<String, Vec<StatsShard>>,
+}
+
+/// The file name part that tells a shard (`shard-K-of-N`, or `all`).
+pub(super) fn file_label(shard: Option<&str>) -> String {
+    shard.map_or_else(
+        || "all".to_owned(),
+        |k| format!("shard-{}", k.replace('/', "-of-")),
+    )
+}
+
+/// Larger than any results file `--out` writes: refused unread.
+const RESULTS_FILE_BYTES_MAX: u64 = 256 << 20;
+
+/// Every sweep summary and stats shard in `dir`.
+fn read_dir(dir: &Path, found: &mut Found) -> Result<(), String> {
     let err = |e: std::io::Error| format!("{}: {e}", dir.display());
-    let mut found = Vec::new();
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(err)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -65,12 +72,89 @@ fn read_dir(dir: &Path) -> Result<Vec<Summary>, String> {
         .collect();
     paths.sort();
     for path in paths {
+        let not_results = |e: &dyn std::fmt::Display| {
+            format!("{}: not a sweep's or stats' results: {e}", path.display())
+        };
+        let len = std::fs::metadata(&path).map_err(err)?.len();
+        if len > RESULTS_FILE_BYTES_MAX {
+            return Err(not_results(&format_args!("{len} bytes")));
+        }
         let text = std::fs::read_to_string(&path).map_err(err)?;
-        let summary: Summary = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not a sweep's results: {e}", path.display()))?;
-        found.push(summary);
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| not_results(&e))?;
+        if value.get("kind").and_then(serde_json::Value::as_str) == Some(STATS_KIND) {
+            let shard: StatsShard = serde_json::from_value(value).map_err(|e| not_results(&e))?;
+            found
+                .stats
+                .entry(shard.election.clone())
+                .or_default()
+                .push(shard);
+        } else {
+            let summary: Summary = serde_json::from_value(value).map_err(|e| not_results(&e))?;
+            found
+                .sweeps
+                .entry(summary.election.clone())
+                .or_default()
+                .push(summary);
+        }
     }
-    Ok(found)
+    Ok(())
+}
+
+/// The sweeps' shards merged, printed as one sweep's.
+fn merge_sweeps(parts: BTreeMap<String, Vec<Summary>>, json: bool) -> ExitCode {
+    let mut merged = Vec::new();
+    for (election, shards) in parts {
+        match merge(shards) {
+            Ok(s) => merged.push(s),
+            Err(e) => return usage_error(format_args!("{election}: {e}")),
+        }
+    }
+    if !json {
+        for s in &merged {
+            print_summary(&s.title, s, false);
+        }
+    }
+    finish(&merged, json)
+}
+
+/// The stats' shards merged, printed as one `sim stats` run's.
+fn merge_stats(parts: BTreeMap<String, Vec<StatsShard>>, json: bool) -> ExitCode {
+    let mut out: Option<Output> = None;
+    for (election, shards) in parts {
+        let labels: Vec<Option<&str>> = shards.iter().map(|s| s.shard.as_deref()).collect();
+        if let Err(e) = check_shards(&labels) {
+            return usage_error(format_args!("{election}: {e}"));
+        }
+        let mut gathered = FiguresBuilder::default();
+        for s in &shards {
+            gathered.merge(&s.gathered);
+        }
+        let figures = gathered.figures(&election);
+        let first = &shards[0];
+        let out = out.get_or_insert_with(|| Output {
+            seeds: first.seeds,
+            shard: None,
+            seeds_run: figures.seeds as u64,
+            percentile_digits: PRECISION_DIGITS,
+            nodes: first.nodes,
+            scenario: first.scenario.clone(),
+            elections: Vec::new(),
+        });
+        let foreign = shards
+            .iter()
+            .find(|s| (s.seeds, s.nodes, &s.scenario) != (out.seeds, out.nodes, &out.scenario));
+        if let Some(s) = foreign {
+            return usage_error(format_args!(
+                "{election} over {}..{} on {} nodes and the stats over {}..{} on {} nodes are not shards of one run",
+                s.seeds[0], s.seeds[1], s.nodes, out.seeds[0], out.seeds[1], out.nodes
+            ));
+        }
+        out.elections.push(figures);
+    }
+    match out {
+        Some(out) => show(&out, json),
+        None => usage_error("nothing to merge"),
+    }
 }
 
 /// The shards of one sweep as one summary: every shard once, the same sweep.
@@ -93,7 +177,8 @@ fn merge(mut shards: Vec<Summary>) -> Result<Summary, String> {
             other.seed_range[1]
         ));
     }
-    check_shards(&shards)?;
+    let labels: Vec<Option<&str>> = shards.iter().map(|s| s.shard.as_deref()).collect();
+    check_shards(&labels)?;
     let mut all = empty_like(first);
     for s in shards {
         all.seeds += s.seeds;
@@ -119,11 +204,11 @@ fn merge(mut shards: Vec<Summary>) -> Result<Summary, String> {
 }
 
 /// Every shard K/N of one N exactly once, or the one unsharded sweep.
-fn check_shards(shards: &[Summary]) -> Result<(), String> {
-    let labels: Vec<Option<(u64, u64)>> = shards
+fn check_shards(labels: &[Option<&str>]) -> Result<(), String> {
+    let labels: Vec<Option<(u64, u64)>> = labels
         .iter()
-        .map(|s| {
-            let shard = crate::parse::shard(s.shard.as_deref()?).ok()?;
+        .map(|label| {
+            let shard = crate::parse::shard((*label)?).ok()?;
             Some((shard.index + 1, shard.of))
         })
         .collect();

@@ -7,7 +7,8 @@ use clap::Args;
 use ringleader_core::Algorithm;
 use ringleader_sim::stats::{ElectionFigures, FiguresBuilder, Summary, PRECISION_DIGITS};
 use ringleader_sim::sweep::{sweep_each, SweepOptions};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Flags of `sim stats`.
@@ -21,21 +22,45 @@ pub struct StatsArgs {
     /// Print exactly one JSON object on stdout instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also write what was gathered to DIR (`stats-<election>-<shard>.json`:
+    /// the histograms themselves), for `sim merge` to combine the shards of
+    /// one run into the figures a single run gives.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
+/// The figures `sim stats` prints (and `sim merge` of its shards).
 #[derive(Serialize)]
-struct Output {
-    seeds: [u64; 2],
+pub(super) struct Output {
+    pub(super) seeds: [u64; 2],
     /// `K/N` when only share K of N of the range ran (`--shard`).
-    shard: Option<String>,
+    pub(super) shard: Option<String>,
     /// Seeds run per algorithm.
-    seeds_run: u64,
+    pub(super) seeds_run: u64,
     /// Significant digits the percentiles keep (counts, means, maximums exact).
-    percentile_digits: u8,
-    nodes: u32,
-    scenario: Option<String>,
-    elections: Vec<ElectionFigures>,
+    pub(super) percentile_digits: u8,
+    pub(super) nodes: u32,
+    pub(super) scenario: Option<String>,
+    pub(super) elections: Vec<ElectionFigures>,
 }
+
+/// What `sim stats --out` writes: one algorithm's gathered histograms over
+/// one shard (or the whole range), to be merged by `sim merge`.
+#[derive(Serialize, Deserialize)]
+pub(super) struct StatsShard {
+    /// Always "stats": tells these files from a sweep's.
+    pub(super) kind: String,
+    pub(super) election: String,
+    pub(super) seeds: [u64; 2],
+    /// `K/N`, or none for the whole range.
+    pub(super) shard: Option<String>,
+    pub(super) nodes: u32,
+    pub(super) scenario: Option<String>,
+    pub(super) gathered: FiguresBuilder,
+}
+
+/// The value of [`StatsShard::kind`].
+pub(super) const STATS_KIND: &str = "stats";
 
 /// Runs `sim stats`.
 pub fn run(args: StatsArgs) -> ExitCode {
@@ -94,15 +119,44 @@ pub fn run(args: StatsArgs) -> ExitCode {
             return usage_error(e);
         }
         out.elections.push(figures.figures(&algorithm.to_string()));
+        if let Some(dir) = &args.out {
+            let shard = StatsShard {
+                kind: STATS_KIND.to_owned(),
+                election: algorithm.to_string(),
+                seeds: out.seeds,
+                shard: out.shard.clone(),
+                nodes: out.nodes,
+                scenario: out.scenario.clone(),
+                gathered: figures,
+            };
+            if let Err(e) = write_shard(dir, &shard) {
+                return usage_error(e);
+            }
+        }
     }
     progress.finish();
-    if args.json {
-        match serde_json::to_string(&out) {
+    show(&out, args.json)
+}
+
+/// Writes `shard` to `dir` (see `--out`).
+fn write_shard(dir: &Path, shard: &StatsShard) -> Result<(), String> {
+    let label = super::merge::file_label(shard.shard.as_deref());
+    let path = dir.join(format!("stats-{}-{label}.json", shard.election));
+    let err = |e: std::io::Error| format!("cannot write to {}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let json = serde_json::to_string(shard).map_err(|e| e.to_string())?;
+    std::fs::write(path, json).map_err(err)
+}
+
+/// Prints `out` as a table, or as one JSON object.
+pub(super) fn show(out: &Output, json: bool) -> ExitCode {
+    if json {
+        match serde_json::to_string(out) {
             Ok(s) => println!("{s}"),
             Err(e) => return usage_error(format_args!("cannot encode the figures: {e}")),
         }
     } else {
-        print_table(&out);
+        print_table(out);
     }
     ExitCode::SUCCESS
 }

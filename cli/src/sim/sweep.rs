@@ -227,10 +227,7 @@ fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, 
 
 /// Writes `summary` and a line per seed to `dir` (see `--out`).
 fn write_out(dir: &std::path::Path, summary: &Summary, runs: &[SeedRun]) -> Result<(), String> {
-    let shard = summary.shard.as_deref().map_or_else(
-        || "all".to_owned(),
-        |k| format!("shard-{}", k.replace('/', "-of-")),
-    );
+    let shard = super::merge::file_label(summary.shard.as_deref());
     let stem = dir.join(format!("{}-{shard}", summary.election));
     let err = |e: std::io::Error| format!("cannot write to {}: {e}", dir.display());
     std::fs::create_dir_all(dir).map_err(err)?;
