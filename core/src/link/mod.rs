@@ -176,6 +176,9 @@ struct Link {
     /// gets through again: a refused dial then, with nothing heard since,
     /// proves the peer's process gone.
     ended: Option<Instant>,
+    /// When this link next needs a tick (see [`link_deadline`]), kept with
+    /// every change so that [`Links::next_deadline`] reads, not scans.
+    deadline: Option<Instant>,
 }
 
 /// Counts of what happened on the links, for status and tests.
@@ -198,6 +201,10 @@ pub struct Links {
     peers: BTreeMap<NodeId, Link>,
     next_conn: u64,
     stats: LinkStats,
+    /// The earliest of the links' deadlines, kept with every change: a
+    /// driver asks after each step, and most steps change no timer (a
+    /// message written on a connection that is up).
+    next: Option<Instant>,
 }
 
 impl Links {
@@ -210,7 +217,29 @@ impl Links {
             peers: BTreeMap::new(),
             next_conn: 0,
             stats: LinkStats::default(),
+            next: None,
         }
+    }
+
+    /// After `peer`'s link changed: its deadline again, and the earliest of
+    /// all if that moved.
+    fn touch(&mut self, peer: NodeId) {
+        let Some(link) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let deadline = link_deadline(link, &self.config);
+        if deadline != link.deadline {
+            link.deadline = deadline;
+            self.next = self.peers.values().filter_map(|l| l.deadline).min();
+        }
+    }
+
+    /// After changes to any links: every deadline again.
+    fn touch_all(&mut self) {
+        for link in self.peers.values_mut() {
+            link.deadline = link_deadline(link, &self.config);
+        }
+        self.next = self.peers.values().filter_map(|l| l.deadline).min();
     }
 
     /// What happened so far.
@@ -228,6 +257,7 @@ impl Links {
             heard: None,
             life: None,
             ended: None,
+            deadline: None,
         })
     }
 
@@ -240,6 +270,7 @@ impl Links {
         let queue_max = self.config.queue_max.max(1);
         let link = self.link(peer);
         if let State::Up { conn } = link.state {
+            // No timer changes: the common case, kept cheap.
             return out.push(LinkAction::Write { peer, conn, msg });
         }
         let mut dropped = 0;
@@ -252,6 +283,7 @@ impl Links {
         if self.link(peer).state == State::Idle {
             self.dial(now, peer, 0, out);
         }
+        self.touch(peer);
     }
 
     fn dial(&mut self, now: Instant, peer: NodeId, again: u32, out: &mut Vec<LinkAction>) {
@@ -278,6 +310,17 @@ impl Links {
     /// answers what is written with a reset, after the words are lost (a probe's
     /// answer among them). It is closed and a new one dialled at once.
     pub fn heard_from(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        life: Incarnation,
+        out: &mut Vec<LinkAction>,
+    ) {
+        self.on_heard(now, peer, life, out);
+        self.touch(peer);
+    }
+
+    fn on_heard(
         &mut self,
         now: Instant,
         peer: NodeId,
@@ -325,6 +368,11 @@ impl Links {
 
     /// Connection `conn` this node dialled is up: what waited goes out.
     pub fn connected(&mut self, now: Instant, peer: NodeId, conn: u64, out: &mut Vec<LinkAction>) {
+        self.on_connected(now, peer, conn, out);
+        self.touch(peer);
+    }
+
+    fn on_connected(&mut self, now: Instant, peer: NodeId, conn: u64, out: &mut Vec<LinkAction>) {
         let min = self.config.backoff_min;
         let Some(link) = self.peers.get_mut(&peer) else {
             return out.push(LinkAction::Close { peer, conn });
@@ -364,6 +412,18 @@ impl Links {
     /// the next attempt (cut short if the peer is heard from; the shortest
     /// pause if it was heard from while this dial was under way).
     pub fn failed(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        conn: u64,
+        why: LinkFailure,
+        out: &mut Vec<LinkAction>,
+    ) {
+        self.on_failed(now, peer, conn, why, out);
+        self.touch(peer);
+    }
+
+    fn on_failed(
         &mut self,
         now: Instant,
         peer: NodeId,
@@ -456,27 +516,22 @@ impl Links {
             self.stats.early_dials += 1;
             self.dial(now, peer, again, out);
         }
+        self.touch_all();
     }
 
     /// When [`tick`](Self::tick) is next needed: the end of a backoff, the
     /// moment a dial counts as hung, or the moment the oldest waiting message
     /// grows stale.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.peers
-            .values()
-            .filter_map(|l| {
-                let stale = l.queue.front().map(|(at, _)| *at + self.config.max_age);
-                let timer = match l.state {
-                    State::Backoff { until } => Some(until),
-                    State::Dialing { .. } => hung_at(l, self.config.dial_patience),
-                    _ => None,
-                };
-                match (stale, timer) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            })
-            .min()
+        debug_assert_eq!(
+            self.next,
+            self.peers
+                .values()
+                .filter_map(|l| link_deadline(l, &self.config))
+                .min(),
+            "a change to a link did not update its deadline"
+        );
+        self.next
     }
 
     /// True when a connection to `peer` is up.
@@ -500,6 +555,22 @@ impl Links {
             link.state = State::Idle;
             link.queue.clear();
         }
+        self.touch_all();
+    }
+}
+
+/// When `link` next needs a tick: the end of its backoff, the moment its
+/// dial counts as hung, or the moment its oldest waiting message grows stale.
+fn link_deadline(link: &Link, config: &LinkConfig) -> Option<Instant> {
+    let stale = link.queue.front().map(|(at, _)| *at + config.max_age);
+    let timer = match link.state {
+        State::Backoff { until } => Some(until),
+        State::Dialing { .. } => hung_at(link, config.dial_patience),
+        _ => None,
+    };
+    match (stale, timer) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

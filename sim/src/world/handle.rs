@@ -95,11 +95,7 @@ impl World<'_> {
         slot.tick_at = None;
         self.counters.events += 1;
         let local = slot.clock.local(self.now);
-        let due = slot
-            .node
-            .as_ref()
-            .and_then(ringleader_core::Node::next_deadline)
-            .is_some_and(|t| t <= local);
+        let due = slot.node.is_some() && slot.node_deadline.is_some_and(|t| t <= local);
         if due {
             self.tracer.tick(self.now, slot.id);
             self.step(i, Event::Tick);

@@ -30,6 +30,7 @@ impl World<'_> {
         let lie = self.bug.before_step(&event);
         let stalled = node.disk_stalled();
         node.step_into(local, event, &mut actions);
+        slot.node_deadline = node.next_deadline();
         // A node whose disk stalls plays dead until it catches up: to the
         // checkers, every step of it (and the one that ends it) is silence,
         // as a pause is; the peers it does not answer may rightly be wrong
@@ -66,11 +67,19 @@ impl World<'_> {
         let Some(slot) = self.slots.0.get_mut(i) else {
             return;
         };
-        let node = slot.node.as_ref().and_then(Node::next_deadline);
-        let links = slot.peer_links.as_ref().and_then(|l| l.next_deadline());
-        let Some(deadline) = [node, links].into_iter().flatten().min() else {
-            slot.tick_at = None;
-            return;
+        let node = if slot.node.is_some() {
+            slot.node_deadline
+        } else {
+            None
+        };
+        let links = slot.peer_links.as_ref().and_then(Links::next_deadline);
+        let deadline = match (node, links) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(d), None) | (None, Some(d)) => d,
+            (None, None) => {
+                slot.tick_at = None;
+                return;
+            }
         };
         let at = slot.clock.virtual_at(deadline).max(self.now);
         if slot.tick_at.is_none_or(|t| at < t) {

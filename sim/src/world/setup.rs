@@ -118,6 +118,7 @@ fn build_slots(config: &SimConfig, node: &Config, queue: &mut EventQueue<Item>) 
             clock: NodeClock::new(offset),
             lives: 0,
             tick_at: None,
+            node_deadline: None,
             disk: Default::default(),
             lost_power: false,
             links: BTreeMap::new(),

@@ -130,6 +130,10 @@ pub(super) struct Slot {
     pub(super) clock: NodeClock,
     pub(super) lives: u64,
     pub(super) tick_at: Option<Instant>,
+    /// The node's own next deadline (its local time), as it was after its
+    /// last step: only a step changes it, and the links ask for it after
+    /// every message they write.
+    pub(super) node_deadline: Option<Instant>,
     /// The disk: the log and state, kept across crashes.
     pub(super) disk: Disk,
     /// Its machine crashed since it last started: what no sync made stable
