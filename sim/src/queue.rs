@@ -2,16 +2,52 @@
 //! the order events were scheduled and a run is reproducible.
 //!
 //! The heap holds only small keys; payloads sit in a slab reused across events, so
-//! a push or pop moves 24 bytes and allocates nothing once the slab has grown.
+//! a push or pop moves a key and allocates nothing once the slab has grown.
 
 use ringleader_core::Instant;
-use std::cmp::Reverse;
+use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+
+/// A heap entry: the time and the insertion counter packed into one number
+/// (time in the high half), so that ordering two entries is one comparison
+/// instead of a chain of them; reversed, so the standard max-heap pops the
+/// earliest.
+#[derive(Debug, PartialEq, Eq)]
+struct Key {
+    order: u128,
+    slot: usize,
+}
+
+impl Key {
+    fn new(at: Instant, counter: u64, slot: usize) -> Key {
+        Key {
+            order: (u128::from(at.as_micros()) << 64) | u128::from(counter),
+            slot,
+        }
+    }
+
+    fn at(&self) -> Instant {
+        Instant::from_micros((self.order >> 64) as u64)
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // The counter is unique: `order` alone decides.
+        other.order.cmp(&self.order)
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// A priority queue of `T` keyed by virtual time, first-in first-out among equals.
 #[derive(Debug)]
 pub struct EventQueue<T> {
-    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    heap: BinaryHeap<Key>,
     slab: Vec<Option<T>>,
     free: Vec<usize>,
     counter: u64,
@@ -43,21 +79,21 @@ impl<T> EventQueue<T> {
                 self.slab.len() - 1
             }
         };
-        self.heap.push(Reverse((at, self.counter, slot)));
+        self.heap.push(Key::new(at, self.counter, slot));
         self.counter += 1;
     }
 
     /// Takes the earliest item.
     pub fn pop(&mut self) -> Option<(Instant, T)> {
-        let Reverse((at, _, slot)) = self.heap.pop()?;
-        let item = self.slab.get_mut(slot).and_then(Option::take)?;
-        self.free.push(slot);
-        Some((at, item))
+        let key = self.heap.pop()?;
+        let item = self.slab.get_mut(key.slot).and_then(Option::take)?;
+        self.free.push(key.slot);
+        Some((key.at(), item))
     }
 
     /// When the earliest item is due.
     pub fn peek_time(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _, _))| *at)
+        self.heap.peek().map(Key::at)
     }
 
     /// Items waiting.

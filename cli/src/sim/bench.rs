@@ -16,6 +16,15 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Another build of ringleader to measure side by side with this one, in
+    /// turns (each of --repeat rounds runs both): the workloads, the limit
+    /// and a heavy-fault sweep with 2 clients on 2 jobs, each as the median
+    /// of the rounds with this build's ratio to the baseline's.
+    #[arg(long, value_name = "BIN", value_parser = super::bench_compare::parse_baseline)]
+    baseline: Option<std::path::PathBuf>,
+    /// Seeds of the sweep measured with --baseline.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..=100_000), requires = "baseline")]
+    sweep_seeds: u64,
 }
 
 #[derive(Serialize)]
@@ -117,6 +126,9 @@ const BARE: &str = "limit: queue + empty step";
 
 /// Runs `sim bench`.
 pub fn run(args: BenchArgs) -> ExitCode {
+    if let Some(baseline) = &args.baseline {
+        return super::bench_compare::run(baseline, args.repeat, args.sweep_seeds, args.json);
+    }
     let mut all = Vec::new();
     // Redrawn in place on a terminal; a line per run in a log.
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -1,6 +1,7 @@
 //! `ringleader sim ...`: the simulator's commands.
 
 mod bench;
+mod bench_compare;
 mod merge;
 mod outcome;
 mod progress;
