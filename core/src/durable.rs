@@ -88,7 +88,7 @@ struct Pending {
 }
 
 /// The node's side of the write-ahead contract.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Journal {
     /// The last token issued.
     issued: u64,

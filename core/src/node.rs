@@ -35,7 +35,7 @@ pub enum Lifecycle {
 }
 
 /// A server's sans-IO state machine. See the crate docs for the driver contract.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Node {
     me: NodeInfo,
     rng: ChaCha8Rng,
@@ -633,7 +633,7 @@ impl Node {
 
 /// The parts a context is lent to: everything but discovery, which owns the
 /// view the context borrows.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Parts {
     election: Election,
     replication: Replication,

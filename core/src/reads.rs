@@ -26,7 +26,7 @@ pub const READ_ENTRIES_MAX: usize = 4096;
 pub const READ_RETRY: Duration = Duration::from_millis(500);
 
 /// The reads asked for and the ones wanted in this step.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Reads {
     /// Reads in flight (or failed lately): first index → when asked.
     asked: BTreeMap<u64, Instant>,

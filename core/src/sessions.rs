@@ -31,7 +31,7 @@ const WELCOME_USERS_MAX: usize = 100;
 /// Most messages a session holds while its leader is still syncing.
 const HELD_MAX: usize = 10_000;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Session {
     user: String,
     /// Next committed index to push.
@@ -48,7 +48,7 @@ struct Session {
 }
 
 /// What a client's hello says.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Greeting {
     user: String,
     from_index: u64,
@@ -57,14 +57,14 @@ struct Greeting {
 }
 
 /// A hello held while no leader is known.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Waiting {
     until: Instant,
     greeting: Greeting,
 }
 
 /// The leader's client sessions.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Sessions {
     sessions: BTreeMap<ClientId, Session>,
     /// The epoch the sessions belong to: their pending acknowledgements name

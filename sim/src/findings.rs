@@ -60,7 +60,7 @@ pub struct CheckCount {
 
 /// What a checker found: how often each invariant was checked or excused, and
 /// every violation.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Findings {
     counts: BTreeMap<&'static str, CheckCount>,
     violations: Vec<Violation>,

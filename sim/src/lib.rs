@@ -22,12 +22,15 @@
 //! [`faults`] (fault kinds and the random generator), [`invariants`], [`trace`] and
 //! [`digest`], [`report`].
 
+mod addr;
 pub mod app;
 pub mod bugs;
 mod clients;
 pub mod clock;
 pub mod config;
 pub mod digest;
+mod disk;
+pub mod explore;
 pub mod faults;
 pub mod findings;
 pub mod invariants;

@@ -54,7 +54,7 @@ fn report(
 }
 
 /// The discovery and failure-detection part of a node.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Discovery {
     me: NodeInfo,
     cluster: String,

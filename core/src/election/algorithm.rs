@@ -146,6 +146,9 @@ pub(crate) enum LeaderLoss {
 /// One election algorithm. Each input may send messages and change the leadership
 /// view through the context; deadlines are reported, never slept on.
 pub(crate) trait ElectionAlgorithm: fmt::Debug + Send {
+    /// A copy of this algorithm's state (a node is cloned whole by the
+    /// simulator's exhaustive explorer, which branches from a state).
+    fn boxed_clone(&self) -> Box<dyn ElectionAlgorithm>;
     /// The node started.
     fn on_start(&mut self, _cx: &mut AlgoCtx<'_>) {}
     /// Runs (or joins) an election now.
@@ -181,5 +184,11 @@ pub(crate) trait ElectionAlgorithm: fmt::Debug + Send {
         let epoch = cx.lead.epoch;
         let leader = cx.lead.leader.filter(|l| *l != cx.me.id);
         cx.set(Role::Follower, leader, epoch);
+    }
+}
+
+impl Clone for Box<dyn ElectionAlgorithm> {
+    fn clone(&self) -> Self {
+        self.boxed_clone()
     }
 }

@@ -27,7 +27,7 @@ enum Phase {
 }
 
 /// State of the bully algorithm.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Bully {
     timeout: Duration,
     phase: Phase,
@@ -61,6 +61,10 @@ impl Bully {
 }
 
 impl ElectionAlgorithm for Bully {
+    fn boxed_clone(&self) -> Box<dyn ElectionAlgorithm> {
+        Box::new(self.clone())
+    }
+
     fn start_election(&mut self, cx: &mut AlgoCtx<'_>) {
         if self.phase != Phase::Idle {
             return;

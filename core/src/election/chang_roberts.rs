@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// State of the Chang-Roberts algorithm.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ChangRoberts {
     timeout: Duration,
     /// Taking part in an election; start over if it has not finished by then.
@@ -107,6 +107,10 @@ impl ChangRoberts {
 }
 
 impl ElectionAlgorithm for ChangRoberts {
+    fn boxed_clone(&self) -> Box<dyn ElectionAlgorithm> {
+        Box::new(self.clone())
+    }
+
     fn start_election(&mut self, cx: &mut AlgoCtx<'_>) {
         if self.participant_until.is_some() {
             return;

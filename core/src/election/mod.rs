@@ -34,7 +34,7 @@ use crate::wire::ElectionMsg;
 use algorithm::{AlgoCtx, ElectionAlgorithm, LeaderLoss};
 
 /// The election part of a node: the chosen algorithm and the leadership view.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Election {
     algorithm: Algorithm,
     rank: RankBy,

@@ -39,7 +39,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// State of the quorum algorithm.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Quorum {
     voters: Vec<NodeId>,
     timeout: Duration,
@@ -266,6 +266,10 @@ impl Quorum {
 }
 
 impl ElectionAlgorithm for Quorum {
+    fn boxed_clone(&self) -> Box<dyn ElectionAlgorithm> {
+        Box::new(self.clone())
+    }
+
     fn on_start(&mut self, cx: &mut AlgoCtx<'_>) {
         // Whom this node promised in an earlier life is not on disk: it promises
         // nobody anything for one full promise, which outlasts any it gave then.

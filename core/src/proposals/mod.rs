@@ -47,7 +47,7 @@ fn local_client(stamp: Stamp) -> u64 {
     LOCAL_CLIENT_BIT | (u64::from(stamp.leader.0) << 31) | (stamp.epoch & 0x7FFF_FFFF)
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     ticket: u64,
     /// Where it was appended; it may commit elsewhere after a merge.
@@ -55,7 +55,7 @@ struct Pending {
 }
 
 /// The proposals of this node's application that await their outcome.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Proposals {
     /// Made while this node, just elected, synced its log: offered once it
     /// serves, refused if it stops leading first.

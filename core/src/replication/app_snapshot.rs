@@ -58,7 +58,7 @@ pub(super) struct Head {
 }
 
 /// An application snapshot arriving in parts.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct AppAssembly {
     head: Head,
     parts: BTreeMap<u32, Box<[u8]>>,

@@ -16,7 +16,7 @@ struct HelperFetch {
 }
 
 /// The follower's replication state.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Follower {
     fetch: Option<HelperFetch>,
 }

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// log it has (the source's answers keep not fitting: a broken invariant, logged).
 const MAX_SYNC_TRIES: u32 = 20;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Phase {
     /// `bully`/`ring`: waiting for the live members' log tips.
     Gathering {
@@ -49,7 +49,7 @@ enum Phase {
 }
 
 /// The leader's replication state for one epoch.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Leader {
     /// This leadership: its epoch and this node.
     stamp: Stamp,

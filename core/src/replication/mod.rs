@@ -53,14 +53,14 @@ pub(crate) enum NotServing {
     Syncing,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Part {
     Follower(Follower),
     Leader(Box<Leader>),
 }
 
 /// The replication part of a node: the log and this node's role in copying it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Replication {
     log: Log,
     settings: Settings,

@@ -67,7 +67,7 @@ pub(super) fn send(
 }
 
 /// A snapshot arriving in parts.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Assembly {
     from: NodeId,
     epoch: u64,

@@ -30,7 +30,7 @@ use std::time::Duration;
 use super::observed::{up_nodes, Observed};
 
 /// Tracks leadership across the cluster.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ElectionChecker {
     algorithm: Algorithm,
     rank: ringleader_core::RankBy,
@@ -122,6 +122,11 @@ impl ElectionChecker {
     /// The latest fault so far happened at `at`: agreement is due by `at + B`.
     pub fn on_fault(&mut self, at: Instant) {
         self.pending_check = Some((at, at + self.bound));
+    }
+    /// What failed so far (the exhaustive explorer checks after every
+    /// transition).
+    pub fn violations(&self) -> &[crate::findings::Violation] {
+        self.findings.violations()
     }
 
     /// Node `node` emitted `action` at `at`.

@@ -6,7 +6,7 @@
 use ringleader_core::Instant;
 
 /// Holders of the one history's entries and the nodes' down times.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Holders {
     /// Per history slot: when it was first committed, and a bit per node
     /// that committed it since.

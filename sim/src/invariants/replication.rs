@@ -72,7 +72,7 @@ struct ClientView {
 }
 
 /// Tracks the committed history and what clients were told.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ReplicationChecker {
     strict: bool,
     history: Vec<(Stamp, ClientMsgId)>,
@@ -156,6 +156,12 @@ impl ReplicationChecker {
             Some(detail) => self.fail("durable_before_ack", at, vec![node], detail),
             None => self.findings.count("durable_before_ack", false),
         }
+    }
+
+    /// What failed so far (the exhaustive explorer checks after every
+    /// transition).
+    pub fn violations(&self) -> &[crate::findings::Violation] {
+        self.findings.violations()
     }
 
     /// Node `i` goes down at `at`.

@@ -2,8 +2,8 @@
 //! what a server answers, in order, probes by datagram, and the clients' own
 //! pace of sending.
 
-use super::addr::addr_node;
 use super::state::{Item, World};
+use crate::addr::addr_node;
 use crate::clients::{number, ordered, Link, SimClient};
 use rand::Rng;
 use ringleader_core::client::{ClientAction, ClientEvent};

@@ -2,12 +2,12 @@
 //! hang), the node told its writes are durable, and the write-ahead rule
 //! checked on every message that depends on a write.
 
-use super::disk::{ReadOutcome, Write};
 use super::state::{Item, World};
+use crate::disk::{ReadOutcome, Write};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ringleader_core::durable::Durability;
-use ringleader_core::wire::{AppendOutcome, ElectionMsg, Message, ReplicationMsg};
+use ringleader_core::wire::Message;
 use ringleader_core::{Event, NodeId};
 use std::time::Duration;
 
@@ -181,57 +181,11 @@ impl World<'_> {
         let Some(slot) = self.slots.0.get(i) else {
             return;
         };
-        let (Some(node), disk) = (slot.node.as_ref(), &slot.disk) else {
+        let Some(node) = slot.node.as_ref() else {
             return;
         };
-        let broken = match msg {
-            Message::Replication { msg, .. } => match **msg {
-                ReplicationMsg::AppendReply {
-                    outcome: AppendOutcome::Matched(n),
-                    ..
-                } => {
-                    // An acknowledgement released late may name entries a newer
-                    // leader has replaced since (as a delayed message would):
-                    // what must never be is an index the node holds that its
-                    // disk has nothing at.
-                    let stable = disk.stable_log();
-                    let on_disk = stable.stamp_at(n).is_some() || n < stable.start();
-                    (!on_disk && node.log().stamp_at(n).is_some()).then(|| {
-                        format!(
-                            "{} acknowledged entries up to {n} before they were on its disk",
-                            slot.id
-                        )
-                    })
-                }
-                _ => return,
-            },
-            Message::Election { msg, .. } => {
-                let stable = disk.stable_state();
-                // A later term on disk keeps a vote too: no second vote in the
-                // earlier term can follow it.
-                let kept = |term: u64, voted: NodeId| {
-                    stable.term > term || stable.term == term && stable.voted_for == Some(voted)
-                };
-                match *msg {
-                    ElectionMsg::VoteReply {
-                        term,
-                        granted: true,
-                    } => (!kept(term, to)).then(|| {
-                        format!(
-                            "{} granted its vote in term {term} to {to} before it was on its disk",
-                            slot.id
-                        )
-                    }),
-                    ElectionMsg::RequestVote { term, .. } => (!kept(term, slot.id)).then(|| {
-                        format!(
-                            "{} asked for votes in term {term} before its own was on its disk",
-                            slot.id
-                        )
-                    }),
-                    _ => return,
-                }
-            }
-            _ => return,
+        let Some(broken) = crate::disk::write_ahead(&slot.disk, node, to, msg) else {
+            return;
         };
         self.replication
             .on_dependent_send(self.now, slot.id.0, broken);

@@ -10,10 +10,8 @@
 //! - `apply_faults`: crashes, restarts, partitions, skew, pauses;
 //! - `addr`: simulated addresses and seeds.
 
-mod addr;
 mod apply_faults;
 mod clients;
-mod disk;
 mod disk_io;
 mod error;
 mod handle;
@@ -23,7 +21,7 @@ mod servers;
 mod setup;
 mod state;
 
-pub use addr::sim_addr;
+pub use crate::addr::sim_addr;
 pub use error::SimError;
 
 use crate::config::SimConfig;

@@ -1,9 +1,9 @@
 //! The servers: stepping a node and carrying out what it asked for, sending
 //! over the simulated network, starting and stopping nodes.
 
-use super::addr::node_seed;
-use super::disk::Write;
 use super::state::{Item, World};
+use crate::addr::node_seed;
+use crate::disk::Write;
 use crate::network::Fate;
 use crate::trace::DropReason;
 use rand::SeedableRng;

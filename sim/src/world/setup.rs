@@ -1,9 +1,9 @@
 //! Building a run: the servers with their clocks and start times, the fault
 //! schedule, the clients, the checkers.
 
-use super::addr::sim_addr;
 use super::error::SimError;
 use super::state::{Counters, Item, Slot, Slots, World};
+use crate::addr::sim_addr;
 use crate::clients::{client_id, number, SimClient};
 use crate::clock::NodeClock;
 use crate::config::SimConfig;

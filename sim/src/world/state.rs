@@ -1,10 +1,10 @@
 //! What the world is made of: the servers' slots, the queue's items, the
 //! checkers, the counters.
 
-use super::disk::Disk;
 use crate::bugs::InjectedBug;
 use crate::clients::SimClient;
 use crate::clock::NodeClock;
+use crate::disk::Disk;
 use crate::faults::Fault;
 use crate::invariants::{DiscoveryChecker, ElectionChecker, Observed, ReplicationChecker};
 use crate::network::Network;
@@ -62,7 +62,7 @@ pub(super) enum Item {
         node: usize,
         life: u64,
         from: u64,
-        outcome: super::disk::ReadOutcome,
+        outcome: crate::disk::ReadOutcome,
     },
     ClientStart(usize),
     ClientTick(usize),

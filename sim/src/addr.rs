@@ -10,7 +10,7 @@ pub fn sim_addr(id: NodeId) -> SocketAddr {
 }
 
 /// A seed for node `index` in its `life`-th life, derived from the run's seed.
-pub(super) fn node_seed(seed: u64, index: usize, life: u64) -> u64 {
+pub(crate) fn node_seed(seed: u64, index: usize, life: u64) -> u64 {
     let mut z = seed ^ ((index as u64) << 40) ^ life.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -18,7 +18,7 @@ pub(super) fn node_seed(seed: u64, index: usize, life: u64) -> u64 {
 }
 
 /// The node a simulated address belongs to (see [`sim_addr`]).
-pub(super) fn addr_node(addr: SocketAddr) -> Option<usize> {
+pub(crate) fn addr_node(addr: SocketAddr) -> Option<usize> {
     match addr {
         SocketAddr::V4(a) if a.port() == 7000 => {
             let [ten, zero, hi, lo] = a.ip().octets();

@@ -8,7 +8,8 @@
 //! world checks exactly that on every message that depends on it.
 
 use ringleader_core::log::{Log, LogWrite};
-use ringleader_core::Persisted;
+use ringleader_core::wire::{AppendOutcome, ElectionMsg, Message, ReplicationMsg};
+use ringleader_core::{Node, NodeId, Persisted};
 
 /// One write the node asked for.
 #[derive(Clone, Debug)]
@@ -20,7 +21,7 @@ pub(crate) enum Write {
 }
 
 /// One server's disk, across its lives.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Disk {
     /// What a sync made stable.
     synced_log: Log,
@@ -227,6 +228,73 @@ impl Disk {
     pub(crate) fn stable_state(&self) -> Persisted {
         self.synced_state
     }
+
+    /// Writes no sync has made stable yet.
+    pub(crate) fn unsynced_writes(&self) -> usize {
+        self.unsynced.len()
+    }
+}
+
+/// The write-ahead rule for one message node `node` sends to `to`: `None`
+/// when the message depends on no write; otherwise what is broken, if
+/// anything (an acknowledgement of entries, a vote or a request for votes
+/// that left before what it promises was on `disk`'s stable storage).
+pub(crate) fn write_ahead(
+    disk: &Disk,
+    node: &Node,
+    to: NodeId,
+    msg: &Message,
+) -> Option<Option<String>> {
+    let broken = match msg {
+        Message::Replication { msg, .. } => match **msg {
+            ReplicationMsg::AppendReply {
+                outcome: AppendOutcome::Matched(n),
+                ..
+            } => {
+                // An acknowledgement released late may name entries a newer
+                // leader has replaced since (as a delayed message would):
+                // what must never be is an index the node holds that its
+                // disk has nothing at.
+                let stable = disk.stable_log();
+                let on_disk = stable.stamp_at(n).is_some() || n < stable.start();
+                (!on_disk && node.log().stamp_at(n).is_some()).then(|| {
+                    format!(
+                        "{} acknowledged entries up to {n} before they were on its disk",
+                        node.id()
+                    )
+                })
+            }
+            _ => return None,
+        },
+        Message::Election { msg, .. } => {
+            let stable = disk.stable_state();
+            // A later term on disk keeps a vote too: no second vote in the
+            // earlier term can follow it.
+            let kept = |term: u64, voted: NodeId| {
+                stable.term > term || stable.term == term && stable.voted_for == Some(voted)
+            };
+            match *msg {
+                ElectionMsg::VoteReply {
+                    term,
+                    granted: true,
+                } => (!kept(term, to)).then(|| {
+                    format!(
+                        "{} granted its vote in term {term} to {to} before it was on its disk",
+                        node.id()
+                    )
+                }),
+                ElectionMsg::RequestVote { term, .. } => (!kept(term, node.id())).then(|| {
+                    format!(
+                        "{} asked for votes in term {term} before its own was on its disk",
+                        node.id()
+                    )
+                }),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    Some(broken)
 }
 
 #[cfg(test)]

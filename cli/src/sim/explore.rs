@@ -1,0 +1,174 @@
+//! `ringleader sim explore`: bounded exhaustive search of a small cluster
+//! (see `ringleader_sim::explore`).
+
+use super::usage_error;
+use clap::Args;
+use ringleader_core::{Algorithm, Config};
+use ringleader_sim::bugs::InjectedBug;
+use ringleader_sim::explore::{explore, Budget, ExploreConfig, Outcome, Progress};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// Flags of `sim explore`.
+#[derive(Args, Debug)]
+pub struct ExploreArgs {
+    /// Nodes in the cluster.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=4))]
+    nodes: u32,
+    /// Election algorithm: bully, ring or quorum.
+    #[arg(long, default_value = "quorum", value_parser = crate::parse::algorithm)]
+    election: Algorithm,
+    /// Most moves on a path after discovery (deliveries, timers, syncs, faults).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    depth: u32,
+    /// Stop after this many distinct states.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_states: u64,
+    /// Most messages lost on a path.
+    #[arg(long, default_value_t = 1)]
+    drops: u32,
+    /// Most messages delivered twice on a path.
+    #[arg(long, default_value_t = 1)]
+    duplicates: u32,
+    /// Most machine crashes on a path (each may be followed by a restart).
+    #[arg(long, default_value_t = 1)]
+    crashes: u32,
+    /// Deliver the messages between two nodes in any order, not only in the
+    /// order they were sent (as a connection does); much larger spaces.
+    #[arg(long)]
+    any_order: bool,
+    /// Seeds the nodes' random choices.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Plant a bug on purpose (the same as sim run's).
+    #[arg(long, hide = true, value_parser = InjectedBug::from_name)]
+    inject_bug: Option<InjectedBug>,
+    /// Print exactly one JSON object on stdout instead of the report.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `sim explore`: exit 0 when the bounds were explored clean, 1 when a
+/// violation was found.
+pub fn run(args: ExploreArgs) -> ExitCode {
+    let cfg = ExploreConfig {
+        nodes: args.nodes as usize,
+        node: Config {
+            election: args.election,
+            voters: (1..=args.nodes).map(ringleader_core::NodeId).collect(),
+            ..Config::default()
+        },
+        bug: args.inject_bug.unwrap_or_default(),
+        seed: args.seed,
+        depth: args.depth,
+        max_states: args.max_states,
+        budget: Budget {
+            drops: args.drops,
+            duplicates: args.duplicates,
+            crashes: args.crashes,
+        },
+        any_order: args.any_order,
+    };
+    if let Err(e) = cfg.node.validate() {
+        return usage_error(e);
+    }
+    let start = std::time::Instant::now();
+    let terminal = std::io::stderr().is_terminal();
+    let mut last_line = 0u64;
+    let out = explore(&cfg, |p: &Progress| {
+        let rate = p.states as f64 / start.elapsed().as_secs_f64().max(1e-9);
+        let line = format!(
+            "depth {}: {} states, {} waiting, {rate:.0} states/s",
+            p.depth, p.states, p.frontier
+        );
+        if terminal {
+            eprint!("\r{line}   ");
+        } else if p.states >= last_line + 262_144 {
+            last_line = p.states;
+            eprintln!("{line}");
+        }
+    });
+    if terminal {
+        eprintln!();
+    }
+    let wall = start.elapsed().as_secs_f64();
+    if args.json {
+        println!("{}", json(&args, &out, wall));
+    } else {
+        print_report(&args, &out, wall);
+    }
+    if out.found.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn json(args: &ExploreArgs, out: &Outcome, wall: f64) -> serde_json::Value {
+    serde_json::json!({
+        "nodes": args.nodes,
+        "election": args.election.to_string(),
+        "depth": args.depth,
+        "depth_done": out.depth_done,
+        "discovery_moves": out.prefix,
+        "states": out.states,
+        "moves": out.moves,
+        "wall_s": wall,
+        "states_per_second": out.states as f64 / wall.max(1e-9),
+        "exhausted": out.exhausted,
+        "hit_state_bound": out.hit_state_bound,
+        "budget": {"drops": args.drops, "duplicates": args.duplicates, "crashes": args.crashes},
+        "any_order": args.any_order,
+        "violation": out.found.as_ref().map(|c| serde_json::json!({
+            "invariant": c.broken.invariant,
+            "detail": c.broken.detail,
+            "moves": c.steps,
+        })),
+    })
+}
+
+fn print_report(args: &ExploreArgs, out: &Outcome, wall: f64) {
+    let order = if args.any_order {
+        "in any order"
+    } else {
+        "in the order sent between two nodes"
+    };
+    println!(
+        "{} nodes, {}; at most {} drop(s), {} duplicate(s), {} crash(es); messages delivered {order}",
+        args.nodes, args.election, args.drops, args.duplicates, args.crashes
+    );
+    println!(
+        "discovery settled in {} moves; then {} distinct states ({} moves tried) in {wall:.1} s: {:.0} states/s",
+        out.prefix,
+        out.states,
+        out.moves,
+        out.states as f64 / wall.max(1e-9)
+    );
+    let reach = if out.exhausted {
+        format!(
+            "every state reachable within the budget was explored (no new state after {} moves)",
+            out.depth_done
+        )
+    } else if out.hit_state_bound {
+        format!(
+            "stopped at --max-states {}: every path of up to {} moves explored, not all of the next",
+            args.max_states, out.depth_done
+        )
+    } else {
+        format!("every path of up to {} moves explored", out.depth_done)
+    };
+    match &out.found {
+        None => println!("no safety invariant failed; {reach}"),
+        Some(c) => {
+            println!(
+                "{} failed after {} moves (no shorter path breaks an invariant): {}",
+                c.broken.invariant,
+                c.moves.len(),
+                c.broken.detail
+            );
+            for (k, step) in c.steps.iter().enumerate() {
+                println!("  {:>3}. {step}", k + 1);
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Bounded exhaustive exploration of a small cluster with the same `Node`
+//! code the random simulator and the runtime drive: breadth first over every
+//! move (see [`Move`]): each order of delivering the messages in flight,
+//! losing or duplicating one, firing a node's timer, finishing a disk's sync,
+//! crashing a machine and restarting it, within a budget of faults and a
+//! depth. States met before (by [`fingerprint`]) are not explored again.
+//! The safety invariants of the random simulator (one leader per epoch
+//! under quorum, one vote per term, committed agreement, commits never going
+//! back or changing, no duplicate, the write-ahead rule) are checked after
+//! every move, so the first violation found is one of the shortest: fewest
+//! moves, deliveries and faults alike.
+//!
+//! - `model`: a state and its moves;
+//! - `fingerprint`: what makes two states the same.
+
+pub mod fingerprint;
+pub mod model;
+
+pub use model::{Broken, Budget, Model, Move};
+
+use crate::bugs::InjectedBug;
+use ringleader_core::Config;
+use std::collections::HashSet;
+
+/// What to explore.
+#[derive(Clone, Debug)]
+pub struct ExploreConfig {
+    /// Nodes, 2 to 4 (more is allowed; the states grow fast).
+    pub nodes: usize,
+    /// Every node's configuration (voters filled in when empty).
+    pub node: Config,
+    /// A bug planted on purpose (see [`crate::bugs`]).
+    pub bug: InjectedBug,
+    /// Seeds the nodes' random choices (each life's own).
+    pub seed: u64,
+    /// Most moves on a path.
+    pub depth: u32,
+    /// Stop after this many distinct states.
+    pub max_states: u64,
+    /// Most faults on a path.
+    pub budget: Budget,
+    /// Deliver the messages between two nodes in any order, not only in the
+    /// order they were sent (much larger spaces).
+    pub any_order: bool,
+}
+
+/// How far the search is.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Distinct states found.
+    pub states: u64,
+    /// Moves tried (including those leading to states met before).
+    pub moves: u64,
+    /// The depth being explored.
+    pub depth: u32,
+    /// States waiting at this depth.
+    pub frontier: usize,
+}
+
+/// A violation, with the path that reaches it.
+#[derive(Clone, Debug)]
+pub struct Counterexample {
+    /// What broke.
+    pub broken: Broken,
+    /// The moves from the start, in order.
+    pub moves: Vec<Move>,
+    /// The same, in words.
+    pub steps: Vec<String>,
+}
+
+/// How a search ended.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Distinct states found (the start included).
+    pub states: u64,
+    /// Moves tried.
+    pub moves: u64,
+    /// Every path of up to this many moves was explored.
+    pub depth_done: u32,
+    /// No new state was left to explore: the space is exhausted within the
+    /// budget (at any depth).
+    pub exhausted: bool,
+    /// The search stopped at `max_states` before finishing a depth.
+    pub hit_state_bound: bool,
+    /// The first violation found, if any.
+    pub found: Option<Counterexample>,
+    /// Moves of the discovery every path starts with (see [`Model::settle`]).
+    pub prefix: usize,
+}
+
+/// Most moves discovery may take before exploring starts.
+const SETTLE_MOVES_MAX: usize = 1_000;
+
+/// Explores breadth first; `on_progress` hears how far it is now and then.
+pub fn explore(cfg: &ExploreConfig, mut on_progress: impl FnMut(&Progress)) -> Outcome {
+    let mut root = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed);
+    let prefix = root.settle(SETTLE_MOVES_MAX);
+    let mut out = Outcome {
+        states: 1,
+        moves: 0,
+        depth_done: 0,
+        exhausted: false,
+        hit_state_bound: false,
+        found: None,
+        prefix: prefix.len(),
+    };
+    if let Some(broken) = root.broken() {
+        out.found = Some(counterexample(&root, broken, Vec::new()));
+        return out;
+    }
+    let mut visited = HashSet::from([fingerprint::of(&root)]);
+    // Every state found, as (parent, the move from it): paths without
+    // keeping the states themselves.
+    let mut tree: Vec<(u32, Move)> = vec![(u32::MAX, Move::Timer(0))];
+    let mut frontier: Vec<u32> = vec![0];
+    for depth in 1..=cfg.depth {
+        let mut next = Vec::new();
+        for &id in &frontier {
+            let state = replay(&root, &path(&tree, id));
+            for m in state.moves(cfg.budget, cfg.any_order) {
+                out.moves += 1;
+                let mut child = state.clone();
+                if !child.apply(m) || !visited.insert(fingerprint::of(&child)) {
+                    continue;
+                }
+                let child_id = u32::try_from(tree.len()).unwrap_or(u32::MAX);
+                tree.push((id, m));
+                out.states += 1;
+                if let Some(broken) = child.broken() {
+                    out.found = Some(counterexample(&root, broken, path(&tree, child_id)));
+                    return out;
+                }
+                next.push(child_id);
+                if out.states.is_multiple_of(4096) {
+                    on_progress(&Progress {
+                        states: out.states,
+                        moves: out.moves,
+                        depth,
+                        frontier: next.len(),
+                    });
+                }
+                if out.states >= cfg.max_states || child_id == u32::MAX {
+                    out.hit_state_bound = true;
+                    return out;
+                }
+            }
+        }
+        out.depth_done = depth;
+        if next.is_empty() {
+            out.exhausted = true;
+            return out;
+        }
+        frontier = next;
+    }
+    out
+}
+
+/// The moves from the start to state `id`.
+fn path(tree: &[(u32, Move)], mut id: u32) -> Vec<Move> {
+    let mut moves = Vec::new();
+    while let Some(&(parent, m)) = tree.get(id as usize) {
+        if parent == u32::MAX {
+            break;
+        }
+        moves.push(m);
+        id = parent;
+    }
+    moves.reverse();
+    moves
+}
+
+/// The state `moves` lead to from `root`.
+pub fn replay(root: &Model, moves: &[Move]) -> Model {
+    let mut state = root.clone();
+    for &m in moves {
+        state.apply(m);
+    }
+    state
+}
+
+fn counterexample(root: &Model, broken: Broken, moves: Vec<Move>) -> Counterexample {
+    let mut state = root.clone();
+    let mut steps = Vec::new();
+    for &m in &moves {
+        steps.push(state.describe(m));
+        state.apply(m);
+    }
+    Counterexample {
+        broken,
+        moves,
+        steps,
+    }
+}
+
+#[cfg(test)]
+mod tests;

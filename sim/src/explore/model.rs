@@ -1,0 +1,523 @@
+//! One state of a small cluster under exhaustive exploration, and the moves
+//! out of it: the very `Node` code, a network that is a bag of messages in
+//! flight (any may be delivered next, dropped or delivered twice), a disk per
+//! node whose writes become stable only when the explorer says so, timers
+//! that fire in any order, and machine crashes and restarts.
+//!
+//! Time is each node's own: a node's clock moves only when one of its timers
+//! fires (to that deadline), so every order of timers across nodes is one of
+//! the moves and no property checked here may rest on timing (the quorum
+//! lease is left to the random simulator).
+
+use crate::addr::sim_addr;
+use crate::bugs::InjectedBug;
+use crate::disk::{write_ahead, Disk, Write};
+use crate::invariants::{ElectionChecker, ReplicationChecker};
+use ringleader_core::wire::Message;
+use ringleader_core::{Action, Algorithm, Config, Event, Instant, Node, NodeId};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Most deadlines one timer move goes through before its node does
+/// something (a node with nothing to do ticks for ever).
+const QUIET_TICKS_MAX: usize = 10_000;
+
+/// One move out of a state. Messages are named by their place among those
+/// in flight (in the order they were sent), nodes by index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Move {
+    /// The message arrives (at a node that is down, it is lost).
+    Deliver(u16),
+    /// The network loses the message.
+    Drop(u16),
+    /// The message arrives, and a copy stays in flight.
+    Duplicate(u16),
+    /// The node's earliest timer fires.
+    Timer(u8),
+    /// The node's disk finishes its sync: the writes it covered are stable.
+    Sync(u8),
+    /// The node's machine crashes: what no sync made stable is lost.
+    Crash(u8),
+    /// A crashed node starts again from its disk.
+    Restart(u8),
+}
+
+/// How many faults a path may hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Budget {
+    /// Messages lost.
+    pub drops: u32,
+    /// Messages delivered twice.
+    pub duplicates: u32,
+    /// Machine crashes.
+    pub crashes: u32,
+}
+
+/// A message on its way.
+#[derive(Clone, Debug)]
+pub(crate) struct InFlight {
+    pub(crate) from: usize,
+    pub(crate) to: usize,
+    pub(crate) msg: Message,
+}
+
+/// One server: its node while it runs, its disk always.
+#[derive(Clone, Debug)]
+pub(crate) struct Server {
+    pub(crate) id: NodeId,
+    config: Config,
+    pub(crate) node: Option<Node>,
+    pub(crate) disk: Disk,
+    /// The token the sync in progress covers.
+    pub(crate) syncing: Option<u64>,
+    /// The node's clock.
+    local: Instant,
+    pub(crate) lives: u64,
+    /// It crashed since it last started.
+    lost_power: bool,
+}
+
+/// The whole cluster at one point of a path.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub(crate) servers: Vec<Server>,
+    pub(crate) flight: Vec<InFlight>,
+    /// Faults the path to here used.
+    pub(crate) used: Budget,
+    /// Who led each epoch, as the path went (what `one_leader_per_epoch`
+    /// rests on, so it is part of the state).
+    pub(crate) leaders: BTreeMap<u64, NodeId>,
+    /// Moves taken: the checkers' clock (a millisecond each).
+    steps: u64,
+    election: ElectionChecker,
+    replication: ReplicationChecker,
+    bug: InjectedBug,
+    seed: u64,
+}
+
+/// What went wrong in a state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broken {
+    /// The invariant, as the random simulator names it.
+    pub invariant: &'static str,
+    /// What happened.
+    pub detail: String,
+}
+
+impl Model {
+    /// `nodes` nodes of `config` (voters filled in), each started once.
+    pub fn new(nodes: usize, config: &Config, bug: InjectedBug, seed: u64) -> Model {
+        let mut config = config.clone();
+        if config.voters.is_empty() {
+            config.voters = (1..=nodes as u32).map(NodeId).collect();
+        }
+        let servers = (0..nodes)
+            .map(|i| {
+                let id = NodeId(i as u32 + 1);
+                let mut own = Config {
+                    addr: sim_addr(id),
+                    ..config.clone()
+                };
+                bug.configure(&mut own, id);
+                Server {
+                    id,
+                    config: own,
+                    node: None,
+                    disk: Disk::default(),
+                    syncing: None,
+                    local: Instant::ZERO,
+                    lives: 0,
+                    lost_power: false,
+                }
+            })
+            .collect();
+        let quorum = config.election == Algorithm::Quorum;
+        let mut model = Model {
+            servers,
+            flight: Vec::new(),
+            used: Budget::default(),
+            leaders: BTreeMap::new(),
+            steps: 0,
+            election: ElectionChecker::new(&config, nodes, Duration::from_millis(2)),
+            // No partition ever: a split history is a violation under every
+            // algorithm, as in a random run without cuts.
+            replication: ReplicationChecker::new(nodes, 0, true, quorum),
+            bug,
+            seed,
+        };
+        for i in 0..nodes {
+            model.start(i);
+        }
+        model
+    }
+
+    /// Every move that can be made from here within `budget`, in a fixed order.
+    /// Unless `any_order`, messages between two nodes arrive in the order they
+    /// were sent, as on the connection that carries them (one lost or
+    /// duplicated is still a move).
+    pub fn moves(&self, budget: Budget, any_order: bool) -> Vec<Move> {
+        let mut out = Vec::new();
+        let mut seen: Vec<(usize, usize)> = Vec::new();
+        for (k, f) in self.flight.iter().enumerate().take(usize::from(u16::MAX)) {
+            if !any_order {
+                if seen.contains(&(f.from, f.to)) {
+                    continue;
+                }
+                seen.push((f.from, f.to));
+            }
+            let k = k as u16;
+            out.push(Move::Deliver(k));
+            if self.used.drops < budget.drops {
+                out.push(Move::Drop(k));
+            }
+            if self.used.duplicates < budget.duplicates {
+                out.push(Move::Duplicate(k));
+            }
+        }
+        for (i, s) in self.servers.iter().enumerate().take(usize::from(u8::MAX)) {
+            let i = i as u8;
+            match &s.node {
+                Some(node) => {
+                    if node.next_deadline().is_some() {
+                        out.push(Move::Timer(i));
+                    }
+                    if s.syncing.is_some() {
+                        out.push(Move::Sync(i));
+                    }
+                    if self.used.crashes < budget.crashes {
+                        out.push(Move::Crash(i));
+                    }
+                }
+                None => out.push(Move::Restart(i)),
+            }
+        }
+        out
+    }
+
+    /// Makes `m`; false (and nothing changed) when it cannot be made here.
+    pub fn apply(&mut self, m: Move) -> bool {
+        self.steps += 1;
+        match m {
+            Move::Deliver(k) | Move::Duplicate(k) => {
+                let k = usize::from(k);
+                if k >= self.flight.len() {
+                    return false;
+                }
+                let f = if let Move::Duplicate(_) = m {
+                    self.used.duplicates += 1;
+                    self.flight.get(k).cloned()
+                } else {
+                    Some(self.flight.remove(k))
+                };
+                if let Some(f) = f {
+                    self.step(f.to, Event::Received(f.msg));
+                }
+            }
+            Move::Drop(k) => {
+                if usize::from(k) >= self.flight.len() {
+                    return false;
+                }
+                self.flight.remove(usize::from(k));
+                self.used.drops += 1;
+            }
+            Move::Timer(i) => return self.fire(usize::from(i)),
+            Move::Sync(i) => return self.sync(usize::from(i)),
+            Move::Crash(i) => return self.crash(usize::from(i)),
+            Move::Restart(i) => {
+                let i = usize::from(i);
+                if self.servers.get(i).is_none_or(|s| s.node.is_some()) {
+                    return false;
+                }
+                self.start(i);
+            }
+        }
+        true
+    }
+
+    /// Discovery first: messages delivered in the order sent and timers fired
+    /// in the order of their deadlines, until every node running counts every
+    /// other live and nothing is in flight (or `max` moves). Returns the
+    /// moves made, the start of every path explored from here.
+    pub fn settle(&mut self, max: usize) -> Vec<Move> {
+        let mut made = Vec::new();
+        while made.len() < max && !self.discovered() {
+            let next = if self.flight.is_empty() {
+                let earliest = (0..self.servers.len())
+                    .filter_map(|i| {
+                        let node = self.servers.get(i)?.node.as_ref()?;
+                        Some((node.next_deadline()?, i))
+                    })
+                    .min();
+                match earliest {
+                    Some((_, i)) => Move::Timer(i as u8),
+                    None => break,
+                }
+            } else {
+                Move::Deliver(0)
+            };
+            if !self.apply(next) {
+                break;
+            }
+            made.push(next);
+        }
+        made
+    }
+
+    fn discovered(&self) -> bool {
+        let n = self.servers.len();
+        self.flight.is_empty()
+            && self.servers.iter().all(|s| {
+                s.node
+                    .as_ref()
+                    .is_none_or(|node| node.members().live().count() + 1 >= n)
+            })
+    }
+
+    /// The first violation of a safety invariant on the path to here.
+    pub fn broken(&self) -> Option<Broken> {
+        self.election
+            .violations()
+            .iter()
+            .chain(self.replication.violations())
+            .find(|v| v.explained_by.is_none())
+            .map(|v| Broken {
+                invariant: v.invariant,
+                detail: v.detail.clone(),
+            })
+    }
+
+    /// `m` in words, in this state (before it is made).
+    pub fn describe(&self, m: Move) -> String {
+        let flight = |k: u16| {
+            self.flight.get(usize::from(k)).map_or_else(
+                || "?".to_owned(),
+                |f| {
+                    format!(
+                        "{} -> {} {}",
+                        node_name(f.from),
+                        node_name(f.to),
+                        Label(&f.msg)
+                    )
+                },
+            )
+        };
+        match m {
+            Move::Deliver(k) => format!("deliver {}", flight(k)),
+            Move::Drop(k) => format!("drop {}", flight(k)),
+            Move::Duplicate(k) => format!("deliver twice {}", flight(k)),
+            Move::Timer(i) => format!("timer {}", node_name(usize::from(i))),
+            Move::Sync(i) => format!("sync {}", node_name(usize::from(i))),
+            Move::Crash(i) => format!("crash {}", node_name(usize::from(i))),
+            Move::Restart(i) => format!("restart {}", node_name(usize::from(i))),
+        }
+    }
+
+    fn at(&self) -> Instant {
+        Instant::from_millis(self.steps)
+    }
+
+    /// Starts node `i` from its disk (the first time, from nothing).
+    fn start(&mut self, i: usize) {
+        let at = self.at();
+        let seed = self.seed;
+        let Some(s) = self.servers.get_mut(i) else {
+            return;
+        };
+        s.lives += 1;
+        let (log, persisted) = s.disk.read_back();
+        let node_seed = crate::addr::node_seed(seed, i, s.lives);
+        // The configuration was checked when the model was built.
+        let Ok(node) =
+            Node::restore_with_log(s.config.clone(), s.id, node_seed, s.local, persisted, log)
+        else {
+            return;
+        };
+        let lost_power = std::mem::take(&mut s.lost_power);
+        self.replication
+            .on_restart(at, i, &node, s.disk.written_log(), lost_power);
+        s.node = Some(node);
+        self.step(i, Event::Start);
+        if let Some(s) = self.servers.get_mut(i) {
+            s.disk.sync_now();
+            s.syncing = None;
+        }
+    }
+
+    /// Node `i`'s timers fire, one deadline after another, until a step does
+    /// more than the routine (see [`routine`]): the deadlines in between are
+    /// not moves of their own, and the heartbeats they sent are in flight
+    /// like any message.
+    fn fire(&mut self, i: usize) -> bool {
+        for _ in 0..QUIET_TICKS_MAX {
+            let Some(s) = self.servers.get_mut(i) else {
+                return false;
+            };
+            let Some(deadline) = s.node.as_ref().and_then(Node::next_deadline) else {
+                return false;
+            };
+            s.local = s.local.max(deadline);
+            if self.step(i, Event::Tick) > 0 {
+                break;
+            }
+        }
+        true
+    }
+
+    fn sync(&mut self, i: usize) -> bool {
+        let Some(s) = self.servers.get_mut(i) else {
+            return false;
+        };
+        let Some(token) = s.syncing.take() else {
+            return false;
+        };
+        s.syncing = s.disk.synced(token);
+        self.step(i, Event::Durable { token });
+        true
+    }
+
+    fn crash(&mut self, i: usize) -> bool {
+        let at = self.at();
+        let Some(s) = self.servers.get_mut(i) else {
+            return false;
+        };
+        if s.node.take().is_none() {
+            return false;
+        }
+        // The power goes: nothing unsynced is kept, no write is torn.
+        s.disk.power_lost(0, 0);
+        s.disk.process_crashed();
+        s.syncing = None;
+        s.lost_power = true;
+        self.used.crashes += 1;
+        self.replication.on_down(at, i);
+        true
+    }
+
+    /// Feeds `event` to node `i` and carries out what it asks for; returns
+    /// how many of its actions were more than routine.
+    fn step(&mut self, i: usize, event: Event) -> usize {
+        let at = self.at();
+        let lie = self.bug.before_step(&event);
+        let Some(s) = self.servers.get_mut(i) else {
+            return 0;
+        };
+        let Some(node) = s.node.as_mut() else {
+            return 0; // a message to a node that is down is lost
+        };
+        let mut actions = Vec::new();
+        node.step_into(s.local, event, &mut actions);
+        if let Some(lie) = lie {
+            lie.tell(&mut actions, node.info());
+        }
+        let mut reads = Vec::new();
+        let mut taken = actions.iter().filter(|a| !routine(a)).count();
+        for action in actions {
+            self.election.on_action(at, NodeId(i as u32 + 1), &action);
+            if let Some(read) = self.carry_out(i, action) {
+                reads.push(read);
+            }
+        }
+        if let Some(s) = self.servers.get(i) {
+            if let Some(node) = &s.node {
+                self.replication
+                    .after_step(at, i, node, s.disk.written_log());
+            }
+        }
+        for event in reads {
+            taken += self.step(i, event);
+        }
+        taken
+    }
+
+    /// Carries out one action of node `i`; a read of its disk comes back as
+    /// the event that answers it.
+    fn carry_out(&mut self, i: usize, action: Action) -> Option<Event> {
+        let n = self.servers.len();
+        let at = self.at();
+        let s = self.servers.get_mut(i)?;
+        match action {
+            Action::Send { to, msg } => {
+                let j = (to.0 as usize).wrapping_sub(1);
+                if let Some(node) = &s.node {
+                    if let Some(broken) = write_ahead(&s.disk, node, to, &msg) {
+                        self.replication.on_dependent_send(at, s.id.0, broken);
+                    }
+                }
+                if j < n && j != i {
+                    self.flight.push(InFlight {
+                        from: i,
+                        to: j,
+                        msg,
+                    });
+                }
+            }
+            Action::Multicast(msg) => {
+                for j in (0..n).filter(|&j| j != i) {
+                    let msg = msg.clone();
+                    self.flight.push(InFlight {
+                        from: i,
+                        to: j,
+                        msg,
+                    });
+                }
+            }
+            Action::Persist { token, state } => {
+                let sync = s.disk.write(token, Write::State(state));
+                s.syncing = s.syncing.or(sync);
+            }
+            Action::WriteLog { token, write } => {
+                let sync = s.disk.write(token, Write::Log(write));
+                s.syncing = s.syncing.or(sync);
+            }
+            Action::ReadLog { from, max } => {
+                let entries = match s.disk.read(s.local, from, max) {
+                    crate::disk::ReadOutcome::Entries(e) => e,
+                    _ => Vec::new(),
+                };
+                return Some(Event::LogRead { from, entries });
+            }
+            Action::RoleChanged {
+                new: ringleader_core::Role::Leader,
+                epoch,
+                ..
+            } => {
+                self.leaders.entry(epoch).or_insert(s.id);
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+/// A heartbeat: sent at every interval whatever else happens, so a timer
+/// that only sends heartbeats is not worth a move of its own.
+fn routine(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Send {
+            msg: Message::Heartbeat { .. },
+            ..
+        } | Action::Multicast(Message::Heartbeat { .. })
+    )
+}
+
+fn node_name(i: usize) -> String {
+    format!("n{}", i + 1)
+}
+
+/// A message as the trace shows it, kind and sender.
+struct Label<'a>(&'a Message);
+
+impl fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Message::Election { msg, .. } => write!(f, "{msg}"),
+            Message::Replication { msg, .. } => write!(f, "{msg}"),
+            Message::Heartbeat {
+                leading: Some(e), ..
+            } => write!(f, "Heartbeat leads e{e}"),
+            other => write!(f, "{}", other.kind()),
+        }
+    }
+}
