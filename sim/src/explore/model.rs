@@ -235,14 +235,17 @@ impl Model {
         true
     }
 
-    /// Discovery first: messages delivered in the order sent and timers fired
-    /// in the order of their deadlines, until every node running counts every
+    /// Discovery first: syncs finished, messages delivered in the order sent
+    /// and timers fired in the order of their deadlines, until every node running counts every
     /// other live and nothing is in flight (or `max` moves). Returns the
     /// moves made, the start of every path explored from here.
     pub fn settle(&mut self, max: usize) -> Vec<Move> {
         let mut made = Vec::new();
         while made.len() < max && !self.discovered() {
-            let next = if self.flight.is_empty() {
+            let syncing = self.servers.iter().position(|s| s.syncing.is_some());
+            let next = if let Some(i) = syncing {
+                Move::Sync(i as u8)
+            } else if self.flight.is_empty() {
                 let earliest = (0..self.servers.len())
                     .filter_map(|i| {
                         let node = self.servers.get(i)?.node.as_ref()?;
@@ -267,6 +270,7 @@ impl Model {
     fn discovered(&self) -> bool {
         let n = self.servers.len();
         self.flight.is_empty()
+            && self.servers.iter().all(|s| s.syncing.is_none())
             && self.servers.iter().all(|s| {
                 s.node
                     .as_ref()
@@ -338,9 +342,10 @@ impl Model {
             .on_restart(at, i, &node, s.disk.written_log(), lost_power);
         s.node = Some(node);
         self.step(i, Event::Start);
+        // As the random simulator does: what a start wrote is on the disk at
+        // once, and the node hears so when its sync move comes.
         if let Some(s) = self.servers.get_mut(i) {
             s.disk.sync_now();
-            s.syncing = None;
         }
     }
 
@@ -430,6 +435,24 @@ impl Model {
         taken
     }
 
+    /// Puts `f` in flight. A heartbeat replaces the one its sender's last
+    /// heartbeat to the same node still in flight, if they say the same: a
+    /// node that hears the newer has heard all the older tells, so the older
+    /// is as good as lost (a loss the network may cause anyway), and the bag
+    /// of messages stays small however long timers run.
+    fn send(&mut self, f: InFlight) {
+        if let Message::Heartbeat { leading, .. } = &f.msg {
+            let same = self.flight.iter().position(|g| {
+                (g.from, g.to) == (f.from, f.to)
+                    && matches!(&g.msg, Message::Heartbeat { leading: l, .. } if l == leading)
+            });
+            if let Some(k) = same {
+                self.flight.remove(k);
+            }
+        }
+        self.flight.push(f);
+    }
+
     /// Carries out one action of node `i`; a read of its disk comes back as
     /// the event that answers it.
     fn carry_out(&mut self, i: usize, action: Action) -> Option<Event> {
@@ -445,7 +468,7 @@ impl Model {
                     }
                 }
                 if j < n && j != i {
-                    self.flight.push(InFlight {
+                    self.send(InFlight {
                         from: i,
                         to: j,
                         msg,
@@ -455,7 +478,7 @@ impl Model {
             Action::Multicast(msg) => {
                 for j in (0..n).filter(|&j| j != i) {
                     let msg = msg.clone();
-                    self.flight.push(InFlight {
+                    self.send(InFlight {
                         from: i,
                         to: j,
                         msg,
