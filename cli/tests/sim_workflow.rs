@@ -650,28 +650,3 @@ fn stats_shards_merge_into_the_figures_of_one_run() {
     assert_eq!(partial.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&partial.stderr).contains("quorum: shards missing: 1/3"));
 }
-
-#[test]
-fn explore_searches_a_small_cluster_and_prints_the_shortest_violation() {
-    let clean = ringleader(&["sim", "explore", "--depth", "5", "--json"]);
-    assert_eq!(
-        clean.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&clean.stderr)
-    );
-    let v = stdout_json(&clean);
-    assert_eq!(v["violation"], Value::Null);
-    assert_eq!(v["depth_done"], 5);
-    assert!(v["states"].as_u64().unwrap() > 100, "{v}");
-    let buggy = ringleader(&["sim", "explore", "--inject-bug", "minority-quorum"]);
-    assert_eq!(buggy.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&buggy.stdout);
-    assert!(
-        text.contains("one_leader_per_epoch failed after 6 moves"),
-        "{text}"
-    );
-    assert!(text.contains("6. timer n2"), "{text}");
-    let bad = ringleader(&["sim", "explore", "--nodes", "9"]);
-    assert_eq!(bad.status.code(), Some(2));
-}

@@ -105,6 +105,7 @@ fn a_quorum_that_counts_a_minority_as_a_majority_is_found_and_shrunk() {
             "one_leader_per_epoch",
             "one_leader_at_a_time",
             "committed_agreement",
+            "committed_on_majority",
             "leader_agreement",
         ],
     );
@@ -118,6 +119,7 @@ fn a_follower_that_acknowledges_before_appending_is_found_and_shrunk() {
         // lacks: the write-ahead check sees it first, on the send.
         &[
             "durable_before_ack",
+            "committed_on_majority",
             "committed_agreement",
             "logs_converge",
             "acked_durable",

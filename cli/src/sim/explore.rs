@@ -37,12 +37,25 @@ pub struct ExploreArgs {
     /// order they were sent (as a connection does); much larger spaces.
     #[arg(long)]
     any_order: bool,
+    /// shared: one clock, timers fire in deadline order and heartbeats
+    /// arrive when sent; own: each node's clock is its own and timers fire
+    /// in every order across nodes (much larger spaces).
+    #[arg(long, default_value = "shared", value_parser = ["shared", "own"])]
+    clock: String,
+    /// moves: a disk's sync finishing is a move (crashes before it lose the
+    /// write); at-once: syncs finish right after the step that wrote.
+    #[arg(long, default_value = "moves", value_parser = ["moves", "at-once"])]
+    syncs: String,
     /// Seeds the nodes' random choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Plant a bug on purpose (the same as sim run's).
     #[arg(long, hide = true, value_parser = InjectedBug::from_name)]
     inject_bug: Option<InjectedBug>,
+    /// Where the scenario file of a violation goes (`sim replay` reproduces
+    /// it, `--html` draws it).
+    #[arg(long, value_name = "DIR", default_value = "sim-failures")]
+    failures: std::path::PathBuf,
     /// Print exactly one JSON object on stdout instead of the report.
     #[arg(long)]
     json: bool,
@@ -68,6 +81,10 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             crashes: args.crashes,
         },
         any_order: args.any_order,
+        mode: ringleader_sim::explore::Mode {
+            shared_clock: args.clock == "shared",
+            syncs_at_once: args.syncs == "at-once",
+        },
     };
     if let Err(e) = cfg.node.validate() {
         return usage_error(e);
@@ -92,16 +109,52 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         eprintln!();
     }
     let wall = start.elapsed().as_secs_f64();
+    let file = match &out.found {
+        Some(found) => match write_scenario(&args, &cfg, found) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                eprintln!("warning: {e}");
+                None
+            }
+        },
+        None => None,
+    };
     if args.json {
-        println!("{}", json(&args, &out, wall));
+        let mut v = json(&args, &out, wall);
+        v["replay_file"] = serde_json::json!(file.as_ref().map(|p| p.display().to_string()));
+        println!("{v}");
     } else {
         print_report(&args, &out, wall);
+        if let Some(path) = &file {
+            println!("scenario written: {}", path.display());
+            println!(
+                "replay with: ringleader sim replay {} [--html view.html]",
+                path.display()
+            );
+        }
     }
     if out.found.is_some() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Writes the scenario file that replays `found`.
+fn write_scenario(
+    args: &ExploreArgs,
+    cfg: &ExploreConfig,
+    found: &ringleader_sim::explore::Counterexample,
+) -> Result<std::path::PathBuf, String> {
+    std::fs::create_dir_all(&args.failures)
+        .map_err(|e| format!("cannot create {}: {e}", args.failures.display()))?;
+    let path = args.failures.join(format!(
+        "explore-{}-{}n-{}.toml",
+        args.election, args.nodes, found.broken.invariant
+    ));
+    let text = ringleader_sim::explore::script::scenario_text(cfg, found);
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 fn json(args: &ExploreArgs, out: &Outcome, wall: f64) -> serde_json::Value {
@@ -119,6 +172,8 @@ fn json(args: &ExploreArgs, out: &Outcome, wall: f64) -> serde_json::Value {
         "hit_state_bound": out.hit_state_bound,
         "budget": {"drops": args.drops, "duplicates": args.duplicates, "crashes": args.crashes},
         "any_order": args.any_order,
+        "clock": args.clock,
+        "syncs": args.syncs,
         "violation": out.found.as_ref().map(|c| serde_json::json!({
             "invariant": c.broken.invariant,
             "detail": c.broken.detail,
@@ -133,9 +188,14 @@ fn print_report(args: &ExploreArgs, out: &Outcome, wall: f64) {
     } else {
         "in the order sent between two nodes"
     };
+    let clock = if args.clock == "shared" {
+        "one clock (timers in deadline order)"
+    } else {
+        "a clock per node (timers in every order)"
+    };
     println!(
-        "{} nodes, {}; at most {} drop(s), {} duplicate(s), {} crash(es); messages delivered {order}",
-        args.nodes, args.election, args.drops, args.duplicates, args.crashes
+        "{} nodes, {}; at most {} drop(s), {} duplicate(s), {} crash(es); messages delivered {order}; {clock}; syncs {}",
+        args.nodes, args.election, args.drops, args.duplicates, args.crashes, args.syncs
     );
     println!(
         "discovery settled in {} moves; then {} distinct states ({} moves tried) in {wall:.1} s: {:.0} states/s",

@@ -6,6 +6,7 @@ mod explore;
 mod merge;
 mod outcome;
 mod progress;
+mod replay_explore;
 mod run;
 mod setup;
 mod shrink;

@@ -116,6 +116,15 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
             args.file.display()
         ));
     }
+    if let Some(script) = &scenario.explore {
+        let outputs = super::replay_explore::Outputs {
+            file: &args.file,
+            trace: args.trace.as_deref(),
+            html: args.html.as_deref(),
+            json: args.json,
+        };
+        return super::replay_explore::replay(&scenario, script, &outputs);
+    }
     let title = if scenario.name.is_empty() {
         args.file.display().to_string()
     } else {

@@ -10,39 +10,24 @@
 //! every move, so the first violation found is one of the shortest: fewest
 //! moves, deliveries and faults alike.
 //!
+//! - `config`: what to explore, and what a violation found is;
 //! - `model`: a state and its moves;
-//! - `fingerprint`: what makes two states the same.
+//! - `fingerprint`: what makes two states the same;
+//! - `script`: a path as text, the scenario file a counterexample is saved
+//!   as, and its replay for `sim replay` and the viewer.
 
+mod config;
 pub mod fingerprint;
 pub mod model;
+pub mod script;
 
-pub use model::{Broken, Budget, Model, Move};
+use config::SETTLE_MOVES_MAX;
+pub use config::{Counterexample, ExploreConfig, NODES_MAX};
 
-use crate::bugs::InjectedBug;
-use ringleader_core::Config;
+pub use model::{Broken, Budget, Mode, Model, Move};
+pub use script::{Replayed, Script};
+
 use std::collections::HashSet;
-
-/// What to explore.
-#[derive(Clone, Debug)]
-pub struct ExploreConfig {
-    /// Nodes, 2 to 4 (more is allowed; the states grow fast).
-    pub nodes: usize,
-    /// Every node's configuration (voters filled in when empty).
-    pub node: Config,
-    /// A bug planted on purpose (see [`crate::bugs`]).
-    pub bug: InjectedBug,
-    /// Seeds the nodes' random choices (each life's own).
-    pub seed: u64,
-    /// Most moves on a path.
-    pub depth: u32,
-    /// Stop after this many distinct states.
-    pub max_states: u64,
-    /// Most faults on a path.
-    pub budget: Budget,
-    /// Deliver the messages between two nodes in any order, not only in the
-    /// order they were sent (much larger spaces).
-    pub any_order: bool,
-}
 
 /// How far the search is.
 #[derive(Clone, Copy, Debug)]
@@ -55,17 +40,6 @@ pub struct Progress {
     pub depth: u32,
     /// States waiting at this depth.
     pub frontier: usize,
-}
-
-/// A violation, with the path that reaches it.
-#[derive(Clone, Debug)]
-pub struct Counterexample {
-    /// What broke.
-    pub broken: Broken,
-    /// The moves from the start, in order.
-    pub moves: Vec<Move>,
-    /// The same, in words.
-    pub steps: Vec<String>,
 }
 
 /// How a search ended.
@@ -88,12 +62,9 @@ pub struct Outcome {
     pub prefix: usize,
 }
 
-/// Most moves discovery may take before exploring starts.
-const SETTLE_MOVES_MAX: usize = 1_000;
-
 /// Explores breadth first; `on_progress` hears how far it is now and then.
 pub fn explore(cfg: &ExploreConfig, mut on_progress: impl FnMut(&Progress)) -> Outcome {
-    let mut root = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed);
+    let mut root = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
     let prefix = root.settle(SETTLE_MOVES_MAX);
     let mut out = Outcome {
         states: 1,

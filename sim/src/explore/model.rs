@@ -33,7 +33,8 @@ pub enum Move {
     Drop(u16),
     /// The message arrives, and a copy stays in flight.
     Duplicate(u16),
-    /// The node's earliest timer fires.
+    /// The node's earliest timer fires (under a shared clock: the earliest
+    /// timer of any node, whichever the number says).
     Timer(u8),
     /// The node's disk finishes its sync: the writes it covered are stable.
     Sync(u8),
@@ -41,6 +42,20 @@ pub enum Move {
     Crash(u8),
     /// A crashed node starts again from its disk.
     Restart(u8),
+}
+
+/// How far the moves abstract from a real network and disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mode {
+    /// One clock for every node: timers fire in the order of their
+    /// deadlines (not in every order), and heartbeats arrive the moment they
+    /// are sent (failure detection as on a quiet network). Much smaller
+    /// spaces; what rests on timers firing out of order is not explored.
+    pub shared_clock: bool,
+    /// A disk finishes its sync right after the step that wrote, instead of
+    /// as a move of its own (the write-ahead check still sees a message that
+    /// leaves before its write).
+    pub syncs_at_once: bool,
 }
 
 /// How many faults a path may hold.
@@ -60,6 +75,8 @@ pub(crate) struct InFlight {
     pub(crate) from: usize,
     pub(crate) to: usize,
     pub(crate) msg: Message,
+    /// The move it was sent in (for the viewer; not part of the state).
+    sent: u64,
 }
 
 /// One server: its node while it runs, its disk always.
@@ -94,6 +111,14 @@ pub struct Model {
     replication: ReplicationChecker,
     bug: InjectedBug,
     seed: u64,
+    mode: Mode,
+    /// A majority of the voters.
+    majority: usize,
+    /// Heartbeats under a shared clock, delivered after the step that sent
+    /// them.
+    at_once: Vec<InFlight>,
+    /// What happened, for the trace viewer (a replay only).
+    records: Option<Vec<crate::trace::Record>>,
 }
 
 /// What went wrong in a state.
@@ -107,7 +132,7 @@ pub struct Broken {
 
 impl Model {
     /// `nodes` nodes of `config` (voters filled in), each started once.
-    pub fn new(nodes: usize, config: &Config, bug: InjectedBug, seed: u64) -> Model {
+    pub fn new(nodes: usize, config: &Config, bug: InjectedBug, seed: u64, mode: Mode) -> Model {
         let mut config = config.clone();
         if config.voters.is_empty() {
             config.voters = (1..=nodes as u32).map(NodeId).collect();
@@ -145,6 +170,10 @@ impl Model {
             replication: ReplicationChecker::new(nodes, 0, true, quorum),
             bug,
             seed,
+            mode,
+            majority: ringleader_core::leadership::majority(config.voters.len()),
+            at_once: Vec::new(),
+            records: None,
         };
         for i in 0..nodes {
             model.start(i);
@@ -175,11 +204,17 @@ impl Model {
                 out.push(Move::Duplicate(k));
             }
         }
+        let earliest = self.earliest_deadline().map(|(_, i)| i);
         for (i, s) in self.servers.iter().enumerate().take(usize::from(u8::MAX)) {
+            let timer = if self.mode.shared_clock {
+                earliest == Some(i)
+            } else {
+                s.node.as_ref().is_some_and(|n| n.next_deadline().is_some())
+            };
             let i = i as u8;
             match &s.node {
-                Some(node) => {
-                    if node.next_deadline().is_some() {
+                Some(_) => {
+                    if timer {
                         out.push(Move::Timer(i));
                     }
                     if s.syncing.is_some() {
@@ -193,6 +228,13 @@ impl Model {
             }
         }
         out
+    }
+
+    /// The earliest deadline of a node that runs, and whose it is.
+    fn earliest_deadline(&self) -> Option<(Instant, usize)> {
+        (0..self.servers.len())
+            .filter_map(|i| Some((self.servers.get(i)?.node.as_ref()?.next_deadline()?, i)))
+            .min()
     }
 
     /// Makes `m`; false (and nothing changed) when it cannot be made here.
@@ -211,6 +253,8 @@ impl Model {
                     Some(self.flight.remove(k))
                 };
                 if let Some(f) = f {
+                    let down = self.servers.get(f.to).is_none_or(|s| s.node.is_none());
+                    self.note_message(&f, down.then_some("down"));
                     self.step(f.to, Event::Received(f.msg));
                 }
             }
@@ -218,7 +262,8 @@ impl Model {
                 if usize::from(k) >= self.flight.len() {
                     return false;
                 }
-                self.flight.remove(usize::from(k));
+                let f = self.flight.remove(usize::from(k));
+                self.note_message(&f, Some("lost"));
                 self.used.drops += 1;
             }
             Move::Timer(i) => return self.fire(usize::from(i)),
@@ -229,6 +274,7 @@ impl Model {
                 if self.servers.get(i).is_none_or(|s| s.node.is_some()) {
                     return false;
                 }
+                self.note(|_| format!("restart {}", node_name(i)));
                 self.start(i);
             }
         }
@@ -310,6 +356,7 @@ impl Model {
             Move::Deliver(k) => format!("deliver {}", flight(k)),
             Move::Drop(k) => format!("drop {}", flight(k)),
             Move::Duplicate(k) => format!("deliver twice {}", flight(k)),
+            Move::Timer(_) if self.mode.shared_clock => "timers".to_owned(),
             Move::Timer(i) => format!("timer {}", node_name(usize::from(i))),
             Move::Sync(i) => format!("sync {}", node_name(usize::from(i))),
             Move::Crash(i) => format!("crash {}", node_name(usize::from(i))),
@@ -355,6 +402,20 @@ impl Model {
     /// like any message.
     fn fire(&mut self, i: usize) -> bool {
         for _ in 0..QUIET_TICKS_MAX {
+            let i = if self.mode.shared_clock {
+                match self.earliest_deadline() {
+                    Some((at, k)) => {
+                        // Every clock reads the same.
+                        for s in &mut self.servers {
+                            s.local = s.local.max(at);
+                        }
+                        k
+                    }
+                    None => return false,
+                }
+            } else {
+                i
+            };
             let Some(s) = self.servers.get_mut(i) else {
                 return false;
             };
@@ -396,12 +457,27 @@ impl Model {
         s.lost_power = true;
         self.used.crashes += 1;
         self.replication.on_down(at, i);
+        self.note(|_| format!("crash {}", node_name(i)));
         true
     }
 
-    /// Feeds `event` to node `i` and carries out what it asks for; returns
-    /// how many of its actions were more than routine.
+    /// Feeds `event` to node `i` and carries out what it asks for, with
+    /// what the mode makes happen at once (syncs, heartbeats); returns how
+    /// many of the actions were more than routine.
     fn step(&mut self, i: usize, event: Event) -> usize {
+        let mut taken = self.step_once(i, event);
+        if self.mode.syncs_at_once {
+            while self.servers.get(i).is_some_and(|s| s.syncing.is_some()) {
+                self.sync(i);
+            }
+        }
+        for f in std::mem::take(&mut self.at_once) {
+            taken += self.step(f.to, Event::Received(f.msg));
+        }
+        taken
+    }
+
+    fn step_once(&mut self, i: usize, event: Event) -> usize {
         let at = self.at();
         let lie = self.bug.before_step(&event);
         let Some(s) = self.servers.get_mut(i) else {
@@ -427,6 +503,9 @@ impl Model {
             if let Some(node) = &s.node {
                 self.replication
                     .after_step(at, i, node, s.disk.written_log());
+                let logs = self.servers.iter().map(|s| s.disk.written_log());
+                self.replication
+                    .check_majority(at, i, node, logs, self.majority);
             }
         }
         for event in reads {
@@ -440,7 +519,11 @@ impl Model {
     /// node that hears the newer has heard all the older tells, so the older
     /// is as good as lost (a loss the network may cause anyway), and the bag
     /// of messages stays small however long timers run.
-    fn send(&mut self, f: InFlight) {
+    fn send(&mut self, mut f: InFlight) {
+        f.sent = self.steps;
+        if self.mode.shared_clock && matches!(f.msg, Message::Heartbeat { .. }) {
+            return self.at_once.push(f);
+        }
         if let Message::Heartbeat { leading, .. } = &f.msg {
             let same = self.flight.iter().position(|g| {
                 (g.from, g.to) == (f.from, f.to)
@@ -472,6 +555,7 @@ impl Model {
                         from: i,
                         to: j,
                         msg,
+                        sent: 0,
                     });
                 }
             }
@@ -482,6 +566,7 @@ impl Model {
                         from: i,
                         to: j,
                         msg,
+                        sent: 0,
                     });
                 }
             }
@@ -501,15 +586,65 @@ impl Model {
                 return Some(Event::LogRead { from, entries });
             }
             Action::RoleChanged {
-                new: ringleader_core::Role::Leader,
-                epoch,
-                ..
+                new, leader, epoch, ..
             } => {
-                self.leaders.entry(epoch).or_insert(s.id);
+                if new == ringleader_core::Role::Leader {
+                    self.leaders.entry(epoch).or_insert(s.id);
+                }
+                let node = s.id.0;
+                if let Some(records) = &mut self.records {
+                    records.push(crate::trace::Record::Role {
+                        at: self.steps * 1000,
+                        node,
+                        role: new.to_string(),
+                        leader: leader.map(|l| l.0),
+                        epoch,
+                    });
+                }
             }
             _ => {}
         }
         None
+    }
+}
+
+impl Model {
+    /// Keeps what happens from now on for the trace viewer.
+    pub fn record(&mut self) {
+        self.records = Some(Vec::new());
+    }
+
+    /// What was kept since [`record`](Self::record).
+    pub fn take_records(&mut self) -> Vec<crate::trace::Record> {
+        self.records.take().unwrap_or_default()
+    }
+
+    /// Moves made so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn note(&mut self, text: impl FnOnce(u64) -> String) {
+        let at = self.steps * 1000;
+        if let Some(records) = &mut self.records {
+            records.push(crate::trace::Record::Fault { at, text: text(at) });
+        }
+    }
+
+    fn note_message(&mut self, f: &InFlight, dropped: Option<&'static str>) {
+        let at = self.steps * 1000;
+        if let Some(records) = &mut self.records {
+            let label = Label(&f.msg).to_string();
+            records.push(crate::trace::Record::Message {
+                sent: f.sent * 1000,
+                at,
+                from: f.from as u32 + 1,
+                to: f.to as u32 + 1,
+                kind: label.split(' ').next().unwrap_or("").to_owned(),
+                label,
+                dropped,
+            });
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 use super::*;
+use crate::bugs::InjectedBug;
 use ringleader_core::Algorithm;
+use ringleader_core::Config;
 
 fn config(election: Algorithm, bug: InjectedBug, depth: u32) -> ExploreConfig {
     ExploreConfig {
@@ -18,25 +20,58 @@ fn config(election: Algorithm, bug: InjectedBug, depth: u32) -> ExploreConfig {
             crashes: 1,
         },
         any_order: false,
+        mode: Mode {
+            shared_clock: true,
+            syncs_at_once: false,
+        },
+    }
+}
+
+/// Each planted bug, found at 3 nodes on the shortest path there is.
+#[test]
+fn every_planted_safety_bug_is_found_on_a_shortest_path_that_replays() {
+    for (bug, invariant, moves) in [
+        (InjectedBug::MinorityQuorum, "one_leader_per_epoch", 2),
+        (InjectedBug::AckBeforeAppend, "committed_on_majority", 13),
+        (InjectedBug::AckBeforeDurable, "durable_before_ack", 15),
+    ] {
+        // None of them needs a fault: the budget is left empty so that the
+        // search goes deep quickly.
+        let mut cfg = config(Algorithm::Quorum, bug, 16);
+        cfg.budget = Budget::default();
+        let out = explore(&cfg, |_| {});
+        let found = out.found.unwrap_or_else(|| panic!("{bug:?} not found"));
+        assert_eq!(found.broken.invariant, invariant, "{bug:?}");
+        // Breadth first: no shorter path breaks an invariant.
+        assert_eq!(found.moves.len(), moves, "{bug:?}: {:?}", found.steps);
+        // The path, replayed on a fresh start, breaks the same invariant.
+        let mut start = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
+        assert_eq!(start.settle(SETTLE_MOVES_MAX).len(), out.prefix);
+        let end = replay(&start, &found.moves);
+        assert_eq!(end.broken(), Some(found.broken));
     }
 }
 
 #[test]
-fn a_minority_quorum_is_found_in_the_fewest_moves_and_its_path_replays() {
-    let cfg = config(Algorithm::Quorum, InjectedBug::MinorityQuorum, 8);
-    let out = explore(&cfg, |_| {});
-    let found = out.found.expect("the planted bug is found");
-    assert_eq!(found.broken.invariant, "one_leader_per_epoch");
-    // Breadth first: nothing shorter exists. Each of two nodes elects
-    // itself on its own timers (three deadlines that do more than send
-    // heartbeats: suspicions, then the election), no message needed.
-    assert_eq!(found.moves.len(), 6, "{:?}", found.steps);
-    assert!(found.steps.iter().all(|s| s.starts_with("timer")));
-    // The path, replayed on a fresh start, breaks the same invariant.
-    let mut start = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed);
-    assert_eq!(start.settle(SETTLE_MOVES_MAX).len(), out.prefix);
-    let end = replay(&start, &found.moves);
-    assert_eq!(end.broken(), Some(found.broken));
+fn with_a_clock_of_its_own_each_node_fires_its_timers_in_any_order() {
+    let mut cfg = config(Algorithm::Quorum, InjectedBug::MinorityQuorum, 8);
+    cfg.mode.shared_clock = false;
+    let found = explore(&cfg, |_| {}).found.expect("found");
+    // A node elects itself on its own timers (deadlines that do more than
+    // send heartbeats: suspicions, then the election) and commits its first
+    // entry alone once its disk has it: no other node moved.
+    assert_eq!(found.broken.invariant, "committed_on_majority");
+    assert_eq!(
+        found.steps,
+        ["timer n1", "timer n1", "timer n1", "sync n1", "sync n1"]
+    );
+    let mut shared = cfg.clone();
+    shared.mode.shared_clock = true;
+    shared.bug = InjectedBug::None;
+    cfg.bug = InjectedBug::None;
+    cfg.depth = 5;
+    shared.depth = 5;
+    assert!(explore(&shared, |_| {}).states < explore(&cfg, |_| {}).states);
 }
 
 #[test]
@@ -66,7 +101,7 @@ fn faults_and_any_order_are_moves_only_within_their_budget() {
         crashes.states
     );
     assert!(crashes.states <= reordered.states);
-    let mut root = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed);
+    let mut root = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
     root.settle(SETTLE_MOVES_MAX);
     assert!(root
         .moves(Budget::default(), false)
@@ -86,8 +121,9 @@ fn the_state_bound_stops_the_search_and_says_so() {
 
 #[test]
 fn heartbeats_in_flight_between_two_nodes_are_one_however_long_timers_run() {
-    let cfg = config(Algorithm::Bully, InjectedBug::None, 1);
-    let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed);
+    let mut cfg = config(Algorithm::Bully, InjectedBug::None, 1);
+    cfg.mode.shared_clock = false; // shared, heartbeats arrive at once
+    let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
     m.settle(SETTLE_MOVES_MAX);
     for _ in 0..20 {
         assert!(m.apply(Move::Timer(0)));
@@ -111,7 +147,7 @@ fn nodes_hear_their_start_writes_are_durable_and_a_leader_is_elected_in_time_ord
     // Without the start's writes acknowledged a node's disk counts as
     // stalled and it plays dead: no leader ever.
     let cfg = config(Algorithm::Quorum, InjectedBug::None, 1);
-    let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed);
+    let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
     m.settle(SETTLE_MOVES_MAX);
     let leads = |m: &Model| {
         m.servers.iter().any(|s| {
@@ -142,4 +178,68 @@ fn nodes_hear_their_start_writes_are_durable_and_a_leader_is_elected_in_time_ord
         assert_eq!(m.broken(), None);
     }
     assert!(leads(&m), "no leader in 500 moves");
+}
+
+#[test]
+fn moves_read_back_as_written_and_bad_ones_are_named() {
+    for m in [
+        Move::Deliver(0),
+        Move::Drop(12),
+        Move::Duplicate(3),
+        Move::Timer(0),
+        Move::Sync(1),
+        Move::Crash(2),
+        Move::Restart(3),
+    ] {
+        assert_eq!(script::parse_move(&script::move_text(m)), Ok(m));
+    }
+    for bad in [
+        "",
+        "deliver",
+        "deliver x",
+        "timer n0",
+        "timer n5",
+        "fly n1",
+        "sync n1 now",
+    ] {
+        assert!(script::parse_move(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_counterexample_written_as_a_scenario_replays_to_the_same_violation() {
+    let mut cfg = config(Algorithm::Quorum, InjectedBug::AckBeforeAppend, 16);
+    cfg.budget = Budget::default();
+    let found = explore(&cfg, |_| {}).found.expect("found");
+    let text = script::scenario_text(&cfg, &found);
+    let scenario = crate::scenario::parse(&text, "found.toml").expect("parses");
+    let script = scenario.explore.clone().expect("an [explore] scenario");
+    assert_eq!(script.moves, found.moves);
+    let config = &scenario.config;
+    let replayed = script::replay(
+        config.nodes as usize,
+        &config.node_config(),
+        config.inject_bug,
+        config.seed,
+        &script,
+    )
+    .expect("replays");
+    assert_eq!(replayed.broken, Some(found.broken.clone()));
+    assert_eq!(
+        scenario.expect.violation.as_deref(),
+        Some(found.broken.invariant)
+    );
+    assert!(replayed.records.len() > found.moves.len() / 2);
+    // A script that no longer fits is refused, naming the move.
+    let mut wrong = script.clone();
+    wrong.moves.insert(0, Move::Deliver(40));
+    let err = script::replay(3, &config.node_config(), config.inject_bug, 1, &wrong).unwrap_err();
+    assert!(err.contains("move 1 (deliver 40)"), "{err}");
+    // Mistakes in the file name their line.
+    let bad = text.replace("clock = \"shared\"", "clock = \"fast\"");
+    let e = crate::scenario::parse(&bad, "bad.toml").unwrap_err();
+    assert!(e.to_string().contains("clock is shared or own"), "{e}");
+    assert!(e.line.is_some());
+    let bad = text.replace("\"sync n3\"", "\"sync n7\"");
+    assert!(crate::scenario::parse(&bad, "bad.toml").is_err());
 }

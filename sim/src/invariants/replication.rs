@@ -82,6 +82,8 @@ pub struct ReplicationChecker {
     nodes: Vec<NodeCommits>,
     /// Committed entries are final (`quorum`): a rewrite is a violation.
     final_commits: bool,
+    /// Per node, up to where `committed_on_majority` has checked its commits.
+    majority_checked: Vec<u64>,
     clients: Vec<ClientView>,
     stats: ReplicationStats,
     findings: Findings,
@@ -96,8 +98,9 @@ pub struct ReplicationChecker {
 }
 
 /// Every invariant this checker checks.
-pub(crate) const NAMES: [&str; 10] = [
+pub(crate) const NAMES: [&str; 11] = [
     "committed_agreement",
+    "committed_on_majority",
     "no_duplicate",
     "commit_monotonic",
     "commit_stable",
@@ -120,6 +123,7 @@ impl ReplicationChecker {
             committed_seq: BTreeMap::new(),
             nodes: vec![NodeCommits::default(); nodes],
             final_commits,
+            majority_checked: vec![0; nodes],
             clients: vec![ClientView::default(); clients],
             stats: ReplicationStats::default(),
             findings: Findings::new(&NAMES),
@@ -162,6 +166,56 @@ impl ReplicationChecker {
     /// transition).
     pub fn violations(&self) -> &[crate::findings::Violation] {
         self.findings.violations()
+    }
+
+    /// `committed_on_majority`, under `quorum`: every entry node `i` newly
+    /// counts committed is in the logs of at least `majority` of the nodes
+    /// (`logs`: each node's disk, up or down; an entry a log compacted away
+    /// was committed there, so it counts). A leader that counts an
+    /// acknowledgement for entries the follower does not hold breaks it the
+    /// moment it commits, before any second leader shows the split.
+    pub fn check_majority<'a>(
+        &mut self,
+        at: Instant,
+        i: usize,
+        node: &Node,
+        logs: impl Iterator<Item = &'a Log> + Clone,
+        majority: usize,
+    ) {
+        let Some(checked) = self.majority_checked.get_mut(i) else {
+            return;
+        };
+        let own = node.log();
+        let commit = own.commit_index();
+        if !self.final_commits || commit <= *checked {
+            *checked = (*checked).min(commit);
+            return;
+        }
+        let from = *checked + 1;
+        *checked = commit;
+        for index in from..=commit {
+            let Some(stamp) = own.stamp_at(index) else {
+                continue; // compacted here: checked when it was committed
+            };
+            let held = logs
+                .clone()
+                .filter(|log| index < log.start() || log.stamp_at(index) == Some(stamp))
+                .count();
+            if held >= majority {
+                self.findings.count("committed_on_majority", false);
+            } else {
+                self.fail(
+                    "committed_on_majority",
+                    at,
+                    vec![node.id().0],
+                    format!(
+                        "{} counts entry {index} committed, but only {held} node(s) hold it, fewer than a majority ({majority})",
+                        node.id()
+                    ),
+                );
+                return;
+            }
+        }
     }
 
     /// Node `i` goes down at `at`.

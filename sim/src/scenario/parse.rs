@@ -76,6 +76,7 @@ struct Doc {
     expect: ExpectDoc,
     #[serde(default)]
     debug: DebugDoc,
+    explore: Option<ExploreDoc>,
 }
 
 #[derive(Deserialize, Default)]
@@ -152,6 +153,66 @@ struct ExpectDoc {
 #[serde(deny_unknown_fields)]
 struct DebugDoc {
     inject_bug: Option<Text>,
+}
+
+/// `[explore]`: a path `sim explore` found, as scripted moves.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ExploreDoc {
+    clock: Option<Text>,
+    syncs: Option<Text>,
+    #[serde(default)]
+    any_order: bool,
+    #[serde(default)]
+    moves: Vec<Text>,
+}
+
+/// The script of an `[explore]` scenario.
+fn explore_script(
+    r: &Reader<'_>,
+    doc: &ExploreDoc,
+    timeline: &[StepDoc],
+    nodes: u32,
+) -> Result<crate::explore::Script, ScenarioError> {
+    if let Some(step) = timeline.first() {
+        return Err(r.at(
+            &step.at,
+            "an [explore] scenario replays scripted moves: it takes no timeline".into(),
+        ));
+    }
+    let mut script = crate::explore::Script {
+        any_order: doc.any_order,
+        ..Default::default()
+    };
+    script.mode.shared_clock = match doc.clock.as_ref().map(|c| (c, c.get_ref().as_str())) {
+        None | Some((_, "shared")) => true,
+        Some((_, "own")) => false,
+        Some((c, other)) => {
+            return Err(r.at(c, format!("clock is shared or own, not '{other}'")));
+        }
+    };
+    script.mode.syncs_at_once = match doc.syncs.as_ref().map(|c| (c, c.get_ref().as_str())) {
+        None | Some((_, "moves")) => false,
+        Some((_, "at-once")) => true,
+        Some((c, other)) => {
+            return Err(r.at(c, format!("syncs is moves or at-once, not '{other}'")));
+        }
+    };
+    for text in &doc.moves {
+        let m = crate::explore::script::parse_move(text.get_ref()).map_err(|e| r.at(text, e))?;
+        let node = match m {
+            crate::explore::Move::Timer(i)
+            | crate::explore::Move::Sync(i)
+            | crate::explore::Move::Crash(i)
+            | crate::explore::Move::Restart(i) => Some(u32::from(i) + 1),
+            _ => None,
+        };
+        if let Some(n) = node.filter(|n| *n > nodes) {
+            return Err(r.at(text, format!("n{n} is not in the cluster of {nodes}")));
+        }
+        script.moves.push(m);
+    }
+    Ok(script)
 }
 
 /// Turns byte offsets into line numbers and values into errors.
@@ -306,11 +367,16 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         digest: doc.expect.digest.clone(),
     };
     config.validate().map_err(|e| r.error(None, e))?;
+    let explore = match &doc.explore {
+        Some(e) => Some(explore_script(&r, e, &doc.timeline, config.nodes)?),
+        None => None,
+    };
     Ok(Scenario {
         name: doc.name,
         description: doc.description,
         config,
         expect,
+        explore,
     })
 }
 

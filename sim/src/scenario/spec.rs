@@ -15,6 +15,9 @@ pub struct Scenario {
     pub config: SimConfig,
     /// What the run should show.
     pub expect: Expect,
+    /// Scripted moves of `sim explore` (the `[explore]` form) in place of
+    /// a seeded run: `config` gives the cluster, the seed and a planted bug.
+    pub explore: Option<crate::explore::Script>,
 }
 
 /// What a run should show; every field that is set is checked.

@@ -58,6 +58,9 @@ impl World<'_> {
             if let Some(node) = slot.node.as_ref().filter(|_| slot.paused_until.is_none()) {
                 self.replication
                     .after_step(self.now, i, node, slot.disk.written_log());
+                let logs = self.slots.0.iter().map(|s| s.disk.written_log());
+                self.replication
+                    .check_majority(self.now, i, node, logs, self.majority);
             }
         }
         self.reschedule(i);

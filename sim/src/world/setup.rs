@@ -89,6 +89,7 @@ impl<'w> World<'w> {
             disk_latency: config.disk_latency,
             durability: config.durability,
             retain: config.retain,
+            majority: ringleader_core::leadership::majority(node_config.voters.len()),
             app: None,
         })
     }

@@ -248,6 +248,8 @@ pub(super) struct World<'w> {
     /// Committed entries a disk keeps before it compacts (see
     /// [`crate::SimConfig::retain`]).
     pub(super) retain: Option<u64>,
+    /// A majority of the run's voters (`committed_on_majority`).
+    pub(super) majority: usize,
     /// An application run on every node (see [`crate::app`]).
     pub(super) app: Option<Box<dyn crate::app::host::AppHost + 'w>>,
 }

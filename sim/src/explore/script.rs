@@ -1,0 +1,168 @@
+//! A path of the explorer written down: its moves as text, the scenario file
+//! a counterexample is saved as (the `[explore]` form: scripted moves in
+//! place of seeded faults), and the replay of such a script, recorded for
+//! the trace viewer.
+
+use super::config::{Counterexample, ExploreConfig, NODES_MAX, SETTLE_MOVES_MAX};
+use super::model::{Broken, Budget, Mode, Model, Move};
+use crate::bugs::InjectedBug;
+use crate::trace::Record;
+use ringleader_core::Config;
+use std::fmt::Write as _;
+
+/// The scripted part of a scenario of the `[explore]` form.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Script {
+    /// Clocks and disks.
+    pub mode: Mode,
+    /// Messages between two nodes may arrive out of order.
+    pub any_order: bool,
+    /// The moves after discovery, in order.
+    pub moves: Vec<Move>,
+}
+
+/// `m` as a script writes it: `deliver 3` (the fourth message in flight, in
+/// the order sent), `drop 3`, `duplicate 3`, `timer n1`, `sync n2`, `crash
+/// n3`, `restart n3`.
+pub fn move_text(m: Move) -> String {
+    let node = |i: u8| format!("n{}", u32::from(i) + 1);
+    match m {
+        Move::Deliver(k) => format!("deliver {k}"),
+        Move::Drop(k) => format!("drop {k}"),
+        Move::Duplicate(k) => format!("duplicate {k}"),
+        Move::Timer(i) => format!("timer {}", node(i)),
+        Move::Sync(i) => format!("sync {}", node(i)),
+        Move::Crash(i) => format!("crash {}", node(i)),
+        Move::Restart(i) => format!("restart {}", node(i)),
+    }
+}
+
+/// Reads a move written by [`move_text`].
+pub fn parse_move(text: &str) -> Result<Move, String> {
+    let mut words = text.split_whitespace();
+    let (Some(verb), Some(arg), None) = (words.next(), words.next(), words.next()) else {
+        return Err(format!(
+            "'{text}' is not a move (deliver K, drop K, duplicate K, timer nI, sync nI, crash nI, restart nI)"
+        ));
+    };
+    let message = || {
+        arg.parse::<u16>()
+            .map_err(|_| format!("'{arg}' is not the number of a message in flight"))
+    };
+    let node = || {
+        arg.strip_prefix('n')
+            .and_then(|n| n.parse::<u8>().ok())
+            .filter(|n| (1..=NODES_MAX).contains(n))
+            .map(|n| n - 1)
+            .ok_or_else(|| format!("'{arg}' is not a node (n1 to n{})", NODES_MAX))
+    };
+    Ok(match verb {
+        "deliver" => Move::Deliver(message()?),
+        "drop" => Move::Drop(message()?),
+        "duplicate" => Move::Duplicate(message()?),
+        "timer" => Move::Timer(node()?),
+        "sync" => Move::Sync(node()?),
+        "crash" => Move::Crash(node()?),
+        "restart" => Move::Restart(node()?),
+        other => return Err(format!("'{other}' is not a move")),
+    })
+}
+
+/// The scenario file that replays `found` (see `sim replay`).
+pub fn scenario_text(cfg: &ExploreConfig, found: &Counterexample) -> String {
+    let mut out = String::new();
+    let invariant = found.broken.invariant;
+    let _ = writeln!(
+        out,
+        "name = \"explore: {invariant} ({} nodes, {})\"",
+        cfg.nodes, cfg.node.election
+    );
+    let detail = found
+        .broken
+        .detail
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    let _ = writeln!(out, "description = \"{detail}\"");
+    let _ = writeln!(out, "seed = {}\n", cfg.seed);
+    let _ = writeln!(
+        out,
+        "[cluster]\nnodes = {}\nelection = \"{}\"\n",
+        cfg.nodes, cfg.node.election
+    );
+    if cfg.bug != InjectedBug::None {
+        let _ = writeln!(out, "[debug]\ninject_bug = \"{}\"\n", cfg.bug.name());
+    }
+    let _ = writeln!(
+        out,
+        "# Every path starts once discovery has settled; then these moves, the\n\
+         # shortest the explorer found. A message is named by its place among\n\
+         # those in flight, in the order they were sent.\n[explore]\nclock = \"{}\"\nsyncs = \"{}\"\nany_order = {}\nmoves = [",
+        if cfg.mode.shared_clock { "shared" } else { "own" },
+        if cfg.mode.syncs_at_once { "at-once" } else { "moves" },
+        cfg.any_order
+    );
+    for (m, words) in found.moves.iter().zip(&found.steps) {
+        let _ = writeln!(
+            out,
+            "  \"{}\", # {}",
+            move_text(*m),
+            words.replace('\n', " ")
+        );
+    }
+    let _ = writeln!(out, "]\n\n[expect]\nviolation = \"{invariant}\"");
+    out
+}
+
+/// What replaying a script showed.
+#[derive(Debug)]
+pub struct Replayed {
+    /// The first violation on the way, if any.
+    pub broken: Option<Broken>,
+    /// Each move in words, as it was made (discovery's first).
+    pub steps: Vec<String>,
+    /// The run for the trace viewer; times are one millisecond per move.
+    pub records: Vec<Record>,
+    /// Moves made, discovery included.
+    pub moves: u64,
+}
+
+/// Replays `script` on `nodes` nodes of `node` from the start, discovery
+/// included. Errors name the first move that cannot be made (the file was
+/// written by another build, or by hand).
+pub fn replay(
+    nodes: usize,
+    node: &Config,
+    bug: InjectedBug,
+    seed: u64,
+    script: &Script,
+) -> Result<Replayed, String> {
+    let mut model = Model::new(nodes, node, bug, seed, script.mode);
+    model.record();
+    let prefix = model.settle(SETTLE_MOVES_MAX);
+    let mut steps: Vec<String> = vec![format!("discovery settles in {} moves", prefix.len())];
+    for (k, &m) in script.moves.iter().enumerate() {
+        let allowed = model.moves(
+            Budget {
+                drops: u32::MAX,
+                duplicates: u32::MAX,
+                crashes: u32::MAX,
+            },
+            script.any_order,
+        );
+        if !allowed.contains(&m) {
+            return Err(format!(
+                "move {} ({}) cannot be made there: the script does not fit this build",
+                k + 1,
+                move_text(m)
+            ));
+        }
+        steps.push(model.describe(m));
+        model.apply(m);
+    }
+    Ok(Replayed {
+        broken: model.broken(),
+        steps,
+        records: model.take_records(),
+        moves: (prefix.len() + script.moves.len()) as u64,
+    })
+}
