@@ -424,6 +424,10 @@ impl Node {
 
     /// Tells replication who leads now, so it starts or stops leading.
     fn sync_leadership(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let lead = self.parts.election.leadership();
+        if self.parts.replication.in_step_with(&lead, self.me.id) {
+            return;
+        }
         self.with_ctx(now, out, |cx, p| p.replication.on_leadership(cx));
     }
 

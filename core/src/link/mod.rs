@@ -516,7 +516,11 @@ impl Links {
             self.stats.early_dials += 1;
             self.dial(now, peer, again, out);
         }
-        self.touch_all();
+        if self.next.is_some() {
+            // Links with no deadline (up, or idle, with nothing queued) are
+            // left as they were by a tick: with only those, nothing changed.
+            self.touch_all();
+        }
     }
 
     /// When [`tick`](Self::tick) is next needed: the end of a backoff, the

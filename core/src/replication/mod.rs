@@ -126,6 +126,17 @@ impl Replication {
     }
 
     /// Follows the election's view of leadership: starts or stops leading.
+    /// Whether [`on_leadership`](Self::on_leadership) would change nothing:
+    /// leading `lead`'s epoch already, or following while not leading (the
+    /// check a node makes several times a step, without building a context).
+    pub(crate) fn in_step_with(&self, lead: &crate::leadership::Leadership, me: NodeId) -> bool {
+        let leading_now = lead.role == crate::leadership::Role::Leader && lead.leader == Some(me);
+        match &self.part {
+            Part::Leader(l) => leading_now && l.epoch() == lead.epoch,
+            Part::Follower(_) => !leading_now,
+        }
+    }
+
     pub(crate) fn on_leadership(&mut self, cx: &mut Ctx<'_>) {
         let leading_now = cx.leading();
         match &self.part {
