@@ -229,6 +229,11 @@ impl Disk {
         self.synced_state
     }
 
+    /// The token the sync in progress covers, if one is.
+    pub(crate) fn syncing(&self) -> Option<u64> {
+        self.syncing
+    }
+
     /// Writes no sync has made stable yet.
     pub(crate) fn unsynced_writes(&self) -> usize {
         self.unsynced.len()

@@ -142,6 +142,11 @@ pub fn format_drift(ppm: u32) -> String {
     format!("{ppm}ppm")
 }
 
+/// A TOML string, escaped as the `toml` crate escapes it.
+pub fn quoted(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,14 +23,7 @@ pub struct Outputs<'a> {
 /// Replays `script`: exit 0 when the expected invariant fails again, 1 when
 /// it does not (or the script no longer fits), 2 for bad usage.
 pub fn replay(scenario: &Scenario, script: &Script, out: &Outputs<'_>) -> ExitCode {
-    let config = &scenario.config;
-    let replayed = script::replay(
-        config.nodes as usize,
-        &config.node_config(),
-        config.inject_bug,
-        config.seed,
-        script,
-    );
+    let replayed = script::replay(&scenario.config, script);
     let expected = scenario.expect.violation.as_deref();
     let (reproduced, why) = match &replayed {
         Ok(r) => match (&r.broken, expected) {

@@ -125,7 +125,6 @@ impl Replication {
         }
     }
 
-    /// Follows the election's view of leadership: starts or stops leading.
     /// Whether [`on_leadership`](Self::on_leadership) would change nothing:
     /// leading `lead`'s epoch already, or following while not leading (the
     /// check a node makes several times a step, without building a context).
@@ -137,21 +136,19 @@ impl Replication {
         }
     }
 
+    /// Follows the election's view of leadership: starts or stops leading.
     pub(crate) fn on_leadership(&mut self, cx: &mut Ctx<'_>) {
-        let leading_now = cx.leading();
-        match &self.part {
-            Part::Leader(l) if leading_now && l.epoch() == cx.lead.epoch => {}
-            _ if leading_now => {
-                let warm_at = self.started_at + self.settings.warmup;
-                let known = self.known_commit();
-                let leader = Leader::start(&mut self.log, &self.settings, cx, warm_at, known);
-                self.part = Part::Leader(Box::new(leader));
-            }
-            Part::Leader(_) => {
-                tracing::info!(epoch = cx.lead.epoch, "stopped leading; following");
-                self.part = Part::Follower(Follower::default());
-            }
-            Part::Follower(_) => {}
+        if self.in_step_with(&cx.lead, cx.me.id) {
+            return;
+        }
+        if cx.leading() {
+            let warm_at = self.started_at + self.settings.warmup;
+            let known = self.known_commit();
+            let leader = Leader::start(&mut self.log, &self.settings, cx, warm_at, known);
+            self.part = Part::Leader(Box::new(leader));
+        } else {
+            tracing::info!(epoch = cx.lead.epoch, "stopped leading; following");
+            self.part = Part::Follower(Follower::default());
         }
     }
 

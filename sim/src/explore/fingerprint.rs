@@ -37,7 +37,7 @@ pub fn of(model: &Model) -> u64 {
 
 fn server(d: &mut Digest, s: &Server) {
     d.word(s.lives);
-    d.word(u64::from(s.syncing.is_some()));
+    d.word(u64::from(s.disk.syncing().is_some()));
     d.word(s.disk.unsynced_writes() as u64);
     let stable = s.disk.stable_state();
     stable.hash(d);

@@ -86,8 +86,6 @@ pub(crate) struct Server {
     config: Config,
     pub(crate) node: Option<Node>,
     pub(crate) disk: Disk,
-    /// The token the sync in progress covers.
-    pub(crate) syncing: Option<u64>,
     /// The node's clock.
     local: Instant,
     pub(crate) lives: u64,
@@ -150,7 +148,6 @@ impl Model {
                     config: own,
                     node: None,
                     disk: Disk::default(),
-                    syncing: None,
                     local: Instant::ZERO,
                     lives: 0,
                     lost_power: false,
@@ -204,7 +201,11 @@ impl Model {
                 out.push(Move::Duplicate(k));
             }
         }
-        let earliest = self.earliest_deadline().map(|(_, i)| i);
+        let earliest = self
+            .mode
+            .shared_clock
+            .then(|| self.earliest_deadline().map(|(_, i)| i))
+            .flatten();
         for (i, s) in self.servers.iter().enumerate().take(usize::from(u8::MAX)) {
             let timer = if self.mode.shared_clock {
                 earliest == Some(i)
@@ -217,7 +218,7 @@ impl Model {
                     if timer {
                         out.push(Move::Timer(i));
                     }
-                    if s.syncing.is_some() {
+                    if s.disk.syncing().is_some() {
                         out.push(Move::Sync(i));
                     }
                     if self.used.crashes < budget.crashes {
@@ -288,7 +289,7 @@ impl Model {
     pub fn settle(&mut self, max: usize) -> Vec<Move> {
         let mut made = Vec::new();
         while made.len() < max && !self.discovered() {
-            let syncing = self.servers.iter().position(|s| s.syncing.is_some());
+            let syncing = self.servers.iter().position(|s| s.disk.syncing().is_some());
             let next = if let Some(i) = syncing {
                 Move::Sync(i as u8)
             } else if self.flight.is_empty() {
@@ -316,7 +317,7 @@ impl Model {
     fn discovered(&self) -> bool {
         let n = self.servers.len();
         self.flight.is_empty()
-            && self.servers.iter().all(|s| s.syncing.is_none())
+            && self.servers.iter().all(|s| s.disk.syncing().is_none())
             && self.servers.iter().all(|s| {
                 s.node
                     .as_ref()
@@ -402,27 +403,21 @@ impl Model {
     /// like any message.
     fn fire(&mut self, i: usize) -> bool {
         for _ in 0..QUIET_TICKS_MAX {
-            let i = if self.mode.shared_clock {
-                match self.earliest_deadline() {
-                    Some((at, k)) => {
-                        // Every clock reads the same.
-                        for s in &mut self.servers {
-                            s.local = s.local.max(at);
-                        }
-                        k
-                    }
-                    None => return false,
-                }
+            let due = if self.mode.shared_clock {
+                self.earliest_deadline()
             } else {
-                i
+                let node = self.servers.get(i).and_then(|s| s.node.as_ref());
+                node.and_then(Node::next_deadline).map(|at| (at, i))
             };
-            let Some(s) = self.servers.get_mut(i) else {
+            let Some((deadline, i)) = due else {
                 return false;
             };
-            let Some(deadline) = s.node.as_ref().and_then(Node::next_deadline) else {
-                return false;
-            };
-            s.local = s.local.max(deadline);
+            // Under a shared clock every clock reads the same.
+            for (k, s) in self.servers.iter_mut().enumerate() {
+                if k == i || self.mode.shared_clock {
+                    s.local = s.local.max(deadline);
+                }
+            }
             if self.step(i, Event::Tick) > 0 {
                 break;
             }
@@ -434,10 +429,10 @@ impl Model {
         let Some(s) = self.servers.get_mut(i) else {
             return false;
         };
-        let Some(token) = s.syncing.take() else {
+        let Some(token) = s.disk.syncing() else {
             return false;
         };
-        s.syncing = s.disk.synced(token);
+        s.disk.synced(token);
         self.step(i, Event::Durable { token });
         true
     }
@@ -453,7 +448,6 @@ impl Model {
         // The power goes: nothing unsynced is kept, no write is torn.
         s.disk.power_lost(0, 0);
         s.disk.process_crashed();
-        s.syncing = None;
         s.lost_power = true;
         self.used.crashes += 1;
         self.replication.on_down(at, i);
@@ -467,7 +461,11 @@ impl Model {
     fn step(&mut self, i: usize, event: Event) -> usize {
         let mut taken = self.step_once(i, event);
         if self.mode.syncs_at_once {
-            while self.servers.get(i).is_some_and(|s| s.syncing.is_some()) {
+            while self
+                .servers
+                .get(i)
+                .is_some_and(|s| s.disk.syncing().is_some())
+            {
                 self.sync(i);
             }
         }
@@ -571,12 +569,10 @@ impl Model {
                 }
             }
             Action::Persist { token, state } => {
-                let sync = s.disk.write(token, Write::State(state));
-                s.syncing = s.syncing.or(sync);
+                s.disk.write(token, Write::State(state));
             }
             Action::WriteLog { token, write } => {
-                let sync = s.disk.write(token, Write::Log(write));
-                s.syncing = s.syncing.or(sync);
+                s.disk.write(token, Write::Log(write));
             }
             Action::ReadLog { from, max } => {
                 let entries = match s.disk.read(s.local, from, max) {
@@ -617,11 +613,6 @@ impl Model {
     /// What was kept since [`record`](Self::record).
     pub fn take_records(&mut self) -> Vec<crate::trace::Record> {
         self.records.take().unwrap_or_default()
-    }
-
-    /// Moves made so far.
-    pub fn steps(&self) -> u64 {
-        self.steps
     }
 
     fn note(&mut self, text: impl FnOnce(u64) -> String) {

@@ -6,8 +6,9 @@
 use super::config::{Counterexample, ExploreConfig, NODES_MAX, SETTLE_MOVES_MAX};
 use super::model::{Broken, Budget, Mode, Model, Move};
 use crate::bugs::InjectedBug;
+use crate::config::SimConfig;
 use crate::trace::Record;
-use ringleader_core::Config;
+use crate::units::quoted;
 use std::fmt::Write as _;
 
 /// The scripted part of a scenario of the `[explore]` form.
@@ -72,17 +73,12 @@ pub fn parse_move(text: &str) -> Result<Move, String> {
 pub fn scenario_text(cfg: &ExploreConfig, found: &Counterexample) -> String {
     let mut out = String::new();
     let invariant = found.broken.invariant;
-    let _ = writeln!(
-        out,
-        "name = \"explore: {invariant} ({} nodes, {})\"",
+    let name = format!(
+        "explore: {invariant} ({} nodes, {})",
         cfg.nodes, cfg.node.election
     );
-    let detail = found
-        .broken
-        .detail
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    let _ = writeln!(out, "description = \"{detail}\"");
+    let _ = writeln!(out, "name = {}", quoted(&name));
+    let _ = writeln!(out, "description = {}", quoted(&found.broken.detail));
     let _ = writeln!(out, "seed = {}\n", cfg.seed);
     let _ = writeln!(
         out,
@@ -126,17 +122,18 @@ pub struct Replayed {
     pub moves: u64,
 }
 
-/// Replays `script` on `nodes` nodes of `node` from the start, discovery
-/// included. Errors name the first move that cannot be made (the file was
-/// written by another build, or by hand).
-pub fn replay(
-    nodes: usize,
-    node: &Config,
-    bug: InjectedBug,
-    seed: u64,
-    script: &Script,
-) -> Result<Replayed, String> {
-    let mut model = Model::new(nodes, node, bug, seed, script.mode);
+/// Replays `script` on the cluster of `config` (its nodes, node settings,
+/// seed and planted bug) from the start, discovery included. Errors name the
+/// first move that cannot be made (the file was written by another build, or
+/// by hand).
+pub fn replay(config: &SimConfig, script: &Script) -> Result<Replayed, String> {
+    let mut model = Model::new(
+        config.nodes as usize,
+        &config.node_config(),
+        config.inject_bug,
+        config.seed,
+        script.mode,
+    );
     model.record();
     let prefix = model.settle(SETTLE_MOVES_MAX);
     let mut steps: Vec<String> = vec![format!("discovery settles in {} moves", prefix.len())];

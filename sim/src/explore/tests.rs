@@ -160,7 +160,7 @@ fn nodes_hear_their_start_writes_are_durable_and_a_leader_is_elected_in_time_ord
         if leads(&m) {
             break;
         }
-        let syncing = (0..3u8).find(|&i| m.servers[usize::from(i)].syncing.is_some());
+        let syncing = (0..3u8).find(|&i| m.servers[usize::from(i)].disk.syncing().is_some());
         let next = syncing.map(Move::Sync).unwrap_or_else(|| {
             if m.flight.is_empty() {
                 let earliest = (0..3u8)
@@ -215,15 +215,7 @@ fn a_counterexample_written_as_a_scenario_replays_to_the_same_violation() {
     let scenario = crate::scenario::parse(&text, "found.toml").expect("parses");
     let script = scenario.explore.clone().expect("an [explore] scenario");
     assert_eq!(script.moves, found.moves);
-    let config = &scenario.config;
-    let replayed = script::replay(
-        config.nodes as usize,
-        &config.node_config(),
-        config.inject_bug,
-        config.seed,
-        &script,
-    )
-    .expect("replays");
+    let replayed = script::replay(&scenario.config, &script).expect("replays");
     assert_eq!(replayed.broken, Some(found.broken.clone()));
     assert_eq!(
         scenario.expect.violation.as_deref(),
@@ -233,7 +225,7 @@ fn a_counterexample_written_as_a_scenario_replays_to_the_same_violation() {
     // A script that no longer fits is refused, naming the move.
     let mut wrong = script.clone();
     wrong.moves.insert(0, Move::Deliver(40));
-    let err = script::replay(3, &config.node_config(), config.inject_bug, 1, &wrong).unwrap_err();
+    let err = script::replay(&scenario.config, &wrong).unwrap_err();
     assert!(err.contains("move 1 (deliver 40)"), "{err}");
     // Mistakes in the file name their line.
     let bad = text.replace("clock = \"shared\"", "clock = \"fast\"");

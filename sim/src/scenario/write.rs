@@ -5,6 +5,7 @@ use crate::bugs::InjectedBug;
 use crate::config::SimConfig;
 use crate::faults::FaultProfile;
 use crate::units::format_duration;
+use crate::units::quoted;
 use ringleader_core::Instant;
 use std::fmt::Write;
 use std::time::Duration;
@@ -115,11 +116,6 @@ fn write_expect(w: &mut String, e: &Expect) {
             let _ = writeln!(w, "digest = {}", quoted(d));
         }
     }
-}
-
-/// A TOML string, escaped as the `toml` crate escapes it.
-fn quoted(s: &str) -> String {
-    toml::Value::String(s.to_owned()).to_string()
 }
 
 fn float(x: f64) -> String {
