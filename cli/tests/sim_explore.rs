@@ -9,11 +9,14 @@ mod real;
 use real::{ringleader, Scratch};
 use serde_json::Value;
 
-/// Explores with no faults allowed, to `--depth 16`, planting `bug`.
-fn explore_bug(bug: &str, failures: &str) -> std::process::Output {
+/// Explores with no faults allowed, to `--depth 16`, planting `bug`, with
+/// a client handed `messages` messages.
+fn explore_bug(bug: &str, messages: &str, failures: &str) -> std::process::Output {
     ringleader(&[
         "sim",
         "explore",
+        "--client-messages",
+        messages,
         "--drops",
         "0",
         "--duplicates",
@@ -44,21 +47,29 @@ fn explore_searches_a_small_cluster_and_prints_the_shortest_violation() {
     assert!(v["states"].as_u64().unwrap() > 100, "{v}");
     let scratch = Scratch::new("explore-bugs");
     let failures = scratch.0.to_str().unwrap();
-    for (bug, invariant) in [
+    for (bug, messages, invariant) in [
         (
             "minority-quorum",
+            "0",
             "one_leader_per_epoch failed after 2 moves",
         ),
         (
             "ack-before-append",
+            "0",
             "committed_on_majority failed after 13 moves",
         ),
         (
             "ack-before-durable",
+            "0",
             "durable_before_ack failed after 15 moves",
         ),
+        (
+            "ack-before-commit",
+            "1",
+            "ack_means_committed failed after 3 moves",
+        ),
     ] {
-        let buggy = explore_bug(bug, failures);
+        let buggy = explore_bug(bug, messages, failures);
         assert_eq!(buggy.status.code(), Some(1), "{bug}");
         let text = String::from_utf8_lossy(&buggy.stdout);
         assert!(text.contains(invariant), "{bug}: {text}");
@@ -89,7 +100,7 @@ fn an_explored_violation_is_a_scenario_that_replays_and_draws() {
     let scratch = Scratch::new("explore-replay");
     let failures = scratch.0.join("failures");
     assert_eq!(
-        explore_bug("ack-before-append", failures.to_str().unwrap())
+        explore_bug("ack-before-append", "0", failures.to_str().unwrap())
             .status
             .code(),
         Some(1)
@@ -121,4 +132,39 @@ fn an_explored_violation_is_a_scenario_that_replays_and_draws() {
     let replay = ringleader(&["sim", "replay", edited.to_str().unwrap()]);
     assert_eq!(replay.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&replay.stdout).contains("NOT reproduced"));
+}
+
+#[test]
+fn a_violation_with_the_client_replays_from_its_scenario() {
+    let scratch = Scratch::new("explore-client");
+    let failures = scratch.0.join("failures");
+    let found = explore_bug("ack-before-commit", "1", failures.to_str().unwrap());
+    assert_eq!(found.status.code(), Some(1));
+    let file = failures.join("explore-quorum-3n-ack_means_committed.toml");
+    let script = std::fs::read_to_string(&file).unwrap();
+    assert!(script.contains("client_messages = 1"), "{script}");
+    assert!(script.contains("\"submit\", # c1 is handed m1"), "{script}");
+    let replay = ringleader(&["sim", "replay", file.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&replay.stdout);
+    assert_eq!(replay.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("reproduced: invariant ack_means_committed"),
+        "{text}"
+    );
+    // Without a client the script's first move cannot be made.
+    let edited = scratch.0.join("no-client.toml");
+    let without = script.replace("client_messages = 1", "client_messages = 0");
+    std::fs::write(&edited, without).unwrap();
+    let replay = ringleader(&["sim", "replay", edited.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&replay.stdout);
+    assert!(text.contains("move 1 (submit) cannot be made"), "{text}");
+    // A count out of range is refused with its line.
+    let edited = scratch.0.join("bad.toml");
+    let bad = script.replace("client_messages = 1", "client_messages = -3");
+    std::fs::write(&edited, bad).unwrap();
+    let replay = ringleader(&["sim", "replay", edited.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&replay.stderr);
+    assert!(err.contains("client_messages is 0 to 100"), "{err}");
 }

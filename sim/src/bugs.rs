@@ -7,7 +7,9 @@
 //! sends after a step (`InjectedBug::before_step`, `Lie::tell`). With no bug
 //! planted both are no-ops the world skips.
 
-use ringleader_core::wire::{AppendOutcome, Message, ReplicationMsg};
+use ringleader_core::wire::{
+    AppendOutcome, ClientId, ClientMsg, Message, ReplicationMsg, ServerMsg,
+};
 use ringleader_core::{Action, Config, Event, NodeId};
 
 /// A deliberate bug.
@@ -29,16 +31,20 @@ pub enum InjectedBug {
     /// A follower acknowledges entries the moment it takes them, before its
     /// disk holds them (the write-ahead rule broken).
     AckBeforeDurable,
+    /// A leader tells a client its message is committed the moment it takes
+    /// it, before a majority holds it.
+    AckBeforeCommit,
 }
 
 impl InjectedBug {
     /// Every bug, by name.
-    pub const ALL: [(&'static str, InjectedBug); 5] = [
+    pub const ALL: [(&'static str, InjectedBug); 6] = [
         ("none", InjectedBug::None),
         ("minority-quorum", InjectedBug::MinorityQuorum),
         ("ack-before-append", InjectedBug::AckBeforeAppend),
         ("eager-heartbeat", InjectedBug::EagerHeartbeat),
         ("ack-before-durable", InjectedBug::AckBeforeDurable),
+        ("ack-before-commit", InjectedBug::AckBeforeCommit),
     ];
 
     /// The bug's name.
@@ -57,7 +63,7 @@ impl InjectedBug {
             .map(|(_, b)| *b)
             .ok_or_else(|| {
                 format!(
-                    "unknown injected bug '{name}' (expected minority-quorum, ack-before-append, eager-heartbeat or ack-before-durable)"
+                    "unknown injected bug '{name}' (expected minority-quorum, ack-before-append, eager-heartbeat, ack-before-durable or ack-before-commit)"
                 )
             })
     }
@@ -86,35 +92,72 @@ impl InjectedBug {
 
     /// What the bug must know of `event` before the node takes it, if anything.
     pub(crate) fn before_step(self, event: &Event) -> Option<Lie> {
-        if !matches!(
-            self,
-            InjectedBug::AckBeforeAppend | InjectedBug::AckBeforeDurable
-        ) {
-            return None;
-        }
-        let Event::Received(Message::Replication { from, msg }) = event else {
-            return None;
-        };
-        match &**msg {
-            ReplicationMsg::Append {
-                epoch,
-                prev_index,
-                entries,
-                ..
-            } => Some(Lie {
-                leader: from.id,
-                epoch: *epoch,
-                claimed: prev_index.saturating_add(entries.len() as u64),
-                early: self == InjectedBug::AckBeforeDurable,
+        match (self, event) {
+            (
+                InjectedBug::AckBeforeCommit,
+                Event::FromClient {
+                    client,
+                    msg: ClientMsg::Chat { seq, .. } | ClientMsg::Write { seq, .. },
+                },
+            ) => Some(Lie::Commit {
+                client: *client,
+                seq: *seq,
             }),
+            (
+                InjectedBug::AckBeforeAppend | InjectedBug::AckBeforeDurable,
+                Event::Received(Message::Replication { from, msg }),
+            ) => match &**msg {
+                ReplicationMsg::Append {
+                    epoch,
+                    prev_index,
+                    entries,
+                    ..
+                } => Some(Lie::Append(AppendLie {
+                    leader: from.id,
+                    epoch: *epoch,
+                    claimed: prev_index.saturating_add(entries.len() as u64),
+                    early: self == InjectedBug::AckBeforeDurable,
+                })),
+                _ => None,
+            },
             _ => None,
         }
     }
 }
 
-/// An acknowledgement the bug will claim whatever the node answered.
+/// What the bug will claim whatever the node answered.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Lie {
+pub(crate) enum Lie {
+    /// A follower's acknowledgement of an append.
+    Append(AppendLie),
+    /// A leader's acknowledgement to a client of its message `seq`.
+    Commit { client: ClientId, seq: u64 },
+}
+
+impl Lie {
+    /// Bends what node `me` sends after the step.
+    pub(crate) fn tell(self, actions: &mut Vec<Action>, me: ringleader_core::NodeInfo) {
+        match self {
+            Lie::Append(lie) => lie.tell(actions, me),
+            Lie::Commit { client, seq } => {
+                // Only a leader that took the message: it wrote it down.
+                let took = actions.iter().any(
+                    |a| matches!(a, Action::WriteLog { write, .. } if !write.entries.is_empty()),
+                );
+                if took {
+                    actions.push(Action::ToClient {
+                        client,
+                        msg: ServerMsg::Ack { seq },
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// An acknowledgement of an append the bug will claim.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AppendLie {
     leader: NodeId,
     epoch: u64,
     claimed: u64,
@@ -122,10 +165,10 @@ pub(crate) struct Lie {
     early: bool,
 }
 
-impl Lie {
+impl AppendLie {
     /// Turns a refusal of the append into an acknowledgement of all of it;
     /// or, `early`, acknowledges entries the node took but has not on disk.
-    pub(crate) fn tell(self, actions: &mut Vec<Action>, me: ringleader_core::NodeInfo) {
+    fn tell(self, actions: &mut Vec<Action>, me: ringleader_core::NodeInfo) {
         if self.early {
             let took = actions
                 .iter()

@@ -136,3 +136,13 @@ fn a_cluster_that_is_never_quiet_is_found_and_shrunk() {
         &["idle_quiet"],
     );
 }
+
+#[test]
+fn a_leader_that_acknowledges_before_committing_is_found_and_shrunk() {
+    // The client hears "committed" one network delay after the leader took
+    // the message, while the commit waits for a round trip to the followers.
+    find_and_shrink(
+        base(InjectedBug::AckBeforeCommit, 3, FaultProfile::Light, 1),
+        &["ack_means_committed"],
+    );
+}

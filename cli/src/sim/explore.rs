@@ -46,6 +46,12 @@ pub struct ExploreArgs {
     /// write); at-once: syncs finish right after the step that wrote.
     #[arg(long, default_value = "moves", value_parser = ["moves", "at-once"])]
     syncs: String,
+    /// A client joins (every path starts once its session is open) and is
+    /// handed up to N chat messages, each a move, so `ack_means_committed`
+    /// and `client_order` are checked too; 0: no client.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(ringleader_sim::explore::CLIENT_MESSAGES_MAX)))]
+    client_messages: u32,
     /// Seeds the nodes' random choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -84,6 +90,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         mode: ringleader_sim::explore::Mode {
             shared_clock: args.clock == "shared",
             syncs_at_once: args.syncs == "at-once",
+            client_messages: args.client_messages,
         },
     };
     if let Err(e) = cfg.node.validate() {
@@ -174,6 +181,7 @@ fn json(args: &ExploreArgs, out: &Outcome, wall: f64) -> serde_json::Value {
         "any_order": args.any_order,
         "clock": args.clock,
         "syncs": args.syncs,
+        "client_messages": args.client_messages,
         "violation": out.found.as_ref().map(|c| serde_json::json!({
             "invariant": c.broken.invariant,
             "detail": c.broken.detail,
@@ -193,12 +201,21 @@ fn print_report(args: &ExploreArgs, out: &Outcome, wall: f64) {
     } else {
         "a clock per node (timers in every order)"
     };
+    let client = match args.client_messages {
+        0 => "no client".to_owned(),
+        n => format!("a client handed up to {n} message(s)"),
+    };
     println!(
-        "{} nodes, {}; at most {} drop(s), {} duplicate(s), {} crash(es); messages delivered {order}; {clock}; syncs {}",
+        "{} nodes, {}; at most {} drop(s), {} duplicate(s), {} crash(es); messages delivered {order}; {clock}; syncs {}; {client}",
         args.nodes, args.election, args.drops, args.duplicates, args.crashes, args.syncs
     );
+    let settled = if args.client_messages > 0 {
+        "discovery (and the client's session)"
+    } else {
+        "discovery"
+    };
     println!(
-        "discovery settled in {} moves; then {} distinct states ({} moves tried) in {wall:.1} s: {:.0} states/s",
+        "{settled} settled in {} moves; then {} distinct states ({} moves tried) in {wall:.1} s: {:.0} states/s",
         out.prefix,
         out.states,
         out.moves,

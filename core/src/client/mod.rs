@@ -305,7 +305,7 @@ pub enum Phase {
 }
 
 /// A chat client's state machine.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Client {
     config: ClientConfig,
     state: State,

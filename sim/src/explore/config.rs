@@ -8,6 +8,10 @@ use ringleader_core::Config;
 /// Most nodes a script names (the explorer is for small clusters).
 pub const NODES_MAX: u8 = 4;
 
+/// Most messages the explorer's client may be handed (each is a move on
+/// every path, so a few already make the space large).
+pub const CLIENT_MESSAGES_MAX: u32 = 100;
+
 /// Most moves discovery may take before exploring starts.
 pub(crate) const SETTLE_MOVES_MAX: usize = 1_000;
 

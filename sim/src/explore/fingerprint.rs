@@ -10,7 +10,9 @@
 //! two states apart, so a bound reached says "no violation in the states
 //! told apart", a limit the README states.
 
-use super::model::{InFlight, Model, Server};
+use super::client::ClientSide;
+use super::flight::{Carried, InFlight};
+use super::model::{Model, Server};
 use crate::digest::Digest;
 use ringleader_core::wire::Message;
 use std::hash::Hash;
@@ -21,7 +23,11 @@ pub fn of(model: &Model) -> u64 {
     for s in &model.servers {
         server(&mut d, s);
     }
-    let mut flight: Vec<u64> = model.flight.iter().map(message).collect();
+    if let Some(c) = &model.client {
+        client(&mut d, c);
+    }
+    let conn = model.client.as_ref().and_then(|c| c.conn).map(|c| c.id);
+    let mut flight: Vec<u64> = model.flight.iter().map(|f| message(f, conn)).collect();
     flight.sort_unstable();
     d.word(flight.len() as u64);
     for m in flight {
@@ -70,15 +76,55 @@ fn server(d: &mut Digest, s: &Server) {
     }
 }
 
-/// One message in flight: who to whom, its sender's life (the counter, not
-/// the clock it started at) and all it says.
-fn message(f: &InFlight) -> u64 {
+/// The client through its public view: where it is in finding the leader,
+/// whom it follows, what it has sent and seen, its connection (the number
+/// left out: only whether a message is on it counts, see [`message`]).
+fn client(d: &mut Digest, c: &ClientSide) {
+    d.word(c.client.phase() as u64);
+    c.client.leader().hash(d);
+    d.word(c.client.unacked() as u64);
+    d.word(c.client.next_seq());
+    d.word(c.client.next_index());
+    d.word(u64::from(c.submitted));
+    c.conn.map(|c| (c.server, c.life)).hash(d);
+}
+
+/// One message in flight: who to whom, and all it says. A message between
+/// nodes counts its sender's life (the counter, not the clock it started
+/// at); one to the client, whether it is on the connection `conn` the
+/// client has now.
+fn message(f: &InFlight, conn: Option<u64>) -> u64 {
     let mut d = Digest::default();
     d.word(f.from as u64);
     d.word(f.to as u64);
-    let sender = f.msg.sender();
+    let msg = match &f.what {
+        Carried::Peer(msg) => msg,
+        Carried::ToServer { msg, life } => {
+            d.word(5);
+            life.hash(&mut d);
+            msg.hash(&mut d);
+            return d.value_u64();
+        }
+        Carried::Closed { life } => {
+            d.word(6);
+            d.word(*life);
+            return d.value_u64();
+        }
+        Carried::ToClient { msg, conn: on } => {
+            d.word(7);
+            d.word(u64::from(on.is_none() || *on == conn));
+            msg.hash(&mut d);
+            return d.value_u64();
+        }
+        Carried::Reset { conn: on } => {
+            d.word(8);
+            d.word(u64::from(Some(*on) == conn));
+            return d.value_u64();
+        }
+    };
+    let sender = msg.sender();
     d.word(sender.incarnation.counter);
-    match &f.msg {
+    match msg {
         Message::Heartbeat { leading, .. } => {
             d.word(1);
             leading.hash(&mut d);

@@ -3,26 +3,36 @@
 //! move (see [`Move`]): each order of delivering the messages in flight,
 //! losing or duplicating one, firing a node's timer, finishing a disk's sync,
 //! crashing a machine and restarting it, within a budget of faults and a
-//! depth. States met before (by [`fingerprint`]) are not explored again.
-//! The safety invariants of the random simulator (one leader per epoch
-//! under quorum, one vote per term, committed agreement, commits never going
-//! back or changing, no duplicate, the write-ahead rule) are checked after
+//! depth; with a client, handing it a message and its timer too. States
+//! met before (by [`fingerprint`]) are not explored again. The safety
+//! invariants of the random simulator (one leader per epoch under quorum,
+//! one vote per term, committed agreement, commits never going back or
+//! changing, no duplicate, the write-ahead rule, and with a client, ack
+//! means committed and the client's order) are checked after
 //! every move, so the first violation found is one of the shortest: fewest
 //! moves, deliveries and faults alike.
 //!
 //! - `config`: what to explore, and what a violation found is;
 //! - `model`: a state and its moves;
+//! - `flight`: what travels between the nodes and the client;
+//! - `client`: the client (the core's sans-IO one) and its connection;
+//! - `arrive`: what a delivered message does, at a node or the client;
+//! - `words`: moves and messages in words;
 //! - `fingerprint`: what makes two states the same;
 //! - `script`: a path as text, the scenario file a counterexample is saved
 //!   as, and its replay for `sim replay` and the viewer.
 
+mod arrive;
+mod client;
 mod config;
 pub mod fingerprint;
+mod flight;
 pub mod model;
 pub mod script;
+mod words;
 
 use config::SETTLE_MOVES_MAX;
-pub use config::{Counterexample, ExploreConfig, NODES_MAX};
+pub use config::{Counterexample, ExploreConfig, CLIENT_MESSAGES_MAX, NODES_MAX};
 
 pub use model::{Broken, Budget, Mode, Model, Move};
 pub use script::{Replayed, Script};

@@ -2,21 +2,25 @@
 //! out of it: the very `Node` code, a network that is a bag of messages in
 //! flight (any may be delivered next, dropped or delivered twice), a disk per
 //! node whose writes become stable only when the explorer says so, timers
-//! that fire in any order, and machine crashes and restarts.
+//! that fire in any order, machine crashes and restarts, and optionally a
+//! client (the core's sans-IO one) handed messages one move at a time.
 //!
 //! Time is each node's own: a node's clock moves only when one of its timers
 //! fires (to that deadline), so every order of timers across nodes is one of
 //! the moves and no property checked here may rest on timing (the quorum
 //! lease is left to the random simulator).
 
+use super::client::ClientSide;
+use super::flight::{Carried, InFlight};
+use super::words::{endpoint_name, label, node_name};
 use crate::addr::sim_addr;
 use crate::bugs::InjectedBug;
 use crate::disk::{write_ahead, Disk, Write};
 use crate::invariants::{ElectionChecker, ReplicationChecker};
-use ringleader_core::wire::Message;
+use ringleader_core::client::ClientEvent;
+use ringleader_core::wire::{Message, ServerMsg};
 use ringleader_core::{Action, Algorithm, Config, Event, Instant, Node, NodeId};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 /// Most deadlines one timer move goes through before its node does
@@ -36,6 +40,11 @@ pub enum Move {
     /// The node's earliest timer fires (under a shared clock: the earliest
     /// timer of any node, whichever the number says).
     Timer(u8),
+    /// The client's earliest timer fires (under a shared clock: when it is
+    /// the earliest of all).
+    ClientTimer,
+    /// The user hands the client its next message.
+    Submit,
     /// The node's disk finishes its sync: the writes it covered are stable.
     Sync(u8),
     /// The node's machine crashes: what no sync made stable is lost.
@@ -56,6 +65,9 @@ pub struct Mode {
     /// as a move of its own (the write-ahead check still sees a message that
     /// leaves before its write).
     pub syncs_at_once: bool,
+    /// A client joins (its session is open when exploring starts) and is
+    /// handed up to this many chat messages, each a move; 0: no client.
+    pub client_messages: u32,
 }
 
 /// How many faults a path may hold.
@@ -67,16 +79,6 @@ pub struct Budget {
     pub duplicates: u32,
     /// Machine crashes.
     pub crashes: u32,
-}
-
-/// A message on its way.
-#[derive(Clone, Debug)]
-pub(crate) struct InFlight {
-    pub(crate) from: usize,
-    pub(crate) to: usize,
-    pub(crate) msg: Message,
-    /// The move it was sent in (for the viewer; not part of the state).
-    sent: u64,
 }
 
 /// One server: its node while it runs, its disk always.
@@ -98,15 +100,17 @@ pub(crate) struct Server {
 pub struct Model {
     pub(crate) servers: Vec<Server>,
     pub(crate) flight: Vec<InFlight>,
+    /// The client, when the mode has one.
+    pub(crate) client: Option<ClientSide>,
     /// Faults the path to here used.
     pub(crate) used: Budget,
     /// Who led each epoch, as the path went (what `one_leader_per_epoch`
     /// rests on, so it is part of the state).
     pub(crate) leaders: BTreeMap<u64, NodeId>,
     /// Moves taken: the checkers' clock (a millisecond each).
-    steps: u64,
+    pub(super) steps: u64,
     election: ElectionChecker,
-    replication: ReplicationChecker,
+    pub(crate) replication: ReplicationChecker,
     bug: InjectedBug,
     seed: u64,
     mode: Mode,
@@ -114,9 +118,9 @@ pub struct Model {
     majority: usize,
     /// Heartbeats under a shared clock, delivered after the step that sent
     /// them.
-    at_once: Vec<InFlight>,
+    pub(super) at_once: Vec<InFlight>,
     /// What happened, for the trace viewer (a replay only).
-    records: Option<Vec<crate::trace::Record>>,
+    pub(super) records: Option<Vec<crate::trace::Record>>,
 }
 
 /// What went wrong in a state.
@@ -155,16 +159,24 @@ impl Model {
             })
             .collect();
         let quorum = config.election == Algorithm::Quorum;
+        let client =
+            (mode.client_messages > 0).then(|| ClientSide::new(nodes, mode.client_messages));
         let mut model = Model {
             servers,
             flight: Vec::new(),
+            client,
             used: Budget::default(),
             leaders: BTreeMap::new(),
             steps: 0,
             election: ElectionChecker::new(&config, nodes, Duration::from_millis(2)),
             // No partition ever: a split history is a violation under every
             // algorithm, as in a random run without cuts.
-            replication: ReplicationChecker::new(nodes, 0, true, quorum),
+            replication: ReplicationChecker::new(
+                nodes,
+                usize::from(mode.client_messages > 0),
+                true,
+                quorum,
+            ),
             bug,
             seed,
             mode,
@@ -175,6 +187,7 @@ impl Model {
         for i in 0..nodes {
             model.start(i);
         }
+        model.client_step(ClientEvent::Start);
         model
     }
 
@@ -228,14 +241,37 @@ impl Model {
                 None => out.push(Move::Restart(i)),
             }
         }
+        if let Some(c) = &self.client {
+            let timer = if self.mode.shared_clock {
+                earliest == Some(self.servers.len())
+            } else {
+                c.client.next_deadline().is_some()
+            };
+            if timer {
+                out.push(Move::ClientTimer);
+            }
+            if c.may_submit() {
+                out.push(Move::Submit);
+            }
+        }
         out
     }
 
-    /// The earliest deadline of a node that runs, and whose it is.
+    /// The earliest deadline of a node that runs or of the client (numbered
+    /// after the nodes), and whose it is.
     fn earliest_deadline(&self) -> Option<(Instant, usize)> {
-        (0..self.servers.len())
-            .filter_map(|i| Some((self.servers.get(i)?.node.as_ref()?.next_deadline()?, i)))
+        (0..=self.servers.len())
+            .filter_map(|i| Some((self.deadline_of(i)?, i)))
             .min()
+    }
+
+    /// When endpoint `i` (a node that runs, or the client) has its next timer.
+    fn deadline_of(&self, i: usize) -> Option<Instant> {
+        match self.servers.get(i) {
+            Some(s) => s.node.as_ref()?.next_deadline(),
+            None if i == self.servers.len() => self.client.as_ref()?.client.next_deadline(),
+            None => None,
+        }
     }
 
     /// Makes `m`; false (and nothing changed) when it cannot be made here.
@@ -254,9 +290,7 @@ impl Model {
                     Some(self.flight.remove(k))
                 };
                 if let Some(f) = f {
-                    let down = self.servers.get(f.to).is_none_or(|s| s.node.is_none());
-                    self.note_message(&f, down.then_some("down"));
-                    self.step(f.to, Event::Received(f.msg));
+                    self.deliver(f);
                 }
             }
             Move::Drop(k) => {
@@ -268,6 +302,16 @@ impl Model {
                 self.used.drops += 1;
             }
             Move::Timer(i) => return self.fire(usize::from(i)),
+            Move::ClientTimer => return self.fire(self.servers.len()),
+            Move::Submit => {
+                let lives = self.lives();
+                let me = self.servers.len();
+                let Some(c) = self.client.as_mut().filter(|c| c.may_submit()) else {
+                    return false;
+                };
+                let done = c.submit(&lives, me);
+                self.client_did(done);
+            }
             Move::Sync(i) => return self.sync(usize::from(i)),
             Move::Crash(i) => return self.crash(usize::from(i)),
             Move::Restart(i) => {
@@ -283,9 +327,10 @@ impl Model {
     }
 
     /// Discovery first: syncs finished, messages delivered in the order sent
-    /// and timers fired in the order of their deadlines, until every node running counts every
-    /// other live and nothing is in flight (or `max` moves). Returns the
-    /// moves made, the start of every path explored from here.
+    /// and timers fired in the order of their deadlines, until every node
+    /// running counts every other live, the client (if any) has its session
+    /// and nothing is in flight (or `max` moves). Returns the moves made,
+    /// the start of every path explored from here.
     pub fn settle(&mut self, max: usize) -> Vec<Move> {
         let mut made = Vec::new();
         while made.len() < max && !self.discovered() {
@@ -293,13 +338,8 @@ impl Model {
             let next = if let Some(i) = syncing {
                 Move::Sync(i as u8)
             } else if self.flight.is_empty() {
-                let earliest = (0..self.servers.len())
-                    .filter_map(|i| {
-                        let node = self.servers.get(i)?.node.as_ref()?;
-                        Some((node.next_deadline()?, i))
-                    })
-                    .min();
-                match earliest {
+                match self.earliest_deadline() {
+                    Some((_, i)) if i == self.servers.len() => Move::ClientTimer,
                     Some((_, i)) => Move::Timer(i as u8),
                     None => break,
                 }
@@ -317,6 +357,10 @@ impl Model {
     fn discovered(&self) -> bool {
         let n = self.servers.len();
         self.flight.is_empty()
+            && self
+                .client
+                .as_ref()
+                .is_none_or(|c| c.client.phase() == ringleader_core::client::Phase::Ready)
             && self.servers.iter().all(|s| s.disk.syncing().is_none())
             && self.servers.iter().all(|s| {
                 s.node
@@ -340,15 +384,16 @@ impl Model {
 
     /// `m` in words, in this state (before it is made).
     pub fn describe(&self, m: Move) -> String {
+        let n = self.servers.len();
         let flight = |k: u16| {
             self.flight.get(usize::from(k)).map_or_else(
                 || "?".to_owned(),
                 |f| {
                     format!(
                         "{} -> {} {}",
-                        node_name(f.from),
-                        node_name(f.to),
-                        Label(&f.msg)
+                        endpoint_name(f.from, n),
+                        endpoint_name(f.to, n),
+                        label(&f.what)
                     )
                 },
             )
@@ -359,13 +404,19 @@ impl Model {
             Move::Duplicate(k) => format!("deliver twice {}", flight(k)),
             Move::Timer(_) if self.mode.shared_clock => "timers".to_owned(),
             Move::Timer(i) => format!("timer {}", node_name(usize::from(i))),
+            Move::ClientTimer if self.mode.shared_clock => "timers (c1's first)".to_owned(),
+            Move::ClientTimer => "timer c1".to_owned(),
+            Move::Submit => format!(
+                "c1 is handed m{}",
+                self.client.as_ref().map_or(0, |c| c.submitted) + 1
+            ),
             Move::Sync(i) => format!("sync {}", node_name(usize::from(i))),
             Move::Crash(i) => format!("crash {}", node_name(usize::from(i))),
             Move::Restart(i) => format!("restart {}", node_name(usize::from(i))),
         }
     }
 
-    fn at(&self) -> Instant {
+    pub(super) fn at(&self) -> Instant {
         Instant::from_millis(self.steps)
     }
 
@@ -402,23 +453,32 @@ impl Model {
     /// not moves of their own, and the heartbeats they sent are in flight
     /// like any message.
     fn fire(&mut self, i: usize) -> bool {
+        let n = self.servers.len();
         for _ in 0..QUIET_TICKS_MAX {
             let due = if self.mode.shared_clock {
                 self.earliest_deadline()
             } else {
-                let node = self.servers.get(i).and_then(|s| s.node.as_ref());
-                node.and_then(Node::next_deadline).map(|at| (at, i))
+                self.deadline_of(i).map(|at| (at, i))
             };
             let Some((deadline, i)) = due else {
                 return false;
             };
             // Under a shared clock every clock reads the same.
+            let shared = self.mode.shared_clock;
             for (k, s) in self.servers.iter_mut().enumerate() {
-                if k == i || self.mode.shared_clock {
+                if k == i || shared {
                     s.local = s.local.max(deadline);
                 }
             }
-            if self.step(i, Event::Tick) > 0 {
+            if let Some(c) = self.client.as_mut().filter(|_| i == n || shared) {
+                c.local = c.local.max(deadline);
+            }
+            let taken = if i == n {
+                self.client_step(ClientEvent::Tick)
+            } else {
+                self.step(i, Event::Tick)
+            };
+            if taken > 0 {
                 break;
             }
         }
@@ -458,8 +518,8 @@ impl Model {
     /// Feeds `event` to node `i` and carries out what it asks for, with
     /// what the mode makes happen at once (syncs, heartbeats); returns how
     /// many of the actions were more than routine.
-    fn step(&mut self, i: usize, event: Event) -> usize {
-        let mut taken = self.step_once(i, event);
+    pub(super) fn step(&mut self, i: usize, event: Event) -> usize {
+        let taken = self.step_once(i, event);
         if self.mode.syncs_at_once {
             while self
                 .servers
@@ -469,10 +529,7 @@ impl Model {
                 self.sync(i);
             }
         }
-        for f in std::mem::take(&mut self.at_once) {
-            taken += self.step(f.to, Event::Received(f.msg));
-        }
-        taken
+        taken + self.deliver_at_once()
     }
 
     fn step_once(&mut self, i: usize, event: Event) -> usize {
@@ -512,24 +569,21 @@ impl Model {
         taken
     }
 
-    /// Puts `f` in flight. A heartbeat replaces the one its sender's last
-    /// heartbeat to the same node still in flight, if they say the same: a
-    /// node that hears the newer has heard all the older tells, so the older
-    /// is as good as lost (a loss the network may cause anyway), and the bag
-    /// of messages stays small however long timers run.
-    fn send(&mut self, mut f: InFlight) {
+    /// Puts `f` in flight. A heartbeat (or a client's ping, or its answer)
+    /// replaces its sender's last one to the same endpoint still in flight,
+    /// if they say the same: whoever hears the newer has heard all the older
+    /// tells, so the older is as good as lost (a loss the network may cause
+    /// anyway), and the bag of messages stays small however long timers run.
+    pub(super) fn send(&mut self, mut f: InFlight) {
         f.sent = self.steps;
-        if self.mode.shared_clock && matches!(f.msg, Message::Heartbeat { .. }) {
+        if !f.is_keepalive() {
+            return self.flight.push(f);
+        }
+        if self.mode.shared_clock {
             return self.at_once.push(f);
         }
-        if let Message::Heartbeat { leading, .. } = &f.msg {
-            let same = self.flight.iter().position(|g| {
-                (g.from, g.to) == (f.from, f.to)
-                    && matches!(&g.msg, Message::Heartbeat { leading: l, .. } if l == leading)
-            });
-            if let Some(k) = same {
-                self.flight.remove(k);
-            }
+        if let Some(k) = self.flight.iter().position(|g| g.same_keepalive(&f)) {
+            self.flight.remove(k);
         }
         self.flight.push(f);
     }
@@ -552,18 +606,17 @@ impl Model {
                     self.send(InFlight {
                         from: i,
                         to: j,
-                        msg,
+                        what: Carried::Peer(msg),
                         sent: 0,
                     });
                 }
             }
             Action::Multicast(msg) => {
                 for j in (0..n).filter(|&j| j != i) {
-                    let msg = msg.clone();
                     self.send(InFlight {
                         from: i,
                         to: j,
-                        msg,
+                        what: Carried::Peer(msg.clone()),
                         sent: 0,
                     });
                 }
@@ -598,49 +651,27 @@ impl Model {
                     });
                 }
             }
+            Action::ToClient { client, msg } => {
+                let life = s.lives;
+                let what = self.client_of(client);
+                let what = what.and_then(|c| c.server_message(i, life, msg));
+                self.send_to_client(i, what);
+            }
+            Action::CloseClient(client) => {
+                let life = s.lives;
+                let what = self.client_of(client);
+                let what = what.and_then(|c| c.closed_by_server(i, life));
+                self.send_to_client(i, what);
+            }
             _ => {}
         }
         None
     }
 }
 
-impl Model {
-    /// Keeps what happens from now on for the trace viewer.
-    pub fn record(&mut self) {
-        self.records = Some(Vec::new());
-    }
-
-    /// What was kept since [`record`](Self::record).
-    pub fn take_records(&mut self) -> Vec<crate::trace::Record> {
-        self.records.take().unwrap_or_default()
-    }
-
-    fn note(&mut self, text: impl FnOnce(u64) -> String) {
-        let at = self.steps * 1000;
-        if let Some(records) = &mut self.records {
-            records.push(crate::trace::Record::Fault { at, text: text(at) });
-        }
-    }
-
-    fn note_message(&mut self, f: &InFlight, dropped: Option<&'static str>) {
-        let at = self.steps * 1000;
-        if let Some(records) = &mut self.records {
-            let label = Label(&f.msg).to_string();
-            records.push(crate::trace::Record::Message {
-                sent: f.sent * 1000,
-                at,
-                from: f.from as u32 + 1,
-                to: f.to as u32 + 1,
-                kind: label.split(' ').next().unwrap_or("").to_owned(),
-                label,
-                dropped,
-            });
-        }
-    }
-}
-
-/// A heartbeat: sent at every interval whatever else happens, so a timer
-/// that only sends heartbeats is not worth a move of its own.
+/// A heartbeat (or the answer to a client's ping): sent whatever else
+/// happens, so a timer that only sends heartbeats is not worth a move of its
+/// own.
 fn routine(action: &Action) -> bool {
     matches!(
         action,
@@ -648,25 +679,9 @@ fn routine(action: &Action) -> bool {
             msg: Message::Heartbeat { .. },
             ..
         } | Action::Multicast(Message::Heartbeat { .. })
+            | Action::ToClient {
+                msg: ServerMsg::Pong,
+                ..
+            }
     )
-}
-
-fn node_name(i: usize) -> String {
-    format!("n{}", i + 1)
-}
-
-/// A message as the trace shows it, kind and sender.
-struct Label<'a>(&'a Message);
-
-impl fmt::Display for Label<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Message::Election { msg, .. } => write!(f, "{msg}"),
-            Message::Replication { msg, .. } => write!(f, "{msg}"),
-            Message::Heartbeat {
-                leading: Some(e), ..
-            } => write!(f, "Heartbeat leads e{e}"),
-            other => write!(f, "{}", other.kind()),
-        }
-    }
 }

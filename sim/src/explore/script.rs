@@ -32,6 +32,8 @@ pub fn move_text(m: Move) -> String {
         Move::Drop(k) => format!("drop {k}"),
         Move::Duplicate(k) => format!("duplicate {k}"),
         Move::Timer(i) => format!("timer {}", node(i)),
+        Move::ClientTimer => "timer c1".to_owned(),
+        Move::Submit => "submit".to_owned(),
         Move::Sync(i) => format!("sync {}", node(i)),
         Move::Crash(i) => format!("crash {}", node(i)),
         Move::Restart(i) => format!("restart {}", node(i)),
@@ -40,10 +42,15 @@ pub fn move_text(m: Move) -> String {
 
 /// Reads a move written by [`move_text`].
 pub fn parse_move(text: &str) -> Result<Move, String> {
+    match text.split_whitespace().collect::<Vec<_>>()[..] {
+        ["submit"] => return Ok(Move::Submit),
+        ["timer", "c1"] => return Ok(Move::ClientTimer),
+        _ => {}
+    }
     let mut words = text.split_whitespace();
     let (Some(verb), Some(arg), None) = (words.next(), words.next(), words.next()) else {
         return Err(format!(
-            "'{text}' is not a move (deliver K, drop K, duplicate K, timer nI, sync nI, crash nI, restart nI)"
+            "'{text}' is not a move (deliver K, drop K, duplicate K, timer nI, timer c1, submit, sync nI, crash nI, restart nI)"
         ));
     };
     let message = || {
@@ -90,12 +97,14 @@ pub fn scenario_text(cfg: &ExploreConfig, found: &Counterexample) -> String {
     }
     let _ = writeln!(
         out,
-        "# Every path starts once discovery has settled; then these moves, the\n\
+        "# Every path starts once discovery has settled (and the client, if any,\n\
+         # has its session); then these moves, the\n\
          # shortest the explorer found. A message is named by its place among\n\
-         # those in flight, in the order they were sent.\n[explore]\nclock = \"{}\"\nsyncs = \"{}\"\nany_order = {}\nmoves = [",
+         # those in flight, in the order they were sent.\n[explore]\nclock = \"{}\"\nsyncs = \"{}\"\nany_order = {}\nclient_messages = {}\nmoves = [",
         if cfg.mode.shared_clock { "shared" } else { "own" },
         if cfg.mode.syncs_at_once { "at-once" } else { "moves" },
-        cfg.any_order
+        cfg.any_order,
+        cfg.mode.client_messages
     );
     for (m, words) in found.moves.iter().zip(&found.steps) {
         let _ = writeln!(

@@ -23,6 +23,7 @@ fn config(election: Algorithm, bug: InjectedBug, depth: u32) -> ExploreConfig {
         mode: Mode {
             shared_clock: true,
             syncs_at_once: false,
+            client_messages: 0,
         },
     }
 }
@@ -30,15 +31,19 @@ fn config(election: Algorithm, bug: InjectedBug, depth: u32) -> ExploreConfig {
 /// Each planted bug, found at 3 nodes on the shortest path there is.
 #[test]
 fn every_planted_safety_bug_is_found_on_a_shortest_path_that_replays() {
-    for (bug, invariant, moves) in [
-        (InjectedBug::MinorityQuorum, "one_leader_per_epoch", 2),
-        (InjectedBug::AckBeforeAppend, "committed_on_majority", 13),
-        (InjectedBug::AckBeforeDurable, "durable_before_ack", 15),
+    for (bug, invariant, moves, client_messages) in [
+        (InjectedBug::MinorityQuorum, "one_leader_per_epoch", 2, 0),
+        (InjectedBug::AckBeforeAppend, "committed_on_majority", 13, 0),
+        (InjectedBug::AckBeforeDurable, "durable_before_ack", 15, 0),
+        // Hand the client a message, it reaches the leader, the leader's
+        // early acknowledgement reaches the client.
+        (InjectedBug::AckBeforeCommit, "ack_means_committed", 3, 1),
     ] {
         // None of them needs a fault: the budget is left empty so that the
         // search goes deep quickly.
         let mut cfg = config(Algorithm::Quorum, bug, 16);
         cfg.budget = Budget::default();
+        cfg.mode.client_messages = client_messages;
         let out = explore(&cfg, |_| {});
         let found = out.found.unwrap_or_else(|| panic!("{bug:?} not found"));
         assert_eq!(found.broken.invariant, invariant, "{bug:?}");
@@ -131,7 +136,12 @@ fn heartbeats_in_flight_between_two_nodes_are_one_however_long_timers_run() {
     let mut channels: Vec<(usize, usize)> = m
         .flight
         .iter()
-        .filter(|f| matches!(f.msg, ringleader_core::wire::Message::Heartbeat { .. }))
+        .filter(|f| {
+            matches!(
+                f.what,
+                super::flight::Carried::Peer(ringleader_core::wire::Message::Heartbeat { .. })
+            )
+        })
         .map(|f| (f.from, f.to))
         .collect();
     let all = channels.len();
@@ -190,6 +200,8 @@ fn moves_read_back_as_written_and_bad_ones_are_named() {
         Move::Sync(1),
         Move::Crash(2),
         Move::Restart(3),
+        Move::ClientTimer,
+        Move::Submit,
     ] {
         assert_eq!(script::parse_move(&script::move_text(m)), Ok(m));
     }
@@ -201,6 +213,8 @@ fn moves_read_back_as_written_and_bad_ones_are_named() {
         "timer n5",
         "fly n1",
         "sync n1 now",
+        "timer c2",
+        "submit m1",
     ] {
         assert!(script::parse_move(bad).is_err(), "{bad}");
     }
@@ -234,4 +248,81 @@ fn a_counterexample_written_as_a_scenario_replays_to_the_same_violation() {
     assert!(e.line.is_some());
     let bad = text.replace("\"sync n3\"", "\"sync n7\"");
     assert!(crate::scenario::parse(&bad, "bad.toml").is_err());
+}
+
+/// Moves every message, sync and timer in the order the search lists them
+/// first, up to `max` moves or until `done` holds.
+fn run_until(m: &mut Model, max: usize, done: impl Fn(&Model) -> bool) -> bool {
+    for _ in 0..max {
+        if done(m) {
+            return true;
+        }
+        let next = m.moves(Budget::default(), false);
+        let Some(&first) = next.iter().find(|mv| **mv != Move::Submit) else {
+            return false;
+        };
+        assert!(m.apply(first));
+        assert_eq!(m.broken(), None);
+    }
+    done(m)
+}
+
+/// The client is the real sans-IO one, at the end of a connection: its
+/// session opens during discovery, a message handed to it is committed and
+/// acknowledged, and the checkers hear of the acknowledgement.
+#[test]
+fn the_client_opens_a_session_and_its_message_is_committed_then_acknowledged() {
+    let mut cfg = config(Algorithm::Quorum, InjectedBug::None, 0);
+    cfg.mode.client_messages = 2;
+    let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
+    m.settle(SETTLE_MOVES_MAX);
+    let phase = m.client.as_ref().map(|c| c.client.phase());
+    assert_eq!(phase, Some(ringleader_core::client::Phase::Ready));
+    assert!(m.moves(Budget::default(), false).contains(&Move::Submit));
+    assert!(m.apply(Move::Submit));
+    assert!(m.apply(Move::Submit));
+    assert!(!m.moves(Budget::default(), false).contains(&Move::Submit));
+    assert!(
+        !m.apply(Move::Submit),
+        "only as many messages as the mode says"
+    );
+    let acked = run_until(&mut m, 500, |m| m.replication.clients_acked() == [2]);
+    assert!(acked, "{:?}", m.replication.clients_acked());
+    // Both are in every node's log, once.
+    for s in &m.servers {
+        let log = s.node.as_ref().expect("up").log();
+        let chats = (1..=log.last_index())
+            .filter_map(|i| log.get(i))
+            .filter(|e| e.id.client == 1)
+            .count();
+        assert_eq!(chats, 2, "{}", s.id);
+    }
+}
+
+/// The client's connection dies with its server's machine: it notices by
+/// its own timeout, finds the new leader and gets its message committed
+/// there, once.
+#[test]
+fn a_client_whose_leader_crashes_follows_the_new_leader() {
+    let mut cfg = config(Algorithm::Quorum, InjectedBug::None, 0);
+    cfg.mode.client_messages = 1;
+    let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
+    m.settle(SETTLE_MOVES_MAX);
+    let leader = m
+        .client
+        .as_ref()
+        .and_then(|c| c.conn)
+        .expect("a session")
+        .server;
+    assert!(m.apply(Move::Crash(leader as u8)));
+    assert!(m.apply(Move::Submit));
+    let acked = run_until(&mut m, 2_000, |m| m.replication.clients_acked() == [1]);
+    assert!(acked, "{:?}", m.replication.clients_acked());
+    let now = m
+        .client
+        .as_ref()
+        .and_then(|c| c.conn)
+        .expect("a session")
+        .server;
+    assert_ne!(now, leader);
 }

@@ -163,6 +163,7 @@ struct ExploreDoc {
     syncs: Option<Text>,
     #[serde(default)]
     any_order: bool,
+    client_messages: Option<Spanned<i64>>,
     #[serde(default)]
     moves: Vec<Text>,
 }
@@ -198,6 +199,13 @@ fn explore_script(
             return Err(r.at(c, format!("syncs is moves or at-once, not '{other}'")));
         }
     };
+    if let Some(n) = &doc.client_messages {
+        let max = crate::explore::CLIENT_MESSAGES_MAX;
+        script.mode.client_messages = u32::try_from(*n.get_ref())
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| r.at(n, format!("client_messages is 0 to {max}")))?;
+    }
     for text in &doc.moves {
         let m = crate::explore::script::parse_move(text.get_ref()).map_err(|e| r.at(text, e))?;
         let node = match m {

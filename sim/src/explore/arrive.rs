@@ -1,0 +1,168 @@
+//! What arrives where: a message in flight reaches a node (or is lost at one
+//! that is down) or the client, what the client does is carried out, and
+//! what happens is kept for the trace viewer.
+
+use super::client::{ClientSide, Stepped};
+use super::flight::{Carried, InFlight};
+use super::model::Model;
+use super::words::{endpoint_name, label};
+use crate::clients::client_id;
+use ringleader_core::client::ClientEvent;
+use ringleader_core::Event;
+
+impl Model {
+    /// Delivers what a shared clock makes arrive the moment it is sent.
+    pub(super) fn deliver_at_once(&mut self) -> usize {
+        let mut taken = 0;
+        for f in std::mem::take(&mut self.at_once) {
+            taken += self.arrive(f);
+        }
+        taken
+    }
+
+    /// `f` arrives (noted for the viewer).
+    pub(super) fn deliver(&mut self, f: InFlight) -> usize {
+        let n = self.servers.len();
+        let down = match &f.what {
+            Carried::ToClient { .. } | Carried::Reset { .. } => None,
+            Carried::ToServer {
+                life: Some(life), ..
+            }
+            | Carried::Closed { life } => self
+                .servers
+                .get(f.to)
+                .is_none_or(|s| s.node.is_none() || s.lives != *life)
+                .then_some("down"),
+            _ => self
+                .servers
+                .get(f.to)
+                .is_none_or(|s| s.node.is_none())
+                .then_some("down"),
+        };
+        if f.from == n || f.to == n {
+            let text = format!(
+                "{} -> {} {}{}",
+                endpoint_name(f.from, n),
+                endpoint_name(f.to, n),
+                label(&f.what),
+                if down.is_some() { " (lost: down)" } else { "" }
+            );
+            self.note(|_| text);
+        } else {
+            self.note_message(&f, down);
+        }
+        self.arrive(f)
+    }
+
+    /// `f` arrives: at a node that is down (or at a later life than its
+    /// connection's), it is lost. Returns how many actions were more than
+    /// routine.
+    pub(super) fn arrive(&mut self, f: InFlight) -> usize {
+        let life = self.servers.get(f.to).map(|s| s.lives);
+        let client = client_id(0);
+        let event = match f.what {
+            Carried::Peer(msg) => Event::Received(msg),
+            Carried::ToServer { msg, life: on } if on.is_none() || on == life => {
+                Event::FromClient { client, msg }
+            }
+            Carried::Closed { life: on } if Some(on) == life => Event::ClientGone { client },
+            what @ (Carried::ToClient { .. } | Carried::Reset { .. }) => {
+                let lives = self.lives();
+                let me = self.servers.len();
+                let Some(c) = self.client.as_mut() else {
+                    return 0;
+                };
+                let done = c.receive(what, &lives, me);
+                return self.client_did(done);
+            }
+            _ => return 0,
+        };
+        self.step(f.to, event)
+    }
+
+    /// Each server's life while it runs (what the client's connections reach).
+    pub(super) fn lives(&self) -> Vec<Option<u64>> {
+        self.servers
+            .iter()
+            .map(|s| s.node.as_ref().map(|_| s.lives))
+            .collect()
+    }
+
+    /// Feeds `event` to the client.
+    pub(super) fn client_step(&mut self, event: ClientEvent) -> usize {
+        let lives = self.lives();
+        let me = self.servers.len();
+        let Some(c) = self.client.as_mut() else {
+            return 0;
+        };
+        let done = c.step(event, &lives, me);
+        self.client_did(done)
+    }
+
+    /// Carries out what a step of the client did: its messages go in
+    /// flight, what it was told goes to the checkers.
+    pub(super) fn client_did(&mut self, done: Stepped) -> usize {
+        let at = self.at();
+        for o in &done.outputs {
+            self.replication.on_client_output(at, 0, o);
+        }
+        for text in done.notes {
+            self.note(|_| text);
+        }
+        for f in done.sent {
+            self.send(f);
+        }
+        done.taken + self.deliver_at_once()
+    }
+
+    /// The client, if `id` is its.
+    pub(super) fn client_of(&self, id: ringleader_core::wire::ClientId) -> Option<&ClientSide> {
+        self.client.as_ref().filter(|_| id == client_id(0))
+    }
+
+    /// Puts what server `i` sends the client in flight.
+    pub(super) fn send_to_client(&mut self, i: usize, what: Option<Carried>) {
+        if let Some(what) = what {
+            let to = self.servers.len();
+            self.send(InFlight {
+                from: i,
+                to,
+                what,
+                sent: 0,
+            });
+        }
+    }
+
+    /// Keeps what happens from now on for the trace viewer.
+    pub fn record(&mut self) {
+        self.records = Some(Vec::new());
+    }
+
+    /// What was kept since [`record`](Self::record).
+    pub fn take_records(&mut self) -> Vec<crate::trace::Record> {
+        self.records.take().unwrap_or_default()
+    }
+
+    pub(super) fn note(&mut self, text: impl FnOnce(u64) -> String) {
+        let at = self.steps * 1000;
+        if let Some(records) = &mut self.records {
+            records.push(crate::trace::Record::Fault { at, text: text(at) });
+        }
+    }
+
+    pub(super) fn note_message(&mut self, f: &InFlight, dropped: Option<&'static str>) {
+        let at = self.steps * 1000;
+        if let Some(records) = &mut self.records {
+            let label = label(&f.what);
+            records.push(crate::trace::Record::Message {
+                sent: f.sent * 1000,
+                at,
+                from: f.from as u32 + 1,
+                to: f.to as u32 + 1,
+                kind: label.split(' ').next().unwrap_or("").to_owned(),
+                label,
+                dropped,
+            });
+        }
+    }
+}

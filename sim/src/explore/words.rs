@@ -1,0 +1,46 @@
+//! The explorer's moves and messages in words, as scripts' comments, the
+//! printed path and the trace viewer show them.
+
+use super::flight::Carried;
+use ringleader_core::wire::Message;
+use std::fmt;
+
+pub(super) fn node_name(i: usize) -> String {
+    format!("n{}", i + 1)
+}
+
+/// A node's name, or the client's (numbered after the `nodes` nodes).
+pub(super) fn endpoint_name(i: usize, nodes: usize) -> String {
+    if i == nodes {
+        "c1".to_owned()
+    } else {
+        node_name(i)
+    }
+}
+
+/// What a message in flight carries, as the trace shows it.
+pub(super) fn label(what: &Carried) -> String {
+    match what {
+        Carried::Peer(msg) => Label(msg).to_string(),
+        Carried::ToServer { msg, .. } => msg.to_string(),
+        Carried::Closed { .. } => "close".to_owned(),
+        Carried::ToClient { msg, .. } => msg.to_string(),
+        Carried::Reset { .. } => "reset".to_owned(),
+    }
+}
+
+/// A message as the trace shows it, kind and sender.
+pub(super) struct Label<'a>(&'a Message);
+
+impl fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Message::Election { msg, .. } => write!(f, "{msg}"),
+            Message::Replication { msg, .. } => write!(f, "{msg}"),
+            Message::Heartbeat {
+                leading: Some(e), ..
+            } => write!(f, "Heartbeat leads e{e}"),
+            other => write!(f, "{}", other.kind()),
+        }
+    }
+}
