@@ -159,6 +159,11 @@ impl Journal {
     /// messages that depend on the step's writes leave now (nothing pending) or
     /// wait for them.
     pub(crate) fn end_step(&mut self, now: Instant, log: &mut Log, out: &mut Vec<Action>) {
+        // Most steps (a heartbeat heard, a timer) change nothing on disk.
+        if self.step_holds.is_empty() && log.unchanged_since(self.written_last, self.written_commit)
+        {
+            return;
+        }
         let mut write = LogWrite {
             app: log.take_app_received(),
             ..LogWrite::default()

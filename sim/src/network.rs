@@ -1,5 +1,6 @@
 //! The network model: which links are up, and what happens to each message.
 
+use rand::distr::Bernoulli;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,11 @@ pub enum Fate {
 #[derive(Clone, Debug)]
 pub struct Network {
     config: NetworkConfig,
+    /// The configured chances, ready to draw from (a draw per message: not
+    /// worth setting up again each time). `None`: never.
+    loss: Option<Bernoulli>,
+    duplicate: Option<Bernoulli>,
+    reorder: Option<Bernoulli>,
     nodes: usize,
     /// `up[from * nodes + to]`: messages from `from` reach `to`.
     up: Vec<bool>,
@@ -95,7 +101,11 @@ pub struct Network {
 impl Network {
     /// A fully connected network of `nodes`.
     pub fn new(config: NetworkConfig, nodes: usize) -> Self {
+        let chance = |p: f64| Bernoulli::new(p).ok().filter(|_| p > 0.0);
         Network {
+            loss: chance(config.loss),
+            duplicate: chance(config.duplicate),
+            reorder: chance(config.reorder),
             config,
             nodes,
             up: vec![true; nodes * nodes],
@@ -132,13 +142,14 @@ impl Network {
         if !self.is_up(from, to) {
             return Fate::Cut;
         }
-        let c = &self.config;
-        if c.loss > 0.0 && rng.random_bool(c.loss) {
+        if self.loss.is_some_and(|d| rng.sample(d)) {
             return Fate::Lost;
         }
         let delay = self.delay(rng);
-        let duplicate =
-            (c.duplicate > 0.0 && rng.random_bool(c.duplicate)).then(|| self.delay(rng));
+        let duplicate = self
+            .duplicate
+            .is_some_and(|d| rng.sample(d))
+            .then(|| self.delay(rng));
         Fate::Delivered { delay, duplicate }
     }
 
@@ -148,7 +159,7 @@ impl Network {
         let lo = c.latency_min.as_micros() as u64;
         let hi = c.latency_max.as_micros() as u64;
         let mut micros = rng.random_range(lo..=hi);
-        if c.reorder > 0.0 && rng.random_bool(c.reorder) {
+        if self.reorder.is_some_and(|d| rng.sample(d)) {
             micros += rng.random_range(0..=hi);
         }
         Duration::from_micros(micros)

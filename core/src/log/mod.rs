@@ -161,6 +161,17 @@ impl Log {
         }
     }
 
+    /// True when nothing a write to the driver's copy carries changed since
+    /// the copy stood at `last` entries with commit index `commit`: no entry
+    /// appended or replaced, no commit, no snapshot installed or received.
+    pub(crate) fn unchanged_since(&self, last: u64, commit: u64) -> bool {
+        self.app_received.is_none()
+            && self.installed.is_none()
+            && self.rewritten_from.is_none()
+            && self.last_index() == last
+            && self.commit_index() == commit
+    }
+
     /// Every entry in memory from `from` on, however many: for a driver
     /// writing the log to its disk (messages take
     /// [`entries_from`](Self::entries_from)).

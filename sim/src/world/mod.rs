@@ -6,12 +6,16 @@
 //! - `run_loop`: taking items in time order, and the report at the end;
 //! - `handle`: what each kind of item does;
 //! - `servers`: stepping nodes and carrying out their actions;
+//! - `peer_links`: the nodes' peer connections under the core's links;
+//! - `conns`: the open ends of those connections;
+//! - `disk_io`: the disks' writes, syncs and reads;
 //! - `clients`: the simulated clients and their connections;
 //! - `apply_faults`: crashes, restarts, partitions, skew, pauses;
 //! - `addr`: simulated addresses and seeds.
 
 mod apply_faults;
 mod clients;
+mod conns;
 mod disk_io;
 mod error;
 mod handle;

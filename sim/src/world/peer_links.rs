@@ -131,6 +131,8 @@ impl World<'_> {
             }
         }
         self.link_actions = out;
+        // After every message written, not once per event: the order of the
+        // ticks queued is part of every digest, and of every seed's run.
         self.reschedule(i);
         for (peer, life) in gone {
             self.tracer
@@ -190,7 +192,9 @@ impl World<'_> {
         self.next_accept += 1;
         let accepted = ACCEPTED | self.next_accept;
         self.conns.insert(
-            (i, life_i, conn),
+            i,
+            life_i,
+            conn,
             ConnEnd {
                 peer: j,
                 peer_life: life_j,
@@ -198,7 +202,9 @@ impl World<'_> {
             },
         );
         self.conns.insert(
-            (j, life_j, accepted),
+            j,
+            life_j,
+            accepted,
             ConnEnd {
                 peer: i,
                 peer_life: life_i,
@@ -212,7 +218,7 @@ impl World<'_> {
     fn write(&mut self, i: usize, j: usize, conn: u64, msg: Message) {
         self.counters.sent += 1;
         let life_i = self.life(i);
-        let Some(end) = self.conns.get(&(i, life_i, conn)).copied() else {
+        let Some(end) = self.conns.get(i, life_i, conn) else {
             return self.dropped(i, j, &msg, DropReason::Down);
         };
         let peer_gone =
@@ -247,8 +253,8 @@ impl World<'_> {
 
     /// Forgets both ends of node `i`'s connection `conn`; returns the other end.
     fn drop_conn(&mut self, i: usize, life: u64, conn: u64) -> Option<ConnEnd> {
-        let end = self.conns.remove(&(i, life, conn))?;
-        self.conns.remove(&(end.peer, end.peer_life, end.peer_conn));
+        let end = self.conns.remove(i, life, conn)?;
+        self.conns.remove(end.peer, end.peer_life, end.peer_conn);
         Some(end)
     }
 
@@ -264,16 +270,12 @@ impl World<'_> {
     /// connections; a machine that crashes leaves them hanging at the peers.
     pub(super) fn links_down(&mut self, i: usize, reset: bool) {
         let life = self.life(i);
-        let mine: Vec<(u64, ConnEnd)> = self
-            .conns
-            .range((i, life, 0)..=(i, life, u64::MAX))
-            .map(|(&(_, _, c), e)| (c, *e))
-            .collect();
+        let mine = self.conns.of(i, life);
         // The peers' ends stay open until they hear of the reset, or write and
         // are answered by one: a peer cut off when this process died has not
         // heard of it.
         for (conn, end) in mine {
-            self.conns.remove(&(i, life, conn));
+            self.conns.remove(i, life, conn);
             if reset {
                 self.reset_peer(i, end);
             }

@@ -227,7 +227,7 @@ pub(super) struct World<'w> {
     /// A bug planted on purpose (see `bugs`); `None` in every real run.
     pub(super) bug: InjectedBug,
     /// Open peer connections, both ends: (node, life, conn) -> the other end.
-    pub(super) conns: BTreeMap<(usize, u64, u64), ConnEnd>,
+    pub(super) conns: super::conns::Conns,
     /// Numbers for accepted connections.
     pub(super) next_accept: u64,
     pub(super) link_actions: Vec<LinkAction>,
