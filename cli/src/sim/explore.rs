@@ -30,7 +30,9 @@ pub struct ExploreArgs {
     /// Most messages delivered twice on a path.
     #[arg(long, default_value_t = 1)]
     duplicates: u32,
-    /// Most machine crashes on a path (each may be followed by a restart).
+    /// Most crashes on a path: of a machine (what no sync made stable is
+    /// lost) or of a process only (what it wrote survives); each may be
+    /// followed by a restart.
     #[arg(long, default_value_t = 1)]
     crashes: u32,
     /// Deliver the messages between two nodes in any order, not only in the

@@ -2,12 +2,12 @@
 //! code the random simulator and the runtime drive: breadth first over every
 //! move (see [`Move`]): each order of delivering the messages in flight,
 //! losing or duplicating one, firing a node's timer, finishing a disk's sync,
-//! crashing a machine and restarting it, within a budget of faults and a
-//! depth; with a client, handing it a message and its timer too. States
-//! met before (by [`fingerprint`]) are not explored again. The safety
-//! invariants of the random simulator (one leader per epoch under quorum,
-//! one vote per term, committed agreement, commits never going back or
-//! changing, no duplicate, the write-ahead rule, and with a client, ack
+//! crashing a machine or killing a process and restarting it, within a
+//! budget of faults and a depth; with a client, handing it a message and its
+//! timer too. States met before (by [`fingerprint`]) are not explored again.
+//! The safety invariants of the random simulator (one leader per epoch under
+//! quorum, one vote per term, committed agreement, commits never going back
+//! or changing, no duplicate, the write-ahead rule, and with a client, ack
 //! means committed and the client's order) are checked after
 //! every move, so the first violation found is one of the shortest: fewest
 //! moves, deliveries and faults alike.

@@ -49,7 +49,11 @@ pub enum Move {
     Sync(u8),
     /// The node's machine crashes: what no sync made stable is lost.
     Crash(u8),
-    /// A crashed node starts again from its disk.
+    /// The node's process dies: what it wrote reaches the disk all the same
+    /// (the system has it), the sync under way dies with it, and the
+    /// client's connection to it is reset.
+    Kill(u8),
+    /// A node that crashed or was killed starts again from its disk.
     Restart(u8),
 }
 
@@ -236,6 +240,7 @@ impl Model {
                     }
                     if self.used.crashes < budget.crashes {
                         out.push(Move::Crash(i));
+                        out.push(Move::Kill(i));
                     }
                 }
                 None => out.push(Move::Restart(i)),
@@ -313,7 +318,8 @@ impl Model {
                 self.client_did(done);
             }
             Move::Sync(i) => return self.sync(usize::from(i)),
-            Move::Crash(i) => return self.crash(usize::from(i)),
+            Move::Crash(i) => return self.crash(usize::from(i), true),
+            Move::Kill(i) => return self.crash(usize::from(i), false),
             Move::Restart(i) => {
                 let i = usize::from(i);
                 if self.servers.get(i).is_none_or(|s| s.node.is_some()) {
@@ -412,6 +418,7 @@ impl Model {
             ),
             Move::Sync(i) => format!("sync {}", node_name(usize::from(i))),
             Move::Crash(i) => format!("crash {}", node_name(usize::from(i))),
+            Move::Kill(i) => format!("kill {}", node_name(usize::from(i))),
             Move::Restart(i) => format!("restart {}", node_name(usize::from(i))),
         }
     }
@@ -497,7 +504,9 @@ impl Model {
         true
     }
 
-    fn crash(&mut self, i: usize) -> bool {
+    /// Node `i` goes down: its machine (`power`: nothing unsynced is kept,
+    /// no write is torn) or only its process.
+    fn crash(&mut self, i: usize, power: bool) -> bool {
         let at = self.at();
         let Some(s) = self.servers.get_mut(i) else {
             return false;
@@ -505,13 +514,25 @@ impl Model {
         if s.node.take().is_none() {
             return false;
         }
-        // The power goes: nothing unsynced is kept, no write is torn.
-        s.disk.power_lost(0, 0);
+        if power {
+            s.disk.power_lost(0, 0);
+        }
         s.disk.process_crashed();
-        s.lost_power = true;
+        s.lost_power |= power;
+        let life = s.lives;
         self.used.crashes += 1;
         self.replication.on_down(at, i);
-        self.note(|_| format!("crash {}", node_name(i)));
+        if power {
+            self.note(|_| format!("crash {}", node_name(i)));
+        } else {
+            self.note(|_| format!("kill {}", node_name(i)));
+            // The machine is up: its kernel resets the client's connection.
+            let reset = self
+                .client
+                .as_ref()
+                .and_then(|c| c.closed_by_server(i, life));
+            self.send_to_client(i, reset);
+        }
         true
     }
 

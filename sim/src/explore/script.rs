@@ -24,7 +24,7 @@ pub struct Script {
 
 /// `m` as a script writes it: `deliver 3` (the fourth message in flight, in
 /// the order sent), `drop 3`, `duplicate 3`, `timer n1`, `sync n2`, `crash
-/// n3`, `restart n3`.
+/// n3`, `kill n3`, `restart n3`, `submit`, `timer c1`.
 pub fn move_text(m: Move) -> String {
     let node = |i: u8| format!("n{}", u32::from(i) + 1);
     match m {
@@ -36,6 +36,7 @@ pub fn move_text(m: Move) -> String {
         Move::Submit => "submit".to_owned(),
         Move::Sync(i) => format!("sync {}", node(i)),
         Move::Crash(i) => format!("crash {}", node(i)),
+        Move::Kill(i) => format!("kill {}", node(i)),
         Move::Restart(i) => format!("restart {}", node(i)),
     }
 }
@@ -50,7 +51,7 @@ pub fn parse_move(text: &str) -> Result<Move, String> {
     let mut words = text.split_whitespace();
     let (Some(verb), Some(arg), None) = (words.next(), words.next(), words.next()) else {
         return Err(format!(
-            "'{text}' is not a move (deliver K, drop K, duplicate K, timer nI, timer c1, submit, sync nI, crash nI, restart nI)"
+            "'{text}' is not a move (deliver K, drop K, duplicate K, timer nI, timer c1, submit, sync nI, crash nI, kill nI, restart nI)"
         ));
     };
     let message = || {
@@ -71,6 +72,7 @@ pub fn parse_move(text: &str) -> Result<Move, String> {
         "timer" => Move::Timer(node()?),
         "sync" => Move::Sync(node()?),
         "crash" => Move::Crash(node()?),
+        "kill" => Move::Kill(node()?),
         "restart" => Move::Restart(node()?),
         other => return Err(format!("'{other}' is not a move")),
     })

@@ -199,6 +199,7 @@ fn moves_read_back_as_written_and_bad_ones_are_named() {
         Move::Timer(0),
         Move::Sync(1),
         Move::Crash(2),
+        Move::Kill(1),
         Move::Restart(3),
         Move::ClientTimer,
         Move::Submit,
@@ -325,4 +326,34 @@ fn a_client_whose_leader_crashes_follows_the_new_leader() {
         .expect("a session")
         .server;
     assert_ne!(now, leader);
+}
+
+/// What a killed process wrote reaches the disk (the system has it); what a
+/// crashed machine had not synced is gone. Either way the client hears of
+/// it: a reset from the killed process's kernel, silence from the crashed
+/// machine.
+#[test]
+fn a_killed_process_keeps_its_writes_and_a_crashed_machine_loses_the_unsynced() {
+    for (down, kept) in [(Move::Kill as fn(u8) -> Move, true), (Move::Crash, false)] {
+        let mut cfg = config(Algorithm::Quorum, InjectedBug::None, 0);
+        cfg.mode.client_messages = 1;
+        let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
+        m.settle(SETTLE_MOVES_MAX);
+        let leader = m.client.as_ref().and_then(|c| c.conn).expect("a session").server;
+        assert!(m.apply(Move::Submit));
+        assert!(m.apply(Move::Deliver(0)), "the chat reaches the leader");
+        let disk = &m.servers[leader].disk;
+        let last = disk.written_log().last_index();
+        assert!(disk.unsynced_writes() > 0, "written, not synced");
+        assert!(m.apply(down(leader as u8)));
+        assert!(!m.apply(down(leader as u8)), "down already");
+        assert!(m.apply(Move::Restart(leader as u8)));
+        let log = m.servers[leader].node.as_ref().expect("up").log();
+        assert_eq!(log.last_index() == last, kept, "{:?}", down(0));
+        let reset = m.flight.iter().any(|f| {
+            f.to == cfg.nodes && matches!(f.what, super::flight::Carried::Reset { .. })
+        });
+        assert_eq!(reset, kept, "the client hears of a kill, not of a crash");
+        assert_eq!(m.broken(), None);
+    }
 }

@@ -212,6 +212,7 @@ fn explore_script(
             crate::explore::Move::Timer(i)
             | crate::explore::Move::Sync(i)
             | crate::explore::Move::Crash(i)
+            | crate::explore::Move::Kill(i)
             | crate::explore::Move::Restart(i) => Some(u32::from(i) + 1),
             _ => None,
         };
