@@ -339,7 +339,12 @@ fn a_killed_process_keeps_its_writes_and_a_crashed_machine_loses_the_unsynced() 
         cfg.mode.client_messages = 1;
         let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
         m.settle(SETTLE_MOVES_MAX);
-        let leader = m.client.as_ref().and_then(|c| c.conn).expect("a session").server;
+        let leader = m
+            .client
+            .as_ref()
+            .and_then(|c| c.conn)
+            .expect("a session")
+            .server;
         assert!(m.apply(Move::Submit));
         assert!(m.apply(Move::Deliver(0)), "the chat reaches the leader");
         let disk = &m.servers[leader].disk;
@@ -350,9 +355,10 @@ fn a_killed_process_keeps_its_writes_and_a_crashed_machine_loses_the_unsynced() 
         assert!(m.apply(Move::Restart(leader as u8)));
         let log = m.servers[leader].node.as_ref().expect("up").log();
         assert_eq!(log.last_index() == last, kept, "{:?}", down(0));
-        let reset = m.flight.iter().any(|f| {
-            f.to == cfg.nodes && matches!(f.what, super::flight::Carried::Reset { .. })
-        });
+        let reset = m
+            .flight
+            .iter()
+            .any(|f| f.to == cfg.nodes && matches!(f.what, super::flight::Carried::Reset { .. }));
         assert_eq!(reset, kept, "the client hears of a kill, not of a crash");
         assert_eq!(m.broken(), None);
     }
