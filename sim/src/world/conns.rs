@@ -1,7 +1,13 @@
 //! The open ends of simulated peer connections, by node: a handful each, so
 //! a short list per node is searched faster than one ordered map of all.
 
-use super::state::ConnEnd;
+/// One end of a simulated peer connection: who is at the other end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ConnEnd {
+    pub(super) peer: usize,
+    pub(super) peer_life: u64,
+    pub(super) peer_conn: u64,
+}
 
 /// Every open connection end: per node, (its life, the connection's number,
 /// the other end).

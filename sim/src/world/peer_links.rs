@@ -18,7 +18,8 @@
 //!   peers hear of it after one delay, where the path lets them. A machine that
 //!   crashes resets nothing: its peers' connections hang, half open.
 
-use super::state::{ConnEnd, Item, LinkNews, World};
+use super::conns::ConnEnd;
+use super::state::{Item, LinkNews, World};
 use crate::trace::DropReason;
 use ringleader_core::link::{LinkAction, LinkFailure};
 use ringleader_core::wire::Message;

@@ -113,14 +113,6 @@ pub(super) enum LinkNews {
     Failed(LinkFailure),
 }
 
-/// One end of a simulated peer connection: who is at the other end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct ConnEnd {
-    pub(super) peer: usize,
-    pub(super) peer_life: u64,
-    pub(super) peer_conn: u64,
-}
-
 /// One server: its node while it runs, and what outlives a crash.
 pub(super) struct Slot {
     pub(super) id: NodeId,
