@@ -268,15 +268,31 @@ fn run_until(m: &mut Model, max: usize, done: impl Fn(&Model) -> bool) -> bool {
     done(m)
 }
 
+/// Three quorum nodes and a client to be handed `messages` messages, once
+/// discovery and the client's session have settled.
+fn with_client(messages: u32) -> Model {
+    let mut cfg = config(Algorithm::Quorum, InjectedBug::None, 0);
+    cfg.mode.client_messages = messages;
+    let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
+    m.settle(SETTLE_MOVES_MAX);
+    m
+}
+
+/// The server the client has its connection to.
+fn session(m: &Model) -> usize {
+    m.client
+        .as_ref()
+        .and_then(|c| c.conn)
+        .expect("a session")
+        .server
+}
+
 /// The client is the real sans-IO one, at the end of a connection: its
 /// session opens during discovery, a message handed to it is committed and
 /// acknowledged, and the checkers hear of the acknowledgement.
 #[test]
 fn the_client_opens_a_session_and_its_message_is_committed_then_acknowledged() {
-    let mut cfg = config(Algorithm::Quorum, InjectedBug::None, 0);
-    cfg.mode.client_messages = 2;
-    let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
-    m.settle(SETTLE_MOVES_MAX);
+    let mut m = with_client(2);
     let phase = m.client.as_ref().map(|c| c.client.phase());
     assert_eq!(phase, Some(ringleader_core::client::Phase::Ready));
     assert!(m.moves(Budget::default(), false).contains(&Move::Submit));
@@ -305,27 +321,13 @@ fn the_client_opens_a_session_and_its_message_is_committed_then_acknowledged() {
 /// there, once.
 #[test]
 fn a_client_whose_leader_crashes_follows_the_new_leader() {
-    let mut cfg = config(Algorithm::Quorum, InjectedBug::None, 0);
-    cfg.mode.client_messages = 1;
-    let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
-    m.settle(SETTLE_MOVES_MAX);
-    let leader = m
-        .client
-        .as_ref()
-        .and_then(|c| c.conn)
-        .expect("a session")
-        .server;
+    let mut m = with_client(1);
+    let leader = session(&m);
     assert!(m.apply(Move::Crash(leader as u8)));
     assert!(m.apply(Move::Submit));
     let acked = run_until(&mut m, 2_000, |m| m.replication.clients_acked() == [1]);
     assert!(acked, "{:?}", m.replication.clients_acked());
-    let now = m
-        .client
-        .as_ref()
-        .and_then(|c| c.conn)
-        .expect("a session")
-        .server;
-    assert_ne!(now, leader);
+    assert_ne!(session(&m), leader);
 }
 
 /// What a killed process wrote reaches the disk (the system has it); what a
@@ -335,16 +337,8 @@ fn a_client_whose_leader_crashes_follows_the_new_leader() {
 #[test]
 fn a_killed_process_keeps_its_writes_and_a_crashed_machine_loses_the_unsynced() {
     for (down, kept) in [(Move::Kill as fn(u8) -> Move, true), (Move::Crash, false)] {
-        let mut cfg = config(Algorithm::Quorum, InjectedBug::None, 0);
-        cfg.mode.client_messages = 1;
-        let mut m = Model::new(cfg.nodes, &cfg.node, cfg.bug, cfg.seed, cfg.mode);
-        m.settle(SETTLE_MOVES_MAX);
-        let leader = m
-            .client
-            .as_ref()
-            .and_then(|c| c.conn)
-            .expect("a session")
-            .server;
+        let mut m = with_client(1);
+        let leader = session(&m);
         assert!(m.apply(Move::Submit));
         assert!(m.apply(Move::Deliver(0)), "the chat reaches the leader");
         let disk = &m.servers[leader].disk;
@@ -355,10 +349,9 @@ fn a_killed_process_keeps_its_writes_and_a_crashed_machine_loses_the_unsynced() 
         assert!(m.apply(Move::Restart(leader as u8)));
         let log = m.servers[leader].node.as_ref().expect("up").log();
         assert_eq!(log.last_index() == last, kept, "{:?}", down(0));
-        let reset = m
-            .flight
-            .iter()
-            .any(|f| f.to == cfg.nodes && matches!(f.what, super::flight::Carried::Reset { .. }));
+        let reset = m.flight.iter().any(|f| {
+            f.to == m.servers.len() && matches!(f.what, super::flight::Carried::Reset { .. })
+        });
         assert_eq!(reset, kept, "the client hears of a kill, not of a crash");
         assert_eq!(m.broken(), None);
     }
