@@ -490,6 +490,18 @@ impl Node {
         }
     }
 
+    /// Hashes what decides this node's next moves beyond what its public
+    /// accessors show (an election under way, a leader's progress with each
+    /// follower, the clients' sessions), leaving out times, deadlines and
+    /// random-number state: the simulator's exhaustive explorer tells states
+    /// apart by it. Stable within a build, not across builds.
+    pub fn fingerprint(&self, h: &mut dyn std::hash::Hasher) {
+        self.parts.election.fingerprint(h);
+        self.parts.replication.fingerprint(h);
+        self.parts.sessions.fingerprint(h);
+        h.write_u8(u8::from(self.unfit));
+    }
+
     /// When the node next needs a [`Event::Tick`]; `None` when it needs none.
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.lifecycle {

@@ -84,6 +84,17 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
+    /// Hashes the sessions but for their times (see
+    /// [`crate::Node::fingerprint`]).
+    pub(crate) fn fingerprint(&self, mut h: &mut dyn std::hash::Hasher) {
+        use std::hash::Hash;
+        for (client, s) in &self.sessions {
+            (client, s.next, &s.awaiting, s.held.len()).hash(&mut h);
+        }
+        (self.epoch, self.delivered, self.dirty, self.reading).hash(&mut h);
+        self.waiting.keys().for_each(|c| c.hash(&mut h));
+    }
+
     pub(crate) fn new(timeout: Duration) -> Self {
         Sessions {
             sessions: BTreeMap::new(),

@@ -149,6 +149,9 @@ pub(crate) trait ElectionAlgorithm: fmt::Debug + Send {
     /// A copy of this algorithm's state (a node is cloned whole by the
     /// simulator's exhaustive explorer, which branches from a state).
     fn boxed_clone(&self) -> Box<dyn ElectionAlgorithm>;
+    /// Hashes what decides this algorithm's next moves, leaving out times
+    /// and deadlines (the explorer tells states apart by it).
+    fn fingerprint(&self, h: &mut dyn std::hash::Hasher);
     /// The node started.
     fn on_start(&mut self, _cx: &mut AlgoCtx<'_>) {}
     /// Runs (or joins) an election now.

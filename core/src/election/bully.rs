@@ -65,6 +65,14 @@ impl ElectionAlgorithm for Bully {
         Box::new(self.clone())
     }
 
+    fn fingerprint(&self, h: &mut dyn std::hash::Hasher) {
+        h.write_u8(match self.phase {
+            Phase::Idle => 0,
+            Phase::AwaitOk(_) => 1,
+            Phase::AwaitCoordinator(_) => 2,
+        });
+    }
+
     fn start_election(&mut self, cx: &mut AlgoCtx<'_>) {
         if self.phase != Phase::Idle {
             return;
@@ -175,4 +183,36 @@ fn follows_a_higher_leader(cx: &AlgoCtx<'_>) -> bool {
                 .get(l)
                 .is_some_and(|m| m.state.is_live() && cx.rank_of(&m.info) > cx.my_rank())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::{DefaultHasher, Hasher};
+
+    fn fingerprint(phase: Phase) -> u64 {
+        let bully = Bully {
+            timeout: Duration::from_secs(1),
+            phase,
+        };
+        let mut h = DefaultHasher::new();
+        bully.fingerprint(&mut h);
+        h.finish()
+    }
+
+    /// The explorer's fingerprint tells the phases apart, not their deadlines.
+    #[test]
+    fn the_fingerprint_tells_phases_apart_and_leaves_their_deadlines_out() {
+        let at = |ms| Instant::from_millis(ms);
+        assert_eq!(
+            fingerprint(Phase::AwaitOk(at(5))),
+            fingerprint(Phase::AwaitOk(at(900)))
+        );
+        let [idle, ok, coordinator] = [
+            fingerprint(Phase::Idle),
+            fingerprint(Phase::AwaitOk(at(5))),
+            fingerprint(Phase::AwaitCoordinator(at(5))),
+        ];
+        assert!(idle != ok && ok != coordinator && idle != coordinator);
+    }
 }

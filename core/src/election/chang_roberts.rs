@@ -111,6 +111,13 @@ impl ElectionAlgorithm for ChangRoberts {
         Box::new(self.clone())
     }
 
+    fn fingerprint(&self, mut h: &mut dyn std::hash::Hasher) {
+        use std::hash::Hash;
+        self.participant_until.is_some().hash(&mut h);
+        self.forwarded.hash(&mut h);
+        self.passed.hash(&mut h);
+    }
+
     fn start_election(&mut self, cx: &mut AlgoCtx<'_>) {
         if self.participant_until.is_some() {
             return;

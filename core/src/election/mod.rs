@@ -115,6 +115,15 @@ impl Election {
         f(self.algo.as_mut(), &mut acx)
     }
 
+    /// Hashes what decides the election's next moves beyond the node's
+    /// public view, leaving out times (see [`crate::Node::fingerprint`]).
+    pub(crate) fn fingerprint(&self, mut h: &mut dyn std::hash::Hasher) {
+        use std::hash::Hash;
+        self.max_seen.hash(&mut h);
+        self.foreign_reported.hash(&mut h);
+        self.algo.fingerprint(h);
+    }
+
     pub(crate) fn leadership(&self) -> Leadership {
         self.lead
     }

@@ -270,6 +270,18 @@ impl ElectionAlgorithm for Quorum {
         Box::new(self.clone())
     }
 
+    fn fingerprint(&self, mut h: &mut dyn std::hash::Hasher) {
+        use std::hash::Hash;
+        self.votes.hash(&mut h);
+        self.prevotes.hash(&mut h);
+        self.short_of_quorum.hash(&mut h);
+        self.promise.to.hash(&mut h);
+        self.held
+            .as_ref()
+            .map(|l| (l.term, l.granted.keys().collect::<Vec<_>>()))
+            .hash(&mut h);
+    }
+
     fn on_start(&mut self, cx: &mut AlgoCtx<'_>) {
         // Whom this node promised in an earlier life is not on disk: it promises
         // nobody anything for one full promise, which outlasts any it gave then.

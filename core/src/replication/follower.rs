@@ -22,6 +22,11 @@ pub(super) struct Follower {
 }
 
 impl Follower {
+    /// Whose committed entries it is fetching, if anyone's.
+    pub(super) fn fetching(&self) -> Option<(NodeId, u64)> {
+        self.fetch.map(|f| (f.helper, f.epoch))
+    }
+
     pub(super) fn next_deadline(&self) -> Instant {
         self.fetch.map_or(Instant::MAX, |f| f.retry_at)
     }

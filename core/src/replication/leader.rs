@@ -73,6 +73,41 @@ pub(super) struct Leader {
 }
 
 impl Leader {
+    /// Hashes the leader's state but for its times (see
+    /// [`crate::Node::fingerprint`]).
+    pub(super) fn fingerprint(&self, mut h: &mut dyn std::hash::Hasher) {
+        use std::hash::Hash;
+        match &self.phase {
+            Phase::Gathering {
+                waiting,
+                best,
+                longest,
+                ..
+            } => (0u8, waiting, best, longest).hash(&mut h),
+            Phase::Fetching {
+                source,
+                next,
+                tries,
+                ..
+            } => (1u8, source, next, tries).hash(&mut h),
+            Phase::Serving => 2u8.hash(&mut h),
+        }
+        for (id, p) in &self.progress {
+            let merge = p.merge.map(|m| m.fork);
+            (
+                id,
+                p.next,
+                p.matched,
+                p.probing,
+                p.in_sync,
+                p.told_commit,
+                merge,
+            )
+                .hash(&mut h);
+        }
+        (self.catching_up, self.collision, self.view_grew, self.dirty).hash(&mut h);
+    }
+
     /// Starts leading. `known_commit` is the highest commit index this node has
     /// heard of: under `bully`/`ring` it does not serve without those entries.
     pub(super) fn start(

@@ -79,7 +79,7 @@ pub(crate) struct Replication {
 }
 
 /// A peer's fetch: who, of which epoch, from where, committed entries only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct FetchAsk {
     to: NodeId,
     epoch: u64,
@@ -91,6 +91,22 @@ struct FetchAsk {
 const FETCHES_WAITING_MAX: usize = 8;
 
 impl Replication {
+    /// Hashes the replication state beyond the node's public view, leaving
+    /// out times (see [`crate::Node::fingerprint`]).
+    pub(crate) fn fingerprint(&self, mut h: &mut dyn std::hash::Hasher) {
+        use std::hash::Hash;
+        match &self.part {
+            Part::Follower(f) => (0u8, f.fetching()).hash(&mut h),
+            Part::Leader(l) => {
+                1u8.hash(&mut h);
+                l.fingerprint(h);
+            }
+        }
+        self.heard_commit.hash(&mut h);
+        self.fetches_waiting.hash(&mut h);
+        (self.assembly.is_some(), self.app_assembly.is_some()).hash(&mut h);
+    }
+
     pub(crate) fn new(config: &Config, log: Log, now: Instant) -> Self {
         Replication {
             log,

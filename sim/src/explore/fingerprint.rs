@@ -5,10 +5,10 @@
 //! logs, views and messages by different timings meet here).
 //!
 //! The nodes are read through their public view (role, leader, epoch, term,
-//! vote, log, commit and durable indexes, held messages, membership): state
-//! the view does not show (an election's tally under way, say) does not tell
-//! two states apart, so a bound reached says "no violation in the states
-//! told apart", a limit the README states.
+//! vote, log, commit and durable indexes, held messages, membership) and
+//! `Node::fingerprint`: what else decides their next moves (an election's
+//! tally or phase, a leader's progress with each follower, the clients'
+//! sessions), times left out.
 
 use super::client::ClientSide;
 use super::flight::{Carried, InFlight};
@@ -69,6 +69,7 @@ fn server(d: &mut Digest, s: &Server) {
     d.word(node.durable_index());
     d.word(node.held_messages() as u64);
     d.word(u64::from(node.disk_stalled()));
+    node.fingerprint(d);
     for m in node.members().iter() {
         d.word(u64::from(m.info.id.0));
         d.word(m.info.incarnation.counter);
