@@ -18,7 +18,8 @@ pub struct ExploreArgs {
     /// Election algorithm: bully, ring or quorum.
     #[arg(long, default_value = "quorum", value_parser = crate::parse::algorithm)]
     election: Algorithm,
-    /// Most moves on a path after discovery (deliveries, timers, syncs, faults).
+    /// Most moves on a path after discovery (deliveries, timers, syncs,
+    /// faults, the client's).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     depth: u32,
     /// Stop after this many distinct states.
