@@ -9,7 +9,7 @@ use super::usage_error;
 use clap::Args;
 use ringleader_core::Algorithm;
 use ringleader_sim::scenario::{Expect, Scenario};
-use ringleader_sim::sweep::{sweep, SeedRun, SweepOptions};
+use ringleader_sim::sweep::{sweep_each, SeedRun, SweepOptions};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -173,7 +173,8 @@ fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, 
     }
     let jobs = args.seeds.jobs();
     let mut progress = Progress::new("seeds", args.seeds.count());
-    let runs = sweep(
+    let mut kept = Kept::new(&scenario, args.out.is_some());
+    sweep_each(
         &scenario.config,
         args.seeds.seeds.clone(),
         SweepOptions {
@@ -181,22 +182,33 @@ fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, 
             fail_fast: args.fail_fast,
             shard: args.seeds.shard(),
         },
-        |r| progress.tick(r.failed()),
+        |r| {
+            progress.tick(r.failed());
+            kept.take(r);
+        },
     );
     progress.finish();
     let wall = progress.elapsed().as_secs_f64();
-    let found = collect_failures(&runs, &args.failures, &title, &scenario)?;
+    let Kept {
+        count,
+        lines,
+        mut failed,
+        mut expectations_unmet,
+        ..
+    } = kept;
+    failed.sort_by_key(|r| r.seed);
+    expectations_unmet.sort_by_key(|u| u.seed);
+    let found = collect_failures(&failed, &args.failures, &title, &scenario)?;
     let shrunk = if args.shrink {
         shrink_first_of_each(&found.first_of, !args.json)
     } else {
         Vec::new()
     };
-    let expectations_unmet = unmet_expectations(&runs, &scenario);
     let (failures, by_invariant, write_errors) =
         (found.failures, found.by_invariant, found.write_errors);
     let summary = Summary {
         title: title.clone(),
-        seeds: runs.len(),
+        seeds: count,
         seed_range: [*args.seeds.seeds.start(), *args.seeds.seeds.end()],
         shard: args.seeds.shard_label(),
         planned: args.seeds.count(),
@@ -204,8 +216,8 @@ fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, 
         nodes: scenario.config.nodes,
         jobs,
         wall_s: wall,
-        runs_per_second: runs.len() as f64 / wall.max(1e-9),
-        passed: runs.len() - failures.len() - expectations_unmet.len(),
+        runs_per_second: count as f64 / wall.max(1e-9),
+        passed: count - failures.len() - expectations_unmet.len(),
         unexplained: failures.iter().filter(|f| f.explained_by.is_none()).count(),
         explained: failures.iter().filter(|f| f.explained_by.is_some()).count(),
         failures,
@@ -217,7 +229,7 @@ fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, 
         eprintln!("warning: {e}");
     }
     if let Some(dir) = &args.out {
-        write_out(dir, &summary, &runs).map_err(usage_error)?;
+        write_out(dir, &summary, lines).map_err(usage_error)?;
     }
     if !args.json {
         print_summary(&title, &summary, args.fail_fast);
@@ -225,25 +237,81 @@ fn sweep_one(args: &SweepArgs, algorithm: Option<Algorithm>) -> Result<Summary, 
     Ok(summary)
 }
 
-/// Writes `summary` and a line per seed to `dir` (see `--out`).
-fn write_out(dir: &std::path::Path, summary: &Summary, runs: &[SeedRun]) -> Result<(), String> {
+/// What a sweep keeps of its runs as they finish: every seed's outcome in a
+/// line (for `--out`), the failed runs whole, and the passed runs that fell
+/// short of the scenario's expected leader; not the reports of the runs that
+/// passed, so a sweep of millions of seeds holds a few bytes per seed.
+struct Kept {
+    count: usize,
+    /// (seed, passed, digest), when `--out` writes them.
+    lines: Option<Vec<(u64, bool, String)>>,
+    failed: Vec<SeedRun>,
+    expectations_unmet: Vec<Unmet>,
+    /// A scenario's expected leader should hold at every seed; its digest
+    /// and violation belong to its own seed only, and a broken invariant is
+    /// counted with the failures.
+    leader_only: Expect,
+}
+
+impl Kept {
+    fn new(scenario: &Scenario, lines: bool) -> Self {
+        Kept {
+            count: 0,
+            lines: lines.then(Vec::new),
+            failed: Vec::new(),
+            expectations_unmet: Vec::new(),
+            leader_only: Expect {
+                leader: scenario.expect.leader,
+                ..Expect::default()
+            },
+        }
+    }
+
+    fn take(&mut self, run: SeedRun) {
+        self.count += 1;
+        if let Some(lines) = &mut self.lines {
+            let (ok, digest) = run
+                .report
+                .as_ref()
+                .map_or((false, String::new()), |rep| (rep.ok(), rep.digest.clone()));
+            lines.push((run.seed, ok, digest));
+        }
+        match &run.report {
+            Ok(report) if report.ok() => {
+                let unmet = self.leader_only.mismatches(report);
+                if !unmet.is_empty() {
+                    self.expectations_unmet.push(Unmet {
+                        seed: run.seed,
+                        unmet,
+                    });
+                }
+            }
+            _ => self.failed.push(run),
+        }
+    }
+}
+
+/// Writes `summary` and a line per seed, in seed order, to `dir` (see `--out`).
+fn write_out(
+    dir: &std::path::Path,
+    summary: &Summary,
+    lines: Option<Vec<(u64, bool, String)>>,
+) -> Result<(), String> {
     let shard = super::merge::file_label(summary.shard.as_deref());
     let stem = dir.join(format!("{}-{shard}", summary.election));
     let err = |e: std::io::Error| format!("cannot write to {}: {e}", dir.display());
     std::fs::create_dir_all(dir).map_err(err)?;
     let json = serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?;
     std::fs::write(stem.with_extension("json"), json).map_err(err)?;
-    let lines: Vec<String> = runs
+    let mut lines = lines.unwrap_or_default();
+    lines.sort_by_key(|(seed, _, _)| *seed);
+    let text: Vec<String> = lines
         .iter()
-        .map(|r| {
-            let (ok, digest) = r
-                .report
-                .as_ref()
-                .map_or((false, ""), |rep| (rep.ok(), rep.digest.as_str()));
-            serde_json::json!({"seed": r.seed, "ok": ok, "digest": digest}).to_string()
+        .map(|(seed, ok, digest)| {
+            serde_json::json!({"seed": seed, "ok": ok, "digest": digest}).to_string()
         })
         .collect();
-    std::fs::write(stem.with_extension("seeds.jsonl"), lines.join("\n") + "\n").map_err(err)
+    std::fs::write(stem.with_extension("seeds.jsonl"), text.join("\n") + "\n").map_err(err)
 }
 
 fn algorithm_name(a: Option<Algorithm>) -> String {
@@ -338,26 +406,6 @@ fn shrink_first_of_each(
         }
     }
     shrunk
-}
-
-/// Seeds whose run held every invariant but not the scenario's expected leader.
-fn unmet_expectations(runs: &[SeedRun], scenario: &Scenario) -> Vec<Unmet> {
-    // A scenario's expected leader should hold at every seed; its digest and
-    // violation belong to its own seed only, and a broken invariant is counted above.
-    let leader_only = Expect {
-        leader: scenario.expect.leader,
-        ..Expect::default()
-    };
-    runs.iter()
-        .filter_map(|r| {
-            let report = r.report.as_ref().ok().filter(|rep| rep.ok())?;
-            let unmet = leader_only.mismatches(report);
-            (!unmet.is_empty()).then_some(Unmet {
-                seed: r.seed,
-                unmet,
-            })
-        })
-        .collect()
 }
 
 /// Prints a sweep's summary (`sim merge` prints a merged one the same way).
