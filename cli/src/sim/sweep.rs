@@ -520,3 +520,44 @@ fn print_failures_by_invariant(s: &Summary) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use super::*;
+    use ringleader_sim::{InjectedBug, SimConfig};
+    use std::time::Duration;
+
+    fn run(seed: u64, bug: InjectedBug) -> SeedRun {
+        let config = SimConfig {
+            seed,
+            nodes: 3,
+            duration: Duration::from_secs(3),
+            clients: 1,
+            inject_bug: bug,
+            ..SimConfig::default()
+        };
+        SeedRun {
+            seed,
+            report: ringleader_sim::run(&config).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// A sweep holds the failed runs whole and only a line of the others.
+    #[test]
+    fn a_sweep_keeps_the_failed_reports_and_a_line_of_every_seed() {
+        let mut kept = Kept::new(&Scenario::default(), true);
+        kept.take(run(3, InjectedBug::None));
+        kept.take(run(1, InjectedBug::AckBeforeCommit));
+        kept.take(run(2, InjectedBug::None));
+        assert_eq!(kept.count, 3);
+        let failed: Vec<u64> = kept.failed.iter().map(|r| r.seed).collect();
+        assert_eq!(failed, [1]);
+        let lines = kept.lines.expect("--out keeps lines");
+        let oks: Vec<(u64, bool)> = lines.iter().map(|(s, ok, _)| (*s, *ok)).collect();
+        assert_eq!(oks, [(3, true), (1, false), (2, true)]);
+        assert!(lines.iter().all(|(_, _, digest)| digest.len() == 16));
+        assert!(Kept::new(&Scenario::default(), false).lines.is_none());
+    }
+}
