@@ -40,14 +40,16 @@ impl Model {
                 .then_some("down"),
         };
         if f.from == n || f.to == n {
-            let text = format!(
-                "{} -> {} {}{}",
-                endpoint_name(f.from, n),
-                endpoint_name(f.to, n),
-                label(&f.what),
-                if down.is_some() { " (lost: down)" } else { "" }
-            );
-            self.note(|_| text);
+            // Only a replay keeps notes: words are made only then.
+            self.note(|_| {
+                format!(
+                    "{} -> {} {}{}",
+                    endpoint_name(f.from, n),
+                    endpoint_name(f.to, n),
+                    label(&f.what),
+                    if down.is_some() { " (lost: down)" } else { "" }
+                )
+            });
         } else {
             self.note_message(&f, down);
         }
@@ -143,6 +145,7 @@ impl Model {
         self.records.take().unwrap_or_default()
     }
 
+    /// Keeps a line for the viewer, made by `text` only when a replay records.
     pub(super) fn note(&mut self, text: impl FnOnce(u64) -> String) {
         let at = self.steps * 1000;
         if let Some(records) = &mut self.records {
@@ -150,6 +153,8 @@ impl Model {
         }
     }
 
+    /// Keeps a message between nodes for the viewer (when a replay records):
+    /// delivered, or lost (`dropped` says why).
     pub(super) fn note_message(&mut self, f: &InFlight, dropped: Option<&'static str>) {
         let at = self.steps * 1000;
         if let Some(records) = &mut self.records {
