@@ -8,7 +8,7 @@ use crate::durable::Journal;
 use crate::election::Election;
 use crate::event::Event;
 use crate::id::{Incarnation, NodeId, NodeInfo};
-use crate::leadership::Leadership;
+use crate::leadership::{Leadership, Role};
 use crate::log::{Entry, Log};
 use crate::membership::{Member, Membership};
 use crate::persist::Persisted;
@@ -437,16 +437,27 @@ impl Node {
     /// delivered after it.
     fn end_step(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.sync_leadership(now, out);
-        self.with_ctx(now, out, |cx, p| p.sessions.offer(cx, &mut p.replication));
+        // Most steps have nothing for the sessions: no context is built for them.
+        let lead = self.parts.election.leadership();
+        let leading =
+            (lead.role == Role::Leader && lead.leader == Some(self.me.id)).then_some(lead.epoch);
+        if !self.parts.sessions.nothing_to_offer(leading) {
+            self.with_ctx(now, out, |cx, p| p.sessions.offer(cx, &mut p.replication));
+        }
         if !self.parts.proposals.is_empty() {
             self.with_ctx(now, out, |cx, p| {
                 p.proposals.offer_held(cx, &mut p.replication)
             });
         }
-        self.with_ctx(now, out, |cx, p| p.replication.flush(cx));
-        self.with_ctx(now, out, |cx, p| {
-            p.sessions.deliver(cx, p.replication.log())
-        });
+        if !self.parts.replication.nothing_to_flush() {
+            self.with_ctx(now, out, |cx, p| p.replication.flush(cx));
+        }
+        let commit = self.parts.replication.log().commit_index();
+        if !self.parts.sessions.nothing_to_deliver(commit) {
+            self.with_ctx(now, out, |cx, p| {
+                p.sessions.deliver(cx, p.replication.log())
+            });
+        }
         if !self.parts.proposals.is_empty() {
             self.with_ctx(now, out, |cx, p| {
                 p.proposals.resolve(cx, p.replication.log())

@@ -384,6 +384,21 @@ impl Sessions {
         self.reschedule();
     }
 
+    /// Whether [`offer`](Self::offer) would find nothing to do for a node
+    /// leading `leading` (its epoch, `None` when not leading): the leadership
+    /// is the one it followed, no hello waits, no message is held.
+    pub(crate) fn nothing_to_offer(&self, leading: Option<u64>) -> bool {
+        self.epoch == leading
+            && self.waiting.is_empty()
+            && self.sessions.values().all(|s| s.held.is_empty())
+    }
+
+    /// Whether [`deliver`](Self::deliver) would find nothing to do with the
+    /// log committed up to `commit` (its own first test).
+    pub(crate) fn nothing_to_deliver(&self, commit: u64) -> bool {
+        self.epoch.is_none() || (!self.dirty && !self.reading && commit == self.delivered)
+    }
+
     /// End of a step, before replication's flush: follow a change of leadership,
     /// answer hellos held while no leader was known, and offer the messages held
     /// while this leader was syncing, so they leave in the flush's batch.
@@ -425,7 +440,7 @@ impl Sessions {
     pub(crate) fn deliver(&mut self, cx: &mut Ctx<'_>, log: &Log) {
         let commit = log.commit_index();
         // Most steps change nothing here.
-        if self.epoch.is_none() || (!self.dirty && !self.reading && commit == self.delivered) {
+        if self.nothing_to_deliver(commit) {
             return;
         }
         self.dirty = false;

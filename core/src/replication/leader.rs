@@ -301,6 +301,16 @@ impl Leader {
         }
     }
 
+    /// Whether [`flush`](Self::flush) would change nothing: serving with
+    /// nothing new to send, or gathering with no member arrived.
+    pub(super) fn nothing_to_flush(&self) -> bool {
+        if self.serving() {
+            !self.dirty
+        } else {
+            !self.view_grew
+        }
+    }
+
     pub(super) fn flush(
         &mut self,
         log: &mut Log,

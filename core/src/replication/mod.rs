@@ -424,6 +424,15 @@ impl Replication {
 
     /// End of a step: the leader sends what became sendable during it, so client
     /// messages that arrived together travel in one batch.
+    /// Whether [`flush`](Self::flush) would change nothing (a follower's
+    /// never does anything).
+    pub(crate) fn nothing_to_flush(&self) -> bool {
+        match &self.part {
+            Part::Leader(l) => l.nothing_to_flush(),
+            Part::Follower(_) => true,
+        }
+    }
+
     pub(crate) fn flush(&mut self, cx: &mut Ctx<'_>) {
         let known = self.known_commit();
         if let Part::Leader(l) = &mut self.part {
