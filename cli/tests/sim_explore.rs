@@ -151,19 +151,20 @@ fn a_violation_with_the_client_replays_from_its_scenario() {
         text.contains("reproduced: invariant ack_means_committed"),
         "{text}"
     );
+    // The script replayed with its client count edited to `count`.
+    let replay_with = |name: &str, count: &str| {
+        let edited = scratch.0.join(name);
+        let text = script.replace("client_messages = 1", &format!("client_messages = {count}"));
+        std::fs::write(&edited, text).unwrap();
+        ringleader(&["sim", "replay", edited.to_str().unwrap()])
+    };
     // Without a client the script's first move cannot be made.
-    let edited = scratch.0.join("no-client.toml");
-    let without = script.replace("client_messages = 1", "client_messages = 0");
-    std::fs::write(&edited, without).unwrap();
-    let replay = ringleader(&["sim", "replay", edited.to_str().unwrap()]);
+    let replay = replay_with("no-client.toml", "0");
     assert_eq!(replay.status.code(), Some(1));
     let text = String::from_utf8_lossy(&replay.stdout);
     assert!(text.contains("move 1 (submit) cannot be made"), "{text}");
     // A count out of range is refused with its line.
-    let edited = scratch.0.join("bad.toml");
-    let bad = script.replace("client_messages = 1", "client_messages = -3");
-    std::fs::write(&edited, bad).unwrap();
-    let replay = ringleader(&["sim", "replay", edited.to_str().unwrap()]);
+    let replay = replay_with("bad.toml", "-3");
     assert_eq!(replay.status.code(), Some(2));
     let err = String::from_utf8_lossy(&replay.stderr);
     assert!(err.contains("client_messages is 0 to 100"), "{err}");

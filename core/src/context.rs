@@ -7,7 +7,7 @@
 use crate::action::Action;
 use crate::durable::Journal;
 use crate::id::{NodeId, NodeInfo};
-use crate::leadership::{Leadership, Role};
+use crate::leadership::Leadership;
 use crate::membership::Membership;
 use crate::reads::Reads;
 use crate::time::Instant;
@@ -89,7 +89,7 @@ impl Ctx<'_> {
 
     /// Whether this node leads.
     pub fn leading(&self) -> bool {
-        self.lead.role == Role::Leader && self.lead.leader == Some(self.me.id)
+        self.lead.leads(self.me.id)
     }
 
     /// The leader this node names, as that leader last described itself.

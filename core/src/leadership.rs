@@ -77,6 +77,13 @@ pub struct Leadership {
     pub since: Instant,
 }
 
+impl Leadership {
+    /// Whether node `me`, whose view this is, leads in it.
+    pub fn leads(&self, me: NodeId) -> bool {
+        self.role == Role::Leader && self.leader == Some(me)
+    }
+}
+
 /// How many of `voters` make a majority under `quorum`: the count that any two
 /// such sets share at least one member of.
 pub fn majority(voters: usize) -> usize {

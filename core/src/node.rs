@@ -8,7 +8,7 @@ use crate::durable::Journal;
 use crate::election::Election;
 use crate::event::Event;
 use crate::id::{Incarnation, NodeId, NodeInfo};
-use crate::leadership::{Leadership, Role};
+use crate::leadership::Leadership;
 use crate::log::{Entry, Log};
 use crate::membership::{Member, Membership};
 use crate::persist::Persisted;
@@ -439,8 +439,7 @@ impl Node {
         self.sync_leadership(now, out);
         // Most steps have nothing for the sessions: no context is built for them.
         let lead = self.parts.election.leadership();
-        let leading =
-            (lead.role == Role::Leader && lead.leader == Some(self.me.id)).then_some(lead.epoch);
+        let leading = lead.leads(self.me.id).then_some(lead.epoch);
         if !self.parts.sessions.nothing_to_offer(leading) {
             self.with_ctx(now, out, |cx, p| p.sessions.offer(cx, &mut p.replication));
         }

@@ -141,10 +141,7 @@ impl Lie {
             Lie::Append(lie) => lie.tell(actions, me),
             Lie::Commit { client, seq } => {
                 // Only a leader that took the message: it wrote it down.
-                let took = actions.iter().any(
-                    |a| matches!(a, Action::WriteLog { write, .. } if !write.entries.is_empty()),
-                );
-                if took {
+                if took_entries(actions) {
                     actions.push(Action::ToClient {
                         client,
                         msg: ServerMsg::Ack { seq },
@@ -153,6 +150,13 @@ impl Lie {
             }
         }
     }
+}
+
+/// Whether the step wrote entries to the node's log (it took them).
+fn took_entries(actions: &[Action]) -> bool {
+    actions
+        .iter()
+        .any(|a| matches!(a, Action::WriteLog { write, .. } if !write.entries.is_empty()))
 }
 
 /// An acknowledgement of an append the bug will claim.
@@ -170,10 +174,7 @@ impl AppendLie {
     /// or, `early`, acknowledges entries the node took but has not on disk.
     fn tell(self, actions: &mut Vec<Action>, me: ringleader_core::NodeInfo) {
         if self.early {
-            let took = actions
-                .iter()
-                .any(|a| matches!(a, Action::WriteLog { write, .. } if !write.entries.is_empty()));
-            if took {
+            if took_entries(actions) {
                 let reply = ReplicationMsg::AppendReply {
                     epoch: self.epoch,
                     outcome: AppendOutcome::Matched(self.claimed),

@@ -38,11 +38,8 @@ pub fn replay(scenario: &Scenario, script: &Script, out: &Outputs<'_>) -> ExitCo
             return super::usage_error(e);
         }
     }
-    let steps = replayed
-        .as_ref()
-        .map(|r| r.steps.clone())
-        .unwrap_or_default();
-    let broken = replayed.as_ref().ok().and_then(|r| r.broken.clone());
+    let steps: &[String] = replayed.as_ref().map_or(&[], |r| &r.steps);
+    let broken = replayed.as_ref().ok().and_then(|r| r.broken.as_ref());
     if out.json {
         println!(
             "{}",

@@ -145,7 +145,7 @@ impl Replication {
     /// leading `lead`'s epoch already, or following while not leading (the
     /// check a node makes several times a step, without building a context).
     pub(crate) fn in_step_with(&self, lead: &crate::leadership::Leadership, me: NodeId) -> bool {
-        let leading_now = lead.role == crate::leadership::Role::Leader && lead.leader == Some(me);
+        let leading_now = lead.leads(me);
         match &self.part {
             Part::Leader(l) => leading_now && l.epoch() == lead.epoch,
             Part::Follower(_) => !leading_now,
@@ -422,8 +422,6 @@ impl Replication {
         }
     }
 
-    /// End of a step: the leader sends what became sendable during it, so client
-    /// messages that arrived together travel in one batch.
     /// Whether [`flush`](Self::flush) would change nothing (a follower's
     /// never does anything).
     pub(crate) fn nothing_to_flush(&self) -> bool {
@@ -433,6 +431,8 @@ impl Replication {
         }
     }
 
+    /// End of a step: the leader sends what became sendable during it, so client
+    /// messages that arrived together travel in one batch.
     pub(crate) fn flush(&mut self, cx: &mut Ctx<'_>) {
         let known = self.known_commit();
         if let Part::Leader(l) = &mut self.part {

@@ -5,7 +5,7 @@
 use super::client::{ClientSide, Stepped};
 use super::flight::{Carried, InFlight};
 use super::model::Model;
-use super::words::{endpoint_name, label};
+use super::words::{label, path};
 use crate::clients::client_id;
 use ringleader_core::client::ClientEvent;
 use ringleader_core::Event;
@@ -23,32 +23,12 @@ impl Model {
     /// `f` arrives (noted for the viewer).
     pub(super) fn deliver(&mut self, f: InFlight) -> usize {
         let n = self.servers.len();
-        let down = match &f.what {
-            Carried::ToClient { .. } | Carried::Reset { .. } => None,
-            Carried::ToServer {
-                life: Some(life), ..
-            }
-            | Carried::Closed { life } => self
-                .servers
-                .get(f.to)
-                .is_none_or(|s| s.node.is_none() || s.lives != *life)
-                .then_some("down"),
-            _ => self
-                .servers
-                .get(f.to)
-                .is_none_or(|s| s.node.is_none())
-                .then_some("down"),
-        };
+        let down = (f.to < n && !self.reaches(&f)).then_some("down");
         if f.from == n || f.to == n {
             // Only a replay keeps notes: words are made only then.
             self.note(|_| {
-                format!(
-                    "{} -> {} {}{}",
-                    endpoint_name(f.from, n),
-                    endpoint_name(f.to, n),
-                    label(&f.what),
-                    if down.is_some() { " (lost: down)" } else { "" }
-                )
+                let lost = if down.is_some() { " (lost: down)" } else { "" };
+                format!("{}{lost}", path(&f, n))
             });
         } else {
             self.note_message(&f, down);
@@ -56,54 +36,72 @@ impl Model {
         self.arrive(f)
     }
 
+    /// Whether `f`, bound for a server, finds it running, and in the life
+    /// its connection was made with (a datagram or a peer's message reaches
+    /// whichever life is up).
+    fn reaches(&self, f: &InFlight) -> bool {
+        let Some(s) = self.servers.get(f.to).filter(|s| s.node.is_some()) else {
+            return false;
+        };
+        match f.what {
+            Carried::ToServer {
+                life: Some(life), ..
+            }
+            | Carried::Closed { life } => life == s.lives,
+            _ => true,
+        }
+    }
+
     /// `f` arrives: at a node that is down (or at a later life than its
     /// connection's), it is lost. Returns how many actions were more than
     /// routine.
     pub(super) fn arrive(&mut self, f: InFlight) -> usize {
-        let life = self.servers.get(f.to).map(|s| s.lives);
+        if f.to == self.servers.len() {
+            return self.with_client(|c, lives| c.receive(f.what, lives));
+        }
+        if !self.reaches(&f) {
+            return 0;
+        }
         let client = client_id(0);
         let event = match f.what {
             Carried::Peer(msg) => Event::Received(msg),
-            Carried::ToServer { msg, life: on } if on.is_none() || on == life => {
-                Event::FromClient { client, msg }
-            }
-            Carried::Closed { life: on } if Some(on) == life => Event::ClientGone { client },
-            what @ (Carried::ToClient { .. } | Carried::Reset { .. }) => {
-                let lives = self.lives();
-                let me = self.servers.len();
-                let Some(c) = self.client.as_mut() else {
-                    return 0;
-                };
-                let done = c.receive(what, &lives, me);
-                return self.client_did(done);
-            }
-            _ => return 0,
+            Carried::ToServer { msg, .. } => Event::FromClient { client, msg },
+            Carried::Closed { .. } => Event::ClientGone { client },
+            Carried::ToClient { .. } | Carried::Reset { .. } => return 0,
         };
         self.step(f.to, event)
     }
 
     /// Each server's life while it runs (what the client's connections reach).
-    pub(super) fn lives(&self) -> Vec<Option<u64>> {
+    fn lives(&self) -> Vec<Option<u64>> {
         self.servers
             .iter()
             .map(|s| s.node.as_ref().map(|_| s.lives))
             .collect()
     }
 
-    /// Feeds `event` to the client.
-    pub(super) fn client_step(&mut self, event: ClientEvent) -> usize {
+    /// Lets the client act (`f`), then carries out what it did; 0 without
+    /// a client.
+    pub(super) fn with_client(
+        &mut self,
+        f: impl FnOnce(&mut ClientSide, &[Option<u64>]) -> Stepped,
+    ) -> usize {
         let lives = self.lives();
-        let me = self.servers.len();
         let Some(c) = self.client.as_mut() else {
             return 0;
         };
-        let done = c.step(event, &lives, me);
+        let done = f(c, &lives);
         self.client_did(done)
+    }
+
+    /// Feeds `event` to the client.
+    pub(super) fn client_step(&mut self, event: ClientEvent) -> usize {
+        self.with_client(|c, lives| c.step(event, lives))
     }
 
     /// Carries out what a step of the client did: its messages go in
     /// flight, what it was told goes to the checkers.
-    pub(super) fn client_did(&mut self, done: Stepped) -> usize {
+    fn client_did(&mut self, done: Stepped) -> usize {
         let at = self.at();
         for o in &done.outputs {
             self.replication.on_client_output(at, 0, o);
@@ -125,13 +123,7 @@ impl Model {
     /// Puts what server `i` sends the client in flight.
     pub(super) fn send_to_client(&mut self, i: usize, what: Option<Carried>) {
         if let Some(what) = what {
-            let to = self.servers.len();
-            self.send(InFlight {
-                from: i,
-                to,
-                what,
-                sent: 0,
-            });
+            self.send(InFlight::new(i, self.servers.len(), what));
         }
     }
 

@@ -70,8 +70,8 @@ impl ClientSide {
     }
 
     /// The user hands it the next message. `lives`: each server's life while
-    /// it runs; `me`: the client's endpoint number.
-    pub(crate) fn submit(&mut self, lives: &[Option<u64>], me: usize) -> Stepped {
+    /// it runs (the client's own endpoint is numbered after them).
+    pub(crate) fn submit(&mut self, lives: &[Option<u64>]) -> Stepped {
         self.submitted += 1;
         let text = format!("m{}", self.submitted);
         let mut actions = Vec::new();
@@ -79,30 +79,30 @@ impl ClientSide {
         // never makes it.
         let _ = self.client.send(self.local, text, &mut actions);
         let mut done = Stepped::default();
-        self.carry_out(actions, lives, me, &mut done);
+        self.carry_out(actions, lives, &mut done);
         done.taken += 1;
         done
     }
 
     /// Feeds `event` and carries out what follows.
-    pub(crate) fn step(&mut self, event: ClientEvent, lives: &[Option<u64>], me: usize) -> Stepped {
+    pub(crate) fn step(&mut self, event: ClientEvent, lives: &[Option<u64>]) -> Stepped {
         let mut done = Stepped::default();
         let mut actions = Vec::new();
         self.client.step(self.local, event, &mut actions);
-        self.carry_out(actions, lives, me, &mut done);
+        self.carry_out(actions, lives, &mut done);
         done
     }
 
     /// `what` reaches the client; stale connections' messages are ignored.
-    pub(crate) fn receive(&mut self, what: Carried, lives: &[Option<u64>], me: usize) -> Stepped {
+    pub(crate) fn receive(&mut self, what: Carried, lives: &[Option<u64>]) -> Stepped {
         let current = self.conn.map(|c| c.id);
         match what {
             Carried::ToClient { msg, conn } if conn.is_none() || conn == current => {
-                self.step(ClientEvent::Received(msg), lives, me)
+                self.step(ClientEvent::Received(msg), lives)
             }
             Carried::Reset { conn } if Some(conn) == current => {
                 self.conn = None;
-                self.step(ClientEvent::Disconnected, lives, me)
+                self.step(ClientEvent::Disconnected, lives)
             }
             _ => Stepped::default(),
         }
@@ -115,26 +115,26 @@ impl ClientSide {
         if matches!(msg, ServerMsg::Here { .. }) {
             return Some(Carried::ToClient { msg, conn: None });
         }
-        let conn = self.conn.filter(|c| c.server == i && c.life == life)?;
-        Some(Carried::ToClient {
-            msg,
-            conn: Some(conn.id),
-        })
+        let conn = Some(self.conn_to(i, life)?);
+        Some(Carried::ToClient { msg, conn })
     }
 
     /// Server `i`, in life `life`, closes the client's connection.
     pub(crate) fn closed_by_server(&self, i: usize, life: u64) -> Option<Carried> {
-        let conn = self.conn.filter(|c| c.server == i && c.life == life)?;
-        Some(Carried::Reset { conn: conn.id })
+        let conn = self.conn_to(i, life)?;
+        Some(Carried::Reset { conn })
     }
 
-    fn carry_out(
-        &mut self,
-        actions: Vec<ClientAction>,
-        lives: &[Option<u64>],
-        me: usize,
-        done: &mut Stepped,
-    ) {
+    /// The number of the client's connection, if it is to server `i` in
+    /// life `life`.
+    fn conn_to(&self, i: usize, life: u64) -> Option<u64> {
+        self.conn
+            .filter(|c| c.server == i && c.life == life)
+            .map(|c| c.id)
+    }
+
+    fn carry_out(&mut self, actions: Vec<ClientAction>, lives: &[Option<u64>], done: &mut Stepped) {
+        let me = lives.len();
         let mut queue: VecDeque<ClientAction> = actions.into();
         while let Some(action) = queue.pop_front() {
             if !matches!(action, ClientAction::Send(ClientMsg::Ping)) {
@@ -148,7 +148,7 @@ impl ClientSide {
                             msg: msg.clone(),
                             life: None,
                         };
-                        done.sent.push(in_flight(me, to, what));
+                        done.sent.push(InFlight::new(me, to, what));
                     }
                 }
                 ClientAction::Connect(addr) => {
@@ -176,7 +176,7 @@ impl ClientSide {
                             msg,
                             life: Some(c.life),
                         };
-                        done.sent.push(in_flight(me, c.server, what));
+                        done.sent.push(InFlight::new(me, c.server, what));
                     }
                 }
                 ClientAction::Disconnect => self.close(me, done),
@@ -191,17 +191,11 @@ impl ClientSide {
         if let Some(c) = self.conn.take() {
             done.notes
                 .push(format!("c1 closed its connection to n{}", c.server + 1));
-            done.sent
-                .push(in_flight(me, c.server, Carried::Closed { life: c.life }));
+            done.sent.push(InFlight::new(
+                me,
+                c.server,
+                Carried::Closed { life: c.life },
+            ));
         }
-    }
-}
-
-fn in_flight(from: usize, to: usize, what: Carried) -> InFlight {
-    InFlight {
-        from,
-        to,
-        what,
-        sent: 0,
     }
 }

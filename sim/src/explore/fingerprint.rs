@@ -98,51 +98,50 @@ fn message(f: &InFlight, conn: Option<u64>) -> u64 {
     let mut d = Digest::default();
     d.word(f.from as u64);
     d.word(f.to as u64);
-    let msg = match &f.what {
-        Carried::Peer(msg) => msg,
+    match &f.what {
+        Carried::Peer(msg) => peer_message(&mut d, msg),
         Carried::ToServer { msg, life } => {
             d.word(5);
             life.hash(&mut d);
             msg.hash(&mut d);
-            return d.value_u64();
         }
         Carried::Closed { life } => {
             d.word(6);
             d.word(*life);
-            return d.value_u64();
         }
         Carried::ToClient { msg, conn: on } => {
             d.word(7);
             d.word(u64::from(on.is_none() || *on == conn));
             msg.hash(&mut d);
-            return d.value_u64();
         }
         Carried::Reset { conn: on } => {
             d.word(8);
             d.word(u64::from(Some(*on) == conn));
-            return d.value_u64();
-        }
-    };
-    let sender = msg.sender();
-    d.word(sender.incarnation.counter);
-    match msg {
-        Message::Heartbeat { leading, .. } => {
-            d.word(1);
-            leading.hash(&mut d);
-        }
-        Message::Election { algorithm, msg, .. } => {
-            d.word(2);
-            algorithm.hash(&mut d);
-            msg.hash(&mut d);
-        }
-        Message::Replication { msg, .. } => {
-            d.word(3);
-            msg.hash(&mut d);
-        }
-        other => {
-            d.word(4);
-            other.kind().hash(&mut d);
         }
     }
     d.value_u64()
+}
+
+/// A message between nodes: its sender's life and all it says.
+fn peer_message(d: &mut Digest, msg: &Message) {
+    d.word(msg.sender().incarnation.counter);
+    match msg {
+        Message::Heartbeat { leading, .. } => {
+            d.word(1);
+            leading.hash(d);
+        }
+        Message::Election { algorithm, msg, .. } => {
+            d.word(2);
+            algorithm.hash(d);
+            msg.hash(d);
+        }
+        Message::Replication { msg, .. } => {
+            d.word(3);
+            msg.hash(d);
+        }
+        other => {
+            d.word(4);
+            other.kind().hash(d);
+        }
+    }
 }

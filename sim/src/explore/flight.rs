@@ -30,55 +30,45 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
+    /// `what` from `from` to `to` (the move it leaves in is set when it is sent).
+    pub(crate) fn new(from: usize, to: usize, what: Carried) -> Self {
+        InFlight {
+            from,
+            to,
+            what,
+            sent: 0,
+        }
+    }
+
+    /// What it says if it only keeps a session or a membership alive: its
+    /// kind and what tells two of a kind apart (the leadership a heartbeat
+    /// claims, the connection a ping or pong travels on).
+    fn keepalive(&self) -> Option<(u8, Option<u64>)> {
+        match &self.what {
+            Carried::Peer(Message::Heartbeat { leading, .. }) => Some((0, *leading)),
+            Carried::ToServer {
+                msg: ClientMsg::Ping,
+                life,
+            } => Some((1, *life)),
+            Carried::ToClient {
+                msg: ServerMsg::Pong,
+                conn,
+            } => Some((2, *conn)),
+            _ => None,
+        }
+    }
+
     /// Only keeps a session or a membership alive: a newer one in flight on
     /// the same path makes it worthless.
     pub(crate) fn is_keepalive(&self) -> bool {
-        matches!(
-            &self.what,
-            Carried::Peer(Message::Heartbeat { .. })
-                | Carried::ToServer {
-                    msg: ClientMsg::Ping,
-                    ..
-                }
-                | Carried::ToClient {
-                    msg: ServerMsg::Pong,
-                    ..
-                }
-        )
+        self.keepalive().is_some()
     }
 
     /// Says the same as `other` for [`is_keepalive`](Self::is_keepalive)'s
-    /// purpose: same path, same kind, same claim of leadership.
+    /// purpose: same path, same kind, same claim.
     pub(crate) fn same_keepalive(&self, other: &InFlight) -> bool {
-        if (self.from, self.to) != (other.from, other.to) {
-            return false;
-        }
-        match (&self.what, &other.what) {
-            (
-                Carried::Peer(Message::Heartbeat { leading: a, .. }),
-                Carried::Peer(Message::Heartbeat { leading: b, .. }),
-            ) => a == b,
-            (
-                Carried::ToServer {
-                    msg: ClientMsg::Ping,
-                    life: a,
-                },
-                Carried::ToServer {
-                    msg: ClientMsg::Ping,
-                    life: b,
-                },
-            ) => a == b,
-            (
-                Carried::ToClient {
-                    msg: ServerMsg::Pong,
-                    conn: a,
-                },
-                Carried::ToClient {
-                    msg: ServerMsg::Pong,
-                    conn: b,
-                },
-            ) => a == b,
-            _ => false,
-        }
+        (self.from, self.to) == (other.from, other.to)
+            && self.keepalive().is_some()
+            && self.keepalive() == other.keepalive()
     }
 }

@@ -12,7 +12,7 @@
 
 use super::client::ClientSide;
 use super::flight::{Carried, InFlight};
-use super::words::{endpoint_name, label, node_name};
+use super::words::{node_name, path};
 use crate::addr::sim_addr;
 use crate::bugs::InjectedBug;
 use crate::disk::{write_ahead, Disk, Write};
@@ -21,6 +21,7 @@ use ringleader_core::client::ClientEvent;
 use ringleader_core::wire::{Message, ServerMsg};
 use ringleader_core::{Action, Algorithm, Config, Event, Instant, Node, NodeId};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 /// Most deadlines one timer move goes through before its node does
@@ -57,6 +58,43 @@ pub enum Move {
     Restart(u8),
 }
 
+/// `m` as a script writes it: `deliver 3` (the fourth message in flight, in
+/// the order sent), `drop 3`, `duplicate 3`, `timer n1`, `sync n2`, `crash
+/// n3`, `kill n3`, `restart n3`, `submit`, `timer c1`.
+impl fmt::Display for Move {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let node = |i: u8| node_name(usize::from(i));
+        match *self {
+            Move::Deliver(k) => write!(f, "deliver {k}"),
+            Move::Drop(k) => write!(f, "drop {k}"),
+            Move::Duplicate(k) => write!(f, "duplicate {k}"),
+            Move::Timer(i) => write!(f, "timer {}", node(i)),
+            Move::ClientTimer => f.write_str("timer c1"),
+            Move::Submit => f.write_str("submit"),
+            Move::Sync(i) => write!(f, "sync {}", node(i)),
+            Move::Crash(i) => write!(f, "crash {}", node(i)),
+            Move::Kill(i) => write!(f, "kill {}", node(i)),
+            Move::Restart(i) => write!(f, "restart {}", node(i)),
+        }
+    }
+}
+
+impl Move {
+    /// The node the move is made on, if it is made on one.
+    pub fn node(self) -> Option<u8> {
+        match self {
+            Move::Timer(i) | Move::Sync(i) | Move::Crash(i) | Move::Kill(i) | Move::Restart(i) => {
+                Some(i)
+            }
+            Move::Deliver(_)
+            | Move::Drop(_)
+            | Move::Duplicate(_)
+            | Move::ClientTimer
+            | Move::Submit => None,
+        }
+    }
+}
+
 /// How far the moves abstract from a real network and disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Mode {
@@ -81,7 +119,7 @@ pub struct Budget {
     pub drops: u32,
     /// Messages delivered twice.
     pub duplicates: u32,
-    /// Machine crashes.
+    /// Crashes: of a machine, or of a process only.
     pub crashes: u32,
 }
 
@@ -223,12 +261,15 @@ impl Model {
             .shared_clock
             .then(|| self.earliest_deadline().map(|(_, i)| i))
             .flatten();
-        for (i, s) in self.servers.iter().enumerate().take(usize::from(u8::MAX)) {
-            let timer = if self.mode.shared_clock {
+        let timer = |i: usize| {
+            if self.mode.shared_clock {
                 earliest == Some(i)
             } else {
-                s.node.as_ref().is_some_and(|n| n.next_deadline().is_some())
-            };
+                self.deadline_of(i).is_some()
+            }
+        };
+        for (i, s) in self.servers.iter().enumerate().take(usize::from(u8::MAX)) {
+            let timer = timer(i);
             let i = i as u8;
             match &s.node {
                 Some(_) => {
@@ -247,12 +288,7 @@ impl Model {
             }
         }
         if let Some(c) = &self.client {
-            let timer = if self.mode.shared_clock {
-                earliest == Some(self.servers.len())
-            } else {
-                c.client.next_deadline().is_some()
-            };
-            if timer {
+            if timer(self.servers.len()) {
                 out.push(Move::ClientTimer);
             }
             if c.may_submit() {
@@ -309,13 +345,10 @@ impl Model {
             Move::Timer(i) => return self.fire(usize::from(i)),
             Move::ClientTimer => return self.fire(self.servers.len()),
             Move::Submit => {
-                let lives = self.lives();
-                let me = self.servers.len();
-                let Some(c) = self.client.as_mut().filter(|c| c.may_submit()) else {
+                if !self.client.as_ref().is_some_and(ClientSide::may_submit) {
                     return false;
-                };
-                let done = c.submit(&lives, me);
-                self.client_did(done);
+                }
+                self.with_client(ClientSide::submit);
             }
             Move::Sync(i) => return self.sync(usize::from(i)),
             Move::Crash(i) => return self.crash(usize::from(i), true),
@@ -325,7 +358,7 @@ impl Model {
                 if self.servers.get(i).is_none_or(|s| s.node.is_some()) {
                     return false;
                 }
-                self.note(|_| format!("restart {}", node_name(i)));
+                self.note(|_| m.to_string());
                 self.start(i);
             }
         }
@@ -392,34 +425,22 @@ impl Model {
     pub fn describe(&self, m: Move) -> String {
         let n = self.servers.len();
         let flight = |k: u16| {
-            self.flight.get(usize::from(k)).map_or_else(
-                || "?".to_owned(),
-                |f| {
-                    format!(
-                        "{} -> {} {}",
-                        endpoint_name(f.from, n),
-                        endpoint_name(f.to, n),
-                        label(&f.what)
-                    )
-                },
-            )
+            self.flight
+                .get(usize::from(k))
+                .map_or_else(|| "?".to_owned(), |f| path(f, n))
         };
         match m {
             Move::Deliver(k) => format!("deliver {}", flight(k)),
             Move::Drop(k) => format!("drop {}", flight(k)),
             Move::Duplicate(k) => format!("deliver twice {}", flight(k)),
             Move::Timer(_) if self.mode.shared_clock => "timers".to_owned(),
-            Move::Timer(i) => format!("timer {}", node_name(usize::from(i))),
             Move::ClientTimer if self.mode.shared_clock => "timers (c1's first)".to_owned(),
-            Move::ClientTimer => "timer c1".to_owned(),
             Move::Submit => format!(
                 "c1 is handed m{}",
                 self.client.as_ref().map_or(0, |c| c.submitted) + 1
             ),
-            Move::Sync(i) => format!("sync {}", node_name(usize::from(i))),
-            Move::Crash(i) => format!("crash {}", node_name(usize::from(i))),
-            Move::Kill(i) => format!("kill {}", node_name(usize::from(i))),
-            Move::Restart(i) => format!("restart {}", node_name(usize::from(i))),
+            // A timer, a sync, a crash, a kill or a restart, as a script says it.
+            _ => m.to_string(),
         }
     }
 
@@ -522,10 +543,9 @@ impl Model {
         let life = s.lives;
         self.used.crashes += 1;
         self.replication.on_down(at, i);
-        if power {
-            self.note(|_| format!("crash {}", node_name(i)));
-        } else {
-            self.note(|_| format!("kill {}", node_name(i)));
+        let m = if power { Move::Crash } else { Move::Kill };
+        self.note(|_| m(i as u8).to_string());
+        if !power {
             // The machine is up: its kernel resets the client's connection.
             let reset = self
                 .client
@@ -624,22 +644,12 @@ impl Model {
                     }
                 }
                 if j < n && j != i {
-                    self.send(InFlight {
-                        from: i,
-                        to: j,
-                        what: Carried::Peer(msg),
-                        sent: 0,
-                    });
+                    self.send(InFlight::new(i, j, Carried::Peer(msg)));
                 }
             }
             Action::Multicast(msg) => {
                 for j in (0..n).filter(|&j| j != i) {
-                    self.send(InFlight {
-                        from: i,
-                        to: j,
-                        what: Carried::Peer(msg.clone()),
-                        sent: 0,
-                    });
+                    self.send(InFlight::new(i, j, Carried::Peer(msg.clone())));
                 }
             }
             Action::Persist { token, state } => {

@@ -22,37 +22,17 @@ pub struct Script {
     pub moves: Vec<Move>,
 }
 
-/// `m` as a script writes it: `deliver 3` (the fourth message in flight, in
-/// the order sent), `drop 3`, `duplicate 3`, `timer n1`, `sync n2`, `crash
-/// n3`, `kill n3`, `restart n3`, `submit`, `timer c1`.
-pub fn move_text(m: Move) -> String {
-    let node = |i: u8| format!("n{}", u32::from(i) + 1);
-    match m {
-        Move::Deliver(k) => format!("deliver {k}"),
-        Move::Drop(k) => format!("drop {k}"),
-        Move::Duplicate(k) => format!("duplicate {k}"),
-        Move::Timer(i) => format!("timer {}", node(i)),
-        Move::ClientTimer => "timer c1".to_owned(),
-        Move::Submit => "submit".to_owned(),
-        Move::Sync(i) => format!("sync {}", node(i)),
-        Move::Crash(i) => format!("crash {}", node(i)),
-        Move::Kill(i) => format!("kill {}", node(i)),
-        Move::Restart(i) => format!("restart {}", node(i)),
-    }
-}
-
-/// Reads a move written by [`move_text`].
+/// Reads a move as it displays (see [`Move`]'s `Display`).
 pub fn parse_move(text: &str) -> Result<Move, String> {
-    match text.split_whitespace().collect::<Vec<_>>()[..] {
+    let (verb, arg) = match text.split_whitespace().collect::<Vec<_>>()[..] {
         ["submit"] => return Ok(Move::Submit),
         ["timer", "c1"] => return Ok(Move::ClientTimer),
-        _ => {}
-    }
-    let mut words = text.split_whitespace();
-    let (Some(verb), Some(arg), None) = (words.next(), words.next(), words.next()) else {
-        return Err(format!(
-            "'{text}' is not a move (deliver K, drop K, duplicate K, timer nI, timer c1, submit, sync nI, crash nI, kill nI, restart nI)"
-        ));
+        [verb, arg] => (verb, arg),
+        _ => {
+            return Err(format!(
+                "'{text}' is not a move (deliver K, drop K, duplicate K, timer nI, timer c1, submit, sync nI, crash nI, kill nI, restart nI)"
+            ))
+        }
     };
     let message = || {
         arg.parse::<u16>()
@@ -109,12 +89,7 @@ pub fn scenario_text(cfg: &ExploreConfig, found: &Counterexample) -> String {
         cfg.mode.client_messages
     );
     for (m, words) in found.moves.iter().zip(&found.steps) {
-        let _ = writeln!(
-            out,
-            "  \"{}\", # {}",
-            move_text(*m),
-            words.replace('\n', " ")
-        );
+        let _ = writeln!(out, "  \"{}\", # {}", m, words.replace('\n', " "));
     }
     let _ = writeln!(out, "]\n\n[expect]\nviolation = \"{invariant}\"");
     out
@@ -161,7 +136,7 @@ pub fn replay(config: &SimConfig, script: &Script) -> Result<Replayed, String> {
             return Err(format!(
                 "move {} ({}) cannot be made there: the script does not fit this build",
                 k + 1,
-                move_text(m)
+                m
             ));
         }
         steps.push(model.describe(m));

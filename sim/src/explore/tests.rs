@@ -204,7 +204,7 @@ fn moves_read_back_as_written_and_bad_ones_are_named() {
         Move::ClientTimer,
         Move::Submit,
     ] {
-        assert_eq!(script::parse_move(&script::move_text(m)), Ok(m));
+        assert_eq!(script::parse_move(&m.to_string()), Ok(m));
     }
     for bad in [
         "",

@@ -1,7 +1,7 @@
 //! The explorer's moves and messages in words, as scripts' comments, the
 //! printed path and the trace viewer show them.
 
-use super::flight::Carried;
+use super::flight::{Carried, InFlight};
 use ringleader_core::wire::Message;
 use std::fmt;
 
@@ -10,12 +10,23 @@ pub(super) fn node_name(i: usize) -> String {
 }
 
 /// A node's name, or the client's (numbered after the `nodes` nodes).
-pub(super) fn endpoint_name(i: usize, nodes: usize) -> String {
+fn endpoint_name(i: usize, nodes: usize) -> String {
     if i == nodes {
         "c1".to_owned()
     } else {
         node_name(i)
     }
+}
+
+/// Who sends `f` to whom and what it carries: `n1 -> c1 Ack #1` (the client
+/// is numbered after the `nodes` nodes).
+pub(super) fn path(f: &InFlight, nodes: usize) -> String {
+    format!(
+        "{} -> {} {}",
+        endpoint_name(f.from, nodes),
+        endpoint_name(f.to, nodes),
+        label(&f.what)
+    )
 }
 
 /// What a message in flight carries, as the trace shows it.
@@ -30,7 +41,7 @@ pub(super) fn label(what: &Carried) -> String {
 }
 
 /// A message as the trace shows it, kind and sender.
-pub(super) struct Label<'a>(&'a Message);
+struct Label<'a>(&'a Message);
 
 impl fmt::Display for Label<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

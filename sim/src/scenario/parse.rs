@@ -208,14 +208,7 @@ fn explore_script(
     }
     for text in &doc.moves {
         let m = crate::explore::script::parse_move(text.get_ref()).map_err(|e| r.at(text, e))?;
-        let node = match m {
-            crate::explore::Move::Timer(i)
-            | crate::explore::Move::Sync(i)
-            | crate::explore::Move::Crash(i)
-            | crate::explore::Move::Kill(i)
-            | crate::explore::Move::Restart(i) => Some(u32::from(i) + 1),
-            _ => None,
-        };
+        let node = m.node().map(|i| u32::from(i) + 1);
         if let Some(n) = node.filter(|n| *n > nodes) {
             return Err(r.at(text, format!("n{n} is not in the cluster of {nodes}")));
         }

@@ -45,17 +45,20 @@ impl Conns {
         Some(ends.swap_remove(at).2)
     }
 
-    /// Node `i`'s open ends in life `life`, by connection number.
-    pub(super) fn of(&self, i: usize, life: u64) -> Vec<(u64, ConnEnd)> {
-        let mut mine: Vec<(u64, ConnEnd)> = self
-            .0
-            .get(i)
-            .into_iter()
-            .flatten()
-            .filter(|(l, _, _)| *l == life)
-            .map(|(_, c, end)| (*c, *end))
-            .collect();
+    /// Closes node `i`'s open ends in life `life`; returns their other ends,
+    /// in the order of the connections' numbers.
+    pub(super) fn take(&mut self, i: usize, life: u64) -> Vec<ConnEnd> {
+        let Some(ends) = self.0.get_mut(i) else {
+            return Vec::new();
+        };
+        let mut mine = Vec::new();
+        ends.retain(|&(l, c, end)| {
+            if l == life {
+                mine.push((c, end));
+            }
+            l != life
+        });
         mine.sort_by_key(|(c, _)| *c);
-        mine
+        mine.into_iter().map(|(_, end)| end).collect()
     }
 }

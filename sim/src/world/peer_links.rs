@@ -271,13 +271,12 @@ impl World<'_> {
     /// connections; a machine that crashes leaves them hanging at the peers.
     pub(super) fn links_down(&mut self, i: usize, reset: bool) {
         let life = self.life(i);
-        let mine = self.conns.of(i, life);
+        let mine = self.conns.take(i, life);
         // The peers' ends stay open until they hear of the reset, or write and
         // are answered by one: a peer cut off when this process died has not
         // heard of it.
-        for (conn, end) in mine {
-            self.conns.remove(i, life, conn);
-            if reset {
+        if reset {
+            for end in mine {
                 self.reset_peer(i, end);
             }
         }
