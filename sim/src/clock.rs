@@ -37,7 +37,14 @@ impl NodeClock {
             let elapsed = at.as_micros().saturating_sub(self.base_virtual);
             return Instant::from_micros(self.base_local.saturating_add(elapsed));
         }
-        let elapsed = i128::from(at.as_micros().saturating_sub(self.base_virtual));
+        let elapsed = at.as_micros().saturating_sub(self.base_virtual);
+        let rate = (1_000_000 + i64::from(self.drift_ppm)).unsigned_abs();
+        if let Some(product) = elapsed.checked_mul(rate) {
+            // Within 2^64 (runs shorter than about half a year): the same
+            // arithmetic in 64 bits, without a 128-bit division.
+            return Instant::from_micros(self.base_local.saturating_add(product / 1_000_000));
+        }
+        let elapsed = i128::from(elapsed);
         let scaled = elapsed * (MILLION + i128::from(self.drift_ppm)) / MILLION;
         let local = i128::from(self.base_local) + scaled;
         Instant::from_micros(u64::try_from(local).unwrap_or(u64::MAX))
@@ -57,6 +64,12 @@ impl NodeClock {
             return Instant::from_micros(self.base_virtual.saturating_add(ahead));
         }
         let rate = MILLION + i128::from(self.drift_ppm);
+        let small = u64::try_from(ahead).ok().and_then(|a| a.checked_mul(1_000_000));
+        if let (Some(scaled), Ok(rate)) = (small, u64::try_from(rate)) {
+            // The same rounding up, in 64 bits (see `local`).
+            let elapsed = scaled.div_ceil(rate);
+            return Instant::from_micros(self.base_virtual.saturating_add(elapsed));
+        }
         let elapsed = (ahead * MILLION + rate - 1) / rate;
         Instant::from_micros(
             u64::try_from(i128::from(self.base_virtual) + elapsed).unwrap_or(u64::MAX),
@@ -114,6 +127,29 @@ mod tests {
                 if v.as_micros() > c.base_virtual {
                     prop_assert!(c.local(Instant::from_micros(v.as_micros() - 1)) < want);
                 }
+            }
+        }
+
+        #[test]
+        fn the_64_bit_paths_agree_with_128_bit_arithmetic(
+            base_virtual in 0u64..u64::MAX / 2, base_local in 0u64..u64::MAX / 2,
+            ppm in -MAX_DRIFT_PPM..MAX_DRIFT_PPM, span in 0u32..64, bits in any::<u64>(),
+        ) {
+            // Spans of every magnitude, across the point where 64 bits overflow.
+            let step = bits >> span;
+            let c = NodeClock { base_virtual, base_local, drift_ppm: ppm };
+            let at = base_virtual.saturating_add(step);
+            let elapsed = i128::from(at - base_virtual);
+            let want = i128::from(base_local) + elapsed * (MILLION + i128::from(ppm)) / MILLION;
+            let want = Instant::from_micros(u64::try_from(want).unwrap_or(u64::MAX));
+            prop_assert_eq!(c.local(Instant::from_micros(at)), want);
+            let reading = base_local.saturating_add(step);
+            let ahead = i128::from(reading - base_local);
+            if ahead > 0 && reading != u64::MAX {
+                let rate = MILLION + i128::from(ppm);
+                let back = i128::from(base_virtual) + (ahead * MILLION + rate - 1) / rate;
+                let back = Instant::from_micros(u64::try_from(back).unwrap_or(u64::MAX));
+                prop_assert_eq!(c.virtual_at(Instant::from_micros(reading)), back);
             }
         }
 

@@ -62,21 +62,38 @@ pub struct CheckCount {
 /// every violation.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Findings {
-    counts: BTreeMap<&'static str, CheckCount>,
+    /// By invariant, in the order first named: a short list that a count finds
+    /// by the name's address (the callers pass literals), where a map keyed by
+    /// text compared strings on every check.
+    counts: Vec<(&'static str, CheckCount)>,
     violations: Vec<Violation>,
 }
 
 impl Findings {
     /// Findings that list `names` even if they are never checked.
     pub(crate) fn new(names: &[&'static str]) -> Self {
-        Findings {
-            counts: names.iter().map(|n| (*n, CheckCount::default())).collect(),
-            violations: Vec::new(),
+        let mut findings = Findings::default();
+        for name in names {
+            findings.entry(name);
         }
+        findings
+    }
+
+    fn entry(&mut self, name: &'static str) -> &mut CheckCount {
+        let at = self
+            .counts
+            .iter()
+            .position(|(n, _)| std::ptr::eq(*n, name))
+            .or_else(|| self.counts.iter().position(|(n, _)| *n == name));
+        let k = at.unwrap_or_else(|| {
+            self.counts.push((name, CheckCount::default()));
+            self.counts.len() - 1
+        });
+        &mut self.counts[k].1
     }
 
     pub(crate) fn count(&mut self, name: &'static str, excused: bool) {
-        let c = self.counts.entry(name).or_default();
+        let c = self.entry(name);
         if excused {
             c.excused += 1;
         } else {
@@ -107,8 +124,8 @@ impl Findings {
         }
     }
 
-    pub(crate) fn counts(&self) -> &BTreeMap<&'static str, CheckCount> {
-        &self.counts
+    pub(crate) fn counts(&self) -> BTreeMap<&'static str, CheckCount> {
+        self.counts.iter().copied().collect()
     }
 
     pub(crate) fn violations(&self) -> &[Violation] {
@@ -116,6 +133,7 @@ impl Findings {
     }
 
     pub(crate) fn finish(self) -> (Vec<Violation>, BTreeMap<&'static str, CheckCount>) {
-        (self.violations, self.counts)
+        let counts = self.counts();
+        (self.violations, counts)
     }
 }

@@ -1,7 +1,7 @@
 //! The leader's side: sync first (`bully`/`ring`), then sequence, replicate, commit.
 
 use super::merge;
-use super::progress::Progress;
+use super::progress::{Followers, Progress};
 use super::settings::Settings;
 use crate::context::Ctx;
 use crate::id::NodeId;
@@ -10,7 +10,7 @@ use crate::log::{Entry, Installed, Log, Offer, Reject, Snapshot, Stamp};
 use crate::ring::Ring;
 use crate::time::Instant;
 use crate::wire::{AppendOutcome, ReplicationMsg};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// How many failed fetches a syncing leader tolerates before it serves with the
 /// log it has (the source's answers keep not fitting: a broken invariant, logged).
@@ -54,7 +54,9 @@ pub(super) struct Leader {
     /// This leadership: its epoch and this node.
     stamp: Stamp,
     phase: Phase,
-    progress: BTreeMap<NodeId, Progress>,
+    progress: Followers,
+    /// Scratch for the quorum commit rule: what each voter holds.
+    matched: Vec<u64>,
     /// The lagging follower the leader catches up itself; others go to a helper.
     catching_up: Option<NodeId>,
     next_beat: Instant,
@@ -92,7 +94,7 @@ impl Leader {
             } => (1u8, source, next, tries).hash(&mut h),
             Phase::Serving => 2u8.hash(&mut h),
         }
-        for (id, p) in &self.progress {
+        for (id, p) in self.progress.iter() {
             let merge = p.merge.map(|m| m.fork);
             (
                 id,
@@ -123,7 +125,8 @@ impl Leader {
                 leader: cx.me.id,
             },
             phase: Phase::Serving,
-            progress: BTreeMap::new(),
+            progress: Followers::default(),
+            matched: Vec::new(),
             catching_up: None,
             next_beat: cx.now,
             collision: None,
@@ -186,7 +189,7 @@ impl Leader {
         self.progress
             .iter()
             .filter(|(_, p)| p.in_sync && !p.probing)
-            .map(|(id, _)| *id)
+            .map(|(id, _)| id)
             .collect()
     }
 
@@ -217,7 +220,7 @@ impl Leader {
 
     pub(super) fn forget(&mut self, node: NodeId) {
         self.dirty = true;
-        self.progress.remove(&node);
+        self.progress.remove(node);
         if self.catching_up == Some(node) {
             self.catching_up = None;
         }
@@ -452,7 +455,7 @@ impl Leader {
                 ..
             } if self.serving() => {
                 let stamp = self.stamp;
-                if let Some(p) = self.progress.get_mut(&from) {
+                if let Some(p) = self.progress.get_mut(from) {
                     let chunk = (*prev_index, entries, *complete);
                     if merge::take_chunk(log, s, cx, stamp, (from, p), chunk.0, chunk.1, chunk.2) {
                         self.dirty = true;
@@ -587,7 +590,7 @@ impl Leader {
         self.dirty = true;
         let last = log.last_index();
         let commit = log.commit_index();
-        let Some(p) = self.progress.get_mut(&from) else {
+        let Some(p) = self.progress.get_mut(from) else {
             return;
         };
         match outcome {
@@ -649,17 +652,15 @@ impl Leader {
         let last = cx.durable_tip.min(log.last_index());
         let candidate = match s.algorithm {
             Algorithm::Quorum => {
-                let mut matched: Vec<u64> = s
-                    .voters
-                    .iter()
-                    .map(|v| {
-                        if *v == cx.me.id {
-                            last
-                        } else {
-                            self.progress.get(v).map_or(0, |p| p.matched)
-                        }
-                    })
-                    .collect();
+                let matched = &mut self.matched;
+                matched.clear();
+                matched.extend(s.voters.iter().map(|v| {
+                    if *v == cx.me.id {
+                        last
+                    } else {
+                        self.progress.get(*v).map_or(0, |p| p.matched)
+                    }
+                }));
                 matched.sort_unstable_by(|a, b| b.cmp(a));
                 let majority = crate::leadership::majority(s.voters.len());
                 matched.get(majority - 1).copied().unwrap_or(0)
@@ -690,24 +691,19 @@ impl Leader {
         self.dirty = false;
         let now = cx.now;
         let last = log.last_index();
-        let live: Vec<NodeId> = cx.view.live().map(|m| m.info.id).collect();
-        self.progress.retain(|id, _| live.binary_search(id).is_ok());
-        for &id in &live {
-            self.progress
-                .entry(id)
-                .or_insert_with(|| Progress::new(now, last));
-        }
-        if self
-            .catching_up
-            .is_some_and(|c| !self.progress.contains_key(&c))
-        {
+        self.progress.sync(
+            |id| cx.is_live(id),
+            cx.view.live().map(|m| m.info.id),
+            || Progress::new(now, last),
+        );
+        if self.catching_up.is_some_and(|c| !self.progress.contains(c)) {
             self.catching_up = None;
         }
         let window = (s.inflight_max * s.batch_max) as u64;
         let commit = log.commit_index();
-        let ids: Vec<NodeId> = self.progress.keys().copied().collect();
-        for id in ids {
-            let Some(mut p) = self.progress.get(&id).copied() else {
+        // By position: nothing in the pass adds or removes a follower.
+        for k in 0..self.progress.len() {
+            let Some((id, mut p)) = self.progress.nth(k) else {
                 continue;
             };
             if !p.probing && p.next > p.matched + 1 && now >= p.last_progress + s.retransmit {
@@ -746,7 +742,7 @@ impl Leader {
                     self.heartbeat(log, cx, id, &mut p, commit);
                 }
             }
-            self.progress.insert(id, p);
+            self.progress.set(k, p);
         }
         self.advance_commit(log, s, cx);
     }
@@ -808,7 +804,7 @@ impl Leader {
                 *n != cx.me.id
                     && self
                         .progress
-                        .get(n)
+                        .get(*n)
                         .is_some_and(|p| p.in_sync && !p.probing && p.matched >= 1)
             })
     }

@@ -1,5 +1,6 @@
 //! How the leader's replication to one follower stands.
 
+use crate::id::NodeId;
 use crate::time::Instant;
 
 /// How one follower's replication stands.
@@ -54,5 +55,79 @@ impl Progress {
             told_helper: None,
             merge: None,
         }
+    }
+}
+
+/// Every live follower's progress, ordered by id: a short sorted list, so the
+/// leader's pass over its followers (every heartbeat, every write) neither
+/// allocates nor walks a tree.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Followers(Vec<(NodeId, Progress)>);
+
+impl Followers {
+    fn find(&self, id: NodeId) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&id, |(k, _)| *k)
+    }
+
+    pub(super) fn get(&self, id: NodeId) -> Option<&Progress> {
+        let k = self.find(id).ok()?;
+        self.0.get(k).map(|(_, p)| p)
+    }
+
+    pub(super) fn get_mut(&mut self, id: NodeId) -> Option<&mut Progress> {
+        let k = self.find(id).ok()?;
+        self.0.get_mut(k).map(|(_, p)| p)
+    }
+
+    pub(super) fn contains(&self, id: NodeId) -> bool {
+        self.find(id).is_ok()
+    }
+
+    pub(super) fn remove(&mut self, id: NodeId) {
+        if let Ok(k) = self.find(id) {
+            self.0.remove(k);
+        }
+    }
+
+    /// Keeps the followers `keep` says are live and adds each of `live` not
+    /// yet followed, as `new` makes it.
+    pub(super) fn sync(
+        &mut self,
+        keep: impl Fn(NodeId) -> bool,
+        live: impl Iterator<Item = NodeId>,
+        new: impl Fn() -> Progress,
+    ) {
+        self.0.retain(|(id, _)| keep(*id));
+        for id in live {
+            if let Err(k) = self.find(id) {
+                self.0.insert(k, (id, new()));
+            }
+        }
+    }
+
+    /// The `k`th follower by id, as a copy to update and [`Followers::set`] back.
+    pub(super) fn nth(&self, k: usize) -> Option<(NodeId, Progress)> {
+        self.0.get(k).copied()
+    }
+
+    /// Stores the `k`th follower's progress.
+    pub(super) fn set(&mut self, k: usize, p: Progress) {
+        if let Some((_, slot)) = self.0.get_mut(k) {
+            *slot = p;
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Every follower, by id.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (NodeId, &Progress)> {
+        self.0.iter().map(|(id, p)| (*id, p))
+    }
+
+    /// Every follower's progress, by id.
+    pub(super) fn values(&self) -> impl Iterator<Item = &Progress> {
+        self.0.iter().map(|(_, p)| p)
     }
 }

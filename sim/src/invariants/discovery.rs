@@ -328,7 +328,7 @@ impl DiscoveryChecker {
     }
 
     /// Counts of checks run and excused, by invariant.
-    pub fn counts(&self) -> &BTreeMap<&'static str, CheckCount> {
+    pub fn counts(&self) -> BTreeMap<&'static str, CheckCount> {
         self.findings.counts()
     }
 
