@@ -36,8 +36,10 @@ pub enum Action {
     WriteLog {
         /// This write's place in the order of writes.
         token: u64,
-        /// The changes.
-        write: LogWrite,
+        /// The changes (boxed, as `ToClient`'s message: the two largest
+        /// payloads would otherwise size every action, and actions are moved
+        /// several times on every message a node sends).
+        write: Box<LogWrite>,
     },
     /// Read entries back from the copy on stable storage (older than the
     /// log's window in memory: see [`crate::reads`]): up to `max` of them from
@@ -75,8 +77,8 @@ pub enum Action {
     ToClient {
         /// The client.
         client: ClientId,
-        /// The message.
-        msg: ServerMsg,
+        /// The message (boxed: see `WriteLog`).
+        msg: Box<ServerMsg>,
     },
     /// Close a client's stream (its session ended at this server).
     CloseClient(ClientId),

@@ -79,7 +79,10 @@ impl Ctx<'_> {
 
     /// Sends `msg` to a client.
     pub fn send_client(&mut self, client: ClientId, msg: ServerMsg) {
-        self.out.push(Action::ToClient { client, msg });
+        self.out.push(Action::ToClient {
+            client,
+            msg: Box::new(msg),
+        });
     }
 
     /// Whether `id` is a member this node counts as alive (alive or suspect).

@@ -208,7 +208,10 @@ impl Journal {
         }
         if !write.is_empty() {
             let token = self.issue(now, Some(self.written_last), write.commit);
-            out.push(Action::WriteLog { token, write });
+            out.push(Action::WriteLog {
+                token,
+                write: Box::new(write),
+            });
         }
         if self.step_holds.is_empty() {
             return;

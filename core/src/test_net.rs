@@ -239,7 +239,7 @@ impl Net {
         self.log
             .iter()
             .filter_map(|(from, a)| match a {
-                Action::ToClient { client, msg } => Some((from, client, msg)),
+                Action::ToClient { client, msg } => Some((from, client, &**msg)),
                 _ => None,
             })
             .collect()

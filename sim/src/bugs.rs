@@ -144,7 +144,7 @@ impl Lie {
                 if took_entries(actions) {
                     actions.push(Action::ToClient {
                         client,
-                        msg: ServerMsg::Ack { seq },
+                        msg: Box::new(ServerMsg::Ack { seq }),
                     });
                 }
             }

@@ -64,7 +64,9 @@ impl NodeClock {
             return Instant::from_micros(self.base_virtual.saturating_add(ahead));
         }
         let rate = MILLION + i128::from(self.drift_ppm);
-        let small = u64::try_from(ahead).ok().and_then(|a| a.checked_mul(1_000_000));
+        let small = u64::try_from(ahead)
+            .ok()
+            .and_then(|a| a.checked_mul(1_000_000));
         if let (Some(scaled), Ok(rate)) = (small, u64::try_from(rate)) {
             // The same rounding up, in 64 bits (see `local`).
             let elapsed = scaled.div_ceil(rate);

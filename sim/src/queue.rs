@@ -8,33 +8,36 @@ use ringleader_core::Instant;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-/// A heap entry: the time and the insertion counter packed into one number
-/// (time in the high half), so that ordering two entries is one comparison
-/// instead of a chain of them; reversed, so the standard max-heap pops the
-/// earliest.
-#[derive(Debug, PartialEq, Eq)]
-struct Key {
-    order: u128,
-    slot: usize,
-}
+/// Bits of a key's low half that number pushes; the rest hold the payload's
+/// slot. A run that pushes more renumbers what waits (see `renumber`).
+const COUNTER_BITS: u32 = 32;
+
+/// A heap entry in one 16-byte number: the time in the high half, then the
+/// insertion counter, then the payload's slot in the slab. Time and counter
+/// order entries (the counter is unique, so the slot never decides); reversed,
+/// so the standard max-heap pops the earliest. Small keys keep the heap's
+/// sifting cheap.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+struct Key(u128);
 
 impl Key {
-    fn new(at: Instant, counter: u64, slot: usize) -> Key {
-        Key {
-            order: (u128::from(at.as_micros()) << 64) | u128::from(counter),
-            slot,
-        }
+    fn new(at: Instant, counter: u64, slot: u32) -> Key {
+        let low = (counter << (64 - COUNTER_BITS)) | u64::from(slot);
+        Key((u128::from(at.as_micros()) << 64) | u128::from(low))
     }
 
-    fn at(&self) -> Instant {
-        Instant::from_micros((self.order >> 64) as u64)
+    fn at(self) -> Instant {
+        Instant::from_micros((self.0 >> 64) as u64)
+    }
+
+    fn slot(self) -> usize {
+        (self.0 as u32) as usize
     }
 }
 
 impl Ord for Key {
     fn cmp(&self, other: &Self) -> Ordering {
-        // The counter is unique: `order` alone decides.
-        other.order.cmp(&self.order)
+        other.0.cmp(&self.0)
     }
 }
 
@@ -49,8 +52,10 @@ impl PartialOrd for Key {
 pub struct EventQueue<T> {
     heap: BinaryHeap<Key>,
     slab: Vec<Option<T>>,
-    free: Vec<usize>,
+    free: Vec<u32>,
     counter: u64,
+    /// Where the counter stops and the waiting keys are renumbered.
+    counter_limit: u64,
 }
 
 impl<T> Default for EventQueue<T> {
@@ -60,6 +65,7 @@ impl<T> Default for EventQueue<T> {
             slab: Vec::new(),
             free: Vec::new(),
             counter: 0,
+            counter_limit: 1 << COUNTER_BITS,
         }
     }
 }
@@ -69,31 +75,53 @@ impl<T> EventQueue<T> {
     pub fn push(&mut self, at: Instant, item: T) {
         let slot = match self.free.pop() {
             Some(slot) => {
-                if let Some(cell) = self.slab.get_mut(slot) {
+                if let Some(cell) = self.slab.get_mut(slot as usize) {
                     *cell = Some(item);
                 }
                 slot
             }
             None => {
+                // Four billion waiting events would need hundreds of gigabytes:
+                // the slab never outgrows a 32-bit slot.
+                let Ok(slot) = u32::try_from(self.slab.len()) else {
+                    return;
+                };
                 self.slab.push(Some(item));
-                self.slab.len() - 1
+                slot
             }
         };
+        if self.counter >= self.counter_limit {
+            self.renumber();
+        }
         self.heap.push(Key::new(at, self.counter, slot));
         self.counter += 1;
+    }
+
+    /// Numbers the waiting keys again from zero, in their order, so the
+    /// counter has room (after four billion pushes).
+    fn renumber(&mut self) {
+        // Ascending by `Ord`: the last to pop first.
+        let mut keys = std::mem::take(&mut self.heap).into_sorted_vec();
+        keys.reverse();
+        self.counter = 0;
+        for key in &mut keys {
+            *key = Key::new(key.at(), self.counter, key.slot() as u32);
+            self.counter += 1;
+        }
+        self.heap = BinaryHeap::from(keys);
     }
 
     /// Takes the earliest item.
     pub fn pop(&mut self) -> Option<(Instant, T)> {
         let key = self.heap.pop()?;
-        let item = self.slab.get_mut(key.slot).and_then(Option::take)?;
-        self.free.push(key.slot);
+        let item = self.slab.get_mut(key.slot()).and_then(Option::take)?;
+        self.free.push(key.slot() as u32);
         Some((key.at(), item))
     }
 
     /// When the earliest item is due.
     pub fn peek_time(&self) -> Option<Instant> {
-        self.heap.peek().map(Key::at)
+        self.heap.peek().map(|k| k.at())
     }
 
     /// Items waiting.
@@ -160,5 +188,22 @@ mod tests {
             q.pop();
         }
         assert!(q.slab.len() <= 2);
+    }
+
+    #[test]
+    fn renumbering_keeps_the_order_of_ties() {
+        let mut q = EventQueue::default();
+        q.counter_limit = 4;
+        let mut want = Vec::new();
+        for round in 0..20u64 {
+            // Ties at the same time, pushed across several renumberings.
+            q.push(Instant::from_millis(round % 3), round);
+            want.push((round % 3, round));
+        }
+        want.sort_by_key(|&(at, _)| at);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop())
+            .map(|(at, v)| (at.as_millis(), v))
+            .collect();
+        assert_eq!(order, want);
     }
 }

@@ -194,6 +194,7 @@ impl<'w> Tracer<'w> {
         }
     }
 
+    #[inline]
     fn record_message(
         &mut self,
         sent: Instant,
@@ -202,7 +203,10 @@ impl<'w> Tracer<'w> {
         msg: &Message,
         dropped: Option<DropReason>,
     ) {
-        self.record(|| {
+        let Some(records) = self.records.as_mut() else {
+            return; // the common case: no viewer
+        };
+        records.push({
             let label = Msg(msg).to_string();
             Record::Message {
                 sent: sent.as_micros(),
@@ -232,6 +236,12 @@ impl<'w> Tracer<'w> {
         self.digest.word(u64::from(node.0));
     }
 
+    /// Whether the text is written: the hot records skip building their
+    /// line's arguments when it is not.
+    fn writing(&self) -> bool {
+        self.out.is_some()
+    }
+
     fn line(&mut self, args: std::fmt::Arguments<'_>) {
         if let Some(out) = self.out.as_mut() {
             if let Err(e) = out.write_fmt(args) {
@@ -255,7 +265,9 @@ impl<'w> Tracer<'w> {
     /// A timer fired.
     pub fn tick(&mut self, at: Instant, node: NodeId) {
         self.head(at, 2, node);
-        self.line(format_args!("{at:>12} {node} ~ tick\n"));
+        if self.writing() {
+            self.line(format_args!("{at:>12} {node} ~ tick\n"));
+        }
     }
 
     /// A message sent at `sent` was delivered.
@@ -263,11 +275,13 @@ impl<'w> Tracer<'w> {
         self.record_message(sent, at, (msg.from(), to), msg, None);
         self.head(at, 3, to);
         digest_message(&mut self.digest, msg);
-        self.line(format_args!(
-            "{at:>12} {to} < {} {}\n",
-            msg.from(),
-            Msg(msg)
-        ));
+        if self.writing() {
+            self.line(format_args!(
+                "{at:>12} {to} < {} {}\n",
+                msg.from(),
+                Msg(msg)
+            ));
+        }
     }
 
     /// The network dropped a message from `from` to `to`, sent at `sent`.
@@ -312,6 +326,9 @@ impl<'w> Tracer<'w> {
             }
             Action::Multicast(msg) => digest_message(&mut self.digest, msg),
             other => self.digest.value(other),
+        }
+        if !self.writing() {
+            return;
         }
         match action {
             Action::Send { to, msg } => {

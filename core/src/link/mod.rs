@@ -261,6 +261,16 @@ impl Links {
         })
     }
 
+    /// The connection to `peer` when it is up: what [`Links::send`] would write
+    /// on at once, changing nothing. A driver may write there itself and skip
+    /// the action list on the common path.
+    pub fn up(&self, peer: NodeId) -> Option<u64> {
+        match self.peers.get(&peer)?.state {
+            State::Up { conn } if peer != self.me => Some(conn),
+            _ => None,
+        }
+    }
+
     /// Sends `msg` to `peer`: at once on its connection, or queued until there is
     /// one (dialling it unless a dial is under way or the link backs off).
     pub fn send(&mut self, now: Instant, peer: NodeId, msg: Message, out: &mut Vec<LinkAction>) {
@@ -316,20 +326,23 @@ impl Links {
         life: Incarnation,
         out: &mut Vec<LinkAction>,
     ) {
-        self.on_heard(now, peer, life, out);
-        self.touch(peer);
+        if self.on_heard(now, peer, life, out) {
+            self.touch(peer);
+        }
     }
 
+    /// Returns false where the link's deadline cannot have moved: an open
+    /// connection to the same life (the common case, on every message).
     fn on_heard(
         &mut self,
         now: Instant,
         peer: NodeId,
         life: Incarnation,
         out: &mut Vec<LinkAction>,
-    ) {
+    ) -> bool {
         let (min, patience) = (self.config.backoff_min, self.config.dial_patience);
         let Some(link) = self.peers.get_mut(&peer) else {
-            return;
+            return false;
         };
         link.heard = Some(now);
         // Whether the old life is gone is not the links' to know: a wiped node's
@@ -353,17 +366,20 @@ impl Links {
                     link.state = State::Backoff {
                         until: until.min(soonest),
                     };
-                    return;
+                    return true;
                 }
                 0
             }
             State::Dialing { again, .. } if hung_at(link, patience).is_some_and(|t| t <= now) => {
                 again + 1
             }
-            _ => return,
+            // Only a dial's deadline depends on when the peer was heard.
+            State::Dialing { .. } => return true,
+            State::Up { .. } | State::Idle => return false,
         };
         self.stats.early_dials += 1;
         self.dial(now, peer, again, out);
+        true
     }
 
     /// Connection `conn` this node dialled is up: what waited goes out.

@@ -312,8 +312,11 @@ fn a_client_resuming_from_an_old_index_is_served_from_the_disk() {
         .filter_map(|(_, a)| match a {
             crate::Action::ToClient {
                 client: ClientId(6),
-                msg: ServerMsg::Entries(es),
-            } => Some(es.iter().map(|e| e.index).collect::<Vec<_>>()),
+                msg,
+            } => match &**msg {
+                ServerMsg::Entries(es) => Some(es.iter().map(|e| e.index).collect::<Vec<_>>()),
+                _ => None,
+            },
             _ => None,
         })
         .flatten()

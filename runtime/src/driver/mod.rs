@@ -639,7 +639,7 @@ impl Driver {
                 }
             }
             Action::ReadLog { from, max } => self.write(Job::Read { from, max }),
-            Action::WriteLog { token, write } => self.write(Job::Log(token, write)),
+            Action::WriteLog { token, write } => self.write(Job::Log(token, *write)),
             Action::Member { node, change } => {
                 tracing::info!(member = %node.id, addr = %node.addr, "member {change}");
                 self.emit(NodeEvent::Member {

@@ -656,7 +656,7 @@ impl Model {
                 s.disk.write(token, Write::State(state));
             }
             Action::WriteLog { token, write } => {
-                s.disk.write(token, Write::Log(write));
+                s.disk.write(token, Write::Log(*write));
             }
             Action::ReadLog { from, max } => {
                 let entries = match s.disk.read(s.local, from, max) {
@@ -685,7 +685,7 @@ impl Model {
             Action::ToClient { client, msg } => {
                 let life = s.lives;
                 let what = self.client_of(client);
-                let what = what.and_then(|c| c.server_message(i, life, msg));
+                let what = what.and_then(|c| c.server_message(i, life, *msg));
                 self.send_to_client(i, what);
             }
             Action::CloseClient(client) => {
@@ -710,9 +710,5 @@ fn routine(action: &Action) -> bool {
             msg: Message::Heartbeat { .. },
             ..
         } | Action::Multicast(Message::Heartbeat { .. })
-            | Action::ToClient {
-                msg: ServerMsg::Pong,
-                ..
-            }
-    )
+    ) || matches!(action, Action::ToClient { msg, .. } if **msg == ServerMsg::Pong)
 }

@@ -281,6 +281,7 @@ impl World<'_> {
                         return None; // superseded anyway
                     }
                     slot.tick_at = Some(until);
+                    slot.tick_for = None;
                 }
                 self.queue.push(until, item);
                 None

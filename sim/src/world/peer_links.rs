@@ -52,6 +52,12 @@ impl World<'_> {
 
     /// Node `i` sends `msg` to peer `j` over its link.
     pub(super) fn link_send(&mut self, i: usize, j: usize, msg: Message) {
+        let up = self.slots.0.get(i).and_then(|s| s.peer_links.as_ref());
+        if let Some(conn) = up.and_then(|links| links.up(id(j))) {
+            // What `send` does on an open connection, without its action list.
+            self.write(i, j, conn, msg);
+            return self.reschedule(i);
+        }
         self.with_links(i, |links, local, out| links.send(local, id(j), msg, out));
     }
 

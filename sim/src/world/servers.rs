@@ -84,9 +84,15 @@ impl World<'_> {
                 return;
             }
         };
+        if slot.tick_at.is_some() && slot.tick_for == Some(deadline) {
+            // Worked out from this deadline on this clock, at an earlier (or
+            // the same) time: it would come out no earlier.
+            return;
+        }
         let at = slot.clock.virtual_at(deadline).max(self.now);
         if slot.tick_at.is_none_or(|t| at < t) {
             slot.tick_at = Some(at);
+            slot.tick_for = Some(deadline);
             self.queue.push(at, Item::Tick(i));
         }
     }
@@ -114,7 +120,7 @@ impl World<'_> {
                 }
             }
             Action::Persist { token, state } => self.disk_write(i, token, Write::State(state)),
-            Action::WriteLog { token, write } => self.disk_write(i, token, Write::Log(write)),
+            Action::WriteLog { token, write } => self.disk_write(i, token, Write::Log(*write)),
             Action::ReadLog { from, max } => self.disk_read(i, from, max),
             Action::RoleChanged { .. } => {}
             Action::Proposal { ticket, outcome } => {
@@ -122,7 +128,7 @@ impl World<'_> {
                     app.outcome(self.now, i, ticket, outcome);
                 }
             }
-            Action::ToClient { client, msg } => self.server_to_client(i, client, msg),
+            Action::ToClient { client, msg } => self.server_to_client(i, client, *msg),
             Action::CloseClient(client) => {
                 let Some(slot) = self.slots.0.get_mut(i) else {
                     return;

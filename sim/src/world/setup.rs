@@ -119,6 +119,7 @@ fn build_slots(config: &SimConfig, node: &Config, queue: &mut EventQueue<Item>) 
             clock: NodeClock::new(offset),
             lives: 0,
             tick_at: None,
+            tick_for: None,
             node_deadline: None,
             disk: Default::default(),
             lost_power: false,

@@ -122,6 +122,10 @@ pub(super) struct Slot {
     pub(super) clock: NodeClock,
     pub(super) lives: u64,
     pub(super) tick_at: Option<Instant>,
+    /// The deadline (local time) `tick_at` was worked out from, while it
+    /// stands: the same deadline again cannot ask for an earlier tick, so the
+    /// links' many reschedules skip the clock's conversion.
+    pub(super) tick_for: Option<Instant>,
     /// The node's own next deadline (its local time), as it was after its
     /// last step: only a step changes it, and the links ask for it after
     /// every message they write.
