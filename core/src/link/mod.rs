@@ -498,6 +498,11 @@ impl Links {
     /// Time passed: a backoff that is over dials again if messages wait (else
     /// the next message dials); stale messages are dropped.
     pub fn tick(&mut self, now: Instant, out: &mut Vec<LinkAction>) {
+        if self.next.is_none_or(|next| next > now) {
+            // Every link's deadline is later (kept so by each change): no
+            // backoff ends, no dial hangs, nothing queued grows stale.
+            return;
+        }
         let (max_age, patience) = (self.config.max_age, self.config.dial_patience);
         let mut redial = Vec::new();
         let mut hung = Vec::new();
