@@ -101,7 +101,7 @@ impl Membership {
     }
 
     /// Every known member, by id.
-    pub fn iter(&self) -> impl Iterator<Item = &Member> {
+    pub fn iter(&self) -> impl Iterator<Item = &Member> + Clone {
         self.members.values()
     }
 
@@ -110,7 +110,7 @@ impl Membership {
     }
 
     /// Members currently alive or suspect, by id.
-    pub fn live(&self) -> impl Iterator<Item = &Member> {
+    pub fn live(&self) -> impl Iterator<Item = &Member> + Clone {
         self.iter().filter(|m| m.state.is_live())
     }
 

@@ -1,6 +1,7 @@
 //! What checking finds: violations, and how often each invariant was checked
 //! or excused.
 
+use crate::tally::Tally;
 use ringleader_core::Instant;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -62,10 +63,7 @@ pub struct CheckCount {
 /// every violation.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Findings {
-    /// By invariant, in the order first named: a short list that a count finds
-    /// by the name's address (the callers pass literals), where a map keyed by
-    /// text compared strings on every check.
-    counts: Vec<(&'static str, CheckCount)>,
+    counts: Tally<CheckCount>,
     violations: Vec<Violation>,
 }
 
@@ -74,26 +72,13 @@ impl Findings {
     pub(crate) fn new(names: &[&'static str]) -> Self {
         let mut findings = Findings::default();
         for name in names {
-            findings.entry(name);
+            findings.counts.entry(name);
         }
         findings
     }
 
-    fn entry(&mut self, name: &'static str) -> &mut CheckCount {
-        let at = self
-            .counts
-            .iter()
-            .position(|(n, _)| std::ptr::eq(*n, name))
-            .or_else(|| self.counts.iter().position(|(n, _)| *n == name));
-        let k = at.unwrap_or_else(|| {
-            self.counts.push((name, CheckCount::default()));
-            self.counts.len() - 1
-        });
-        &mut self.counts[k].1
-    }
-
     pub(crate) fn count(&mut self, name: &'static str, excused: bool) {
-        let c = self.entry(name);
+        let c = self.counts.entry(name);
         if excused {
             c.excused += 1;
         } else {
@@ -125,7 +110,7 @@ impl Findings {
     }
 
     pub(crate) fn counts(&self) -> BTreeMap<&'static str, CheckCount> {
-        self.counts.iter().copied().collect()
+        self.counts.to_map()
     }
 
     pub(crate) fn violations(&self) -> &[Violation] {

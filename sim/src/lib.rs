@@ -41,6 +41,7 @@ pub mod scenario;
 pub mod shrink;
 pub mod stats;
 pub mod sweep;
+mod tally;
 pub mod trace;
 pub mod units;
 pub mod viewer;

@@ -192,8 +192,10 @@ mod tests {
 
     #[test]
     fn renumbering_keeps_the_order_of_ties() {
-        let mut q = EventQueue::default();
-        q.counter_limit = 4;
+        let mut q = EventQueue::<u64> {
+            counter_limit: 4,
+            ..EventQueue::default()
+        };
         let mut want = Vec::new();
         for round in 0..20u64 {
             // Ties at the same time, pushed across several renumberings.

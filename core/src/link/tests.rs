@@ -257,3 +257,45 @@ fn a_peer_heard_in_a_new_life_gets_a_new_connection() {
     l.heard_from(at(902), NodeId(2), life(1), &mut out);
     assert!(out.is_empty());
 }
+
+#[test]
+fn up_names_the_connection_send_writes_on_and_nothing_else() {
+    let mut l = links(1);
+    let mut out = Vec::new();
+    assert_eq!(l.up(NodeId(2)), None, "no link yet");
+    l.send(at(0), NodeId(2), beat(1), &mut out);
+    let conn = dial_of(&out).expect("dials");
+    assert_eq!(l.up(NodeId(2)), None, "dialling is not up");
+    out.clear();
+    l.connected(at(1), NodeId(2), conn, &mut out);
+    assert_eq!(l.up(NodeId(2)), Some(conn));
+    assert_eq!(l.up(NodeId(1)), None, "never to itself");
+    out.clear();
+    l.send(at(2), NodeId(2), beat(1), &mut out);
+    let written = out.iter().find_map(|a| match a {
+        LinkAction::Write { conn, .. } => Some(*conn),
+        _ => None,
+    });
+    assert_eq!(written, Some(conn), "send writes where up said");
+    l.failed(at(3), NodeId(2), conn, LinkFailure::Reset, &mut out);
+    assert_eq!(l.up(NodeId(2)), None, "a failed connection is not up");
+}
+
+#[test]
+fn a_tick_before_any_deadline_changes_nothing() {
+    let mut l = links(1);
+    let mut out = Vec::new();
+    l.send(at(0), NodeId(2), beat(1), &mut out);
+    let conn = dial_of(&out).expect("dials");
+    l.failed(at(1), NodeId(2), conn, LinkFailure::Refused, &mut out);
+    let due = l.next_deadline().expect("a backoff ends");
+    out.clear();
+    l.tick(Instant::from_micros(due.as_micros() - 1), &mut out);
+    assert!(out.is_empty(), "nothing is due yet: {out:?}");
+    assert_eq!(l.next_deadline(), Some(due));
+    l.tick(due, &mut out);
+    assert!(
+        dial_of(&out).is_some(),
+        "the backoff ended: what waited dials again"
+    );
+}

@@ -94,9 +94,12 @@ impl Followers {
     pub(super) fn sync(
         &mut self,
         keep: impl Fn(NodeId) -> bool,
-        live: impl Iterator<Item = NodeId>,
+        live: impl Iterator<Item = NodeId> + Clone,
         new: impl Fn() -> Progress,
     ) {
+        if live.clone().eq(self.0.iter().map(|(id, _)| *id)) {
+            return; // the common case: the same followers as last time
+        }
         self.0.retain(|(id, _)| keep(*id));
         for id in live {
             if let Err(k) = self.find(id) {

@@ -21,6 +21,7 @@
 
 use crate::findings::Findings;
 use crate::findings::{CheckCount, Violation};
+use crate::tally::Tally;
 use ringleader_core::rank::rank_key;
 use ringleader_core::wire::Message;
 use ringleader_core::{Action, Algorithm, Config, ElectionMsg, Instant, NodeId, Role};
@@ -43,7 +44,7 @@ pub struct ElectionChecker {
     /// When the current disagreement began, if the cluster disagrees.
     open_since: Option<Instant>,
     durations: Vec<u64>,
-    messages: BTreeMap<&'static str, u64>,
+    messages: Tally<u64>,
     leading_now: usize,
     /// Under `quorum`: whether more than one node acted as leader at the last check.
     many_leaders: bool,
@@ -98,7 +99,7 @@ impl ElectionChecker {
             bound,
             open_since: None,
             durations: Vec::new(),
-            messages: BTreeMap::new(),
+            messages: Tally::default(),
             leading_now: 0,
             many_leaders: false,
             split_since: None,
@@ -136,7 +137,7 @@ impl ElectionChecker {
                 to,
                 msg: Message::Election { msg, .. },
             } => {
-                *self.messages.entry(msg.kind()).or_default() += 1;
+                *self.messages.entry(msg.kind()) += 1;
                 if let ElectionMsg::VoteReply {
                     term,
                     granted: true,
@@ -325,7 +326,7 @@ impl ElectionChecker {
         let stats = ElectionStats {
             elections,
             election_ms: self.durations,
-            election_messages: self.messages,
+            election_messages: self.messages.to_map(),
             split_brain_ms: self.split_brain.as_millis() as u64,
         };
         let (violations, counts) = self.findings.finish();

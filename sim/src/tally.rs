@@ -1,0 +1,58 @@
+//! Counts by name, for the checkers' tallies: a short list found by the
+//! name's address (callers pass literals, which the compiler merges), where a
+//! map keyed by text compares strings on every count.
+
+use std::collections::BTreeMap;
+
+/// Values of `V` by static name, in the order first named.
+#[derive(Clone, Debug)]
+pub(crate) struct Tally<V> {
+    entries: Vec<(&'static str, V)>,
+}
+
+impl<V> Default for Tally<V> {
+    fn default() -> Self {
+        Tally {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V: Default + Copy> Tally<V> {
+    /// The value of `name`, made at its default the first time.
+    pub(crate) fn entry(&mut self, name: &'static str) -> &mut V {
+        let at = self
+            .entries
+            .iter()
+            .position(|(n, _)| std::ptr::eq(*n, name))
+            // Another copy of the same text: found by content.
+            .or_else(|| self.entries.iter().position(|(n, _)| *n == name));
+        let k = at.unwrap_or_else(|| {
+            self.entries.push((name, V::default()));
+            self.entries.len() - 1
+        });
+        &mut self.entries[k].1
+    }
+
+    /// Every value, by name.
+    pub(crate) fn to_map(&self) -> BTreeMap<&'static str, V> {
+        self.entries.iter().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_text_counts_once_wherever_it_lives() {
+        let mut t = Tally::<u64>::default();
+        let copy = String::from("vote").leak();
+        *t.entry("vote") += 1;
+        *t.entry(copy) += 1;
+        *t.entry("ack") += 2;
+        let map = t.to_map();
+        assert_eq!(map.len(), 2);
+        assert_eq!((map["vote"], map["ack"]), (2, 2));
+    }
+}
