@@ -84,3 +84,86 @@ fn a_better_ranked_voter_that_starts_later_does_not_preempt_a_healthy_leader() {
         .collect();
     assert_eq!(leader(&c), 4, "n4 led before n5 started, and keeps leading");
 }
+
+/// The best-ranked survivor notices the loss late (its process stood still
+/// when the leader's died, longer than the slots that order the survivors):
+/// the worse-ranked one that asked first is kept waiting, not voted for, and
+/// the best-ranked one leads. Three voters: the best survivor's own vote is
+/// needed, however long it stood still. Five: the other voters defer to it
+/// while their failure detectors hold it alive (it stood still for longer
+/// than the two slots of 37 ms that put the next survivor first, but not long
+/// enough to be suspected: the suspect timeout, 250 ms, runs from the last
+/// heartbeat it sent before).
+/// Without the voters' deference the worse-ranked one leads.
+#[test]
+fn a_survivor_that_notices_the_loss_late_still_leads_when_it_ranks_best() {
+    let cases = [
+        (3, Duration::from_secs(2), [800, 1500]),
+        (5, Duration::from_millis(300), [80, 120]),
+    ];
+    for (nodes, timeout, pauses) in cases {
+        for seed in 1..=6 {
+            for pause in pauses {
+                let mut c = config(seed, RankBy::LowestAddr, 16_000, Vec::new());
+                c.nodes = nodes;
+                c.node.election_timeout = timeout;
+                let first = leader(&{
+                    let mut early = c.clone();
+                    early.duration = Duration::from_millis(8000);
+                    early
+                });
+                let want = best(RankBy::LowestAddr, (1..=nodes).filter(|&n| n != first));
+                c.schedule = vec![
+                    ScheduledFault {
+                        at: Instant::from_millis(8000),
+                        fault: Fault::Pause {
+                            node: NodeId(want),
+                            lasts: Duration::from_millis(pause),
+                        },
+                    },
+                    ScheduledFault {
+                        at: Instant::from_millis(8000),
+                        fault: Fault::Kill(NodeId(first)),
+                    },
+                ];
+                let next = leader(&c);
+                assert_eq!(
+                    next, want,
+                    "{nodes} nodes, seed {seed}, n{want} paused {pause} ms"
+                );
+            }
+        }
+    }
+}
+
+/// Deference is bounded: a better-ranked voter that the others hold alive
+/// but that cannot stand (its disk stalls, so it takes no role but follower)
+/// delays the election by one election timeout at most, and a worse-ranked
+/// voter leads. Without the bound nobody would.
+#[test]
+fn a_better_ranked_voter_that_cannot_stand_delays_the_election_only_so_long() {
+    for seed in 1..=6 {
+        let mut c = config(seed, RankBy::LowestAddr, 5000, Vec::new());
+        let first = leader(&c);
+        let best_survivor = best(RankBy::LowestAddr, (1..=5).filter(|&n| n != first));
+        c.duration = Duration::from_millis(12_000);
+        c.schedule = vec![
+            ScheduledFault {
+                at: Instant::from_millis(5000),
+                fault: Fault::DiskStall {
+                    node: NodeId(best_survivor),
+                    lasts: Duration::from_secs(30),
+                },
+            },
+            ScheduledFault {
+                at: Instant::from_millis(5000),
+                fault: Fault::Kill(NodeId(first)),
+            },
+        ];
+        let report = run(&c).unwrap();
+        let named: Vec<Option<u32>> = report.leaders.values().copied().collect();
+        let l = named[0].expect("a leader, though the best survivor cannot stand");
+        assert_ne!(l, best_survivor, "seed {seed}");
+        assert_ne!(l, first, "seed {seed}");
+    }
+}

@@ -19,6 +19,7 @@ mod algorithm;
 mod bully;
 mod chang_roberts;
 mod claim;
+mod deference;
 mod lease;
 mod quorum;
 

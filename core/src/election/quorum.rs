@@ -26,6 +26,7 @@
 //!   of the voters, which happens within one failure timeout of losing them.
 
 use super::algorithm::{AlgoCtx, ElectionAlgorithm, LeaderLoss};
+use super::deference::{Deference, Deferral};
 use super::lease::{HeldLease, LeaseTerms, Promise};
 use crate::config::Config;
 use crate::id::{NodeId, NodeInfo};
@@ -56,6 +57,8 @@ pub struct Quorum {
     held: Option<HeldLease>,
     /// Whether the last candidacy found too few voters reachable (logged once).
     short_of_quorum: bool,
+    /// Votes kept from worse-ranked candidates (see [`super::deference`]).
+    deference: Deference,
 }
 
 impl Quorum {
@@ -78,6 +81,7 @@ impl Quorum {
             promise: Promise::NONE,
             held: None,
             short_of_quorum: false,
+            deference: Deference::default(),
         }
     }
 
@@ -167,6 +171,20 @@ impl Quorum {
         cx.lead.role == Role::Leader || self.promise.forbids(cx.now, asker)
     }
 
+    /// Whether a vote the other rules grant to `candidate` (log ending at
+    /// `tip`) waits for a better-ranked voter; this node stands soon when it
+    /// is that voter.
+    fn defers(&mut self, cx: &mut AlgoCtx<'_>, candidate: NodeId, tip: (u64, u64)) -> bool {
+        let deferral = self
+            .deference
+            .defer(cx, &self.voters, candidate, tip, self.timeout);
+        if deferral == Some(Deferral::ToMe) {
+            let at = cx.now + self.standing_delay(cx);
+            self.election_at = self.election_at.min(at);
+        }
+        deferral.is_some()
+    }
+
     /// A majority voted for this node: it leads once a majority also granted its
     /// lease (at once, when it is the only voter that counts).
     fn won(&mut self, cx: &mut AlgoCtx<'_>) {
@@ -185,6 +203,7 @@ impl Quorum {
         // A pre-vote it asked for while acquiring the lease must not make the
         // leader stand again.
         self.prevotes = None;
+        self.deference.reset();
         self.election_at = Instant::MAX; // a leader waits for no election
         cx.lead_epoch(cx.persisted.term);
     }
@@ -276,6 +295,7 @@ impl ElectionAlgorithm for Quorum {
         self.prevotes.hash(&mut h);
         self.short_of_quorum.hash(&mut h);
         self.promise.to.hash(&mut h);
+        self.deference.running().hash(&mut h);
         self.held
             .as_ref()
             .map(|l| (l.term, l.granted.keys().collect::<Vec<_>>()))
@@ -339,10 +359,12 @@ impl ElectionAlgorithm for Quorum {
                 last_epoch,
                 last_index,
             } => {
+                let tip = (last_epoch, last_index);
                 let granted = term > cx.persisted.term
-                    && (last_epoch, last_index) >= cx.log_tip
+                    && tip >= cx.log_tip
                     && self.is_voter(from.id)
-                    && !self.has_other_leader(cx, from.id);
+                    && !self.has_other_leader(cx, from.id)
+                    && !self.defers(cx, from.id, tip);
                 cx.send(from.id, ElectionMsg::PreVoteReply { term, granted });
             }
             ElectionMsg::PreVoteReply { term, granted } => {
@@ -417,6 +439,7 @@ impl ElectionAlgorithm for Quorum {
         }
         cx.follow(from.id, term);
         self.prevotes = None;
+        self.deference.reset();
         // A leader of a term at least as new as any this node knew was elected
         // by a majority, so whatever it promised before is over: promise this one.
         self.promise = Promise {
@@ -531,7 +554,11 @@ impl Quorum {
         // Raft's up-to-date rule: a candidate whose log is behind this
         // voter's could lack committed entries, so it gets no vote.
         let up_to_date = tip >= cx.log_tip;
-        let granted = term == mine && free && up_to_date && self.is_voter(from);
+        let granted = term == mine
+            && free
+            && up_to_date
+            && self.is_voter(from)
+            && !self.defers(cx, from, tip);
         if granted && cx.persisted.voted_for != Some(from) {
             cx.persisted.voted_for = Some(from);
             cx.persist(); // before the reply that depends on it
