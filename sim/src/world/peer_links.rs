@@ -136,6 +136,11 @@ impl World<'_> {
                 f(links, local, &mut out);
             }
         }
+        if out.is_empty() {
+            // The common case (a peer heard from on an open connection).
+            self.link_actions = out;
+            return self.reschedule(i);
+        }
         let mut gone = Vec::new();
         for action in out.drain(..) {
             match action {

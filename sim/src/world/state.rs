@@ -151,6 +151,19 @@ pub(super) struct Slot {
     pub(super) machine_up: bool,
 }
 
+impl Slot {
+    /// When this server next needs a tick, on its own clock: its node's
+    /// deadline while it runs, or its links', whichever comes first.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        let node = self.node.as_ref().and(self.node_deadline);
+        let links = self.peer_links.as_ref().and_then(Links::next_deadline);
+        match (node, links) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 /// Every server, by index (node id - 1).
 pub(super) struct Slots(pub(super) Vec<Slot>);
 
