@@ -71,7 +71,6 @@ impl World<'_> {
 
     /// Queues node `i`'s next tick, if its deadline (its node's or its
     /// links') now falls before the one queued.
-    #[inline]
     pub(super) fn reschedule(&mut self, i: usize) {
         let Some(slot) = self.slots.0.get_mut(i) else {
             return;
