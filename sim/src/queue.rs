@@ -30,8 +30,8 @@ impl Key {
         Instant::from_micros((self.0 >> 64) as u64)
     }
 
-    fn slot(self) -> usize {
-        (self.0 as u32) as usize
+    fn slot(self) -> u32 {
+        self.0 as u32
     }
 }
 
@@ -105,7 +105,7 @@ impl<T> EventQueue<T> {
         keys.reverse();
         self.counter = 0;
         for key in &mut keys {
-            *key = Key::new(key.at(), self.counter, key.slot() as u32);
+            *key = Key::new(key.at(), self.counter, key.slot());
             self.counter += 1;
         }
         self.heap = BinaryHeap::from(keys);
@@ -114,8 +114,11 @@ impl<T> EventQueue<T> {
     /// Takes the earliest item.
     pub fn pop(&mut self) -> Option<(Instant, T)> {
         let key = self.heap.pop()?;
-        let item = self.slab.get_mut(key.slot()).and_then(Option::take)?;
-        self.free.push(key.slot() as u32);
+        let item = self
+            .slab
+            .get_mut(key.slot() as usize)
+            .and_then(Option::take)?;
+        self.free.push(key.slot());
         Some((key.at(), item))
     }
 

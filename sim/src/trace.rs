@@ -203,10 +203,7 @@ impl<'w> Tracer<'w> {
         msg: &Message,
         dropped: Option<DropReason>,
     ) {
-        let Some(records) = self.records.as_mut() else {
-            return; // the common case: no viewer
-        };
-        records.push({
+        self.record(|| {
             let label = Msg(msg).to_string();
             Record::Message {
                 sent: sent.as_micros(),

@@ -25,7 +25,7 @@ pub(super) enum Deferral {
     /// This node: it should stand itself, soon.
     ToMe,
     /// Another voter its failure detector holds alive.
-    ToOther(NodeId),
+    ToOther,
 }
 
 /// The window in which this node defers, while no leader is followed.
@@ -64,12 +64,15 @@ impl Deference {
         let to = if me_first {
             Deferral::ToMe
         } else {
-            let other = voters.iter().filter_map(|&v| cx.view.get(v)).find(|m| {
+            let better = voters.iter().filter_map(|&v| cx.view.get(v)).any(|m| {
                 m.info.id != candidate
                     && m.state == MemberState::Alive
                     && cx.rank_of(&m.info) > theirs
-            })?;
-            Deferral::ToOther(other.info.id)
+            });
+            if !better {
+                return None;
+            }
+            Deferral::ToOther
         };
         let until = *self.until.get_or_insert(cx.now + window);
         (cx.now < until).then_some(to)

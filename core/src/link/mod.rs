@@ -262,11 +262,12 @@ impl Links {
     }
 
     /// The connection to `peer` when it is up: what [`Links::send`] would write
-    /// on at once, changing nothing. A driver may write there itself and skip
-    /// the action list on the common path.
+    /// on at once, changing nothing (there is never a link to this node
+    /// itself). A driver may write there itself and skip the action list on
+    /// the common path.
     pub fn up(&self, peer: NodeId) -> Option<u64> {
         match self.peers.get(&peer)?.state {
-            State::Up { conn } if peer != self.me => Some(conn),
+            State::Up { conn } => Some(conn),
             _ => None,
         }
     }

@@ -43,6 +43,13 @@ fn dial_of(out: &[LinkAction]) -> Option<u64> {
     })
 }
 
+fn written_on(out: &[LinkAction]) -> Option<u64> {
+    out.iter().find_map(|a| match a {
+        LinkAction::Write { conn, .. } => Some(*conn),
+        _ => None,
+    })
+}
+
 fn writes(out: &[LinkAction]) -> usize {
     out.iter()
         .filter(|a| matches!(a, LinkAction::Write { .. }))
@@ -272,11 +279,7 @@ fn up_names_the_connection_send_writes_on_and_nothing_else() {
     assert_eq!(l.up(NodeId(1)), None, "never to itself");
     out.clear();
     l.send(at(2), NodeId(2), beat(1), &mut out);
-    let written = out.iter().find_map(|a| match a {
-        LinkAction::Write { conn, .. } => Some(*conn),
-        _ => None,
-    });
-    assert_eq!(written, Some(conn), "send writes where up said");
+    assert_eq!(written_on(&out), Some(conn), "send writes where up said");
     l.failed(at(3), NodeId(2), conn, LinkFailure::Reset, &mut out);
     assert_eq!(l.up(NodeId(2)), None, "a failed connection is not up");
 }

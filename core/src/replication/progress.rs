@@ -89,18 +89,17 @@ impl Followers {
         }
     }
 
-    /// Keeps the followers `keep` says are live and adds each of `live` not
-    /// yet followed, as `new` makes it.
+    /// Follows exactly the members of `live` (by id): drops the others, adds
+    /// each not yet followed as `new` makes it.
     pub(super) fn sync(
         &mut self,
-        keep: impl Fn(NodeId) -> bool,
         live: impl Iterator<Item = NodeId> + Clone,
         new: impl Fn() -> Progress,
     ) {
         if live.clone().eq(self.0.iter().map(|(id, _)| *id)) {
             return; // the common case: the same followers as last time
         }
-        self.0.retain(|(id, _)| keep(*id));
+        self.0.retain(|(id, _)| live.clone().any(|l| l == *id));
         for id in live {
             if let Err(k) = self.find(id) {
                 self.0.insert(k, (id, new()));

@@ -6,6 +6,7 @@ use crate::clients::{client_id, number};
 use crate::invariants::Observed;
 use crate::trace::DropReason;
 use ringleader_core::client::ClientEvent;
+use ringleader_core::link::Links;
 use ringleader_core::wire::{ClientMsg, Message, ServerMsg};
 use ringleader_core::{Event, Instant, NodeId};
 
@@ -100,7 +101,17 @@ impl World<'_> {
             self.tracer.tick(self.now, slot.id);
             self.step(i, Event::Tick);
         }
-        self.link_tick(i);
+        // The links are ticked as the node is: when their deadline has come
+        // (after the node's step, which may have given them work).
+        let links_due = self.slots.0.get(i).is_some_and(|s| {
+            let deadline = s.peer_links.as_ref().and_then(Links::next_deadline);
+            deadline.is_some_and(|t| t <= local)
+        });
+        if links_due {
+            self.link_tick(i);
+        } else {
+            self.reschedule(i);
+        }
     }
 
     fn on_deliver(&mut self, to: usize, msg: Message, sent: Instant, life: Option<u64>) {

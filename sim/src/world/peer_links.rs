@@ -21,7 +21,7 @@
 use super::conns::ConnEnd;
 use super::state::{Item, LinkNews, World};
 use crate::trace::DropReason;
-use ringleader_core::link::{LinkAction, LinkFailure, Links};
+use ringleader_core::link::{LinkAction, LinkFailure};
 use ringleader_core::wire::Message;
 use ringleader_core::{Event, Incarnation, NodeId};
 use std::time::Duration;
@@ -70,14 +70,6 @@ impl World<'_> {
 
     /// Node `i`'s links' timers.
     pub(super) fn link_tick(&mut self, i: usize) {
-        let idle = self.slots.0.get(i).is_some_and(|s| {
-            let deadline = s.peer_links.as_ref().and_then(Links::next_deadline);
-            deadline.is_none_or(|d| d > s.clock.local(self.now))
-        });
-        if idle {
-            // What `tick` makes of links with nothing due: nothing.
-            return self.reschedule(i);
-        }
         self.with_links(i, |links, local, out| links.tick(local, out));
     }
 
@@ -137,7 +129,8 @@ impl World<'_> {
             }
         }
         if out.is_empty() {
-            // The common case (a peer heard from on an open connection).
+            // The common case: a peer heard from on an open connection, a
+            // tick with nothing due.
             self.link_actions = out;
             return self.reschedule(i);
         }

@@ -45,15 +45,15 @@ impl World<'_> {
         let mut leadership_changed = false;
         // Taken in order from a deque on the same buffer: cheaper than a
         // drain's bookkeeping on every step, and no allocation either way.
-        let mut queue = std::collections::VecDeque::from(actions);
-        while let Some(action) = queue.pop_front() {
+        let mut pending = std::collections::VecDeque::from(actions);
+        while let Some(action) = pending.pop_front() {
             let id = NodeId(i as u32 + 1);
             self.tracer.action(self.now, id, &action);
             self.election.on_action(self.now, id, &action);
             leadership_changed |= matches!(action, Action::RoleChanged { .. });
             self.apply(i, action);
         }
-        self.actions = Vec::from(queue);
+        self.actions = Vec::from(pending);
         if leadership_changed {
             self.election.after_change(self.now, &self.slots);
         }

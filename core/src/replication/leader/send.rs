@@ -58,11 +58,9 @@ impl Leader {
         self.dirty = false;
         let now = cx.now;
         let last = log.last_index();
-        self.progress.sync(
-            |id| cx.is_live(id),
-            cx.view.live().map(|m| m.info.id),
-            || Progress::new(now, last),
-        );
+        self.progress.sync(cx.view.live().map(|m| m.info.id), || {
+            Progress::new(now, last)
+        });
         if self.catching_up.is_some_and(|c| !self.progress.contains(c)) {
             self.catching_up = None;
         }
