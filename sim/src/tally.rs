@@ -8,12 +8,17 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug)]
 pub(crate) struct Tally<V> {
     entries: Vec<(&'static str, V)>,
+    /// Where the next name is looked for first: the one after the last
+    /// found. Checkers count the same names in the same order, step after
+    /// step, and the list keeps the order they were first counted in.
+    next: usize,
 }
 
 impl<V> Default for Tally<V> {
     fn default() -> Self {
         Tally {
             entries: Vec::new(),
+            next: 0,
         }
     }
 }
@@ -21,16 +26,24 @@ impl<V> Default for Tally<V> {
 impl<V: Default + Copy> Tally<V> {
     /// The value of `name`, made at its default the first time.
     pub(crate) fn entry(&mut self, name: &'static str) -> &mut V {
-        let at = self
+        let guess = self
             .entries
-            .iter()
-            .position(|(n, _)| std::ptr::eq(*n, name))
-            // Another copy of the same text: found by content.
-            .or_else(|| self.entries.iter().position(|(n, _)| *n == name));
+            .get(self.next)
+            .is_some_and(|(n, _)| std::ptr::eq(*n, name));
+        let at = if guess {
+            Some(self.next)
+        } else {
+            self.entries
+                .iter()
+                .position(|(n, _)| std::ptr::eq(*n, name))
+                // Another copy of the same text: found by content.
+                .or_else(|| self.entries.iter().position(|(n, _)| *n == name))
+        };
         let k = at.unwrap_or_else(|| {
             self.entries.push((name, V::default()));
             self.entries.len() - 1
         });
+        self.next = k + 1;
         &mut self.entries[k].1
     }
 
@@ -54,5 +67,16 @@ mod tests {
         let map = t.to_map();
         assert_eq!(map.len(), 2);
         assert_eq!((map["vote"], map["ack"]), (2, 2));
+    }
+
+    #[test]
+    fn names_counted_in_any_order_count_where_they_belong() {
+        let mut t = Tally::<u64>::default();
+        for name in ["a", "b", "c", "b", "b", "a", "c", "c", "c"] {
+            *t.entry(name) += 1;
+        }
+        let map = t.to_map();
+        assert_eq!((map["a"], map["b"], map["c"]), (2, 3, 4));
+        assert_eq!(map.len(), 3);
     }
 }

@@ -46,11 +46,16 @@ impl Log {
     /// on stable storage: the driver can read them back), while the window
     /// is over its limit. Works in batches of an eighth of the limit so the
     /// cost per entry stays constant.
+    #[inline]
     pub fn evict(&mut self, upto: u64) {
+        // Called after every step; over the limit only now and then.
         let slack = self.memory_limit / 8;
-        if self.memory <= self.memory_limit.saturating_add(slack) {
-            return;
+        if self.memory > self.memory_limit.saturating_add(slack) {
+            self.evict_over_limit(upto);
         }
+    }
+
+    fn evict_over_limit(&mut self, upto: u64) {
         let upto = upto.min(self.commit);
         let mut drop = 0usize;
         let mut memory = self.memory;
