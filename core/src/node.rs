@@ -423,11 +423,17 @@ impl Node {
     }
 
     /// Tells replication who leads now, so it starts or stops leading.
+    #[inline]
     fn sync_leadership(&mut self, now: Instant, out: &mut Vec<Action>) {
+        // After every step, and in step nearly always: no call for that.
         let lead = self.parts.election.leadership();
-        if self.parts.replication.in_step_with(&lead, self.me.id) {
-            return;
+        if !self.parts.replication.in_step_with(&lead, self.me.id) {
+            self.hand_over_leadership(now, out);
         }
+    }
+
+    #[inline(never)]
+    fn hand_over_leadership(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.with_ctx(now, out, |cx, p| p.replication.on_leadership(cx));
     }
 
@@ -493,7 +499,16 @@ impl Node {
     }
 
     /// Hands the membership changes discovery reported to the other parts.
+    #[inline]
     fn membership_changed(&mut self, now: Instant, changes: Vec<Change>, out: &mut Vec<Action>) {
+        // Nearly every message changes nothing: no call for it.
+        if !changes.is_empty() {
+            self.hand_over_changes(now, changes, out);
+        }
+    }
+
+    #[inline(never)]
+    fn hand_over_changes(&mut self, now: Instant, changes: Vec<Change>, out: &mut Vec<Action>) {
         for (node, change) in changes {
             self.parts.replication.on_member(node.id, change);
             self.with_ctx(now, out, |cx, p| p.election.on_member(cx, &node, change));

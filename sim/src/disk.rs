@@ -89,12 +89,13 @@ impl Disk {
 
     /// The first `count` unsynced writes reach stable storage.
     fn make_stable(&mut self, count: usize) {
-        let rest = self.unsynced.split_off(count);
-        for (_, write) in std::mem::replace(&mut self.unsynced, rest) {
+        // Drained in place: the list keeps its room for the next writes.
+        let count = count.min(self.unsynced.len());
+        for (_, write) in self.unsynced.drain(..count) {
             match write {
                 Write::Log(w) => {
                     // The node writes its log in order: a misfit is its bug.
-                    let fits = self.synced_log.apply(&w).is_ok();
+                    let fits = self.synced_log.apply_owned(w).is_ok();
                     debug_assert!(fits, "a log write that does not continue the disk's log");
                 }
                 Write::State(s) => self.synced_state = s,

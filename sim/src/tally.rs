@@ -4,21 +4,23 @@
 
 use std::collections::BTreeMap;
 
+/// Where a name was last found, by its address: a small direct-mapped
+/// cache, so a count is one comparison, not a walk of the list.
+const CACHE: usize = 64;
+
 /// Values of `V` by static name, in the order first named.
 #[derive(Clone, Debug)]
 pub(crate) struct Tally<V> {
     entries: Vec<(&'static str, V)>,
-    /// Where the next name is looked for first: the one after the last
-    /// found. Checkers count the same names in the same order, step after
-    /// step, and the list keeps the order they were first counted in.
-    next: usize,
+    /// By a hash of a name's address: that address and the name's position.
+    cache: [(usize, usize); CACHE],
 }
 
 impl<V> Default for Tally<V> {
     fn default() -> Self {
         Tally {
             entries: Vec::new(),
-            next: 0,
+            cache: [(0, 0); CACHE],
         }
     }
 }
@@ -26,25 +28,37 @@ impl<V> Default for Tally<V> {
 impl<V: Default + Copy> Tally<V> {
     /// The value of `name`, made at its default the first time.
     pub(crate) fn entry(&mut self, name: &'static str) -> &mut V {
-        let guess = self
+        let addr = name.as_ptr() as usize;
+        let line = (addr ^ (addr >> 7)) % CACHE;
+        let cached = self.cache.get(line).and_then(|&(a, k)| {
+            let hit = a == addr
+                && self
+                    .entries
+                    .get(k)
+                    .is_some_and(|(n, _)| std::ptr::eq(*n, name));
+            hit.then_some(k)
+        });
+        let k = cached.unwrap_or_else(|| {
+            let k = self.find_or_add(name);
+            if let Some(c) = self.cache.get_mut(line) {
+                *c = (addr, k);
+            }
+            k
+        });
+        &mut self.entries[k].1
+    }
+
+    fn find_or_add(&mut self, name: &'static str) -> usize {
+        let at = self
             .entries
-            .get(self.next)
-            .is_some_and(|(n, _)| std::ptr::eq(*n, name));
-        let at = if guess {
-            Some(self.next)
-        } else {
-            self.entries
-                .iter()
-                .position(|(n, _)| std::ptr::eq(*n, name))
-                // Another copy of the same text: found by content.
-                .or_else(|| self.entries.iter().position(|(n, _)| *n == name))
-        };
-        let k = at.unwrap_or_else(|| {
+            .iter()
+            .position(|(n, _)| std::ptr::eq(*n, name))
+            // Another copy of the same text: found by content.
+            .or_else(|| self.entries.iter().position(|(n, _)| *n == name));
+        at.unwrap_or_else(|| {
             self.entries.push((name, V::default()));
             self.entries.len() - 1
-        });
-        self.next = k + 1;
-        &mut self.entries[k].1
+        })
     }
 
     /// Every value, by name.

@@ -267,11 +267,19 @@ impl<'w> Tracer<'w> {
         }
     }
 
-    /// A message sent at `sent` was delivered.
-    pub fn deliver(&mut self, sent: Instant, at: Instant, to: NodeId, msg: &Message) {
+    /// A message sent at `sent` was delivered: the `number`th handed to the
+    /// network. The digest takes in the number alone: what the message says
+    /// went in when it was sent, and the number tells it from every other.
+    pub fn deliver(
+        &mut self,
+        sent: Instant,
+        at: Instant,
+        to: NodeId,
+        (number, msg): (u32, &Message),
+    ) {
         self.record_message(sent, at, (msg.from(), to), msg, None);
         self.head(at, 3, to);
-        digest_message(&mut self.digest, msg);
+        self.digest.word(u64::from(number));
         if self.writing() {
             self.line(format_args!(
                 "{at:>12} {to} < {} {}\n",

@@ -165,6 +165,10 @@ pub(crate) trait ElectionAlgorithm: fmt::Debug + Send {
     fn on_leader_lost(&mut self, cx: &mut AlgoCtx<'_>, leader: NodeId, how: LeaderLoss);
     /// Member `peer`'s process is proven gone (after it was reported dead).
     fn on_process_gone(&mut self, _cx: &mut AlgoCtx<'_>, _peer: NodeId) {}
+    /// The membership view changed (a member joined, came back, or its
+    /// liveness changed), before the change is handed on: what an algorithm
+    /// keeps worked out from the view is stale.
+    fn view_changed(&mut self) {}
     /// Some other member changed.
     fn on_member(&mut self, cx: &mut AlgoCtx<'_>, node: &NodeInfo, change: MembershipChange);
     /// Time has passed.

@@ -278,6 +278,7 @@ impl Election {
         };
         let lost = how.filter(|_| self.lead.leader == Some(node.id) && node.id != cx.me.id);
         self.with(cx, |algo, cx| {
+            algo.view_changed();
             if let Some(how) = lost {
                 drop_leader(algo, cx, node.id, how);
             } else {

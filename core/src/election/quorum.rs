@@ -59,6 +59,10 @@ pub struct Quorum {
     short_of_quorum: bool,
     /// Votes kept from worse-ranked candidates (see [`super::deference`]).
     deference: Deference,
+    /// Live voters ranked ahead of this node, while the view stands: worked
+    /// out again after any membership change (every change of a member's
+    /// liveness or life is one), not on each of the leader's renewals.
+    ahead: Option<u64>,
 }
 
 impl Quorum {
@@ -82,6 +86,7 @@ impl Quorum {
             held: None,
             short_of_quorum: false,
             deference: Deference::default(),
+            ahead: None,
         }
     }
 
@@ -472,6 +477,10 @@ impl ElectionAlgorithm for Quorum {
         }
     }
 
+    fn view_changed(&mut self) {
+        self.ahead = None;
+    }
+
     fn on_member(&mut self, cx: &mut AlgoCtx<'_>, node: &NodeInfo, change: MembershipChange) {
         if matches!(change, MembershipChange::Left | MembershipChange::Rejoined) {
             self.promise.release(node.id);
@@ -521,17 +530,29 @@ impl Quorum {
     /// is far longer than a vote's round trip, so the first candidate has its
     /// votes before the second would stand. A candidate whose log is behind is
     /// refused, and the next in line wins a slot later.
-    fn standing_delay(&self, cx: &mut AlgoCtx<'_>) -> Duration {
+    fn standing_delay(&mut self, cx: &mut AlgoCtx<'_>) -> Duration {
         let slot = self.timeout.as_micros() as u64 / 8;
+        let ahead = match self.ahead {
+            Some(ahead) => ahead,
+            None => *self.ahead.insert(self.voters_ahead(cx)),
+        };
+        debug_assert_eq!(
+            ahead,
+            self.voters_ahead(cx),
+            "the view changed without a membership change"
+        );
+        let jitter = cx.rng.random_range(0..=slot / 2);
+        Duration::from_micros(ahead * slot + jitter)
+    }
+
+    /// Live voters ranked ahead of this node.
+    fn voters_ahead(&self, cx: &AlgoCtx<'_>) -> u64 {
         let mine = cx.my_rank();
-        let ahead = self
-            .voters
+        self.voters
             .iter()
             .filter_map(|&v| cx.view.get(v))
             .filter(|m| m.state.is_live() && rank_key(cx.rank, &m.info) > mine)
-            .count() as u64;
-        let jitter = cx.rng.random_range(0..=slot / 2);
-        Duration::from_micros(ahead * slot + jitter)
+            .count() as u64
     }
 
     /// A candidate asks for this node's vote in `term`.

@@ -491,6 +491,32 @@ impl Log {
     /// cut, append, commit. Nothing changes if the entries do not continue the
     /// log as cut.
     pub fn apply(&mut self, write: &LogWrite) -> Result<(), WriteMisfit> {
+        self.cut_for(write)?;
+        for e in &write.entries {
+            self.push(e.clone());
+        }
+        if let Some(commit) = write.commit {
+            self.commit_to(commit);
+        }
+        Ok(())
+    }
+
+    /// [`apply`](Self::apply), taking the write's entries instead of copying
+    /// them (a simulated disk's sync, say, which is done with the write).
+    pub fn apply_owned(&mut self, write: LogWrite) -> Result<(), WriteMisfit> {
+        self.cut_for(&write)?;
+        for e in write.entries {
+            self.push(e);
+        }
+        if let Some(commit) = write.commit {
+            self.commit_to(commit);
+        }
+        Ok(())
+    }
+
+    /// The part of a write before its entries: the snapshots it carries, and
+    /// the cut, once its entries are known to continue the log as cut.
+    fn cut_for(&mut self, write: &LogWrite) -> Result<(), WriteMisfit> {
         if let Some(app) = &write.app {
             self.keep_app(Arc::clone(app));
         }
@@ -519,12 +545,6 @@ impl Log {
         }
         if keep < self.last_index() {
             self.truncate_to(keep);
-        }
-        for e in &write.entries {
-            self.push(e.clone());
-        }
-        if let Some(commit) = write.commit {
-            self.commit_to(commit);
         }
         Ok(())
     }

@@ -399,3 +399,51 @@ mod window {
         assert!(Log::resume(windowed.summary(), tail[1..].to_vec(), 100).is_none());
     }
 }
+
+/// A disk's copy applies writes by reference or by value alike: cut,
+/// entries, commit, and a write that does not continue the log refused.
+#[test]
+fn a_write_taken_whole_gives_the_same_log_as_one_copied() {
+    let source = leader_log(1, &[(7, 1), (7, 2), (8, 1), (7, 3)]);
+    let all = source.entries_from(1, 10).to_vec();
+    let first = LogWrite {
+        entries: all.iter().take(3).cloned().collect(),
+        commit: Some(2),
+        ..LogWrite::default()
+    };
+    let mut replaced = all.get(2).cloned().into_iter().collect::<Vec<_>>();
+    if let Some(e) = replaced.first_mut() {
+        e.epoch = 2;
+    }
+    let second = LogWrite {
+        cut_from: Some(3),
+        entries: replaced,
+        commit: Some(3),
+        ..LogWrite::default()
+    };
+    let (mut copied, mut taken) = (Log::default(), Log::default());
+    for w in [first, second] {
+        assert!(copied.apply(&w).is_ok());
+        assert!(taken.apply_owned(w).is_ok());
+    }
+    for log in [&copied, &taken] {
+        assert_eq!((log.last_index(), log.commit_index()), (3, 3));
+        assert_eq!(log.stamp_at(3).map(|s| s.epoch), Some(2));
+    }
+    assert_eq!(copied.entries_from(1, 10), taken.entries_from(1, 10));
+    // Entry 4 after a cut at 3 would leave a gap at 3.
+    let gap = LogWrite {
+        entries: all.get(3..).map(<[Entry]>::to_vec).unwrap_or_default(),
+        cut_from: Some(3),
+        ..LogWrite::default()
+    };
+    let misfit = taken.apply_owned(gap);
+    assert!(matches!(
+        misfit,
+        Err(WriteMisfit {
+            expected: 3,
+            got: 4
+        })
+    ));
+    assert_eq!(taken.last_index(), 3, "a misfit changes nothing");
+}

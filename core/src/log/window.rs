@@ -55,6 +55,7 @@ impl Log {
         }
     }
 
+    #[inline(never)]
     fn evict_over_limit(&mut self, upto: u64) {
         let upto = upto.min(self.commit);
         let mut drop = 0usize;

@@ -250,7 +250,16 @@ impl DiscoveryChecker {
     }
 
     /// Evaluates every obligation due before `now`.
+    #[inline]
     pub fn check_due(&mut self, now: Instant, world: &dyn Observed) {
+        // Asked before every event; something falls due now and then.
+        if self.pending.peek_time().is_some_and(|t| t < now) {
+            self.evaluate_due(now, world);
+        }
+    }
+
+    #[inline(never)]
+    fn evaluate_due(&mut self, now: Instant, world: &dyn Observed) {
         while self.pending.peek_time().is_some_and(|t| t < now) {
             let Some((deadline, ob)) = self.pending.pop() else {
                 break;

@@ -131,7 +131,23 @@ impl ElectionChecker {
     }
 
     /// Node `node` emitted `action` at `at`.
+    #[inline]
     pub fn on_action(&mut self, at: Instant, node: NodeId, action: &Action) {
+        // Asked of every action; few are the election's.
+        let election = matches!(
+            action,
+            Action::Send {
+                msg: Message::Election { .. },
+                ..
+            } | Action::RoleChanged { .. }
+        );
+        if election {
+            self.on_election_action(at, node, action);
+        }
+    }
+
+    #[inline(never)]
+    fn on_election_action(&mut self, at: Instant, node: NodeId, action: &Action) {
         match action {
             Action::Send {
                 to,
@@ -261,13 +277,19 @@ impl ElectionChecker {
     }
 
     /// Evaluates the agreement bound if it fell due before `now`.
+    #[inline]
     pub fn check_due(&mut self, now: Instant, world: &dyn Observed) {
-        let Some((fault_at, deadline)) = self.pending_check else {
-            return;
-        };
-        if deadline >= now {
-            return;
+        // Asked before every event; due once after each fault.
+        if let Some((fault_at, deadline)) = self.pending_check {
+            if deadline < now {
+                self.check_agreement((fault_at, deadline), world);
+            }
         }
+    }
+
+    /// The check the last fault asked for, now due.
+    #[inline(never)]
+    fn check_agreement(&mut self, (fault_at, deadline): (Instant, Instant), world: &dyn Observed) {
         self.pending_check = None;
         let agreed = Self::agreed(world);
         let expected = match self.algorithm {

@@ -46,6 +46,15 @@ pub(super) struct OutOfOrder {
 }
 
 impl NodeCommits {
+    /// True when [`observe`](Self::observe) would find nothing changed: most
+    /// steps commit nothing, and this is all the checker asks of them.
+    #[inline]
+    pub(super) fn unchanged(&self, log: &Log, rewrites: u64) -> bool {
+        rewrites == self.rewrites
+            && log.commit_index() == self.commit
+            && log.start() <= self.commit.saturating_add(1)
+    }
+
     /// Compares the node's log with what was seen last.
     /// `rewrites`: how many times the node replaced committed entries.
     pub(super) fn observe(&mut self, log: &Log, rewrites: u64) -> Change {

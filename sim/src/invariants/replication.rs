@@ -226,7 +226,18 @@ impl ReplicationChecker {
     /// After node `i` took a step: checks what it newly committed.
     /// `log` is the whole history the node holds (its disk's copy: the node
     /// keeps only a window in memory).
+    #[inline]
     pub fn after_step(&mut self, at: Instant, i: usize, node: &Node, log: &Log) {
+        let rewrites = node.log().rewrites();
+        if self.nodes.get(i).is_none_or(|t| t.unchanged(log, rewrites)) {
+            return;
+        }
+        self.check_commits(at, i, node, log);
+    }
+
+    /// What node `i` committed (or un-committed) in its last step.
+    #[inline(never)]
+    fn check_commits(&mut self, at: Instant, i: usize, node: &Node, log: &Log) {
         let Some(track) = self.nodes.get_mut(i) else {
             return;
         };

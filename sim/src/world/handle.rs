@@ -20,10 +20,11 @@ impl World<'_> {
             Item::Tick(i) => self.on_tick(i),
             Item::Deliver {
                 to,
+                number,
                 msg,
                 sent,
                 life,
-            } => self.on_deliver(to, msg, sent, life),
+            } => self.on_deliver(to as usize, (number, msg), sent, life),
             Item::Link {
                 node,
                 life,
@@ -114,7 +115,13 @@ impl World<'_> {
         }
     }
 
-    fn on_deliver(&mut self, to: usize, msg: Message, sent: Instant, life: Option<u64>) {
+    fn on_deliver(
+        &mut self,
+        to: usize,
+        (number, msg): (u32, Message),
+        sent: Instant,
+        life: Option<u64>,
+    ) {
         self.counters.events += 1;
         let Some(slot) = self.slots.0.get(to) else {
             return;
@@ -131,7 +138,7 @@ impl World<'_> {
             return;
         }
         self.counters.messages += 1;
-        self.tracer.deliver(sent, self.now, slot.id, &msg);
+        self.tracer.deliver(sent, self.now, slot.id, (number, &msg));
         let from = (msg.from().0 as usize).wrapping_sub(1);
         self.link_heard(to, from, msg.sender().incarnation);
         self.step(to, Event::Received(msg));
@@ -265,7 +272,7 @@ impl World<'_> {
     fn server_of(item: &Item) -> Option<usize> {
         match item {
             Item::Tick(i) => Some(*i),
-            Item::Deliver { to, .. } => Some(*to),
+            Item::Deliver { to, .. } => Some(*to as usize),
             Item::Link { node, .. }
             | Item::Synced { node, .. }
             | Item::Written { node, .. }

@@ -54,14 +54,16 @@ impl World<'_> {
     pub(super) fn link_send(&mut self, i: usize, j: usize, msg: Message) {
         let up = self.slots.0.get(i).and_then(|s| s.peer_links.as_ref());
         if let Some(conn) = up.and_then(|links| links.up(id(j))) {
-            // What `send` does on an open connection, without its action list.
-            self.write(i, j, conn, msg);
-            return self.reschedule(i);
+            // What `send` does on an open connection, without its action list
+            // (nor a reschedule: nothing of the links changed, and the step
+            // that sent reschedules its node once it is done).
+            return self.write(i, j, conn, msg);
         }
         self.with_links(i, |links, local, out| links.send(local, id(j), msg, out));
     }
 
-    /// Node `i` heard from peer `j`, in its life `life` (by any way).
+    /// Node `i` heard from peer `j`, in its life `life` (by any way). The
+    /// step that takes the message in reschedules the node.
     pub(super) fn link_heard(&mut self, i: usize, j: usize, life: Incarnation) {
         self.with_links(i, |links, local, out| {
             links.heard_from(local, id(j), life, out)
@@ -71,6 +73,7 @@ impl World<'_> {
     /// Node `i`'s links' timers.
     pub(super) fn link_tick(&mut self, i: usize) {
         self.with_links(i, |links, local, out| links.tick(local, out));
+        self.reschedule(i);
     }
 
     /// News of a connection reaches node `i` in life `life`.
@@ -108,10 +111,12 @@ impl World<'_> {
             LinkNews::Accepted => {}
             LinkNews::Failed(why) => links.failed(local, id(j), conn, why, out),
         });
+        self.reschedule(i);
     }
 
     /// Runs `f` on node `i`'s links at its local time, then carries out what
-    /// they ask for.
+    /// they ask for. The caller reschedules the node (a step does once it is
+    /// done): the links' deadline may have moved.
     fn with_links(
         &mut self,
         i: usize,
@@ -129,10 +134,9 @@ impl World<'_> {
             }
         }
         if out.is_empty() {
-            // The common case: a peer heard from on an open connection, a
-            // tick with nothing due.
+            // The common case: a peer heard from on an open connection.
             self.link_actions = out;
-            return self.reschedule(i);
+            return;
         }
         let mut gone = Vec::new();
         for action in out.drain(..) {
@@ -144,9 +148,6 @@ impl World<'_> {
             }
         }
         self.link_actions = out;
-        // After every message written, not once per event: the order of the
-        // ticks queued is part of every digest, and of every seed's run.
-        self.reschedule(i);
         for (peer, life) in gone {
             self.tracer
                 .link(self.now, id(i), peer, "ended and refused: process gone");

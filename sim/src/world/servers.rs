@@ -71,6 +71,7 @@ impl World<'_> {
 
     /// Queues node `i`'s next tick, if its deadline (its node's or its
     /// links') now falls before the one queued.
+    #[inline]
     pub(super) fn reschedule(&mut self, i: usize) {
         let Some(slot) = self.slots.0.get_mut(i) else {
             return;
@@ -82,9 +83,20 @@ impl World<'_> {
         if slot.tick_at.is_some() && slot.tick_for == Some(deadline) {
             // Worked out from this deadline on this clock, at an earlier (or
             // the same) time: it would come out no earlier. The common case,
-            // after every message a node writes or hears.
+            // after every step.
             return;
         }
+        self.queue_tick(i, deadline);
+    }
+
+    /// Queues node `i`'s tick for `deadline` (its local time), if that falls
+    /// before the one queued. Out of line: the check before it is what
+    /// every step runs, and stays small enough to inline.
+    #[inline(never)]
+    fn queue_tick(&mut self, i: usize, deadline: ringleader_core::Instant) {
+        let Some(slot) = self.slots.0.get_mut(i) else {
+            return;
+        };
         let at = slot.clock.virtual_at(deadline).max(self.now);
         if slot.tick_at.is_none_or(|t| at < t) {
             slot.tick_at = Some(at);
@@ -155,10 +167,14 @@ impl World<'_> {
         match self.net.fate(from, to, &mut self.rng) {
             Fate::Delivered { delay, duplicate } => {
                 let sent = self.now;
+                let number = self.counters.transmitted as u32;
+                self.counters.transmitted += 1;
+                let to = to as u32;
                 if let Some(extra) = duplicate {
                     self.counters.duplicated += 1;
                     let copy = Item::Deliver {
                         to,
+                        number,
                         msg: msg.clone(),
                         sent,
                         life,
@@ -167,6 +183,7 @@ impl World<'_> {
                 }
                 let item = Item::Deliver {
                     to,
+                    number,
                     msg,
                     sent,
                     life,

@@ -23,7 +23,13 @@ pub(super) enum Item {
     Start(usize),
     Tick(usize),
     Deliver {
-        to: usize,
+        /// Four bytes, with `number`: the item stays 128 bytes.
+        to: u32,
+        /// The message's number, in the order messages were handed to the
+        /// network (a duplicate keeps its original's), wrapping: the trace's
+        /// digest takes it in on delivery, having taken the message in when
+        /// it was sent.
+        number: u32,
         msg: Message,
         /// When it was sent, for the trace viewer.
         sent: Instant,
@@ -206,6 +212,8 @@ pub(super) struct Counters {
     pub(super) duplicated: u64,
     pub(super) to_down: u64,
     pub(super) faults: u64,
+    /// Messages handed to the network (see `Item::Deliver::number`).
+    pub(super) transmitted: u64,
 }
 
 /// One run in progress.
