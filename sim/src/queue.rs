@@ -211,4 +211,57 @@ mod tests {
             .collect();
         assert_eq!(order, want);
     }
+
+    /// What the queue must do, the slow way: every item by (time, push order).
+    #[derive(Default)]
+    struct Model {
+        items: std::collections::BTreeMap<(u64, u64), u32>,
+        pushed: u64,
+    }
+
+    proptest::proptest! {
+        /// Whatever the times (near, far, before the last taken) and
+        /// however pushes and pops interleave, items come out as a sorted list
+        /// of (time, push order) gives them.
+        #[test]
+        fn pops_in_time_then_push_order_like_a_sorted_list(
+            ops in proptest::collection::vec((0u8..8, 0u64..3, 0u64..20_000), 1..400),
+        ) {
+            let mut q = EventQueue::default();
+            let mut m = Model::default();
+            let mut now = 0u64;
+            let mut next = 0u32;
+            for (op, range, offset) in ops {
+                if op < 3 {
+                    let popped = q.pop().map(|(at, v)| (at.as_micros(), v));
+                    let want = m.items.pop_first().map(|((at, _), v)| (at, v));
+                    proptest::prop_assert_eq!(popped, want);
+                    if let Some((at, _)) = popped {
+                        now = now.max(at);
+                    }
+                } else {
+                    // Mostly near (a message's delay), some far, a few in the past.
+                    let at = match range {
+                        0 => now + offset % 2_500,
+                        1 => now + offset * 7,
+                        _ => now.saturating_sub(offset % 50),
+                    };
+                    q.push(Instant::from_micros(at), next);
+                    m.items.insert((at, m.pushed), next);
+                    m.pushed += 1;
+                    next += 1;
+                }
+                proptest::prop_assert_eq!(q.len(), m.items.len());
+                proptest::prop_assert_eq!(
+                    q.peek_time().map(Instant::as_micros),
+                    m.items.keys().next().map(|k| k.0)
+                );
+            }
+            while let Some((at, v)) = q.pop() {
+                let want = m.items.pop_first().map(|((at, _), v)| (at, v));
+                proptest::prop_assert_eq!(Some((at.as_micros(), v)), want);
+            }
+            proptest::prop_assert!(m.items.is_empty());
+        }
+    }
 }

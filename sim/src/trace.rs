@@ -133,6 +133,11 @@ impl std::fmt::Display for Msg<'_> {
     }
 }
 
+#[inline(never)]
+fn push_record(records: &mut Vec<Record>, make: impl FnOnce() -> Record) {
+    records.push(make());
+}
+
 /// Mixes in what the text form shows of a message: its kind, sender and life, and
 /// its payload. Addresses are left out: in the simulator they follow from the id.
 fn digest_message(d: &mut Digest, msg: &Message) {
@@ -188,9 +193,12 @@ impl<'w> Tracer<'w> {
         self
     }
 
+    /// Keeps a record if records are kept: inlined, so the usual answer (they
+    /// are not) costs a test, not a call.
+    #[inline]
     fn record(&mut self, make: impl FnOnce() -> Record) {
         if let Some(r) = self.records.as_mut() {
-            r.push(make());
+            push_record(r, make);
         }
     }
 
@@ -270,6 +278,8 @@ impl<'w> Tracer<'w> {
     /// A message sent at `sent` was delivered: the `number`th handed to the
     /// network. The digest takes in the number alone: what the message says
     /// went in when it was sent, and the number tells it from every other.
+    /// Inlined for the same reason as [`Tracer::action`].
+    #[inline]
     pub fn deliver(
         &mut self,
         sent: Instant,
@@ -281,12 +291,17 @@ impl<'w> Tracer<'w> {
         self.head(at, 3, to);
         self.digest.word(u64::from(number));
         if self.writing() {
-            self.line(format_args!(
-                "{at:>12} {to} < {} {}\n",
-                msg.from(),
-                Msg(msg)
-            ));
+            self.write_deliver(at, to, msg);
         }
+    }
+
+    #[inline(never)]
+    fn write_deliver(&mut self, at: Instant, to: NodeId, msg: &Message) {
+        self.line(format_args!(
+            "{at:>12} {to} < {} {}\n",
+            msg.from(),
+            Msg(msg)
+        ));
     }
 
     /// The network dropped a message from `from` to `to`, sent at `sent`.
@@ -309,7 +324,9 @@ impl<'w> Tracer<'w> {
         ));
     }
 
-    /// A node emitted an action.
+    /// A node emitted an action. Inlined where the simulator takes a step's
+    /// actions: the digest is what nearly every run keeps; the text is out of line.
+    #[inline]
     pub fn action(&mut self, at: Instant, node: NodeId, action: &Action) {
         if let Action::RoleChanged {
             new, leader, epoch, ..
@@ -332,9 +349,13 @@ impl<'w> Tracer<'w> {
             Action::Multicast(msg) => digest_message(&mut self.digest, msg),
             other => self.digest.value(other),
         }
-        if !self.writing() {
-            return;
+        if self.writing() {
+            self.write_action(at, node, action);
         }
+    }
+
+    #[inline(never)]
+    fn write_action(&mut self, at: Instant, node: NodeId, action: &Action) {
         match action {
             Action::Send { to, msg } => {
                 self.line(format_args!("{at:>12} {node} > {to} {}\n", Msg(msg)))

@@ -4,6 +4,7 @@ use crate::id::NodeId;
 use crate::time::Instant;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// Which leadership appended an entry: its epoch and its leader. Under `quorum` an
 /// epoch has one leader by the vote; under `bully` and `ring` two leaders that never
@@ -54,9 +55,10 @@ pub struct Entry {
     pub index: u64,
     /// The client message it carries.
     pub id: ClientMsgId,
-    /// What was written.
-    #[serde(with = "serde_bytes")]
-    pub payload: Box<[u8]>,
+    /// What was written. Shared: an entry is copied to every follower's
+    /// message and every copy of the log, its bytes only once.
+    #[serde(with = "shared_bytes")]
+    pub payload: Arc<[u8]>,
     /// When the leader appended it, on the leader's clock.
     pub at: Instant,
 }
@@ -85,7 +87,7 @@ impl Entry {
                 client: MARKER_CLIENT,
                 seq: 0,
             },
-            payload: Box::default(),
+            payload: Arc::default(),
             at,
         }
     }
@@ -106,7 +108,7 @@ impl Entry {
     /// A new entry for the leader to offer; epoch and index are set when
     /// appended. What `payload` means is its writer's business (a chat
     /// message is one: see [`crate::chat`]).
-    pub fn new(id: ClientMsgId, payload: impl Into<Box<[u8]>>, at: Instant) -> Entry {
+    pub fn new(id: ClientMsgId, payload: impl Into<Arc<[u8]>>, at: Instant) -> Entry {
         Entry {
             epoch: 0,
             leader: NodeId(0),
@@ -115,5 +117,21 @@ impl Entry {
             payload: payload.into(),
             at,
         }
+    }
+}
+
+/// An entry's payload on the wire: plain bytes, as `serde_bytes` writes
+/// them, whatever holds them in memory.
+mod shared_bytes {
+    use serde::{Deserializer, Serializer};
+    use std::sync::Arc;
+
+    pub(super) fn serialize<S: Serializer>(payload: &Arc<[u8]>, s: S) -> Result<S::Ok, S::Error> {
+        serde_bytes::serialize(&**payload, s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<[u8]>, D::Error> {
+        let bytes: Box<[u8]> = serde_bytes::deserialize(d)?;
+        Ok(Arc::from(bytes))
     }
 }

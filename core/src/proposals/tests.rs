@@ -102,7 +102,7 @@ fn an_entry_replaced_by_the_next_leader_is_lost_and_said_so() {
             .any(|(n, t, o)| *n == new && *t == 2 && o.is_ok()),
         "{told:?}"
     );
-    let texts: Vec<Box<[u8]>> = net
+    let texts: Vec<std::sync::Arc<[u8]>> = net
         .node(old)
         .log()
         .committed()

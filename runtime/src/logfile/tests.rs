@@ -177,7 +177,7 @@ fn a_file_from_before_checksums_is_read_and_rewritten_with_them() {
 fn the_digest_covers_payloads_and_follows_commits_and_cuts() {
     let a = Log::restore((1..=4).map(|i| entry(i, 1)).collect(), 3).unwrap();
     let mut changed: Vec<Entry> = (1..=4).map(|i| entry(i, 1)).collect();
-    changed[1].payload = b"m2!".to_vec().into_boxed_slice();
+    changed[1].payload = b"m2!".to_vec().into();
     let b = Log::restore(changed, 3).unwrap();
     assert_ne!(CommitDigest::of(&a), CommitDigest::of(&b), "payloads count");
     // Folding forward equals computing afresh.

@@ -126,18 +126,18 @@ impl World<'_> {
             &mut Vec<LinkAction>,
         ),
     ) {
-        let mut out = std::mem::take(&mut self.link_actions);
         if let Some(slot) = self.slots.0.get_mut(i) {
             let local = slot.clock.local(self.now);
             if let Some(links) = slot.peer_links.as_mut() {
-                f(links, local, &mut out);
+                f(links, local, &mut self.link_actions);
             }
         }
-        if out.is_empty() {
-            // The common case: a peer heard from on an open connection.
-            self.link_actions = out;
+        if self.link_actions.is_empty() {
+            // The common case (a peer heard from on an open connection): the
+            // buffer is neither taken nor put back.
             return;
         }
+        let mut out = std::mem::take(&mut self.link_actions);
         let mut gone = Vec::new();
         for action in out.drain(..) {
             match action {
