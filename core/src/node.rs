@@ -56,9 +56,10 @@ pub struct Node {
     /// and plays dead until its writes complete.
     unfit: bool,
     disk_stall: std::time::Duration,
-    /// A gap between two steps longer than this means the process stood
-    /// still (a running node steps at least every heartbeat interval).
-    stood_still: std::time::Duration,
+    /// A gap between two steps longer than this (in µs) means the process
+    /// stood still (a running node steps at least every heartbeat interval).
+    /// In µs: every step compares.
+    stood_still_us: u64,
 }
 
 impl Node {
@@ -133,7 +134,8 @@ impl Node {
             reads: Reads::default(),
             unfit: false,
             disk_stall: config.disk_stall_timeout,
-            stood_still: config.heartbeat_interval * 4,
+            stood_still_us: u64::try_from((config.heartbeat_interval * 4).as_micros())
+                .unwrap_or(u64::MAX),
         })
     }
 
@@ -152,14 +154,15 @@ impl Node {
             now,
             self.last_now
         );
-        let gap = now.saturating_since(self.last_now);
+        let gap_us = now.as_micros().saturating_sub(self.last_now.as_micros());
         self.last_now = self.last_now.max(now);
         let now = self.last_now;
         let first = out.len();
-        if gap > self.stood_still {
+        if gap_us > self.stood_still_us {
             // The process stood still (a pause, a frozen VM): its writer did
             // too, so the time does not count against the disk.
-            self.journal.stood_still(gap);
+            self.journal
+                .stood_still(std::time::Duration::from_micros(gap_us));
         }
         if self.lifecycle == Lifecycle::Running && self.parts.election.lease_lapsed(now) {
             // A lease that ran out while the node was not stepped (a paused

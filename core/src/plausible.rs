@@ -48,66 +48,67 @@ impl std::fmt::Display for Implausible {
 }
 
 /// Checks every number of `msg` against the bounds above; `highest` is the
-/// highest epoch this node has seen.
+/// highest epoch this node has seen. The first number that fails, in the
+/// message's order, is the answer.
 pub fn check(msg: &Message, highest: u64) -> Result<(), Implausible> {
-    let mut c = Checker {
-        highest,
-        found: None,
-    };
+    let c = Checker { highest };
     let sender = msg.sender();
-    c.position("incarnation", sender.incarnation.counter);
-    c.position("start time", sender.incarnation.started_at.as_micros());
+    position("incarnation", sender.incarnation.counter)?;
+    position("start time", sender.incarnation.started_at.as_micros())?;
     match msg {
         Message::Heartbeat {
             leading: Some(e), ..
         } => c.epoch(*e),
         Message::Election { msg, .. } => c.election(msg),
         Message::Replication { msg, .. } => c.replication(msg),
-        _ => {}
+        _ => Ok(()),
     }
-    c.found.map_or(Ok(()), Err)
 }
 
+/// A number the node may add to: refused within [`TOP_MARGIN`] of the top.
+fn position(what: &'static str, v: u64) -> Result<(), Implausible> {
+    if v > u64::MAX - TOP_MARGIN {
+        return Err(Implausible::NearTheTop(what));
+    }
+    Ok(())
+}
+
+/// What a message is checked against: the highest epoch seen.
 struct Checker {
     highest: u64,
-    found: Option<Implausible>,
 }
 
 impl Checker {
-    fn position(&mut self, what: &'static str, v: u64) {
-        if self.found.is_none() && v > u64::MAX - TOP_MARGIN {
-            self.found = Some(Implausible::NearTheTop(what));
+    fn epoch(&self, e: u64) -> Result<(), Implausible> {
+        position("epoch", e)?;
+        if e > self.highest.saturating_add(EPOCH_LEAP) {
+            return Err(Implausible::EpochLeap(e));
         }
+        Ok(())
     }
 
-    fn epoch(&mut self, e: u64) {
-        self.position("epoch", e);
-        if self.found.is_none() && e > self.highest.saturating_add(EPOCH_LEAP) {
-            self.found = Some(Implausible::EpochLeap(e));
-        }
-    }
-
-    fn entries(&mut self, entries: &[Entry]) {
+    fn entries(&self, entries: &[Entry]) -> Result<(), Implausible> {
         for e in entries {
-            self.epoch(e.epoch);
-            self.position("index", e.index);
-            self.position("sequence number", e.id.seq);
-            self.position("client id", e.id.client);
+            self.epoch(e.epoch)?;
+            position("index", e.index)?;
+            position("sequence number", e.id.seq)?;
+            position("client id", e.id.client)?;
         }
+        Ok(())
     }
 
-    fn election(&mut self, msg: &ElectionMsg) {
+    fn election(&self, msg: &ElectionMsg) -> Result<(), Implausible> {
         match msg {
             ElectionMsg::Election { epoch }
             | ElectionMsg::Ok { epoch }
             | ElectionMsg::Coordinator { epoch } => self.epoch(*epoch),
             ElectionMsg::Vote { candidate, epoch } => {
-                self.epoch(*epoch);
-                self.position("incarnation", candidate.incarnation.counter);
+                self.epoch(*epoch)?;
+                position("incarnation", candidate.incarnation.counter)
             }
             ElectionMsg::Elected { leader, epoch } => {
-                self.epoch(*epoch);
-                self.position("incarnation", leader.incarnation.counter);
+                self.epoch(*epoch)?;
+                position("incarnation", leader.incarnation.counter)
             }
             ElectionMsg::PreVote {
                 term,
@@ -119,22 +120,22 @@ impl Checker {
                 last_epoch,
                 last_index,
             } => {
-                self.epoch(*term);
-                self.epoch(*last_epoch);
-                self.position("index", *last_index);
+                self.epoch(*term)?;
+                self.epoch(*last_epoch)?;
+                position("index", *last_index)
             }
             ElectionMsg::PreVoteReply { term, .. }
             | ElectionMsg::NewerTerm { term }
             | ElectionMsg::VoteReply { term, .. } => self.epoch(*term),
             ElectionMsg::LeaseRenew { term, stamp } | ElectionMsg::LeaseGrant { term, stamp } => {
-                self.epoch(*term);
-                self.position("stamp", *stamp);
+                self.epoch(*term)?;
+                position("stamp", *stamp)
             }
         }
     }
 
-    fn replication(&mut self, msg: &ReplicationMsg) {
-        self.epoch(msg.epoch());
+    fn replication(&self, msg: &ReplicationMsg) -> Result<(), Implausible> {
+        self.epoch(msg.epoch())?;
         match msg {
             ReplicationMsg::Append {
                 prev_index,
@@ -157,37 +158,37 @@ impl Checker {
                 commit,
                 ..
             } => {
-                self.position("index", *prev_index);
-                self.epoch(prev.epoch);
-                self.entries(entries);
-                self.position("commit index", *commit);
+                position("index", *prev_index)?;
+                self.epoch(prev.epoch)?;
+                self.entries(entries)?;
+                position("commit index", *commit)
             }
             ReplicationMsg::AppendReply { outcome, .. } => match outcome {
                 AppendOutcome::Matched(i)
                 | AppendOutcome::Mismatch { hint: i }
-                | AppendOutcome::Conflict { index: i } => self.position("index", *i),
-                AppendOutcome::EpochTaken => {}
+                | AppendOutcome::Conflict { index: i } => position("index", *i),
+                AppendOutcome::EpochTaken => Ok(()),
             },
-            ReplicationMsg::TipRequest { commit, .. } => self.position("commit index", *commit),
+            ReplicationMsg::TipRequest { commit, .. } => position("commit index", *commit),
             ReplicationMsg::Tip {
                 last_index,
                 last_epoch,
                 commit,
                 ..
             } => {
-                self.position("index", *last_index);
-                self.epoch(*last_epoch);
-                self.position("commit index", *commit);
+                position("index", *last_index)?;
+                self.epoch(*last_epoch)?;
+                position("commit index", *commit)
             }
-            ReplicationMsg::Fetch { from, .. } => self.position("index", *from),
-            ReplicationMsg::CatchUpFrom { .. } => {}
+            ReplicationMsg::Fetch { from, .. } => position("index", *from),
+            ReplicationMsg::CatchUpFrom { .. } => Ok(()),
             ReplicationMsg::AppSnapshot { .. } => self.app_snapshot_part(msg),
             ReplicationMsg::Snapshot { .. } => self.snapshot_part(msg),
         }
     }
 
     /// A part of an application snapshot: its numbers fit together.
-    fn app_snapshot_part(&mut self, msg: &ReplicationMsg) {
+    fn app_snapshot_part(&self, msg: &ReplicationMsg) -> Result<(), Implausible> {
         let ReplicationMsg::AppSnapshot {
             index,
             stamp,
@@ -199,24 +200,25 @@ impl Checker {
             ..
         } = msg
         else {
-            return;
+            return Ok(());
         };
-        self.position("index", *index);
-        self.epoch(stamp.epoch);
-        self.position("commit index", *commit);
+        position("index", *index)?;
+        self.epoch(stamp.epoch)?;
+        position("commit index", *commit)?;
         let numbered = *of > 0 && number < of && *of <= crate::wire::SNAPSHOT_PARTS_MAX;
         let sized = usize::try_from(*len)
             .is_ok_and(|l| l <= crate::log::APP_SNAPSHOT_BYTES_MAX && bytes.len() <= l)
             && bytes.len() <= crate::log::ENTRIES_BYTES_MAX;
-        if self.found.is_none() && !(numbered && sized && index <= commit) {
-            self.found = Some(Implausible::Inconsistent(
+        if !(numbered && sized && index <= commit) {
+            return Err(Implausible::Inconsistent(
                 "an application snapshot part whose numbers do not fit together",
             ));
         }
+        Ok(())
     }
 
     /// A part of the log's snapshot: its numbers fit together.
-    fn snapshot_part(&mut self, msg: &ReplicationMsg) {
+    fn snapshot_part(&self, msg: &ReplicationMsg) -> Result<(), Implausible> {
         let ReplicationMsg::Snapshot {
             part,
             number,
@@ -226,24 +228,25 @@ impl Checker {
             ..
         } = msg
         else {
-            return;
+            return Ok(());
         };
-        self.position("index", part.index);
+        position("index", part.index)?;
         if let Some(at) = app {
-            self.position("index", *at);
+            position("index", *at)?;
         }
-        self.epoch(part.stamp.epoch);
-        self.position("commit index", *commit);
+        self.epoch(part.stamp.epoch)?;
+        position("commit index", *commit)?;
         let numbered = *of > 0 && number < of && *of <= crate::wire::SNAPSHOT_PARTS_MAX;
-        if self.found.is_none() && !(numbered && part.plausible()) {
-            self.found = Some(Implausible::Inconsistent(
+        if !(numbered && part.plausible()) {
+            return Err(Implausible::Inconsistent(
                 "a snapshot part whose numbers do not fit together",
             ));
         }
         for (client, seq, _) in &part.clients {
-            self.position("client id", *client);
-            self.position("sequence number", *seq);
+            position("client id", *client)?;
+            position("sequence number", *seq)?;
         }
+        Ok(())
     }
 }
 

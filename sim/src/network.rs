@@ -93,6 +93,8 @@ pub struct Network {
     loss: Option<Bernoulli>,
     duplicate: Option<Bernoulli>,
     reorder: Option<Bernoulli>,
+    /// The latency range in µs, worked out once: a draw per message.
+    latency_us: (u64, u64),
     nodes: usize,
     /// `up[from * nodes + to]`: messages from `from` reach `to`.
     up: Vec<bool>,
@@ -106,6 +108,10 @@ impl Network {
             loss: chance(config.loss),
             duplicate: chance(config.duplicate),
             reorder: chance(config.reorder),
+            latency_us: (
+                config.latency_min.as_micros() as u64,
+                config.latency_max.as_micros() as u64,
+            ),
             config,
             nodes,
             up: vec![true; nodes * nodes],
@@ -155,9 +161,7 @@ impl Network {
 
     /// A latency drawn from the configured range (the model of a stream segment).
     pub(crate) fn delay(&self, rng: &mut ChaCha8Rng) -> Duration {
-        let c = &self.config;
-        let lo = c.latency_min.as_micros() as u64;
-        let hi = c.latency_max.as_micros() as u64;
+        let (lo, hi) = self.latency_us;
         let mut micros = rng.random_range(lo..=hi);
         if self.reorder.is_some_and(|d| rng.sample(d)) {
             micros += rng.random_range(0..=hi);
