@@ -56,9 +56,9 @@ pub struct Node {
     /// and plays dead until its writes complete.
     unfit: bool,
     disk_stall: std::time::Duration,
-    /// A gap between two steps longer than this (in µs) means the process
+    /// A gap between two steps longer than this many µs means the process
     /// stood still (a running node steps at least every heartbeat interval).
-    /// In µs: every step compares.
+    /// Kept in µs because every step compares against it.
     stood_still_us: u64,
 }
 

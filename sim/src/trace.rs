@@ -133,6 +133,7 @@ impl std::fmt::Display for Msg<'_> {
     }
 }
 
+/// Out of line: only the viewer keeps records, and the hot callers stay small.
 #[inline(never)]
 fn push_record(records: &mut Vec<Record>, make: impl FnOnce() -> Record) {
     records.push(make());
