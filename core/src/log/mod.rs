@@ -492,12 +492,7 @@ impl Log {
     /// log as cut.
     pub fn apply(&mut self, write: &LogWrite) -> Result<(), WriteMisfit> {
         self.cut_for(write)?;
-        for e in &write.entries {
-            self.push(e.clone());
-        }
-        if let Some(commit) = write.commit {
-            self.commit_to(commit);
-        }
+        self.append_then_commit(write.entries.iter().cloned(), write.commit);
         Ok(())
     }
 
@@ -505,13 +500,22 @@ impl Log {
     /// them (a simulated disk's sync, say, which is done with the write).
     pub fn apply_owned(&mut self, write: LogWrite) -> Result<(), WriteMisfit> {
         self.cut_for(&write)?;
-        for e in write.entries {
+        self.append_then_commit(write.entries, write.commit);
+        Ok(())
+    }
+
+    /// The part of a write after the cut: its entries, then its commit index.
+    fn append_then_commit(
+        &mut self,
+        entries: impl IntoIterator<Item = Entry>,
+        commit: Option<u64>,
+    ) {
+        for e in entries {
             self.push(e);
         }
-        if let Some(commit) = write.commit {
+        if let Some(commit) = commit {
             self.commit_to(commit);
         }
-        Ok(())
     }
 
     /// The part of a write before its entries: the snapshots it carries, and
