@@ -21,6 +21,39 @@ pub(crate) fn client_id(c: usize) -> ClientId {
     ClientId(u64::from(number(c)))
 }
 
+/// What simulated client `client` says in its message number `seq`:
+/// `message <seq> from c<client>`. Written digit by digit: a client sends a
+/// message every few milliseconds, and the formatting machinery cost more
+/// than the rest of sending it.
+pub(crate) fn chat_text(seq: u64, client: u32) -> String {
+    let mut text = String::with_capacity(40);
+    text.push_str("message ");
+    push_decimal(&mut text, seq);
+    text.push_str(" from c");
+    push_decimal(&mut text, u64::from(client));
+    text
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(text: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        at -= 1;
+        if rest == 0 {
+            break;
+        }
+    }
+    digits
+        .get(at..)
+        .into_iter()
+        .flatten()
+        .for_each(|&d| text.push(char::from(d)));
+}
+
 /// One client's end of a connection.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Link {
@@ -68,4 +101,21 @@ pub(crate) fn ordered(now: Instant, delay: std::time::Duration, last: &mut Insta
     let at = (now + delay).max(*last);
     *last = at;
     at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chat_text;
+
+    #[test]
+    fn a_chat_text_reads_as_formatting_writes_it() {
+        for seq in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
+            for client in [0, 1, 9, 10, 255, u32::MAX] {
+                assert_eq!(
+                    chat_text(seq, client),
+                    format!("message {seq} from c{client}")
+                );
+            }
+        }
+    }
 }

@@ -93,9 +93,7 @@ impl Log {
         }
         let mut clients = self.clients_base.clone();
         for e in self.committed().iter().take_while(|e| e.index <= index) {
-            if !e.is_marker() {
-                clients.insert(e.id.client, (e.id.seq, e.index));
-            }
+            super::note_client(&mut clients, e);
         }
         Some(Snapshot {
             index,

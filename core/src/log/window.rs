@@ -68,9 +68,7 @@ impl Log {
                 break;
             }
             memory -= footprint(e);
-            if !e.is_marker() {
-                self.clients_base.insert(e.id.client, (e.id.seq, e.index));
-            }
+            super::note_client(&mut self.clients_base, e);
             drop += 1;
         }
         if drop > 0 {
@@ -88,9 +86,7 @@ impl Log {
             .min(self.entries.len());
         for e in self.entries.drain(..n) {
             self.memory = self.memory.saturating_sub(footprint(&e));
-            if !e.is_marker() {
-                self.clients_base.insert(e.id.client, (e.id.seq, e.index));
-            }
+            super::note_client(&mut self.clients_base, &e);
         }
         self.base = self.base.max(index);
     }
@@ -130,8 +126,8 @@ impl Log {
             self.memory = self.memory.saturating_sub(gone);
         }
         self.clients.clone_from(&self.clients_base);
-        for e in self.entries.iter().filter(|e| !e.is_marker()) {
-            self.clients.insert(e.id.client, (e.id.seq, e.index));
+        for e in &self.entries {
+            super::note_client(&mut self.clients, e);
         }
     }
 

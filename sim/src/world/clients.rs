@@ -224,7 +224,7 @@ impl World<'_> {
                 // The application's clients write its entries.
                 Some(payload) => sc.client.write(payload, out).is_ok(),
                 None => {
-                    let text = format!("message {seq} from c{}", number(c));
+                    let text = crate::clients::chat_text(seq, number(c));
                     sc.client.send(now, text, out).is_ok()
                 }
             };

@@ -13,9 +13,9 @@ use ringleader_core::{Event, Instant, NodeId};
 impl World<'_> {
     /// Handles one item that fell due now.
     pub(super) fn handle(&mut self, item: Item) {
-        let Some(item) = self.held_back(item) else {
-            return;
-        };
+        if let Some(until) = self.paused_server(&item) {
+            return self.hold_back(until, item);
+        }
         match item {
             Item::Tick(i) => self.on_tick(i),
             Item::Deliver {
@@ -284,27 +284,28 @@ impl World<'_> {
         }
     }
 
-    /// Holds `item` back until its server carries on, if it is paused now.
-    fn held_back(&mut self, item: Item) -> Option<Item> {
-        let Some(i) = Self::server_of(&item) else {
-            return Some(item);
-        };
-        let Some(slot) = self.slots.0.get_mut(i) else {
-            return Some(item);
-        };
-        match slot.paused_until {
-            Some(until) if until > self.now && slot.node.is_some() => {
-                if let Item::Tick(_) = item {
-                    if slot.tick_at != Some(self.now) {
-                        return None; // superseded anyway
-                    }
-                    slot.tick_at = Some(until);
-                    slot.tick_for = None;
-                }
-                self.queue.push(until, item);
-                None
+    /// Until when `item`'s server is paused, if it is now: the item waits.
+    /// Decided by reference, so the common case moves nothing.
+    fn paused_server(&self, item: &Item) -> Option<Instant> {
+        let slot = self.slots.0.get(Self::server_of(item)?)?;
+        slot.paused_until
+            .filter(|&until| until > self.now && slot.node.is_some())
+    }
+
+    /// Holds `item` back until its paused server carries on at `until`. Out
+    /// of line: rare, and it keeps the handler small.
+    #[inline(never)]
+    fn hold_back(&mut self, until: Instant, item: Item) {
+        if let Item::Tick(i) = item {
+            let Some(slot) = self.slots.0.get_mut(i) else {
+                return;
+            };
+            if slot.tick_at != Some(self.now) {
+                return; // superseded anyway
             }
-            _ => Some(item),
+            slot.tick_at = Some(until);
+            slot.tick_for = None;
         }
+        self.queue.push(until, item);
     }
 }
