@@ -165,10 +165,7 @@ impl Node {
                 .stood_still(std::time::Duration::from_micros(gap_us));
         }
         if self.lifecycle == Lifecycle::Running && self.parts.election.lease_lapsed(now) {
-            // A lease that ran out while the node was not stepped (a paused
-            // process) ends before anything else is done as leader.
-            self.with_ctx(now, out, |cx, p| p.election.tick(cx));
-            self.sync_leadership(now, out);
+            self.end_lapsed_lease(now, out);
         }
         if self.lifecycle == Lifecycle::Running {
             self.check_disk(now, out);
@@ -181,25 +178,44 @@ impl Node {
             self.reads.end_step(now, out);
         }
         if self.unfit {
-            // Playing dead: nothing this step made reaches the peers.
-            let made = out.split_off(first);
-            out.extend(
-                made.into_iter()
-                    .filter(|a| !matches!(a, Action::Send { .. } | Action::Multicast(_))),
-            );
+            Self::play_dead(first, out);
         }
+    }
+
+    /// A lease that ran out while the node was not stepped (a paused process)
+    /// ends before anything else is done as leader. Out of line, as the
+    /// other rare turns of a step are: what every step runs stays small.
+    #[inline(never)]
+    fn end_lapsed_lease(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.with_ctx(now, out, |cx, p| p.election.tick(cx));
+        self.sync_leadership(now, out);
+    }
+
+    /// Playing dead: nothing this step made (from `first` on) reaches the peers.
+    #[inline(never)]
+    fn play_dead(first: usize, out: &mut Vec<Action>) {
+        let made = out.split_off(first);
+        out.extend(
+            made.into_iter()
+                .filter(|a| !matches!(a, Action::Send { .. } | Action::Multicast(_))),
+        );
     }
 
     /// A write pending past the stall bound makes the node unfit: it resigns
     /// whatever it leads and plays dead until its writes complete.
+    #[inline]
     fn check_disk(&mut self, now: Instant, out: &mut Vec<Action>) {
         let stalled = self
             .journal
             .stalled_at(self.disk_stall)
             .is_some_and(|at| now >= at);
-        if !stalled || self.unfit {
-            return;
+        if stalled && !self.unfit {
+            self.go_unfit(now, out);
         }
+    }
+
+    #[inline(never)]
+    fn go_unfit(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.unfit = true;
         let why = format!(
             "a disk write has not become durable in {} ms",
@@ -212,6 +228,7 @@ impl Node {
 
     /// Entries read back from the disk: into the log's cache, and the parts
     /// that wait for them go on.
+    #[inline(never)]
     fn on_log_read(&mut self, now: Instant, from: u64, entries: Vec<Entry>, out: &mut Vec<Action>) {
         if !self.reads.answered(from, entries.is_empty()) || entries.is_empty() {
             return;
@@ -241,6 +258,7 @@ impl Node {
     }
 
     /// The embedding application saved a snapshot (see [`Event::AppSnapshot`]).
+    #[inline(never)]
     fn on_app_snapshot(&mut self, snapshot: std::sync::Arc<crate::log::AppSnapshot>) {
         let (index, bytes) = (snapshot.index, snapshot.state.len());
         if bytes > crate::log::APP_SNAPSHOT_BYTES_MAX {
@@ -255,18 +273,40 @@ impl Node {
         }
     }
 
+    #[inline(never)]
+    fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.lifecycle = Lifecycle::Running;
+        // Persist before announcing: the announcement carries the new
+        // incarnation (the driver makes the start's writes durable first).
+        let state = self.parts.election.persisted();
+        self.journal.persist(now, state, out);
+        self.journal.start_written();
+        self.discovery.start(now, &mut self.rng, out);
+        self.with_ctx(now, out, |cx, p| p.election.start(cx));
+    }
+
+    /// The driver learned that `peer`'s process in life `life` is gone (its
+    /// connection was reset).
+    #[inline(never)]
+    fn on_peer_gone(
+        &mut self,
+        now: Instant,
+        peer: NodeId,
+        life: Incarnation,
+        out: &mut Vec<Action>,
+    ) {
+        let changes = self.discovery.process_gone(now, peer, life, out);
+        let proven = !changes.is_empty();
+        self.membership_changed(now, changes, out);
+        if proven {
+            self.with_ctx(now, out, |cx, p| p.election.on_process_gone(cx, peer));
+        }
+        self.end_step(now, out);
+    }
+
     fn handle(&mut self, now: Instant, event: Event, out: &mut Vec<Action>) {
         match (self.lifecycle, event) {
-            (Lifecycle::Idle, Event::Start) => {
-                self.lifecycle = Lifecycle::Running;
-                // Persist before announcing: the announcement carries the new
-                // incarnation (the driver makes the start's writes durable first).
-                let state = self.parts.election.persisted();
-                self.journal.persist(now, state, out);
-                self.journal.start_written();
-                self.discovery.start(now, &mut self.rng, out);
-                self.with_ctx(now, out, |cx, p| p.election.start(cx));
-            }
+            (Lifecycle::Idle, Event::Start) => self.start(now, out),
             (Lifecycle::Running, Event::Tick) => {
                 let changes = self.discovery.expire(now, out);
                 self.membership_changed(now, changes, out);
@@ -305,13 +345,7 @@ impl Node {
                 self.end_step(now, out);
             }
             (Lifecycle::Running, Event::PeerGone { peer, life }) => {
-                let changes = self.discovery.process_gone(now, peer, life, out);
-                let proven = !changes.is_empty();
-                self.membership_changed(now, changes, out);
-                if proven {
-                    self.with_ctx(now, out, |cx, p| p.election.on_process_gone(cx, peer));
-                }
-                self.end_step(now, out);
+                self.on_peer_gone(now, peer, life, out);
             }
             (Lifecycle::Running, Event::Durable { token }) => self.on_durable(now, token, out),
             (Lifecycle::Running, Event::LogRead { from, entries }) => {

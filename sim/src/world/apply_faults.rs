@@ -7,6 +7,7 @@ use crate::invariants::Observed;
 use ringleader_core::{Event, NodeId};
 
 impl World<'_> {
+    #[inline(never)]
     pub(super) fn apply_fault(&mut self, fault: Fault) {
         let index = |n: NodeId| (n.0 as usize).wrapping_sub(1);
         match fault {

@@ -119,6 +119,7 @@ impl World<'_> {
     /// A read of node `i`'s disk is done: the node gets the entries, or
     /// nothing (a failed read), or stops (a damaged record, as the runtime
     /// stops on a checksum that does not match).
+    #[inline(never)]
     pub(super) fn on_read(&mut self, i: usize, life: u64, from: u64, outcome: ReadOutcome) {
         let alive = self.slots.0.get(i);
         if !alive.is_some_and(|s| s.node.is_some() && s.lives == life) {
@@ -140,6 +141,7 @@ impl World<'_> {
 
     /// `process` durability: node `i` hears its writes up to `token` reached
     /// the operating system.
+    #[inline(never)]
     pub(super) fn on_written(&mut self, i: usize, life: u64, token: u64) {
         let alive = self.slots.0.get(i);
         if alive.is_some_and(|s| s.node.is_some() && s.lives == life) {

@@ -11,7 +11,9 @@ use ringleader_core::wire::{ClientMsg, Message, ServerMsg};
 use ringleader_core::{Event, Instant, NodeId};
 
 impl World<'_> {
-    /// Handles one item that fell due now.
+    /// Handles one item that fell due now. The handlers of rare items
+    /// (faults, starts, link news, reads) are kept out of line: inlined,
+    /// they made this function and its frame larger for every item.
     pub(super) fn handle(&mut self, item: Item) {
         if let Some(until) = self.paused_server(&item) {
             return self.hold_back(until, item);
@@ -183,6 +185,7 @@ impl World<'_> {
         self.step(server, Event::FromClient { client: id, msg });
     }
 
+    #[inline(never)]
     fn on_probe(&mut self, server: usize, client: usize) {
         self.counters.events += 1;
         if self.slots.node(server).is_none() {
@@ -213,6 +216,7 @@ impl World<'_> {
         self.client_step(client, ClientEvent::Received(msg));
     }
 
+    #[inline(never)]
     fn on_link_state(&mut self, client: usize, link: u64, up: bool) {
         self.counters.events += 1;
         let Some(sc) = self.clients.get_mut(client) else {
@@ -236,6 +240,7 @@ impl World<'_> {
     }
 
     /// The client closed connection `link`; the server hears of it.
+    #[inline(never)]
     fn on_link_closed(&mut self, server: usize, life: u64, client: usize, link: u64) {
         self.counters.events += 1;
         let id = client_id(client);
@@ -251,6 +256,7 @@ impl World<'_> {
     }
 
     /// A paused node carries on.
+    #[inline(never)]
     fn on_resume(&mut self, i: usize) {
         let Some(slot) = self.slots.0.get_mut(i) else {
             return;

@@ -77,6 +77,7 @@ impl World<'_> {
     }
 
     /// News of a connection reaches node `i` in life `life`.
+    #[inline(never)]
     pub(super) fn on_link_news(
         &mut self,
         i: usize,

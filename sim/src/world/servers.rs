@@ -216,6 +216,7 @@ impl World<'_> {
         );
     }
 
+    #[inline(never)]
     pub(super) fn start(&mut self, i: usize) {
         let now = self.now;
         let Some(slot) = self.slots.0.get_mut(i) else {
