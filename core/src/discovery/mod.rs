@@ -331,6 +331,13 @@ impl Discovery {
             self.next_check = self.next_check.min(suspect_at);
             return Observed::Admitted;
         };
+        if m.state == MemberState::Alive && m.info == *sender {
+            // A live member's life as known, on nearly every message: only
+            // the time it was heard changes (what follows would find no new
+            // life and no change either).
+            m.last_heard = now;
+            return Observed::Refreshed;
+        }
         let new_life = later_life(&self.retired, sender, m);
         if !new_life && sender.incarnation != m.info.incarnation {
             self.stats.stale += 1;

@@ -346,6 +346,11 @@ impl Links {
             return false;
         };
         link.heard = Some(now);
+        if link.life == Some(life) && matches!(link.state, State::Up { .. }) {
+            // The common case, decided without the rest: the same life, no
+            // new life to find.
+            return false;
+        }
         // Whether the old life is gone is not the links' to know: a wiped node's
         // new life counts too. A connection closed for nothing costs one dial,
         // one kept to a dead process costs the words written on it.
