@@ -81,6 +81,10 @@ pub(crate) struct Sessions {
     next_check: Instant,
     /// Hellos held while no leader is known, answered once one is.
     waiting: BTreeMap<ClientId, Waiting>,
+    /// Some session may hold messages: set when one is held, cleared when a
+    /// walk of the sessions finds none. Every step asks; the walk is for
+    /// the steps that may find some.
+    may_hold: bool,
 }
 
 impl Sessions {
@@ -105,6 +109,7 @@ impl Sessions {
             timeout,
             next_check: Instant::MAX,
             waiting: BTreeMap::new(),
+            may_hold: false,
         }
     }
 
@@ -238,6 +243,7 @@ impl Sessions {
             );
         }
         s.held.push_back((seq, entry));
+        self.may_hold = true;
         if repl.serving() {
             offer_held(cx, repl, client, s);
         }
@@ -388,9 +394,11 @@ impl Sessions {
     /// leading `leading` (its epoch, `None` when not leading): the leadership
     /// is the one it followed, no hello waits, no message is held.
     pub(crate) fn nothing_to_offer(&self, leading: Option<u64>) -> bool {
-        self.epoch == leading
-            && self.waiting.is_empty()
-            && self.sessions.values().all(|s| s.held.is_empty())
+        debug_assert!(
+            self.may_hold || self.sessions.values().all(|s| s.held.is_empty()),
+            "a session holds messages the flag does not know of"
+        );
+        self.epoch == leading && self.waiting.is_empty() && !self.may_hold
     }
 
     /// Whether [`deliver`](Self::deliver) would find nothing to do with the
@@ -414,6 +422,7 @@ impl Sessions {
                     sessions = self.sessions.len(),
                     "leadership changed: redirecting clients"
                 );
+                self.may_hold = false;
                 for client in std::mem::take(&mut self.sessions).into_keys() {
                     cx.send_client(client, ServerMsg::Redirect { leader, epoch });
                     cx.out.push(Action::CloseClient(client));
@@ -426,12 +435,15 @@ impl Sessions {
         if current.is_none() || !repl.serving() {
             return;
         }
+        let mut holding = false;
         for (&client, s) in self.sessions.iter_mut() {
             if !s.held.is_empty() {
                 offer_held(cx, repl, client, s);
                 self.dirty = true;
+                holding |= !s.held.is_empty();
             }
         }
+        self.may_hold = holding;
     }
 
     /// End of a step, after replication's flush (which may have committed):
