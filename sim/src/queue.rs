@@ -98,7 +98,10 @@ impl<T> EventQueue<T> {
     }
 
     /// Numbers the waiting keys again from zero, in their order, so the
-    /// counter has room (after four billion pushes).
+    /// counter has room (after four billion pushes). Cold and out of line:
+    /// inlined, it made every push save registers it never needs.
+    #[cold]
+    #[inline(never)]
     fn renumber(&mut self) {
         // Ascending by `Ord`: the last to pop first.
         let mut keys = std::mem::take(&mut self.heap).into_sorted_vec();
