@@ -320,7 +320,6 @@ impl Node {
             }
             (Lifecycle::Running, Event::Received(msg)) => {
                 self.received(now, &msg, out);
-                release(msg);
             }
             (Lifecycle::Running, Event::FromClient { client, msg }) => {
                 self.with_ctx(now, out, |cx, p| {
@@ -723,17 +722,4 @@ struct Parts {
     replication: Replication,
     sessions: Sessions,
     proposals: Proposals,
-}
-
-/// Lets go of a message taken in. A heartbeat, most of what arrives, holds
-/// nothing to free: taken apart here, it is known to, and the call to the
-/// message's drop glue is left for the others.
-#[inline]
-fn release(msg: Message) {
-    match msg {
-        Message::Heartbeat { from, leading } => {
-            let _ = (from, leading);
-        }
-        other => drop(other),
-    }
 }
