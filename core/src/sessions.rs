@@ -410,6 +410,10 @@ impl Sessions {
     /// End of a step, before replication's flush: follow a change of leadership,
     /// answer hellos held while no leader was known, and offer the messages held
     /// while this leader was syncing, so they leave in the flush's batch.
+    // Out of line, as `deliver` and the proposals' passes are: the end of
+    // every step asks whether there is work and rarely finds some; inlined,
+    // they made that check's function large for all.
+    #[inline(never)]
     pub(crate) fn offer(&mut self, cx: &mut Ctx<'_>, repl: &mut Replication) {
         let current = cx.leading().then_some(cx.lead.epoch);
         if self.epoch != current {
@@ -449,6 +453,7 @@ impl Sessions {
     /// End of a step, after replication's flush (which may have committed):
     /// acknowledge what committed and push the committed entries each client
     /// has not seen yet.
+    #[inline(never)]
     pub(crate) fn deliver(&mut self, cx: &mut Ctx<'_>, log: &Log) {
         let commit = log.commit_index();
         // Most steps change nothing here.

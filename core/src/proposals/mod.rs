@@ -100,6 +100,7 @@ impl Proposals {
 
     /// End of a step: the proposals held while syncing are offered once this
     /// node serves, and refused once it no longer leads.
+    #[inline(never)]
     pub(crate) fn offer_held(&mut self, cx: &mut Ctx<'_>, repl: &mut Replication) {
         if self.held.is_empty() {
             return;
@@ -145,6 +146,7 @@ impl Proposals {
 
     /// End of a step: tells the outcome of every proposal the commit index
     /// passed. Called before the log's window is trimmed.
+    #[inline(never)]
     pub(crate) fn resolve(&mut self, cx: &mut Ctx<'_>, log: &Log) {
         let commit = log.commit_index();
         if self.pending.is_empty() || commit == self.scanned {
