@@ -46,6 +46,10 @@ pub(crate) struct Election {
     lead: Leadership,
     max_seen: u64,
     algo: Box<dyn ElectionAlgorithm>,
+    /// The algorithm's next deadline and lease end, as of the last call
+    /// that could change them (every one goes through `with`): asked after
+    /// every step, they cost no call into the algorithm there.
+    algo_times: (Instant, Option<Instant>),
     foreign_reported: bool,
     heartbeat_interval: std::time::Duration,
     /// Term, vote and start count: what must survive a restart.
@@ -84,6 +88,7 @@ impl Election {
                 since: now,
             },
             max_seen: persisted.term,
+            algo_times: (algo.next_deadline(), algo.lease_end()),
             algo,
             foreign_reported: false,
             heartbeat_interval: config.heartbeat_interval,
@@ -113,7 +118,9 @@ impl Election {
             journal: &mut *cx.journal,
             unfit: cx.unfit,
         };
-        f(self.algo.as_mut(), &mut acx)
+        let result = f(self.algo.as_mut(), &mut acx);
+        self.algo_times = (self.algo.next_deadline(), self.algo.lease_end());
+        result
     }
 
     /// Hashes what decides the election's next moves beyond the node's
@@ -141,9 +148,8 @@ impl Election {
 
     /// While this node leads under a lease (`quorum`): when the lease runs out.
     pub(crate) fn lease_end(&self) -> Option<Instant> {
-        self.algo
-            .lease_end()
-            .filter(|_| self.lead.role == Role::Leader)
+        debug_assert_eq!(self.algo_times.1, self.algo.lease_end(), "stale lease end");
+        self.algo_times.1.filter(|_| self.lead.role == Role::Leader)
     }
 
     /// Whether this node leads under a lease that has run out by `now`: it must
@@ -163,7 +169,12 @@ impl Election {
     }
 
     pub(crate) fn next_deadline(&self) -> Instant {
-        self.settle_until.min(self.algo.next_deadline())
+        debug_assert_eq!(
+            self.algo_times.0,
+            self.algo.next_deadline(),
+            "stale deadline"
+        );
+        self.settle_until.min(self.algo_times.0)
     }
 
     fn settling(&self) -> bool {
