@@ -93,7 +93,7 @@ impl Log {
         }
         let mut clients = self.clients_base.clone();
         for e in self.committed().iter().take_while(|e| e.index <= index) {
-            super::note_client(&mut clients, e);
+            super::state::note_client(&mut clients, e);
         }
         Some(Snapshot {
             index,

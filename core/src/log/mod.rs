@@ -274,7 +274,7 @@ impl Log {
     }
 
     fn push(&mut self, entry: Entry) {
-        note_client(&mut self.clients, &entry);
+        state::note_client(&mut self.clients, &entry);
         self.runs.push(entry.index, entry.stamp());
         self.memory = self.memory.saturating_add(window::footprint(&entry));
         self.entries.push(entry);
@@ -548,27 +548,6 @@ impl Log {
             self.truncate_to(keep);
         }
         Ok(())
-    }
-}
-
-/// Notes `entry` as its client's last in `clients` (client to its last
-/// message number and that message's index); a marker has no client. A
-/// client known already, nearly always, is updated in place: cheaper than an
-/// insert on every entry.
-#[inline]
-pub(super) fn note_client(
-    clients: &mut std::collections::BTreeMap<u64, (u64, u64)>,
-    entry: &Entry,
-) {
-    if entry.is_marker() {
-        return;
-    }
-    let last = (entry.id.seq, entry.index);
-    match clients.get_mut(&entry.id.client) {
-        Some(slot) => *slot = last,
-        None => {
-            clients.insert(entry.id.client, last);
-        }
     }
 }
 

@@ -82,3 +82,21 @@ impl Default for Log {
         }
     }
 }
+
+/// Notes `entry` as its client's last in `clients` (client to its last
+/// message number and that message's index); a marker has no client. A
+/// client known already, nearly always, is updated in place: cheaper than an
+/// insert on every entry.
+#[inline]
+pub(super) fn note_client(clients: &mut BTreeMap<u64, (u64, u64)>, entry: &Entry) {
+    if entry.is_marker() {
+        return;
+    }
+    let last = (entry.id.seq, entry.index);
+    match clients.get_mut(&entry.id.client) {
+        Some(slot) => *slot = last,
+        None => {
+            clients.insert(entry.id.client, last);
+        }
+    }
+}

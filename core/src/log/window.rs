@@ -68,7 +68,7 @@ impl Log {
                 break;
             }
             memory -= footprint(e);
-            super::note_client(&mut self.clients_base, e);
+            super::state::note_client(&mut self.clients_base, e);
             drop += 1;
         }
         if drop > 0 {
@@ -86,7 +86,7 @@ impl Log {
             .min(self.entries.len());
         for e in self.entries.drain(..n) {
             self.memory = self.memory.saturating_sub(footprint(&e));
-            super::note_client(&mut self.clients_base, &e);
+            super::state::note_client(&mut self.clients_base, &e);
         }
         self.base = self.base.max(index);
     }
@@ -127,7 +127,7 @@ impl Log {
         }
         self.clients.clone_from(&self.clients_base);
         for e in &self.entries {
-            super::note_client(&mut self.clients, e);
+            super::state::note_client(&mut self.clients, e);
         }
     }
 
