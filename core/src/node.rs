@@ -486,6 +486,8 @@ impl Node {
     fn end_step(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.sync_leadership(now, out);
         // Most steps have nothing for the sessions: no context is built for them.
+        // The passes themselves (sessions' and proposals') are out of line:
+        // inlined, they made this function large for every step.
         let lead = self.parts.election.leadership();
         let leading = lead.leads(self.me.id).then_some(lead.epoch);
         if !self.parts.sessions.nothing_to_offer(leading) {

@@ -410,9 +410,6 @@ impl Sessions {
     /// End of a step, before replication's flush: follow a change of leadership,
     /// answer hellos held while no leader was known, and offer the messages held
     /// while this leader was syncing, so they leave in the flush's batch.
-    // Out of line, as `deliver` and the proposals' passes are: the end of
-    // every step asks whether there is work and rarely finds some; inlined,
-    // they made that check's function large for all.
     #[inline(never)]
     pub(crate) fn offer(&mut self, cx: &mut Ctx<'_>, repl: &mut Replication) {
         let current = cx.leading().then_some(cx.lead.epoch);
