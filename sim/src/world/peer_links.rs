@@ -100,7 +100,7 @@ impl World<'_> {
         };
         self.tracer.link(self.now, id(i), id(j), what);
         if let LinkNews::Failed(_) = news {
-            self.drop_conn(i, life, conn);
+            self.drop_conn(i, j, life, conn);
             // What waited for this connection never went: the network's doing.
             self.checker.on_drop(self.now, i, j);
         }
@@ -144,7 +144,7 @@ impl World<'_> {
             match action {
                 LinkAction::Dial { peer, conn } => self.dial(i, index(peer), conn),
                 LinkAction::Write { peer, conn, msg } => self.write(i, index(peer), conn, msg),
-                LinkAction::Close { conn, .. } => self.close(i, conn),
+                LinkAction::Close { peer, conn } => self.close(i, index(peer), conn),
                 LinkAction::ProcessGone { peer, life } => gone.push((peer, life)),
             }
         }
@@ -233,7 +233,7 @@ impl World<'_> {
     fn write(&mut self, i: usize, j: usize, conn: u64, msg: Message) {
         self.counters.sent += 1;
         let life_i = self.life(i);
-        let Some(end) = self.conns.get(i, life_i, conn) else {
+        let Some(end) = self.conns.get(i, j, life_i, conn) else {
             return self.dropped(i, j, &msg, DropReason::Down);
         };
         let peer_gone =
@@ -242,7 +242,7 @@ impl World<'_> {
             let machine_up = self.slots.0.get(j).is_some_and(|s| s.machine_up);
             if machine_up && self.reachable(i, j) {
                 // The peer's kernel answers a dead connection with a reset.
-                self.drop_conn(i, life_i, conn);
+                self.drop_conn(i, j, life_i, conn);
                 let delay = self.net.delay(&mut self.rng) * 2;
                 self.news_at(
                     delay,
@@ -258,18 +258,20 @@ impl World<'_> {
         self.transmit(i, j, msg, Some(end.peer_life));
     }
 
-    /// Node `i` closes connection `conn`: the peer hears of it where the path lets it.
-    fn close(&mut self, i: usize, conn: u64) {
+    /// Node `i` closes connection `conn` to peer `j`: the peer hears of it
+    /// where the path lets it.
+    fn close(&mut self, i: usize, j: usize, conn: u64) {
         let life_i = self.life(i);
-        if let Some(end) = self.drop_conn(i, life_i, conn) {
+        if let Some(end) = self.drop_conn(i, j, life_i, conn) {
             self.reset_peer(i, end);
         }
     }
 
-    /// Forgets both ends of node `i`'s connection `conn`; returns the other end.
-    fn drop_conn(&mut self, i: usize, life: u64, conn: u64) -> Option<ConnEnd> {
-        let end = self.conns.remove(i, life, conn)?;
-        self.conns.remove(end.peer, end.peer_life, end.peer_conn);
+    /// Forgets both ends of node `i`'s connection `conn` to peer `j`;
+    /// returns the other end.
+    fn drop_conn(&mut self, i: usize, j: usize, life: u64, conn: u64) -> Option<ConnEnd> {
+        let end = self.conns.remove(i, j, life, conn)?;
+        self.conns.remove(end.peer, i, end.peer_life, end.peer_conn);
         Some(end)
     }
 

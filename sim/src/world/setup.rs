@@ -79,7 +79,7 @@ impl<'w> World<'w> {
             last_disturbance,
             drain_bound,
             bug: config.inject_bug,
-            conns: super::conns::Conns::default(),
+            conns: super::conns::Conns::new(n),
             next_accept: 0,
             link_actions: Vec::new(),
             busy_loop: None,
