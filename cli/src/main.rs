@@ -4,6 +4,7 @@
 // terminal (`n<id>.log`, `/history [N]`), not for rustdoc.
 #![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
+mod allocator;
 mod bench;
 mod bench_catchup;
 mod bench_hostile;
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 /// mimalloc gives freed memory back to the system; the system allocator kept
 /// what a burst of connections took resident for good.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
 
 /// Leader election and replication you can test deterministically.
 #[derive(Parser)]
