@@ -43,17 +43,14 @@ impl World<'_> {
             self.silenced(i);
         }
         let mut leadership_changed = false;
-        // Taken in order from a deque on the same buffer: cheaper than a
-        // drain's bookkeeping on every step, and no allocation either way.
-        let mut pending = std::collections::VecDeque::from(actions);
-        while let Some(action) = pending.pop_front() {
+        for action in actions.drain(..) {
             let id = NodeId(i as u32 + 1);
             self.tracer.action(self.now, id, &action);
             self.election.on_action(self.now, id, &action);
             leadership_changed |= matches!(action, Action::RoleChanged { .. });
             self.apply(i, action);
         }
-        self.actions = Vec::from(pending);
+        self.actions = actions;
         if leadership_changed {
             self.election.after_change(self.now, &self.slots);
         }
