@@ -28,20 +28,18 @@ impl Conns {
         }
     }
 
+    /// Where the pair (`i`, `peer`) sits in `pairs`: row `i`, column `peer`.
+    fn index(&self, i: usize, peer: usize) -> Option<usize> {
+        (peer < self.nodes).then_some(i.checked_mul(self.nodes)?.checked_add(peer)?)
+    }
+
     fn pair(&self, i: usize, peer: usize) -> Option<&Vec<(u64, u64, ConnEnd)>> {
-        if peer >= self.nodes {
-            return None;
-        }
-        self.pairs
-            .get(i.checked_mul(self.nodes)?.checked_add(peer)?)
+        self.pairs.get(self.index(i, peer)?)
     }
 
     fn pair_mut(&mut self, i: usize, peer: usize) -> Option<&mut Vec<(u64, u64, ConnEnd)>> {
-        if peer >= self.nodes {
-            return None;
-        }
-        self.pairs
-            .get_mut(i.checked_mul(self.nodes)?.checked_add(peer)?)
+        let at = self.index(i, peer)?;
+        self.pairs.get_mut(at)
     }
 
     /// The other end of node `i`'s connection `conn` to `peer` in life `life`.
@@ -81,10 +79,8 @@ impl Conns {
     /// in the order of the connections' numbers.
     pub(super) fn take(&mut self, i: usize, life: u64) -> Vec<ConnEnd> {
         let mut mine = Vec::new();
-        for peer in 0..self.nodes {
-            let Some(ends) = self.pair_mut(i, peer) else {
-                continue;
-            };
+        let row = self.pairs.chunks_mut(self.nodes.max(1)).nth(i);
+        for ends in row.into_iter().flatten() {
             ends.retain(|&(l, c, end)| {
                 if l == life {
                     mine.push((c, end));
