@@ -1,7 +1,8 @@
 //! The crates are ready to publish: every published crate says what it is,
 //! under which licence, with keywords and no placeholder address; the
 //! workspace's path dependencies carry versions (crates.io needs them);
-//! the tests crate is never published; a changelog exists.
+//! the tests crate is never published; a changelog exists; the release build
+//! is fail-stop.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -90,5 +91,23 @@ fn published_crates_carry_their_metadata_and_the_tests_crate_is_never_published(
     assert!(
         readme.contains("## Versioning and stability"),
         "a written semver policy"
+    );
+}
+
+/// A released node is fail-stop (README, "A panic stops the node"): the
+/// release profile aborts on a panic rather than unwind past a task and leave
+/// the node running without it.
+#[test]
+fn the_release_build_stops_on_a_panic() {
+    let workspace = manifest(".");
+    let release = workspace
+        .get("profile")
+        .and_then(|p| p.get("release"))
+        .and_then(toml::Value::as_table)
+        .expect("a [profile.release] in the workspace manifest");
+    assert_eq!(
+        release.get("panic").and_then(toml::Value::as_str),
+        Some("abort"),
+        "[profile.release] must set panic = \"abort\""
     );
 }
