@@ -7,7 +7,9 @@
 //! (who goes first alternates), so that a burst of noise falls on both; the
 //! limit's row, the same code in both unless the queue changed, shows what
 //! is left of the noise. Each round runs `sim bench
-//! --repeat 1 --json` (the simulator's workloads) and a heavy-fault sweep
+//! --repeat 3 --json` (the simulator's workloads, each the median of three
+//! runs: the default-timings run lasts some 40 ms, and one hiccup of the
+//! machine in a single run moved its ratio by a tenth) and a heavy-fault sweep
 //! (`sim sweep --jobs 2`, 2 clients, quorum, 60 virtual s, 5 nodes); the
 //! medians of the rounds are compared, and so are the builds within each
 //! round (the median of the rounds' own ratios).
@@ -34,6 +36,9 @@ const SWEEP_ARGS: [&str; 14] = [
     "--json",
     "--failures",
 ];
+
+/// Runs of each workload in a round, of which `sim bench` reports the median.
+const WORKLOAD_RUNS: &str = "3";
 
 /// The sweep's row.
 const SWEEP_ROW: &str = "sweep: heavy, 2 clients, 2 jobs";
@@ -97,7 +102,7 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 /// One round of one binary: events a wall second per workload (the limit
 /// included), and seeds a wall second of the sweep.
 fn measure(bin: &Path, sweep_seeds: u64, scratch: &Path) -> Result<Vec<(String, f64)>, String> {
-    let bench = output(bin, &["sim", "bench", "--repeat", "1", "--json"])?;
+    let bench = output(bin, &["sim", "bench", "--repeat", WORKLOAD_RUNS, "--json"])?;
     let mut figures = Vec::new();
     for row in bench.as_array().ok_or("sim bench --json gave no rows")? {
         let name = row["workload"].as_str().ok_or("a row without a name")?;
