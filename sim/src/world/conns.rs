@@ -10,13 +10,15 @@ pub(super) struct ConnEnd {
     pub(super) peer_conn: u64,
 }
 
-/// Every open connection end: per (node, peer) pair, (the node's life, the
-/// connection's number, the other end).
+/// One pair's open ends: (the node's life, the connection's number, the other end).
+type Ends = Vec<(u64, u64, ConnEnd)>;
+
+/// Every open connection end, per (node, peer) pair.
 #[derive(Debug)]
 pub(super) struct Conns {
     /// Nodes in the run: the pairs are `nodes × nodes`.
     nodes: usize,
-    pairs: Vec<Vec<(u64, u64, ConnEnd)>>,
+    pairs: Vec<Ends>,
 }
 
 impl Conns {
@@ -33,13 +35,19 @@ impl Conns {
         (peer < self.nodes).then_some(i.checked_mul(self.nodes)?.checked_add(peer)?)
     }
 
-    fn pair(&self, i: usize, peer: usize) -> Option<&Vec<(u64, u64, ConnEnd)>> {
+    fn pair(&self, i: usize, peer: usize) -> Option<&Ends> {
         self.pairs.get(self.index(i, peer)?)
     }
 
-    fn pair_mut(&mut self, i: usize, peer: usize) -> Option<&mut Vec<(u64, u64, ConnEnd)>> {
+    fn pair_mut(&mut self, i: usize, peer: usize) -> Option<&mut Ends> {
         let at = self.index(i, peer)?;
         self.pairs.get_mut(at)
+    }
+
+    /// Node `i`'s pairs, one per peer.
+    fn row_mut(&mut self, i: usize) -> Option<&mut [Ends]> {
+        let start = self.index(i, 0)?;
+        self.pairs.get_mut(start..start.checked_add(self.nodes)?)
     }
 
     /// The other end of node `i`'s connection `conn` to `peer` in life `life`.
@@ -79,14 +87,11 @@ impl Conns {
     /// in the order of the connections' numbers.
     pub(super) fn take(&mut self, i: usize, life: u64) -> Vec<ConnEnd> {
         let mut mine = Vec::new();
-        let row = self.pairs.chunks_mut(self.nodes.max(1)).nth(i);
-        for ends in row.into_iter().flatten() {
-            ends.retain(|&(l, c, end)| {
-                if l == life {
-                    mine.push((c, end));
-                }
-                l != life
-            });
+        for ends in self.row_mut(i).into_iter().flatten() {
+            mine.extend(
+                ends.extract_if(.., |(l, _, _)| *l == life)
+                    .map(|(_, c, end)| (c, end)),
+            );
         }
         mine.sort_by_key(|(c, _)| *c);
         mine.into_iter().map(|(_, end)| end).collect()
